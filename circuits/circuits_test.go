@@ -1,0 +1,332 @@
+package circuits_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/test"
+	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/tree"
+)
+
+// fixture is a small committed collection: slot 0 is an unsigned 16-bit
+// value, slot 1 a 64-bit one, slot 2 a string digest, slot 3 a signed 8-bit
+// value (offset encoding).
+type fixture struct {
+	schema, collection, nonce fr.Element
+	records                   []circuits.Record
+	store                     *tree.Memory
+}
+
+func el(v uint64) fr.Element { var e fr.Element; e.SetUint64(v); return e }
+
+func str(s string) fr.Element {
+	return circuits.Digest("zkshare/string/v1", []byte(s), circuits.StringBits)
+}
+
+func newFixture(t testing.TB, rows [][4]fr.Element) *fixture {
+	f := &fixture{schema: el(77), collection: el(1001), nonce: el(555), store: tree.NewMemory()}
+	leaves := make([]fr.Element, len(rows))
+	for i, row := range rows {
+		r := circuits.Record{Key: circuits.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i)), Index: uint64(i)}
+		copy(r.Values[:], row[:])
+		f.records = append(f.records, r)
+		leaves[i] = r.Leaf(f.schema)
+	}
+	if _, err := tree.Build(context.Background(), f.store, 0, leaves, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.records {
+		p, err := tree.Path(f.store, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.records[i].Siblings = p
+	}
+	return f
+}
+
+func (f *fixture) root() fr.Element { r, _ := tree.Root(f.store); return r }
+
+func signed8(v int64) fr.Element { return el(uint64(v + 128)) }
+
+var rows = [][4]fr.Element{
+	{el(0), el(0), str("north"), signed8(-128)},
+	{el(65535), el(^uint64(0)), str("east"), signed8(127)},
+	{el(30000), el(1 << 40), str("south"), signed8(-1)},
+	{el(30001), el(12), str("west"), signed8(0)},
+}
+
+func query(f *fixture, cls ...circuits.Clause) *circuits.Query {
+	q := &circuits.Query{SchemaID: f.schema}
+	for i := range q.Clauses {
+		q.Clauses[i] = circuits.NeutralClause()
+	}
+	copy(q.Clauses[:], cls)
+	q.Pool[0], q.Pool[1], q.Pool[2] = str("north"), str("east"), el(30000)
+	return q
+}
+
+func rng(field, width uint8, lo, hi uint64) circuits.Clause {
+	return circuits.Clause{Field: field, Op: circuits.OpRange, Width: width, Lo: lo, Hi: hi}
+}
+
+func TestSubjectClauses(t *testing.T) {
+	f := newFixture(t, rows)
+	strIn := circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}
+	strNotIn := circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b011}
+	numEq := circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Mask: 0b100}
+	numNe := circuits.Clause{Field: 0, Op: circuits.OpNotIn, Width: 16, Mask: 0b100}
+	cases := []struct {
+		name   string
+		record int
+		cls    []circuits.Clause
+		want   bool
+	}{
+		{"no clauses", 0, nil, true},
+		{"<= at equality", 2, []circuits.Clause{rng(0, 16, 0, 30000)}, true},
+		{"<= just above", 3, []circuits.Clause{rng(0, 16, 0, 30000)}, false},
+		{">= zero", 0, []circuits.Clause{rng(0, 16, 0, 65535)}, true},
+		{"width max", 1, []circuits.Clause{rng(0, 16, 65535, 65535)}, true},
+		{"64-bit max", 1, []circuits.Clause{rng(1, 64, 1<<40, ^uint64(0))}, true},
+		{"64-bit below", 2, []circuits.Clause{rng(1, 64, 1<<40+1, ^uint64(0))}, false},
+		{"empty range", 0, []circuits.Clause{rng(0, 16, 1, 0)}, false},
+		{"negative below zero", 2, []circuits.Clause{rng(3, 8, 0, 127)}, true}, // -1 < 0
+		{"negative min", 0, []circuits.Clause{rng(3, 8, 0, 0)}, true},          // == -128
+		{"zero not negative", 3, []circuits.Clause{rng(3, 8, 0, 127)}, false},  // 0 < 0 false
+		{"string in", 1, []circuits.Clause{strIn}, true},
+		{"string not in", 1, []circuits.Clause{strNotIn}, false},
+		{"string in false", 2, []circuits.Clause{strIn}, false},
+		{"string not in true", 3, []circuits.Clause{strNotIn}, true},
+		{"number ==", 2, []circuits.Clause{numEq}, true},
+		{"number == false", 3, []circuits.Clause{numEq}, false},
+		{"number !=", 3, []circuits.Clause{numNe}, true},
+		{"conjunction true", 2, []circuits.Clause{rng(0, 16, 0, 30000), strNotIn, numEq}, true},
+		{"conjunction one false", 2, []circuits.Clause{rng(0, 16, 0, 30000), strIn, numEq}, false},
+		{"eight clauses", 2, []circuits.Clause{numEq, numEq, numEq, numEq, numEq, numEq, numEq, rng(1, 64, 0, 1<<40)}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q := query(f, tc.cls...)
+			a, got, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[tc.record])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("native result %v, want %v", got, tc.want)
+			}
+			if err := test.IsSolved(&circuits.Subject{}, a, ecc.BN254.ScalarField()); err != nil {
+				t.Fatalf("valid witness not solved: %v", err)
+			}
+			// The opposite result must not be provable.
+			a.Result = 1 - a.Result.(int)
+			if test.IsSolved(&circuits.Subject{}, a, ecc.BN254.ScalarField()) == nil {
+				t.Fatal("the opposite result was proven")
+			}
+		})
+	}
+}
+
+// TestSubjectNegative tampers with one thing at a time; none may solve.
+func TestSubjectNegative(t *testing.T) {
+	f := newFixture(t, rows)
+	q := query(f, rng(0, 16, 0, 30000))
+	valid := func() *circuits.Subject {
+		a, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	other := query(f, rng(0, 16, 0, 30001))
+	cases := map[string]func(a *circuits.Subject){
+		"wrong root": func(a *circuits.Subject) { a.Root = el(1) },
+		"wrong key": func(a *circuits.Subject) {
+			a.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[3].Key, f.nonce)
+		},
+		"other nonce":         func(a *circuits.Subject) { a.Nonce = el(556) },
+		"other collection":    func(a *circuits.Subject) { a.CollectionID = el(1002) },
+		"tampered value":      func(a *circuits.Subject) { a.Record.Values[0] = 29999 },
+		"tampered salt":       func(a *circuits.Subject) { a.Record.Salt = 1 },
+		"query hash mismatch": func(a *circuits.Subject) { a.QueryHash = other.Hash() },
+		"other query, same hash": func(a *circuits.Subject) {
+			a.Query.Bounds[0][1] = 30001
+		},
+		"wrong position": func(a *circuits.Subject) { a.Record.Index = 3 },
+	}
+	for name, tamper := range cases {
+		t.Run(name, func(t *testing.T) {
+			a := valid()
+			tamper(a)
+			if test.IsSolved(&circuits.Subject{}, a, ecc.BN254.ScalarField()) == nil {
+				t.Fatal("tampered witness solved")
+			}
+		})
+	}
+}
+
+func TestSupersededVersion(t *testing.T) {
+	f := newFixture(t, rows)
+	old := f.records[2]
+	// The holder updates record 2: new value, new salt, same position.
+	upd := old
+	upd.Values[0] = el(40000)
+	upd.Salt = el(123456)
+	if err := tree.Set(f.store, 2, upd.Leaf(f.schema)); err != nil {
+		t.Fatal(err)
+	}
+	q := query(f, rng(0, 16, 0, 30000))
+	// A prover holding the old version and its old path cannot reach the new root.
+	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &old); err == nil {
+		t.Fatal("native witness built from a superseded version")
+	}
+	a, _, err := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, q, &old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Root = f.root()
+	if test.IsSolved(&circuits.Subject{}, a, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("superseded version proven against the new root")
+	}
+	// Even with the fresh path, the old leaf is not in the tree.
+	old.Siblings, _ = tree.Path(f.store, 2)
+	a2, _, _ := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, q, &old)
+	a2.Root = f.root()
+	if test.IsSolved(&circuits.Subject{}, a2, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("superseded version with fresh siblings proven")
+	}
+}
+
+func TestOutOfWidthValue(t *testing.T) {
+	// The holder committed 70000 in a field the schema declares 16 bits wide.
+	bad := [][4]fr.Element{{el(70000), el(0), str("x"), signed8(0)}}
+	f := newFixture(t, bad)
+	q := query(f, rng(0, 16, 0, 65535))
+	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[0]); !errors.Is(err, circuits.ErrOutOfWidth) {
+		t.Fatalf("native evaluation: got %v, want ErrOutOfWidth", err)
+	}
+	for _, result := range []int{0, 1} {
+		a := forceSubject(f, q, 0, result)
+		if test.IsSolved(&circuits.Subject{}, a, ecc.BN254.ScalarField()) == nil {
+			t.Fatalf("out-of-width value proven with result %d", result)
+		}
+	}
+	// A field element that wraps around (p-1 looks like "-1") is refused too.
+	var minusOne fr.Element
+	minusOne.SetOne().Neg(&minusOne)
+	g := newFixture(t, [][4]fr.Element{{minusOne, el(0), str("x"), signed8(0)}})
+	for _, result := range []int{0, 1} {
+		if test.IsSolved(&circuits.Subject{}, forceSubject(g, query(g, rng(0, 16, 0, 10)), 0, result), ecc.BN254.ScalarField()) == nil {
+			t.Fatal("wrapped field element proven")
+		}
+	}
+}
+
+// forceSubject builds a witness without the native checks.
+func forceSubject(f *fixture, q *circuits.Query, rec int, result int) *circuits.Subject {
+	r := f.records[rec]
+	nq := *q
+	for i := range nq.Clauses {
+		if nq.Clauses[i].Op == circuits.OpRange {
+			nq.Clauses[i].Op = circuits.OpTrue // keep Eval quiet, restore below
+		}
+	}
+	a, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, &nq, &r)
+	full, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, query(f), &r)
+	if a == nil {
+		a = full
+	}
+	a.Query.Header = q.Header()
+	a.QueryHash = q.Hash()
+	a.Result = result
+	return a
+}
+
+func TestMaliciousComparisonHint(t *testing.T) {
+	f := newFixture(t, rows)
+	q := query(f, rng(0, 16, 0, 30000))
+	a, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[3]) // 30001: false
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Result = 1
+	liar := func(_ *big.Int, in, out []*big.Int) error {
+		out[0].SetUint64(1) // always claims a <= b
+		return nil
+	}
+	if test.IsSolved(&circuits.Subject{}, a, ecc.BN254.ScalarField(), test.WithReplacementHint(circuits.SolverIDForTest(), liar)) == nil {
+		t.Fatal("lying comparison hint proved 30001 <= 30000")
+	}
+}
+
+func TestExists(t *testing.T) {
+	f := newFixture(t, rows)
+	q := query(f, circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b10}, rng(1, 64, 1<<63, ^uint64(0)))
+	a, err := circuits.ExistsAssignment(f.collection, f.root(), f.nonce, q, &f.records[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := test.IsSolved(&circuits.Exists{}, a, ecc.BN254.ScalarField()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := circuits.ExistsAssignment(f.collection, f.root(), f.nonce, q, &f.records[0]); err == nil {
+		t.Fatal("exists witness built from a record that does not satisfy the query")
+	}
+	// Forcing a non-satisfying record through must not solve.
+	b, _ := circuits.ExistsAssignment(f.collection, f.root(), f.nonce, query(f), &f.records[0])
+	b.QueryHash = q.Hash()
+	b.Query.Header = q.Header()
+	b.Query.Bounds[1] = [2]frontend.Variable{uint64(1 << 63), ^uint64(0)}
+	if test.IsSolved(&circuits.Exists{}, b, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("exists proven for a record that does not satisfy the query")
+	}
+	for name, tamper := range map[string]func(a *circuits.Exists){
+		"wrong root":  func(a *circuits.Exists) { a.Root = el(3) },
+		"query hash":  func(a *circuits.Exists) { a.QueryHash = query(f).Hash() },
+		"other value": func(a *circuits.Exists) { a.Record.Values[2] = str("north") },
+	} {
+		c, _ := circuits.ExistsAssignment(f.collection, f.root(), f.nonce, q, &f.records[1])
+		tamper(c)
+		if test.IsSolved(&circuits.Exists{}, c, ecc.BN254.ScalarField()) == nil {
+			t.Fatalf("%s: tampered exists witness solved", name)
+		}
+	}
+}
+
+// TestProveVerify runs full Groth16 proving and verification, with valid and
+// invalid assignments, for both circuits.
+func TestProveVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full Groth16 prove/verify is slow")
+	}
+	f := newFixture(t, rows)
+	q := query(f, rng(0, 16, 0, 30000), circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b11})
+	yes, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	no, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[0]) // north: false
+	wrongNonce, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+	wrongNonce.Nonce = el(1)
+	assert := test.NewAssert(t)
+	assert.CheckCircuit(&circuits.Subject{},
+		test.WithValidAssignment(yes), test.WithValidAssignment(no),
+		test.WithInvalidAssignment(wrongNonce),
+		test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16), test.NoFuzzing(), test.NoSerializationChecks())
+
+	e, err := circuits.ExistsAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	eBad, _ := circuits.ExistsAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+	eBad.Root = el(5)
+	assert.CheckCircuit(&circuits.Exists{},
+		test.WithValidAssignment(e), test.WithInvalidAssignment(eBad),
+		test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16), test.NoFuzzing(), test.NoSerializationChecks())
+}

@@ -1,0 +1,198 @@
+package circuits
+
+import (
+	"fmt"
+	"math/big"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/constraint/solver"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/std/permutation/poseidon2"
+	"github.com/consensys/gnark/std/rangecheck"
+	"github.com/consensys/gnark/std/selector"
+)
+
+func init() {
+	solver.RegisterHint(LessOrEqualHint)
+}
+
+// LessOrEqualHint returns 1 if inputs[0] <= inputs[1], else 0. Its output is
+// constrained by lessOrEqual; it is exported so tests can replace it.
+func LessOrEqualHint(_ *big.Int, in []*big.Int, out []*big.Int) error {
+	if in[0].Cmp(in[1]) <= 0 {
+		out[0].SetUint64(1)
+	} else {
+		out[0].SetUint64(0)
+	}
+	return nil
+}
+
+// Hints lists the hints the circuits use, for provers and test engines.
+func Hints() []solver.Hint {
+	return []solver.Hint{LessOrEqualHint}
+}
+
+func bigOf(e fr.Element) *big.Int { return e.BigInt(new(big.Int)) }
+
+// gadget bundles the in-circuit twins of the native functions in hash.go.
+type gadget struct {
+	api   frontend.API
+	rc    frontend.Rangechecker
+	perms map[int]*poseidon2.Permutation
+}
+
+func newGadget(api frontend.API) *gadget {
+	return &gadget{api: api, rc: rangecheck.New(api), perms: map[int]*poseidon2.Permutation{}}
+}
+
+func (g *gadget) perm(width int) *poseidon2.Permutation {
+	if p, ok := g.perms[width]; ok {
+		return p
+	}
+	var p *poseidon2.Permutation
+	var err error
+	if width == 2 {
+		p, err = poseidon2.NewPoseidon2(g.api)
+	} else {
+		p, err = poseidon2.NewPoseidon2FromParameters(g.api, width, 8, widePartialRounds(width))
+	}
+	if err != nil {
+		panic(fmt.Sprintf("poseidon2 width %d: %v", width, err)) // widths are our constants
+	}
+	g.perms[width] = p
+	return p
+}
+
+// sponge mirrors Sponge.
+func (g *gadget) sponge(width int, tag fr.Element, in []frontend.Variable) frontend.Variable {
+	p := g.perm(width)
+	state := make([]frontend.Variable, width)
+	for i := range state {
+		state[i] = 0
+	}
+	state[width-1] = bigOf(tag)
+	rate := width - 1
+	for i := 0; i < len(in) || i == 0; i += rate {
+		for j := 0; j < rate && i+j < len(in); j++ {
+			state[j] = g.api.Add(state[j], in[i+j])
+		}
+		if err := p.Permutation(state); err != nil {
+			panic(err)
+		}
+	}
+	return state[0]
+}
+
+// node mirrors Node.
+func (g *gadget) node(level int, left, right frontend.Variable) frontend.Variable {
+	return g.perm(2).Compress(g.api.Add(left, bigOf(NodeTag(level))), right)
+}
+
+// leaf mirrors Leaf, and range-checks every slot to SlotBits so that the
+// packing is injective.
+func (g *gadget) leaf(schemaID, key, salt frontend.Variable, values []frontend.Variable) frontend.Variable {
+	in := []frontend.Variable{schemaID, key, salt}
+	shift := new(big.Int).Lsh(big.NewInt(1), SlotBits)
+	for j := 0; j < MaxFields; j += 2 {
+		g.rc.Check(values[j], SlotBits)
+		g.rc.Check(values[j+1], SlotBits)
+		in = append(in, g.api.Add(values[j], g.api.Mul(values[j+1], shift)))
+	}
+	return g.sponge(leafWidth, tagLeaf, in)
+}
+
+// root mirrors Root; index is decomposed to Depth bits, so it is in range.
+func (g *gadget) root(leaf, index frontend.Variable, siblings []frontend.Variable) frontend.Variable {
+	bits := g.api.ToBinary(index, Depth)
+	cur := leaf
+	for h := 0; h < Depth; h++ {
+		// left = bit ? sibling : cur; right = the other one.
+		left := g.api.Select(bits[h], siblings[h], cur)
+		right := g.api.Sub(g.api.Add(cur, siblings[h]), left)
+		cur = g.node(h, left, right)
+	}
+	return cur
+}
+
+// lessOrEqual returns 1 if a <= b, else 0, for a and b known to be below
+// 2^64: the hint's bit selects which difference must lie in [0, 2^64).
+func (g *gadget) lessOrEqual(a, b frontend.Variable) frontend.Variable {
+	out, err := g.api.Compiler().NewHint(LessOrEqualHint, 1, a, b)
+	if err != nil {
+		panic(err)
+	}
+	le := out[0]
+	g.api.AssertIsBoolean(le)
+	// le=1: b-a >= 0; le=0: a-b-1 >= 0. (2le-1)(b-a) - (1-le).
+	d := g.api.Sub(g.api.Mul(g.api.Sub(g.api.Mul(2, le), 1), g.api.Sub(b, a)), g.api.Sub(1, le))
+	g.rc.Check(d, MaxWidth)
+	return le
+}
+
+// queryVars is the in-circuit form of a Query.
+type queryVars struct {
+	SchemaID frontend.Variable
+	Header   frontend.Variable
+	Bounds   [MaxClauses][2]frontend.Variable // lo, hi
+	Pool     [PoolSize]frontend.Variable
+}
+
+// hash mirrors Query.Hash; the bounds are range-checked to 64 bits so that
+// their packing is injective.
+func (g *gadget) queryHash(q *queryVars) frontend.Variable {
+	in := []frontend.Variable{q.SchemaID, q.Header}
+	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
+	for i := range q.Bounds {
+		g.rc.Check(q.Bounds[i][0], 64)
+		g.rc.Check(q.Bounds[i][1], 64)
+		in = append(in, g.api.Add(q.Bounds[i][0], g.api.Mul(q.Bounds[i][1], two64)))
+	}
+	in = append(in, q.Pool[:]...)
+	return g.sponge(queryWidth, tagQuery, in)
+}
+
+// eval evaluates the query on a record's slots and returns 1 or 0. Every
+// value a clause reads, unless it is a string digest, is range-checked to the
+// clause's declared width; a value outside it makes the proof impossible.
+func (g *gadget) eval(q *queryVars, values []frontend.Variable) frontend.Variable {
+	api := g.api
+	bits := api.ToBinary(q.Header, headerBits)
+	var result frontend.Variable = 1
+	for i := 0; i < MaxClauses; i++ {
+		hb := bits[i*clauseBits : (i+1)*clauseBits]
+		mask := bits[MaxClauses*clauseBits+i*PoolSize : MaxClauses*clauseBits+(i+1)*PoolSize]
+		v := selector.BinaryMux(api, hb[0:4], values)
+		o0, o1, isString := hb[4], hb[5], hb[6]
+
+		// Width: rv < 2^64 and rv*2^(64-width) < 2^64, i.e. rv < 2^width.
+		rv := api.Mul(api.Sub(1, isString), v)
+		g.rc.Check(rv, MaxWidth)
+		var scale frontend.Variable = 1
+		for j := 0; j < 6; j++ {
+			factor := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 1<<j), big.NewInt(1))
+			scale = api.Mul(scale, api.Add(1, api.Mul(hb[7+j], factor)))
+		}
+		g.rc.Check(api.Mul(rv, scale), MaxWidth)
+
+		// Equality against the masked pool constants.
+		var prod frontend.Variable = 1
+		for k := 0; k < PoolSize; k++ {
+			prod = api.Mul(prod, api.Add(1, api.Mul(mask[k], api.Sub(v, q.Pool[k], 1))))
+		}
+		eqAny := api.IsZero(prod)
+
+		// Range: lo <= rv <= hi.
+		inRange := api.Mul(g.lessOrEqual(q.Bounds[i][0], rv), g.lessOrEqual(rv, q.Bounds[i][1]))
+
+		isRange := api.Mul(o0, o1)
+		isIn := api.Sub(o0, isRange)
+		isNotIn := api.Sub(o1, isRange)
+		isTrue := api.Sub(api.Add(1, isRange), o0, o1)
+		r := api.Add(isTrue,
+			api.Mul(isIn, eqAny),
+			api.Mul(isNotIn, api.Sub(1, eqAny)),
+			api.Mul(isRange, inRange))
+		result = api.Mul(result, r)
+	}
+	return result
+}

@@ -1,0 +1,151 @@
+package circuits
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+)
+
+// Op is what a clause does with its selected value.
+type Op uint8
+
+// Clause operations as the circuit sees them. The query language's ==, !=,
+// in and not in become OpIn/OpNotIn over pool constants; <, <=, >, >= and
+// between become OpRange with inclusive bounds.
+const (
+	OpTrue  Op = 0 // neutral: an unused clause
+	OpIn    Op = 1 // value equals one of the masked pool constants
+	OpNotIn Op = 2 // value equals none of them
+	OpRange Op = 3 // Lo <= value <= Hi
+)
+
+// Clause is one encoded predicate clause.
+type Clause struct {
+	Field  uint8  // value slot, 0..MaxFields-1
+	Op     Op     // what to test
+	String bool   // the slot holds a string digest: not range-checked, equality only
+	Width  uint8  // declared width in bits (1..64) of a non-string slot
+	Lo, Hi uint64 // inclusive bounds for OpRange; Lo > Hi is an empty range
+	Mask   uint16 // pool constants an OpIn/OpNotIn clause tests against
+}
+
+// Query is a predicate in the form the circuits take: the schema it was
+// checked against, MaxClauses clauses (unused ones neutral) and a pool of
+// equality constants.
+type Query struct {
+	SchemaID fr.Element
+	Clauses  [MaxClauses]Clause
+	Pool     [PoolSize]fr.Element
+}
+
+// NeutralClause is the canonical unused clause.
+func NeutralClause() Clause { return Clause{String: true} }
+
+// Validate checks the invariants the circuit relies on.
+func (q *Query) Validate() error {
+	for i, c := range q.Clauses {
+		if c.Field >= MaxFields {
+			return fmt.Errorf("clause %d: field slot %d out of range", i, c.Field)
+		}
+		if c.Op > OpRange {
+			return fmt.Errorf("clause %d: unknown op %d", i, c.Op)
+		}
+		if !c.String && (c.Width < 1 || c.Width > MaxWidth) {
+			return fmt.Errorf("clause %d: width %d out of range 1..64", i, c.Width)
+		}
+		if c.String && c.Op == OpRange {
+			return fmt.Errorf("clause %d: strings cannot be ordered", i)
+		}
+		if (c.Op == OpIn || c.Op == OpNotIn) && c.Mask == 0 {
+			return fmt.Errorf("clause %d: equality clause without constants", i)
+		}
+		if c.Op != OpIn && c.Op != OpNotIn && c.Mask != 0 {
+			return fmt.Errorf("clause %d: mask on a non-equality clause", i)
+		}
+		if c.Op != OpRange && (c.Lo != 0 || c.Hi != 0) {
+			return fmt.Errorf("clause %d: bounds on a non-range clause", i)
+		}
+	}
+	return nil
+}
+
+// shift is 64-width: the circuit range-checks value<<shift to 64 bits.
+func (c Clause) shift() uint64 {
+	if c.String {
+		return 0
+	}
+	return uint64(MaxWidth - c.Width)
+}
+
+// Header packs every clause header and pool mask into one field element
+// (232 bits), in the layout the circuit decomposes.
+func (q *Query) Header() *big.Int {
+	h := new(big.Int)
+	for i, c := range q.Clauses {
+		bits := uint64(c.Field) | uint64(c.Op)<<4 | c.shift()<<7
+		if c.String {
+			bits |= 1 << 6
+		}
+		h.Or(h, new(big.Int).Lsh(new(big.Int).SetUint64(bits), uint(i*clauseBits)))
+		h.Or(h, new(big.Int).Lsh(new(big.Int).SetUint64(uint64(c.Mask)), uint(MaxClauses*clauseBits+i*PoolSize)))
+	}
+	return h
+}
+
+// Bounds packs a clause's bounds as lo + hi*2^64.
+func (c Clause) Bounds() *big.Int {
+	b := new(big.Int).SetUint64(c.Hi)
+	b.Lsh(b, 64)
+	return b.Or(b, new(big.Int).SetUint64(c.Lo))
+}
+
+// Hash is the query hash: a width-16 sponge over the schema id, the header,
+// the packed bounds and the pool. The verifier recomputes it from the text.
+func (q *Query) Hash() fr.Element {
+	in := make([]fr.Element, 0, 2+MaxClauses+PoolSize)
+	var e fr.Element
+	in = append(in, q.SchemaID, *e.SetBigInt(q.Header()))
+	for _, c := range q.Clauses {
+		var b fr.Element
+		in = append(in, *b.SetBigInt(c.Bounds()))
+	}
+	in = append(in, q.Pool[:]...)
+	return Sponge(queryWidth, tagQuery, in)
+}
+
+// ErrOutOfWidth reports a value that does not fit the width a clause
+// declares for it: no proof can be made about such a record.
+var ErrOutOfWidth = errors.New("value out of its declared width")
+
+// Eval evaluates the query on a record's value slots, as the circuit does.
+func (q *Query) Eval(values *[MaxFields]fr.Element) (bool, error) {
+	result := true
+	for i, c := range q.Clauses {
+		v := values[c.Field]
+		if !c.String {
+			if !v.IsUint64() || (c.Width < 64 && v.Uint64()>>c.Width != 0) {
+				return false, fmt.Errorf("clause %d, slot %d: %w", i, c.Field, ErrOutOfWidth)
+			}
+		}
+		var ok bool
+		switch c.Op {
+		case OpTrue:
+			ok = true
+		case OpIn, OpNotIn:
+			found := false
+			for k := 0; k < PoolSize; k++ {
+				if c.Mask>>k&1 == 1 && q.Pool[k].Equal(&v) {
+					found = true
+				}
+			}
+			ok = found == (c.Op == OpIn)
+		case OpRange:
+			x := v.Uint64()
+			ok = c.Lo <= x && x <= c.Hi
+		}
+		result = result && ok
+	}
+	return result, nil
+}

@@ -1,0 +1,36 @@
+// Package circuits holds zkshare's gnark circuits and their native twins:
+// the record commitment, the collection tree's nodes and paths, the encoded
+// query and its hash, and the subject and exists statements.
+//
+// Every circuit has a fixed shape (the constants below) so that one set of
+// keys serves every schema and query; what varies is witness data, bound by
+// the public query hash.
+package circuits
+
+// The fixed shape of the subject and exists circuits. Changing any of these
+// changes the circuit ids and forces new keys.
+const (
+	// MaxFields is the number of value slots in a record commitment.
+	MaxFields = 16
+	// MaxClauses is the number of predicate clauses a query may hold.
+	MaxClauses = 8
+	// MaxInValues is the most values one in(...) list may hold.
+	MaxInValues = 8
+	// PoolSize is the number of equality constants (==, !=, in, not in)
+	// that one query may use across all of its clauses.
+	PoolSize = 16
+	// Depth is the depth of the collection tree (2^Depth leaves).
+	Depth = 32
+	// SlotBits bounds every value slot: numbers are at most 64 bits wide and
+	// strings are 124-bit digests, so two slots pack into one field element.
+	SlotBits = 126
+	// StringBits is the width of a string's digest.
+	StringBits = 124
+	// MaxWidth is the widest ordered (comparable) value.
+	MaxWidth = 64
+
+	// clauseBits is the size of one clause's header: field(4) op(2) string(1) shift(6).
+	clauseBits = 13
+	// headerBits covers all clause headers followed by all pool masks.
+	headerBits = MaxClauses*clauseBits + MaxClauses*PoolSize
+)
