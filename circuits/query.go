@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -148,4 +149,76 @@ func (q *Query) Eval(values *[MaxFields]fr.Element) (bool, error) {
 		result = result && ok
 	}
 	return result, nil
+}
+
+// encodingVersion prefixes the canonical binary encoding of a Query.
+const encodingVersion = 1
+
+// clauseBytes is one clause's encoded size: field, op, flags, width, lo, hi, mask.
+const clauseBytes = 1 + 1 + 1 + 1 + 8 + 8 + 2
+
+// EncodedSize is the size of a Query's canonical binary encoding.
+const EncodedSize = 1 + fr.Bytes + MaxClauses*clauseBytes + PoolSize*fr.Bytes
+
+// MarshalBinary is the canonical binary encoding of a query.
+func (q *Query) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, EncodedSize)
+	b = append(b, encodingVersion)
+	id := q.SchemaID.Bytes()
+	b = append(b, id[:]...)
+	for _, c := range q.Clauses {
+		var flags byte
+		if c.String {
+			flags = 1
+		}
+		b = append(b, c.Field, byte(c.Op), flags, c.Width)
+		b = binary.BigEndian.AppendUint64(b, c.Lo)
+		b = binary.BigEndian.AppendUint64(b, c.Hi)
+		b = binary.BigEndian.AppendUint16(b, c.Mask)
+	}
+	for i := range q.Pool {
+		p := q.Pool[i].Bytes()
+		b = append(b, p[:]...)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes and validates the canonical encoding; any other
+// bytes (non-canonical field elements, unknown flags) are rejected.
+func (q *Query) UnmarshalBinary(b []byte) error {
+	if len(b) != EncodedSize {
+		return fmt.Errorf("encoded query: %d bytes, want %d", len(b), EncodedSize)
+	}
+	if b[0] != encodingVersion {
+		return fmt.Errorf("encoded query: version %d, want %d", b[0], encodingVersion)
+	}
+	var out Query
+	off := 1
+	if err := out.SchemaID.SetBytesCanonical(b[off : off+fr.Bytes]); err != nil {
+		return fmt.Errorf("encoded query: schema id: %w", err)
+	}
+	off += fr.Bytes
+	for i := range out.Clauses {
+		c := b[off : off+clauseBytes]
+		if c[2] > 1 {
+			return fmt.Errorf("encoded query: clause %d: unknown flags %#x", i, c[2])
+		}
+		out.Clauses[i] = Clause{Field: c[0], Op: Op(c[1]), String: c[2] == 1, Width: c[3],
+			Lo: binary.BigEndian.Uint64(c[4:12]), Hi: binary.BigEndian.Uint64(c[12:20]), Mask: binary.BigEndian.Uint16(c[20:22])}
+		if out.Clauses[i].String && out.Clauses[i].Width != 0 {
+			return fmt.Errorf("encoded query: clause %d: string with a width", i)
+		}
+		off += clauseBytes
+	}
+	for i := range out.Pool {
+		if err := out.Pool[i].SetBytesCanonical(b[off : off+fr.Bytes]); err != nil {
+			return fmt.Errorf("encoded query: pool %d: %w", i, err)
+		}
+		off += fr.Bytes
+	}
+	if err := out.Validate(); err != nil {
+		return fmt.Errorf("encoded query: %w", err)
+	}
+	*q = out
+	return nil
 }
