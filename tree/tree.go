@@ -206,3 +206,15 @@ func (m *Memory) Len() int {
 	defer m.mu.RUnlock()
 	return len(m.nodes)
 }
+
+// Each calls f for every stored node, in no particular order.
+func (m *Memory) Each(f func(level int, index uint64, h fr.Element) error) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for k, h := range m.nodes {
+		if err := f(int(k[0]), k[1], h); err != nil {
+			return err
+		}
+	}
+	return nil
+}

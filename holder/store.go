@@ -1,0 +1,240 @@
+// Package holder is a data holder's private store: collections, their
+// records with per-version salts, the key index and the collection tree's
+// nodes, all in badger. Nothing here is public; what leaves it is a root,
+// a count, or a witness handed to the prover.
+package holder
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/internal/logging"
+	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/tree"
+)
+
+// Sentinel errors; the caller maps them to user-facing codes.
+var (
+	// ErrNotFound: no such collection or key. Check the name.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: the collection already exists. Pick another name.
+	ErrExists = errors.New("already exists")
+	// ErrLocked: another process has the store open. Stop it, or use another directory.
+	ErrLocked = errors.New("store is in use by another process")
+)
+
+// Store is a holder's private store. One writer at a time; readers never
+// block it.
+type Store struct {
+	db  *badger.DB
+	log *slog.Logger
+	mu  sync.Mutex // serialises writers
+}
+
+// Open opens (or creates) a store in dir; dir "" keeps it in memory.
+// Writes are synced before they are acknowledged.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := badger.DefaultOptions(dir).WithLogger(logging.Badger{L: log}).WithSyncWrites(true)
+	if dir == "" {
+		opts = opts.WithInMemory(true)
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open holder store %s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open holder store %s: %w", dir, err)
+	}
+	return &Store{db: db, log: log}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Collection is the public face of a collection plus its schema.
+type Collection struct {
+	Name   string          `json:"name"`
+	ID     string          `json:"id"` // hex of the collection id element
+	Schema json.RawMessage `json:"schema"`
+	Next   uint64          `json:"next"`  // next free position
+	Count  uint64          `json:"count"` // live records
+	Root   string          `json:"root"`  // hex
+	schema *records.Schema
+}
+
+// SchemaOf returns the collection's parsed schema.
+func (c *Collection) SchemaOf() *records.Schema { return c.schema }
+
+// CollectionID derives a collection's id element from its name.
+func CollectionID(name string) fr.Element {
+	return circuits.Digest("zkshare/collection/v1", []byte(name), 248)
+}
+
+// ElementHex encodes a field element as 64 hex digits.
+func ElementHex(e fr.Element) string { b := e.Bytes(); return hex.EncodeToString(b[:]) }
+
+// ParseElement decodes 64 hex digits into a canonical field element.
+func ParseElement(h string) (fr.Element, error) {
+	var e fr.Element
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != fr.Bytes {
+		return e, fmt.Errorf("want %d hex digits", 2*fr.Bytes)
+	}
+	if err := e.SetBytesCanonical(b); err != nil {
+		return e, fmt.Errorf("not a canonical field element")
+	}
+	return e, nil
+}
+
+var collectionNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+func metaKey(name string) []byte { return []byte("m/" + name) }
+func keyKey(name, key string) []byte {
+	return append([]byte("k/"+name+"/"), key...)
+}
+func recKey(name string, pos uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("r/"+name+"/"), pos)
+}
+func nodeKey(name string, level int, index uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte("n/"+name+"/"), byte(level)), index)
+}
+
+// CreateCollection registers a new, empty collection.
+func (s *Store) CreateCollection(ctx context.Context, name string, schema *records.Schema) (*Collection, error) {
+	if !collectionNameRE.MatchString(name) {
+		return nil, fmt.Errorf("collection name %q: use 1-64 lowercase letters, digits, _ and -", name)
+	}
+	raw, err := schema.Raw()
+	if err != nil {
+		return nil, err
+	}
+	c := &Collection{Name: name, ID: ElementHex(CollectionID(name)), Schema: raw, Root: ElementHex(circuits.ZeroHashes()[circuits.Depth]), schema: schema}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.db.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(metaKey(name)); err == nil {
+			return fmt.Errorf("collection %s: %w", name, ErrExists)
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		b, _ := json.Marshal(c)
+		return txn.Set(metaKey(name), b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "collection created", "collection", name, "fields", len(schema.Fields))
+	return c, nil
+}
+
+// Collection returns a collection's metadata.
+func (s *Store) Collection(name string) (*Collection, error) {
+	var c *Collection
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		c, err = getMeta(txn, name)
+		return err
+	})
+	return c, err
+}
+
+// Collections lists every collection.
+func (s *Store) Collections() ([]*Collection, error) {
+	var out []*Collection
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("m/")})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			c, err := getMeta(txn, strings.TrimPrefix(string(it.Item().Key()), "m/"))
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func getMeta(txn *badger.Txn, name string) (*Collection, error) {
+	item, err := txn.Get(metaKey(name))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("collection %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Collection
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &c) }); err != nil {
+		return nil, err
+	}
+	if c.schema, err = records.ParseSchema(c.Schema); err != nil {
+		return nil, fmt.Errorf("collection %s: stored schema: %w", name, err)
+	}
+	return &c, nil
+}
+
+// entry is a stored record version.
+type entry struct {
+	Key     string   `json:"k"`
+	Values  []string `json:"v"`
+	Salt    string   `json:"s"` // hex
+	Version uint64   `json:"n"`
+}
+
+// freshSalt draws a uniformly random field element.
+func freshSalt() (fr.Element, error) {
+	var b [48]byte // 384 bits reduced mod r: negligible bias
+	if _, err := rand.Read(b[:]); err != nil {
+		return fr.Element{}, fmt.Errorf("salt: %w", err)
+	}
+	var e fr.Element
+	e.SetBytes(b[:])
+	return e, nil
+}
+
+// nodes is the tree.Store of one collection: writes collect in memory,
+// reads fall through to badger.
+type nodes struct {
+	s      *Store
+	name   string
+	txn    *badger.Txn
+	staged *tree.Memory
+}
+
+func (n *nodes) Node(level int, index uint64) (fr.Element, bool, error) {
+	if n.staged != nil {
+		if h, ok, _ := n.staged.Node(level, index); ok {
+			return h, true, nil
+		}
+	}
+	item, err := n.txn.Get(nodeKey(n.name, level, index))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fr.Element{}, false, nil
+	}
+	if err != nil {
+		return fr.Element{}, false, err
+	}
+	var h fr.Element
+	err = item.Value(func(v []byte) error { h.SetBytes(v); return nil })
+	return h, true, err
+}
+
+func (n *nodes) SetNode(level int, index uint64, h fr.Element) error {
+	return n.staged.SetNode(level, index, h)
+}
