@@ -132,10 +132,10 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 	res := &CommitResult{Inserted: len(appended), Updated: len(recs) - len(appended), Count: c.Count + uint64(len(appended)), Root: root}
 	c.Next += uint64(len(appended))
 	c.Count = res.Count
-	c.Root = ElementHex(root)
+	c.Root = records.ElementHex(root)
 	err = s.write(name, c, staged, func(put func(k, v []byte) error) error {
 		for i := range recs {
-			e := entry{Key: recs[i].Key, Values: recs[i].Values, Salt: ElementHex(salts[i]), Version: versions[i]}
+			e := entry{Key: recs[i].Key, Values: recs[i].Values, Salt: records.ElementHex(salts[i]), Version: versions[i]}
 			b, _ := json.Marshal(e)
 			if err := put(recKey(name, pos[i]), b); err != nil {
 				return err
@@ -198,7 +198,7 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 		return nil, err
 	}
 	c.Count -= uint64(len(keys))
-	c.Root = ElementHex(root)
+	c.Root = records.ElementHex(root)
 	err = s.write(name, c, staged, nil, func(del func(k []byte) error) error {
 		for i, k := range keys {
 			if err := del(keyKey(name, k)); err != nil {
@@ -326,7 +326,7 @@ func readWitness(txn *badger.Txn, c *Collection, name string, p uint64) (*Witnes
 	if err != nil {
 		return nil, err
 	}
-	salt, err := ParseElement(e.Salt)
+	salt, err := records.ParseElement(e.Salt)
 	if err != nil {
 		return nil, fmt.Errorf("stored salt: %w", err)
 	}

@@ -40,7 +40,7 @@ func open(t *testing.T, dir string) *holder.Store {
 func verifyWitness(t *testing.T, st *holder.Store, w *holder.Witness, sc *records.Schema) {
 	t.Helper()
 	c, _ := st.Collection("c")
-	root, _ := holder.ParseElement(c.Root)
+	root, _ := records.ParseElement(c.Root)
 	got := circuits.Root(w.Record.Leaf(sc.ID()), w.Record.Index, &w.Record.Siblings)
 	if !got.Equal(&root) {
 		t.Fatal("witness does not lead to the collection root")
@@ -144,7 +144,7 @@ func TestReopenAndLock(t *testing.T) {
 	st = open(t, dir)
 	defer st.Close()
 	c, err := st.Collection("c")
-	if err != nil || c.Root != holder.ElementHex(res.Root) || c.Count != 50 {
+	if err != nil || c.Root != records.ElementHex(res.Root) || c.Count != 50 {
 		t.Fatalf("after reopen: %+v %v", c, err)
 	}
 	w, _ := st.Record(ctx, "c", "p00049")

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,27 +79,6 @@ type Collection struct {
 // SchemaOf returns the collection's parsed schema.
 func (c *Collection) SchemaOf() *records.Schema { return c.schema }
 
-// CollectionID derives a collection's id element from its name.
-func CollectionID(name string) fr.Element {
-	return circuits.Digest("zkshare/collection/v1", []byte(name), 248)
-}
-
-// ElementHex encodes a field element as 64 hex digits.
-func ElementHex(e fr.Element) string { b := e.Bytes(); return hex.EncodeToString(b[:]) }
-
-// ParseElement decodes 64 hex digits into a canonical field element.
-func ParseElement(h string) (fr.Element, error) {
-	var e fr.Element
-	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != fr.Bytes {
-		return e, fmt.Errorf("want %d hex digits", 2*fr.Bytes)
-	}
-	if err := e.SetBytesCanonical(b); err != nil {
-		return e, fmt.Errorf("not a canonical field element")
-	}
-	return e, nil
-}
-
 var collectionNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 func metaKey(name string) []byte { return []byte("m/" + name) }
@@ -123,7 +101,7 @@ func (s *Store) CreateCollection(ctx context.Context, name string, schema *recor
 	if err != nil {
 		return nil, err
 	}
-	c := &Collection{Name: name, ID: ElementHex(CollectionID(name)), Schema: raw, Root: ElementHex(circuits.ZeroHashes()[circuits.Depth]), schema: schema}
+	c := &Collection{Name: name, ID: records.ElementHex(records.CollectionID(name)), Schema: raw, Root: records.ElementHex(circuits.ZeroHashes()[circuits.Depth]), schema: schema}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.db.Update(func(txn *badger.Txn) error {

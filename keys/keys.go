@@ -1,0 +1,305 @@
+// Package keys makes, stores and loads the Groth16 keys of zkshare's
+// circuits. A key directory holds, per circuit, the compiled constraint
+// system, the proving key (gnark's raw dump: fast to load from a trusted
+// directory), the verifying key, and a manifest recording the circuit id
+// (SHA-256 of the compiled constraint system), gnark's version, the curve
+// and the verifying key's SHA-256.
+package keys
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/consensys/gnark"
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/constraint"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/frontend/cs/r1cs"
+	"github.com/zkshare/zkshare/circuits"
+)
+
+// Circuits maps circuit names to their empty (shape-only) definitions.
+var Circuits = map[string]func() frontend.Circuit{
+	"subject": func() frontend.Circuit { return &circuits.Subject{} },
+	"exists":  func() frontend.Circuit { return &circuits.Exists{} },
+}
+
+// Names lists the circuits in a stable order.
+func Names() []string {
+	n := make([]string, 0, len(Circuits))
+	for k := range Circuits {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// SetupKind says where a key came from.
+const (
+	SetupDev      = "dev"      // single-party groth16.Setup: toxic waste existed on one machine
+	SetupCeremony = "ceremony" // multi-party computation
+)
+
+// Entry is one circuit's manifest entry.
+type Entry struct {
+	CircuitID    string    `json:"circuit_id"`
+	GnarkVersion string    `json:"gnark_version"`
+	Curve        string    `json:"curve"`
+	Constraints  int       `json:"constraints"`
+	PublicInputs int       `json:"public_inputs"`
+	VKSHA256     string    `json:"vk_sha256"`
+	Setup        string    `json:"setup"`
+	Created      time.Time `json:"created"`
+}
+
+// Manifest lists a key directory's circuits.
+type Manifest struct {
+	Circuits map[string]Entry `json:"circuits"`
+}
+
+const manifestFile = "manifest.json"
+
+// ReadManifest reads a key directory's manifest.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, manifestFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no keys in %s: run `zkshare keys setup --keys %s` first", dir, dir)
+		}
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", manifestFile, err)
+	}
+	return &m, nil
+}
+
+// Compile compiles a circuit and returns it with its id.
+func Compile(name string) (constraint.ConstraintSystem, string, error) {
+	mk, ok := Circuits[name]
+	if !ok {
+		return nil, "", fmt.Errorf("unknown circuit %q", name)
+	}
+	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, mk())
+	if err != nil {
+		return nil, "", fmt.Errorf("compile %s: %w", name, err)
+	}
+	h := sha256.New()
+	if _, err := cs.WriteTo(h); err != nil {
+		return nil, "", err
+	}
+	return cs, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Progress reports setup steps.
+type Progress func(circuit, step string)
+
+// Setup makes keys for every circuit whose compiled form changed (or that
+// has none) and leaves the others alone. It uses the single-party setup and
+// says so: such keys are for development only.
+func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress) (*Manifest, error) {
+	if progress == nil {
+		progress = func(string, string) {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	m, err := ReadManifest(dir)
+	if err != nil {
+		m = &Manifest{Circuits: map[string]Entry{}}
+	}
+	for _, name := range Names() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		progress(name, "compile")
+		cs, id, err := Compile(name)
+		if err != nil {
+			return nil, err
+		}
+		if e, ok := m.Circuits[name]; ok && e.CircuitID == id && filesPresent(dir, name) {
+			log.InfoContext(ctx, "keys up to date", "circuit", name, "circuit_id", id[:16])
+			progress(name, "up to date")
+			continue
+		}
+		log.WarnContext(ctx, "DEVELOPMENT SETUP: single-party Groth16 keys; whoever ran this could forge proofs. Use ceremony keys in production.", "circuit", name)
+		progress(name, "setup (dev, single-party)")
+		pk, vk, err := groth16.Setup(cs)
+		if err != nil {
+			return nil, fmt.Errorf("setup %s: %w", name, err)
+		}
+		progress(name, "write")
+		var vkBuf bytes.Buffer
+		if _, err := vk.WriteTo(&vkBuf); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(vkBuf.Bytes())
+		if err := writeFile(filepath.Join(dir, name+".vk"), func(w io.Writer) error { _, err := w.Write(vkBuf.Bytes()); return err }); err != nil {
+			return nil, err
+		}
+		if err := writeFile(filepath.Join(dir, name+".pk"), func(w io.Writer) error { return pk.(interface{ WriteDump(io.Writer) error }).WriteDump(w) }); err != nil {
+			return nil, err
+		}
+		if err := writeFile(filepath.Join(dir, name+".ccs"), func(w io.Writer) error { _, err := cs.WriteTo(w); return err }); err != nil {
+			return nil, err
+		}
+		m.Circuits[name] = Entry{CircuitID: id, GnarkVersion: gnark.Version.String(), Curve: ecc.BN254.String(),
+			Constraints: cs.GetNbConstraints(), PublicInputs: cs.GetNbPublicVariables() - 1,
+			VKSHA256: hex.EncodeToString(sum[:]), Setup: SetupDev, Created: time.Now().UTC()}
+		b, _ := json.MarshalIndent(m, "", "  ")
+		if err := writeFile(filepath.Join(dir, manifestFile), func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+			return nil, err
+		}
+		progress(name, "done")
+	}
+	return m, nil
+}
+
+func filesPresent(dir, name string) bool {
+	for _, ext := range []string{".pk", ".vk", ".ccs"} {
+		if _, err := os.Stat(filepath.Join(dir, name+ext)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFile writes atomically: a temporary file, synced, then renamed.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// Proving is what a prover needs for one circuit.
+type Proving struct {
+	Name  string
+	Entry Entry
+	CS    constraint.ConstraintSystem
+	PK    groth16.ProvingKey
+}
+
+// LoadProving loads a circuit's constraint system and proving key from a
+// trusted key directory with gnark's unchecked raw readers, after checking
+// that the circuit compiled today is the one the keys were made for.
+func LoadProving(dir, name string) (*Proving, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := m.Circuits[name]
+	if !ok {
+		return nil, fmt.Errorf("no %s keys in %s: run `zkshare keys setup`", name, dir)
+	}
+	cs := groth16.NewCS(ecc.BN254)
+	if err := readFile(filepath.Join(dir, name+".ccs"), func(r io.Reader) error { _, err := cs.ReadFrom(r); return err }); err != nil {
+		return nil, err
+	}
+	pk := groth16.NewProvingKey(ecc.BN254)
+	if err := readFile(filepath.Join(dir, name+".pk"), func(r io.Reader) error {
+		return pk.(interface{ ReadDump(io.Reader) error }).ReadDump(r)
+	}); err != nil {
+		return nil, err
+	}
+	return &Proving{Name: name, Entry: e, CS: cs, PK: pk}, nil
+}
+
+// CheckCurrent reports an error if the keys in dir were made for circuits
+// other than the ones compiled now.
+func CheckCurrent(dir string) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range Names() {
+		_, id, err := Compile(name)
+		if err != nil {
+			return err
+		}
+		if m.Circuits[name].CircuitID != id {
+			return fmt.Errorf("keys in %s are for another version of circuit %s: run `zkshare keys setup --keys %s`", dir, name, dir)
+		}
+	}
+	return nil
+}
+
+// MaxVKSize bounds a verifying key read from anywhere.
+const MaxVKSize = 1 << 20
+
+// ParseVerifying decodes a verifying key with gnark's checked reader and
+// returns it with its SHA-256.
+func ParseVerifying(b []byte) (groth16.VerifyingKey, string, error) {
+	if len(b) > MaxVKSize {
+		return nil, "", fmt.Errorf("verifying key: %d bytes, limit %d", len(b), MaxVKSize)
+	}
+	vk := groth16.NewVerifyingKey(ecc.BN254)
+	if _, err := vk.ReadFrom(bytes.NewReader(b)); err != nil {
+		return nil, "", fmt.Errorf("verifying key: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return vk, hex.EncodeToString(sum[:]), nil
+}
+
+// LoadVerifying reads a circuit's verifying key and checks it against the
+// manifest's hash.
+func LoadVerifying(dir, name string) (groth16.VerifyingKey, Entry, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, Entry{}, err
+	}
+	e, ok := m.Circuits[name]
+	if !ok {
+		return nil, e, fmt.Errorf("no %s keys in %s", name, dir)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name+".vk"))
+	if err != nil {
+		return nil, e, err
+	}
+	vk, sum, err := ParseVerifying(b)
+	if err != nil {
+		return nil, e, err
+	}
+	if sum != e.VKSHA256 {
+		return nil, e, fmt.Errorf("%s.vk: SHA-256 %s does not match the manifest's %s", name, sum[:16], e.VKSHA256[:16])
+	}
+	return vk, e, nil
+}
+
+func readFile(path string, read func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := read(bufioReader(f)); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}

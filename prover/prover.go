@@ -1,0 +1,190 @@
+// Package prover turns a holder's records and a consumer's query into
+// Groth16 proofs and bundles, with bounded concurrency so load cannot
+// exhaust memory.
+package prover
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/frontend"
+	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/query"
+	"github.com/zkshare/zkshare/records"
+)
+
+// Prover proves statements about one holder store's collections.
+type Prover struct {
+	store *holder.Store
+	keys  map[string]*keys.Proving
+	slots chan struct{}
+	log   *slog.Logger
+}
+
+// Option configures a Prover.
+type Option func(*Prover)
+
+// WithConcurrency bounds how many proofs run at once (default: cores).
+func WithConcurrency(n int) Option {
+	return func(p *Prover) { p.slots = make(chan struct{}, max(1, n)) }
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(p *Prover) { p.log = l } }
+
+// New loads the proving keys in keyDir for every circuit.
+func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
+	p := &Prover{store: store, keys: map[string]*keys.Proving{}, log: slog.New(slog.DiscardHandler)}
+	p.slots = make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, o := range opts {
+		o(p)
+	}
+	if err := keys.CheckCurrent(keyDir); err != nil {
+		return nil, err
+	}
+	for _, name := range keys.Names() {
+		k, err := keys.LoadProving(keyDir, name)
+		if err != nil {
+			return nil, err
+		}
+		p.keys[name] = k
+	}
+	return p, nil
+}
+
+// Constraints returns a circuit's constraint count.
+func (p *Prover) Constraints(circuit string) int { return p.keys[circuit].CS.GetNbConstraints() }
+
+// NewNonce draws a fresh verifier nonce.
+func NewNonce() (fr.Element, error) {
+	var b [31]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fr.Element{}, err
+	}
+	var e fr.Element
+	e.SetBytes(b[:])
+	return e, nil
+}
+
+// Request is a consumer's question.
+type Request struct {
+	Collection string
+	Kind       string // bundle.KindSubject or bundle.KindExists
+	Subject    string // the subject's key, for subject statements
+	Query      string
+	Nonce      fr.Element
+}
+
+// ErrNoWitness: an exists statement with no satisfying record cannot be
+// proven. The answer is "not shown", never a false proof.
+var ErrNoWitness = errors.New("no record satisfies the query")
+
+// Prove answers a request with a bundle.
+func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error) {
+	c, err := p.store.Collection(req.Collection)
+	if err != nil {
+		return nil, err
+	}
+	schema := c.SchemaOf()
+	prep, err := query.Prepare(req.Query, schema)
+	if err != nil {
+		return nil, err
+	}
+	collID := records.CollectionID(req.Collection)
+	var assignment frontend.Circuit
+	b := &bundle.Bundle{Version: bundle.Version, Kind: req.Kind, Collection: req.Collection, CollectionID: records.ElementHex(collID),
+		Schema: c.Schema, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Circuit: req.Kind}
+	switch req.Kind {
+	case bundle.KindSubject:
+		w, err := p.store.Record(ctx, req.Collection, req.Subject)
+		if err != nil {
+			return nil, err
+		}
+		a, result, err := circuits.SubjectAssignment(collID, w.Root, req.Nonce, prep.Encoded, &w.Record)
+		if err != nil {
+			return nil, fmt.Errorf("subject witness: %w", err)
+		}
+		assignment = a
+		b.Root, b.Result = records.ElementHex(w.Root), result
+		b.KeyCommitment = records.ElementHex(circuits.KeyCommitment(collID, w.Record.Key, req.Nonce))
+	case bundle.KindExists:
+		w, err := p.store.Find(ctx, req.Collection, prep.Encoded)
+		if errors.Is(err, holder.ErrNotFound) {
+			return nil, ErrNoWitness
+		}
+		if err != nil {
+			return nil, err
+		}
+		a, err := circuits.ExistsAssignment(collID, w.Root, req.Nonce, prep.Encoded, &w.Record)
+		if err != nil {
+			return nil, fmt.Errorf("exists witness: %w", err)
+		}
+		assignment = a
+		b.Root, b.Result = records.ElementHex(w.Root), true
+	default:
+		return nil, fmt.Errorf("statement kind %q: want subject or exists", req.Kind)
+	}
+	k := p.keys[req.Kind]
+	b.CircuitID, b.VKSHA256 = k.Entry.CircuitID, k.Entry.VKSHA256
+	proof, err := p.prove(ctx, k, assignment)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := proof.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	b.Proof = buf.Bytes()
+	return b, nil
+}
+
+// prove runs one Groth16 proof in a bounded slot. A cancelled context
+// returns at once; the proof already started finishes in its slot, so the
+// bound holds.
+func (p *Prover) prove(ctx context.Context, k *keys.Proving, a frontend.Circuit) (groth16.Proof, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+	if err != nil {
+		<-p.slots
+		return nil, fmt.Errorf("witness: %w", err)
+	}
+	type out struct {
+		proof groth16.Proof
+		err   error
+	}
+	done := make(chan out, 1)
+	start := time.Now()
+	go func() {
+		defer func() { <-p.slots }()
+		proof, err := groth16.Prove(k.CS, k.PK, w)
+		done <- out{proof, err}
+	}()
+	select {
+	case o := <-done:
+		if o.err != nil {
+			// gnark's solver errors can quote witness values: keep them out.
+			p.log.ErrorContext(ctx, "proving failed", "circuit", k.Name)
+			return nil, fmt.Errorf("prove %s: the witness does not satisfy the circuit", k.Name)
+		}
+		p.log.DebugContext(ctx, "proved", "circuit", k.Name, "ms", time.Since(start).Milliseconds())
+		return o.proof, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,192 @@
+// Package verifier checks proof bundles: the verifying key is the pinned
+// one for the circuit, the query hash is recomputed from the query text and
+// schema, the collection id from its name, the nonce and subject are the
+// ones the verifier asked about, and the Groth16 proof verifies against
+// these public inputs. (Anchor, freshness and ledger-registry checks arrive
+// with the ledger.)
+package verifier
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/frontend"
+	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/query"
+	"github.com/zkshare/zkshare/records"
+)
+
+// Key is a pinned verifying key.
+type Key struct {
+	VK        groth16.VerifyingKey
+	VKSHA256  string
+	CircuitID string
+}
+
+// Verifier checks bundles against pinned keys.
+type Verifier struct {
+	keys map[string]Key
+}
+
+// New pins the given keys, by circuit name.
+func New(pinned map[string]Key) *Verifier { return &Verifier{keys: pinned} }
+
+// FromDir pins the verifying keys of a key directory.
+func FromDir(dir string) (*Verifier, error) {
+	pinned := map[string]Key{}
+	for _, name := range keys.Names() {
+		vk, e, err := keys.LoadVerifying(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		pinned[name] = Key{VK: vk, VKSHA256: e.VKSHA256, CircuitID: e.CircuitID}
+	}
+	return &Verifier{keys: pinned}, nil
+}
+
+// Expect is what the verifier itself knows and wants checked.
+type Expect struct {
+	Nonce   *fr.Element // the nonce it issued, if any
+	Subject string      // the subject it asked about, for subject statements
+}
+
+// Checks, in the order they run.
+const (
+	CheckDecode     = "decode"
+	CheckKey        = "verifying key"
+	CheckCollection = "collection id"
+	CheckQuery      = "query hash"
+	CheckNonce      = "nonce"
+	CheckSubject    = "subject"
+	CheckProof      = "proof"
+)
+
+// Verdict is the outcome of a verification.
+type Verdict struct {
+	Valid     bool
+	Statement string
+	Failed    string // the check that failed, if not valid
+	Reason    string
+	Checked   []string
+}
+
+// ErrInvalid is wrapped by Verdict.Err for invalid bundles.
+var ErrInvalid = errors.New("bundle is not valid")
+
+// Err returns nil for a valid verdict, else an error naming the check.
+func (v *Verdict) Err() error {
+	if v.Valid {
+		return nil
+	}
+	return fmt.Errorf("%w: %s check failed: %s", ErrInvalid, v.Failed, v.Reason)
+}
+
+// VerifyBytes decodes and verifies an encoded bundle.
+func (vf *Verifier) VerifyBytes(data []byte, exp Expect) *Verdict {
+	b, err := bundle.Parse(data)
+	if err != nil {
+		return &Verdict{Failed: CheckDecode, Reason: err.Error()}
+	}
+	return vf.Verify(b, exp)
+}
+
+// Verify checks a bundle. It never panics on malformed input.
+func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
+	v = &Verdict{Statement: b.Statement()}
+	defer func() {
+		if r := recover(); r != nil { // gnark decoders on hostile bytes
+			v.Valid, v.Failed, v.Reason = false, CheckDecode, "malformed bundle"
+		}
+	}()
+	fail := func(check, format string, args ...any) *Verdict {
+		v.Failed, v.Reason = check, fmt.Sprintf(format, args...)
+		return v
+	}
+	pass := func(check string) { v.Checked = append(v.Checked, check) }
+
+	k, ok := vf.keys[b.Circuit]
+	if !ok {
+		return fail(CheckKey, "no pinned key for circuit %q", b.Circuit)
+	}
+	if b.VKSHA256 != k.VKSHA256 || b.CircuitID != k.CircuitID {
+		return fail(CheckKey, "bundle names verifying key %.16s…, the pinned key for %s is %.16s…", b.VKSHA256, b.Circuit, k.VKSHA256)
+	}
+	pass(CheckKey)
+
+	coll := records.CollectionID(b.Collection)
+	if records.ElementHex(coll) != b.CollectionID {
+		return fail(CheckCollection, "collection id does not match collection %q", b.Collection)
+	}
+	pass(CheckCollection)
+
+	schema, err := records.ParseSchema(b.Schema)
+	if err != nil {
+		return fail(CheckQuery, "schema: %v", err)
+	}
+	prep, err := query.Prepare(b.Query, schema)
+	if err != nil {
+		return fail(CheckQuery, "%v", err)
+	}
+	if prep.HashHex() != b.QueryHash {
+		return fail(CheckQuery, "the query text hashes to %.16s…, the bundle claims %.16s…", prep.HashHex(), b.QueryHash)
+	}
+	pass(CheckQuery)
+
+	root, err := records.ParseElement(b.Root)
+	if err != nil {
+		return fail(CheckDecode, "root: %v", err)
+	}
+	nonce, err := records.ParseElement(b.Nonce)
+	if err != nil {
+		return fail(CheckDecode, "nonce: %v", err)
+	}
+	if exp.Nonce != nil {
+		if !exp.Nonce.Equal(&nonce) {
+			return fail(CheckNonce, "the bundle answers another nonce")
+		}
+		pass(CheckNonce)
+	}
+
+	var public frontend.Circuit
+	switch b.Kind {
+	case bundle.KindSubject:
+		kc, err := records.ParseElement(b.KeyCommitment)
+		if err != nil {
+			return fail(CheckDecode, "key commitment: %v", err)
+		}
+		if exp.Subject != "" {
+			want := circuits.KeyCommitment(coll, records.KeyDigest(exp.Subject), nonce)
+			if !want.Equal(&kc) {
+				return fail(CheckSubject, "the bundle is about another subject")
+			}
+			pass(CheckSubject)
+		}
+		public = circuits.SubjectPublic(coll, root, kc, prep.Hash, nonce, b.Result)
+	case bundle.KindExists:
+		public = circuits.ExistsPublic(coll, root, prep.Hash, nonce)
+	}
+
+	if len(b.Proof) > 4096 {
+		return fail(CheckDecode, "proof: %d bytes, too large", len(b.Proof))
+	}
+	proof := groth16.NewProof(ecc.BN254)
+	if _, err := proof.ReadFrom(bytes.NewReader(b.Proof)); err != nil {
+		return fail(CheckDecode, "proof: %v", err)
+	}
+	pw, err := frontend.NewWitness(public, ecc.BN254.ScalarField(), frontend.PublicOnly())
+	if err != nil {
+		return fail(CheckDecode, "public inputs: %v", err)
+	}
+	if err := groth16.Verify(proof, k.VK, pw); err != nil {
+		return fail(CheckProof, "the proof does not verify for this statement")
+	}
+	pass(CheckProof)
+	v.Valid = true
+	return v
+}

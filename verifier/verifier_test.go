@@ -1,0 +1,228 @@
+package verifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/internal/logging"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/verifier"
+)
+
+var keyDir string
+
+func TestMain(m *testing.M) {
+	logging.QuietGnark(nil)
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "zkshare-keys")
+	if err != nil {
+		panic(err)
+	}
+	if _, err := keys.Setup(context.Background(), dir, nopLogger(), nil); err != nil {
+		panic(err)
+	}
+	keyDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Canary values: unique strings that must never leave the holder.
+const (
+	canaryKey    = "CANARY-KEY-7f3a9"
+	canaryStatus = "CANARY-STATUS-c41d"
+	canaryIncome = "987654321"
+)
+
+func setup(t *testing.T) (*holder.Store, *prover.Prover, *verifier.Verifier) {
+	if testing.Short() {
+		t.Skip("needs Groth16 keys")
+	}
+	ctx := context.Background()
+	st, err := holder.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sc, err := records.ParseSchema([]byte(`{"name":"people","key":"id","fields":[
+	 {"name":"income","type":"uint","width":32},{"name":"status","type":"string"},{"name":"balance","type":"int","width":16}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateCollection(ctx, "people", sc); err != nil {
+		t.Fatal(err)
+	}
+	recs := []records.Record{
+		{Key: canaryKey, Values: []string{canaryIncome, canaryStatus, "-7"}},
+		{Key: "b", Values: []string{"20000", "active", "3"}},
+		{Key: "c", Values: []string{"40000", "suspended", "0"}},
+	}
+	if _, err := st.Commit(ctx, "people", recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := prover.New(st, keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.FromDir(keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, p, v
+}
+
+func TestSubjectBundles(t *testing.T) {
+	_, p, v := setup(t)
+	ctx := context.Background()
+	nonce, _ := prover.NewNonce()
+	for _, tc := range []struct {
+		subject, q string
+		want       bool
+	}{
+		{"b", `income <= 30000 AND status == "active"`, true},
+		{"c", `income <= 30000 AND status == "active"`, false},
+		{canaryKey, `balance < 0`, true},
+	} {
+		b, err := p.Prove(ctx, prover.Request{Collection: "people", Kind: bundle.KindSubject, Subject: tc.subject, Query: tc.q, Nonce: nonce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Result != tc.want {
+			t.Fatalf("%s %q: result %v, want %v", tc.subject, tc.q, b.Result, tc.want)
+		}
+		data, _ := b.Marshal()
+		verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: tc.subject})
+		if !verdict.Valid {
+			t.Fatalf("valid bundle rejected: %v", verdict.Err())
+		}
+		// Another subject, another nonce: rejected.
+		if v.VerifyBytes(data, verifier.Expect{Subject: "a-different-subject"}).Failed != verifier.CheckSubject {
+			t.Fatal("bundle accepted for another subject")
+		}
+		other, _ := prover.NewNonce()
+		if v.VerifyBytes(data, verifier.Expect{Nonce: &other}).Failed != verifier.CheckNonce {
+			t.Fatal("bundle accepted for another nonce")
+		}
+		for _, canary := range []string{canaryKey, canaryStatus, canaryIncome} {
+			if strings.Contains(string(data), canary) {
+				t.Fatalf("bundle leaks %q", canary)
+			}
+		}
+	}
+}
+
+// TestTamperedBundle changes one field at a time; each must fail a check.
+func TestTamperedBundle(t *testing.T) {
+	_, p, v := setup(t)
+	nonce, _ := prover.NewNonce()
+	b, err := p.Prove(context.Background(), prover.Request{Collection: "people", Kind: bundle.KindSubject, Subject: "b", Query: `income <= 30000`, Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := b.Marshal()
+	zero := strings.Repeat("0", 63) + "1"
+	cases := map[string]func(m map[string]any){
+		"result":         func(m map[string]any) { m["result"] = false },
+		"query":          func(m map[string]any) { m["query"] = "income <= 30001" },
+		"query hash":     func(m map[string]any) { m["query_hash"] = zero },
+		"root":           func(m map[string]any) { m["root"] = zero },
+		"nonce":          func(m map[string]any) { m["nonce"] = zero },
+		"key commitment": func(m map[string]any) { m["key_commitment"] = zero },
+		"collection":     func(m map[string]any) { m["collection"] = "other" },
+		"collection id":  func(m map[string]any) { m["collection_id"] = zero },
+		"vk":             func(m map[string]any) { m["vk_sha256"] = zero },
+		"circuit":        func(m map[string]any) { m["circuit"] = "exists" },
+		"kind":           func(m map[string]any) { m["kind"] = "exists"; m["circuit"] = "exists"; delete(m, "key_commitment") },
+		"proof":          func(m map[string]any) { m["proof"] = "AAAA" },
+		"proof bits": func(m map[string]any) {
+			var raw []byte
+			json.Unmarshal([]byte(`"`+m["proof"].(string)+`"`), &raw)
+			raw[40] ^= 1
+			s, _ := json.Marshal(raw)
+			m["proof"] = strings.Trim(string(s), `"`)
+		},
+		"schema": func(m map[string]any) {
+			m["schema"] = json.RawMessage(`{"name":"people","key":"id","fields":[{"name":"income","type":"uint","width":33}]}`)
+		},
+		"unknown field": func(m map[string]any) { m["extra"] = 1 },
+	}
+	for name, tamper := range cases {
+		var m map[string]any
+		json.Unmarshal(good, &m)
+		tamper(m)
+		data, _ := json.Marshal(m)
+		if verdict := v.VerifyBytes(data, verifier.Expect{}); verdict.Valid {
+			t.Errorf("%s: tampered bundle verified", name)
+		}
+	}
+	if !v.VerifyBytes(good, verifier.Expect{}).Valid {
+		t.Fatal("untampered bundle rejected")
+	}
+}
+
+func TestExistsBundle(t *testing.T) {
+	_, p, v := setup(t)
+	nonce, _ := prover.NewNonce()
+	b, err := p.Prove(context.Background(), prover.Request{Collection: "people", Kind: bundle.KindExists, Query: `status == "suspended" AND income > 30000`, Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := b.Marshal()
+	if verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
+		t.Fatal(verdict.Err())
+	}
+	if strings.Contains(string(data), `"c"`) {
+		t.Fatal("exists bundle names its witness")
+	}
+	_, err = p.Prove(context.Background(), prover.Request{Collection: "people", Kind: bundle.KindExists, Query: `income > 999999999`, Nonce: nonce})
+	if err != prover.ErrNoWitness {
+		t.Fatalf("impossible exists: %v", err)
+	}
+}
+
+func TestStaleRootAfterUpdate(t *testing.T) {
+	st, p, v := setup(t)
+	nonce, _ := prover.NewNonce()
+	b, err := p.Prove(context.Background(), prover.Request{Collection: "people", Kind: bundle.KindSubject, Subject: "b", Query: `income <= 30000`, Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(context.Background(), "people", []records.Record{{Key: "b", Values: []string{"50000", "active", "3"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := st.Collection("people")
+	if c.Root == b.Root {
+		t.Fatal("update did not change the root")
+	}
+	// The old bundle still verifies against its own (old) root; pinning the
+	// current root is the ledger's job. Moving it to the new root fails.
+	b.Root = c.Root
+	data, _ := b.Marshal()
+	if v.VerifyBytes(data, verifier.Expect{}).Failed != verifier.CheckProof {
+		t.Fatal("bundle re-pointed at the new root verified")
+	}
+}
+
+func FuzzVerifyBytes(f *testing.F) {
+	f.Add([]byte(`{"version":1,"kind":"exists","circuit":"exists","result":true,"proof":"AAAA"}`))
+	f.Add([]byte(`{`))
+	v := verifier.New(nil)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if v.VerifyBytes(data, verifier.Expect{}).Valid {
+			t.Fatal("random bytes verified")
+		}
+	})
+}
+
+func nopLogger() *slogLogger { return discard }
