@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/internal/logging"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/verifier"
+)
+
+var errUsage = errors.New("usage")
+
+const usage = `zkshare: prove facts about private records with zero-knowledge proofs
+
+usage:
+  zkshare keys setup   --keys DIR
+  zkshare collection create --data DIR --schema FILE [--name NAME]
+  zkshare commit       --data DIR --collection NAME FILE.csv|FILE.jsonl
+  zkshare prove        --data DIR --keys DIR --collection NAME (--subject KEY | --exists)
+                       --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
+  zkshare verify       --keys DIR [--subject KEY] [--nonce HEX] [--json] BUNDLE
+  zkshare demo         [--dataset DIR] [--keys DIR]
+
+Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS.
+Common flags: --log-level debug|info|warn|error, --log-format text|json.
+`
+
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	if (cmd == "keys" || cmd == "collection") && len(rest) > 0 {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	switch cmd {
+	case "keys setup":
+		return cmdKeysSetup(ctx, rest, stdout, stderr)
+	case "collection create":
+		return cmdCollectionCreate(ctx, rest, stdout, stderr)
+	case "commit":
+		return cmdCommit(ctx, rest, stdout, stderr)
+	case "prove":
+		return cmdProve(ctx, rest, stdout, stderr)
+	case "verify":
+		return cmdVerify(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
+}
+
+// flags is a subcommand's flag set with the common logging flags.
+type flags struct {
+	*flag.FlagSet
+	level, format *string
+	stderr        io.Writer
+}
+
+func newFlags(name string, stderr io.Writer) *flags {
+	fs := flag.NewFlagSet("zkshare "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &flags{FlagSet: fs, stderr: stderr,
+		level:  fs.String("log-level", envOr("ZKSHARE_LOG_LEVEL", "warn"), "log level"),
+		format: fs.String("log-format", envOr("ZKSHARE_LOG_FORMAT", "text"), "log format: text or json")}
+}
+
+func (f *flags) parse(args []string) (*env, error) {
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*f.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch *f.format {
+	case "text":
+		h = slog.NewTextHandler(f.stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(f.stderr, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", *f.format)
+	}
+	l := slog.New(h)
+	logging.QuietGnark(l)
+	return &env{stderr: f.stderr, log: l}, nil
+}
+
+var errHelp = errors.New("help shown")
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func helpOK(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+// progress prints a one-line progress indicator when stderr is a terminal.
+func progress(w io.Writer) func(phase string, done, total int) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return func(string, int, int) {}
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return func(string, int, int) {}
+	}
+	return func(phase string, done, total int) {
+		fmt.Fprintf(f, "\r%-6s %3d%% (%d/%d)   ", phase, done*100/max(total, 1), done, total)
+		if done >= total {
+			fmt.Fprintln(f)
+		}
+	}
+}
+
+func cmdKeysSetup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("keys setup", stderr)
+	dir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory")
+	e, err := f.parse(args)
+	if err != nil {
+		return helpOK(err)
+	}
+	fmt.Fprintln(stderr, "WARNING: development setup (single-party Groth16). Whoever holds this machine's randomness could forge proofs; use ceremony keys in production.")
+	start := time.Now()
+	m, err := keys.Setup(ctx, *dir, e.log, func(c, step string) { fmt.Fprintf(stderr, "  %-8s %s\n", c, step) })
+	if err != nil {
+		return err
+	}
+	for _, n := range keys.Names() {
+		c := m.Circuits[n]
+		fmt.Fprintf(stdout, "%-8s constraints=%d circuit_id=%.16s vk_sha256=%.16s setup=%s\n", n, c.Constraints, c.CircuitID, c.VKSHA256, c.Setup)
+	}
+	fmt.Fprintf(stderr, "keys in %s (%s)\n", *dir, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("collection create", stderr)
+	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
+	schemaPath := f.String("schema", "", "schema JSON file")
+	name := f.String("name", "", "collection name (default: the schema's name)")
+	e, err := f.parse(args)
+	if err != nil {
+		return helpOK(err)
+	}
+	if *schemaPath == "" {
+		return errors.New("collection create: --schema is required")
+	}
+	sc, err := records.LoadSchema(*schemaPath)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = sc.Name
+	}
+	st, err := holder.Open(filepath.Join(*data, "holder"), e.log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := st.CreateCollection(ctx, *name, sc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "collection %s id=%s schema=%s\n", c.Name, c.ID, sc.IDHex())
+	return nil
+}
+
+func readRecords(sc *records.Schema, path string) ([]records.Record, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return sc.ReadCSV(fh)
+	case ".jsonl", ".ndjson":
+		return sc.ReadJSONL(fh)
+	}
+	return nil, fmt.Errorf("%s: want a .csv or .jsonl file", path)
+}
+
+func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("commit", stderr)
+	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
+	coll := f.String("collection", "", "collection name")
+	e, err := f.parse(args)
+	if err != nil {
+		return helpOK(err)
+	}
+	if *coll == "" || f.NArg() != 1 {
+		return errors.New("commit: want --collection NAME and one records file")
+	}
+	st, err := holder.Open(filepath.Join(*data, "holder"), e.log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := st.Collection(*coll)
+	if err != nil {
+		return err
+	}
+	recs, err := readRecords(c.SchemaOf(), f.Arg(0))
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Arg(0), err)
+	}
+	start := time.Now()
+	res, err := st.Commit(ctx, *coll, recs, progress(stderr))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "committed %d records (%d new, %d updated) in %s; collection %s has %d, root %s\n",
+		len(recs), res.Inserted, res.Updated, time.Since(start).Round(time.Millisecond), *coll, res.Count, records.ElementHex(res.Root))
+	return nil
+}
+
+func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("prove", stderr)
+	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
+	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory")
+	coll := f.String("collection", "", "collection name")
+	subject := f.String("subject", "", "prove about the record with this key")
+	exists := f.Bool("exists", false, "prove that some record satisfies the query")
+	q := f.String("query", "", "predicate")
+	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh)")
+	out := f.String("out", "", "bundle file (default: stdout)")
+	e, err := f.parse(args)
+	if err != nil {
+		return helpOK(err)
+	}
+	if *coll == "" || *q == "" || (*subject == "") == !*exists {
+		return errors.New("prove: want --collection, --query and exactly one of --subject or --exists")
+	}
+	nonce, err := prover.NewNonce()
+	if err != nil {
+		return err
+	}
+	if *nonceHex != "" {
+		if nonce, err = records.ParseElement(*nonceHex); err != nil {
+			return fmt.Errorf("--nonce: %w", err)
+		}
+	}
+	st, err := holder.Open(filepath.Join(*data, "holder"), e.log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p, err := prover.New(st, *keyDir, prover.WithLogger(e.log))
+	if err != nil {
+		return err
+	}
+	req := prover.Request{Collection: *coll, Kind: bundle.KindSubject, Subject: *subject, Query: *q, Nonce: nonce}
+	if *exists {
+		req.Kind = bundle.KindExists
+	}
+	b, err := p.Prove(ctx, req)
+	if err != nil {
+		return err
+	}
+	enc, err := b.Marshal()
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = fmt.Fprintf(stdout, "%s\n", enc)
+		return err
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", *out, b.Statement())
+	return os.WriteFile(*out, append(enc, '\n'), 0o644)
+}
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("verify", stderr)
+	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory whose verifying keys are pinned")
+	subject := f.String("subject", "", "the subject you asked about")
+	nonceHex := f.String("nonce", "", "the nonce you issued (hex)")
+	asJSON := f.Bool("json", false, "print the verdict as JSON")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if f.NArg() != 1 {
+		return errors.New("verify: want one bundle file")
+	}
+	data, err := os.ReadFile(f.Arg(0))
+	if err != nil {
+		return err
+	}
+	v, err := verifier.FromDir(*keyDir)
+	if err != nil {
+		return err
+	}
+	exp := verifier.Expect{Subject: *subject}
+	if *nonceHex != "" {
+		n, err := records.ParseElement(*nonceHex)
+		if err != nil {
+			return fmt.Errorf("--nonce: %w", err)
+		}
+		exp.Nonce = &n
+	}
+	verdict := v.VerifyBytes(data, exp)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(verdict); err != nil {
+			return err
+		}
+	} else if verdict.Valid {
+		fmt.Fprintf(stdout, "VALID: %s\nchecked: %s\n", verdict.Statement, strings.Join(verdict.Checked, ", "))
+	}
+	return verdict.Err()
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
