@@ -114,6 +114,9 @@ func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress)
 	if progress == nil {
 		progress = func(string, string) {}
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,85 @@
+package circuits
+
+import (
+	"encoding/binary"
+	"math/big"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/test"
+)
+
+// agreeCircuit recomputes a leaf and a root in-circuit and compares them
+// with natively computed public values.
+type agreeCircuit struct {
+	Leaf, Root, KeyCommitment frontend.Variable `gnark:",public"`
+	SchemaID, Nonce           frontend.Variable
+	Record                    RecordVars
+}
+
+func (c *agreeCircuit) Define(api frontend.API) error {
+	g := newGadget(api)
+	leaf := g.leaf(c.SchemaID, c.Record.Key, c.Record.Salt, c.Record.Values[:])
+	api.AssertIsEqual(leaf, c.Leaf)
+	api.AssertIsEqual(g.root(leaf, c.Record.Index, c.Record.Siblings[:]), c.Root)
+	api.AssertIsEqual(g.sponge(keyWidth, tagKey, []frontend.Variable{c.SchemaID, c.Record.Key, c.Nonce}), c.KeyCommitment)
+	return nil
+}
+
+// recordFrom derives a record from fuzz bytes: slots below 2^126, any
+// position, arbitrary siblings.
+func recordFrom(seed []byte) (fr.Element, Record) {
+	var r Record
+	word := func(i int) uint64 {
+		var b [8]byte
+		for j := range b {
+			if k := (i*8 + j) % max(1, len(seed)); len(seed) > 0 {
+				b[j] = seed[k] ^ byte(i*31+j)
+			}
+		}
+		return binary.LittleEndian.Uint64(b[:])
+	}
+	for i := range r.Values {
+		v := new(big.Int).SetUint64(word(i))
+		v.Lsh(v, uint(word(i+100)%63))
+		r.Values[i].SetBigInt(v)
+	}
+	r.Key.SetUint64(word(20))
+	r.Salt.SetUint64(word(21))
+	r.Index = word(22) & (1<<Depth - 1)
+	for i := range r.Siblings {
+		r.Siblings[i].SetUint64(word(30 + i))
+	}
+	var schema fr.Element
+	schema.SetUint64(word(23))
+	return schema, r
+}
+
+func checkAgreement(t *testing.T, seed []byte) {
+	schema, r := recordFrom(seed)
+	var nonce fr.Element
+	nonce.SetUint64(uint64(len(seed)))
+	leaf := r.Leaf(schema)
+	a := &agreeCircuit{Leaf: leaf, Root: Root(leaf, r.Index, &r.Siblings), KeyCommitment: KeyCommitment(schema, r.Key, nonce),
+		SchemaID: schema, Nonce: nonce, Record: r.vars()}
+	if err := test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()); err != nil {
+		t.Fatalf("native and in-circuit hashing disagree: %v", err)
+	}
+	a.Root = Root(leaf, r.Index^1, &r.Siblings)
+	if test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("a root for another position was accepted")
+	}
+}
+
+func TestLeafAgreement(t *testing.T) {
+	for _, seed := range [][]byte{nil, {1}, []byte("zkshare"), {0xff, 0xfe, 0x01, 0x80}} {
+		checkAgreement(t, seed)
+	}
+}
+
+func FuzzLeafAgreement(f *testing.F) {
+	f.Add([]byte("seed"))
+	f.Fuzz(func(t *testing.T, seed []byte) { checkAgreement(t, seed) })
+}
