@@ -39,7 +39,8 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 		return nil, err
 	}
 	schema := c.schema
-	if err := schema.Validate(recs); err != nil {
+	encoded, err := schema.EncodeBatch(recs)
+	if err != nil {
 		return nil, err
 	}
 
@@ -91,8 +92,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 		hi := min(lo+chunk, len(recs))
 		tree.Parallel(hi-lo, func(j int) {
 			i := lo + j
-			key, slots, _ := schema.Encode(&recs[i]) // validated above
-			leaves[i] = circuits.Leaf(schemaID, key, salts[i], &slots)
+			leaves[i] = circuits.Leaf(schemaID, encoded[i].Key, salts[i], &encoded[i].Slots)
 		})
 		progress("hash", hi, len(recs))
 	}
@@ -101,7 +101,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 	var root fr.Element
 	staged := tree.NewMemory()
 	err = s.db.View(func(txn *badger.Txn) error {
-		ns := &nodes{s: s, name: name, txn: txn, staged: staged}
+		ns := &nodes{name: name, txn: txn, staged: staged}
 		newLeaves := make([]fr.Element, len(appended))
 		for j, i := range appended {
 			newLeaves[j] = leaves[i]
@@ -185,7 +185,7 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 			seen[k] = true
 			pos[i] = p
 		}
-		ns := &nodes{s: s, name: name, txn: txn, staged: staged}
+		ns := &nodes{name: name, txn: txn, staged: staged}
 		for _, p := range pos {
 			if err := tree.Set(ns, p, fr.Element{}); err != nil {
 				return err

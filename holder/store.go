@@ -189,7 +189,6 @@ func freshSalt() (fr.Element, error) {
 // nodes is the tree.Store of one collection: writes collect in memory,
 // reads fall through to badger.
 type nodes struct {
-	s      *Store
 	name   string
 	txn    *badger.Txn
 	staged *tree.Memory

@@ -61,6 +61,20 @@ const maxReported = 20
 // Validate checks a batch: every value encodes, every key is present and
 // unique. It returns nil or an error wrapping ErrInvalidBatch.
 func (s *Schema) Validate(recs []Record) error {
+	_, err := s.EncodeBatch(recs)
+	return err
+}
+
+// Encoded is a record's key digest and value slots.
+type Encoded struct {
+	Key   fr.Element
+	Slots [circuits.MaxFields]fr.Element
+}
+
+// EncodeBatch validates a batch as Validate does and returns every record's
+// encoding, so callers that hash records encode them only once.
+func (s *Schema) EncodeBatch(recs []Record) ([]Encoded, error) {
+	out := make([]Encoded, len(recs))
 	var errs []error
 	seen := make(map[string]int, len(recs))
 	add := func(e error) bool {
@@ -81,7 +95,8 @@ func (s *Schema) Validate(recs []Record) error {
 		} else {
 			seen[r.Key] = row
 		}
-		if _, _, err := s.Encode(r); err != nil {
+		var err error
+		if out[i].Key, out[i].Slots, err = s.Encode(r); err != nil {
 			var fe *FieldError
 			if errors.As(err, &fe) {
 				fe.Row = row
@@ -92,9 +107,9 @@ func (s *Schema) Validate(recs []Record) error {
 		}
 	}
 	if len(errs) == 0 {
-		return nil
+		return out, nil
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidBatch, errors.Join(errs...))
+	return nil, fmt.Errorf("%w: %w", ErrInvalidBatch, errors.Join(errs...))
 }
 
 // ReadCSV reads records from CSV with a header row naming the key and every

@@ -102,11 +102,11 @@ func Build(ctx context.Context, s Store, start uint64, leaves []fr.Element, prog
 		if err := ctx.Err(); err != nil {
 			return fr.Element{}, err
 		}
-		// The parents of [start, start+len) are [start/2, (start+len-1)/2].
-		lo, hi := start>>1, (start+uint64(len(level))-1)>>1
 		if len(level) == 0 {
 			break
 		}
+		// The parents of [start, start+len) are [start/2, (start+len-1)/2].
+		lo, hi := start>>1, (start+uint64(len(level))-1)>>1
 		// Read the outside siblings at both ends before hashing.
 		var first, last fr.Element
 		var err error

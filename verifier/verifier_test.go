@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	if _, err := keys.Setup(context.Background(), dir, nopLogger(), nil); err != nil {
+	if _, err := keys.Setup(context.Background(), dir, nil, nil); err != nil {
 		panic(err)
 	}
 	keyDir = dir
@@ -224,5 +224,3 @@ func FuzzVerifyBytes(f *testing.F) {
 		}
 	})
 }
-
-func nopLogger() *slogLogger { return discard }
