@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadJSONL -fuzztime 30s ./records
 	$(GO) test -run '^$$' -fuzz FuzzVerifyBytes -fuzztime 30s ./verifier
 	$(GO) test -run '^$$' -fuzz FuzzLeafAgreement -fuzztime 30s ./circuits
+	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 30s ./holder
 
 clean:
 	rm -rf bin .tmp

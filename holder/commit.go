@@ -1,8 +1,8 @@
 package holder
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +28,13 @@ type Progress func(phase string, done, total int)
 // Commit inserts new keys and replaces existing ones (a new version with a
 // fresh salt at the same position). The batch is validated whole first: one
 // bad record rejects it and nothing is written.
+//
+// The records are applied in chunks, each one badger transaction holding
+// the chunk's records, tree tiles and the collection's new root, so the
+// stored tree always matches the stored root and records. A crash during a
+// load larger than one chunk leaves a consistent prefix of it committed;
+// committing the same batch again completes it. Hashing of the next chunk
+// overlaps the write of the current one.
 func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, progress Progress) (*CommitResult, error) {
 	if progress == nil {
 		progress = func(string, int, int) {}
@@ -44,124 +51,189 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 		return nil, err
 	}
 
-	// Positions: existing keys keep theirs, new keys take the next ones.
+	// Checked up front against the whole batch, so no prefix is written
+	// before an overflow is found.
+	if c.Next+uint64(len(recs)) > 1<<circuits.Depth {
+		return nil, fmt.Errorf("collection %s: %d more records could overflow its depth-%d tree", name, len(recs), circuits.Depth)
+	}
+
+	// A producer looks up, salts and hashes chunk k+1 while chunk k is
+	// written. Existing keys keep their positions, new keys take the next
+	// ones in batch order.
+	ctx, cancel := context.WithCancel(ctx)
 	pos := make([]uint64, len(recs))
 	versions := make([]uint64, len(recs))
-	var appended []int
-	err = s.db.View(func(txn *badger.Txn) error {
-		for i := range recs {
-			if i%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			p, v, found, err := lookup(txn, name, recs[i].Key)
-			if err != nil {
-				return err
-			}
-			if found {
-				pos[i], versions[i] = p, v+1
-			} else {
-				pos[i] = c.Next + uint64(len(appended))
-				appended = append(appended, i)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if c.Next+uint64(len(appended)) > 1<<circuits.Depth {
-		return nil, fmt.Errorf("collection %s: %d more records overflow its depth-%d tree", name, len(appended), circuits.Depth)
-	}
-
-	// Salts and leaves, on all cores.
+	appended := make([]bool, len(recs))
 	salts := make([]fr.Element, len(recs))
 	leaves := make([]fr.Element, len(recs))
-	for i := range salts {
-		if salts[i], err = freshSalt(); err != nil {
-			return nil, err
-		}
-	}
 	schemaID := schema.ID()
-	const chunk = 8192
-	for lo := 0; lo < len(recs); lo += chunk {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	type span struct{ lo, hi int }
+	hashed := make(chan span, 1)
+	var hashErr error
+	defer func() {
+		cancel()
+		for range hashed { // wait for the producer to stop
 		}
-		hi := min(lo+chunk, len(recs))
-		tree.Parallel(hi-lo, func(j int) {
-			i := lo + j
-			leaves[i] = circuits.Leaf(schemaID, encoded[i].Key, salts[i], &encoded[i].Slots)
-		})
-		progress("hash", hi, len(recs))
-	}
-
-	// Tree: appends are built bottom-up; updates rehash their paths.
-	var root fr.Element
-	staged := tree.NewMemory()
-	err = s.db.View(func(txn *badger.Txn) error {
-		ns := &nodes{name: name, txn: txn, staged: staged}
-		newLeaves := make([]fr.Element, len(appended))
-		for j, i := range appended {
-			newLeaves[j] = leaves[i]
-		}
-		if len(newLeaves) > 0 {
-			if _, err := tree.Build(ctx, ns, c.Next, newLeaves, func(level int) { progress("tree", level, circuits.Depth) }); err != nil {
-				return err
-			}
-		}
-		for i := range recs {
-			if pos[i] < c.Next {
-				if err := tree.Set(ns, pos[i], leaves[i]); err != nil {
-					return err
+	}()
+	next, live := c.Next, c.Count
+	go func() {
+		defer close(hashed)
+		for lo := 0; lo < len(recs); lo += s.chunk {
+			hi := min(lo+s.chunk, len(recs))
+			err := s.db.View(func(txn *badger.Txn) error {
+				for i := lo; i < hi; i++ {
+					var e *entry
+					if live > 0 { // an empty collection has no keys to find
+						var err error
+						if e, err = lookup(txn, name, recs[i].Key); err != nil {
+							return err
+						}
+					}
+					if e != nil {
+						pos[i], versions[i] = e.Pos, e.Version+1
+					} else {
+						pos[i], appended[i] = next, true
+						next++
+					}
 				}
+				return nil
+			})
+			if err == nil {
+				err = freshSalts(salts[lo:hi])
+			}
+			if err != nil {
+				hashErr = err
+				return
+			}
+			tree.Parallel(hi-lo, func(j int) {
+				i := lo + j
+				leaves[i] = circuits.Leaf(schemaID, encoded[i].Key, salts[i], &encoded[i].Slots)
+			})
+			select {
+			case hashed <- span{lo, hi}:
+			case <-ctx.Done():
+				return
 			}
 		}
-		var err error
-		root, err = tree.Root(ns)
-		return err
-	})
+	}()
+
+	root, err := records.ParseElement(c.Root)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("collection %s: stored root: %w", name, err)
+	}
+	res := &CommitResult{Root: root}
+	for sp := range hashed {
+		for lo := sp.lo; lo < sp.hi; {
+			hi := sp.hi
+			for {
+				b := batch{name: name, recs: recs, pos: pos, versions: versions, appended: appended, salts: salts, leaves: leaves, lo: lo, hi: hi}
+				err := s.apply(ctx, c, &b, res)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, badger.ErrTxnTooBig) || hi-lo == 1 {
+					return nil, err
+				}
+				hi = lo + (hi-lo)/2
+			}
+			lo = hi
+			progress("commit", lo, len(recs))
+		}
+	}
+	if hashErr != nil {
+		return nil, hashErr
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-
-	res := &CommitResult{Inserted: len(appended), Updated: len(recs) - len(appended), Count: c.Count + uint64(len(appended)), Root: root}
-	c.Next += uint64(len(appended))
-	c.Count = res.Count
-	c.Root = records.ElementHex(root)
-	err = s.write(name, c, staged, func(put func(k, v []byte) error) error {
-		for i := range recs {
-			e := entry{Key: recs[i].Key, Values: recs[i].Values, Salt: records.ElementHex(salts[i]), Version: versions[i]}
-			b, _ := json.Marshal(e)
-			if err := put(recKey(name, pos[i]), b); err != nil {
-				return err
-			}
-			var pv [16]byte
-			binary.BigEndian.PutUint64(pv[:8], pos[i])
-			binary.BigEndian.PutUint64(pv[8:], versions[i])
-			if err := put(keyKey(name, recs[i].Key), pv[:]); err != nil {
-				return err
-			}
-			if i%chunk == 0 {
-				progress("write", i, len(recs))
-			}
-		}
-		return nil
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	progress("write", len(recs), len(recs))
+	res.Count = c.Count
 	s.log.InfoContext(ctx, "records committed", "collection", name, "inserted", res.Inserted, "updated", res.Updated, "count", res.Count, "root", c.Root)
 	return res, nil
 }
 
-// Delete empties the positions of the given keys. Unknown keys reject the
-// whole call.
+// commitChunk is the default Store.chunk: big enough that per-transaction
+// costs vanish, small enough for badger's default transaction limit with
+// short values. A chunk too big for one transaction is halved.
+const commitChunk = 32768
+
+// batch is a contiguous range [lo, hi) of a commit.
+type batch struct {
+	name     string
+	recs     []records.Record
+	pos      []uint64
+	versions []uint64
+	appended []bool
+	salts    []fr.Element
+	leaves   []fr.Element
+	lo, hi   int
+}
+
+// apply writes one range of a commit in one transaction and advances c and
+// res only when it committed.
+func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitResult) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	ns := newNodes(b.name, txn)
+	var newLeaves []fr.Element
+	var upIdx []uint64
+	var upLeaves []fr.Element
+	for i := b.lo; i < b.hi; i++ {
+		if b.appended[i] {
+			newLeaves = append(newLeaves, b.leaves[i])
+		} else {
+			upIdx = append(upIdx, b.pos[i])
+			upLeaves = append(upLeaves, b.leaves[i])
+		}
+	}
+	if len(newLeaves) > 0 {
+		if _, err := tree.Build(ctx, ns, c.Next, newLeaves, nil); err != nil {
+			return err
+		}
+	}
+	if err := tree.SetMany(ns, upIdx, upLeaves); err != nil {
+		return err
+	}
+	root, err := tree.Root(ns)
+	if err != nil {
+		return err
+	}
+	if err := ns.flush(); err != nil {
+		return err
+	}
+	var buf []byte
+	for i := b.lo; i < b.hi; i++ {
+		e := entry{Pos: b.pos[i], Version: b.versions[i], Salt: b.salts[i], Values: b.recs[i].Values}
+		buf = e.append(buf[:0])
+		if err := txn.Set(keyKey(b.name, b.recs[i].Key), bytes.Clone(buf)); err != nil {
+			return err
+		}
+	}
+	next := *c
+	next.Next += uint64(len(newLeaves))
+	next.Count += uint64(len(newLeaves))
+	next.Root = records.ElementHex(root)
+	meta, err := json.Marshal(&next)
+	if err != nil {
+		return err
+	}
+	if err := txn.Set(metaKey(b.name), meta); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("collection %s: commit records: %w", b.name, err)
+	}
+	*c = next
+	res.Inserted += len(newLeaves)
+	res.Updated += len(upIdx)
+	res.Root = root
+	return nil
+}
+
+// Delete empties the positions of the given keys. Unknown or repeated keys
+// reject the whole call.
 func (s *Store) Delete(ctx context.Context, name string, keys []string) (*CommitResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,116 +241,63 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 	if err != nil {
 		return nil, err
 	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	seen := map[string]bool{}
 	pos := make([]uint64, len(keys))
-	staged := tree.NewMemory()
-	var root fr.Element
-	err = s.db.View(func(txn *badger.Txn) error {
-		seen := map[string]bool{}
-		for i, k := range keys {
-			p, _, found, err := lookup(txn, name, k)
-			if err != nil {
-				return err
-			}
-			if !found || seen[k] {
-				return fmt.Errorf("delete: key #%d: %w or repeated", i+1, ErrNotFound)
-			}
-			seen[k] = true
-			pos[i] = p
+	for i, k := range keys {
+		e, err := lookup(txn, name, k)
+		if err != nil {
+			return nil, err
 		}
-		ns := &nodes{name: name, txn: txn, staged: staged}
-		for _, p := range pos {
-			if err := tree.Set(ns, p, fr.Element{}); err != nil {
-				return err
-			}
+		if e == nil || seen[k] {
+			return nil, fmt.Errorf("delete: key #%d: %w or repeated", i+1, ErrNotFound)
 		}
-		root, err = tree.Root(ns)
-		return err
-	})
+		seen[k] = true
+		pos[i] = e.Pos
+		if err := txn.Delete(keyKey(name, k)); err != nil {
+			return nil, err
+		}
+	}
+	ns := newNodes(name, txn)
+	if err := tree.SetMany(ns, pos, make([]fr.Element, len(pos))); err != nil {
+		return nil, err
+	}
+	root, err := tree.Root(ns)
 	if err != nil {
+		return nil, err
+	}
+	if err := ns.flush(); err != nil {
 		return nil, err
 	}
 	c.Count -= uint64(len(keys))
 	c.Root = records.ElementHex(root)
-	err = s.write(name, c, staged, nil, func(del func(k []byte) error) error {
-		for i, k := range keys {
-			if err := del(keyKey(name, k)); err != nil {
-				return err
-			}
-			if err := del(recKey(name, pos[i])); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	meta, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
+	}
+	if err := txn.Set(metaKey(name), meta); err != nil {
+		return nil, err
+	}
+	if err := txn.Commit(); err != nil {
+		return nil, fmt.Errorf("collection %s: delete records: %w", name, err)
 	}
 	s.log.InfoContext(ctx, "records deleted", "collection", name, "deleted", len(keys), "count", c.Count, "root", c.Root)
 	return &CommitResult{Deleted: len(keys), Count: c.Count, Root: root}, nil
 }
 
-// write applies staged nodes and entries, then the collection's metadata,
-// which is what makes the new root current. Small changes go in one
-// transaction; bulk loads stream through a WriteBatch and write the
-// metadata last, so an interrupted load never moves the root.
-func (s *Store) write(name string, c *Collection, staged *tree.Memory, puts func(put func(k, v []byte) error) error, dels func(del func(k []byte) error) error) error {
-	meta, _ := json.Marshal(c)
-	apply := func(set func(k, v []byte) error, del func(k []byte) error) error {
-		err := staged.Each(func(level int, index uint64, h fr.Element) error {
-			b := h.Bytes()
-			return set(nodeKey(name, level, index), b[:])
-		})
-		if err != nil {
-			return err
-		}
-		if puts != nil {
-			if err := puts(set); err != nil {
-				return err
-			}
-		}
-		if dels != nil {
-			return dels(del)
-		}
-		return nil
-	}
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	err := apply(txn.Set, txn.Delete)
-	if err == nil {
-		if err = txn.Set(metaKey(name), meta); err == nil {
-			return txn.Commit()
-		}
-	}
-	if !errors.Is(err, badger.ErrTxnTooBig) {
-		return err
-	}
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	if err := apply(wb.Set, wb.Delete); err != nil {
-		return err
-	}
-	if err := wb.Flush(); err != nil {
-		return err
-	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(name), meta) })
-}
-
-func lookup(txn *badger.Txn, name, key string) (pos, version uint64, found bool, err error) {
+// lookup returns the live entry of key, or nil.
+func lookup(txn *badger.Txn, name, key string) (*entry, error) {
 	item, err := txn.Get(keyKey(name, key))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, 0, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, 0, false, err
+		return nil, err
 	}
-	err = item.Value(func(v []byte) error {
-		if len(v) != 16 {
-			return errors.New("corrupt key index entry")
-		}
-		pos, version = binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:])
-		return nil
-	})
-	return pos, version, err == nil, err
+	var e *entry
+	err = item.Value(func(v []byte) error { e, err = decodeEntry(v); return err })
+	return e, err
 }
 
 // Witness is everything the prover needs about one record, and the raw
@@ -299,39 +318,27 @@ func (s *Store) Record(ctx context.Context, name, key string) (*Witness, error) 
 		if err != nil {
 			return err
 		}
-		p, _, found, err := lookup(txn, name, key)
+		e, err := lookup(txn, name, key)
 		if err != nil {
 			return err
 		}
-		if !found {
+		if e == nil {
 			return fmt.Errorf("collection %s: subject: %w", name, ErrNotFound)
 		}
-		w, err = readWitness(txn, c, name, p)
+		w, err = readWitness(txn, c, name, key, e)
 		return err
 	})
 	return w, err
 }
 
-func readWitness(txn *badger.Txn, c *Collection, name string, p uint64) (*Witness, error) {
-	item, err := txn.Get(recKey(name, p))
+func readWitness(txn *badger.Txn, c *Collection, name, key string, e *entry) (*Witness, error) {
+	raw := records.Record{Key: key, Values: e.Values}
+	kd, slots, err := c.schema.Encode(&raw)
 	if err != nil {
-		return nil, fmt.Errorf("record at %d: %w", p, err)
+		return nil, fmt.Errorf("stored record: %w", err)
 	}
-	var e entry
-	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
-		return nil, err
-	}
-	raw := records.Record{Key: e.Key, Values: e.Values}
-	key, slots, err := c.schema.Encode(&raw)
-	if err != nil {
-		return nil, err
-	}
-	salt, err := records.ParseElement(e.Salt)
-	if err != nil {
-		return nil, fmt.Errorf("stored salt: %w", err)
-	}
-	ns := &nodes{name: name, txn: txn}
-	sib, err := tree.Path(ns, p)
+	ns := newNodes(name, txn)
+	sib, err := tree.Path(ns, e.Pos)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +346,36 @@ func readWitness(txn *badger.Txn, c *Collection, name string, p uint64) (*Witnes
 	if err != nil {
 		return nil, err
 	}
-	return &Witness{Record: circuits.Record{Key: key, Salt: salt, Values: slots, Index: p, Siblings: sib}, Raw: raw, Version: e.Version, Root: root}, nil
+	return &Witness{Record: circuits.Record{Key: kd, Salt: e.Salt, Values: slots, Index: e.Pos, Siblings: sib}, Raw: raw, Version: e.Version, Root: root}, nil
+}
+
+// each calls f for every live record of a collection, in key order.
+func each(ctx context.Context, txn *badger.Txn, name string, f func(key string, e *entry) (stop bool, err error)) error {
+	prefix := []byte("k/" + name + "/")
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+	defer it.Close()
+	n := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var e *entry
+		err := it.Item().Value(func(v []byte) error {
+			var err error
+			e, err = decodeEntry(v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		stop, err := f(string(it.Item().Key()[len(prefix):]), e)
+		if stop || err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Find returns the witness of one live record that satisfies q, or
@@ -351,32 +387,21 @@ func (s *Store) Find(ctx context.Context, name string, q *circuits.Query) (*Witn
 		if err != nil {
 			return err
 		}
-		prefix := []byte("r/" + name + "/")
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
-		defer it.Close()
-		n := 0
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n++; n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			var e entry
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
-				return err
-			}
-			_, slots, err := c.schema.Encode(&records.Record{Key: e.Key, Values: e.Values})
+		err = each(ctx, txn, name, func(key string, e *entry) (bool, error) {
+			_, slots, err := c.schema.Encode(&records.Record{Key: key, Values: e.Values})
 			if err != nil {
-				return err
+				return false, fmt.Errorf("stored record: %w", err)
 			}
 			if ok, err := q.Eval(&slots); err != nil || !ok {
-				continue
+				return false, nil
 			}
-			p := binary.BigEndian.Uint64(it.Item().Key()[len(prefix):])
-			w, err = readWitness(txn, c, name, p)
-			return err
+			w, err = readWitness(txn, c, name, key, e)
+			return true, err
+		})
+		if err == nil && w == nil {
+			err = fmt.Errorf("collection %s: no record satisfies the query: %w", name, ErrNotFound)
 		}
-		return fmt.Errorf("collection %s: no record satisfies the query: %w", name, ErrNotFound)
+		return err
 	})
 	return w, err
 }
@@ -389,20 +414,10 @@ func (s *Store) Keys(name string) ([]string, error) {
 	}
 	var out []kp
 	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := []byte("k/" + name + "/")
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := string(it.Item().Key()[len(prefix):])
-			err := it.Item().Value(func(v []byte) error {
-				out = append(out, kp{k, binary.BigEndian.Uint64(v[:8])})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return each(context.Background(), txn, name, func(key string, e *entry) (bool, error) {
+			out = append(out, kp{key, e.Pos})
+			return false, nil
+		})
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].p < out[j].p })
 	keys := make([]string, len(out))

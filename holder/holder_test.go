@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
 	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/tree"
 )
 
 func schema(t testing.TB) *records.Schema {
@@ -173,6 +178,8 @@ func TestFind(t *testing.T) {
 }
 
 // BenchmarkCommitRecords commits 16-field records into an on-disk store.
+// BenchmarkCommitRecords commits fresh 16-field records into an empty
+// collection on disk: encode, salt, leaf hashes, tree and durable writes.
 func BenchmarkCommitRecords(b *testing.B) {
 	fields := `{"name":"wide","key":"id","fields":[`
 	for i := 0; i < 16; i++ {
@@ -185,30 +192,141 @@ func BenchmarkCommitRecords(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const n = 100_000
-	recs := make([]records.Record, n)
-	for i := range recs {
-		vals := make([]string, 16)
-		for j := range vals {
-			vals[j] = fmt.Sprint(i*16 + j)
-		}
-		recs[i] = records.Record{Key: fmt.Sprintf("k%08d", i), Values: vals}
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			recs := make([]records.Record, n)
+			for i := range recs {
+				vals := make([]string, 16)
+				for j := range vals {
+					vals[j] = strconv.Itoa(i*16 + j)
+				}
+				recs[i] = records.Record{Key: fmt.Sprintf("k%08d", i), Values: vals}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				st, err := holder.Open(b.TempDir(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st.CreateCollection(context.Background(), "wide", sc)
+				b.StartTimer()
+				if _, err := st.Commit(context.Background(), "wide", recs, nil); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				st.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		b.StopTimer()
-		st, err := holder.Open(b.TempDir(), nil)
+}
+
+// rebuiltRoot recomputes a collection's root from its stored records alone,
+// so a test can check that the stored tree matches the stored records.
+func rebuiltRoot(t *testing.T, st *holder.Store, name string, sc *records.Schema) fr.Element {
+	t.Helper()
+	keys, err := st.Keys(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := tree.NewMemory()
+	var idx []uint64
+	var ls []fr.Element
+	for _, k := range keys {
+		w, err := st.Record(context.Background(), name, k)
 		if err != nil {
-			b.Fatal(err)
+			t.Fatal(err)
 		}
-		st.CreateCollection(context.Background(), "wide", sc)
-		b.StartTimer()
-		if _, err := st.Commit(context.Background(), "wide", recs, nil); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		st.Close()
-		b.StartTimer()
+		idx = append(idx, w.Record.Index)
+		ls = append(ls, w.Record.Leaf(sc.ID()))
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	if err := tree.SetMany(m, idx, ls); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := tree.Root(m)
+	return r
+}
+
+func checkConsistent(t *testing.T, st *holder.Store, name string, sc *records.Schema, count uint64) {
+	t.Helper()
+	c, err := st.Collection(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Count != count {
+		t.Fatalf("count %d, want %d", c.Count, count)
+	}
+	want := rebuiltRoot(t, st, name, sc)
+	if c.Root != records.ElementHex(want) {
+		t.Fatal("stored root does not match the tree of the stored records")
+	}
+}
+
+func TestChunkedCommit(t *testing.T) {
+	ctx := context.Background()
+	sc := schema(t)
+	for _, chunk := range []int{1, 7, 64, 1000} {
+		t.Run(fmt.Sprint("chunk ", chunk), func(t *testing.T) {
+			st := open(t, "")
+			defer st.Close()
+			holder.SetChunk(st, chunk)
+			if _, err := st.CreateCollection(ctx, "c", sc); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Commit(ctx, "c", batch(50, 100), nil); err != nil {
+				t.Fatal(err)
+			}
+			checkConsistent(t, st, "c", sc, 50)
+			// 30 updates (p00020..p00049) interleaved with 30 inserts.
+			var mixed []records.Record
+			for i := 20; i < 80; i++ {
+				mixed = append(mixed, records.Record{Key: fmt.Sprintf("p%05d", i), Values: []string{fmt.Sprint(i), "south"}})
+			}
+			var calls, last int
+			res, err := st.Commit(ctx, "c", mixed, func(phase string, done, total int) { calls, last = calls+1, done })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Inserted != 30 || res.Updated != 30 || res.Count != 80 {
+				t.Fatalf("result %+v", res)
+			}
+			if last != len(mixed) || calls < (len(mixed)+chunk-1)/chunk {
+				t.Fatalf("progress: %d calls, last %d", calls, last)
+			}
+			checkConsistent(t, st, "c", sc, 80)
+			w, err := st.Record(ctx, "c", "p00049")
+			if err != nil || w.Version != 1 || w.Raw.Values[1] != "south" {
+				t.Fatalf("updated record: %+v, %v", w, err)
+			}
+		})
+	}
+}
+
+// A batch of long strings overflows one badger transaction; the commit
+// splits it and still leaves a consistent store.
+func TestCommitLargerThanOneTransaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 20 MB")
+	}
+	ctx := context.Background()
+	sc, err := records.ParseSchema([]byte(`{"name":"docs","key":"id","fields":[{"name":"a","type":"string"},{"name":"b","type":"string"},{"name":"c","type":"string"},{"name":"d","type":"string"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := open(t, t.TempDir())
+	defer st.Close()
+	if _, err := st.CreateCollection(ctx, "docs", sc); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 1200)
+	recs := make([]records.Record, 4000) // about 20 MB against a 9.6 MB transaction limit
+	for i := range recs {
+		recs[i] = records.Record{Key: fmt.Sprint("d", i), Values: []string{long + fmt.Sprint(i), long, long, long}}
+	}
+	if _, err := st.Commit(ctx, "docs", recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, st, "docs", sc, 4000)
 }

@@ -7,7 +7,6 @@ package holder
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/records"
-	"github.com/zkshare/zkshare/tree"
 )
 
 // Sentinel errors; the caller maps them to user-facing codes.
@@ -40,6 +38,9 @@ type Store struct {
 	db  *badger.DB
 	log *slog.Logger
 	mu  sync.Mutex // serialises writers
+	// chunk is how many records a commit hashes, and tries to write in
+	// one transaction, at a time.
+	chunk int
 }
 
 // Open opens (or creates) a store in dir; dir "" keeps it in memory.
@@ -59,7 +60,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open holder store %s: %w", dir, err)
 	}
-	return &Store{db: db, log: log}, nil
+	return &Store{db: db, log: log, chunk: commitChunk}, nil
 }
 
 // Close closes the store.
@@ -84,12 +85,6 @@ var collectionNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 func metaKey(name string) []byte { return []byte("m/" + name) }
 func keyKey(name, key string) []byte {
 	return append([]byte("k/"+name+"/"), key...)
-}
-func recKey(name string, pos uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("r/"+name+"/"), pos)
-}
-func nodeKey(name string, level int, index uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte("n/"+name+"/"), byte(level)), index)
 }
 
 // CreateCollection registers a new, empty collection.
@@ -167,51 +162,17 @@ func getMeta(txn *badger.Txn, name string) (*Collection, error) {
 	return &c, nil
 }
 
-// entry is a stored record version.
-type entry struct {
-	Key     string   `json:"k"`
-	Values  []string `json:"v"`
-	Salt    string   `json:"s"` // hex
-	Version uint64   `json:"n"`
-}
-
-// freshSalt draws a uniformly random field element.
-func freshSalt() (fr.Element, error) {
-	var b [48]byte // 384 bits reduced mod r: negligible bias
-	if _, err := rand.Read(b[:]); err != nil {
-		return fr.Element{}, fmt.Errorf("salt: %w", err)
+// freshSalts fills out with uniformly random field elements from
+// crypto/rand: 384 bits each, reduced mod r, so the bias is negligible.
+func freshSalts(out []fr.Element) error {
+	const n = 48
+	buf := make([]byte, n*len(out))
+	if _, err := rand.Read(buf); err != nil {
+		return fmt.Errorf("salt: %w", err)
 	}
-	var e fr.Element
-	e.SetBytes(b[:])
-	return e, nil
-}
-
-// nodes is the tree.Store of one collection: writes collect in memory,
-// reads fall through to badger.
-type nodes struct {
-	name   string
-	txn    *badger.Txn
-	staged *tree.Memory
-}
-
-func (n *nodes) Node(level int, index uint64) (fr.Element, bool, error) {
-	if n.staged != nil {
-		if h, ok, _ := n.staged.Node(level, index); ok {
-			return h, true, nil
-		}
+	for i := range out {
+		out[i].SetBytes(buf[i*n : (i+1)*n])
 	}
-	item, err := n.txn.Get(nodeKey(n.name, level, index))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return fr.Element{}, false, nil
-	}
-	if err != nil {
-		return fr.Element{}, false, err
-	}
-	var h fr.Element
-	err = item.Value(func(v []byte) error { h.SetBytes(v); return nil })
-	return h, true, err
-}
-
-func (n *nodes) SetNode(level int, index uint64, h fr.Element) error {
-	return n.staged.SetNode(level, index, h)
+	clear(buf)
+	return nil
 }

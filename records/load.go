@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/circuits"
@@ -72,36 +74,39 @@ type Encoded struct {
 }
 
 // EncodeBatch validates a batch as Validate does and returns every record's
-// encoding, so callers that hash records encode them only once.
+// encoding, so callers that hash records encode them only once. Records
+// are encoded on all cores; errors are reported in row order.
 func (s *Schema) EncodeBatch(recs []Record) ([]Encoded, error) {
 	out := make([]Encoded, len(recs))
-	var errs []error
+	rowErr := make([]error, len(recs))
 	seen := make(map[string]int, len(recs))
-	add := func(e error) bool {
-		errs = append(errs, e)
-		return len(errs) < maxReported
-	}
 	for i := range recs {
 		row := i + 1
-		r := &recs[i]
-		if r.Key == "" {
-			if !add(&FieldError{Row: row, Field: s.Key, Err: errors.New("missing key")}) {
-				break
-			}
-		} else if first, dup := seen[r.Key]; dup {
-			if !add(&FieldError{Row: row, Field: s.Key, Err: fmt.Errorf("duplicate key (first on row %d)", first)}) {
-				break
-			}
+		if k := recs[i].Key; k == "" {
+			rowErr[i] = &FieldError{Row: row, Field: s.Key, Err: errors.New("missing key")}
+		} else if first, dup := seen[k]; dup {
+			rowErr[i] = &FieldError{Row: row, Field: s.Key, Err: fmt.Errorf("duplicate key (first on row %d)", first)}
 		} else {
-			seen[r.Key] = row
+			seen[k] = row
+		}
+	}
+	parallel(len(recs), func(i int) {
+		if rowErr[i] != nil {
+			return
 		}
 		var err error
-		if out[i].Key, out[i].Slots, err = s.Encode(r); err != nil {
+		if out[i].Key, out[i].Slots, err = s.Encode(&recs[i]); err != nil {
 			var fe *FieldError
 			if errors.As(err, &fe) {
-				fe.Row = row
+				fe.Row = i + 1
 			}
-			if !add(err) {
+			rowErr[i] = err
+		}
+	})
+	var errs []error
+	for _, err := range rowErr {
+		if err != nil {
+			if errs = append(errs, err); len(errs) == maxReported {
 				break
 			}
 		}
@@ -110,6 +115,28 @@ func (s *Schema) EncodeBatch(recs []Record) ([]Encoded, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrInvalidBatch, errors.Join(errs...))
+}
+
+// parallel runs f(0..n-1) in contiguous chunks on all cores.
+func parallel(n int, f func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1024 || workers == 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, n)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // ReadCSV reads records from CSV with a header row naming the key and every

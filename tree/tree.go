@@ -10,7 +10,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/circuits"
@@ -25,6 +27,25 @@ type Store interface {
 	Node(level int, index uint64) (fr.Element, bool, error)
 	// SetNode stores a node; a zero-hash value may be stored or dropped.
 	SetNode(level int, index uint64, h fr.Element) error
+}
+
+// RunStore is a Store that takes a run of consecutive nodes of one level at
+// once, which Build uses to avoid a call per node.
+type RunStore interface {
+	Store
+	SetNodes(level int, start uint64, hs []fr.Element) error
+}
+
+func setRun(s Store, level int, start uint64, hs []fr.Element) error {
+	if rs, ok := s.(RunStore); ok {
+		return rs.SetNodes(level, start, hs)
+	}
+	for i, h := range hs {
+		if err := s.SetNode(level, start+uint64(i), h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Node returns the hash at (level, index), the zero hash if nothing is stored.
@@ -92,10 +113,8 @@ func Build(ctx context.Context, s Store, start uint64, leaves []fr.Element, prog
 	if start+uint64(len(leaves)) > 1<<Depth {
 		return fr.Element{}, fmt.Errorf("%d leaves from position %d overflow a depth-%d tree", len(leaves), start, Depth)
 	}
-	for i, l := range leaves {
-		if err := s.SetNode(0, start+uint64(i), l); err != nil {
-			return fr.Element{}, err
-		}
+	if err := setRun(s, 0, start, leaves); err != nil {
+		return fr.Element{}, err
 	}
 	level := leaves
 	for h := 0; h < Depth; h++ {
@@ -136,10 +155,8 @@ func Build(ctx context.Context, s Store, start uint64, leaves []fr.Element, prog
 			p := lo + uint64(i)
 			next[i] = circuits.Node(h, child(2*p), child(2*p+1))
 		})
-		for i := range next {
-			if err := s.SetNode(h+1, lo+uint64(i), next[i]); err != nil {
-				return fr.Element{}, err
-			}
+		if err := setRun(s, h+1, lo, next); err != nil {
+			return fr.Element{}, err
 		}
 		level, start = next, lo
 		if progress != nil {
@@ -149,22 +166,31 @@ func Build(ctx context.Context, s Store, start uint64, leaves []fr.Element, prog
 	return Root(s)
 }
 
-// parallel runs f(0..n-1) on all cores in contiguous chunks.
+// parallel runs f(0..n-1) on all cores. Workers take blocks of indices
+// from a shared counter rather than fixed halves, so a worker slowed by
+// other work on the machine (the holder writes while it hashes) does not
+// leave the others idle at the end.
 func parallel(n int, f func(i int)) {
+	const block = 128
 	workers := runtime.GOMAXPROCS(0)
-	if n < 256 || workers == 1 {
+	if n < 2*block || workers == 1 {
 		for i := 0; i < n; i++ {
 			f(i)
 		}
 		return
 	}
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, n)
+	for range workers {
 		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				f(i)
+			for {
+				lo := int(next.Add(block)) - block
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+block, n); i++ {
+					f(i)
+				}
 			}
 		})
 	}
@@ -215,6 +241,49 @@ func (m *Memory) Each(f func(level int, index uint64, h fr.Element) error) error
 		if err := f(int(k[0]), k[1], h); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// SetMany writes leaves at the given positions and rehashes every node above
+// them once, level by level, so that k nearby updates cost about 2k hashes
+// rather than k*Depth. Positions must be distinct.
+func SetMany(s Store, index []uint64, leaves []fr.Element) error {
+	if len(index) != len(leaves) {
+		return fmt.Errorf("%d positions for %d leaves", len(index), len(leaves))
+	}
+	dirty := make([]uint64, len(index))
+	for i, p := range index {
+		if p>>Depth != 0 {
+			return fmt.Errorf("position %d outside a depth-%d tree", p, Depth)
+		}
+		if err := s.SetNode(0, p, leaves[i]); err != nil {
+			return err
+		}
+		dirty[i] = p
+	}
+	slices.Sort(dirty)
+	for h := 0; h < Depth && len(dirty) > 0; h++ {
+		parents := dirty[:0]
+		for _, p := range dirty {
+			if q := p >> 1; len(parents) == 0 || parents[len(parents)-1] != q {
+				parents = append(parents, q)
+			}
+		}
+		for _, q := range parents {
+			l, err := Node(s, h, 2*q)
+			if err != nil {
+				return err
+			}
+			r, err := Node(s, h, 2*q+1)
+			if err != nil {
+				return err
+			}
+			if err := s.SetNode(h+1, q, circuits.Node(h, l, r)); err != nil {
+				return err
+			}
+		}
+		dirty = parents
 	}
 	return nil
 }

@@ -101,3 +101,47 @@ func BenchmarkTreeBuild(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "leaves/s")
 }
+
+func TestSetManyMatchesSet(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		n     int
+		index []uint64
+	}{
+		{"none", 10, nil},
+		{"one", 10, []uint64{3}},
+		{"siblings", 10, []uint64{4, 5}},
+		{"unsorted spread", 600, []uint64{599, 0, 300, 1, 257}},
+		{"beyond the filled part", 10, []uint64{1 << 20, 11}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := NewMemory(), NewMemory()
+			base := leaves(tc.n, 3)
+			for _, s := range []Store{a, b} {
+				if _, err := Build(context.Background(), s, 0, base, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			up := leaves(len(tc.index), 4)
+			for i, p := range tc.index {
+				if err := Set(a, p, up[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := SetMany(b, tc.index, up); err != nil {
+				t.Fatal(err)
+			}
+			ra, _ := Root(a)
+			rb, _ := Root(b)
+			if !ra.Equal(&rb) {
+				t.Fatal("SetMany root differs from Set root")
+			}
+		})
+	}
+	if err := SetMany(NewMemory(), []uint64{1 << Depth}, leaves(1, 1)); err == nil {
+		t.Fatal("SetMany accepted a position outside the tree")
+	}
+	if err := SetMany(NewMemory(), []uint64{1}, nil); err == nil {
+		t.Fatal("SetMany accepted mismatched lengths")
+	}
+}

@@ -1,0 +1,5 @@
+package holder
+
+// SetChunk sets how many records a commit writes per transaction, so tests
+// can cross chunk boundaries with few records.
+func SetChunk(s *Store, n int) { s.chunk = n }
