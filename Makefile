@@ -1,7 +1,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test test-short bench lint demo testdata fuzz clean
+.PHONY: all build test test-short bench lint demo testdata fuzz clean generate tools
 
 all: build test
 
@@ -18,6 +18,8 @@ test-short:
 # Benchmarks: figures are for this machine; compare ratios from one run.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./tree ./holder
+	$(GO) test -run '^$$' -bench Append -benchtime 20000x ./ledger
+	$(GO) test -run '^$$' -bench 'InclusionProof|VerifyChain' -benchtime 2s ./ledger
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./bench
 
 lint:
@@ -39,6 +41,24 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerifyBytes -fuzztime 30s ./verifier
 	$(GO) test -run '^$$' -fuzz FuzzLeafAgreement -fuzztime 30s ./circuits
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 30s ./holder
+	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./ledger
+
+# Code generation: pinned tools in .tmp (CI needs none: generated code is committed).
+BUF_VERSION := 1.75.0
+TMP := $(CURDIR)/.tmp
+BUF := $(TMP)/npm/node_modules/.bin/buf
+
+tools: $(BUF) $(TMP)/bin/protoc-gen-go
+
+$(BUF):
+	mkdir -p $(TMP)/npm && cd $(TMP)/npm && npm install --silent --no-audit --no-fund @bufbuild/buf@$(BUF_VERSION)
+
+$(TMP)/bin/protoc-gen-go: go.mod
+	GOBIN=$(TMP)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$$($(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
+
+generate: tools
+	$(BUF) lint
+	PATH=$(TMP)/bin:$$PATH $(BUF) generate
 
 clean:
 	rm -rf bin .tmp

@@ -35,6 +35,9 @@ usage:
                        --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
   zkshare verify       --keys DIR [--subject KEY] [--nonce HEX] [--json] BUNDLE
   zkshare demo         [--dataset DIR] [--keys DIR]
+  zkshare ledger init  --data DIR [--origin NAME]
+  zkshare ledger verify --data DIR
+  zkshare ledger show  --data DIR [--blocks N] [--tx HASH]
 
 Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS.
 Common flags: --log-level debug|info|warn|error, --log-format text|json.
@@ -54,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "keys" || cmd == "collection") && len(rest) > 0 {
+	if (cmd == "keys" || cmd == "collection" || cmd == "ledger") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -70,6 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdVerify(ctx, rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
+	case "ledger init":
+		return cmdLedgerInit(ctx, rest, stdout, stderr)
+	case "ledger verify":
+		return cmdLedgerVerify(ctx, rest, stdout, stderr)
+	case "ledger show":
+		return cmdLedgerShow(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", strings.Join(args[:min(2, len(args))], " "))

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/ledger"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// A data directory's ledger lives in ledger/, its identities in identities/.
+func ledgerDir(data string) string { return filepath.Join(data, "ledger") }
+func identityPath(data, id string) string {
+	return filepath.Join(data, "identities", id+".json")
+}
+
+func cmdLedgerInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("ledger init", stderr)
+	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "data directory")
+	origin := f.String("origin", "zkshare.local/ledger", "the ledger's name, first line of its checkpoints")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if err := os.MkdirAll(filepath.Join(*data, "identities"), 0o700); err != nil {
+		return err
+	}
+	for _, id := range []string{"admin", "node"} {
+		if _, err := os.Stat(identityPath(*data, id)); err == nil {
+			return fmt.Errorf("ledger init: %s exists; this directory already has a ledger", identityPath(*data, id))
+		}
+	}
+	admin, err := ledger.NewIdentity("admin")
+	if err != nil {
+		return err
+	}
+	node, err := ledger.NewIdentity("node")
+	if err != nil {
+		return err
+	}
+	g := &ledger.Genesis{Origin: *origin, TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
+		{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
+		{ID: node.ID, Role: zkv1.Role_ROLE_VALIDATOR, Key: node.Public()},
+	}}
+	if err := ledger.Init(ledgerDir(*data), g); err != nil {
+		return err
+	}
+	for _, id := range []*ledger.Identity{admin, node} {
+		if err := id.Save(identityPath(*data, id.ID)); err != nil {
+			return err
+		}
+	}
+	vkey, err := note.NewEd25519VerifierKey(*origin, node.Public())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ledger %s in %s\n", *origin, ledgerDir(*data))
+	fmt.Fprintf(stdout, "admin key      %s (%s)\n", base64.StdEncoding.EncodeToString(admin.Public()), identityPath(*data, "admin"))
+	fmt.Fprintf(stdout, "node key       %s (%s)\n", base64.StdEncoding.EncodeToString(node.Public()), identityPath(*data, "node"))
+	fmt.Fprintf(stdout, "checkpoint key %s\n", vkey)
+	return nil
+}
+
+// openLedger opens a data directory's ledger as its node when the node's
+// identity is there (so it can sign checkpoints), read-only otherwise.
+func openLedger(data string, e *env) (*ledger.Ledger, error) {
+	var node *ledger.Identity
+	if _, err := os.Stat(identityPath(data, "node")); err == nil {
+		if node, err = ledger.LoadIdentity(identityPath(data, "node")); err != nil {
+			return nil, err
+		}
+	}
+	return ledger.Open(ledgerDir(data), node, ledger.Options{Log: e.log})
+}
+
+func cmdLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("ledger verify", stderr)
+	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "data directory")
+	e, err := f.parse(args)
+	if err != nil {
+		return helpOK(err)
+	}
+	l, err := ledger.Open(ledgerDir(*data), nil, ledger.Options{Log: e.log})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	start := time.Now()
+	p := progress(stderr)
+	err = l.Verify(ctx, func(done, total uint64) { p("verify", int(done), int(total)) })
+	var bb *ledger.BadBlockError
+	if errors.As(err, &bb) {
+		fmt.Fprintf(stdout, "FAIL: first bad block is %d: %s\n", bb.Height, bb.Reason)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	h := l.Head()
+	fmt.Fprintf(stdout, "ok: %d blocks, %d transactions, every signature, transaction root, log root and state hash checked (%s)\n",
+		h.Height, h.LogSize, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "log root %x\n", h.LogRoot)
+	return nil
+}
+
+func cmdLedgerShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("ledger show", stderr)
+	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "data directory")
+	txHash := f.String("tx", "", "show this transaction (hex hash) with its inclusion proof")
+	recent := f.Int("blocks", 10, "how many recent blocks to list")
+	e, err := f.parse(args)
+	if err != nil {
+		return helpOK(err)
+	}
+	l, err := openLedger(*data, e)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	h := l.Head()
+	fmt.Fprintf(stdout, "origin   %s\nheight   %d\ntime     %s\nlog size %d\nlog root %x\n",
+		l.Origin(), h.Height, time.UnixMilli(h.TimeUnixMs).UTC().Format(time.RFC3339Nano), h.LogSize, h.LogRoot)
+	cp, _, cpErr := l.Checkpoint()
+	if cpErr == nil {
+		fmt.Fprintf(stdout, "\ncheckpoint:\n%s", cp)
+	}
+	if *txHash != "" {
+		return showTx(l, *txHash, cp, stdout)
+	}
+	from := uint64(1)
+	if h.Height > uint64(*recent) {
+		from = h.Height - uint64(*recent) + 1
+	}
+	hdrs, err := l.Blocks(from, h.Height, *recent)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nrecent blocks:")
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "height\ttime\ttxs\tlog size\tproposer\ttx root")
+	for i := len(hdrs) - 1; i >= 0; i-- {
+		b := hdrs[i]
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%.16x\n", b.GetHeight(), time.UnixMilli(b.GetTimeUnixMs()).UTC().Format(time.RFC3339), b.GetTxCount(), b.GetLogSize(), b.GetProposer(), b.GetTxRoot())
+	}
+	return tw.Flush()
+}
+
+func showTx(l *ledger.Ledger, hash string, checkpoint []byte, stdout io.Writer) error {
+	b, err := hex.DecodeString(hash)
+	if err != nil || len(b) != 32 {
+		return fmt.Errorf("--tx: want 64 hex digits")
+	}
+	en, err := l.Transaction(b)
+	if err != nil {
+		return err
+	}
+	body, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(en.Tx.Body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\ntransaction %x\nheight %d, log index %d\n%s\n", en.Tx.Hash, en.Height, en.LogIndex, body)
+	size := l.Head().LogSize
+	p, err := l.InclusionProof(en.LogIndex, size)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "inclusion proof (index %d, size %d):\n", en.LogIndex, size)
+	for _, h := range p {
+		fmt.Fprintf(stdout, "  %x\n", h)
+	}
+	if checkpoint != nil {
+		v, err := ledger.NoteVerifier(l.Origin(), l.NodeKey())
+		if err != nil {
+			return err
+		}
+		if _, err := ledger.VerifyInclusion(checkpoint, l.Origin(), v, en.Tx.Raw, en.LogIndex, p); err != nil {
+			return fmt.Errorf("inclusion proof does not verify: %w", err)
+		}
+		fmt.Fprintln(stdout, "verified against the checkpoint above")
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package ledger
+
+import (
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// MarshalForTest is the deterministic encoding the ledger insists on.
+func MarshalForTest(m proto.Message) ([]byte, error) { return deterministic.Marshal(m) }
+
+// MustMarshalForTest is MarshalForTest for messages that always encode.
+func MustMarshalForTest(m proto.Message) []byte {
+	b, err := deterministic.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TamperBlockForTest flips a bit of the first transaction's signature in
+// the stored block at height, behind the ledger's back.
+func TamperBlockForTest(dir string, height uint64) error {
+	db, err := openDB(dir, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	txn := db.NewTransaction(true)
+	defer txn.Discard()
+	item, err := txn.Get(blockKey(height))
+	if err != nil {
+		return err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	var blk zkv1.Block
+	if err := proto.Unmarshal(v, &blk); err != nil {
+		return err
+	}
+	var tx zkv1.Tx
+	if err := proto.Unmarshal(blk.Txs[0], &tx); err != nil {
+		return err
+	}
+	tx.Signature[0] ^= 1
+	if blk.Txs[0], err = deterministic.Marshal(&tx); err != nil {
+		return err
+	}
+	b, err := deterministic.Marshal(&blk)
+	if err != nil {
+		return err
+	}
+	if err := txn.Set(blockKey(height), b); err != nil {
+		return err
+	}
+	return txn.Commit()
+}

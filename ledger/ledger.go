@@ -1,0 +1,522 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/internal/logging"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/proto"
+)
+
+// Genesis fixes a ledger's origin, start time and first participants: the
+// admin who registers everyone else, and the node that signs blocks.
+type Genesis struct {
+	Origin       string        `json:"origin"`
+	TimeUnixMs   int64         `json:"time_unix_ms"`
+	Participants []Participant `json:"participants"`
+}
+
+// Hash is the genesis hash, the "previous hash" of block 1.
+func (g *Genesis) Hash() ([32]byte, error) {
+	b, err := json.Marshal(g)
+	return sha256.Sum256(b), err
+}
+
+// Head is the tip of the chain.
+type Head struct {
+	Height     uint64   `json:"height"`
+	Hash       []byte   `json:"hash"` // of the tip block's header
+	TimeUnixMs int64    `json:"time_unix_ms"`
+	LogSize    uint64   `json:"log_size"`
+	LogRoot    []byte   `json:"log_root"`
+	LogRange   [][]byte `json:"log_range"` // compact range of the log
+}
+
+// Receipt says where an accepted transaction landed.
+type Receipt struct {
+	Hash       [32]byte
+	Height     uint64
+	LogIndex   uint64
+	TimeUnixMs int64
+}
+
+// Options tune a ledger; the zero value of each field means its default.
+type Options struct {
+	// MaxBlockTxs cuts a block when this many transactions are waiting (default 2048).
+	MaxBlockTxs int
+	// BlockInterval cuts a block this long after its first transaction (default 2 ms).
+	BlockInterval time.Duration
+	// Now is the block clock (default time.Now).
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Ledger is one node's ledger. One goroutine writes; readers never block it.
+type Ledger struct {
+	db     *badger.DB
+	log    *slog.Logger
+	node   *Identity
+	signer note.Signer
+	opts   Options
+	origin string
+
+	state atomic.Pointer[State]
+	head  atomic.Pointer[Head]
+
+	subs     chan *submission
+	quit     chan struct{}
+	done     chan struct{}
+	closeMu  sync.RWMutex
+	closed   bool
+	hasher   *rfc6962.Hasher
+	rangeFac *compact.RangeFactory
+}
+
+type submission struct {
+	tx    *Tx
+	reply chan result
+}
+
+type result struct {
+	r   *Receipt
+	err error
+}
+
+// Keys in the ledger's badger store.
+var (
+	keyHead    = []byte("head")
+	keyState   = []byte("state")
+	keyGenesis = []byte("genesis")
+)
+
+func blockKey(h uint64) []byte { return binary.BigEndian.AppendUint64([]byte("b/"), h) }
+func txKey(i uint64) []byte    { return binary.BigEndian.AppendUint64([]byte("t/"), i) }
+func hashKey(h []byte) []byte  { return append([]byte("x/"), h...) }
+func nodeKey(id compact.NodeID) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte("n/"), byte(id.Level)), id.Index)
+}
+func anchorKey(coll []byte, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte("ai/"), coll...), seq)
+}
+func auditCollKey(coll []byte, i uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte("ac/"), coll...), i)
+}
+func auditConsumerKey(consumer string, i uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("au/"+consumer+"\x00"), i)
+}
+
+// Init creates a ledger in dir from genesis. It fails if one exists.
+func Init(dir string, g *Genesis) error {
+	if !idRE.MatchString(g.Origin) && !strings.Contains(g.Origin, "/") {
+		return fmt.Errorf("ledger origin %q: use a name like example.org/zkshare", g.Origin)
+	}
+	if dir == "" {
+		return errors.New("ledger init: give a directory")
+	}
+	db, err := openDB(dir, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	gh, err := g.Hash()
+	if err != nil {
+		return err
+	}
+	st := NewState(g.Origin, g.Participants)
+	return db.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(keyGenesis); err == nil {
+			return fmt.Errorf("ledger in %s already exists", dir)
+		}
+		gb, _ := json.Marshal(g)
+		sb, _ := json.Marshal(st)
+		empty := rfc6962.DefaultHasher.EmptyRoot()
+		hb, _ := json.Marshal(&Head{Hash: gh[:], TimeUnixMs: g.TimeUnixMs, LogRoot: empty})
+		for k, v := range map[string][]byte{string(keyGenesis): gb, string(keyState): sb, string(keyHead): hb} {
+			if err := txn.Set([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func openDB(dir string, log *slog.Logger) (*badger.DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := badger.DefaultOptions(dir).WithLogger(logging.Badger{L: log}).WithSyncWrites(true)
+	if dir == "" {
+		opts = opts.WithInMemory(true)
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open ledger %s: in use by another process", dir)
+		}
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// Open opens the ledger in dir as the node whose identity signs blocks,
+// checks its hash chain and tip, and starts the writer. With node nil the
+// ledger is opened read-only: queries, proofs and Verify, no Submit.
+func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
+	if opts.MaxBlockTxs <= 0 {
+		opts.MaxBlockTxs = 2048
+	}
+	if opts.BlockInterval <= 0 {
+		opts.BlockInterval = 2 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	db, err := openDB(dir, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	l := &Ledger{db: db, log: opts.Log, node: node, opts: opts, hasher: rfc6962.DefaultHasher,
+		subs: make(chan *submission, 4*opts.MaxBlockTxs), quit: make(chan struct{}), done: make(chan struct{})}
+	l.rangeFac = &compact.RangeFactory{Hash: l.hasher.HashChildren}
+	if err := l.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := l.checkTip(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if node == nil {
+		close(l.done)
+		l.closed = true
+		return l, nil
+	}
+	if p, ok := l.State().Participants[node.ID]; !ok || p.Role != zkv1.Role_ROLE_VALIDATOR || !ed25519.PublicKey(p.Key).Equal(node.Public()) {
+		db.Close()
+		return nil, fmt.Errorf("open ledger: %q is not a validator of this ledger with this key", node.ID)
+	}
+	if l.signer, err = noteSigner(l.origin, node.Key); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go l.write()
+	return l, nil
+}
+
+func (l *Ledger) load() error {
+	return l.db.View(func(txn *badger.Txn) error {
+		var st State
+		var h Head
+		if err := getJSON(txn, keyState, &st); err != nil {
+			return err
+		}
+		if err := getJSON(txn, keyHead, &h); err != nil {
+			return err
+		}
+		l.state.Store(&st)
+		l.head.Store(&h)
+		l.origin = st.Origin
+		return nil
+	})
+}
+
+func getJSON(txn *badger.Txn, k []byte, v any) error {
+	item, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("%w: no %s: run `zkshare ledger init` first", ErrNotFound, k)
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+// Close stops the writer after the block in flight and closes the store.
+// Submissions waiting in the queue fail with ErrClosed.
+func (l *Ledger) Close() error {
+	l.closeMu.Lock()
+	if l.closed {
+		l.closeMu.Unlock()
+		if l.node == nil {
+			return l.db.Close()
+		}
+		return nil
+	}
+	l.closed = true
+	close(l.quit)
+	l.closeMu.Unlock()
+	<-l.done
+	return l.db.Close()
+}
+
+// Origin is the ledger's name, the first line of its checkpoints.
+func (l *Ledger) Origin() string { return l.origin }
+
+// NodeKey is the public key that signs blocks and checkpoints.
+// It is nil for a ledger opened read-only.
+func (l *Ledger) NodeKey() ed25519.PublicKey {
+	if l.node == nil {
+		return nil
+	}
+	return l.node.Public()
+}
+
+// State is the committed state; do not modify it.
+func (l *Ledger) State() *State { return l.state.Load() }
+
+// Head is the committed tip.
+func (l *Ledger) Head() Head { return *l.head.Load() }
+
+// Submit decodes, authenticates and queues a transaction, and returns once
+// it is in a block that is durably written, or with the reason it was
+// rejected.
+func (l *Ledger) Submit(ctx context.Context, raw []byte) (*Receipt, error) {
+	tx, err := DecodeTx(raw)
+	if err != nil {
+		return nil, err
+	}
+	return l.SubmitTx(ctx, tx)
+}
+
+// SubmitTx is Submit for a decoded transaction.
+func (l *Ledger) SubmitTx(ctx context.Context, tx *Tx) (*Receipt, error) {
+	// Check the signature here, on the caller's goroutine, against the
+	// committed key; the writer only re-checks if the key changed since.
+	if p, ok := l.State().Participants[tx.Body.GetSender()]; ok {
+		tx.verify(p.Key)
+	}
+	s := &submission{tx: tx, reply: make(chan result, 1)}
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case l.subs <- s:
+	case <-ctx.Done():
+		l.closeMu.RUnlock()
+		return nil, ctx.Err()
+	}
+	l.closeMu.RUnlock()
+	select {
+	case r := <-s.reply:
+		return r.r, r.err
+	case <-ctx.Done():
+		// The transaction may still land; its hash finds it later.
+		return nil, ctx.Err()
+	}
+}
+
+// write is the single writer: it gathers submissions into blocks.
+func (l *Ledger) write() {
+	defer close(l.done)
+	for {
+		var batch []*submission
+		select {
+		case s := <-l.subs:
+			batch = append(batch, s)
+		case <-l.quit:
+			l.drain()
+			return
+		}
+		timer := time.NewTimer(l.opts.BlockInterval)
+	gather:
+		for len(batch) < l.opts.MaxBlockTxs {
+			select {
+			case s := <-l.subs:
+				batch = append(batch, s)
+			case <-timer.C:
+				break gather
+			case <-l.quit:
+				break gather
+			}
+		}
+		timer.Stop()
+		l.cut(batch)
+	}
+}
+
+func (l *Ledger) drain() {
+	for {
+		select {
+		case s := <-l.subs:
+			s.reply <- result{err: ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+// cut applies a batch to a copy of the state, writes the accepted
+// transactions as one block in one synced badger transaction, and only then
+// publishes the new state and answers the submitters.
+func (l *Ledger) cut(batch []*submission) {
+	head := l.Head()
+	now := l.opts.Now().UnixMilli()
+	if now < head.TimeUnixMs {
+		now = head.TimeUnixMs // block times never go back
+	}
+	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: now}
+	work := l.State().Clone()
+	var accepted []*submission
+	for _, s := range batch {
+		if err := Apply(work, s.tx, bc); err != nil {
+			s.reply <- result{err: err}
+			continue
+		}
+		accepted = append(accepted, s)
+	}
+	if len(accepted) == 0 {
+		return
+	}
+	txs := make([]*Tx, len(accepted))
+	for i, s := range accepted {
+		txs[i] = s.tx
+	}
+	work.Height = bc.Height
+	newHead, err := l.commitBlock(head, work, bc, txs)
+	if err != nil {
+		l.log.Error("ledger: block not written", "height", bc.Height, "err", err)
+		for _, s := range accepted {
+			s.reply <- result{err: fmt.Errorf("ledger: block %d not written: %w", bc.Height, err)}
+		}
+		return
+	}
+	l.state.Store(work)
+	l.head.Store(newHead)
+	for i, s := range accepted {
+		s.reply <- result{r: &Receipt{Hash: s.tx.Hash, Height: bc.Height, LogIndex: head.LogSize + uint64(i), TimeUnixMs: bc.TimeUnixMs}}
+	}
+}
+
+// buildBlock computes the block for txs on top of head and the new head,
+// and the log nodes to store.
+func (l *Ledger) buildBlock(head Head, st *State, bc BlockContext, txs []*Tx, proposer *Identity) (*zkv1.Block, *Head, map[compact.NodeID][]byte, error) {
+	logRange, err := l.rangeFac.NewRange(0, head.LogSize, head.LogRange)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: log range: %v", ErrCorrupt, err)
+	}
+	blockRange := l.rangeFac.NewEmptyRange(0)
+	nodes := map[compact.NodeID][]byte{}
+	visit := func(id compact.NodeID, h []byte) { nodes[id] = h }
+	raws := make([][]byte, len(txs))
+	for i, tx := range txs {
+		leaf := l.hasher.HashLeaf(tx.Raw)
+		if err := logRange.Append(leaf, visit); err != nil {
+			return nil, nil, nil, err
+		}
+		if err := blockRange.Append(leaf, nil); err != nil {
+			return nil, nil, nil, err
+		}
+		raws[i] = tx.Raw
+	}
+	txRoot, err := blockRange.GetRootHash(nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	logRoot, err := logRange.GetRootHash(nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sh, err := st.Hash()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hdr := &zkv1.BlockHeader{
+		Origin: st.Origin, Height: bc.Height, TimeUnixMs: bc.TimeUnixMs, PreviousHash: head.Hash,
+		TxRoot: txRoot, TxCount: uint32(len(txs)), LogSize: logRange.End(), LogRoot: logRoot,
+		StateHash: sh[:], Proposer: proposer.ID,
+	}
+	hb, err := deterministic.Marshal(hdr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hash := sha256.Sum256(hb)
+	block := &zkv1.Block{Header: hb, Signature: ed25519.Sign(proposer.Key, append([]byte(blockDomain), hb...)), Txs: raws}
+	nh := &Head{Height: bc.Height, Hash: hash[:], TimeUnixMs: bc.TimeUnixMs, LogSize: logRange.End(), LogRoot: logRoot, LogRange: logRange.Hashes()}
+	return block, nh, nodes, nil
+}
+
+func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (*Head, error) {
+	block, nh, nodes, err := l.buildBlock(head, st, bc, txs, l.node)
+	if err != nil {
+		return nil, err
+	}
+	bb, err := deterministic.Marshal(block)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	hb, err := json.Marshal(nh)
+	if err != nil {
+		return nil, err
+	}
+	txn := l.db.NewTransaction(true)
+	defer txn.Discard()
+	set := func(k, v []byte) {
+		if err == nil {
+			err = txn.Set(k, v)
+		}
+	}
+	set(blockKey(bc.Height), bb)
+	for id, h := range nodes {
+		set(nodeKey(id), h)
+	}
+	for i, tx := range txs {
+		idx := head.LogSize + uint64(i)
+		set(txKey(idx), binary.BigEndian.AppendUint64(slicesClone(tx.Raw), bc.Height))
+		set(hashKey(tx.Hash[:]), binary.BigEndian.AppendUint64(nil, idx))
+		switch k := tx.Body.GetKind().(type) {
+		case *zkv1.TxBody_Anchor:
+			set(anchorKey(k.Anchor.GetCollectionId(), k.Anchor.GetSequence()), binary.BigEndian.AppendUint64(nil, idx))
+		case *zkv1.TxBody_Audit:
+			set(auditCollKey(k.Audit.GetCollectionId(), idx), nil)
+			set(auditConsumerKey(k.Audit.GetConsumer(), idx), nil)
+		}
+	}
+	set(keyState, sb)
+	set(keyHead, hb)
+	if err != nil {
+		return nil, err
+	}
+	if err := txn.Commit(); err != nil {
+		return nil, err
+	}
+	return nh, nil
+}
+
+func slicesClone(b []byte) []byte { return append(make([]byte, 0, len(b)+8), b...) }
+
+// decodeBlock splits a stored block into its header and transactions.
+func decodeBlock(b []byte) (*zkv1.Block, *zkv1.BlockHeader, error) {
+	var blk zkv1.Block
+	if err := proto.Unmarshal(b, &blk); err != nil {
+		return nil, nil, fmt.Errorf("%w: block: %v", ErrCorrupt, err)
+	}
+	var hdr zkv1.BlockHeader
+	if err := proto.Unmarshal(blk.GetHeader(), &hdr); err != nil {
+		return nil, nil, fmt.Errorf("%w: block header: %v", ErrCorrupt, err)
+	}
+	return &blk, &hdr, nil
+}

@@ -1,0 +1,304 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/proof"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Entry is a committed transaction and where it is.
+type Entry struct {
+	Tx       *Tx
+	Height   uint64
+	LogIndex uint64
+}
+
+// Entry returns the transaction at a log index.
+func (l *Ledger) Entry(index uint64) (*Entry, error) {
+	var e *Entry
+	err := l.db.View(func(txn *badger.Txn) error {
+		var err error
+		e, err = getEntry(txn, index)
+		return err
+	})
+	return e, err
+}
+
+func getEntry(txn *badger.Txn, index uint64) (*Entry, error) {
+	item, err := txn.Get(txKey(index))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("transaction %d: %w", index, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%w: entry %d", ErrCorrupt, index)
+	}
+	tx, err := DecodeTx(b[:len(b)-8])
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %d: %v", ErrCorrupt, index, err)
+	}
+	return &Entry{Tx: tx, Height: binary.BigEndian.Uint64(b[len(b)-8:]), LogIndex: index}, nil
+}
+
+// Transaction finds a transaction by its hash.
+func (l *Ledger) Transaction(hash []byte) (*Entry, error) {
+	var e *Entry
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(hashKey(hash))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("transaction %x: %w", hash, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var idx uint64
+		if err := item.Value(func(v []byte) error { idx = binary.BigEndian.Uint64(v); return nil }); err != nil {
+			return err
+		}
+		e, err = getEntry(txn, idx)
+		return err
+	})
+	return e, err
+}
+
+// Checkpoint returns the signed checkpoint of the log at the tip, in the
+// C2SP signed-note format.
+func (l *Ledger) Checkpoint() ([]byte, Head, error) {
+	h := l.Head()
+	if l.signer == nil {
+		return nil, h, fmt.Errorf("checkpoint: ledger opened read-only")
+	}
+	text := log.Checkpoint{Origin: l.origin, Size: h.LogSize, Hash: h.LogRoot}.Marshal()
+	signed, err := note.Sign(&note.Note{Text: string(text)}, l.signer)
+	return signed, h, err
+}
+
+// InclusionProof proves the entry at index is in the log of size size.
+func (l *Ledger) InclusionProof(index, size uint64) ([][]byte, error) {
+	if size > l.Head().LogSize || index >= size {
+		return nil, fmt.Errorf("inclusion of %d in a log of %d (size now %d): %w", index, size, l.Head().LogSize, ErrNotFound)
+	}
+	ns, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, err
+	}
+	return l.rehash(ns)
+}
+
+// ConsistencyProof proves the log of size1 is a prefix of the log of size2.
+func (l *Ledger) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
+	if size2 > l.Head().LogSize || size1 > size2 {
+		return nil, fmt.Errorf("consistency of %d and %d (size now %d): %w", size1, size2, l.Head().LogSize, ErrNotFound)
+	}
+	ns, err := proof.Consistency(size1, size2)
+	if err != nil {
+		return nil, err
+	}
+	return l.rehash(ns)
+}
+
+func (l *Ledger) rehash(ns proof.Nodes) ([][]byte, error) {
+	hashes := make([][]byte, len(ns.IDs))
+	err := l.db.View(func(txn *badger.Txn) error {
+		for i, id := range ns.IDs {
+			item, err := txn.Get(nodeKey(id))
+			if err != nil {
+				return fmt.Errorf("%w: log node %d/%d: %v", ErrCorrupt, id.Level, id.Index, err)
+			}
+			if hashes[i], err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ns.Rehash(hashes, l.hasher.HashChildren)
+}
+
+// VerifyInclusion checks offline that tx is entry index of the log a
+// checkpoint signed by the ledger's node key commits to.
+func VerifyInclusion(checkpoint []byte, origin string, v note.Verifier, txRaw []byte, index uint64, p [][]byte) (*log.Checkpoint, error) {
+	cp, _, _, err := log.ParseCheckpoint(checkpoint, origin, v)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	h := rfc6962Hasher()
+	if err := proof.VerifyInclusion(h, index, cp.Size, h.HashLeaf(txRaw), p, cp.Hash); err != nil {
+		return nil, fmt.Errorf("inclusion proof: %w", err)
+	}
+	return cp, nil
+}
+
+// VerifyConsistency checks offline that the log of checkpoint a is a
+// prefix of the log of checkpoint b.
+func VerifyConsistency(a, b []byte, origin string, v note.Verifier, p [][]byte) error {
+	ca, _, _, err := log.ParseCheckpoint(a, origin, v)
+	if err != nil {
+		return fmt.Errorf("first checkpoint: %w", err)
+	}
+	cb, _, _, err := log.ParseCheckpoint(b, origin, v)
+	if err != nil {
+		return fmt.Errorf("second checkpoint: %w", err)
+	}
+	return proof.VerifyConsistency(rfc6962Hasher(), ca.Size, cb.Size, p, ca.Hash, cb.Hash)
+}
+
+// Block returns a block and its decoded header.
+func (l *Ledger) Block(height uint64) (*zkv1.Block, *zkv1.BlockHeader, error) {
+	var blk *zkv1.Block
+	var hdr *zkv1.BlockHeader
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(blockKey(height))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("block %d: %w", height, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			blk, hdr, err = decodeBlock(v)
+			return err
+		})
+	})
+	return blk, hdr, err
+}
+
+// Blocks returns the headers of blocks from..to inclusive, at most limit.
+func (l *Ledger) Blocks(from, to uint64, limit int) ([]*zkv1.BlockHeader, error) {
+	var out []*zkv1.BlockHeader
+	for h := from; h <= to && h <= l.Head().Height && len(out) < limit; h++ {
+		_, hdr, err := l.Block(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hdr)
+	}
+	return out, nil
+}
+
+// LatestAnchor returns the newest anchor of a collection that counts (is
+// confirmed, where confirmations are required).
+func (l *Ledger) LatestAnchor(collectionID []byte) (*AnchorState, error) {
+	c, ok := l.State().Collections[hex.EncodeToString(collectionID)]
+	if !ok {
+		return nil, fmt.Errorf("collection %x: %w", collectionID, ErrNotFound)
+	}
+	if c.Latest == nil {
+		return nil, fmt.Errorf("collection %x has no anchor yet: %w", collectionID, ErrNotFound)
+	}
+	return c.Latest, nil
+}
+
+// AnchorAt returns the newest anchor of a collection written at or before
+// height, and its log entry.
+func (l *Ledger) AnchorAt(collectionID []byte, height uint64) (*Entry, error) {
+	var e *Entry
+	err := l.db.View(func(txn *badger.Txn) error {
+		prefix := append([]byte("ai/"), collectionID...)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		for it.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)); it.Valid(); it.Next() {
+			var idx uint64
+			if err := it.Item().Value(func(v []byte) error { idx = binary.BigEndian.Uint64(v); return nil }); err != nil {
+				return err
+			}
+			cand, err := getEntry(txn, idx)
+			if err != nil {
+				return err
+			}
+			if cand.Height <= height {
+				e = cand
+				return nil
+			}
+		}
+		return fmt.Errorf("collection %x: no anchor at or before height %d: %w", collectionID, height, ErrNotFound)
+	})
+	return e, err
+}
+
+// AuditEntries lists audit entries of a collection (consumer "") or of a
+// consumer (collectionID nil), oldest first, starting after log index
+// after (0 for the start), at most limit.
+func (l *Ledger) AuditEntries(collectionID []byte, consumer string, after uint64, limit int) ([]*Entry, error) {
+	var prefix []byte
+	switch {
+	case collectionID != nil && consumer == "":
+		prefix = append([]byte("ac/"), collectionID...)
+	case collectionID == nil && consumer != "":
+		prefix = []byte("au/" + consumer + "\x00")
+	default:
+		return nil, errors.New("audit entries: give a collection or a consumer")
+	}
+	var out []*Entry
+	err := l.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), after)); it.Valid() && len(out) < limit; it.Next() {
+			idx := binary.BigEndian.Uint64(it.Item().Key()[len(prefix):])
+			if idx < after || (after > 0 && idx == after) {
+				continue
+			}
+			e, err := getEntry(txn, idx)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Participants lists participants by id.
+func (l *Ledger) Participants() []Participant {
+	st := l.State()
+	out := make([]Participant, 0, len(st.Participants))
+	for _, p := range st.Participants {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Collections lists registered collections by id.
+func (l *Ledger) Collections() []Collection {
+	st := l.State()
+	out := make([]Collection, 0, len(st.Collections))
+	for _, c := range st.Collections {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID, out[j].ID) < 0 })
+	return out
+}
+
+// Circuits lists pinned circuits by id.
+func (l *Ledger) Circuits() []Circuit {
+	st := l.State()
+	out := make([]Circuit, 0, len(st.Circuits))
+	for _, c := range st.Circuits {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID, out[j].ID) < 0 })
+	return out
+}
+
+// BlockHash is the hash that identifies a block: SHA-256 of its header bytes.
+func BlockHash(header []byte) [32]byte { return sha256.Sum256(header) }

@@ -1,0 +1,454 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+)
+
+// State is everything Apply needs to judge the next transaction. It is
+// small (participants, circuits, collections with their latest anchors);
+// history lives in blocks and indexes.
+type State struct {
+	Origin       string                 `json:"origin"`
+	Height       uint64                 `json:"height"`
+	Participants map[string]Participant `json:"participants"`
+	Circuits     map[string]Circuit     `json:"circuits"`    // by hex id
+	Collections  map[string]Collection  `json:"collections"` // by hex id
+}
+
+// Participant is a registered party.
+type Participant struct {
+	ID       string    `json:"id"`
+	Role     zkv1.Role `json:"role"`
+	Key      []byte    `json:"key"`
+	Revoked  bool      `json:"revoked,omitempty"`
+	Sequence uint64    `json:"sequence"` // of its last accepted transaction
+}
+
+// Circuit is a pinned circuit.
+type Circuit struct {
+	ID       []byte         `json:"id"`
+	Name     string         `json:"name"`
+	VKSHA256 []byte         `json:"vk_sha256"`
+	Setup    zkv1.SetupKind `json:"setup"`
+	Height   uint64         `json:"height"`
+}
+
+// Collection is a registered collection and its anchors' state.
+type Collection struct {
+	ID         []byte   `json:"id"`
+	Name       string   `json:"name"`
+	Holder     string   `json:"holder"`
+	SchemaHash []byte   `json:"schema_hash"`
+	TreeDepth  uint32   `json:"tree_depth"`
+	CircuitIDs [][]byte `json:"circuit_ids"`
+	Confirmers []string `json:"confirmers,omitempty"`
+	Required   uint32   `json:"required,omitempty"`
+	// Last is the newest anchor, confirmed or not; Latest the newest that counts.
+	Last    *AnchorState            `json:"last,omitempty"`
+	Latest  *AnchorState            `json:"latest,omitempty"`
+	Pending map[uint64]*AnchorState `json:"pending,omitempty"`
+}
+
+// AnchorState is one anchor of a collection.
+type AnchorState struct {
+	Sequence        uint64   `json:"sequence"`
+	Root            []byte   `json:"root"`
+	RecordCount     uint64   `json:"record_count"`
+	Height          uint64   `json:"height"`
+	TimeUnixMs      int64    `json:"time_unix_ms"`
+	TxHash          []byte   `json:"tx_hash"`
+	Confirmations   []string `json:"confirmations,omitempty"`
+	ConfirmedHeight uint64   `json:"confirmed_height,omitempty"`
+}
+
+// Limits the state machine enforces.
+const (
+	// MaxClockSkew is how far a transaction's time may be from its block's.
+	MaxClockSkew = 10 * 60 * 1000 // ms
+	maxPending   = 16
+	maxCircuits  = 8
+	maxConfirm   = 16
+	hashLen      = 32
+)
+
+var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// NewState returns the state of a fresh ledger with its genesis participants.
+func NewState(origin string, genesis []Participant) *State {
+	st := &State{Origin: origin, Participants: map[string]Participant{}, Circuits: map[string]Circuit{}, Collections: map[string]Collection{}}
+	for _, p := range genesis {
+		st.Participants[p.ID] = p
+	}
+	return st
+}
+
+// Clone returns a copy that Apply can change without touching s.
+func (s *State) Clone() *State {
+	c := *s
+	c.Participants = make(map[string]Participant, len(s.Participants))
+	for k, v := range s.Participants {
+		c.Participants[k] = v
+	}
+	c.Circuits = make(map[string]Circuit, len(s.Circuits))
+	for k, v := range s.Circuits {
+		c.Circuits[k] = v
+	}
+	c.Collections = make(map[string]Collection, len(s.Collections))
+	for k, v := range s.Collections {
+		if v.Pending != nil {
+			v.Pending = maps.Clone(v.Pending) // its AnchorStates are never changed in place
+		}
+		c.Collections[k] = v
+	}
+	return &c
+}
+
+// Hash is the SHA-256 of the state's canonical JSON (encoding/json sorts map keys).
+func (s *State) Hash() ([32]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// BlockContext is what Apply knows about the block being built: its
+// height and time. It is the only outside input, so Apply is deterministic.
+type BlockContext struct {
+	Height     uint64
+	TimeUnixMs int64
+}
+
+// Apply validates tx against s and, only if it is valid, applies it. On
+// error s is unchanged. No clock, randomness or I/O: the same Apply can run
+// under a BFT consensus engine.
+func Apply(s *State, tx *Tx, bc BlockContext) error {
+	b := tx.Body
+	if b.GetOrigin() != s.Origin {
+		return fmt.Errorf("%w: origin %q is not this ledger's (%q)", ErrRejected, b.GetOrigin(), s.Origin)
+	}
+	sender, ok := s.Participants[b.GetSender()]
+	if !ok {
+		return fmt.Errorf("%w: unknown sender %q", ErrUnauthenticated, b.GetSender())
+	}
+	if sender.Revoked {
+		return fmt.Errorf("%w: sender %q is revoked", ErrUnauthenticated, sender.ID)
+	}
+	if !tx.verify(sender.Key) {
+		return fmt.Errorf("%w: bad signature for sender %q", ErrUnauthenticated, sender.ID)
+	}
+	if b.GetSequence() != sender.Sequence+1 {
+		return fmt.Errorf("%w: sender %q sent %d, next is %d", ErrSequence, sender.ID, b.GetSequence(), sender.Sequence+1)
+	}
+	if d := b.GetTimeUnixMs() - bc.TimeUnixMs; d > MaxClockSkew || d < -MaxClockSkew {
+		return fmt.Errorf("%w: transaction time is %d ms from the block's", ErrRejected, d)
+	}
+	var commit func()
+	var err error
+	switch k := b.GetKind().(type) {
+	case *zkv1.TxBody_RegisterParticipant:
+		commit, err = s.registerParticipant(sender, k.RegisterParticipant)
+	case *zkv1.TxBody_RotateKey:
+		commit, err = s.rotateKey(sender, k.RotateKey)
+	case *zkv1.TxBody_RevokeParticipant:
+		commit, err = s.revoke(sender, k.RevokeParticipant)
+	case *zkv1.TxBody_RegisterCircuit:
+		commit, err = s.registerCircuit(sender, k.RegisterCircuit, bc)
+	case *zkv1.TxBody_RegisterCollection:
+		commit, err = s.registerCollection(sender, k.RegisterCollection)
+	case *zkv1.TxBody_Anchor:
+		commit, err = s.anchor(sender, k.Anchor, tx, bc)
+	case *zkv1.TxBody_ConfirmAnchor:
+		commit, err = s.confirm(sender, k.ConfirmAnchor, bc)
+	case *zkv1.TxBody_Audit:
+		commit, err = s.audit(sender, k.Audit)
+	default:
+		err = fmt.Errorf("%w: unknown transaction kind", ErrMalformed)
+	}
+	if err != nil {
+		return err
+	}
+	// Everything is checked: from here on nothing fails.
+	sender.Sequence++
+	s.Participants[sender.ID] = sender
+	commit()
+	return nil
+}
+
+func need(p Participant, roles ...zkv1.Role) error {
+	if slices.Contains(roles, p.Role) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q is %s", ErrPermission, p.ID, p.Role)
+}
+
+func checkHash(field string, b []byte) error {
+	if len(b) != hashLen {
+		return fmt.Errorf("%w: %s must be %d bytes, got %d", ErrRejected, field, hashLen, len(b))
+	}
+	return nil
+}
+
+func checkKey(b []byte) error {
+	if len(b) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: public_key must be %d bytes", ErrRejected, ed25519.PublicKeySize)
+	}
+	return nil
+}
+
+func (s *State) registerParticipant(sender Participant, r *zkv1.RegisterParticipant) (func(), error) {
+	if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
+		return nil, err
+	}
+	if !idRE.MatchString(r.GetId()) {
+		return nil, fmt.Errorf("%w: id %q: use 1-64 of a-z 0-9 . _ -", ErrRejected, r.GetId())
+	}
+	if _, dup := s.Participants[r.GetId()]; dup {
+		return nil, fmt.Errorf("%w: participant %q exists", ErrRejected, r.GetId())
+	}
+	if _, ok := zkv1.Role_name[int32(r.GetRole())]; !ok || r.GetRole() == zkv1.Role_ROLE_UNSPECIFIED {
+		return nil, fmt.Errorf("%w: role %d", ErrRejected, r.GetRole())
+	}
+	if err := checkKey(r.GetPublicKey()); err != nil {
+		return nil, err
+	}
+	return func() {
+		s.Participants[r.GetId()] = Participant{ID: r.GetId(), Role: r.GetRole(), Key: slices.Clone(r.GetPublicKey())}
+	}, nil
+}
+
+func (s *State) rotateKey(sender Participant, r *zkv1.RotateKey) (func(), error) {
+	if r.GetId() != sender.ID {
+		if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
+			return nil, err
+		}
+	}
+	p, ok := s.Participants[r.GetId()]
+	if !ok || p.Revoked {
+		return nil, fmt.Errorf("%w: no active participant %q", ErrRejected, r.GetId())
+	}
+	if err := checkKey(r.GetPublicKey()); err != nil {
+		return nil, err
+	}
+	if bytes.Equal(p.Key, r.GetPublicKey()) {
+		return nil, fmt.Errorf("%w: the new key is the current key", ErrRejected)
+	}
+	return func() {
+		p := s.Participants[r.GetId()] // the sender's sequence may have changed it
+		p.Key = slices.Clone(r.GetPublicKey())
+		s.Participants[p.ID] = p
+	}, nil
+}
+
+func (s *State) revoke(sender Participant, r *zkv1.RevokeParticipant) (func(), error) {
+	if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
+		return nil, err
+	}
+	p, ok := s.Participants[r.GetId()]
+	if !ok || p.Revoked {
+		return nil, fmt.Errorf("%w: no active participant %q", ErrRejected, r.GetId())
+	}
+	if p.ID == sender.ID {
+		return nil, fmt.Errorf("%w: an admin cannot revoke itself", ErrRejected)
+	}
+	return func() {
+		p := s.Participants[r.GetId()]
+		p.Revoked = true
+		s.Participants[p.ID] = p
+	}, nil
+}
+
+func (s *State) registerCircuit(sender Participant, r *zkv1.RegisterCircuit, bc BlockContext) (func(), error) {
+	if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
+		return nil, err
+	}
+	if err := checkHash("circuit_id", r.GetCircuitId()); err != nil {
+		return nil, err
+	}
+	if err := checkHash("vk_sha256", r.GetVkSha256()); err != nil {
+		return nil, err
+	}
+	if r.GetSetup() != zkv1.SetupKind_SETUP_KIND_DEV && r.GetSetup() != zkv1.SetupKind_SETUP_KIND_CEREMONY {
+		return nil, fmt.Errorf("%w: setup kind %d", ErrRejected, r.GetSetup())
+	}
+	if len(r.GetName()) > 64 {
+		return nil, fmt.Errorf("%w: circuit name longer than 64 bytes", ErrRejected)
+	}
+	id := hex.EncodeToString(r.GetCircuitId())
+	if _, dup := s.Circuits[id]; dup {
+		return nil, fmt.Errorf("%w: circuit %s is registered", ErrRejected, id)
+	}
+	return func() {
+		s.Circuits[id] = Circuit{ID: slices.Clone(r.GetCircuitId()), Name: r.GetName(), VKSHA256: slices.Clone(r.GetVkSha256()), Setup: r.GetSetup(), Height: bc.Height}
+	}, nil
+}
+
+func (s *State) registerCollection(sender Participant, r *zkv1.RegisterCollection) (func(), error) {
+	if err := need(sender, zkv1.Role_ROLE_HOLDER); err != nil {
+		return nil, err
+	}
+	if err := checkHash("collection_id", r.GetCollectionId()); err != nil {
+		return nil, err
+	}
+	if err := checkHash("schema_hash", r.GetSchemaHash()); err != nil {
+		return nil, err
+	}
+	if !idRE.MatchString(r.GetName()) {
+		return nil, fmt.Errorf("%w: collection name %q", ErrRejected, r.GetName())
+	}
+	if d := r.GetTreeDepth(); d < 1 || d > 64 {
+		return nil, fmt.Errorf("%w: tree_depth %d outside 1..64", ErrRejected, d)
+	}
+	id := hex.EncodeToString(r.GetCollectionId())
+	if _, dup := s.Collections[id]; dup {
+		return nil, fmt.Errorf("%w: collection %s is registered", ErrRejected, id)
+	}
+	if n := len(r.GetCircuitIds()); n == 0 || n > maxCircuits {
+		return nil, fmt.Errorf("%w: %d circuit_ids, want 1..%d", ErrRejected, n, maxCircuits)
+	}
+	for _, c := range r.GetCircuitIds() {
+		if _, ok := s.Circuits[hex.EncodeToString(c)]; !ok {
+			return nil, fmt.Errorf("%w: circuit %x is not registered", ErrRejected, c)
+		}
+	}
+	if len(r.GetConfirmers()) > maxConfirm || int(r.GetConfirmationsRequired()) > len(r.GetConfirmers()) {
+		return nil, fmt.Errorf("%w: %d confirmations required of %d confirmers (at most %d)", ErrRejected, r.GetConfirmationsRequired(), len(r.GetConfirmers()), maxConfirm)
+	}
+	seen := map[string]bool{}
+	for _, c := range r.GetConfirmers() {
+		if p, ok := s.Participants[c]; !ok || p.Revoked || seen[c] {
+			return nil, fmt.Errorf("%w: confirmer %q is unknown, revoked or repeated", ErrRejected, c)
+		}
+		seen[c] = true
+	}
+	return func() {
+		ids := make([][]byte, len(r.GetCircuitIds()))
+		for i, c := range r.GetCircuitIds() {
+			ids[i] = slices.Clone(c)
+		}
+		s.Collections[id] = Collection{
+			ID: slices.Clone(r.GetCollectionId()), Name: r.GetName(), Holder: sender.ID,
+			SchemaHash: slices.Clone(r.GetSchemaHash()), TreeDepth: r.GetTreeDepth(), CircuitIDs: ids,
+			Confirmers: slices.Clone(r.GetConfirmers()), Required: r.GetConfirmationsRequired(),
+		}
+	}, nil
+}
+
+func (s *State) anchor(sender Participant, a *zkv1.Anchor, tx *Tx, bc BlockContext) (func(), error) {
+	if err := checkHash("collection_id", a.GetCollectionId()); err != nil {
+		return nil, err
+	}
+	id := hex.EncodeToString(a.GetCollectionId())
+	c, ok := s.Collections[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: collection %s is not registered", ErrRejected, id)
+	}
+	if c.Holder != sender.ID {
+		return nil, fmt.Errorf("%w: only the collection's holder %q anchors it", ErrPermission, c.Holder)
+	}
+	if err := checkHash("root", a.GetRoot()); err != nil {
+		return nil, err
+	}
+	var lastSeq uint64
+	var lastRoot []byte
+	if c.Last != nil {
+		lastSeq, lastRoot = c.Last.Sequence, c.Last.Root
+	}
+	if a.GetSequence() != lastSeq+1 {
+		return nil, fmt.Errorf("%w: anchor sequence %d, next is %d", ErrRejected, a.GetSequence(), lastSeq+1)
+	}
+	if !bytes.Equal(a.GetPreviousRoot(), lastRoot) {
+		return nil, fmt.Errorf("%w: previous_root is not the collection's last anchored root", ErrRejected)
+	}
+	if c.Required > 0 && len(c.Pending) >= maxPending {
+		return nil, fmt.Errorf("%w: %d anchors await confirmation", ErrRejected, len(c.Pending))
+	}
+	return func() {
+		st := &AnchorState{Sequence: a.GetSequence(), Root: slices.Clone(a.GetRoot()), RecordCount: a.GetRecordCount(), Height: bc.Height, TimeUnixMs: bc.TimeUnixMs, TxHash: tx.Hash[:]}
+		c.Last = st
+		if c.Required == 0 {
+			st.ConfirmedHeight = bc.Height
+			c.Latest = st
+		} else {
+			if c.Pending == nil {
+				c.Pending = map[uint64]*AnchorState{}
+			}
+			c.Pending[st.Sequence] = st
+		}
+		s.Collections[id] = c
+	}, nil
+}
+
+func (s *State) confirm(sender Participant, r *zkv1.ConfirmAnchor, bc BlockContext) (func(), error) {
+	id := hex.EncodeToString(r.GetCollectionId())
+	c, ok := s.Collections[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: collection %s is not registered", ErrRejected, id)
+	}
+	if !slices.Contains(c.Confirmers, sender.ID) {
+		return nil, fmt.Errorf("%w: %q does not confirm collection %s", ErrPermission, sender.ID, id)
+	}
+	a, ok := c.Pending[r.GetSequence()]
+	if !ok {
+		return nil, fmt.Errorf("%w: anchor %d of collection %s awaits no confirmation", ErrRejected, r.GetSequence(), id)
+	}
+	if !bytes.Equal(a.Root, r.GetRoot()) {
+		return nil, fmt.Errorf("%w: root differs from anchor %d's", ErrRejected, r.GetSequence())
+	}
+	if slices.Contains(a.Confirmations, sender.ID) {
+		return nil, fmt.Errorf("%w: %q already confirmed anchor %d", ErrRejected, sender.ID, r.GetSequence())
+	}
+	return func() {
+		// AnchorStates are shared between a state and its clones: copy, never change one.
+		cp := *a
+		a = &cp
+		a.Confirmations = append(slices.Clone(a.Confirmations), sender.ID)
+		c.Pending[a.Sequence] = a
+		if c.Last != nil && c.Last.Sequence == a.Sequence {
+			c.Last = a
+		}
+		if uint32(len(a.Confirmations)) >= c.Required {
+			a.ConfirmedHeight = bc.Height
+			delete(c.Pending, a.Sequence)
+			if c.Latest == nil || a.Sequence > c.Latest.Sequence {
+				c.Latest = a
+			}
+		}
+		s.Collections[id] = c
+	}, nil
+}
+
+func (s *State) audit(sender Participant, a *zkv1.Audit) (func(), error) {
+	id := hex.EncodeToString(a.GetCollectionId())
+	c, ok := s.Collections[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: collection %s is not registered", ErrRejected, id)
+	}
+	if c.Holder != sender.ID {
+		return nil, fmt.Errorf("%w: only the collection's holder %q audits it", ErrPermission, c.Holder)
+	}
+	if _, ok := s.Participants[a.GetConsumer()]; !ok {
+		return nil, fmt.Errorf("%w: unknown consumer %q", ErrRejected, a.GetConsumer())
+	}
+	for field, h := range map[string][]byte{"query_hash": a.GetQueryHash(), "nonce": a.GetNonce(), "bundle_hash": a.GetBundleHash()} {
+		if err := checkHash(field, h); err != nil {
+			return nil, err
+		}
+	}
+	if st := a.GetStatement(); st != "subject" && st != "exists" && !aggregateRE.MatchString(st) {
+		return nil, fmt.Errorf("%w: statement %q", ErrRejected, st)
+	}
+	return func() {}, nil
+}
+
+var aggregateRE = regexp.MustCompile(`^aggregate(-[a-z]{1,16})?$`)

@@ -1,0 +1,174 @@
+// Package ledger is zkshare's append-only, signed, verifiable ledger of
+// participants, circuits, collections, anchors and audit entries, on
+// badger. It holds public data only: ids, hashes, roots and keys.
+//
+// Validation is a pure state machine (Apply); a single writer cuts blocks
+// from it, and every block extends an RFC 6962 log of all transactions
+// whose signed checkpoints, inclusion and consistency proofs anyone can
+// check offline.
+package ledger
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// MaxTxBytes bounds an encoded transaction.
+const MaxTxBytes = 16 << 10
+
+const (
+	txDomain    = "zkshare/tx/v1\n"
+	blockDomain = "zkshare/block/v1\n"
+)
+
+// Sentinel errors; the service maps them to Connect codes.
+var (
+	// ErrMalformed: the bytes are not one canonical transaction. Re-encode it with this package.
+	ErrMalformed = errors.New("malformed transaction")
+	// ErrRejected: the transaction is well formed but not valid now; the message says why.
+	ErrRejected = errors.New("transaction rejected")
+	// ErrUnauthenticated: unknown or revoked sender, or a bad signature. Check the key.
+	ErrUnauthenticated = errors.New("transaction not authenticated")
+	// ErrPermission: the sender's role may not do this.
+	ErrPermission = errors.New("not permitted")
+	// ErrSequence: the sender's sequence number is not the next one. Fetch it and retry.
+	ErrSequence = errors.New("wrong sequence number")
+	// ErrClosed: the ledger is shutting down.
+	ErrClosed = errors.New("ledger closed")
+	// ErrNotFound: no such transaction, block, collection or participant.
+	ErrNotFound = errors.New("not found")
+	// ErrCorrupt: the stored ledger fails its integrity checks. Restore it from a replica or backup.
+	ErrCorrupt = errors.New("ledger corrupt")
+)
+
+// Tx is a decoded, canonical transaction.
+type Tx struct {
+	Raw  []byte // the encoded zkv1.Tx
+	Body *zkv1.TxBody
+	body []byte
+	sig  []byte
+	Hash [32]byte // SHA-256 of Raw
+	// verifiedWith is the key the signature was already checked against.
+	verifiedWith ed25519.PublicKey
+}
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// DecodeTx decodes a transaction and insists it is the one canonical
+// encoding of its contents, so that a transaction has one hash.
+func DecodeTx(raw []byte) (*Tx, error) {
+	if len(raw) > MaxTxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(raw), MaxTxBytes)
+	}
+	var env zkv1.Tx
+	if err := proto.Unmarshal(raw, &env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var body zkv1.TxBody
+	if err := proto.Unmarshal(env.GetBody(), &body); err != nil {
+		return nil, fmt.Errorf("%w: body: %v", ErrMalformed, err)
+	}
+	if err := canonical(&env, raw); err != nil {
+		return nil, err
+	}
+	if err := canonical(&body, env.GetBody()); err != nil {
+		return nil, fmt.Errorf("body: %w", err)
+	}
+	if body.GetKind() == nil {
+		return nil, fmt.Errorf("%w: no transaction kind", ErrMalformed)
+	}
+	return &Tx{Raw: raw, Body: &body, body: env.GetBody(), sig: env.GetSignature(), Hash: sha256.Sum256(raw)}, nil
+}
+
+func canonical(m proto.Message, raw []byte) error {
+	again, err := deterministic.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if !bytes.Equal(again, raw) || len(m.ProtoReflect().GetUnknown()) != 0 {
+		return fmt.Errorf("%w: not the canonical encoding", ErrMalformed)
+	}
+	return nil
+}
+
+// verify checks the signature against key, once per key.
+func (tx *Tx) verify(key ed25519.PublicKey) bool {
+	if tx.verifiedWith != nil && tx.verifiedWith.Equal(key) {
+		return true
+	}
+	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, append([]byte(txDomain), tx.body...), tx.sig) {
+		return false
+	}
+	tx.verifiedWith = key
+	return true
+}
+
+// NewTx builds and signs a transaction of kind for sender.
+func NewTx(origin string, sender *Identity, sequence uint64, at time.Time, kind func(*zkv1.TxBody)) (*Tx, error) {
+	body := &zkv1.TxBody{Origin: origin, Sender: sender.ID, Sequence: sequence, TimeUnixMs: at.UnixMilli()}
+	kind(body)
+	b, err := deterministic.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := deterministic.Marshal(&zkv1.Tx{Body: b, Signature: ed25519.Sign(sender.Key, append([]byte(txDomain), b...))})
+	if err != nil {
+		return nil, err
+	}
+	return DecodeTx(raw)
+}
+
+// Kind setters for NewTx.
+
+// RegisterParticipant is an admin's registration of a participant.
+func RegisterParticipant(id string, role zkv1.Role, pub ed25519.PublicKey) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) {
+		b.Kind = &zkv1.TxBody_RegisterParticipant{RegisterParticipant: &zkv1.RegisterParticipant{Id: id, Role: role, PublicKey: pub}}
+	}
+}
+
+// RotateKey replaces id's key.
+func RotateKey(id string, pub ed25519.PublicKey) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) {
+		b.Kind = &zkv1.TxBody_RotateKey{RotateKey: &zkv1.RotateKey{Id: id, PublicKey: pub}}
+	}
+}
+
+// RevokeParticipant disables id.
+func RevokeParticipant(id string) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) {
+		b.Kind = &zkv1.TxBody_RevokeParticipant{RevokeParticipant: &zkv1.RevokeParticipant{Id: id}}
+	}
+}
+
+// RegisterCircuit pins a circuit's verifying key hash.
+func RegisterCircuit(c *zkv1.RegisterCircuit) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_RegisterCircuit{RegisterCircuit: c} }
+}
+
+// RegisterCollection announces a collection.
+func RegisterCollection(c *zkv1.RegisterCollection) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_RegisterCollection{RegisterCollection: c} }
+}
+
+// AnchorRoot anchors a collection root.
+func AnchorRoot(a *zkv1.Anchor) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_Anchor{Anchor: a} }
+}
+
+// Confirm co-signs an anchor.
+func Confirm(c *zkv1.ConfirmAnchor) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_ConfirmAnchor{ConfirmAnchor: c} }
+}
+
+// AuditEntry records a served proof.
+func AuditEntry(a *zkv1.Audit) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_Audit{Audit: a} }
+}
