@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLeafAgreement -fuzztime 30s ./circuits
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 30s ./holder
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./ledger
+	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./ledger
 
 # Code generation: pinned tools in .tmp (CI needs none: generated code is committed).
 BUF_VERSION := 1.75.0
