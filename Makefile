@@ -49,13 +49,16 @@ BUF_VERSION := 1.75.0
 TMP := $(CURDIR)/.tmp
 BUF := $(TMP)/npm/node_modules/.bin/buf
 
-tools: $(BUF) $(TMP)/bin/protoc-gen-go
+tools: $(BUF) $(TMP)/bin/protoc-gen-go $(TMP)/bin/protoc-gen-connect-go
 
 $(BUF):
 	mkdir -p $(TMP)/npm && cd $(TMP)/npm && npm install --silent --no-audit --no-fund @bufbuild/buf@$(BUF_VERSION)
 
 $(TMP)/bin/protoc-gen-go: go.mod
 	GOBIN=$(TMP)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$$($(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
+
+$(TMP)/bin/protoc-gen-connect-go: go.mod
+	GOBIN=$(TMP)/bin $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$$($(GO) list -m -f '{{.Version}}' connectrpc.com/connect)
 
 generate: tools
 	$(BUF) lint

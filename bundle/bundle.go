@@ -60,25 +60,33 @@ func Parse(data []byte) (*Bundle, error) {
 	if dec.More() {
 		return nil, errors.New("bundle: trailing data")
 	}
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// check is the structural validation every decoded bundle passes.
+func (b *Bundle) check() error {
 	if b.Version != Version {
-		return nil, fmt.Errorf("bundle: version %d, want %d", b.Version, Version)
+		return fmt.Errorf("bundle: version %d, want %d", b.Version, Version)
 	}
 	switch b.Kind {
 	case KindSubject:
 		if b.KeyCommitment == "" {
-			return nil, errors.New("bundle: subject statement without key_commitment")
+			return errors.New("bundle: subject statement without key_commitment")
 		}
 	case KindExists:
 		if b.KeyCommitment != "" || !b.Result {
-			return nil, errors.New("bundle: an exists statement has no key commitment and a true result")
+			return errors.New("bundle: an exists statement has no key commitment and a true result")
 		}
 	default:
-		return nil, fmt.Errorf("bundle: kind %q, want subject or exists", b.Kind)
+		return fmt.Errorf("bundle: kind %q, want subject or exists", b.Kind)
 	}
 	if b.Circuit != b.Kind {
-		return nil, fmt.Errorf("bundle: circuit %q does not prove %s statements", b.Circuit, b.Kind)
+		return fmt.Errorf("bundle: circuit %q does not prove %s statements", b.Circuit, b.Kind)
 	}
-	return &b, nil
+	return nil
 }
 
 // Statement renders the bundle's claim in words.

@@ -302,3 +302,34 @@ func (l *Ledger) Circuits() []Circuit {
 
 // BlockHash is the hash that identifies a block: SHA-256 of its header bytes.
 func BlockHash(header []byte) [32]byte { return sha256.Sum256(header) }
+
+// AnchorBySequence returns a collection's anchor with the given sequence
+// number, and its log entry.
+func (l *Ledger) AnchorBySequence(collectionID []byte, seq uint64) (*Entry, error) {
+	var e *Entry
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(anchorKey(collectionID, seq))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("collection %x: anchor %d: %w", collectionID, seq, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var idx uint64
+		if err := item.Value(func(v []byte) error { idx = binary.BigEndian.Uint64(v); return nil }); err != nil {
+			return err
+		}
+		e, err = getEntry(txn, idx)
+		return err
+	})
+	return e, err
+}
+
+// BlockTime returns the time of the block at height.
+func (l *Ledger) BlockTime(height uint64) (int64, error) {
+	_, hdr, err := l.Block(height)
+	if err != nil {
+		return 0, err
+	}
+	return hdr.GetTimeUnixMs(), nil
+}

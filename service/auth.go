@@ -1,0 +1,209 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"connectrpc.com/authn"
+	"connectrpc.com/connect"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+)
+
+// tokens maps bearer tokens to participants. Only SHA-256 hashes of tokens
+// are stored; a token is shown once, when it is issued.
+type tokens struct {
+	path string
+	mu   sync.RWMutex
+	byID map[string][]byte // participant -> SHA-256(token)
+}
+
+func loadTokens(data string) (*tokens, error) {
+	t := &tokens{path: data + "/tokens.json", byID: map[string][]byte{}}
+	b, err := os.ReadFile(t.path)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	if err := json.Unmarshal(b, &t.byID); err != nil {
+		return nil, fmt.Errorf("tokens %s: %w", t.path, err)
+	}
+	return t, nil
+}
+
+// issue makes a new token for id, replacing any earlier one, and saves.
+func (t *tokens) issue(id string) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := "zks_" + base64.RawURLEncoding.EncodeToString(raw)
+	h := sha256.Sum256([]byte(tok))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.byID[id] = h[:]
+	b, err := json.MarshalIndent(t.byID, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	tmp := t.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, t.path); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// lookup returns the participant whose token this is, comparing every
+// stored hash in constant time.
+func (t *tokens) lookup(tok string) (string, bool) {
+	h := sha256.Sum256([]byte(tok))
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	found := ""
+	for id, want := range t.byID {
+		if subtle.ConstantTimeCompare(h[:], want) == 1 {
+			found = id
+		}
+	}
+	return found, found != ""
+}
+
+// caller is the authenticated participant of a request.
+type caller struct {
+	ID   string
+	Role zkv1.Role
+}
+
+// authenticate resolves a bearer token, when there is one, to a ledger
+// participant. A missing token is left to authorize (some procedures are
+// public); a wrong one is rejected here, before the request is decoded.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return authn.NewMiddleware(func(ctx context.Context, r *http.Request) (any, error) {
+		tok, ok := authn.BearerToken(r)
+		if !ok {
+			if r.Header.Get("Authorization") != "" {
+				return nil, authn.Errorf("authorization header: want Bearer TOKEN")
+			}
+			return nil, nil
+		}
+		id, ok := s.tokens.lookup(tok)
+		if !ok {
+			return nil, authn.Errorf("unknown token")
+		}
+		p, ok := s.ledger.State().Participants[id]
+		if !ok || p.Revoked {
+			return nil, authn.Errorf("participant %q is not active on the ledger", id)
+		}
+		return &caller{ID: id, Role: p.Role}, nil
+	}).Wrap(next)
+}
+
+// public procedures need no token.
+var public = map[string]bool{
+	zksharev1connect.LedgerServiceGetCheckpointProcedure:  true,
+	zksharev1connect.LedgerServiceGetAnchorProcedure:      true,
+	zksharev1connect.LedgerServiceGetTransactionProcedure: true,
+	zksharev1connect.LedgerServiceListBlocksProcedure:     true,
+	zksharev1connect.LedgerServiceWatchBlocksProcedure:    true,
+	zksharev1connect.HolderServiceGetCollectionProcedure:  true,
+	zksharev1connect.VerifierServiceVerifyProcedure:       true,
+}
+
+// roles says who may call the other procedures.
+var roles = map[string][]zkv1.Role{
+	zksharev1connect.HolderServiceCreateCollectionProcedure:   {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceCommitRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceProveProcedure:              {zkv1.Role_ROLE_CONSUMER},
+	zksharev1connect.LedgerServiceListAuditEntriesProcedure:   {zkv1.Role_ROLE_HOLDER, zkv1.Role_ROLE_CONSUMER, zkv1.Role_ROLE_ADMIN},
+	zksharev1connect.AdminServiceRegisterParticipantProcedure: {zkv1.Role_ROLE_ADMIN},
+}
+
+func callerOf(ctx context.Context) *caller {
+	c, _ := authn.GetInfo(ctx).(*caller)
+	return c
+}
+
+// authorize checks the caller's role for every procedure that needs one.
+func (s *Server) authorize() connect.Interceptor {
+	check := func(ctx context.Context, procedure string) error {
+		if public[procedure] {
+			return nil
+		}
+		c := callerOf(ctx)
+		if c == nil {
+			return connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a bearer token"))
+		}
+		allowed, ok := roles[procedure]
+		if !ok {
+			return connect.NewError(connect.CodePermissionDenied, errors.New("no role may call this"))
+		}
+		for _, r := range allowed {
+			if r == c.Role {
+				return nil
+			}
+		}
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s %q may not call %s", strings.ToLower(strings.TrimPrefix(c.Role.String(), "ROLE_")), c.ID, procedure))
+	}
+	return &authInterceptor{check: check}
+}
+
+type authInterceptor struct {
+	check func(ctx context.Context, procedure string) error
+}
+
+func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if err := a.check(ctx, req.Spec().Procedure); err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+func (a *authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		if err := a.check(ctx, conn.Spec().Procedure); err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
+}
+
+// recoverInterceptor turns a handler panic into an Internal error (and a
+// log line with the stack, never the request).
+func recoverInterceptor(log *slog.Logger) connect.Interceptor {
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (resp connect.AnyResponse, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					log.ErrorContext(ctx, "handler panic", "procedure", req.Spec().Procedure, "stack", string(debug.Stack()))
+					err = connect.NewError(connect.CodeInternal, errors.New("internal error"))
+				}
+			}()
+			resp, err = next(ctx, req)
+			var ie *internalError
+			if errors.As(err, &ie) {
+				log.ErrorContext(ctx, "request failed", "procedure", req.Spec().Procedure, "err", ie.cause)
+			}
+			return resp, err
+		}
+	})
+}

@@ -1,0 +1,59 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/query"
+	"github.com/zkshare/zkshare/records"
+)
+
+// toConnect maps a domain error to its Connect code, in one place. Errors
+// of unknown kind become Internal with a generic message: their text could
+// quote data the caller must not see.
+func toConnect(err error) error {
+	var ce *connect.Error
+	var syn *query.SyntaxError
+	var typ *query.TypeError
+	var fe *records.FieldError
+	switch {
+	case errors.As(err, &ce):
+		return err
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.As(err, &syn), errors.As(err, &typ):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, records.ErrInvalidBatch), errors.As(err, &fe):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, holder.ErrNotFound), errors.Is(err, ledger.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, holder.ErrExists):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, prover.ErrNoWitness):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, ledger.ErrMalformed):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, ledger.ErrPermission):
+		return connect.NewError(connect.CodePermissionDenied, err)
+	case errors.Is(err, ledger.ErrRejected), errors.Is(err, ledger.ErrSequence):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, ledger.ErrUnauthenticated):
+		return connect.NewError(connect.CodeUnauthenticated, err)
+	case errors.Is(err, ledger.ErrClosed):
+		return connect.NewError(connect.CodeUnavailable, err)
+	}
+	return connect.NewError(connect.CodeInternal, &internalError{err})
+}
+
+// internalError shows the caller "internal error"; the logging interceptor
+// logs its cause on the server.
+type internalError struct{ cause error }
+
+func (e *internalError) Error() string { return "internal error" }
+func (e *internalError) Unwrap() error { return e.cause }

@@ -1,0 +1,304 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/records"
+	"google.golang.org/protobuf/proto"
+)
+
+// Request limits.
+const (
+	maxSchemaBytes    = 16 << 10
+	maxQueryBytes     = 2 << 10
+	maxRecordsPerMsg  = 10_000
+	maxRecordsPerCall = 5_000_000
+	maxValueBytes     = 1 << 10
+)
+
+type holderService struct{ s *Server }
+
+func invalid(field, format string, args ...any) error {
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCollectionRequest) (*zkv1.CreateCollectionResponse, error) {
+	s := h.s
+	if len(req.GetSchema()) == 0 || len(req.GetSchema()) > maxSchemaBytes {
+		return nil, invalid("schema", "want a schema of 1 to %d bytes", maxSchemaBytes)
+	}
+	sc, err := records.ParseSchema(req.GetSchema())
+	if err != nil {
+		return nil, invalid("schema", "%v", err)
+	}
+	name := req.GetName()
+	if name == "" {
+		name = sc.Name
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if _, ok := s.ledger.State().Collections[collectionKey(name)]; ok {
+		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: collection %q is registered", name))
+	}
+	// The ledger first: a collection the ledger refuses is never created.
+	circuitIDs := make([][]byte, 0, len(keys.Names()))
+	for _, n := range keys.Names() {
+		id, _ := hex.DecodeString(s.manifest.Circuits[n].CircuitID)
+		circuitIDs = append(circuitIDs, id)
+	}
+	idb := elemBytes(records.CollectionID(name))
+	schemaID := elemBytes(sc.ID())
+	if _, err := s.store.Collection(name); err == nil {
+		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: collection %q exists", name))
+	}
+	rec, err := s.send(ctx, s.holderID, ledger.RegisterCollection(&zkv1.RegisterCollection{
+		CollectionId: idb, Name: name, SchemaHash: schemaID, TreeDepth: 32, CircuitIds: circuitIDs,
+	}))
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	c, err := s.store.CreateCollection(ctx, name, sc)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	info, err := s.info(c)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.CreateCollectionResponse{Collection: info, RegisterTxHash: rec.Hash[:]}, nil
+}
+
+func collectionKey(name string) string {
+	return hex.EncodeToString(elemBytes(records.CollectionID(name)))
+}
+
+func elemBytes(e fr.Element) []byte {
+	b := e.Bytes()
+	return b[:]
+}
+
+// info is a collection's public facts: from the holder store and the ledger.
+func (s *Server) info(c *holder.Collection) (*zkv1.CollectionInfo, error) {
+	id := elemBytes(records.CollectionID(c.Name))
+	root, err := records.ParseElement(c.Root)
+	if err != nil {
+		return nil, err
+	}
+	info := &zkv1.CollectionInfo{Name: c.Name, Id: id, Schema: c.Schema, SchemaHash: elemBytes(c.SchemaOf().ID()), RecordCount: c.Count, Root: elemBytes(root)}
+	if lc, ok := s.ledger.State().Collections[hex.EncodeToString(id)]; ok {
+		info.Holder = lc.Holder
+		if lc.Latest != nil {
+			info.AnchorSequence, info.AnchorHeight = lc.Latest.Sequence, lc.Latest.Height
+		}
+	}
+	return info, nil
+}
+
+func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollectionRequest) (*zkv1.GetCollectionResponse, error) {
+	c, err := h.s.store.Collection(req.GetName())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	info, err := h.s.info(c)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.GetCollectionResponse{Collection: info}, nil
+}
+
+// CommitRecords takes a stream of record batches, validates them whole,
+// commits them to the holder store, and anchors the new root on the ledger.
+func (h *holderService) CommitRecords(ctx context.Context, stream *connect.ClientStream[zkv1.CommitRecordsRequest]) (*zkv1.CommitRecordsResponse, error) {
+	s := h.s
+	var name string
+	var recs []records.Record
+	for stream.Receive() {
+		m := stream.Msg()
+		if name == "" {
+			name = m.GetCollection()
+		} else if m.GetCollection() != "" && m.GetCollection() != name {
+			return nil, invalid("collection", "every message must name the same collection")
+		}
+		if len(m.GetRecords()) > maxRecordsPerMsg {
+			return nil, invalid("records", "at most %d per message", maxRecordsPerMsg)
+		}
+		if len(recs)+len(m.GetRecords()) > maxRecordsPerCall {
+			return nil, invalid("records", "at most %d per call", maxRecordsPerCall)
+		}
+		for i, r := range m.GetRecords() {
+			for _, v := range r.GetValues() {
+				if len(v) > maxValueBytes {
+					return nil, invalid("records", "record #%d: a value is longer than %d bytes", len(recs)+i+1, maxValueBytes)
+				}
+			}
+			recs = append(recs, records.Record{Key: r.GetKey(), Values: r.GetValues()})
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return nil, toConnect(err)
+	}
+	if name == "" {
+		return nil, invalid("collection", "required in the first message")
+	}
+	if len(recs) == 0 {
+		return nil, invalid("records", "none sent")
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if err := s.ownsCollection(name); err != nil {
+		return nil, err
+	}
+	res, err := s.store.Commit(ctx, name, recs, nil)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	rec, err := s.anchor(ctx, name, res.Count, res.Root)
+	if err != nil {
+		return nil, toConnect(fmt.Errorf("records committed but not anchored (commit again to retry): %w", err))
+	}
+	rb := res.Root.Bytes()
+	return &zkv1.CommitRecordsResponse{Inserted: uint64(res.Inserted), Updated: uint64(res.Updated), RecordCount: res.Count,
+		Root: rb[:], AnchorTxHash: rec.Hash[:], AnchorHeight: rec.Height}, nil
+}
+
+// ownsCollection: the local holder must be the collection's registered holder.
+func (s *Server) ownsCollection(name string) error {
+	lc, ok := s.ledger.State().Collections[collectionKey(name)]
+	if !ok {
+		return connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered on the ledger", name))
+	}
+	if lc.Holder != s.holderID.ID {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("collection: %q is held by %q", name, lc.Holder))
+	}
+	return nil
+}
+
+// anchor records root as the collection's newest anchor, unless it is
+// already the last one.
+func (s *Server) anchor(ctx context.Context, name string, count uint64, root fr.Element) (*ledger.Receipt, error) {
+	lc := s.ledger.State().Collections[collectionKey(name)]
+	rb := root.Bytes()
+	var seq uint64
+	var prev []byte
+	if lc.Last != nil {
+		seq, prev = lc.Last.Sequence, lc.Last.Root
+		if bytes.Equal(prev, rb[:]) {
+			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
+		}
+	}
+	return s.send(ctx, s.holderID, ledger.AnchorRoot(&zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev}))
+}
+
+// Prove answers a consumer's question with a bundle anchored on the ledger,
+// and records an audit entry of it.
+func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv1.ProveResponse, error) {
+	s := h.s
+	c := callerOf(ctx)
+	var kind string
+	switch req.GetKind() {
+	case zkv1.StatementKind_STATEMENT_KIND_SUBJECT:
+		kind = bundle.KindSubject
+		if req.GetSubject() == "" || len(req.GetSubject()) > maxValueBytes {
+			return nil, invalid("subject", "a subject statement needs the subject's key")
+		}
+	case zkv1.StatementKind_STATEMENT_KIND_EXISTS:
+		kind = bundle.KindExists
+		if req.GetSubject() != "" {
+			return nil, invalid("subject", "an exists statement names no subject")
+		}
+	default:
+		return nil, invalid("kind", "want STATEMENT_KIND_SUBJECT or STATEMENT_KIND_EXISTS")
+	}
+	if q := req.GetQuery(); q == "" || len(q) > maxQueryBytes {
+		return nil, invalid("query", "want 1 to %d bytes", maxQueryBytes)
+	}
+	var nonce fr.Element
+	if err := nonce.SetBytesCanonical(req.GetNonce()); err != nil || len(req.GetNonce()) != 32 {
+		return nil, invalid("nonce", "want 32 bytes, a BN254 scalar (big-endian, below the modulus)")
+	}
+	select {
+	case s.queue <- struct{}{}:
+		defer func() { <-s.queue }()
+	default:
+		return nil, connect.NewError(connect.CodeResourceExhausted, errors.New("the prover is busy: retry shortly"))
+	}
+
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	if _, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]; !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
+	}
+	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce})
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	pb, err := b.ToProto()
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if err := s.attachAnchor(pb); err != nil {
+		return nil, toConnect(err)
+	}
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	bh := sha256.Sum256(raw)
+	if _, err := s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
+		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})); err != nil {
+		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
+	}
+	s.log.InfoContext(ctx, "proof served", "collection", req.GetCollection(), "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
+	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement()}, nil
+}
+
+// attachAnchor adds the anchor of the bundle's root, its inclusion proof and
+// a signed checkpoint.
+func (s *Server) attachAnchor(pb *zkv1.Bundle) error {
+	lc, ok := s.ledger.State().Collections[hex.EncodeToString(pb.GetCollectionId())]
+	if !ok || lc.Last == nil || !bytes.Equal(lc.Last.Root, pb.GetRoot()) {
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New("collection: its current root is not anchored yet; commit again"))
+	}
+	e, err := s.ledger.Transaction(lc.Last.TxHash)
+	if err != nil {
+		return err
+	}
+	cp, head, err := s.ledger.Checkpoint()
+	if err != nil {
+		return err
+	}
+	incl, err := s.ledger.InclusionProof(e.LogIndex, head.LogSize)
+	if err != nil {
+		return err
+	}
+	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = e.Tx.Raw, e.LogIndex, incl, cp
+	return nil
+}
+
+type adminService struct{ s *Server }
+
+func (a *adminService) RegisterParticipant(ctx context.Context, req *zkv1.RegisterParticipantRequest) (*zkv1.RegisterParticipantResponse, error) {
+	s := a.s
+	rec, err := s.send(ctx, s.admin, ledger.RegisterParticipant(req.GetId(), req.GetRole(), req.GetPublicKey()))
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	tok, err := s.tokens.issue(req.GetId())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.RegisterParticipantResponse{Token: tok, TxHash: rec.Hash[:]}, nil
+}

@@ -1,0 +1,150 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/verifier"
+)
+
+// Ledger checks, run before the statement and proof checks.
+const (
+	CheckRegistry  = "key registry"
+	CheckAnchor    = "anchor"
+	CheckFreshness = "freshness"
+	CheckSchema    = "schema"
+)
+
+type verifierService struct{ s *Server }
+
+// Verify checks a bundle against this node's ledger, then its statement and
+// proof. A bundle that fails a check is a valid answer (valid=false, the
+// check and the reason), not an error.
+func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (*zkv1.VerifyResponse, error) {
+	s := v.s
+	resp := &zkv1.VerifyResponse{}
+	fail := func(check, format string, args ...any) (*zkv1.VerifyResponse, error) {
+		resp.FailedCheck, resp.Reason = check, fmt.Sprintf(format, args...)
+		return resp, nil
+	}
+	pb := req.GetBundle()
+	b, err := bundle.FromProto(pb)
+	if err != nil {
+		return fail(verifier.CheckDecode, "%v", err)
+	}
+	resp.Statement = b.Statement()
+	var exp verifier.Expect
+	if len(req.GetNonce()) > 0 {
+		var n fr.Element
+		if len(req.GetNonce()) != 32 || n.SetBytesCanonical(req.GetNonce()) != nil {
+			return nil, invalid("nonce", "want 32 bytes, a BN254 scalar")
+		}
+		exp.Nonce = &n
+	}
+	exp.Subject = req.GetSubject()
+	freshness := s.cfg.Freshness
+	if req.GetFreshnessSeconds() > 0 {
+		freshness = time.Duration(req.GetFreshnessSeconds()) * time.Second
+	}
+	st := s.ledger.State()
+
+	// The verifying key is pinned by the ledger's circuit registry.
+	circ, ok := st.Circuits[hex.EncodeToString(pb.GetCircuitId())]
+	if !ok || !bytes.Equal(circ.VKSHA256, pb.GetVkSha256()) || circ.Name != pb.GetCircuit() {
+		return fail(CheckRegistry, "circuit %x with verifying key %x is not registered on the ledger", pb.GetCircuitId(), pb.GetVkSha256())
+	}
+	resp.Checks = append(resp.Checks, CheckRegistry)
+
+	// The root is anchored on this ledger by the collection's holder.
+	coll, ok := st.Collections[hex.EncodeToString(pb.GetCollectionId())]
+	if !ok {
+		return fail(CheckAnchor, "collection %x is not registered on the ledger", pb.GetCollectionId())
+	}
+	anchor, err := s.checkAnchor(pb, &coll)
+	if err != nil {
+		return fail(CheckAnchor, "%v", err)
+	}
+	resp.AnchorHeight = anchor.Height
+	if t, err := s.ledger.BlockTime(anchor.Height); err == nil {
+		resp.AnchorTimeUnixMs = t
+	}
+	resp.Checks = append(resp.Checks, CheckAnchor)
+
+	// The root is the latest, or was replaced within the freshness window.
+	a := anchor.Tx.Body.GetAnchor()
+	if coll.Latest == nil || coll.Latest.Sequence != a.GetSequence() {
+		next, err := s.ledger.AnchorBySequence(pb.GetCollectionId(), a.GetSequence()+1)
+		if err != nil {
+			return fail(CheckFreshness, "the root's anchor is not the collection's latest, and its successor is not found")
+		}
+		replaced := time.UnixMilli(next.Tx.Body.GetTimeUnixMs())
+		if t, err := s.ledger.BlockTime(next.Height); err == nil {
+			replaced = time.UnixMilli(t)
+		}
+		if age := time.Since(replaced); age > freshness {
+			return fail(CheckFreshness, "the root was replaced %s ago (anchor %d); the window is %s", age.Round(time.Second), a.GetSequence()+1, freshness)
+		}
+	}
+	resp.Checks = append(resp.Checks, CheckFreshness)
+
+	// The schema is the one registered for the collection.
+	sc, err := records.ParseSchema(b.Schema)
+	if err != nil {
+		return fail(CheckSchema, "%v", err)
+	}
+	if !bytes.Equal(elemBytes(sc.ID()), coll.SchemaHash) {
+		return fail(CheckSchema, "the bundle's schema is not the one registered for the collection")
+	}
+	resp.Checks = append(resp.Checks, CheckSchema)
+
+	verdict := s.verifier.Verify(b, exp)
+	resp.Checks = append(resp.Checks, verdict.Checked...)
+	if !verdict.Valid {
+		return fail(verdict.Failed, "%s", verdict.Reason)
+	}
+	resp.Valid = true
+	return resp, nil
+}
+
+// checkAnchor checks the bundle's anchor transaction: an anchor of this
+// collection and root, sent by its holder, in this ledger at the stated
+// index, included under the bundle's checkpoint signed by this ledger, and
+// confirmed where the collection requires confirmations.
+func (s *Server) checkAnchor(pb *zkv1.Bundle, coll *ledger.Collection) (*ledger.Entry, error) {
+	tx, err := ledger.DecodeTx(pb.GetAnchorTx())
+	if err != nil {
+		return nil, fmt.Errorf("anchor transaction: %w", err)
+	}
+	a := tx.Body.GetAnchor()
+	if a == nil || !bytes.Equal(a.GetCollectionId(), pb.GetCollectionId()) || !bytes.Equal(a.GetRoot(), pb.GetRoot()) {
+		return nil, fmt.Errorf("the anchor transaction does not anchor this collection's root")
+	}
+	if tx.Body.GetSender() != coll.Holder {
+		return nil, fmt.Errorf("anchored by %q, not by the collection's holder %q", tx.Body.GetSender(), coll.Holder)
+	}
+	v, err := ledger.NoteVerifier(s.ledger.Origin(), s.ledger.NodeKey())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ledger.VerifyInclusion(pb.GetCheckpoint(), s.ledger.Origin(), v, pb.GetAnchorTx(), pb.GetAnchorLogIndex(), pb.GetAnchorInclusion()); err != nil {
+		return nil, err
+	}
+	e, err := s.ledger.Transaction(tx.Hash[:])
+	if err != nil || e.LogIndex != pb.GetAnchorLogIndex() {
+		return nil, fmt.Errorf("the anchor transaction is not on this ledger")
+	}
+	if coll.Required > 0 {
+		if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+			return nil, fmt.Errorf("anchor %d awaits %d confirmations", a.GetSequence(), coll.Required)
+		}
+	}
+	return e, nil
+}
