@@ -332,10 +332,12 @@ func endToEnd(t *testing.T, n *node) {
 	b := pr.GetBundle()
 	flip := func(x []byte) []byte { y := bytes.Clone(x); y[len(y)-1] ^= 1; return y }
 	for name, mut := range map[string]func(*zkv1.Bundle){
-		"kind":             func(b *zkv1.Bundle) { b.Kind = zkv1.StatementKind_STATEMENT_KIND_EXISTS },
-		"collection":       func(b *zkv1.Bundle) { b.Collection = "other" },
-		"collection_id":    func(b *zkv1.Bundle) { b.CollectionId = flip(b.CollectionId) },
-		"schema":           func(b *zkv1.Bundle) { b.Schema = bytes.Replace(b.Schema, []byte(`"width":32`), []byte(`"width":31`), 1) },
+		"kind":          func(b *zkv1.Bundle) { b.Kind = zkv1.StatementKind_STATEMENT_KIND_EXISTS },
+		"collection":    func(b *zkv1.Bundle) { b.Collection = "other" },
+		"collection_id": func(b *zkv1.Bundle) { b.CollectionId = flip(b.CollectionId) },
+		"schema": func(b *zkv1.Bundle) {
+			b.Schema = bytes.Replace(b.Schema, []byte(`"width":32`), []byte(`"width":31`), 1)
+		},
 		"query":            func(b *zkv1.Bundle) { b.Query = "income <= 20001 AND age >= 65" },
 		"query_hash":       func(b *zkv1.Bundle) { b.QueryHash = flip(b.QueryHash) },
 		"root":             func(b *zkv1.Bundle) { b.Root = flip(b.Root) },
