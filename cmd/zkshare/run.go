@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/keys"
@@ -29,17 +30,21 @@ const usage = `zkshare: prove facts about private records with zero-knowledge pr
 
 usage:
   zkshare keys setup   --keys DIR
-  zkshare collection create --data DIR --schema FILE [--name NAME]
-  zkshare commit       --data DIR --collection NAME FILE.csv|FILE.jsonl
-  zkshare prove        --data DIR --keys DIR --collection NAME (--subject KEY | --exists)
-                       --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
-  zkshare verify       --keys DIR [--subject KEY] [--nonce HEX] [--json] BUNDLE
+  zkshare serve        --data DIR --keys DIR [--addr 127.0.0.1:8080]
+  zkshare participant add --server URL --token ADMIN-TOKEN --id ID [--role consumer]
+  zkshare collection create (--data DIR | --server URL --token T) --schema FILE [--name NAME]
+  zkshare commit       (--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl
+  zkshare prove        (--data DIR --keys DIR | --server URL --token T) --collection NAME
+                       (--subject KEY | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
+  zkshare verify       [--keys DIR] [--server URL] [--ledger-key VKEY] [--subject KEY] [--nonce HEX] [--json] BUNDLE
+  zkshare audit        --server URL --token T (--collection NAME | --consumer ID)
   zkshare demo         [--dataset DIR] [--keys DIR]
   zkshare ledger init  --data DIR [--origin NAME]
   zkshare ledger verify --data DIR
   zkshare ledger show  --data DIR [--blocks N] [--tx HASH]
 
-Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS.
+Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS,
+--server from ZKSHARE_SERVER, --token from ZKSHARE_TOKEN, --token-file from ZKSHARE_TOKEN_FILE.
 Common flags: --log-level debug|info|warn|error, --log-format text|json.
 `
 
@@ -57,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "keys" || cmd == "collection" || cmd == "ledger") && len(rest) > 0 {
+	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -73,6 +78,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdVerify(ctx, rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "participant add":
+		return cmdParticipantAdd(ctx, rest, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, stdout, stderr)
 	case "ledger init":
 		return cmdLedgerInit(ctx, rest, stdout, stderr)
 	case "ledger verify":
@@ -184,12 +195,16 @@ func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.W
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
 	schemaPath := f.String("schema", "", "schema JSON file")
 	name := f.String("name", "", "collection name (default: the schema's name)")
+	r := remoteFlags(f)
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
 	}
 	if *schemaPath == "" {
 		return errors.New("collection create: --schema is required")
+	}
+	if r.on() {
+		return remoteCollectionCreate(ctx, r, *schemaPath, *name, stdout)
 	}
 	sc, err := records.LoadSchema(*schemaPath)
 	if err != nil {
@@ -230,12 +245,16 @@ func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f := newFlags("commit", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
 	coll := f.String("collection", "", "collection name")
+	r := remoteFlags(f)
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
 	}
 	if *coll == "" || f.NArg() != 1 {
 		return errors.New("commit: want --collection NAME and one records file")
+	}
+	if r.on() {
+		return remoteCommit(ctx, r, *coll, f.Arg(0), stdout, stderr)
 	}
 	st, err := holder.Open(filepath.Join(*data, "holder"), e.log)
 	if err != nil {
@@ -270,12 +289,24 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	q := f.String("query", "", "predicate")
 	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh)")
 	out := f.String("out", "", "bundle file (default: stdout)")
+	r := remoteFlags(f)
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
 	}
 	if *coll == "" || *q == "" || (*subject == "") == !*exists {
 		return errors.New("prove: want --collection, --query and exactly one of --subject or --exists")
+	}
+	if r.on() {
+		nonce, err := newNonceBytes(*nonceHex)
+		if err != nil {
+			return err
+		}
+		req := &zkv1.ProveRequest{Collection: *coll, Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: *subject, Query: *q, Nonce: nonce}
+		if *exists {
+			req.Kind = zkv1.StatementKind_STATEMENT_KIND_EXISTS
+		}
+		return remoteProve(ctx, r, req, *out, stdout, stderr)
 	}
 	nonce, err := prover.NewNonce()
 	if err != nil {
@@ -321,6 +352,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	subject := f.String("subject", "", "the subject you asked about")
 	nonceHex := f.String("nonce", "", "the nonce you issued (hex)")
 	asJSON := f.Bool("json", false, "print the verdict as JSON")
+	ledgerKey := f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key (offline anchor check)")
+	freshness := f.Duration("freshness", 0, "with --server: how long a replaced root still verifies (default: the server's)")
+	r := remoteFlags(f)
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
@@ -330,6 +364,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	data, err := os.ReadFile(f.Arg(0))
 	if err != nil {
 		return err
+	}
+	if pb, err := parseProtoBundle(data); err == nil {
+		return verifyProto(ctx, r, pb, *keyDir, *ledgerKey, *subject, *nonceHex, *freshness, *asJSON, stdout)
 	}
 	v, err := verifier.FromDir(*keyDir)
 	if err != nil {

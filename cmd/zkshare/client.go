@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/service"
+	"github.com/zkshare/zkshare/verifier"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("serve", stderr)
+	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "node data directory (created on first start)")
+	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "circuit key directory")
+	addr := f.String("addr", "127.0.0.1:8080", "listen address")
+	origin := f.String("origin", "zkshare.local/ledger", "name of a new ledger")
+	freshness := f.Duration("freshness", time.Hour, "how long a replaced root still verifies")
+	e, err := f.parse(args)
+	if err != nil {
+		return helpOK(err)
+	}
+	srv, err := service.New(ctx, service.Config{Data: *data, Keys: *keyDir, Origin: *origin, Freshness: *freshness, Log: e.log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on http://%s\n  holder token: %s\n  admin token:  %s\n",
+		ln.Addr(), service.TokenPath(*data, service.HolderID), service.TokenPath(*data, service.AdminID))
+	e.log.Info("serving", "addr", ln.Addr().String(), "data", *data)
+	err = service.Serve(ctx, service.NewHTTPServer(srv.Handler(), e.log), ln, 10*time.Second)
+	e.log.Info("stopped")
+	return err
+}
+
+// remote holds the flags of commands that talk to a server.
+type remote struct {
+	server, token, tokenFile *string
+}
+
+func remoteFlags(f *flags) remote {
+	return remote{
+		server:    f.String("server", envOr("ZKSHARE_SERVER", ""), "server URL, e.g. http://127.0.0.1:8080 (default: work on local files)"),
+		token:     f.String("token", envOr("ZKSHARE_TOKEN", ""), "bearer token"),
+		tokenFile: f.String("token-file", envOr("ZKSHARE_TOKEN_FILE", ""), "file holding the bearer token"),
+	}
+}
+
+func (r remote) on() bool { return *r.server != "" }
+
+func (r remote) options() ([]connect.ClientOption, error) {
+	tok := *r.token
+	if tok == "" && *r.tokenFile != "" {
+		b, err := os.ReadFile(*r.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if tok == "" {
+		return nil, nil
+	}
+	return []connect.ClientOption{connect.WithInterceptors(bearer(tok))}, nil
+}
+
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+func cmdParticipantAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("participant add", stderr)
+	r := remoteFlags(f)
+	id := f.String("id", "", "participant id")
+	role := f.String("role", "consumer", "admin, holder, consumer, device or validator")
+	out := f.String("out", "", "write the participant's new identity (private key) here (default: ID.json)")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if !r.on() || *id == "" {
+		return errors.New("participant add: want --server, --token (an admin's) and --id")
+	}
+	rv, ok := zkv1.Role_value["ROLE_"+strings.ToUpper(*role)]
+	if !ok {
+		return fmt.Errorf("--role %q: want admin, holder, consumer, device or validator", *role)
+	}
+	ident, err := ledger.NewIdentity(*id)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = *id + ".json"
+	}
+	opts, err := r.options()
+	if err != nil {
+		return err
+	}
+	c := zksharev1connect.NewAdminServiceClient(service.HTTPClient(), *r.server, opts...)
+	resp, err := c.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: *id, Role: zkv1.Role(rv), PublicKey: ident.Public()})
+	if err != nil {
+		return err
+	}
+	if err := ident.Save(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s registered (tx %x); identity in %s\ntoken: %s\n", *id, resp.GetTxHash(), *out, resp.GetToken())
+	return nil
+}
+
+func remoteCollectionCreate(ctx context.Context, r remote, schemaPath, name string, stdout io.Writer) error {
+	schema, err := os.ReadFile(schemaPath)
+	if err != nil {
+		return err
+	}
+	opts, err := r.options()
+	if err != nil {
+		return err
+	}
+	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
+	resp, err := c.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schema, Name: name})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "collection %s id=%x registered on the ledger (tx %x)\n", resp.GetCollection().GetName(), resp.GetCollection().GetId(), resp.GetRegisterTxHash())
+	return nil
+}
+
+// remoteCommit reads the file with the collection's schema (from the
+// server) and streams it in chunks, with progress on a terminal.
+func remoteCommit(ctx context.Context, r remote, coll, path string, stdout, stderr io.Writer) error {
+	opts, err := r.options()
+	if err != nil {
+		return err
+	}
+	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
+	info, err := c.GetCollection(ctx, &zkv1.GetCollectionRequest{Name: coll})
+	if err != nil {
+		return err
+	}
+	sc, err := records.ParseSchema(info.GetCollection().GetSchema())
+	if err != nil {
+		return err
+	}
+	recs, err := readRecords(sc, path)
+	if err != nil {
+		return err
+	}
+	stream, err := c.CommitRecords(ctx)
+	if err != nil {
+		return err
+	}
+	p := progress(stderr)
+	const chunk = 5000
+	for lo := 0; lo < len(recs); lo += chunk {
+		msg := &zkv1.CommitRecordsRequest{}
+		if lo == 0 {
+			msg.Collection = coll
+		}
+		for _, rec := range recs[lo:min(lo+chunk, len(recs))] {
+			msg.Records = append(msg.Records, &zkv1.Record{Key: rec.Key, Values: rec.Values})
+		}
+		if err := stream.Send(msg); err != nil {
+			break // the server's answer says why
+		}
+		p("send", min(lo+chunk, len(recs)), len(recs))
+	}
+	start := time.Now()
+	resp, err := stream.CloseAndReceive()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "committed %d new, %d updated; %d records; root %x anchored at height %d (tx %x) in %s\n",
+		resp.GetInserted(), resp.GetUpdated(), resp.GetRecordCount(), resp.GetRoot(), resp.GetAnchorHeight(), resp.GetAnchorTxHash(), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out string, stdout, stderr io.Writer) error {
+	opts, err := r.options()
+	if err != nil {
+		return err
+	}
+	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
+	resp, err := c.Prove(ctx, req)
+	if err != nil {
+		return err
+	}
+	enc, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(resp.GetBundle())
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = fmt.Fprintf(stdout, "%s\n", enc)
+		return err
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", out, resp.GetStatement())
+	return os.WriteFile(out, append(enc, '\n'), 0o644)
+}
+
+func newNonceBytes(hexNonce string) ([]byte, error) {
+	n, err := prover.NewNonce()
+	if err != nil {
+		return nil, err
+	}
+	if hexNonce != "" {
+		if n, err = records.ParseElement(hexNonce); err != nil {
+			return nil, fmt.Errorf("--nonce: %w", err)
+		}
+	}
+	b := n.Bytes()
+	return b[:], nil
+}
+
+// parseProtoBundle reads a bundle file in the service's (protojson) form.
+func parseProtoBundle(data []byte) (*zkv1.Bundle, error) {
+	if len(data) > 4*bundle.MaxSize {
+		return nil, fmt.Errorf("bundle: %d bytes is too big", len(data))
+	}
+	var pb zkv1.Bundle
+	if err := protojson.Unmarshal(data, &pb); err != nil {
+		return nil, err
+	}
+	return &pb, nil
+}
+
+// verifyProto checks a service bundle: with a server, all checks there;
+// otherwise offline: statement and proof against pinned keys and, given the
+// ledger's checkpoint key, the anchor's inclusion under the signed checkpoint.
+func verifyProto(ctx context.Context, r remote, pb *zkv1.Bundle, keyDir, ledgerKey, subject, nonceHex string, freshness time.Duration, asJSON bool, stdout io.Writer) error {
+	var nonce []byte
+	if nonceHex != "" {
+		n, err := records.ParseElement(nonceHex)
+		if err != nil {
+			return fmt.Errorf("--nonce: %w", err)
+		}
+		b := n.Bytes()
+		nonce = b[:]
+	}
+	var resp *zkv1.VerifyResponse
+	if r.on() {
+		opts, err := r.options()
+		if err != nil {
+			return err
+		}
+		c := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...)
+		if resp, err = c.Verify(ctx, &zkv1.VerifyRequest{Bundle: pb, Nonce: nonce, Subject: subject, FreshnessSeconds: uint32(freshness.Seconds())}); err != nil {
+			return err
+		}
+	} else {
+		resp = &zkv1.VerifyResponse{}
+		b, err := bundle.FromProto(pb)
+		if err != nil {
+			resp.FailedCheck, resp.Reason = verifier.CheckDecode, err.Error()
+		} else {
+			resp.Statement = b.Statement()
+			if ledgerKey != "" {
+				if err := checkAnchorOffline(pb, ledgerKey); err != nil {
+					resp.FailedCheck, resp.Reason = service.CheckAnchor, err.Error()
+				} else {
+					resp.Checks = append(resp.Checks, service.CheckAnchor+" (inclusion under the signed checkpoint)")
+				}
+			}
+			if resp.FailedCheck == "" {
+				v, err := verifier.FromDir(keyDir)
+				if err != nil {
+					return err
+				}
+				exp := verifier.Expect{Subject: subject}
+				if nonce != nil {
+					n, _ := records.ParseElement(hex.EncodeToString(nonce))
+					exp.Nonce = &n
+				}
+				verdict := v.Verify(b, exp)
+				resp.Checks = append(resp.Checks, verdict.Checked...)
+				resp.Valid, resp.FailedCheck, resp.Reason = verdict.Valid, verdict.Failed, verdict.Reason
+			}
+		}
+	}
+	if asJSON {
+		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true}.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else if resp.GetValid() {
+		fmt.Fprintf(stdout, "VALID: %s\nchecked: %s\n", resp.GetStatement(), strings.Join(resp.GetChecks(), ", "))
+		if resp.GetAnchorHeight() > 0 {
+			fmt.Fprintf(stdout, "anchored at height %d, %s\n", resp.GetAnchorHeight(), time.UnixMilli(resp.GetAnchorTimeUnixMs()).UTC().Format(time.RFC3339))
+		}
+		if !r.on() {
+			fmt.Fprintln(stdout, "offline: key registry, freshness and the anchor's presence on the ledger need --server")
+		}
+	}
+	if !resp.GetValid() {
+		return fmt.Errorf("%w: %s check failed: %s", verifier.ErrInvalid, resp.GetFailedCheck(), resp.GetReason())
+	}
+	return nil
+}
+
+func checkAnchorOffline(pb *zkv1.Bundle, vkey string) error {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("--ledger-key: %w", err)
+	}
+	if _, err := ledger.VerifyInclusion(pb.GetCheckpoint(), v.Name(), v, pb.GetAnchorTx(), pb.GetAnchorLogIndex(), pb.GetAnchorInclusion()); err != nil {
+		return err
+	}
+	tx, err := ledger.DecodeTx(pb.GetAnchorTx())
+	if err != nil {
+		return err
+	}
+	a := tx.Body.GetAnchor()
+	if a == nil || !bytes.Equal(a.GetCollectionId(), pb.GetCollectionId()) || !bytes.Equal(a.GetRoot(), pb.GetRoot()) {
+		return errors.New("the anchor transaction does not anchor this collection's root")
+	}
+	return nil
+}
+
+func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("audit", stderr)
+	r := remoteFlags(f)
+	coll := f.String("collection", "", "collection name (a holder's view)")
+	consumer := f.String("consumer", "", "consumer id (a consumer's own view)")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if !r.on() || (*coll == "") == (*consumer == "") {
+		return errors.New("audit: want --server, --token and one of --collection or --consumer")
+	}
+	opts, err := r.options()
+	if err != nil {
+		return err
+	}
+	req := &zkv1.ListAuditEntriesRequest{Consumer: *consumer}
+	if *coll != "" {
+		id := records.CollectionID(*coll)
+		b := id.Bytes()
+		req.CollectionId = b[:]
+	}
+	c := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *r.server, opts...)
+	resp, err := c.ListAuditEntries(ctx, req)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, e := range resp.GetEntries() {
+		a := e.GetAudit()
+		enc.Encode(map[string]any{"height": e.GetHeight(), "time": time.UnixMilli(e.GetTimeUnixMs()).UTC().Format(time.RFC3339),
+			"holder": e.GetHolder(), "consumer": a.GetConsumer(), "statement": a.GetStatement(), "result": a.GetResult(),
+			"query_hash": hex.EncodeToString(a.GetQueryHash()), "nonce": hex.EncodeToString(a.GetNonce()), "bundle_hash": hex.EncodeToString(a.GetBundleHash())})
+	}
+	return nil
+}
