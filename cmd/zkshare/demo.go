@@ -3,19 +3,23 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/bundle"
-	"github.com/zkshare/zkshare/holder"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
-	"github.com/zkshare/zkshare/verifier"
+	"github.com/zkshare/zkshare/service"
 )
 
 type sample struct {
@@ -25,9 +29,11 @@ type sample struct {
 	Expected bool   `json:"expected"`
 }
 
-// cmdDemo runs the whole local flow on a dataset: keys, a collection in a
-// fresh embedded store, a commit, then every sample query proven and
-// verified by a verifier that holds only the pinned verifying keys.
+// cmdDemo runs the whole flow on a dataset through a real node: keys, a
+// node on loopback over a fresh data directory, the holder creating the
+// collection and committing the records over Connect (anchored on the
+// ledger), a consumer asking every sample question, and a third party
+// verifying each bundle against the ledger.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("demo", stderr)
 	dataset := f.String("dataset", "testdata/benefits", "directory with schema.json, records.csv and queries.json")
@@ -46,20 +52,65 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	fmt.Fprintln(stderr, "1. keys: Groth16 setup (development, single-party: never for production)")
-	if _, err := keys.Setup(ctx, *keyDir, e.log, func(c, step string) { fmt.Fprintf(stderr, "   %-8s %s\n", c, step) }); err != nil {
+	m, err := keys.Setup(ctx, *keyDir, e.log, func(c, step string) { fmt.Fprintf(stderr, "   %-8s %s\n", c, step) })
+	if err != nil {
 		return err
 	}
 
-	sc, err := records.LoadSchema(filepath.Join(*dataset, "schema.json"))
+	// A node on loopback: ledger, holder and verifier services on one port.
+	data := filepath.Join(tmp, "node")
+	srv, err := service.New(ctx, service.Config{Data: data, Keys: *keyDir, Log: e.log})
 	if err != nil {
 		return err
 	}
-	st, err := holder.Open(filepath.Join(tmp, "holder"), e.log)
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if _, err := st.CreateCollection(ctx, sc.Name, sc); err != nil {
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- service.Serve(sctx, service.NewHTTPServer(srv.Handler(), e.log), ln, 5*time.Second) }()
+	defer func() { stop(); <-served }()
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stderr, "2. node: serving on %s (data in %s)\n", url, data)
+
+	token := func(id string) (string, error) {
+		b, err := os.ReadFile(service.TokenPath(data, id))
+		return strings.TrimSpace(string(b)), err
+	}
+	adminTok, err := token(service.AdminID)
+	if err != nil {
+		return err
+	}
+	holderTok, err := token(service.HolderID)
+	if err != nil {
+		return err
+	}
+	client := service.HTTPClient()
+	as := func(tok string) connect.ClientOption { return connect.WithInterceptors(bearer(tok)) }
+
+	bank, err := ledger.NewIdentity("bank")
+	if err != nil {
+		return err
+	}
+	reg, err := zksharev1connect.NewAdminServiceClient(client, url, as(adminTok)).RegisterParticipant(ctx,
+		&zkv1.RegisterParticipantRequest{Id: bank.ID, Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bank.Public()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "3. admin: registered consumer \"bank\" on the ledger")
+
+	schemaRaw, err := os.ReadFile(filepath.Join(*dataset, "schema.json"))
+	if err != nil {
+		return err
+	}
+	sc, err := records.ParseSchema(schemaRaw)
+	if err != nil {
+		return err
+	}
+	holderClient := zksharev1connect.NewHolderServiceClient(client, url, as(holderTok))
+	if _, err := holderClient.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw}); err != nil {
 		return err
 	}
 	recs, err := readRecords(sc, filepath.Join(*dataset, "records.csv"))
@@ -67,11 +118,28 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	res, err := st.Commit(ctx, sc.Name, recs, progress(stderr))
+	stream, err := holderClient.CommitRecords(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "2. holder: committed %d records to %s in %s, root %.16s…\n", res.Count, sc.Name, time.Since(start).Round(time.Millisecond), records.ElementHex(res.Root))
+	for lo := 0; lo < len(recs); lo += 2000 {
+		msg := &zkv1.CommitRecordsRequest{}
+		if lo == 0 {
+			msg.Collection = sc.Name
+		}
+		for _, r := range recs[lo:min(lo+2000, len(recs))] {
+			msg.Records = append(msg.Records, &zkv1.Record{Key: r.Key, Values: r.Values})
+		}
+		if err := stream.Send(msg); err != nil {
+			break
+		}
+	}
+	res, err := stream.CloseAndReceive()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "4. holder: committed %d records to %s over Connect in %s; root %.8x… anchored at ledger height %d\n",
+		res.GetRecordCount(), sc.Name, time.Since(start).Round(time.Millisecond), res.GetRoot(), res.GetAnchorHeight())
 
 	var samples []sample
 	raw, err := os.ReadFile(filepath.Join(*dataset, "queries.json"))
@@ -81,15 +149,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := json.Unmarshal(raw, &samples); err != nil {
 		return fmt.Errorf("queries.json: %w", err)
 	}
-	p, err := prover.New(st, *keyDir, prover.WithLogger(e.log))
-	if err != nil {
-		return err
-	}
-	v, err := verifier.FromDir(*keyDir)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stderr, "3. consumer asks, holder proves, a third party verifies:")
+	consumer := zksharev1connect.NewHolderServiceClient(client, url, as(reg.GetToken()))
+	third := zksharev1connect.NewVerifierServiceClient(client, url) // verification needs no account
+	fmt.Fprintln(stderr, "5. the bank asks, the holder proves, a third party verifies against the ledger:")
 	fmt.Fprintln(stderr)
 	tw := newTable(stdout)
 	fmt.Fprintln(tw, "statement\tquery\tanswer\tconstraints\tprove ms\tverify ms\tproof bytes\tverified\texpected")
@@ -99,33 +161,37 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		label := "exists"
+		nb := nonce.Bytes()
+		label, kind := "exists", zkv1.StatementKind_STATEMENT_KIND_EXISTS
 		if s.Kind == bundle.KindSubject {
-			label = "subject " + s.Subject
+			label, kind = "subject "+s.Subject, zkv1.StatementKind_STATEMENT_KIND_SUBJECT
 		}
+		constraints := m.Circuits[s.Kind].Constraints
 		t0 := time.Now()
-		b, err := p.Prove(ctx, prover.Request{Collection: sc.Name, Kind: s.Kind, Subject: s.Subject, Query: s.Query, Nonce: nonce})
+		pr, err := consumer.Prove(ctx, &zkv1.ProveRequest{Collection: sc.Name, Kind: kind, Subject: s.Subject, Query: s.Query, Nonce: nb[:]})
 		proveMS := time.Since(t0).Milliseconds()
-		if errors.Is(err, prover.ErrNoWitness) {
+		if connect.CodeOf(err) == connect.CodeFailedPrecondition && s.Kind == bundle.KindExists {
 			ok := !s.Expected
 			if !ok {
 				mismatches++
 			}
-			fmt.Fprintf(tw, "%s\t%s\tno record: not provable\t%d\t-\t-\t-\t-\t%s\n", label, s.Query, p.Constraints(s.Kind), mark(ok))
+			fmt.Fprintf(tw, "%s\t%s\tno record: not provable\t%d\t-\t-\t-\t-\t%s\n", label, s.Query, constraints, mark(ok))
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", label, s.Query, err)
 		}
-		data, _ := b.Marshal()
 		t1 := time.Now()
-		verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: s.Subject})
+		v, err := third.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nb[:], Subject: s.Subject})
+		if err != nil {
+			return err
+		}
 		verifyMS := float64(time.Since(t1).Microseconds()) / 1000
-		ok := verdict.Valid && b.Result == s.Expected
+		ok := v.GetValid() && pr.GetBundle().GetResult() == s.Expected
 		if !ok {
 			mismatches++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, s.Query, b.Result, p.Constraints(s.Kind), proveMS, verifyMS, len(b.Proof), verdict.Valid, mark(ok))
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, s.Query, pr.GetBundle().GetResult(), constraints, proveMS, verifyMS, len(pr.GetBundle().GetProof()), v.GetValid(), mark(ok))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -133,7 +199,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if mismatches > 0 {
 		return fmt.Errorf("demo: %d answers differ from the expected ones", mismatches)
 	}
-	fmt.Fprintln(stderr, "\nall answers match the dataset's expected answers")
+	if err := srv.Ledger().Verify(ctx, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "\nall answers match the dataset's expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
 	return nil
 }
 
