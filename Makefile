@@ -21,6 +21,7 @@ bench:
 	$(GO) test -run '^$$' -bench Append -benchtime 20000x ./ledger
 	$(GO) test -run '^$$' -bench 'InclusionProof|VerifyChain' -benchtime 2s ./ledger
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./bench
+	$(GO) test -run '^$$' -bench . -benchtime 40x ./service
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)

@@ -31,7 +31,7 @@ var (
 )
 
 // sharedKeys runs the (slow) dev key setup once for the package.
-func sharedKeys(t *testing.T) string {
+func sharedKeys(t testing.TB) string {
 	t.Helper()
 	keysOnce.Do(func() {
 		keyDir, keysErr = os.MkdirTemp("", "zkshare-keys-")
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 
 // node is a server on loopback with its clients' tokens.
 type node struct {
-	t       *testing.T
+	t       testing.TB
 	url     string
 	data    string
 	srv     *service.Server
@@ -84,7 +84,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startNode(t *testing.T, cfg service.Config) *node {
+func startNode(t testing.TB, cfg service.Config) *node {
 	t.Helper()
 	logs := &syncBuffer{}
 	cfg.Keys = sharedKeys(t)
