@@ -87,10 +87,18 @@ func keyKey(name, key string) []byte {
 	return append([]byte("k/"+name+"/"), key...)
 }
 
+// ValidName checks a collection name: 1-64 lowercase letters, digits, _ and -.
+func ValidName(name string) error {
+	if !collectionNameRE.MatchString(name) {
+		return fmt.Errorf("collection name %q: use 1-64 lowercase letters, digits, _ and -", name)
+	}
+	return nil
+}
+
 // CreateCollection registers a new, empty collection.
 func (s *Store) CreateCollection(ctx context.Context, name string, schema *records.Schema) (*Collection, error) {
-	if !collectionNameRE.MatchString(name) {
-		return nil, fmt.Errorf("collection name %q: use 1-64 lowercase letters, digits, _ and -", name)
+	if err := ValidName(name); err != nil {
+		return nil, err
 	}
 	raw, err := schema.Raw()
 	if err != nil {

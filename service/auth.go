@@ -127,6 +127,9 @@ var public = map[string]bool{
 var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceCreateCollectionProcedure:   {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceCommitRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceDeleteRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceSetPolicyProcedure:          {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceGetPolicyProcedure:          {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceProveProcedure:              {zkv1.Role_ROLE_CONSUMER},
 	zksharev1connect.LedgerServiceListAuditEntriesProcedure:   {zkv1.Role_ROLE_HOLDER, zkv1.Role_ROLE_CONSUMER, zkv1.Role_ROLE_ADMIN},
 	zksharev1connect.AdminServiceRegisterParticipantProcedure: {zkv1.Role_ROLE_ADMIN},

@@ -48,6 +48,9 @@ func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCo
 	if name == "" {
 		name = sc.Name
 	}
+	if err := holder.ValidName(name); err != nil {
+		return nil, invalid("name", "%v", err)
+	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	if _, ok := s.ledger.State().Collections[collectionKey(name)]; ok {
@@ -229,6 +232,12 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	if err := nonce.SetBytesCanonical(req.GetNonce()); err != nil || len(req.GetNonce()) != 32 {
 		return nil, invalid("nonce", "want 32 bytes, a BN254 scalar (big-endian, below the modulus)")
 	}
+	if _, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]; !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
+	}
+	if err := s.policies.allow(req.GetCollection(), c.ID, req.GetKind(), req.GetQuery()); err != nil {
+		return nil, toConnect(err)
+	}
 	select {
 	case s.queue <- struct{}{}:
 		defer func() { <-s.queue }()
@@ -238,9 +247,6 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	if _, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]; !ok {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
-	}
 	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce})
 	if err != nil {
 		return nil, toConnect(err)
@@ -286,6 +292,60 @@ func (s *Server) attachAnchor(pb *zkv1.Bundle) error {
 	}
 	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = e.Tx.Raw, e.LogIndex, incl, cp
 	return nil
+}
+
+// DeleteRecords empties the records' positions and anchors the new root.
+func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecordsRequest) (*zkv1.DeleteRecordsResponse, error) {
+	s := h.s
+	if n := len(req.GetKeys()); n == 0 || n > maxRecordsPerMsg {
+		return nil, invalid("keys", "want 1 to %d keys", maxRecordsPerMsg)
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if err := s.ownsCollection(req.GetCollection()); err != nil {
+		return nil, err
+	}
+	res, err := s.store.Delete(ctx, req.GetCollection(), req.GetKeys())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	rec, err := s.anchor(ctx, req.GetCollection(), res.Count, res.Root)
+	if err != nil {
+		return nil, toConnect(fmt.Errorf("records deleted but not anchored: %w", err))
+	}
+	return &zkv1.DeleteRecordsResponse{Deleted: uint64(res.Deleted), RecordCount: res.Count, Root: elemBytes(res.Root), AnchorTxHash: rec.Hash[:], AnchorHeight: rec.Height}, nil
+}
+
+// SetPolicy replaces a collection's access policy.
+func (h *holderService) SetPolicy(ctx context.Context, req *zkv1.SetPolicyRequest) (*zkv1.SetPolicyResponse, error) {
+	s := h.s
+	if err := s.ownsCollection(req.GetCollection()); err != nil {
+		return nil, err
+	}
+	c, err := s.store.Collection(req.GetCollection())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	consumer := func(id string) bool {
+		p, ok := s.ledger.State().Participants[id]
+		return ok && !p.Revoked && p.Role == zkv1.Role_ROLE_CONSUMER
+	}
+	if err := checkPolicy(req.GetPolicy(), c.SchemaOf(), consumer); err != nil {
+		return nil, err
+	}
+	if err := s.policies.set(req.GetCollection(), req.GetPolicy()); err != nil {
+		return nil, toConnect(err)
+	}
+	s.log.InfoContext(ctx, "access policy set", "collection", req.GetCollection(), "rules", len(req.GetPolicy().GetRules()))
+	return &zkv1.SetPolicyResponse{}, nil
+}
+
+// GetPolicy returns a collection's access policy.
+func (h *holderService) GetPolicy(ctx context.Context, req *zkv1.GetPolicyRequest) (*zkv1.GetPolicyResponse, error) {
+	if err := h.s.ownsCollection(req.GetCollection()); err != nil {
+		return nil, err
+	}
+	return &zkv1.GetPolicyResponse{Policy: h.s.policies.get(req.GetCollection())}, nil
 }
 
 type adminService struct{ s *Server }

@@ -59,6 +59,7 @@ type Server struct {
 	holderID *ledger.Identity
 	admin    *ledger.Identity
 	tokens   *tokens
+	policies *policies
 	queue    chan struct{} // prove slots: in flight plus waiting
 	manifest *keys.Manifest
 
@@ -124,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if s.tokens, err = loadTokens(cfg.Data); err != nil {
+		return nil, err
+	}
+	if s.policies, err = loadPolicies(cfg.Data); err != nil {
 		return nil, err
 	}
 	if s.ledger, err = ledger.Open(filepath.Join(cfg.Data, "ledger"), node, ledger.Options{Log: cfg.Log}); err != nil {

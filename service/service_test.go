@@ -186,6 +186,7 @@ func people(n int, income int) []*zkv1.Record {
 	return out
 }
 
+// createAndCommit makes a collection that every consumer may ask anything.
 func (n *node) createAndCommit(name string, recs []*zkv1.Record) *zkv1.CommitRecordsResponse {
 	n.t.Helper()
 	ctx := n.t.Context()
@@ -193,7 +194,15 @@ func (n *node) createAndCommit(name string, recs []*zkv1.Record) *zkv1.CommitRec
 	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: name}); err != nil {
 		n.t.Fatal(err)
 	}
+	n.setPolicy(name, &zkv1.PolicyRule{Consumer: "*", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS}})
 	return n.commit(name, recs)
+}
+
+func (n *node) setPolicy(name string, rules ...*zkv1.PolicyRule) {
+	n.t.Helper()
+	if _, err := n.holder(service.HolderID).SetPolicy(n.t.Context(), &zkv1.SetPolicyRequest{Collection: name, Policy: &zkv1.AccessPolicy{Rules: rules}}); err != nil {
+		n.t.Fatal(err)
+	}
 }
 
 func (n *node) commit(name string, recs []*zkv1.Record) *zkv1.CommitRecordsResponse {
@@ -439,5 +448,78 @@ func TestProveQueueFull(t *testing.T) {
 	wg.Wait()
 	if codes[connect.CodeResourceExhausted] == 0 || ok == 0 || ok+codes[connect.CodeResourceExhausted] != 6 {
 		t.Fatalf("want proofs and ResourceExhausted only, got %d proofs and %v", ok, codes)
+	}
+}
+
+func TestAccessPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("key setup is slow")
+	}
+	n := startNode(t, service.Config{})
+	n.register("bank", zkv1.Role_ROLE_CONSUMER)
+	n.register("insurer", zkv1.Role_ROLE_CONSUMER)
+	ctx := t.Context()
+	h := n.holder(service.HolderID)
+	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people"}); err != nil {
+		t.Fatal(err)
+	}
+	n.commit("people", people(10, 100))
+	ask := func(who string, kind zkv1.StatementKind, q string, nb byte) error {
+		req := &zkv1.ProveRequest{Collection: "people", Kind: kind, Query: q, Nonce: nonce(nb)}
+		if kind == zkv1.StatementKind_STATEMENT_KIND_SUBJECT {
+			req.Subject = "p0001"
+		}
+		_, err := n.holder(who).Prove(ctx, req)
+		return err
+	}
+	subject, exists := zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS
+	if err := ask("bank", subject, "income < 5000", 1); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("no policy: %v", err)
+	}
+	// Bad policies name the field.
+	for _, r := range []*zkv1.PolicyRule{
+		{Consumer: "nobody", Kinds: []zkv1.StatementKind{subject}},
+		{Consumer: "bank", Kinds: []zkv1.StatementKind{subject}, Templates: []string{"salary <"}},
+		{Consumer: "bank", Kinds: []zkv1.StatementKind{subject}, Templates: []string{"income ~"}},
+	} {
+		_, err := h.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: "people", Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{r}}})
+		if code(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "policy.rules[0]") {
+			t.Fatalf("bad rule %v: %v", r, err)
+		}
+	}
+	if _, err := n.holder("bank").SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: "people", Policy: &zkv1.AccessPolicy{}}); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("a consumer setting a policy: %v", err)
+	}
+	n.setPolicy("people",
+		&zkv1.PolicyRule{Consumer: "bank", Kinds: []zkv1.StatementKind{subject}, Templates: []string{"income <", "age >="}, RatePerMinute: 2})
+	for _, tc := range []struct {
+		who   string
+		kind  zkv1.StatementKind
+		query string
+		want  connect.Code
+	}{
+		{"bank", exists, "income < 5000", connect.CodePermissionDenied},              // kind not granted
+		{"bank", subject, "income < 5000 AND age < 3", connect.CodePermissionDenied}, // clause outside the templates
+		{"insurer", subject, "income < 5000", connect.CodePermissionDenied},          // consumer not named
+		{"bank", subject, "income < 5000 AND age >= 3", 0},
+		{"bank", subject, "income < 5000", 0},
+		{"bank", subject, "income < 5000", connect.CodeResourceExhausted}, // third in a minute
+	} {
+		err := ask(tc.who, tc.kind, tc.query, 5)
+		if tc.want == 0 && err != nil || tc.want != 0 && code(err) != tc.want {
+			t.Fatalf("%s %v %q: %v, want %v", tc.who, tc.kind, tc.query, err, tc.want)
+		}
+	}
+	got, err := h.GetPolicy(ctx, &zkv1.GetPolicyRequest{Collection: "people"})
+	if err != nil || len(got.GetPolicy().GetRules()) != 1 {
+		t.Fatalf("get policy: %v %v", got, err)
+	}
+	// Deleting a record moves the anchored root; proofs about it stop.
+	del, err := h.DeleteRecords(ctx, &zkv1.DeleteRecordsRequest{Collection: "people", Keys: []string{"p0001"}})
+	if err != nil || del.GetRecordCount() != 9 || del.GetAnchorHeight() == 0 {
+		t.Fatalf("delete: %v %v", del, err)
+	}
+	if _, err := h.DeleteRecords(ctx, &zkv1.DeleteRecordsRequest{Collection: "people", Keys: []string{"p0001"}}); code(err) != connect.CodeNotFound {
+		t.Fatalf("deleting a deleted key: %v", err)
 	}
 }

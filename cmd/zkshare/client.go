@@ -387,3 +387,42 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return nil
 }
+
+func cmdPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("policy set", stderr)
+	r := remoteFlags(f)
+	coll := f.String("collection", "", "collection name")
+	consumer := f.String("consumer", "*", "consumer id, or * for every consumer")
+	kinds := f.String("kinds", "subject,exists", "statement kinds allowed, comma-separated")
+	templates := f.String("templates", "", `allowed clauses, comma-separated "field op" (default: any)`)
+	perMinute := f.Uint("rate", 0, "proofs per minute (0: no limit)")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if !r.on() || *coll == "" {
+		return errors.New("policy set: want --server, --token (the holder's) and --collection")
+	}
+	rule := &zkv1.PolicyRule{Consumer: *consumer, RatePerMinute: uint32(*perMinute)}
+	for _, k := range strings.Split(*kinds, ",") {
+		v, ok := zkv1.StatementKind_value["STATEMENT_KIND_"+strings.ToUpper(strings.TrimSpace(k))]
+		if !ok {
+			return fmt.Errorf("--kinds: %q: want subject or exists", k)
+		}
+		rule.Kinds = append(rule.Kinds, zkv1.StatementKind(v))
+	}
+	if *templates != "" {
+		for _, t := range strings.Split(*templates, ",") {
+			rule.Templates = append(rule.Templates, strings.TrimSpace(t))
+		}
+	}
+	opts, err := r.options()
+	if err != nil {
+		return err
+	}
+	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
+	if _, err := c.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: *coll, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{rule}}}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "policy of %s: %s may ask %s\n", *coll, *consumer, *kinds)
+	return nil
+}

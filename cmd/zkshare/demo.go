@@ -99,7 +99,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "3. admin: registered consumer \"bank\" on the ledger")
+	fmt.Fprintln(stderr, "3. admin: registered consumer \"bank\" on the ledger; the holder's policy lets it ask subject and exists questions")
 
 	schemaRaw, err := os.ReadFile(filepath.Join(*dataset, "schema.json"))
 	if err != nil {
@@ -111,6 +111,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	holderClient := zksharev1connect.NewHolderServiceClient(client, url, as(holderTok))
 	if _, err := holderClient.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw}); err != nil {
+		return err
+	}
+	_, err = holderClient.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: sc.Name, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
+		Consumer: bank.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS}, RatePerMinute: 600}}}})
+	if err != nil {
 		return err
 	}
 	recs, err := readRecords(sc, filepath.Join(*dataset, "records.csv"))

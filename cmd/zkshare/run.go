@@ -37,6 +37,8 @@ usage:
   zkshare prove        (--data DIR --keys DIR | --server URL --token T) --collection NAME
                        (--subject KEY | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
   zkshare verify       [--keys DIR] [--server URL] [--ledger-key VKEY] [--subject KEY] [--nonce HEX] [--json] BUNDLE
+  zkshare policy set   --server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists]
+                       [--templates "income <=,age >="] [--rate PER-MINUTE]
   zkshare audit        --server URL --token T (--collection NAME | --consumer ID)
   zkshare demo         [--dataset DIR] [--keys DIR]
   zkshare ledger init  --data DIR [--origin NAME]
@@ -62,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant") && len(rest) > 0 {
+	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "participant add":
 		return cmdParticipantAdd(ctx, rest, stdout, stderr)
+	case "policy set":
+		return cmdPolicySet(ctx, rest, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout, stderr)
 	case "ledger init":

@@ -892,6 +892,429 @@ func (x *ProveResponse) GetStatement() string {
 	return ""
 }
 
+// AccessPolicy says which consumers may ask what of a collection. With no
+// rule that matches, a consumer is refused.
+type AccessPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*PolicyRule          `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessPolicy) Reset() {
+	*x = AccessPolicy{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessPolicy) ProtoMessage() {}
+
+func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessPolicy.ProtoReflect.Descriptor instead.
+func (*AccessPolicy) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AccessPolicy) GetRules() []*PolicyRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// PolicyRule grants one consumer (or "*", every consumer) some questions.
+type PolicyRule struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Consumer string                 `protobuf:"bytes,1,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Statement kinds allowed; empty allows none.
+	Kinds []StatementKind `protobuf:"varint,2,rep,packed,name=kinds,proto3,enum=zkshare.v1.StatementKind" json:"kinds,omitempty"`
+	// Allowed clauses as "field op" (e.g. "income <=", "region in"); empty
+	// allows any query. Every clause of a query must be allowed.
+	Templates []string `protobuf:"bytes,3,rep,name=templates,proto3" json:"templates,omitempty"`
+	// Proofs per minute; 0 means no limit.
+	RatePerMinute uint32 `protobuf:"varint,4,opt,name=rate_per_minute,json=ratePerMinute,proto3" json:"rate_per_minute,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyRule) Reset() {
+	*x = PolicyRule{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyRule) ProtoMessage() {}
+
+func (x *PolicyRule) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyRule.ProtoReflect.Descriptor instead.
+func (*PolicyRule) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PolicyRule) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *PolicyRule) GetKinds() []StatementKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *PolicyRule) GetTemplates() []string {
+	if x != nil {
+		return x.Templates
+	}
+	return nil
+}
+
+func (x *PolicyRule) GetRatePerMinute() uint32 {
+	if x != nil {
+		return x.RatePerMinute
+	}
+	return 0
+}
+
+type SetPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Policy        *AccessPolicy          `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPolicyRequest) Reset() {
+	*x = SetPolicyRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPolicyRequest) ProtoMessage() {}
+
+func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SetPolicyRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *SetPolicyRequest) GetPolicy() *AccessPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+type SetPolicyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPolicyResponse) Reset() {
+	*x = SetPolicyResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPolicyResponse) ProtoMessage() {}
+
+func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
+func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
+}
+
+type GetPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequest) Reset() {
+	*x = GetPolicyRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequest) ProtoMessage() {}
+
+func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetPolicyRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type GetPolicyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Policy        *AccessPolicy          `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyResponse) Reset() {
+	*x = GetPolicyResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyResponse) ProtoMessage() {}
+
+func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetPolicyResponse) GetPolicy() *AccessPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+type DeleteRecordsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Keys          []string               `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsRequest) Reset() {
+	*x = DeleteRecordsRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsRequest) ProtoMessage() {}
+
+func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteRecordsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DeleteRecordsRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type DeleteRecordsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       uint64                 `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	RecordCount   uint64                 `protobuf:"varint,2,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
+	Root          []byte                 `protobuf:"bytes,3,opt,name=root,proto3" json:"root,omitempty"`
+	AnchorTxHash  []byte                 `protobuf:"bytes,4,opt,name=anchor_tx_hash,json=anchorTxHash,proto3" json:"anchor_tx_hash,omitempty"`
+	AnchorHeight  uint64                 `protobuf:"varint,5,opt,name=anchor_height,json=anchorHeight,proto3" json:"anchor_height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRecordsResponse) Reset() {
+	*x = DeleteRecordsResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRecordsResponse) ProtoMessage() {}
+
+func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteRecordsResponse) GetDeleted() uint64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *DeleteRecordsResponse) GetRecordCount() uint64 {
+	if x != nil {
+		return x.RecordCount
+	}
+	return 0
+}
+
+func (x *DeleteRecordsResponse) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+func (x *DeleteRecordsResponse) GetAnchorTxHash() []byte {
+	if x != nil {
+		return x.AnchorTxHash
+	}
+	return nil
+}
+
+func (x *DeleteRecordsResponse) GetAnchorHeight() uint64 {
+	if x != nil {
+		return x.AnchorHeight
+	}
+	return 0
+}
+
 type VerifyRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Bundle *Bundle                `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
@@ -907,7 +1330,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1342,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1355,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VerifyRequest) GetBundle() *Bundle {
@@ -979,7 +1402,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1414,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1427,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -1064,7 +1487,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1499,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1512,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 type GetCheckpointResponse struct {
@@ -1106,7 +1529,7 @@ type GetCheckpointResponse struct {
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1541,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1554,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -1173,7 +1596,7 @@ type GetAnchorRequest struct {
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1608,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1621,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -1229,7 +1652,7 @@ type GetAnchorResponse struct {
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1664,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1677,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -1308,7 +1731,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1743,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1756,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -1356,7 +1779,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1791,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1804,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -1429,7 +1852,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1864,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1877,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -1480,7 +1903,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1915,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1928,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -1524,7 +1947,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1959,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1972,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -1568,7 +1991,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +2003,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +2016,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -1616,7 +2039,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +2051,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +2064,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -1685,7 +2108,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +2120,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +2133,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
@@ -1757,7 +2180,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +2192,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +2205,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -1804,7 +2227,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +2239,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +2252,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -1864,7 +2287,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +2299,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +2312,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -1989,7 +2412,38 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x05nonce\x18\x05 \x01(\fR\x05nonce\"Y\n" +
 	"\rProveResponse\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x1c\n" +
-	"\tstatement\x18\x02 \x01(\tR\tstatement\"\x98\x01\n" +
+	"\tstatement\x18\x02 \x01(\tR\tstatement\"<\n" +
+	"\fAccessPolicy\x12,\n" +
+	"\x05rules\x18\x01 \x03(\v2\x16.zkshare.v1.PolicyRuleR\x05rules\"\x9f\x01\n" +
+	"\n" +
+	"PolicyRule\x12\x1a\n" +
+	"\bconsumer\x18\x01 \x01(\tR\bconsumer\x12/\n" +
+	"\x05kinds\x18\x02 \x03(\x0e2\x19.zkshare.v1.StatementKindR\x05kinds\x12\x1c\n" +
+	"\ttemplates\x18\x03 \x03(\tR\ttemplates\x12&\n" +
+	"\x0frate_per_minute\x18\x04 \x01(\rR\rratePerMinute\"d\n" +
+	"\x10SetPolicyRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x120\n" +
+	"\x06policy\x18\x02 \x01(\v2\x18.zkshare.v1.AccessPolicyR\x06policy\"\x13\n" +
+	"\x11SetPolicyResponse\"2\n" +
+	"\x10GetPolicyRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"E\n" +
+	"\x11GetPolicyResponse\x120\n" +
+	"\x06policy\x18\x01 \x01(\v2\x18.zkshare.v1.AccessPolicyR\x06policy\"J\n" +
+	"\x14DeleteRecordsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\tR\x04keys\"\xb3\x01\n" +
+	"\x15DeleteRecordsResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x04R\adeleted\x12!\n" +
+	"\frecord_count\x18\x02 \x01(\x04R\vrecordCount\x12\x12\n" +
+	"\x04root\x18\x03 \x01(\fR\x04root\x12$\n" +
+	"\x0eanchor_tx_hash\x18\x04 \x01(\fR\fanchorTxHash\x12#\n" +
+	"\ranchor_height\x18\x05 \x01(\x04R\fanchorHeight\"\x98\x01\n" +
 	"\rVerifyRequest\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x18\n" +
@@ -2069,11 +2523,14 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rStatementKind\x12\x1e\n" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
-	"\x15STATEMENT_KIND_EXISTS\x10\x022\xda\x02\n" +
+	"\x15STATEMENT_KIND_EXISTS\x10\x022\xc4\x04\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
-	"\rGetCollection\x12 .zkshare.v1.GetCollectionRequest\x1a!.zkshare.v1.GetCollectionResponse\x12<\n" +
+	"\rDeleteRecords\x12 .zkshare.v1.DeleteRecordsRequest\x1a!.zkshare.v1.DeleteRecordsResponse\x12T\n" +
+	"\rGetCollection\x12 .zkshare.v1.GetCollectionRequest\x1a!.zkshare.v1.GetCollectionResponse\x12H\n" +
+	"\tSetPolicy\x12\x1c.zkshare.v1.SetPolicyRequest\x1a\x1d.zkshare.v1.SetPolicyResponse\x12H\n" +
+	"\tGetPolicy\x12\x1c.zkshare.v1.GetPolicyRequest\x1a\x1d.zkshare.v1.GetPolicyResponse\x12<\n" +
 	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse2R\n" +
 	"\x0fVerifierService\x12?\n" +
 	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse2\x86\x04\n" +
@@ -2104,7 +2561,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
 	(*Bundle)(nil),                      // 1: zkshare.v1.Bundle
@@ -2118,27 +2575,35 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*GetCollectionResponse)(nil),       // 9: zkshare.v1.GetCollectionResponse
 	(*ProveRequest)(nil),                // 10: zkshare.v1.ProveRequest
 	(*ProveResponse)(nil),               // 11: zkshare.v1.ProveResponse
-	(*VerifyRequest)(nil),               // 12: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 13: zkshare.v1.VerifyResponse
-	(*GetCheckpointRequest)(nil),        // 14: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 15: zkshare.v1.GetCheckpointResponse
-	(*GetAnchorRequest)(nil),            // 16: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),           // 17: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),       // 18: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),      // 19: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),           // 20: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),          // 21: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),          // 22: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),         // 23: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),     // 24: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                  // 25: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),    // 26: zkshare.v1.ListAuditEntriesResponse
-	(*RegisterParticipantRequest)(nil),  // 27: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil), // 28: zkshare.v1.RegisterParticipantResponse
-	(*Anchor)(nil),                      // 29: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 30: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 31: zkshare.v1.Audit
-	(Role)(0),                           // 32: zkshare.v1.Role
+	(*AccessPolicy)(nil),                // 12: zkshare.v1.AccessPolicy
+	(*PolicyRule)(nil),                  // 13: zkshare.v1.PolicyRule
+	(*SetPolicyRequest)(nil),            // 14: zkshare.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),           // 15: zkshare.v1.SetPolicyResponse
+	(*GetPolicyRequest)(nil),            // 16: zkshare.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),           // 17: zkshare.v1.GetPolicyResponse
+	(*DeleteRecordsRequest)(nil),        // 18: zkshare.v1.DeleteRecordsRequest
+	(*DeleteRecordsResponse)(nil),       // 19: zkshare.v1.DeleteRecordsResponse
+	(*VerifyRequest)(nil),               // 20: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),              // 21: zkshare.v1.VerifyResponse
+	(*GetCheckpointRequest)(nil),        // 22: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 23: zkshare.v1.GetCheckpointResponse
+	(*GetAnchorRequest)(nil),            // 24: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),           // 25: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),       // 26: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),      // 27: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),           // 28: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),          // 29: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),          // 30: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),         // 31: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),     // 32: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                  // 33: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),    // 34: zkshare.v1.ListAuditEntriesResponse
+	(*RegisterParticipantRequest)(nil),  // 35: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil), // 36: zkshare.v1.RegisterParticipantResponse
+	(*Anchor)(nil),                      // 37: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 38: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 39: zkshare.v1.Audit
+	(Role)(0),                           // 40: zkshare.v1.Role
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	0,  // 0: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
@@ -2147,42 +2612,52 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	5,  // 3: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
 	0,  // 4: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
 	1,  // 5: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
-	1,  // 6: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	29, // 7: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	30, // 8: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	30, // 9: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	31, // 10: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	25, // 11: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	32, // 12: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	3,  // 13: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	6,  // 14: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	8,  // 15: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	10, // 16: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	12, // 17: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	14, // 18: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	16, // 19: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	18, // 20: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	20, // 21: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	22, // 22: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	24, // 23: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	27, // 24: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	4,  // 25: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	7,  // 26: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	9,  // 27: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	11, // 28: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	13, // 29: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	15, // 30: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	17, // 31: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	19, // 32: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	21, // 33: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	23, // 34: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	26, // 35: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	28, // 36: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	25, // [25:37] is the sub-list for method output_type
-	13, // [13:25] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	13, // 6: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
+	0,  // 7: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
+	12, // 8: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
+	12, // 9: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
+	1,  // 10: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	37, // 11: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	38, // 12: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	38, // 13: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	39, // 14: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	33, // 15: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	40, // 16: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	3,  // 17: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	6,  // 18: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	18, // 19: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	8,  // 20: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	14, // 21: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	16, // 22: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	10, // 23: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	20, // 24: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	22, // 25: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	24, // 26: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	26, // 27: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	28, // 28: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	30, // 29: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	32, // 30: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	35, // 31: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	4,  // 32: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	7,  // 33: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	19, // 34: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	9,  // 35: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	15, // 36: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	17, // 37: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	11, // 38: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	21, // 39: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	23, // 40: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	25, // 41: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	27, // 42: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	29, // 43: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	31, // 44: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	34, // 45: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	36, // 46: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	32, // [32:47] is the sub-list for method output_type
+	17, // [17:32] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -2197,7 +2672,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -45,9 +45,16 @@ const (
 	// HolderServiceCommitRecordsProcedure is the fully-qualified name of the HolderService's
 	// CommitRecords RPC.
 	HolderServiceCommitRecordsProcedure = "/zkshare.v1.HolderService/CommitRecords"
+	// HolderServiceDeleteRecordsProcedure is the fully-qualified name of the HolderService's
+	// DeleteRecords RPC.
+	HolderServiceDeleteRecordsProcedure = "/zkshare.v1.HolderService/DeleteRecords"
 	// HolderServiceGetCollectionProcedure is the fully-qualified name of the HolderService's
 	// GetCollection RPC.
 	HolderServiceGetCollectionProcedure = "/zkshare.v1.HolderService/GetCollection"
+	// HolderServiceSetPolicyProcedure is the fully-qualified name of the HolderService's SetPolicy RPC.
+	HolderServiceSetPolicyProcedure = "/zkshare.v1.HolderService/SetPolicy"
+	// HolderServiceGetPolicyProcedure is the fully-qualified name of the HolderService's GetPolicy RPC.
+	HolderServiceGetPolicyProcedure = "/zkshare.v1.HolderService/GetPolicy"
 	// HolderServiceProveProcedure is the fully-qualified name of the HolderService's Prove RPC.
 	HolderServiceProveProcedure = "/zkshare.v1.HolderService/Prove"
 	// VerifierServiceVerifyProcedure is the fully-qualified name of the VerifierService's Verify RPC.
@@ -78,7 +85,10 @@ const (
 type HolderServiceClient interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
 	CommitRecords(context.Context) (*connect.ClientStreamForClientSimple[v1.CommitRecordsRequest, v1.CommitRecordsResponse], error)
+	DeleteRecords(context.Context, *v1.DeleteRecordsRequest) (*v1.DeleteRecordsResponse, error)
 	GetCollection(context.Context, *v1.GetCollectionRequest) (*v1.GetCollectionResponse, error)
+	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
+	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
 }
 
@@ -105,10 +115,28 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(holderServiceMethods.ByName("CommitRecords")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteRecords: connect.NewClient[v1.DeleteRecordsRequest, v1.DeleteRecordsResponse](
+			httpClient,
+			baseURL+HolderServiceDeleteRecordsProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("DeleteRecords")),
+			connect.WithClientOptions(opts...),
+		),
 		getCollection: connect.NewClient[v1.GetCollectionRequest, v1.GetCollectionResponse](
 			httpClient,
 			baseURL+HolderServiceGetCollectionProcedure,
 			connect.WithSchema(holderServiceMethods.ByName("GetCollection")),
+			connect.WithClientOptions(opts...),
+		),
+		setPolicy: connect.NewClient[v1.SetPolicyRequest, v1.SetPolicyResponse](
+			httpClient,
+			baseURL+HolderServiceSetPolicyProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("SetPolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		getPolicy: connect.NewClient[v1.GetPolicyRequest, v1.GetPolicyResponse](
+			httpClient,
+			baseURL+HolderServiceGetPolicyProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("GetPolicy")),
 			connect.WithClientOptions(opts...),
 		),
 		prove: connect.NewClient[v1.ProveRequest, v1.ProveResponse](
@@ -124,7 +152,10 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 type holderServiceClient struct {
 	createCollection *connect.Client[v1.CreateCollectionRequest, v1.CreateCollectionResponse]
 	commitRecords    *connect.Client[v1.CommitRecordsRequest, v1.CommitRecordsResponse]
+	deleteRecords    *connect.Client[v1.DeleteRecordsRequest, v1.DeleteRecordsResponse]
 	getCollection    *connect.Client[v1.GetCollectionRequest, v1.GetCollectionResponse]
+	setPolicy        *connect.Client[v1.SetPolicyRequest, v1.SetPolicyResponse]
+	getPolicy        *connect.Client[v1.GetPolicyRequest, v1.GetPolicyResponse]
 	prove            *connect.Client[v1.ProveRequest, v1.ProveResponse]
 }
 
@@ -142,9 +173,36 @@ func (c *holderServiceClient) CommitRecords(ctx context.Context) (*connect.Clien
 	return c.commitRecords.CallClientStreamSimple(ctx)
 }
 
+// DeleteRecords calls zkshare.v1.HolderService.DeleteRecords.
+func (c *holderServiceClient) DeleteRecords(ctx context.Context, req *v1.DeleteRecordsRequest) (*v1.DeleteRecordsResponse, error) {
+	response, err := c.deleteRecords.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // GetCollection calls zkshare.v1.HolderService.GetCollection.
 func (c *holderServiceClient) GetCollection(ctx context.Context, req *v1.GetCollectionRequest) (*v1.GetCollectionResponse, error) {
 	response, err := c.getCollection.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// SetPolicy calls zkshare.v1.HolderService.SetPolicy.
+func (c *holderServiceClient) SetPolicy(ctx context.Context, req *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error) {
+	response, err := c.setPolicy.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetPolicy calls zkshare.v1.HolderService.GetPolicy.
+func (c *holderServiceClient) GetPolicy(ctx context.Context, req *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error) {
+	response, err := c.getPolicy.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -164,7 +222,10 @@ func (c *holderServiceClient) Prove(ctx context.Context, req *v1.ProveRequest) (
 type HolderServiceHandler interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
 	CommitRecords(context.Context, *connect.ClientStream[v1.CommitRecordsRequest]) (*v1.CommitRecordsResponse, error)
+	DeleteRecords(context.Context, *v1.DeleteRecordsRequest) (*v1.DeleteRecordsResponse, error)
 	GetCollection(context.Context, *v1.GetCollectionRequest) (*v1.GetCollectionResponse, error)
+	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
+	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
 }
 
@@ -187,10 +248,28 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(holderServiceMethods.ByName("CommitRecords")),
 		connect.WithHandlerOptions(opts...),
 	)
+	holderServiceDeleteRecordsHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceDeleteRecordsProcedure,
+		svc.DeleteRecords,
+		connect.WithSchema(holderServiceMethods.ByName("DeleteRecords")),
+		connect.WithHandlerOptions(opts...),
+	)
 	holderServiceGetCollectionHandler := connect.NewUnaryHandlerSimple(
 		HolderServiceGetCollectionProcedure,
 		svc.GetCollection,
 		connect.WithSchema(holderServiceMethods.ByName("GetCollection")),
+		connect.WithHandlerOptions(opts...),
+	)
+	holderServiceSetPolicyHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceSetPolicyProcedure,
+		svc.SetPolicy,
+		connect.WithSchema(holderServiceMethods.ByName("SetPolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	holderServiceGetPolicyHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceGetPolicyProcedure,
+		svc.GetPolicy,
+		connect.WithSchema(holderServiceMethods.ByName("GetPolicy")),
 		connect.WithHandlerOptions(opts...),
 	)
 	holderServiceProveHandler := connect.NewUnaryHandlerSimple(
@@ -205,8 +284,14 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 			holderServiceCreateCollectionHandler.ServeHTTP(w, r)
 		case HolderServiceCommitRecordsProcedure:
 			holderServiceCommitRecordsHandler.ServeHTTP(w, r)
+		case HolderServiceDeleteRecordsProcedure:
+			holderServiceDeleteRecordsHandler.ServeHTTP(w, r)
 		case HolderServiceGetCollectionProcedure:
 			holderServiceGetCollectionHandler.ServeHTTP(w, r)
+		case HolderServiceSetPolicyProcedure:
+			holderServiceSetPolicyHandler.ServeHTTP(w, r)
+		case HolderServiceGetPolicyProcedure:
+			holderServiceGetPolicyHandler.ServeHTTP(w, r)
 		case HolderServiceProveProcedure:
 			holderServiceProveHandler.ServeHTTP(w, r)
 		default:
@@ -226,8 +311,20 @@ func (UnimplementedHolderServiceHandler) CommitRecords(context.Context, *connect
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.CommitRecords is not implemented"))
 }
 
+func (UnimplementedHolderServiceHandler) DeleteRecords(context.Context, *v1.DeleteRecordsRequest) (*v1.DeleteRecordsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.DeleteRecords is not implemented"))
+}
+
 func (UnimplementedHolderServiceHandler) GetCollection(context.Context, *v1.GetCollectionRequest) (*v1.GetCollectionResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.GetCollection is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.SetPolicy is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.GetPolicy is not implemented"))
 }
 
 func (UnimplementedHolderServiceHandler) Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error) {

@@ -1,0 +1,191 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"connectrpc.com/connect"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/query"
+	"github.com/zkshare/zkshare/records"
+	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// policies are the holder's access policies, one file per collection in
+// the data directory's policies/ (they are the holder's, not the ledger's).
+type policies struct {
+	dir      string
+	mu       sync.Mutex
+	byColl   map[string]*zkv1.AccessPolicy
+	limiters map[string]*rate.Limiter // collection/consumer/rule
+}
+
+const maxRules = 64
+
+var ops = []string{"==", "!=", "<", "<=", ">", ">=", "between", "in", "not in"}
+
+func loadPolicies(data string) (*policies, error) {
+	p := &policies{dir: filepath.Join(data, "policies"), byColl: map[string]*zkv1.AccessPolicy{}, limiters: map[string]*rate.Limiter{}}
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return nil, err
+	}
+	files, err := filepath.Glob(filepath.Join(p.dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var pol zkv1.AccessPolicy
+		if err := protojson.Unmarshal(b, &pol); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", f, err)
+		}
+		p.byColl[strings.TrimSuffix(filepath.Base(f), ".json")] = &pol
+	}
+	return p, nil
+}
+
+// check validates a policy against the collection's schema.
+func checkPolicy(pol *zkv1.AccessPolicy, sc *records.Schema, participants func(string) bool) error {
+	if pol == nil {
+		return invalid("policy", "missing")
+	}
+	if len(pol.GetRules()) > maxRules {
+		return invalid("policy.rules", "at most %d", maxRules)
+	}
+	for i, r := range pol.GetRules() {
+		field := fmt.Sprintf("policy.rules[%d]", i)
+		if c := r.GetConsumer(); c != "*" && !participants(c) {
+			return invalid(field+".consumer", "%q is not a registered consumer (or use \"*\")", c)
+		}
+		for _, k := range r.GetKinds() {
+			if k != zkv1.StatementKind_STATEMENT_KIND_SUBJECT && k != zkv1.StatementKind_STATEMENT_KIND_EXISTS {
+				return invalid(field+".kinds", "unknown statement kind %d", k)
+			}
+		}
+		for _, t := range r.GetTemplates() {
+			f, op, ok := splitTemplate(t)
+			if !ok {
+				return invalid(field+".templates", "%q: want \"field op\", op one of %s", t, strings.Join(ops, " "))
+			}
+			if _, _, known := sc.Field(f); !known {
+				return invalid(field+".templates", "%q: no field %q in the schema", t, f)
+			}
+			_ = op
+		}
+	}
+	return nil
+}
+
+func splitTemplate(t string) (field, op string, ok bool) {
+	field, op, ok = strings.Cut(strings.TrimSpace(t), " ")
+	op = strings.TrimSpace(op)
+	return field, op, ok && slices.Contains(ops, op)
+}
+
+func (p *policies) set(coll string, pol *zkv1.AccessPolicy) error {
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(pol)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(p.dir, coll+".json")
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.byColl[coll] = proto.CloneOf(pol)
+	for k := range p.limiters {
+		if strings.HasPrefix(k, coll+"/") {
+			delete(p.limiters, k)
+		}
+	}
+	return nil
+}
+
+func (p *policies) get(coll string) *zkv1.AccessPolicy {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pol, ok := p.byColl[coll]; ok {
+		return proto.CloneOf(pol)
+	}
+	return &zkv1.AccessPolicy{}
+}
+
+// allow says whether consumer may ask q of coll now: the first rule that
+// names the consumer (or "*"), grants the kind and admits every clause
+// decides; its rate limit then applies.
+func (p *policies) allow(coll, consumer string, kind zkv1.StatementKind, text string) error {
+	q, err := query.Parse(text)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pol := p.byColl[coll]
+	for i, r := range pol.GetRules() {
+		if r.GetConsumer() != consumer && r.GetConsumer() != "*" {
+			continue
+		}
+		if !slices.Contains(r.GetKinds(), kind) || !admits(r.GetTemplates(), q) {
+			continue
+		}
+		if n := r.GetRatePerMinute(); n > 0 {
+			key := fmt.Sprintf("%s/%s/%d", coll, consumer, i)
+			lim, ok := p.limiters[key]
+			if !ok {
+				lim = rate.NewLimiter(rate.Limit(float64(n)/60), int(n))
+				p.limiters[key] = lim
+			}
+			if !lim.Allow() {
+				return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("policy: %q may ask %d proofs a minute of %s", consumer, n, coll))
+			}
+		}
+		return nil
+	}
+	return connect.NewError(connect.CodePermissionDenied, errors.New("policy: no rule of the collection's access policy allows this question"))
+}
+
+func admits(templates []string, q *query.Query) bool {
+	if len(templates) == 0 {
+		return true
+	}
+	for _, c := range q.Clauses {
+		ok := false
+		for _, t := range templates {
+			if f, op, _ := splitTemplate(t); f == c.Field && op == c.Op {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
