@@ -236,7 +236,9 @@ func (s *Server) send(ctx context.Context, id *ledger.Identity, kind func(*zkv1.
 // /readyz on one mux, behind token authentication.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	opts := []connect.HandlerOption{connect.WithInterceptors(recoverInterceptor(s.log), s.authorize())}
+	m := newMetrics(s)
+	// Telemetry first, then authorisation; panics become Internal errors.
+	opts := []connect.HandlerOption{connect.WithInterceptors(m.interceptor(), recoverInterceptor(s.log), s.authorize())}
 	mux.Handle(zksharev1connect.NewHolderServiceHandler(&holderService{s}, opts...))
 	mux.Handle(zksharev1connect.NewVerifierServiceHandler(&verifierService{s}, opts...))
 	mux.Handle(zksharev1connect.NewLedgerServiceHandler(&ledgerService{s}, opts...))
@@ -247,6 +249,7 @@ func (s *Server) Handler() http.Handler {
 	reflector := grpcreflect.NewStaticReflector(names...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle("GET /metrics", m.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.ready(); err != nil {

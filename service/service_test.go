@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"log/slog"
 	"net"
 	"os"
@@ -390,6 +392,17 @@ func endToEnd(t *testing.T, n *node) {
 	}
 	if _, err := n.ledgerClient("bank").ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{Consumer: "other"}); code(err) != connect.CodePermissionDenied {
 		t.Fatalf("a consumer listing another's audit entries: %v", err)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": `zkshare_requests_total{code="ok",procedure="/zkshare.v1.HolderService/Prove"} 2`} {
+		resp, err := http.Get(n.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("%s: %d, no %q in\n%.2000s", path, resp.StatusCode, want, body)
+		}
 	}
 	cp, err := n.ledgerClient("").GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
 	if err != nil || cp.GetHeight() == 0 {
