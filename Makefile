@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 30s ./holder
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./ledger
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./ledger
+	$(GO) test -run '^$$' -fuzz FuzzFromProto -fuzztime 30s ./bundle
 
 # Code generation: pinned tools in .tmp (CI needs none: generated code is committed).
 BUF_VERSION := 1.75.0
