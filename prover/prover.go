@@ -112,13 +112,9 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error)
 		if err != nil {
 			return nil, err
 		}
-		a, result, err := circuits.SubjectAssignment(collID, w.Root, req.Nonce, prep.Encoded, &w.Record)
-		if err != nil {
-			return nil, fmt.Errorf("subject witness: %w", err)
+		if assignment, err = subject(b, collID, req.Nonce, prep, w); err != nil {
+			return nil, err
 		}
-		assignment = a
-		b.Root, b.Result = records.ElementHex(w.Root), result
-		b.KeyCommitment = records.ElementHex(circuits.KeyCommitment(collID, w.Record.Key, req.Nonce))
 	case bundle.KindExists:
 		w, err := p.store.Find(ctx, req.Collection, prep.Encoded)
 		if errors.Is(err, holder.ErrNotFound) {
@@ -139,6 +135,48 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error)
 	k := p.keys[req.Kind]
 	b.CircuitID, b.VKSHA256 = k.Entry.CircuitID, k.Entry.VKSHA256
 	proof, err := p.prove(ctx, k, assignment)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := proof.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	b.Proof = buf.Bytes()
+	return b, nil
+}
+
+func subject(b *bundle.Bundle, collID, nonce fr.Element, prep *query.Prepared, w *holder.Witness) (frontend.Circuit, error) {
+	a, result, err := circuits.SubjectAssignment(collID, w.Root, nonce, prep.Encoded, &w.Record)
+	if err != nil {
+		return nil, fmt.Errorf("subject witness: %w", err)
+	}
+	b.Root, b.Result = records.ElementHex(w.Root), result
+	b.KeyCommitment = records.ElementHex(circuits.KeyCommitment(collID, w.Record.Key, nonce))
+	return a, nil
+}
+
+// ProveOwn proves a subject statement from a witness the subject holds (a
+// receipt), without a holder store.
+func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []byte, w *holder.Witness, text string, nonce fr.Element) (*bundle.Bundle, error) {
+	schema, err := records.ParseSchema(schemaRaw)
+	if err != nil {
+		return nil, err
+	}
+	prep, err := query.Prepare(text, schema)
+	if err != nil {
+		return nil, err
+	}
+	collID := records.CollectionID(collection)
+	b := &bundle.Bundle{Version: bundle.Version, Kind: bundle.KindSubject, Collection: collection, CollectionID: records.ElementHex(collID),
+		Schema: schemaRaw, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(nonce), Circuit: bundle.KindSubject}
+	a, err := subject(b, collID, nonce, prep, w)
+	if err != nil {
+		return nil, err
+	}
+	k := p.keys[bundle.KindSubject]
+	b.CircuitID, b.VKSHA256 = k.Entry.CircuitID, k.Entry.VKSHA256
+	proof, err := p.prove(ctx, k, a)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/receipt"
 	"github.com/zkshare/zkshare/records"
 	"google.golang.org/protobuf/proto"
 )
@@ -346,6 +347,38 @@ func (h *holderService) GetPolicy(ctx context.Context, req *zkv1.GetPolicyReques
 		return nil, err
 	}
 	return &zkv1.GetPolicyResponse{Policy: h.s.policies.get(req.GetCollection())}, nil
+}
+
+// IssueReceipt gives the holder a subject's receipt to hand to that
+// subject: the record, salt and path under the current anchored root. It is
+// never for consumers, and nothing of it is logged.
+func (h *holderService) IssueReceipt(ctx context.Context, req *zkv1.IssueReceiptRequest) (*zkv1.IssueReceiptResponse, error) {
+	s := h.s
+	if req.GetSubject() == "" || len(req.GetSubject()) > maxValueBytes {
+		return nil, invalid("subject", "want the subject's key")
+	}
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	if err := s.ownsCollection(req.GetCollection()); err != nil {
+		return nil, err
+	}
+	c, err := s.store.Collection(req.GetCollection())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	w, err := s.store.Record(ctx, req.GetCollection(), req.GetSubject())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	r := receipt.New(req.GetCollection(), c.Schema, w)
+	// The anchor fields make the receipt's proofs complete bundles.
+	b := &zkv1.Bundle{CollectionId: r.GetCollectionId(), Root: r.GetRoot()}
+	if err := s.attachAnchor(b); err != nil {
+		return nil, toConnect(err)
+	}
+	r.AnchorTx, r.AnchorLogIndex, r.AnchorInclusion, r.Checkpoint = b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint
+	s.log.InfoContext(ctx, "receipt issued", "collection", req.GetCollection())
+	return &zkv1.IssueReceiptResponse{Receipt: r}, nil
 }
 
 type adminService struct{ s *Server }

@@ -16,11 +16,14 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/receipt"
 	"github.com/zkshare/zkshare/service"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -145,6 +148,21 @@ func (n *node) as(id string) []connect.ClientOption {
 			return resp, err
 		}
 	})))
+}
+
+type bearerFor string
+
+func (b bearerFor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+func (b bearerFor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+func (b bearerFor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }
 
 func (n *node) holder(id string) zksharev1connect.HolderServiceClient {
@@ -285,6 +303,46 @@ func endToEnd(t *testing.T, n *node) {
 	// A consumer may ask about a string value by equality; the proof still hides it.
 	if _, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: query, Nonce: nonce(2)}); err != nil {
 		t.Fatal(err)
+	}
+
+	// A receipt lets the subject prove a fact about its own record offline.
+	// The holder hands it to the subject; it is not a consumer-facing
+	// response, so this client does not record it for the privacy scan.
+	holderOnly := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), n.url, append(append([]connect.ClientOption{}, n.opts...), connect.WithInterceptors(bearerFor(n.tokens[service.HolderID])))...)
+	rr, err := holderOnly.IssueReceipt(ctx, &zkv1.IssueReceiptRequest{Collection: "people", Subject: canaries[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bank.IssueReceipt(ctx, &zkv1.IssueReceiptRequest{Collection: "people", Subject: canaries[0]}); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("a consumer asking for a receipt: %v", err)
+	}
+	w, err := receipt.Witness(rr.GetReceipt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := prover.New(nil, sharedKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n7 fr.Element
+	n7.SetBytes(nonce(7))
+	ob, err := own.ProveOwn(ctx, "people", rr.GetReceipt().GetSchema(), w, "age >= 65", n7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opb, err := ob.ToProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rr.GetReceipt()
+	opb.AnchorTx, opb.AnchorLogIndex, opb.AnchorInclusion, opb.Checkpoint = r.GetAnchorTx(), r.GetAnchorLogIndex(), r.GetAnchorInclusion(), r.GetCheckpoint()
+	if v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: opb, Nonce: nonce(7), Subject: canaries[0]}); err != nil || !v.GetValid() || !opb.GetResult() {
+		t.Fatalf("proof from a receipt: %v %v", v, err)
+	}
+	bad := proto.CloneOf(r)
+	bad.Values[0] = "1"
+	if _, err := receipt.Witness(bad); err == nil {
+		t.Fatal("a receipt with a changed value was accepted")
 	}
 
 	// Auth: no token, wrong token, wrong role.

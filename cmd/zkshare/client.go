@@ -19,6 +19,7 @@ import (
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/receipt"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
@@ -425,4 +426,80 @@ func cmdPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "policy of %s: %s may ask %s\n", *coll, *consumer, *kinds)
 	return nil
+}
+
+func cmdReceiptIssue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("receipt issue", stderr)
+	r := remoteFlags(f)
+	coll := f.String("collection", "", "collection name")
+	subject := f.String("subject", "", "the subject's key")
+	out := f.String("out", "", "receipt file (it holds the record and its salt: give it to the subject only)")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if !r.on() || *coll == "" || *subject == "" || *out == "" {
+		return errors.New("receipt issue: want --server, --token (the holder's), --collection, --subject and --out")
+	}
+	opts, err := r.options()
+	if err != nil {
+		return err
+	}
+	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
+	resp, err := c.IssueReceipt(ctx, &zkv1.IssueReceiptRequest{Collection: *coll, Subject: *subject})
+	if err != nil {
+		return err
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(resp.GetReceipt())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "receipt for one record of %s written to %s (private: it holds the record's values and salt)\n", *coll, *out)
+	return nil
+}
+
+// proveFromReceipt proves a subject statement offline from a receipt.
+func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, out string, stdout, stderr io.Writer) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var r zkv1.Receipt
+	if err := protojson.Unmarshal(data, &r); err != nil {
+		return fmt.Errorf("receipt %s: %w", path, err)
+	}
+	w, err := receipt.Witness(&r)
+	if err != nil {
+		return err
+	}
+	nb, err := newNonceBytes(nonceHex)
+	if err != nil {
+		return err
+	}
+	nonce, _ := records.ParseElement(hex.EncodeToString(nb))
+	p, err := prover.New(nil, keyDir)
+	if err != nil {
+		return err
+	}
+	b, err := p.ProveOwn(ctx, r.GetCollection(), r.GetSchema(), w, q, nonce)
+	if err != nil {
+		return err
+	}
+	pb, err := b.ToProto()
+	if err != nil {
+		return err
+	}
+	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = r.GetAnchorTx(), r.GetAnchorLogIndex(), r.GetAnchorInclusion(), r.GetCheckpoint()
+	enc, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(pb)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = fmt.Fprintf(stdout, "%s\n", enc)
+		return err
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", out, b.Statement())
+	return os.WriteFile(out, append(enc, '\n'), 0o644)
 }

@@ -36,6 +36,8 @@ usage:
   zkshare commit       (--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl
   zkshare prove        (--data DIR --keys DIR | --server URL --token T) --collection NAME
                        (--subject KEY | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
+  zkshare receipt issue --server URL --token T --collection NAME --subject KEY --out FILE
+  zkshare prove        --receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)
   zkshare verify       [--keys DIR] [--server URL] [--ledger-key VKEY] [--subject KEY] [--nonce HEX] [--json] BUNDLE
   zkshare policy set   --server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists]
                        [--templates "income <=,age >="] [--rate PER-MINUTE]
@@ -64,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy") && len(rest) > 0 {
+	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy" || cmd == "receipt") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "participant add":
 		return cmdParticipantAdd(ctx, rest, stdout, stderr)
+	case "receipt issue":
+		return cmdReceiptIssue(ctx, rest, stdout, stderr)
 	case "policy set":
 		return cmdPolicySet(ctx, rest, stdout, stderr)
 	case "audit":
@@ -293,10 +297,17 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	q := f.String("query", "", "predicate")
 	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh)")
 	out := f.String("out", "", "bundle file (default: stdout)")
+	receiptPath := f.String("receipt", "", "prove about your own record from this receipt, offline")
 	r := remoteFlags(f)
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
+	}
+	if *receiptPath != "" {
+		if *q == "" {
+			return errors.New("prove: want --query")
+		}
+		return proveFromReceipt(ctx, *receiptPath, *keyDir, *q, *nonceHex, *out, stdout, stderr)
 	}
 	if *coll == "" || *q == "" || (*subject == "") == !*exists {
 		return errors.New("prove: want --collection, --query and exactly one of --subject or --exists")

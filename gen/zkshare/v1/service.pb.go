@@ -1315,6 +1315,254 @@ func (x *DeleteRecordsResponse) GetAnchorHeight() uint64 {
 	return 0
 }
 
+// Receipt is a subject's own record with everything needed to prove facts
+// about it offline: values, salt, position and path under an anchored
+// root. It is for the record's subject only.
+type Receipt struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Collection   string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	CollectionId []byte                 `protobuf:"bytes,2,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	Schema       []byte                 `protobuf:"bytes,3,opt,name=schema,proto3" json:"schema,omitempty"`
+	Key          string                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	Values       []string               `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
+	Salt         []byte                 `protobuf:"bytes,6,opt,name=salt,proto3" json:"salt,omitempty"`
+	Version      uint64                 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
+	Position     uint64                 `protobuf:"varint,8,opt,name=position,proto3" json:"position,omitempty"`
+	// Bottom up, one per tree level.
+	Siblings        [][]byte `protobuf:"bytes,9,rep,name=siblings,proto3" json:"siblings,omitempty"`
+	Root            []byte   `protobuf:"bytes,10,opt,name=root,proto3" json:"root,omitempty"`
+	AnchorTx        []byte   `protobuf:"bytes,11,opt,name=anchor_tx,json=anchorTx,proto3" json:"anchor_tx,omitempty"`
+	AnchorLogIndex  uint64   `protobuf:"varint,12,opt,name=anchor_log_index,json=anchorLogIndex,proto3" json:"anchor_log_index,omitempty"`
+	AnchorInclusion [][]byte `protobuf:"bytes,13,rep,name=anchor_inclusion,json=anchorInclusion,proto3" json:"anchor_inclusion,omitempty"`
+	Checkpoint      []byte   `protobuf:"bytes,14,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Receipt) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *Receipt) GetCollectionId() []byte {
+	if x != nil {
+		return x.CollectionId
+	}
+	return nil
+}
+
+func (x *Receipt) GetSchema() []byte {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *Receipt) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Receipt) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *Receipt) GetSalt() []byte {
+	if x != nil {
+		return x.Salt
+	}
+	return nil
+}
+
+func (x *Receipt) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Receipt) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *Receipt) GetSiblings() [][]byte {
+	if x != nil {
+		return x.Siblings
+	}
+	return nil
+}
+
+func (x *Receipt) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+func (x *Receipt) GetAnchorTx() []byte {
+	if x != nil {
+		return x.AnchorTx
+	}
+	return nil
+}
+
+func (x *Receipt) GetAnchorLogIndex() uint64 {
+	if x != nil {
+		return x.AnchorLogIndex
+	}
+	return 0
+}
+
+func (x *Receipt) GetAnchorInclusion() [][]byte {
+	if x != nil {
+		return x.AnchorInclusion
+	}
+	return nil
+}
+
+func (x *Receipt) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+type IssueReceiptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueReceiptRequest) Reset() {
+	*x = IssueReceiptRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueReceiptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueReceiptRequest) ProtoMessage() {}
+
+func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueReceiptRequest.ProtoReflect.Descriptor instead.
+func (*IssueReceiptRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *IssueReceiptRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *IssueReceiptRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+type IssueReceiptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueReceiptResponse) Reset() {
+	*x = IssueReceiptResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueReceiptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueReceiptResponse) ProtoMessage() {}
+
+func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueReceiptResponse.ProtoReflect.Descriptor instead.
+func (*IssueReceiptResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *IssueReceiptResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
 type VerifyRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Bundle *Bundle                `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
@@ -1330,7 +1578,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1590,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1603,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VerifyRequest) GetBundle() *Bundle {
@@ -1402,7 +1650,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1662,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1675,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -1487,7 +1735,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1747,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1760,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 type GetCheckpointResponse struct {
@@ -1529,7 +1777,7 @@ type GetCheckpointResponse struct {
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1789,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1802,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -1596,7 +1844,7 @@ type GetAnchorRequest struct {
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1856,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1869,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -1652,7 +1900,7 @@ type GetAnchorResponse struct {
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1912,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1925,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -1731,7 +1979,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1991,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +2004,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -1779,7 +2027,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +2039,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +2052,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -1852,7 +2100,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +2112,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +2125,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -1903,7 +2151,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2163,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2176,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -1947,7 +2195,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2207,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2220,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -1991,7 +2239,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2251,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2264,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -2039,7 +2287,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2299,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2312,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -2108,7 +2356,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2120,7 +2368,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2133,7 +2381,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
@@ -2180,7 +2428,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2440,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2205,7 +2453,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -2227,7 +2475,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2239,7 +2487,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2252,7 +2500,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -2287,7 +2535,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2547,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2560,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -2443,7 +2691,34 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\frecord_count\x18\x02 \x01(\x04R\vrecordCount\x12\x12\n" +
 	"\x04root\x18\x03 \x01(\fR\x04root\x12$\n" +
 	"\x0eanchor_tx_hash\x18\x04 \x01(\fR\fanchorTxHash\x12#\n" +
-	"\ranchor_height\x18\x05 \x01(\x04R\fanchorHeight\"\x98\x01\n" +
+	"\ranchor_height\x18\x05 \x01(\x04R\fanchorHeight\"\x9c\x03\n" +
+	"\aReceipt\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12#\n" +
+	"\rcollection_id\x18\x02 \x01(\fR\fcollectionId\x12\x16\n" +
+	"\x06schema\x18\x03 \x01(\fR\x06schema\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12\x16\n" +
+	"\x06values\x18\x05 \x03(\tR\x06values\x12\x12\n" +
+	"\x04salt\x18\x06 \x01(\fR\x04salt\x12\x18\n" +
+	"\aversion\x18\a \x01(\x04R\aversion\x12\x1a\n" +
+	"\bposition\x18\b \x01(\x04R\bposition\x12\x1a\n" +
+	"\bsiblings\x18\t \x03(\fR\bsiblings\x12\x12\n" +
+	"\x04root\x18\n" +
+	" \x01(\fR\x04root\x12\x1b\n" +
+	"\tanchor_tx\x18\v \x01(\fR\banchorTx\x12(\n" +
+	"\x10anchor_log_index\x18\f \x01(\x04R\x0eanchorLogIndex\x12)\n" +
+	"\x10anchor_inclusion\x18\r \x03(\fR\x0fanchorInclusion\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x0e \x01(\fR\n" +
+	"checkpoint\"O\n" +
+	"\x13IssueReceiptRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\"E\n" +
+	"\x14IssueReceiptResponse\x12-\n" +
+	"\areceipt\x18\x01 \x01(\v2\x13.zkshare.v1.ReceiptR\areceipt\"\x98\x01\n" +
 	"\rVerifyRequest\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x18\n" +
@@ -2523,7 +2798,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rStatementKind\x12\x1e\n" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
-	"\x15STATEMENT_KIND_EXISTS\x10\x022\xc4\x04\n" +
+	"\x15STATEMENT_KIND_EXISTS\x10\x022\x97\x05\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
@@ -2531,7 +2806,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rGetCollection\x12 .zkshare.v1.GetCollectionRequest\x1a!.zkshare.v1.GetCollectionResponse\x12H\n" +
 	"\tSetPolicy\x12\x1c.zkshare.v1.SetPolicyRequest\x1a\x1d.zkshare.v1.SetPolicyResponse\x12H\n" +
 	"\tGetPolicy\x12\x1c.zkshare.v1.GetPolicyRequest\x1a\x1d.zkshare.v1.GetPolicyResponse\x12<\n" +
-	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse2R\n" +
+	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse\x12Q\n" +
+	"\fIssueReceipt\x12\x1f.zkshare.v1.IssueReceiptRequest\x1a .zkshare.v1.IssueReceiptResponse2R\n" +
 	"\x0fVerifierService\x12?\n" +
 	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse2\x86\x04\n" +
 	"\rLedgerService\x12T\n" +
@@ -2561,7 +2837,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
 	(*Bundle)(nil),                      // 1: zkshare.v1.Bundle
@@ -2583,27 +2859,30 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*GetPolicyResponse)(nil),           // 17: zkshare.v1.GetPolicyResponse
 	(*DeleteRecordsRequest)(nil),        // 18: zkshare.v1.DeleteRecordsRequest
 	(*DeleteRecordsResponse)(nil),       // 19: zkshare.v1.DeleteRecordsResponse
-	(*VerifyRequest)(nil),               // 20: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 21: zkshare.v1.VerifyResponse
-	(*GetCheckpointRequest)(nil),        // 22: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 23: zkshare.v1.GetCheckpointResponse
-	(*GetAnchorRequest)(nil),            // 24: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),           // 25: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),       // 26: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),      // 27: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),           // 28: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),          // 29: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),          // 30: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),         // 31: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),     // 32: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                  // 33: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),    // 34: zkshare.v1.ListAuditEntriesResponse
-	(*RegisterParticipantRequest)(nil),  // 35: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil), // 36: zkshare.v1.RegisterParticipantResponse
-	(*Anchor)(nil),                      // 37: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 38: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 39: zkshare.v1.Audit
-	(Role)(0),                           // 40: zkshare.v1.Role
+	(*Receipt)(nil),                     // 20: zkshare.v1.Receipt
+	(*IssueReceiptRequest)(nil),         // 21: zkshare.v1.IssueReceiptRequest
+	(*IssueReceiptResponse)(nil),        // 22: zkshare.v1.IssueReceiptResponse
+	(*VerifyRequest)(nil),               // 23: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),              // 24: zkshare.v1.VerifyResponse
+	(*GetCheckpointRequest)(nil),        // 25: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 26: zkshare.v1.GetCheckpointResponse
+	(*GetAnchorRequest)(nil),            // 27: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),           // 28: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),       // 29: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),      // 30: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),           // 31: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),          // 32: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),          // 33: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),         // 34: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),     // 35: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                  // 36: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),    // 37: zkshare.v1.ListAuditEntriesResponse
+	(*RegisterParticipantRequest)(nil),  // 38: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil), // 39: zkshare.v1.RegisterParticipantResponse
+	(*Anchor)(nil),                      // 40: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 41: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 42: zkshare.v1.Audit
+	(Role)(0),                           // 43: zkshare.v1.Role
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	0,  // 0: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
@@ -2616,48 +2895,51 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	0,  // 7: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
 	12, // 8: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
 	12, // 9: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
-	1,  // 10: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	37, // 11: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	38, // 12: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	38, // 13: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	39, // 14: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	33, // 15: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	40, // 16: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	3,  // 17: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	6,  // 18: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	18, // 19: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	8,  // 20: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	14, // 21: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	16, // 22: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	10, // 23: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	20, // 24: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	22, // 25: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	24, // 26: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	26, // 27: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	28, // 28: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	30, // 29: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	32, // 30: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	35, // 31: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	4,  // 32: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	7,  // 33: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	19, // 34: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	9,  // 35: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	15, // 36: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	17, // 37: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	11, // 38: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	21, // 39: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	23, // 40: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	25, // 41: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	27, // 42: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	29, // 43: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	31, // 44: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	34, // 45: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	36, // 46: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	32, // [32:47] is the sub-list for method output_type
-	17, // [17:32] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	20, // 10: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
+	1,  // 11: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	40, // 12: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	41, // 13: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	41, // 14: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	42, // 15: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	36, // 16: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	43, // 17: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	3,  // 18: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	6,  // 19: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	18, // 20: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	8,  // 21: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	14, // 22: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	16, // 23: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	10, // 24: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	21, // 25: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	23, // 26: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	25, // 27: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	27, // 28: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	29, // 29: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	31, // 30: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	33, // 31: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	35, // 32: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	38, // 33: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	4,  // 34: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	7,  // 35: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	19, // 36: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	9,  // 37: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	15, // 38: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	17, // 39: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	11, // 40: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	22, // 41: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	24, // 42: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	26, // 43: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	28, // 44: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	30, // 45: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	32, // 46: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	34, // 47: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	37, // 48: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	39, // 49: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	34, // [34:50] is the sub-list for method output_type
+	18, // [18:34] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -2672,7 +2954,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -57,6 +57,9 @@ const (
 	HolderServiceGetPolicyProcedure = "/zkshare.v1.HolderService/GetPolicy"
 	// HolderServiceProveProcedure is the fully-qualified name of the HolderService's Prove RPC.
 	HolderServiceProveProcedure = "/zkshare.v1.HolderService/Prove"
+	// HolderServiceIssueReceiptProcedure is the fully-qualified name of the HolderService's
+	// IssueReceipt RPC.
+	HolderServiceIssueReceiptProcedure = "/zkshare.v1.HolderService/IssueReceipt"
 	// VerifierServiceVerifyProcedure is the fully-qualified name of the VerifierService's Verify RPC.
 	VerifierServiceVerifyProcedure = "/zkshare.v1.VerifierService/Verify"
 	// LedgerServiceGetCheckpointProcedure is the fully-qualified name of the LedgerService's
@@ -90,6 +93,7 @@ type HolderServiceClient interface {
 	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
 	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
+	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 }
 
 // NewHolderServiceClient constructs a client for the zkshare.v1.HolderService service. By default,
@@ -145,6 +149,12 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(holderServiceMethods.ByName("Prove")),
 			connect.WithClientOptions(opts...),
 		),
+		issueReceipt: connect.NewClient[v1.IssueReceiptRequest, v1.IssueReceiptResponse](
+			httpClient,
+			baseURL+HolderServiceIssueReceiptProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("IssueReceipt")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -157,6 +167,7 @@ type holderServiceClient struct {
 	setPolicy        *connect.Client[v1.SetPolicyRequest, v1.SetPolicyResponse]
 	getPolicy        *connect.Client[v1.GetPolicyRequest, v1.GetPolicyResponse]
 	prove            *connect.Client[v1.ProveRequest, v1.ProveResponse]
+	issueReceipt     *connect.Client[v1.IssueReceiptRequest, v1.IssueReceiptResponse]
 }
 
 // CreateCollection calls zkshare.v1.HolderService.CreateCollection.
@@ -218,6 +229,15 @@ func (c *holderServiceClient) Prove(ctx context.Context, req *v1.ProveRequest) (
 	return nil, err
 }
 
+// IssueReceipt calls zkshare.v1.HolderService.IssueReceipt.
+func (c *holderServiceClient) IssueReceipt(ctx context.Context, req *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error) {
+	response, err := c.issueReceipt.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // HolderServiceHandler is an implementation of the zkshare.v1.HolderService service.
 type HolderServiceHandler interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
@@ -227,6 +247,7 @@ type HolderServiceHandler interface {
 	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
 	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
+	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 }
 
 // NewHolderServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -278,6 +299,12 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(holderServiceMethods.ByName("Prove")),
 		connect.WithHandlerOptions(opts...),
 	)
+	holderServiceIssueReceiptHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceIssueReceiptProcedure,
+		svc.IssueReceipt,
+		connect.WithSchema(holderServiceMethods.ByName("IssueReceipt")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.HolderService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case HolderServiceCreateCollectionProcedure:
@@ -294,6 +321,8 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 			holderServiceGetPolicyHandler.ServeHTTP(w, r)
 		case HolderServiceProveProcedure:
 			holderServiceProveHandler.ServeHTTP(w, r)
+		case HolderServiceIssueReceiptProcedure:
+			holderServiceIssueReceiptHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -329,6 +358,10 @@ func (UnimplementedHolderServiceHandler) GetPolicy(context.Context, *v1.GetPolic
 
 func (UnimplementedHolderServiceHandler) Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.Prove is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.IssueReceipt is not implemented"))
 }
 
 // VerifierServiceClient is a client for the zkshare.v1.VerifierService service.
