@@ -32,16 +32,18 @@ func TestProtoRoundTrip(t *testing.T) {
 
 func TestFromProtoRejects(t *testing.T) {
 	for name, mut := range map[string]func(*zkv1.Bundle){
-		"short root":               func(b *zkv1.Bundle) { b.Root = h(3)[:31] },
-		"long nonce":               func(b *zkv1.Bundle) { b.Nonce = append(h(5), 0) },
-		"no query hash":            func(b *zkv1.Bundle) { b.QueryHash = nil },
-		"no kind":                  func(b *zkv1.Bundle) { b.Kind = 0 },
-		"other version":            func(b *zkv1.Bundle) { b.Version = 9 },
-		"subject without key":      func(b *zkv1.Bundle) { b.KeyCommitment = nil },
-		"exists with key":          func(b *zkv1.Bundle) { b.Kind, b.Circuit = zkv1.StatementKind_STATEMENT_KIND_EXISTS, KindExists },
-		"circuit of another kind":  func(b *zkv1.Bundle) { b.Circuit = KindExists },
-		"oversized":                func(b *zkv1.Bundle) { b.Proof = make([]byte, MaxSize) },
-		"exists with false result": func(b *zkv1.Bundle) { b.Kind, b.Circuit, b.KeyCommitment, b.Result = zkv1.StatementKind_STATEMENT_KIND_EXISTS, KindExists, nil, false },
+		"short root":              func(b *zkv1.Bundle) { b.Root = h(3)[:31] },
+		"long nonce":              func(b *zkv1.Bundle) { b.Nonce = append(h(5), 0) },
+		"no query hash":           func(b *zkv1.Bundle) { b.QueryHash = nil },
+		"no kind":                 func(b *zkv1.Bundle) { b.Kind = 0 },
+		"other version":           func(b *zkv1.Bundle) { b.Version = 9 },
+		"subject without key":     func(b *zkv1.Bundle) { b.KeyCommitment = nil },
+		"exists with key":         func(b *zkv1.Bundle) { b.Kind, b.Circuit = zkv1.StatementKind_STATEMENT_KIND_EXISTS, KindExists },
+		"circuit of another kind": func(b *zkv1.Bundle) { b.Circuit = KindExists },
+		"oversized":               func(b *zkv1.Bundle) { b.Proof = make([]byte, MaxSize) },
+		"exists with false result": func(b *zkv1.Bundle) {
+			b.Kind, b.Circuit, b.KeyCommitment, b.Result = zkv1.StatementKind_STATEMENT_KIND_EXISTS, KindExists, nil, false
+		},
 	} {
 		p := goodProto()
 		mut(p)
