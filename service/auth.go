@@ -128,6 +128,7 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceCreateCollectionProcedure:   {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceCommitRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceDeleteRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceUpdateRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceSetPolicyProcedure:          {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceGetPolicyProcedure:          {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceIssueReceiptProcedure:       {zkv1.Role_ROLE_HOLDER},

@@ -295,6 +295,39 @@ func (s *Server) attachAnchor(pb *zkv1.Bundle) error {
 	return nil
 }
 
+// UpdateRecords replaces existing records only: one unknown key rejects
+// the call and nothing is written.
+func (h *holderService) UpdateRecords(ctx context.Context, req *zkv1.UpdateRecordsRequest) (*zkv1.UpdateRecordsResponse, error) {
+	s := h.s
+	if n := len(req.GetRecords()); n == 0 || n > maxRecordsPerMsg {
+		return nil, invalid("records", "want 1 to %d records", maxRecordsPerMsg)
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if err := s.ownsCollection(req.GetCollection()); err != nil {
+		return nil, err
+	}
+	recs := make([]records.Record, len(req.GetRecords()))
+	for i, r := range req.GetRecords() {
+		if _, err := s.store.Record(ctx, req.GetCollection(), r.GetKey()); err != nil {
+			if errors.Is(err, holder.ErrNotFound) {
+				return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("records[%d].key: no such record", i))
+			}
+			return nil, toConnect(err)
+		}
+		recs[i] = records.Record{Key: r.GetKey(), Values: r.GetValues()}
+	}
+	res, err := s.store.Commit(ctx, req.GetCollection(), recs, nil)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	rec, err := s.anchor(ctx, req.GetCollection(), res.Count, res.Root)
+	if err != nil {
+		return nil, toConnect(fmt.Errorf("records updated but not anchored: %w", err))
+	}
+	return &zkv1.UpdateRecordsResponse{Updated: uint64(res.Updated), RecordCount: res.Count, Root: elemBytes(res.Root), AnchorTxHash: rec.Hash[:], AnchorHeight: rec.Height}, nil
+}
+
 // DeleteRecords empties the records' positions and anchors the new root.
 func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecordsRequest) (*zkv1.DeleteRecordsResponse, error) {
 	s := h.s

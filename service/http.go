@@ -2,16 +2,23 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
 // NewHTTPServer serves h over HTTP/1.1 and unencrypted HTTP/2 (h2c), so
 // Connect, gRPC and gRPC-Web clients all reach it on one port.
 func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
@@ -23,11 +30,39 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
+// TLS configures HTTPS, and mutual TLS when ClientCA is set.
+type TLS struct {
+	CertFile, KeyFile string
+	// ClientCA, when set, is a PEM file of the CAs whose client
+	// certificates are required (mTLS), in addition to bearer tokens.
+	ClientCA string
+}
+
 // Serve runs srv on ln until ctx ends, then shuts down gracefully: no new
-// connections, in-flight requests get up to grace to finish.
-func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+// connections, in-flight requests get up to grace to finish. With t, it
+// serves HTTPS (HTTP/1.1 and HTTP/2) instead of h2c.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, t ...TLS) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if len(t) > 0 && t[0].CertFile != "" {
+		if t[0].ClientCA != "" {
+			pem, err := os.ReadFile(t[0].ClientCA)
+			if err != nil {
+				return fmt.Errorf("client CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("client CA %s: no PEM certificates", t[0].ClientCA)
+			}
+			srv.TLSConfig = &tls.Config{ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+		}
+		p := new(http.Protocols)
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+		srv.Protocols = p
+		go func() { errc <- srv.ServeTLS(ln, t[0].CertFile, t[0].KeyFile) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err

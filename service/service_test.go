@@ -585,6 +585,16 @@ func TestAccessPolicy(t *testing.T) {
 	if err != nil || len(got.GetPolicy().GetRules()) != 1 {
 		t.Fatalf("get policy: %v %v", got, err)
 	}
+	up, err := h.UpdateRecords(ctx, &zkv1.UpdateRecordsRequest{Collection: "people", Records: []*zkv1.Record{{Key: "p0002", Values: []string{"5", "40", "active", "north"}}}})
+	if err != nil || up.GetUpdated() != 1 || up.GetRecordCount() != 10 {
+		t.Fatalf("update: %v %v", up, err)
+	}
+	if _, err := h.UpdateRecords(ctx, &zkv1.UpdateRecordsRequest{Collection: "people", Records: []*zkv1.Record{{Key: "nobody", Values: []string{"5", "40", "active", "north"}}}}); code(err) != connect.CodeNotFound || !strings.Contains(err.Error(), "records[0].key") {
+		t.Fatalf("updating an unknown key: %v", err)
+	}
+	if _, err := h.UpdateRecords(ctx, &zkv1.UpdateRecordsRequest{Collection: "people", Records: []*zkv1.Record{{Key: "p0002", Values: []string{"-5", "40", "active", "north"}}}}); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("updating with a bad value: %v", err)
+	}
 	// Deleting a record moves the anchored root; proofs about it stop.
 	del, err := h.DeleteRecords(ctx, &zkv1.DeleteRecordsRequest{Collection: "people", Keys: []string{"p0001"}})
 	if err != nil || del.GetRecordCount() != 9 || del.GetAnchorHeight() == 0 {

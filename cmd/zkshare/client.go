@@ -34,6 +34,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := f.String("addr", "127.0.0.1:8080", "listen address")
 	origin := f.String("origin", "zkshare.local/ledger", "name of a new ledger")
 	freshness := f.Duration("freshness", time.Hour, "how long a replaced root still verifies")
+	var t service.TLS
+	f.StringVar(&t.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	f.StringVar(&t.KeyFile, "tls-key", "", "the certificate's key (PEM)")
+	f.StringVar(&t.ClientCA, "client-ca", "", "require client certificates signed by these CAs (mTLS)")
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
@@ -47,10 +51,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on http://%s\n  holder token: %s\n  admin token:  %s\n",
-		ln.Addr(), service.TokenPath(*data, service.HolderID), service.TokenPath(*data, service.AdminID))
+	scheme := "http"
+	if t.CertFile != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on %s://%s\n  holder token: %s\n  admin token:  %s\n",
+		scheme, ln.Addr(), service.TokenPath(*data, service.HolderID), service.TokenPath(*data, service.AdminID))
 	e.log.Info("serving", "addr", ln.Addr().String(), "data", *data)
-	err = service.Serve(ctx, service.NewHTTPServer(srv.Handler(), e.log), ln, 10*time.Second)
+	if (t.CertFile == "") != (t.KeyFile == "") || (t.ClientCA != "" && t.CertFile == "") {
+		return errors.New("serve: --tls-cert and --tls-key go together, and --client-ca needs them")
+	}
+	err = service.Serve(ctx, service.NewHTTPServer(srv.Handler(), e.log), ln, 10*time.Second, t)
 	e.log.Info("stopped")
 	return err
 }

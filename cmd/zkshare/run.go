@@ -370,6 +370,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ledgerKey := f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key (offline anchor check)")
 	freshness := f.Duration("freshness", 0, "with --server: how long a replaced root still verifies (default: the server's)")
 	r := remoteFlags(f)
+	f.StringVar(r.server, "ledger", *r.server, "a node's URL: verify online against its ledger (same as --server)")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}

@@ -45,6 +45,9 @@ const (
 	// HolderServiceCommitRecordsProcedure is the fully-qualified name of the HolderService's
 	// CommitRecords RPC.
 	HolderServiceCommitRecordsProcedure = "/zkshare.v1.HolderService/CommitRecords"
+	// HolderServiceUpdateRecordsProcedure is the fully-qualified name of the HolderService's
+	// UpdateRecords RPC.
+	HolderServiceUpdateRecordsProcedure = "/zkshare.v1.HolderService/UpdateRecords"
 	// HolderServiceDeleteRecordsProcedure is the fully-qualified name of the HolderService's
 	// DeleteRecords RPC.
 	HolderServiceDeleteRecordsProcedure = "/zkshare.v1.HolderService/DeleteRecords"
@@ -88,6 +91,7 @@ const (
 type HolderServiceClient interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
 	CommitRecords(context.Context) (*connect.ClientStreamForClientSimple[v1.CommitRecordsRequest, v1.CommitRecordsResponse], error)
+	UpdateRecords(context.Context, *v1.UpdateRecordsRequest) (*v1.UpdateRecordsResponse, error)
 	DeleteRecords(context.Context, *v1.DeleteRecordsRequest) (*v1.DeleteRecordsResponse, error)
 	GetCollection(context.Context, *v1.GetCollectionRequest) (*v1.GetCollectionResponse, error)
 	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
@@ -117,6 +121,12 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+HolderServiceCommitRecordsProcedure,
 			connect.WithSchema(holderServiceMethods.ByName("CommitRecords")),
+			connect.WithClientOptions(opts...),
+		),
+		updateRecords: connect.NewClient[v1.UpdateRecordsRequest, v1.UpdateRecordsResponse](
+			httpClient,
+			baseURL+HolderServiceUpdateRecordsProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("UpdateRecords")),
 			connect.WithClientOptions(opts...),
 		),
 		deleteRecords: connect.NewClient[v1.DeleteRecordsRequest, v1.DeleteRecordsResponse](
@@ -162,6 +172,7 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 type holderServiceClient struct {
 	createCollection *connect.Client[v1.CreateCollectionRequest, v1.CreateCollectionResponse]
 	commitRecords    *connect.Client[v1.CommitRecordsRequest, v1.CommitRecordsResponse]
+	updateRecords    *connect.Client[v1.UpdateRecordsRequest, v1.UpdateRecordsResponse]
 	deleteRecords    *connect.Client[v1.DeleteRecordsRequest, v1.DeleteRecordsResponse]
 	getCollection    *connect.Client[v1.GetCollectionRequest, v1.GetCollectionResponse]
 	setPolicy        *connect.Client[v1.SetPolicyRequest, v1.SetPolicyResponse]
@@ -182,6 +193,15 @@ func (c *holderServiceClient) CreateCollection(ctx context.Context, req *v1.Crea
 // CommitRecords calls zkshare.v1.HolderService.CommitRecords.
 func (c *holderServiceClient) CommitRecords(ctx context.Context) (*connect.ClientStreamForClientSimple[v1.CommitRecordsRequest, v1.CommitRecordsResponse], error) {
 	return c.commitRecords.CallClientStreamSimple(ctx)
+}
+
+// UpdateRecords calls zkshare.v1.HolderService.UpdateRecords.
+func (c *holderServiceClient) UpdateRecords(ctx context.Context, req *v1.UpdateRecordsRequest) (*v1.UpdateRecordsResponse, error) {
+	response, err := c.updateRecords.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
 }
 
 // DeleteRecords calls zkshare.v1.HolderService.DeleteRecords.
@@ -242,6 +262,7 @@ func (c *holderServiceClient) IssueReceipt(ctx context.Context, req *v1.IssueRec
 type HolderServiceHandler interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
 	CommitRecords(context.Context, *connect.ClientStream[v1.CommitRecordsRequest]) (*v1.CommitRecordsResponse, error)
+	UpdateRecords(context.Context, *v1.UpdateRecordsRequest) (*v1.UpdateRecordsResponse, error)
 	DeleteRecords(context.Context, *v1.DeleteRecordsRequest) (*v1.DeleteRecordsResponse, error)
 	GetCollection(context.Context, *v1.GetCollectionRequest) (*v1.GetCollectionResponse, error)
 	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
@@ -267,6 +288,12 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		HolderServiceCommitRecordsProcedure,
 		svc.CommitRecords,
 		connect.WithSchema(holderServiceMethods.ByName("CommitRecords")),
+		connect.WithHandlerOptions(opts...),
+	)
+	holderServiceUpdateRecordsHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceUpdateRecordsProcedure,
+		svc.UpdateRecords,
+		connect.WithSchema(holderServiceMethods.ByName("UpdateRecords")),
 		connect.WithHandlerOptions(opts...),
 	)
 	holderServiceDeleteRecordsHandler := connect.NewUnaryHandlerSimple(
@@ -311,6 +338,8 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 			holderServiceCreateCollectionHandler.ServeHTTP(w, r)
 		case HolderServiceCommitRecordsProcedure:
 			holderServiceCommitRecordsHandler.ServeHTTP(w, r)
+		case HolderServiceUpdateRecordsProcedure:
+			holderServiceUpdateRecordsHandler.ServeHTTP(w, r)
 		case HolderServiceDeleteRecordsProcedure:
 			holderServiceDeleteRecordsHandler.ServeHTTP(w, r)
 		case HolderServiceGetCollectionProcedure:
@@ -338,6 +367,10 @@ func (UnimplementedHolderServiceHandler) CreateCollection(context.Context, *v1.C
 
 func (UnimplementedHolderServiceHandler) CommitRecords(context.Context, *connect.ClientStream[v1.CommitRecordsRequest]) (*v1.CommitRecordsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.CommitRecords is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) UpdateRecords(context.Context, *v1.UpdateRecordsRequest) (*v1.UpdateRecordsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.UpdateRecords is not implemented"))
 }
 
 func (UnimplementedHolderServiceHandler) DeleteRecords(context.Context, *v1.DeleteRecordsRequest) (*v1.DeleteRecordsResponse, error) {
