@@ -1,7 +1,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test test-short bench lint demo testdata fuzz clean generate tools
+.PHONY: all build test test-short bench lint demo testdata fuzz clean generate checkgenerate tools
 
 all: build test
 
@@ -61,6 +61,10 @@ $(TMP)/bin/protoc-gen-go: go.mod
 
 $(TMP)/bin/protoc-gen-connect-go: go.mod
 	GOBIN=$(TMP)/bin $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$$($(GO) list -m -f '{{.Version}}' connectrpc.com/connect)
+
+# Fails when the committed generated code is stale.
+checkgenerate: generate
+	git diff --exit-code -- gen
 
 generate: tools
 	$(BUF) lint

@@ -232,13 +232,19 @@ func (s *Server) send(ctx context.Context, id *ledger.Identity, kind func(*zkv1.
 	return s.ledger.SubmitTx(ctx, tx)
 }
 
+// maxMessageBytes bounds one request message (a CommitRecords batch included).
+const maxMessageBytes = 16 << 20
+
 // Handler serves every service, health checks, reflection, /healthz and
 // /readyz on one mux, behind token authentication.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	m := newMetrics(s)
 	// Telemetry first, then authorisation; panics become Internal errors.
-	opts := []connect.HandlerOption{connect.WithInterceptors(m.interceptor(), recoverInterceptor(s.log), s.authorize())}
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(m.interceptor(), recoverInterceptor(s.log), s.authorize()),
+		connect.WithReadMaxBytes(maxMessageBytes),
+	}
 	mux.Handle(zksharev1connect.NewHolderServiceHandler(&holderService{s}, opts...))
 	mux.Handle(zksharev1connect.NewVerifierServiceHandler(&verifierService{s}, opts...))
 	mux.Handle(zksharev1connect.NewLedgerServiceHandler(&ledgerService{s}, opts...))

@@ -462,6 +462,18 @@ func endToEnd(t *testing.T, n *node) {
 			t.Fatalf("%s: %d, no %q in\n%.2000s", path, resp.StatusCode, want, body)
 		}
 	}
+	wctx, stopWatch := context.WithTimeout(ctx, 10*time.Second)
+	watch, err := n.ledgerClient("").WatchBlocks(wctx, &zkv1.WatchBlocksRequest{FromHeight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := uint64(1); want <= 3; want++ {
+		if !watch.Receive() || watch.Msg().GetHeader().GetHeight() != want {
+			t.Fatalf("watch: block %d: %v", want, watch.Err())
+		}
+	}
+	stopWatch()
+	watch.Close()
 	cp, err := n.ledgerClient("").GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
 	if err != nil || cp.GetHeight() == 0 {
 		t.Fatalf("checkpoint: %v %v", cp, err)
