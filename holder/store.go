@@ -18,7 +18,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/zkshare/zkshare/circuits"
-	"github.com/zkshare/zkshare/internal/logging"
+	"github.com/zkshare/zkshare/internal/kv"
 	"github.com/zkshare/zkshare/records"
 )
 
@@ -29,7 +29,7 @@ var (
 	// ErrExists: the collection already exists. Pick another name.
 	ErrExists = errors.New("already exists")
 	// ErrLocked: another process has the store open. Stop it, or use another directory.
-	ErrLocked = errors.New("store is in use by another process")
+	ErrLocked = kv.ErrLocked
 )
 
 // Store is a holder's private store. One writer at a time; readers never
@@ -49,16 +49,9 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := badger.DefaultOptions(dir).WithLogger(logging.Badger{L: log}).WithSyncWrites(true)
-	if dir == "" {
-		opts = opts.WithInMemory(true)
-	}
-	db, err := badger.Open(opts)
+	db, err := kv.Open(dir, log)
 	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open holder store %s: %w", dir, ErrLocked)
-		}
-		return nil, fmt.Errorf("open holder store %s: %w", dir, err)
+		return nil, fmt.Errorf("holder store: %w", err)
 	}
 	return &Store{db: db, log: log, chunk: commitChunk}, nil
 }

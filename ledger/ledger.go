@@ -18,7 +18,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/internal/logging"
+	"github.com/zkshare/zkshare/internal/kv"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 )
@@ -156,19 +156,9 @@ func Init(dir string, g *Genesis) error {
 }
 
 func openDB(dir string, log *slog.Logger) (*badger.DB, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	opts := badger.DefaultOptions(dir).WithLogger(logging.Badger{L: log}).WithSyncWrites(true)
-	if dir == "" {
-		opts = opts.WithInMemory(true)
-	}
-	db, err := badger.Open(opts)
+	db, err := kv.Open(dir, log)
 	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open ledger %s: in use by another process", dir)
-		}
-		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	return db, nil
 }
@@ -485,7 +475,8 @@ func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (
 	}
 	for i, tx := range txs {
 		idx := head.LogSize + uint64(i)
-		set(txKey(idx), binary.BigEndian.AppendUint64(slicesClone(tx.Raw), bc.Height))
+		// An entry is the transaction's bytes, then the height of its block.
+		set(txKey(idx), binary.BigEndian.AppendUint64(append(make([]byte, 0, len(tx.Raw)+8), tx.Raw...), bc.Height))
 		set(hashKey(tx.Hash[:]), binary.BigEndian.AppendUint64(nil, idx))
 		switch k := tx.Body.GetKind().(type) {
 		case *zkv1.TxBody_Anchor:
@@ -505,8 +496,6 @@ func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (
 	}
 	return nh, nil
 }
-
-func slicesClone(b []byte) []byte { return append(make([]byte, 0, len(b)+8), b...) }
 
 // decodeBlock splits a stored block into its header and transactions.
 func decodeBlock(b []byte) (*zkv1.Block, *zkv1.BlockHeader, error) {

@@ -7,7 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/transparency-dev/formats/log"
@@ -268,35 +269,20 @@ func (l *Ledger) AuditEntries(collectionID []byte, consumer string, after uint64
 }
 
 // Participants lists participants by id.
-func (l *Ledger) Participants() []Participant {
-	st := l.State()
-	out := make([]Participant, 0, len(st.Participants))
-	for _, p := range st.Participants {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (l *Ledger) Participants() []Participant { return byKey(l.State().Participants) }
 
 // Collections lists registered collections by id.
-func (l *Ledger) Collections() []Collection {
-	st := l.State()
-	out := make([]Collection, 0, len(st.Collections))
-	for _, c := range st.Collections {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID, out[j].ID) < 0 })
-	return out
-}
+func (l *Ledger) Collections() []Collection { return byKey(l.State().Collections) }
 
 // Circuits lists pinned circuits by id.
-func (l *Ledger) Circuits() []Circuit {
-	st := l.State()
-	out := make([]Circuit, 0, len(st.Circuits))
-	for _, c := range st.Circuits {
-		out = append(out, c)
+func (l *Ledger) Circuits() []Circuit { return byKey(l.State().Circuits) }
+
+// byKey returns m's values in key order (hex ids sort as their bytes do).
+func byKey[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
 	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID, out[j].ID) < 0 })
 	return out
 }
 

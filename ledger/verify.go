@@ -36,15 +36,10 @@ func bad(h uint64, format string, args ...any) error {
 func (l *Ledger) checkTip() error {
 	head := l.Head()
 	return l.db.View(func(txn *badger.Txn) error {
-		var g Genesis
-		if err := getJSON(txn, keyGenesis, &g); err != nil {
-			return err
-		}
-		gh, err := g.Hash()
+		_, prev, err := genesis(txn)
 		if err != nil {
 			return err
 		}
-		prev := gh[:]
 		var last []byte
 		for h := uint64(1); h <= head.Height; h++ {
 			hdr, hb, err := readHeader(txn, h)
@@ -82,7 +77,7 @@ func (l *Ledger) checkTip() error {
 			return nil
 		}
 		var hdr zkv1.BlockHeader
-		if err := deterministicUnmarshal(last, &hdr); err != nil {
+		if err := proto.Unmarshal(last, &hdr); err != nil {
 			return bad(head.Height, "%v", err)
 		}
 		if !bytes.Equal(hdr.GetStateHash(), sh[:]) || st.Height != head.Height {
@@ -93,6 +88,19 @@ func (l *Ledger) checkTip() error {
 		}
 		return nil
 	})
+}
+
+// genesis reads the stored genesis and its hash, block 1's previous hash.
+func genesis(txn *badger.Txn) (*Genesis, []byte, error) {
+	var g Genesis
+	if err := getJSON(txn, keyGenesis, &g); err != nil {
+		return nil, nil, err
+	}
+	h, err := g.Hash()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &g, h[:], nil
 }
 
 func readHeader(txn *badger.Txn, h uint64) (*zkv1.BlockHeader, []byte, error) {
@@ -111,10 +119,6 @@ func readHeader(txn *badger.Txn, h uint64) (*zkv1.BlockHeader, []byte, error) {
 	return hdr, blk.GetHeader(), nil
 }
 
-func deterministicUnmarshal(b []byte, hdr *zkv1.BlockHeader) error {
-	return proto.Unmarshal(b, hdr)
-}
-
 // Verify replays the whole chain from genesis: every header's link, the
 // proposer's signature, every transaction through Apply (so every
 // transaction signature), every block's transaction root, the log root
@@ -123,16 +127,11 @@ func deterministicUnmarshal(b []byte, hdr *zkv1.BlockHeader) error {
 func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) error {
 	head := l.Head()
 	return l.db.View(func(txn *badger.Txn) error {
-		var g Genesis
-		if err := getJSON(txn, keyGenesis, &g); err != nil {
-			return err
-		}
-		gh, err := g.Hash()
+		g, prev, err := genesis(txn)
 		if err != nil {
 			return err
 		}
 		st := NewState(g.Origin, g.Participants)
-		prev := gh[:]
 		prevTime := g.TimeUnixMs
 		logRange := l.rangeFac.NewEmptyRange(0)
 		for h := uint64(1); h <= head.Height; h++ {

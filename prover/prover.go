@@ -132,7 +132,13 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error)
 	default:
 		return nil, fmt.Errorf("statement kind %q: want subject or exists", req.Kind)
 	}
-	k := p.keys[req.Kind]
+	return p.finish(ctx, b, assignment)
+}
+
+// finish proves the assignment with the circuit the bundle names and
+// completes the bundle.
+func (p *Prover) finish(ctx context.Context, b *bundle.Bundle, assignment frontend.Circuit) (*bundle.Bundle, error) {
+	k := p.keys[b.Circuit]
 	b.CircuitID, b.VKSHA256 = k.Entry.CircuitID, k.Entry.VKSHA256
 	proof, err := p.prove(ctx, k, assignment)
 	if err != nil {
@@ -174,18 +180,7 @@ func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []by
 	if err != nil {
 		return nil, err
 	}
-	k := p.keys[bundle.KindSubject]
-	b.CircuitID, b.VKSHA256 = k.Entry.CircuitID, k.Entry.VKSHA256
-	proof, err := p.prove(ctx, k, a)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if _, err := proof.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	b.Proof = buf.Bytes()
-	return b, nil
+	return p.finish(ctx, b, a)
 }
 
 // prove runs one Groth16 proof in a bounded slot. A cancelled context
