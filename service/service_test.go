@@ -264,13 +264,10 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("key setup and proofs are slow")
 	}
-	for _, proto := range []struct {
-		name string
-		opts []connect.ClientOption
-	}{{"connect", nil}, {"grpc", []connect.ClientOption{connect.WithGRPC()}}} {
-		t.Run(proto.name, func(t *testing.T) {
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
 			n := startNode(t, service.Config{})
-			n.opts = proto.opts
+			n.opts = p.opts
 			endToEnd(t, n)
 		})
 	}
@@ -534,11 +531,25 @@ func TestProveQueueFull(t *testing.T) {
 	}
 }
 
+var protocols = []struct {
+	name string
+	opts []connect.ClientOption
+}{{"connect", nil}, {"grpc", []connect.ClientOption{connect.WithGRPC()}}, {"grpcweb", []connect.ClientOption{connect.WithGRPCWeb()}}}
+
 func TestAccessPolicy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("key setup is slow")
 	}
-	n := startNode(t, service.Config{})
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			n := startNode(t, service.Config{})
+			n.opts = p.opts
+			accessPolicy(t, n)
+		})
+	}
+}
+
+func accessPolicy(t *testing.T, n *node) {
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	n.register("insurer", zkv1.Role_ROLE_CONSUMER)
 	ctx := t.Context()
