@@ -45,6 +45,9 @@ type Head struct {
 	LogSize    uint64   `json:"log_size"`
 	LogRoot    []byte   `json:"log_root"`
 	LogRange   [][]byte `json:"log_range"` // compact range of the log
+	// ConsensusHeight is the consensus engine's height this head reflects,
+	// when blocks come from one (see Finalize).
+	ConsensusHeight uint64 `json:"consensus_height,omitempty"`
 }
 
 // Receipt says where an accepted transaction landed.
@@ -64,6 +67,11 @@ type Options struct {
 	// Now is the block clock (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
+	// Broadcast, when set, makes the ledger a replica under a consensus
+	// engine: no local writer; blocks arrive through Finalize and Commit,
+	// and SubmitTx hands transactions to Broadcast, which returns once
+	// they are committed (or rejected).
+	Broadcast func(ctx context.Context, raw []byte) error
 }
 
 // Ledger is one node's ledger. One goroutine writes; readers never block it.
@@ -85,6 +93,11 @@ type Ledger struct {
 	closed   bool
 	hasher   *rfc6962.Hasher
 	rangeFac *compact.RangeFactory
+
+	// Under a consensus engine: the mempool's view and the block being finalised.
+	consMu  sync.Mutex
+	check   *State
+	pending *pendingBlock
 }
 
 type submission struct {
@@ -207,6 +220,11 @@ func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
 		db.Close()
 		return nil, err
 	}
+	l.check = l.State().Clone()
+	if opts.Broadcast != nil {
+		close(l.done)
+		return l, nil
+	}
 	go l.write()
 	return l, nil
 }
@@ -292,6 +310,9 @@ func (l *Ledger) SubmitTx(ctx context.Context, tx *Tx) (*Receipt, error) {
 	// committed key; the writer only re-checks if the key changed since.
 	if p, ok := l.State().Participants[tx.Body.GetSender()]; ok {
 		tx.verify(p.Key)
+	}
+	if l.opts.Broadcast != nil {
+		return l.broadcast(ctx, tx)
 	}
 	s := &submission{tx: tx, reply: make(chan result, 1)}
 	l.closeMu.RLock()
@@ -399,7 +420,7 @@ func (l *Ledger) cut(batch []*submission) {
 
 // buildBlock computes the block for txs on top of head and the new head,
 // and the log nodes to store.
-func (l *Ledger) buildBlock(head Head, st *State, bc BlockContext, txs []*Tx, proposer *Identity) (*zkv1.Block, *Head, map[compact.NodeID][]byte, error) {
+func (l *Ledger) buildBlock(head Head, st *State, bc BlockContext, txs []*Tx, proposer string, signer *Identity) (*zkv1.Block, *Head, map[compact.NodeID][]byte, error) {
 	logRange, err := l.rangeFac.NewRange(0, head.LogSize, head.LogRange)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: log range: %v", ErrCorrupt, err)
@@ -433,34 +454,37 @@ func (l *Ledger) buildBlock(head Head, st *State, bc BlockContext, txs []*Tx, pr
 	hdr := &zkv1.BlockHeader{
 		Origin: st.Origin, Height: bc.Height, TimeUnixMs: bc.TimeUnixMs, PreviousHash: head.Hash,
 		TxRoot: txRoot, TxCount: uint32(len(txs)), LogSize: logRange.End(), LogRoot: logRoot,
-		StateHash: sh[:], Proposer: proposer.ID,
+		StateHash: sh[:], Proposer: proposer,
 	}
 	hb, err := deterministic.Marshal(hdr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	hash := sha256.Sum256(hb)
-	block := &zkv1.Block{Header: hb, Signature: ed25519.Sign(proposer.Key, append([]byte(blockDomain), hb...)), Txs: raws}
+	block := &zkv1.Block{Header: hb, Signature: ed25519.Sign(signer.Key, append([]byte(blockDomain), hb...)), Txs: raws, Signer: signer.ID}
 	nh := &Head{Height: bc.Height, Hash: hash[:], TimeUnixMs: bc.TimeUnixMs, LogSize: logRange.End(), LogRoot: logRoot, LogRange: logRange.Hashes()}
 	return block, nh, nodes, nil
 }
 
 func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (*Head, error) {
-	block, nh, nodes, err := l.buildBlock(head, st, bc, txs, l.node)
+	block, nh, nodes, err := l.buildBlock(head, st, bc, txs, l.node.ID, l.node)
 	if err != nil {
 		return nil, err
 	}
-	bb, err := deterministic.Marshal(block)
-	if err != nil {
-		return nil, err
-	}
+	return nh, l.writeBlock(head, st, bc, txs, block, nh, nodes)
+}
+
+// writeBlock stores a block, its index entries and log nodes, the state
+// and the head in one synced transaction. A nil block stores only the
+// head and state (a consensus height that accepted nothing).
+func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, block *zkv1.Block, nh *Head, nodes map[compact.NodeID][]byte) error {
 	sb, err := json.Marshal(st)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hb, err := json.Marshal(nh)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	txn := l.db.NewTransaction(true)
 	defer txn.Discard()
@@ -469,7 +493,13 @@ func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (
 			err = txn.Set(k, v)
 		}
 	}
-	set(blockKey(bc.Height), bb)
+	if block != nil {
+		bb, merr := deterministic.Marshal(block)
+		if merr != nil {
+			return merr
+		}
+		set(blockKey(bc.Height), bb)
+	}
 	for id, h := range nodes {
 		set(nodeKey(id), h)
 	}
@@ -489,12 +519,9 @@ func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (
 	set(keyState, sb)
 	set(keyHead, hb)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := txn.Commit(); err != nil {
-		return nil, err
-	}
-	return nh, nil
+	return txn.Commit()
 }
 
 // decodeBlock splits a stored block into its header and transactions.

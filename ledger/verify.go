@@ -164,12 +164,13 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 			if hdr.GetTimeUnixMs() < prevTime {
 				return bad(h, "time goes back")
 			}
-			p, ok := st.Participants[hdr.GetProposer()]
-			if !ok || p.Revoked || p.Role != zkv1.Role_ROLE_VALIDATOR {
-				return bad(h, "proposer %q is not an active validator", hdr.GetProposer())
+			for _, who := range []string{hdr.GetProposer(), blk.GetSigner()} {
+				if p, ok := st.Participants[who]; !ok || p.Revoked || p.Role != zkv1.Role_ROLE_VALIDATOR {
+					return bad(h, "%q is not an active validator", who)
+				}
 			}
-			if !ed25519.Verify(p.Key, append([]byte(blockDomain), blk.GetHeader()...), blk.GetSignature()) {
-				return bad(h, "bad proposer signature")
+			if !ed25519.Verify(st.Participants[blk.GetSigner()].Key, append([]byte(blockDomain), blk.GetHeader()...), blk.GetSignature()) {
+				return bad(h, "bad signature by %q", blk.GetSigner())
 			}
 			if int(hdr.GetTxCount()) != len(blk.GetTxs()) || len(blk.GetTxs()) == 0 {
 				return bad(h, "%d transactions, header says %d", len(blk.GetTxs()), hdr.GetTxCount())

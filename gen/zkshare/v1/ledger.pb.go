@@ -1080,12 +1080,15 @@ func (x *BlockHeader) GetProposer() string {
 	return ""
 }
 
-// Block is a signed header and its transactions.
+// Block is a signed header and its transactions. The signer is the node
+// that stored it: the proposer on a single node; under consensus every
+// validator stores the same header and signs its own copy.
 type Block struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Header        []byte                 `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
 	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
 	Txs           [][]byte               `protobuf:"bytes,3,rep,name=txs,proto3" json:"txs,omitempty"`
+	Signer        string                 `protobuf:"bytes,4,opt,name=signer,proto3" json:"signer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1139,6 +1142,13 @@ func (x *Block) GetTxs() [][]byte {
 		return x.Txs
 	}
 	return nil
+}
+
+func (x *Block) GetSigner() string {
+	if x != nil {
+		return x.Signer
+	}
+	return ""
 }
 
 var File_zkshare_v1_ledger_proto protoreflect.FileDescriptor
@@ -1230,11 +1240,12 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"state_hash\x18\t \x01(\fR\tstateHash\x12\x1a\n" +
 	"\bproposer\x18\n" +
-	" \x01(\tR\bproposer\"O\n" +
+	" \x01(\tR\bproposer\"g\n" +
 	"\x05Block\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\fR\x06header\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x10\n" +
-	"\x03txs\x18\x03 \x03(\fR\x03txs*u\n" +
+	"\x03txs\x18\x03 \x03(\fR\x03txs\x12\x16\n" +
+	"\x06signer\x18\x04 \x01(\tR\x06signer*u\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
