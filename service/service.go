@@ -24,6 +24,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/consortium"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/keys"
@@ -46,6 +47,9 @@ type Config struct {
 	// Freshness is how long a superseded root still verifies (default 1h).
 	Freshness time.Duration
 	Log       *slog.Logger
+	// Consortium: Data is an organisation's directory made by
+	// `zkshare consortium init`; the ledger runs under CometBFT.
+	Consortium bool
 }
 
 // Server is a running node's services.
@@ -68,6 +72,8 @@ type Server struct {
 	commitMu sync.RWMutex
 	// sendMu serialises each local identity's transactions (sequence numbers).
 	sendMu sync.Mutex
+	// stopLedger closes the ledger (and its consensus node, if any).
+	stopLedger func() error
 }
 
 // Identity and token file locations in a data directory.
@@ -104,7 +110,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("circuit keys: %w", err)
 	}
-	if err := bootstrap(cfg); err != nil {
+	if cfg.Consortium {
+		if !consortium.IsOrg(cfg.Data) {
+			return nil, fmt.Errorf("%s is not a consortium organisation's directory (make one with `zkshare consortium init`)", cfg.Data)
+		}
+		if err := ensureTokens(cfg.Data); err != nil {
+			return nil, err
+		}
+	} else if err := bootstrap(cfg); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, manifest: m, queue: make(chan struct{}, cfg.ProveConcurrency+cfg.ProveQueue)}
@@ -118,8 +131,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.admin, err = ledger.LoadIdentity(identityPath(cfg.Data, AdminID)); err != nil {
-		return nil, err
+	// Under a consortium only one organisation holds the admin key.
+	if _, err := os.Stat(identityPath(cfg.Data, AdminID)); err == nil || !cfg.Consortium {
+		if s.admin, err = ledger.LoadIdentity(identityPath(cfg.Data, AdminID)); err != nil {
+			return nil, err
+		}
 	}
 	if s.holderID, err = ledger.LoadIdentity(identityPath(cfg.Data, HolderID)); err != nil {
 		return nil, err
@@ -130,8 +146,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.policies, err = loadPolicies(cfg.Data); err != nil {
 		return nil, err
 	}
-	if s.ledger, err = ledger.Open(filepath.Join(cfg.Data, "ledger"), node, ledger.Options{Log: cfg.Log}); err != nil {
-		return nil, err
+	if cfg.Consortium {
+		cn, err := consortium.Start(cfg.Data, cfg.Log)
+		if err != nil {
+			return nil, err
+		}
+		s.ledger, s.stopLedger = cn.Ledger, cn.Stop
+	} else {
+		if s.ledger, err = ledger.Open(filepath.Join(cfg.Data, "ledger"), node, ledger.Options{Log: cfg.Log}); err != nil {
+			return nil, err
+		}
+		s.stopLedger = s.ledger.Close
 	}
 	if s.store, err = holder.Open(filepath.Join(cfg.Data, "holder"), cfg.Log); err != nil {
 		return nil, err
@@ -173,15 +198,8 @@ func bootstrap(cfg Config) error {
 	if err := ledger.Init(filepath.Join(cfg.Data, "ledger"), g); err != nil {
 		return err
 	}
-	t := &tokens{path: filepath.Join(cfg.Data, "tokens.json"), byID: map[string][]byte{}}
-	for _, id := range []string{AdminID, HolderID} {
-		tok, err := t.issue(id)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(TokenPath(cfg.Data, id), []byte(tok+"\n"), 0o600); err != nil {
-			return err
-		}
+	if err := writeTokens(cfg.Data, map[string]string{AdminID: AdminID, HolderID: HolderID}); err != nil {
+		return err
 	}
 	// Identities last: their presence marks a finished bootstrap.
 	for _, id := range []string{AdminID, HolderID, NodeID} {
@@ -193,8 +211,43 @@ func bootstrap(cfg Config) error {
 	return nil
 }
 
-// registerCircuits pins this node's circuit keys on the ledger.
+// writeTokens issues a token for each local identity (file name to
+// participant id) and keeps it in identities/NAME.token.
+func writeTokens(data string, ids map[string]string) error {
+	t := &tokens{path: filepath.Join(data, "tokens.json"), byID: map[string][]byte{}}
+	for file, id := range ids {
+		tok, err := t.issue(id)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(TokenPath(data, file), []byte(tok+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureTokens gives a consortium organisation's local identities tokens
+// on first start.
+func ensureTokens(data string) error {
+	if _, err := os.Stat(filepath.Join(data, "tokens.json")); err == nil {
+		return nil
+	}
+	ids := map[string]string{}
+	for _, file := range []string{AdminID, HolderID} {
+		if id, err := ledger.LoadIdentity(identityPath(data, file)); err == nil {
+			ids[file] = id.ID
+		}
+	}
+	return writeTokens(data, ids)
+}
+
+// registerCircuits pins this node's circuit keys on the ledger, when this
+// node holds the admin key.
 func (s *Server) registerCircuits(ctx context.Context) error {
+	if s.admin == nil {
+		return nil
+	}
 	for _, name := range keys.Names() {
 		e := s.manifest.Circuits[name]
 		id, err := hex.DecodeString(e.CircuitID)
@@ -280,8 +333,8 @@ func (s *Server) Ledger() *ledger.Ledger { return s.ledger }
 // Close stops the ledger's writer and closes the stores.
 func (s *Server) Close() error {
 	var errs []error
-	if s.ledger != nil {
-		errs = append(errs, s.ledger.Close())
+	if s.stopLedger != nil {
+		errs = append(errs, s.stopLedger())
 	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())

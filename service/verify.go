@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -130,12 +131,23 @@ func (s *Server) checkAnchor(pb *zkv1.Bundle, coll *ledger.Collection) (*ledger.
 	if tx.Body.GetSender() != coll.Holder {
 		return nil, fmt.Errorf("anchored by %q, not by the collection's holder %q", tx.Body.GetSender(), coll.Holder)
 	}
-	v, err := ledger.NoteVerifier(s.ledger.Origin(), s.ledger.NodeKey())
-	if err != nil {
-		return nil, err
+	// Any validator of this ledger may have signed the checkpoint: under a
+	// consortium, a bundle made on one organisation's node verifies on all.
+	var inclErr error = errors.New("no active validator")
+	for _, p := range s.ledger.Participants() {
+		if p.Role != zkv1.Role_ROLE_VALIDATOR || p.Revoked {
+			continue
+		}
+		v, err := ledger.NoteVerifier(s.ledger.Origin(), p.Key)
+		if err != nil {
+			continue
+		}
+		if _, inclErr = ledger.VerifyInclusion(pb.GetCheckpoint(), s.ledger.Origin(), v, pb.GetAnchorTx(), pb.GetAnchorLogIndex(), pb.GetAnchorInclusion()); inclErr == nil {
+			break
+		}
 	}
-	if _, err := ledger.VerifyInclusion(pb.GetCheckpoint(), s.ledger.Origin(), v, pb.GetAnchorTx(), pb.GetAnchorLogIndex(), pb.GetAnchorInclusion()); err != nil {
-		return nil, err
+	if inclErr != nil {
+		return nil, inclErr
 	}
 	e, err := s.ledger.Transaction(tx.Hash[:])
 	if err != nil || e.LogIndex != pb.GetAnchorLogIndex() {

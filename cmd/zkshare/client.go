@@ -15,6 +15,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
@@ -38,11 +39,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.StringVar(&t.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&t.KeyFile, "tls-key", "", "the certificate's key (PEM)")
 	f.StringVar(&t.ClientCA, "client-ca", "", "require client certificates signed by these CAs (mTLS)")
+	cons := f.String("consortium", "", "run this consortium organisation's node (a directory from `consortium init`) instead of --data")
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
 	}
-	srv, err := service.New(ctx, service.Config{Data: *data, Keys: *keyDir, Origin: *origin, Freshness: *freshness, Log: e.log})
+	if *cons != "" {
+		*data = *cons
+	}
+	srv, err := service.New(ctx, service.Config{Data: *data, Keys: *keyDir, Origin: *origin, Freshness: *freshness, Log: e.log, Consortium: *cons != ""})
 	if err != nil {
 		return err
 	}
@@ -513,4 +518,24 @@ func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, out string
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", out, b.Statement())
 	return os.WriteFile(out, append(enc, '\n'), 0o644)
+}
+
+func cmdConsortiumInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("consortium init", stderr)
+	n := f.Int("validators", 4, "organisations, one validator each")
+	out := f.String("out", "consortium.d", "directory for the organisations")
+	origin := f.String("origin", "zkshare.consortium/ledger", "the shared ledger's name")
+	port := f.Int("base-port", 26656, "organisation k uses ports base+2k (peers) and base+2k+1 (CometBFT RPC)")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	m, err := consortium.Init(*n, *out, consortium.Options{Origin: *origin, BasePort: *port})
+	if err != nil {
+		return err
+	}
+	for _, o := range m.Orgs {
+		fmt.Fprintf(stdout, "%s/%s: run with `zkshare serve --consortium %s/%s --keys DIR --addr ...`\n", *out, o, *out, o)
+	}
+	fmt.Fprintln(stdout, "the ledger admin's key is in org1; every organisation must use the same circuit keys")
+	return nil
 }

@@ -31,6 +31,8 @@ const usage = `zkshare: prove facts about private records with zero-knowledge pr
 usage:
   zkshare keys setup   --keys DIR
   zkshare serve        --data DIR --keys DIR [--addr 127.0.0.1:8080]
+  zkshare serve        --consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)
+  zkshare consortium init [--validators 4] [--out DIR] [--base-port 26656]
   zkshare participant add --server URL --token ADMIN-TOKEN --id ID [--role consumer]
   zkshare collection create (--data DIR | --server URL --token T) --schema FILE [--name NAME]
   zkshare commit       (--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl
@@ -66,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy" || cmd == "receipt") && len(rest) > 0 {
+	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy" || cmd == "receipt" || cmd == "consortium") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "participant add":
 		return cmdParticipantAdd(ctx, rest, stdout, stderr)
+	case "consortium init":
+		return cmdConsortiumInit(ctx, rest, stdout, stderr)
 	case "receipt issue":
 		return cmdReceiptIssue(ctx, rest, stdout, stderr)
 	case "policy set":

@@ -1,0 +1,387 @@
+package consortium_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/zkshare/zkshare/consortium"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/internal/logging"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/service"
+)
+
+// Each organisation's node runs in its own process, the test binary
+// started again with ZKSHARE_TEST_ORG set: CometBFT nodes are processes,
+// and stopping one must not touch the others.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("ZKSHARE_TEST_ORG"); dir != "" {
+		os.Exit(runOrg(dir, os.Getenv("ZKSHARE_TEST_KEYS"), os.Getenv("ZKSHARE_TEST_ADDR")))
+	}
+	os.Exit(m.Run())
+}
+
+func runOrg(dir, keyDir, addr string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logging.QuietGnark(log)
+	srv, err := service.New(ctx, service.Config{Data: dir, Keys: keyDir, Consortium: true, Log: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "org:", err)
+		return 1
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "org:", err)
+		return 1
+	}
+	fmt.Println("ready")
+	if err := service.Serve(ctx, service.NewHTTPServer(srv.Handler(), log), ln, 5*time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, "org:", err)
+		return 1
+	}
+	return 0
+}
+
+type org struct {
+	dir, url, addr string
+	cmd            *exec.Cmd
+	done           chan struct{}
+}
+
+type consortiumNet struct {
+	t      *testing.T
+	keys   string
+	orgs   []*org
+	client *http.Client
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newNet(t *testing.T, n int) *consortiumNet {
+	dir := t.TempDir()
+	keyDir := filepath.Join(dir, "keys")
+	logging.QuietGnark(slog.New(slog.DiscardHandler))
+	if _, err := keys.Setup(t.Context(), keyDir, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := consortium.Init(n, filepath.Join(dir, "c"), consortium.Options{Origin: "test.consortium/ledger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &consortiumNet{t: t, keys: keyDir, client: service.HTTPClient()}
+	for _, name := range m.Orgs {
+		addr := freeAddr(t)
+		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addr, url: "http://" + addr})
+	}
+	t.Cleanup(func() {
+		for k := range c.orgs {
+			c.stop(k)
+		}
+	})
+	return c
+}
+
+// start launches organisation k's process; ready waits for its API.
+func (c *consortiumNet) start(k int) {
+	o := c.orgs[k]
+	o.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	o.cmd.Env = append(os.Environ(), "ZKSHARE_TEST_ORG="+o.dir, "ZKSHARE_TEST_KEYS="+c.keys, "ZKSHARE_TEST_ADDR="+o.addr)
+	o.cmd.Stderr = os.Stderr
+	out, _ := o.cmd.StdoutPipe()
+	if err := o.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	o.done = make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+		}
+		o.cmd.Wait()
+		close(o.done)
+	}()
+}
+
+func (c *consortiumNet) ready(k int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(c.orgs[k].url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.t.Fatalf("org%d did not become ready", k+1)
+}
+
+// stop ends organisation k's process: SIGTERM, then SIGKILL.
+func (c *consortiumNet) stop(k int) {
+	o := c.orgs[k]
+	if o.cmd == nil || o.cmd.Process == nil {
+		return
+	}
+	o.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-o.done:
+	case <-time.After(15 * time.Second):
+		o.cmd.Process.Kill()
+		<-o.done
+	}
+	o.cmd = nil
+}
+
+func (c *consortiumNet) token(k int, id string) string {
+	b, err := os.ReadFile(service.TokenPath(c.orgs[k].dir, id))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (c *consortiumNet) holder(k int) zksharev1connect.HolderServiceClient {
+	return zksharev1connect.NewHolderServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(bearer(c.token(k, service.HolderID))))
+}
+
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+const schema = `{"name":"usage","key":"cell","fields":[{"name":"gb","type":"uint","width":32}]}`
+
+// collection creates collection name on org k and commits n records.
+func (c *consortiumNet) collection(ctx context.Context, k int, name string, n int) (*zkv1.CommitRecordsResponse, error) {
+	h := c.holder(k)
+	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: name}); err != nil {
+		return nil, err
+	}
+	stream, err := h.CommitRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg := &zkv1.CommitRecordsRequest{Collection: name}
+	for i := range n {
+		msg.Records = append(msg.Records, &zkv1.Record{Key: fmt.Sprintf("cell-%d", i), Values: []string{fmt.Sprint(i * 3)}})
+	}
+	if err := stream.Send(msg); err != nil {
+		return nil, err
+	}
+	return stream.CloseAndReceive()
+}
+
+// tips returns every running organisation's checkpoint log size and root.
+func (c *consortiumNet) tips(ctx context.Context) map[int]string {
+	out := map[int]string{}
+	for k, o := range c.orgs {
+		if o.cmd == nil {
+			continue
+		}
+		cp, err := zksharev1connect.NewLedgerServiceClient(c.client, o.url).GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
+		if err != nil {
+			out[k] = "error: " + err.Error()
+			continue
+		}
+		// The checkpoint's first two lines are the origin and size, the third the root.
+		lines := strings.SplitN(string(cp.GetCheckpoint()), "\n", 4)
+		out[k] = strings.Join(lines[:3], " | ")
+	}
+	return out
+}
+
+// converge waits until every running organisation has the same log tip of
+// at least size entries.
+func (c *consortiumNet) converge(ctx context.Context, size int) string {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		tips := c.tips(ctx)
+		same, first := true, ""
+		for _, tip := range tips {
+			if first == "" {
+				first = tip
+			}
+			same = same && tip == first
+		}
+		var got int
+		if parts := strings.Split(first, " | "); len(parts) == 3 {
+			fmt.Sscanf(parts[1], "%d", &got)
+		}
+		if same && got >= size {
+			return first
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("organisations did not converge on %d entries: %v", size, tips)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func TestFourOrganisations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs four CometBFT nodes")
+	}
+	ctx := t.Context()
+	c := newNet(t, 4)
+	var wg sync.WaitGroup
+	for k := range 4 {
+		c.start(k)
+	}
+	for k := range 4 {
+		wg.Go(func() { c.ready(k) })
+	}
+	wg.Wait()
+	// org1's admin pinned the two circuits: 2 entries. Each holder now
+	// registers a collection and anchors it through its own node.
+	size := 2
+	for k := range 4 {
+		if _, err := c.collection(ctx, k, fmt.Sprintf("usage-org%d", k+1), 50); err != nil {
+			t.Fatalf("org%d: %v", k+1, err)
+		}
+		size += 2
+	}
+	tip := c.converge(ctx, size)
+	t.Logf("4 organisations agree: %s", tip)
+
+	// A bundle made by org1's holder verifies on org4: one shared ledger.
+	admin := zksharev1connect.NewAdminServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(bearer(c.token(0, service.AdminID))))
+	bankKey, _ := ledger.NewIdentity("bank")
+	reg, err := admin.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: "bank", Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bankKey.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.holder(0).SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: "usage-org1", Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, 32)
+	nonce[31] = 7
+	bank := zksharev1connect.NewHolderServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(bearer(reg.GetToken())))
+	pr, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "usage-org1", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "cell-3", Query: "gb <= 100", Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size += 2 // the bank's registration and the audit entry
+	c.converge(ctx, size)
+	v, err := zksharev1connect.NewVerifierServiceClient(c.client, c.orgs[3].url).Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nonce, Subject: "cell-3"})
+	if err != nil || !v.GetValid() {
+		t.Fatalf("org1's bundle on org4: %v %v", v, err)
+	}
+
+	// One organisation down: the other three keep committing.
+	c.stop(3)
+	if _, err := c.collection(ctx, 1, "while-org4-down", 5); err != nil {
+		t.Fatalf("with three of four: %v", err)
+	}
+	size += 2
+	c.converge(ctx, size)
+	// It comes back and catches up.
+	c.start(3)
+	c.ready(3)
+	c.converge(ctx, size)
+
+	// Two down: no quorum, nothing commits; one back: progress resumes.
+	c.stop(2)
+	c.stop(3)
+	short, cancel := context.WithTimeout(ctx, 4*time.Second)
+	_, err = c.holder(0).CreateCollection(short, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "no-quorum"})
+	cancel()
+	if err == nil {
+		t.Fatal("a collection was registered without a quorum")
+	}
+	before := c.tips(ctx)
+	c.start(2)
+	c.ready(2)
+	if _, err := c.collection(ctx, 0, "after-quorum", 5); err != nil {
+		t.Fatalf("after the quorum returned: %v", err)
+	}
+	c.start(3)
+	c.ready(3)
+	tip = c.converge(ctx, size+2)
+	t.Logf("without quorum the tips stayed %v; after restarts all agree: %s", before, tip)
+}
+
+// A proposer that puts a transaction Apply rejects into a block gets the
+// block refused by every honest validator's ProcessProposal.
+func TestProcessProposalRefusesInvalid(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := consortium.Init(1, dir, consortium.Options{Origin: "test.consortium/ledger"}); err != nil {
+		t.Fatal(err)
+	}
+	node, err := ledger.LoadIdentity(filepath.Join(dir, "org1", "identities", "node.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := ledger.LoadIdentity(filepath.Join(dir, "org1", "identities", "admin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(filepath.Join(dir, "org1", "ledger"), node, ledger.Options{Broadcast: func(context.Context, []byte) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	app := consortium.NewApp(l, nil)
+	ident, _ := ledger.NewIdentity("x")
+	good, _ := ledger.NewTx("test.consortium/ledger", admin, 1, time.Now(), ledger.RegisterParticipant("x", zkv1.Role_ROLE_CONSUMER, ident.Public()))
+	replay, _ := ledger.NewTx("test.consortium/ledger", admin, 1, time.Now(), ledger.RegisterParticipant("y", zkv1.Role_ROLE_CONSUMER, ident.Public()))
+	forged, _ := ledger.NewTx("test.consortium/ledger", ident, 1, time.Now(), ledger.RevokeParticipant("admin"))
+	for name, txs := range map[string][][]byte{
+		"replayed sequence": {good.Raw, replay.Raw},
+		"unknown sender":    {forged.Raw},
+		"garbage":           {[]byte("not a transaction")},
+	} {
+		res, err := app.ProcessProposal(t.Context(), &abci.RequestProcessProposal{Txs: txs, Time: time.Now(), Height: 1})
+		if err != nil || res.Status != abci.ResponseProcessProposal_REJECT {
+			t.Errorf("%s: %v %v", name, res, err)
+		}
+	}
+	res, err := app.ProcessProposal(t.Context(), &abci.RequestProcessProposal{Txs: [][]byte{good.Raw}, Time: time.Now(), Height: 1})
+	if err != nil || res.Status != abci.ResponseProcessProposal_ACCEPT {
+		t.Fatalf("valid proposal: %v %v", res, err)
+	}
+	// The honest proposer drops what Apply rejects.
+	prep, err := app.PrepareProposal(t.Context(), &abci.RequestPrepareProposal{Txs: [][]byte{good.Raw, forged.Raw, replay.Raw}, Time: time.Now(), MaxTxBytes: 1 << 20})
+	if err != nil || len(prep.Txs) != 1 {
+		t.Fatalf("prepare: %d txs, %v", len(prep.GetTxs()), err)
+	}
+}
