@@ -22,6 +22,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'InclusionProof|VerifyChain' -benchtime 2s ./ledger
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./bench
 	$(GO) test -run '^$$' -bench . -benchtime 40x ./service
+	$(GO) test -run '^$$' -bench ConsortiumCommit -benchtime 1x ./consortium
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)

@@ -176,6 +176,8 @@ func (o Org) identity(id string) string { return filepath.Join(o.Dir, "identitie
 type Manifest struct {
 	Origin string   `json:"origin"`
 	Orgs   []string `json:"orgs"`
+	// RPC are the organisations' CometBFT RPC addresses (loopback).
+	RPC []string `json:"rpc"`
 }
 
 // Options for Init.
@@ -186,6 +188,8 @@ type Options struct {
 	BasePort int
 	// TimeoutCommit is CometBFT's pause after a commit (default 100 ms).
 	TimeoutCommit time.Duration
+	// Participants are added to the ledger's genesis (tests, migrations).
+	Participants []ledger.Participant
 }
 
 // Init writes a consortium of n organisations under out: one validator
@@ -227,6 +231,7 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		o := &orgs[k]
 		o.Dir = filepath.Join(out, name)
 		m.Orgs = append(m.Orgs, name)
+		m.RPC = append(m.RPC, fmt.Sprintf("http://127.0.0.1:%d", ports[2*k+1]))
 		for _, d := range []string{filepath.Join(o.cometHome(), "config"), filepath.Join(o.cometHome(), "data"), filepath.Join(o.Dir, "identities")} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return nil, err
@@ -243,6 +248,8 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		o.cfg.Consensus.TimeoutPropose = 500 * time.Millisecond
 		o.cfg.Consensus.CreateEmptyBlocksInterval = time.Second
 		o.cfg.RPC.TimeoutBroadcastTxCommit = 10 * time.Second
+		// Every submission through a node waits on a commit subscription.
+		o.cfg.RPC.MaxSubscriptionClients = 1024
 		// The ledger indexes its own transactions; CometBFT's indexer would
 		// only hold a database open across restarts.
 		o.cfg.TxIndex.Indexer = "null"
@@ -261,6 +268,7 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		genesis.Participants = append(genesis.Participants, ledger.Participant{ID: o.holder.ID, Role: zkv1.Role_ROLE_HOLDER, Key: o.holder.Public()})
 		comet.Validators = append(comet.Validators, cmttypes.GenesisValidator{Address: o.pv.Key.PubKey.Address(), PubKey: o.pv.Key.PubKey, Power: 10, Name: name})
 	}
+	genesis.Participants = append(genesis.Participants, opts.Participants...)
 	for k := range orgs {
 		o := &orgs[k]
 		var peers []string

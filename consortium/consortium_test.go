@@ -33,9 +33,28 @@ import (
 // and stopping one must not touch the others.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("ZKSHARE_TEST_ORG"); dir != "" {
+		if os.Getenv("ZKSHARE_TEST_BARE") != "" {
+			os.Exit(runBare(dir))
+		}
 		os.Exit(runOrg(dir, os.Getenv("ZKSHARE_TEST_KEYS"), os.Getenv("ZKSHARE_TEST_ADDR")))
 	}
 	os.Exit(m.Run())
+}
+
+// runBare runs only the consensus node and ledger, for benchmarks that talk
+// to CometBFT's RPC.
+func runBare(dir string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	n, err := consortium.Start(dir, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "org:", err)
+		return 1
+	}
+	fmt.Println("ready")
+	<-ctx.Done()
+	n.Stop()
+	return 0
 }
 
 func runOrg(dir, keyDir, addr string) int {
