@@ -132,6 +132,7 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceSetPolicyProcedure:          {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceGetPolicyProcedure:          {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceIssueReceiptProcedure:       {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceConfirmAnchorProcedure:      {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceProveProcedure:              {zkv1.Role_ROLE_CONSUMER},
 	zksharev1connect.LedgerServiceListAuditEntriesProcedure:   {zkv1.Role_ROLE_HOLDER, zkv1.Role_ROLE_CONSUMER, zkv1.Role_ROLE_ADMIN},
 	zksharev1connect.AdminServiceRegisterParticipantProcedure: {zkv1.Role_ROLE_ADMIN},

@@ -70,6 +70,7 @@ func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCo
 	}
 	rec, err := s.send(ctx, s.holderID, ledger.RegisterCollection(&zkv1.RegisterCollection{
 		CollectionId: idb, Name: name, SchemaHash: schemaID, TreeDepth: 32, CircuitIds: circuitIDs,
+		Confirmers: req.GetConfirmers(), ConfirmationsRequired: req.GetConfirmationsRequired(),
 	}))
 	if err != nil {
 		return nil, toConnect(err)
@@ -412,6 +413,19 @@ func (h *holderService) IssueReceipt(ctx context.Context, req *zkv1.IssueReceipt
 	r.AnchorTx, r.AnchorLogIndex, r.AnchorInclusion, r.Checkpoint = b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint
 	s.log.InfoContext(ctx, "receipt issued", "collection", req.GetCollection())
 	return &zkv1.IssueReceiptResponse{Receipt: r}, nil
+}
+
+// ConfirmAnchor co-signs an anchor of a collection that names this node's
+// holder among its confirmers.
+func (h *holderService) ConfirmAnchor(ctx context.Context, req *zkv1.ConfirmAnchorRequest) (*zkv1.ConfirmAnchorResponse, error) {
+	if len(req.GetCollectionId()) != 32 || len(req.GetRoot()) != 32 {
+		return nil, invalid("collection_id", "collection_id and root must be 32 bytes")
+	}
+	rec, err := h.s.send(ctx, h.s.holderID, ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: req.GetCollectionId(), Sequence: req.GetSequence(), Root: req.GetRoot()}))
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.ConfirmAnchorResponse{TxHash: rec.Hash[:], Height: rec.Height}, nil
 }
 
 type adminService struct{ s *Server }

@@ -63,6 +63,9 @@ const (
 	// HolderServiceIssueReceiptProcedure is the fully-qualified name of the HolderService's
 	// IssueReceipt RPC.
 	HolderServiceIssueReceiptProcedure = "/zkshare.v1.HolderService/IssueReceipt"
+	// HolderServiceConfirmAnchorProcedure is the fully-qualified name of the HolderService's
+	// ConfirmAnchor RPC.
+	HolderServiceConfirmAnchorProcedure = "/zkshare.v1.HolderService/ConfirmAnchor"
 	// VerifierServiceVerifyProcedure is the fully-qualified name of the VerifierService's Verify RPC.
 	VerifierServiceVerifyProcedure = "/zkshare.v1.VerifierService/Verify"
 	// LedgerServiceGetCheckpointProcedure is the fully-qualified name of the LedgerService's
@@ -98,6 +101,8 @@ type HolderServiceClient interface {
 	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
+	// Co-signs another holder's anchor, as one of its named confirmers.
+	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
 }
 
 // NewHolderServiceClient constructs a client for the zkshare.v1.HolderService service. By default,
@@ -165,6 +170,12 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(holderServiceMethods.ByName("IssueReceipt")),
 			connect.WithClientOptions(opts...),
 		),
+		confirmAnchor: connect.NewClient[v1.ConfirmAnchorRequest, v1.ConfirmAnchorResponse](
+			httpClient,
+			baseURL+HolderServiceConfirmAnchorProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("ConfirmAnchor")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -179,6 +190,7 @@ type holderServiceClient struct {
 	getPolicy        *connect.Client[v1.GetPolicyRequest, v1.GetPolicyResponse]
 	prove            *connect.Client[v1.ProveRequest, v1.ProveResponse]
 	issueReceipt     *connect.Client[v1.IssueReceiptRequest, v1.IssueReceiptResponse]
+	confirmAnchor    *connect.Client[v1.ConfirmAnchorRequest, v1.ConfirmAnchorResponse]
 }
 
 // CreateCollection calls zkshare.v1.HolderService.CreateCollection.
@@ -258,6 +270,15 @@ func (c *holderServiceClient) IssueReceipt(ctx context.Context, req *v1.IssueRec
 	return nil, err
 }
 
+// ConfirmAnchor calls zkshare.v1.HolderService.ConfirmAnchor.
+func (c *holderServiceClient) ConfirmAnchor(ctx context.Context, req *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error) {
+	response, err := c.confirmAnchor.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // HolderServiceHandler is an implementation of the zkshare.v1.HolderService service.
 type HolderServiceHandler interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
@@ -269,6 +290,8 @@ type HolderServiceHandler interface {
 	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
+	// Co-signs another holder's anchor, as one of its named confirmers.
+	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
 }
 
 // NewHolderServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -332,6 +355,12 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(holderServiceMethods.ByName("IssueReceipt")),
 		connect.WithHandlerOptions(opts...),
 	)
+	holderServiceConfirmAnchorHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceConfirmAnchorProcedure,
+		svc.ConfirmAnchor,
+		connect.WithSchema(holderServiceMethods.ByName("ConfirmAnchor")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.HolderService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case HolderServiceCreateCollectionProcedure:
@@ -352,6 +381,8 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 			holderServiceProveHandler.ServeHTTP(w, r)
 		case HolderServiceIssueReceiptProcedure:
 			holderServiceIssueReceiptHandler.ServeHTTP(w, r)
+		case HolderServiceConfirmAnchorProcedure:
+			holderServiceConfirmAnchorHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -395,6 +426,10 @@ func (UnimplementedHolderServiceHandler) Prove(context.Context, *v1.ProveRequest
 
 func (UnimplementedHolderServiceHandler) IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.IssueReceipt is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.ConfirmAnchor is not implemented"))
 }
 
 // VerifierServiceClient is a client for the zkshare.v1.VerifierService service.
