@@ -397,6 +397,22 @@ func TestFourOrganisations(t *testing.T) {
 	before := c.tips(ctx)
 	c.start(2)
 	c.ready(2)
+	// The registration waiting in the mempool lands once three are up;
+	// creating the collection again completes it on the holder's side.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.holder(0).CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "no-quorum"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("completing the interrupted create: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, err := c.holder(0).CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "no-quorum"}); connect.CodeOf(err) != connect.CodeAlreadyExists {
+		t.Fatalf("creating it a third time: %v", err)
+	}
 	if _, err := c.collection(ctx, 0, "after-quorum", 5); err != nil {
 		t.Fatalf("after the quorum returned: %v", err)
 	}

@@ -54,8 +54,22 @@ func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCo
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if _, ok := s.ledger.State().Collections[collectionKey(name)]; ok {
-		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: collection %q is registered", name))
+	if lc, ok := s.ledger.State().Collections[collectionKey(name)]; ok {
+		// A create whose ledger registration landed after its caller gave
+		// up (say, while a consortium lacked a quorum) is completed here.
+		_, err := s.store.Collection(name)
+		if lc.Holder != s.holderID.ID || !bytes.Equal(lc.SchemaHash, elemBytes(sc.ID())) || err == nil {
+			return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: collection %q is registered", name))
+		}
+		c, err := s.store.CreateCollection(ctx, name, sc)
+		if err != nil {
+			return nil, toConnect(err)
+		}
+		info, err := s.info(c)
+		if err != nil {
+			return nil, toConnect(err)
+		}
+		return &zkv1.CreateCollectionResponse{Collection: info}, nil
 	}
 	// The ledger first: a collection the ledger refuses is never created.
 	circuitIDs := make([][]byte, 0, len(keys.Names()))
