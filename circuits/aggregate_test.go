@@ -1,0 +1,224 @@
+package circuits_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/frontend/cs/r1cs"
+	"github.com/consensys/gnark/test"
+	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/tree"
+)
+
+// aggRows is an 8-position chunk: the fixture's 4 records at positions
+// 0..3, a deleted position 4, two more records, and an empty position 7.
+func aggRows() []circuits.AggRow {
+	vals := [][4]fr.Element{rows[0], rows[1], rows[2], rows[3], {}, {el(7), el(500), str("north"), signed8(5)}, {el(30000), el(9), str("east"), signed8(-9)}, {}}
+	out := make([]circuits.AggRow, len(vals))
+	for i, v := range vals {
+		if i == 4 || i == 7 {
+			continue
+		}
+		out[i] = circuits.AggRow{Live: true, Key: circuits.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i))}
+		copy(out[i].Values[:], v[:])
+	}
+	return out
+}
+
+func TestAggregateChunkRootIsTheTreesNode(t *testing.T) {
+	f := newFixture(t, rows)
+	rs := aggRows()
+	m := tree.NewMemory()
+	var idx []uint64
+	var leaves []fr.Element
+	for i, r := range rs {
+		if r.Live {
+			idx = append(idx, uint64(i))
+			leaves = append(leaves, circuits.Leaf(f.schema, r.Key, r.Salt, &r.Values))
+		}
+	}
+	if err := tree.SetMany(m, idx, leaves); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := tree.Node(m, 3, 0)
+	if got := circuits.ChunkRoot(f.schema, rs); !got.Equal(&want) {
+		t.Fatal("chunk root differs from the tree's level-3 node")
+	}
+	// The chunk folded with the zero hashes above it is the collection root.
+	root, _ := tree.Root(m)
+	cur := circuits.ChunkRoot(f.schema, rs)
+	for h := 3; h < circuits.Depth; h++ {
+		cur = circuits.Node(h, cur, circuits.ZeroHashes()[h])
+	}
+	if !cur.Equal(&root) {
+		t.Fatal("chunk root and zero hashes do not give the collection root")
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	f := newFixture(t, rows)
+	rs := aggRows()
+	q := query(f, rng(0, 16, 0, 30000)) // slot 0 <= 30000: positions 0, 2, 5, 6
+	a, res, err := circuits.AggregateAssignment(q, 1, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Slot 1 of positions 0, 2, 5, 6: 0, 2^40, 500, 9.
+	if res.Count != 4 || res.Min != 0 || res.Max != 1<<40 || !res.Sum.Equal(ptr(el(1<<40+509))) {
+		t.Fatalf("native result %+v", res)
+	}
+	assert := test.NewAssert(t)
+	opts := []test.TestingOption{test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16)}
+	bad := func(mod func(a *circuits.Aggregate)) *circuits.Aggregate {
+		b, _, err := circuits.AggregateAssignment(q, 1, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod(b)
+		return b
+	}
+	rowsBad := func(mod func(rs []circuits.AggRow)) *circuits.Aggregate {
+		r2 := aggRows()
+		mod(r2)
+		b, _, err := circuits.AggregateAssignment(q, 1, r2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.ChunkRoot = a.ChunkRoot // against the committed chunk
+		return b
+	}
+	assert.CheckCircuit(circuits.NewAggregate(8), append(opts,
+		test.WithValidAssignment(a),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Count = 3 })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Sum = 1 })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Min = 9 })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Max = 500 })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.ChunkRoot = el(1) })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.QueryHash = el(1) })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Field = 0 })),
+		// A record left out: called empty, so the chunk root changes.
+		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[1].Live = false })),
+		// A record counted twice: a copy in the empty position.
+		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[7] = rs[0] })),
+		// Two records swapped.
+		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[0], rs[2] = rs[2], rs[0] })),
+		// A tampered value.
+		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[5].Values[1] = el(501) })),
+	)...)
+
+	// No record satisfies: count 0, min 2^64-1, max 0.
+	none := query(f, rng(0, 16, 40000, 50000))
+	_, res, err = circuits.AggregateAssignment(none, 1, rs)
+	if err != nil || res.Count != 0 || res.Min != math.MaxUint64 || res.Max != 0 {
+		t.Fatalf("empty result %+v, %v", res, err)
+	}
+	// A string slot cannot be summed.
+	if _, _, err := circuits.AggregateAssignment(q, 2, rs); err == nil {
+		t.Fatal("aggregated a string digest")
+	}
+}
+
+func ptr(e fr.Element) *fr.Element { return &e }
+
+func TestGroth16AggregateRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Groth16 setup and proving are slow")
+	}
+	f := newFixture(t, rows)
+	rs := aggRows()
+	q := query(f, rng(0, 16, 0, 30000))
+	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, vk, err := groth16.Setup(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := circuits.AggregateAssignment(q, 1, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := groth16.Prove(cs, pk, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := func(mod func(p *circuits.Aggregate)) error {
+		p := circuits.NewAggregate(8)
+		p.ChunkRoot, p.QueryHash, p.Field, p.Count, p.Sum, p.Min, p.Max = a.ChunkRoot, a.QueryHash, a.Field, a.Count, a.Sum, a.Min, a.Max
+		mod(p)
+		pw, err := frontend.NewWitness(p, ecc.BN254.ScalarField(), frontend.PublicOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return groth16.Verify(proof, vk, pw)
+	}
+	if err := public(func(*circuits.Aggregate) {}); err != nil {
+		t.Fatalf("valid aggregate proof rejected: %v", err)
+	}
+	for name, mod := range map[string]func(p *circuits.Aggregate){
+		"count": func(p *circuits.Aggregate) { p.Count = 5 },
+		"sum":   func(p *circuits.Aggregate) { p.Sum = 7 },
+		"root":  func(p *circuits.Aggregate) { p.ChunkRoot = el(2) },
+		"field": func(p *circuits.Aggregate) { p.Field = 0 },
+	} {
+		if err := public(mod); err == nil {
+			t.Errorf("proof verified with another %s", name)
+		}
+	}
+	t.Logf("aggregate over 8 positions: %d constraints", cs.GetNbConstraints())
+}
+
+// BenchmarkAggregate reports constraints per row (from the difference
+// between a 16- and a 64-row chunk) and proves the 64-row chunk: rows/s.
+func BenchmarkAggregate(b *testing.B) {
+	count := func(n int) int {
+		cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return cs.GetNbConstraints()
+	}
+	c16, c64 := count(16), count(64)
+	f := newFixture(b, rows)
+	q := query(f, rng(0, 16, 0, 30000))
+	rs := make([]circuits.AggRow, 64)
+	for i := range rs {
+		rs[i] = circuits.AggRow{Live: i%7 != 3, Key: el(uint64(i + 1)), Salt: el(uint64(i + 100))}
+		rs[i].Values[0], rs[i].Values[1] = el(uint64(i*1000%40000)), el(uint64(i*i))
+	}
+	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pk, _, err := groth16.Setup(cs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, _, err := circuits.AggregateAssignment(q, 1, rs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := groth16.Prove(cs, pk, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(c64-c16)/48, "constraints/row")
+	b.ReportMetric(float64(c64), "constraints")
+	b.ReportMetric(64*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
