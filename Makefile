@@ -23,6 +23,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./bench
 	$(GO) test -run '^$$' -bench . -benchtime 40x ./service
 	$(GO) test -run '^$$' -bench ConsortiumCommit -benchtime 1x ./consortium
+	$(GO) test -run '^$$' -bench Aggregate -benchtime 3x ./circuits
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
@@ -31,9 +32,10 @@ lint:
 demo:
 	$(GO) run ./cmd/zkshare demo --dataset testdata/benefits
 
-# Regenerates testdata/benefits deterministically.
+# Regenerates testdata/benefits and testdata/coldchain deterministically.
 testdata:
 	$(GO) run ./internal/gendata -out testdata/benefits
+	$(GO) run ./internal/gencoldchain -out testdata/coldchain
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./query
