@@ -21,8 +21,8 @@ import (
 // verifier checks that the chunk root, folded with the tree's zero hashes
 // (or with the other chunks' roots), is the anchored root.
 //
-// This is the baseline form: every row is re-hashed and runs the full
-// 8-clause predicate (BenchmarkAggregate reports constraints per row).
+// Every row is re-hashed and runs the query's first AggClauses clauses;
+// the others must be neutral (BenchmarkAggregate reports constraints per row).
 type Aggregate struct {
 	ChunkRoot frontend.Variable `gnark:",public"`
 	QueryHash frontend.Variable `gnark:",public"`
@@ -35,6 +35,13 @@ type Aggregate struct {
 	Query queryVars
 	Rows  []AggRowVars
 }
+
+// AggClauses is how many clauses an aggregate's query may have: each clause
+// costs about 140 constraints per row.
+const AggClauses = 4
+
+// ErrAggClauses: an aggregate's query has more than AggClauses clauses.
+var ErrAggClauses = fmt.Errorf("an aggregate's query has at most %d clauses", AggClauses)
 
 // AggRowVars is one position of the chunk: live or empty, and its record.
 type AggRowVars struct {
@@ -57,6 +64,8 @@ func (c *Aggregate) Define(api frontend.API) error {
 	}
 	g := newGadget(api)
 	api.AssertIsEqual(g.queryHash(&c.Query), c.QueryHash)
+	header := api.ToBinary(c.Query.Header, headerBits)
+	g.assertNeutralFrom(header, AggClauses)
 	fieldBits := api.ToBinary(c.Field, 4)
 	maxU64 := new(big.Int).SetUint64(math.MaxUint64)
 
@@ -67,7 +76,7 @@ func (c *Aggregate) Define(api frontend.API) error {
 		r := &c.Rows[i]
 		api.AssertIsBoolean(r.Live)
 		leaves[i] = api.Select(r.Live, g.leaf(c.Query.SchemaID, r.Key, r.Salt, r.Values[:]), 0)
-		inc := api.Mul(r.Live, g.eval(&c.Query, r.Values[:]))
+		inc := api.Mul(r.Live, g.evalPrefix(header, &c.Query, r.Values[:], AggClauses))
 		v := selector.BinaryMux(api, fieldBits, r.Values[:])
 		g.rc.Check(v, MaxWidth) // aggregated values are 64-bit numbers
 		count = api.Add(count, inc)
@@ -136,6 +145,11 @@ func AggregateAssignment(q *Query, field int, rows []AggRow) (*Aggregate, AggRes
 	res := AggResult{Min: math.MaxUint64}
 	if err := q.Validate(); err != nil {
 		return nil, res, err
+	}
+	for i := AggClauses; i < MaxClauses; i++ {
+		if q.Clauses[i].Op != OpTrue {
+			return nil, res, ErrAggClauses
+		}
 	}
 	if field < 0 || field >= MaxFields {
 		return nil, res, fmt.Errorf("aggregate: field slot %d outside 0..%d", field, MaxFields-1)

@@ -117,6 +117,20 @@ func TestAggregate(t *testing.T) {
 	if err != nil || res.Count != 0 || res.Min != math.MaxUint64 || res.Max != 0 {
 		t.Fatalf("empty result %+v, %v", res, err)
 	}
+	// More than AggClauses clauses cannot be aggregated.
+	wide := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
+	if _, _, err := circuits.AggregateAssignment(wide, 1, rs); err == nil {
+		t.Fatal("aggregated a five-clause query")
+	}
+	// ...and a prover cannot hide a fifth clause from the circuit.
+	sneaky := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
+	sa, _, err := circuits.AggregateAssignment(sneaky, 1, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifth := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(1, 64, 0, 5))
+	circuits.SetQueryForTest(sa, fifth)
+	assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithInvalidAssignment(sa))...)
 	// A string slot cannot be summed.
 	if _, _, err := circuits.AggregateAssignment(q, 2, rs); err == nil {
 		t.Fatal("aggregated a string digest")

@@ -155,10 +155,24 @@ func (g *gadget) queryHash(q *queryVars) frontend.Variable {
 // value a clause reads, unless it is a string digest, is range-checked to the
 // clause's declared width; a value outside it makes the proof impossible.
 func (g *gadget) eval(q *queryVars, values []frontend.Variable) frontend.Variable {
+	return g.evalPrefix(g.api.ToBinary(q.Header, headerBits), q, values, MaxClauses)
+}
+
+// assertNeutralFrom asserts that clauses n.. of a decomposed header are
+// "true" (op bits 0), so that evaluating only the first n is the query.
+func (g *gadget) assertNeutralFrom(bits []frontend.Variable, n int) {
+	for i := n; i < MaxClauses; i++ {
+		hb := bits[i*clauseBits : (i+1)*clauseBits]
+		g.api.AssertIsEqual(hb[4], 0)
+		g.api.AssertIsEqual(hb[5], 0)
+	}
+}
+
+// evalPrefix evaluates the first n clauses of a decomposed header.
+func (g *gadget) evalPrefix(bits []frontend.Variable, q *queryVars, values []frontend.Variable, n int) frontend.Variable {
 	api := g.api
-	bits := api.ToBinary(q.Header, headerBits)
 	var result frontend.Variable = 1
-	for i := 0; i < MaxClauses; i++ {
+	for i := 0; i < n; i++ {
 		hb := bits[i*clauseBits : (i+1)*clauseBits]
 		mask := bits[MaxClauses*clauseBits+i*PoolSize : MaxClauses*clauseBits+(i+1)*PoolSize]
 		v := selector.BinaryMux(api, hb[0:4], values)
