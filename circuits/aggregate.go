@@ -27,10 +27,11 @@ type Aggregate struct {
 	ChunkRoot frontend.Variable `gnark:",public"`
 	QueryHash frontend.Variable `gnark:",public"`
 	Field     frontend.Variable `gnark:",public"` // the aggregated slot
-	Count     frontend.Variable `gnark:",public"`
-	Sum       frontend.Variable `gnark:",public"`
-	Min       frontend.Variable `gnark:",public"` // 2^64-1 when Count is 0
-	Max       frontend.Variable `gnark:",public"` // 0 when Count is 0
+	// Partial is PartialCommitment(Count, Sum, Min, Max, Blind): the chunk's
+	// result stays hidden; AggregateTotal opens and combines the partials.
+	// An empty result is count 0, sum 0, min 2^64-1, max 0.
+	Partial frontend.Variable `gnark:",public"`
+	Blind   frontend.Variable
 
 	Query queryVars
 	Rows  []AggRowVars
@@ -94,10 +95,7 @@ func (c *Aggregate) Define(api frontend.API) error {
 		leaves = next
 	}
 	api.AssertIsEqual(leaves[0], c.ChunkRoot)
-	api.AssertIsEqual(count, c.Count)
-	api.AssertIsEqual(sum, c.Sum)
-	api.AssertIsEqual(minV, c.Min)
-	api.AssertIsEqual(maxV, c.Max)
+	api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{count, sum, minV, maxV, c.Blind}), c.Partial)
 	return nil
 }
 
@@ -140,8 +138,8 @@ func ChunkRoot(schemaID fr.Element, rows []AggRow) fr.Element {
 }
 
 // AggregateAssignment evaluates the aggregate natively and builds the
-// circuit's full witness.
-func AggregateAssignment(q *Query, field int, rows []AggRow) (*Aggregate, AggResult, error) {
+// circuit's full witness, its partial result hidden behind blind.
+func AggregateAssignment(q *Query, field int, rows []AggRow, blind fr.Element) (*Aggregate, AggResult, error) {
 	res := AggResult{Min: math.MaxUint64}
 	if err := q.Validate(); err != nil {
 		return nil, res, err
@@ -189,8 +187,113 @@ func AggregateAssignment(q *Query, field int, rows []AggRow) (*Aggregate, AggRes
 	a.ChunkRoot = ChunkRoot(q.SchemaID, rows)
 	a.QueryHash = q.Hash()
 	a.Field = field
+	a.Blind, a.Partial = blind, res.Commit(blind)
+	return a, res, nil
+}
+
+// Commit is the partial commitment to a chunk's result.
+func (r AggResult) Commit(blind fr.Element) fr.Element {
+	var c, lo, hi fr.Element
+	c.SetUint64(r.Count)
+	lo.SetUint64(r.Min)
+	hi.SetUint64(r.Max)
+	return PartialCommitment(c, r.Sum, lo, hi, blind)
+}
+
+// Combine folds chunk results into the collection's.
+func Combine(parts []AggResult) AggResult {
+	out := AggResult{Min: math.MaxUint64}
+	for _, p := range parts {
+		out.Count += p.Count
+		out.Sum.Add(&out.Sum, &p.Sum)
+		out.Min, out.Max = min(out.Min, p.Min), max(out.Max, p.Max)
+	}
+	return out
+}
+
+// EmptyPartial is the public partial of an unused slot of AggregateTotal:
+// an empty result with blind 0.
+func EmptyPartial() fr.Element { return AggResult{Min: math.MaxUint64}.Commit(fr.Element{}) }
+
+// AggregateTotal opens the chunks' partial commitments and proves their
+// combination: the only result a verifier learns. Unused slots hold
+// EmptyPartial.
+type AggregateTotal struct {
+	Partials []frontend.Variable `gnark:",public"`
+	Count    frontend.Variable   `gnark:",public"`
+	Sum      frontend.Variable   `gnark:",public"`
+	Min      frontend.Variable   `gnark:",public"`
+	Max      frontend.Variable   `gnark:",public"`
+	Parts    []PartVars
+}
+
+// PartVars is one chunk's opened partial.
+type PartVars struct{ Count, Sum, Min, Max, Blind frontend.Variable }
+
+// NewAggregateTotal returns the combining circuit for up to k chunks.
+func NewAggregateTotal(k int) *AggregateTotal {
+	return &AggregateTotal{Partials: make([]frontend.Variable, k), Parts: make([]PartVars, k)}
+}
+
+// Define implements frontend.Circuit.
+func (c *AggregateTotal) Define(api frontend.API) error {
+	g := newGadget(api)
+	var count, sum frontend.Variable = 0, 0
+	var minV, maxV frontend.Variable = new(big.Int).SetUint64(math.MaxUint64), 0
+	for i := range c.Parts {
+		p := &c.Parts[i]
+		api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{p.Count, p.Sum, p.Min, p.Max, p.Blind}), c.Partials[i])
+		g.rc.Check(p.Min, MaxWidth) // the comparisons below need 64-bit inputs
+		g.rc.Check(p.Max, MaxWidth)
+		count = api.Add(count, p.Count)
+		sum = api.Add(sum, p.Sum)
+		minV = api.Select(g.lessOrEqual(p.Min, minV), p.Min, minV)
+		maxV = api.Select(g.lessOrEqual(maxV, p.Max), p.Max, maxV)
+	}
+	api.AssertIsEqual(count, c.Count)
+	api.AssertIsEqual(sum, c.Sum)
+	api.AssertIsEqual(minV, c.Min)
+	api.AssertIsEqual(maxV, c.Max)
+	return nil
+}
+
+// AggregateTotalAssignment builds the combining witness for up to k chunks.
+func AggregateTotalAssignment(k int, parts []AggResult, blinds []fr.Element) (*AggregateTotal, AggResult, error) {
+	if len(parts) > k || len(parts) != len(blinds) {
+		return nil, AggResult{}, fmt.Errorf("aggregate total: %d chunks and %d blinds for %d slots", len(parts), len(blinds), k)
+	}
+	a := NewAggregateTotal(k)
+	for i := range k {
+		r, b := AggResult{Min: math.MaxUint64}, fr.Element{}
+		if i < len(parts) {
+			r, b = parts[i], blinds[i]
+		}
+		a.Parts[i] = PartVars{Count: r.Count, Sum: r.Sum, Min: r.Min, Max: r.Max, Blind: b}
+		a.Partials[i] = r.Commit(b)
+	}
+	res := Combine(parts)
 	a.Count, a.Sum, a.Min, a.Max = res.Count, res.Sum, res.Min, res.Max
 	return a, res, nil
+}
+
+// ComposeRoot is the root of a depth-Depth tree whose aligned subtrees of
+// height h have the given roots, from position 0, and are empty after.
+func ComposeRoot(h int, chunkRoots []fr.Element) fr.Element {
+	if len(chunkRoots) == 0 {
+		return ZeroHashes()[Depth]
+	}
+	level := append([]fr.Element(nil), chunkRoots...)
+	for lv := h; lv < Depth; lv++ {
+		if len(level)%2 == 1 {
+			level = append(level, ZeroHashes()[lv])
+		}
+		next := make([]fr.Element, len(level)/2)
+		for i := range next {
+			next[i] = Node(lv, level[2*i], level[2*i+1])
+		}
+		level = next
+	}
+	return level[0]
 }
 
 // IsUint64 says whether slot j holds a value below 2^64.

@@ -1,6 +1,7 @@
 package circuits_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestAggregate(t *testing.T) {
 	f := newFixture(t, rows)
 	rs := aggRows()
 	q := query(f, rng(0, 16, 0, 30000)) // slot 0 <= 30000: positions 0, 2, 5, 6
-	a, res, err := circuits.AggregateAssignment(q, 1, rs)
+	a, res, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestAggregate(t *testing.T) {
 	assert := test.NewAssert(t)
 	opts := []test.TestingOption{test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16)}
 	bad := func(mod func(a *circuits.Aggregate)) *circuits.Aggregate {
-		b, _, err := circuits.AggregateAssignment(q, 1, rs)
+		b, _, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,19 +86,21 @@ func TestAggregate(t *testing.T) {
 	rowsBad := func(mod func(rs []circuits.AggRow)) *circuits.Aggregate {
 		r2 := aggRows()
 		mod(r2)
-		b, _, err := circuits.AggregateAssignment(q, 1, r2)
+		b, _, err := circuits.AggregateAssignment(q, 1, r2, el(4242))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.ChunkRoot = a.ChunkRoot // against the committed chunk
+		b.ChunkRoot, b.Partial = a.ChunkRoot, a.Partial // against the committed chunk and the claimed result
 		return b
 	}
 	assert.CheckCircuit(circuits.NewAggregate(8), append(opts,
 		test.WithValidAssignment(a),
-		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Count = 3 })),
-		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Sum = 1 })),
-		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Min = 9 })),
-		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Max = 500 })),
+		// A partial committing to another result: each of the four changed.
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Partial = withRes(res, func(r *circuits.AggResult) { r.Count-- }) })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Partial = withRes(res, func(r *circuits.AggResult) { r.Sum.SetOne() }) })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Partial = withRes(res, func(r *circuits.AggResult) { r.Min = 9 }) })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Partial = withRes(res, func(r *circuits.AggResult) { r.Max = 500 }) })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Blind = 1 })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.ChunkRoot = el(1) })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.QueryHash = el(1) })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Field = 0 })),
@@ -113,18 +116,18 @@ func TestAggregate(t *testing.T) {
 
 	// No record satisfies: count 0, min 2^64-1, max 0.
 	none := query(f, rng(0, 16, 40000, 50000))
-	_, res, err = circuits.AggregateAssignment(none, 1, rs)
+	_, res, err = circuits.AggregateAssignment(none, 1, rs, el(1))
 	if err != nil || res.Count != 0 || res.Min != math.MaxUint64 || res.Max != 0 {
 		t.Fatalf("empty result %+v, %v", res, err)
 	}
 	// More than AggClauses clauses cannot be aggregated.
 	wide := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
-	if _, _, err := circuits.AggregateAssignment(wide, 1, rs); err == nil {
+	if _, _, err := circuits.AggregateAssignment(wide, 1, rs, el(1)); err == nil {
 		t.Fatal("aggregated a five-clause query")
 	}
 	// ...and a prover cannot hide a fifth clause from the circuit.
 	sneaky := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
-	sa, _, err := circuits.AggregateAssignment(sneaky, 1, rs)
+	sa, _, err := circuits.AggregateAssignment(sneaky, 1, rs, el(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,12 +135,18 @@ func TestAggregate(t *testing.T) {
 	circuits.SetQueryForTest(sa, fifth)
 	assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithInvalidAssignment(sa))...)
 	// A string slot cannot be summed.
-	if _, _, err := circuits.AggregateAssignment(q, 2, rs); err == nil {
+	if _, _, err := circuits.AggregateAssignment(q, 2, rs, el(1)); err == nil {
 		t.Fatal("aggregated a string digest")
 	}
 }
 
 func ptr(e fr.Element) *fr.Element { return &e }
+
+// withRes commits, with the tests' blind, to a changed result.
+func withRes(r circuits.AggResult, mod func(*circuits.AggResult)) fr.Element {
+	mod(&r)
+	return r.Commit(el(4242))
+}
 
 func TestGroth16AggregateRoundTrip(t *testing.T) {
 	if testing.Short() {
@@ -154,7 +163,7 @@ func TestGroth16AggregateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _, err := circuits.AggregateAssignment(q, 1, rs)
+	a, _, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +177,7 @@ func TestGroth16AggregateRoundTrip(t *testing.T) {
 	}
 	public := func(mod func(p *circuits.Aggregate)) error {
 		p := circuits.NewAggregate(8)
-		p.ChunkRoot, p.QueryHash, p.Field, p.Count, p.Sum, p.Min, p.Max = a.ChunkRoot, a.QueryHash, a.Field, a.Count, a.Sum, a.Min, a.Max
+		p.ChunkRoot, p.QueryHash, p.Field, p.Partial = a.ChunkRoot, a.QueryHash, a.Field, a.Partial
 		mod(p)
 		pw, err := frontend.NewWitness(p, ecc.BN254.ScalarField(), frontend.PublicOnly())
 		if err != nil {
@@ -180,10 +189,10 @@ func TestGroth16AggregateRoundTrip(t *testing.T) {
 		t.Fatalf("valid aggregate proof rejected: %v", err)
 	}
 	for name, mod := range map[string]func(p *circuits.Aggregate){
-		"count": func(p *circuits.Aggregate) { p.Count = 5 },
-		"sum":   func(p *circuits.Aggregate) { p.Sum = 7 },
-		"root":  func(p *circuits.Aggregate) { p.ChunkRoot = el(2) },
-		"field": func(p *circuits.Aggregate) { p.Field = 0 },
+		"partial": func(p *circuits.Aggregate) { p.Partial = el(5) },
+		"root":    func(p *circuits.Aggregate) { p.ChunkRoot = el(2) },
+		"field":   func(p *circuits.Aggregate) { p.Field = 0 },
+		"query":   func(p *circuits.Aggregate) { p.QueryHash = el(3) },
 	} {
 		if err := public(mod); err == nil {
 			t.Errorf("proof verified with another %s", name)
@@ -218,7 +227,7 @@ func BenchmarkAggregate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, _, err := circuits.AggregateAssignment(q, 1, rs)
+	a, _, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -235,4 +244,98 @@ func BenchmarkAggregate(b *testing.B) {
 	b.ReportMetric(float64(c64-c16)/48, "constraints/row")
 	b.ReportMetric(float64(c64), "constraints")
 	b.ReportMetric(64*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestAggregateChunks splits a 24-record collection into three 8-position
+// chunks: each chunk proof hides its partial; the total opens and combines
+// them; the chunk roots compose to the collection root.
+func TestAggregateChunks(t *testing.T) {
+	f := newFixture(t, rows)
+	q := query(f, rng(0, 16, 0, 30000))
+	all := make([]circuits.AggRow, 24)
+	var idx []uint64
+	var leaves []fr.Element
+	for i := range all {
+		all[i] = circuits.AggRow{Live: i%5 != 4, Key: el(uint64(i + 1)), Salt: el(uint64(500 + i))}
+		all[i].Values[0], all[i].Values[1] = el(uint64(i*2000)), el(uint64(3*i+1))
+		if all[i].Live {
+			idx = append(idx, uint64(i))
+			leaves = append(leaves, circuits.Leaf(f.schema, all[i].Key, all[i].Salt, &all[i].Values))
+		}
+	}
+	m := tree.NewMemory()
+	if err := tree.SetMany(m, idx, leaves); err != nil {
+		t.Fatal(err)
+	}
+	anchored, _ := tree.Root(m)
+
+	assert := test.NewAssert(t)
+	opts := []test.TestingOption{test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16)}
+	var roots []fr.Element
+	var parts []circuits.AggResult
+	var blinds []fr.Element
+	for c := 0; c < 3; c++ {
+		blind := el(uint64(77 + c))
+		a, res, err := circuits.AggregateAssignment(q, 1, all[8*c:8*c+8], blind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithValidAssignment(a))...)
+		roots, parts, blinds = append(roots, a.ChunkRoot.(fr.Element)), append(parts, res), append(blinds, blind)
+	}
+	if got := circuits.ComposeRoot(3, roots); !got.Equal(&anchored) {
+		t.Fatal("chunk roots do not compose to the collection root")
+	}
+	if got := circuits.ComposeRoot(3, roots[:2]); got.Equal(&anchored) {
+		t.Fatal("a chunk left out still composes to the collection root")
+	}
+	// Ground truth straight from the rows: slot 0 <= 30000 means i <= 15.
+	var want circuits.AggResult
+	want.Min = math.MaxUint64
+	for i, r := range all {
+		if r.Live && i*2000 <= 30000 {
+			v := uint64(3*i + 1)
+			want.Count++
+			want.Sum.Add(&want.Sum, ptr(el(v)))
+			want.Min, want.Max = min(want.Min, v), max(want.Max, v)
+		}
+	}
+	total, res, err := circuits.AggregateTotalAssignment(4, parts, blinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count != want.Count || !res.Sum.Equal(&want.Sum) || res.Min != want.Min || res.Max != want.Max {
+		t.Fatalf("combined %+v, want %+v", res, want)
+	}
+	if total.Partials[3] != circuits.EmptyPartial() {
+		t.Fatal("unused slot is not the empty partial")
+	}
+	badTotal := func(mod func(a *circuits.AggregateTotal)) *circuits.AggregateTotal {
+		b, _, err := circuits.AggregateTotalAssignment(4, parts, blinds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod(b)
+		return b
+	}
+	assert.CheckCircuit(circuits.NewAggregateTotal(4), append(opts,
+		test.WithValidAssignment(total),
+		test.WithInvalidAssignment(badTotal(func(a *circuits.AggregateTotal) { a.Count = want.Count + 1 })),
+		test.WithInvalidAssignment(badTotal(func(a *circuits.AggregateTotal) { a.Max = want.Max + 1 })),
+		test.WithInvalidAssignment(badTotal(func(a *circuits.AggregateTotal) { a.Partials[1] = el(9) })),
+		// A chunk dropped from the total: its slot opened as empty.
+		test.WithInvalidAssignment(badTotal(func(a *circuits.AggregateTotal) {
+			a.Parts[2] = circuits.PartVars{Count: 0, Sum: 0, Min: uint64(math.MaxUint64), Max: 0, Blind: 0}
+		})),
+	)...)
+}
+
+func BenchmarkAggregateTotal(b *testing.B) {
+	for _, k := range []int{16, 64} {
+		cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregateTotal(k))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(cs.GetNbConstraints()), fmt.Sprintf("constraints_k%d", k))
+	}
 }

@@ -25,7 +25,9 @@ var (
 	tagLeaf  = DomainTag("zkshare/leaf/v1")
 	tagQuery = DomainTag("zkshare/query/v1")
 	tagKey   = DomainTag("zkshare/key-commitment/v1")
-	tagNode  = DomainTag("zkshare/node/v1")
+	// tagPartial commits to one chunk's partial aggregate.
+	tagPartial = DomainTag("zkshare/aggregate-partial/v1")
+	tagNode    = DomainTag("zkshare/node/v1")
 )
 
 // DomainTag maps a label to a field element (SHA-256, top 248 bits).
@@ -168,4 +170,10 @@ func Root(leaf fr.Element, index uint64, siblings *[Depth]fr.Element) fr.Element
 		}
 	}
 	return cur
+}
+
+// PartialCommitment hides one chunk's partial aggregate behind a random
+// blinding element, so chunk proofs reveal nothing of their chunks.
+func PartialCommitment(count, sum, lo, hi, blind fr.Element) fr.Element {
+	return Sponge(leafWidth, tagPartial, []fr.Element{count, sum, lo, hi, blind})
 }
