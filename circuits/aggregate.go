@@ -238,18 +238,7 @@ func NewAggregateTotal(k int) *AggregateTotal {
 // Define implements frontend.Circuit.
 func (c *AggregateTotal) Define(api frontend.API) error {
 	g := newGadget(api)
-	var count, sum frontend.Variable = 0, 0
-	var minV, maxV frontend.Variable = new(big.Int).SetUint64(math.MaxUint64), 0
-	for i := range c.Parts {
-		p := &c.Parts[i]
-		api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{p.Count, p.Sum, p.Min, p.Max, p.Blind}), c.Partials[i])
-		g.rc.Check(p.Min, MaxWidth) // the comparisons below need 64-bit inputs
-		g.rc.Check(p.Max, MaxWidth)
-		count = api.Add(count, p.Count)
-		sum = api.Add(sum, p.Sum)
-		minV = api.Select(g.lessOrEqual(p.Min, minV), p.Min, minV)
-		maxV = api.Select(g.lessOrEqual(maxV, p.Max), p.Max, maxV)
-	}
+	count, sum, minV, maxV := c.combine(api, g)
 	api.AssertIsEqual(count, c.Count)
 	api.AssertIsEqual(sum, c.Sum)
 	api.AssertIsEqual(minV, c.Min)
@@ -298,3 +287,103 @@ func ComposeRoot(h int, chunkRoots []fr.Element) fr.Element {
 
 // IsUint64 says whether slot j holds a value below 2^64.
 func (r *AggRow) IsUint64(j int) bool { return r.Values[j].IsUint64() }
+
+// Which aggregate a threshold statement is about, and how it compares.
+const (
+	AggCount = iota
+	AggSum
+	AggMin
+	AggMax
+)
+
+// Relations of a threshold statement: aggregate <= T, >= T, == T.
+const (
+	RelLE = iota
+	RelGE
+	RelEQ
+)
+
+// thresholdBits bounds combined aggregates: sums reach count * 2^64 with
+// count below 2^Depth, so 128 bits is ample.
+const thresholdBits = 128
+
+// AggregateThreshold opens the chunks' partials like AggregateTotal but
+// reveals one bit: whether the chosen aggregate stands in the relation to
+// a public threshold, e.g. count(max_temp > 8.0) == 0 or sum(co2) <= 12000.
+type AggregateThreshold struct {
+	Partials  []frontend.Variable `gnark:",public"`
+	Which     frontend.Variable   `gnark:",public"`
+	Relation  frontend.Variable   `gnark:",public"`
+	Threshold frontend.Variable   `gnark:",public"`
+	Holds     frontend.Variable   `gnark:",public"`
+	Parts     []PartVars
+}
+
+// NewAggregateThreshold returns the threshold circuit for up to k chunks.
+func NewAggregateThreshold(k int) *AggregateThreshold {
+	return &AggregateThreshold{Partials: make([]frontend.Variable, k), Parts: make([]PartVars, k)}
+}
+
+// Define implements frontend.Circuit.
+func (c *AggregateThreshold) Define(api frontend.API) error {
+	g := newGadget(api)
+	t := &AggregateTotal{Partials: c.Partials, Parts: c.Parts}
+	count, sum, minV, maxV := t.combine(api, g)
+	which := api.ToBinary(c.Which, 2)
+	v := selector.BinaryMux(api, which, []frontend.Variable{count, sum, minV, maxV})
+	g.rc.Check(c.Threshold, thresholdBits)
+	le := g.lessOrEqualWide(v, c.Threshold)
+	ge := g.lessOrEqualWide(c.Threshold, v)
+	rel := api.ToBinary(c.Relation, 2)
+	api.AssertIsEqual(api.Mul(rel[0], rel[1]), 0) // relation 3 does not exist
+	holds := selector.BinaryMux(api, rel, []frontend.Variable{le, ge, api.Mul(le, ge), 0})
+	api.AssertIsEqual(holds, c.Holds)
+	return nil
+}
+
+// combine opens every partial and folds them; AggregateTotal asserts the
+// result, AggregateThreshold compares it.
+func (c *AggregateTotal) combine(api frontend.API, g *gadget) (count, sum, minV, maxV frontend.Variable) {
+	count, sum = 0, 0
+	minV, maxV = new(big.Int).SetUint64(math.MaxUint64), 0
+	for i := range c.Parts {
+		p := &c.Parts[i]
+		api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{p.Count, p.Sum, p.Min, p.Max, p.Blind}), c.Partials[i])
+		g.rc.Check(p.Min, MaxWidth) // the comparisons below need 64-bit inputs
+		g.rc.Check(p.Max, MaxWidth)
+		g.rc.Check(p.Count, MaxWidth)
+		g.rc.Check(p.Sum, thresholdBits-8)
+		count = api.Add(count, p.Count)
+		sum = api.Add(sum, p.Sum)
+		minV = api.Select(g.lessOrEqual(p.Min, minV), p.Min, minV)
+		maxV = api.Select(g.lessOrEqual(maxV, p.Max), p.Max, maxV)
+	}
+	return count, sum, minV, maxV
+}
+
+// AggregateThresholdAssignment builds the threshold witness and says
+// whether the statement holds.
+func AggregateThresholdAssignment(k int, parts []AggResult, blinds []fr.Element, which, relation int, threshold fr.Element) (*AggregateThreshold, bool, error) {
+	total, res, err := AggregateTotalAssignment(k, parts, blinds)
+	if err != nil {
+		return nil, false, err
+	}
+	if which < AggCount || which > AggMax || relation < RelLE || relation > RelEQ {
+		return nil, false, fmt.Errorf("aggregate threshold: aggregate %d, relation %d", which, relation)
+	}
+	var v fr.Element
+	switch which {
+	case AggCount:
+		v.SetUint64(res.Count)
+	case AggSum:
+		v = res.Sum
+	case AggMin:
+		v.SetUint64(res.Min)
+	case AggMax:
+		v.SetUint64(res.Max)
+	}
+	cmp := v.Cmp(&threshold) // values and threshold are below 2^128: plain integer order
+	holds := map[int]bool{RelLE: cmp <= 0, RelGE: cmp >= 0, RelEQ: cmp == 0}[relation]
+	a := &AggregateThreshold{Partials: total.Partials, Parts: total.Parts, Which: which, Relation: relation, Threshold: threshold, Holds: boolToInt(holds)}
+	return a, holds, nil
+}

@@ -318,6 +318,27 @@ func TestAggregateChunks(t *testing.T) {
 		mod(b)
 		return b
 	}
+	// Threshold mode: one bit, true or false, each provable; a flipped bit is not.
+	for _, tc := range []struct {
+		which, rel int
+		threshold  fr.Element
+		holds      bool
+	}{
+		{circuits.AggMax, circuits.RelLE, el(want.Max), true},
+		{circuits.AggMax, circuits.RelLE, el(want.Max - 1), false},
+		{circuits.AggCount, circuits.RelEQ, el(0), false},
+		{circuits.AggCount, circuits.RelEQ, el(want.Count), true},
+		{circuits.AggSum, circuits.RelGE, want.Sum, true},
+		{circuits.AggMin, circuits.RelGE, el(want.Min + 1), false},
+	} {
+		th, holds, err := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold)
+		if err != nil || holds != tc.holds {
+			t.Fatalf("threshold %+v: holds %v, %v", tc, holds, err)
+		}
+		flipped, _, _ := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold)
+		flipped.Holds = 1 - flipped.Holds.(int)
+		assert.CheckCircuit(circuits.NewAggregateThreshold(4), append(opts, test.WithValidAssignment(th), test.WithInvalidAssignment(flipped))...)
+	}
 	assert.CheckCircuit(circuits.NewAggregateTotal(4), append(opts,
 		test.WithValidAssignment(total),
 		test.WithInvalidAssignment(badTotal(func(a *circuits.AggregateTotal) { a.Count = want.Count + 1 })),

@@ -129,6 +129,19 @@ func (g *gadget) lessOrEqual(a, b frontend.Variable) frontend.Variable {
 	return le
 }
 
+// lessOrEqualWide is lessOrEqual for inputs below 2^thresholdBits.
+func (g *gadget) lessOrEqualWide(a, b frontend.Variable) frontend.Variable {
+	out, err := g.api.Compiler().NewHint(LessOrEqualHint, 1, a, b)
+	if err != nil {
+		panic(err)
+	}
+	le := out[0]
+	g.api.AssertIsBoolean(le)
+	d := g.api.Sub(g.api.Mul(g.api.Sub(g.api.Mul(2, le), 1), g.api.Sub(b, a)), g.api.Sub(1, le))
+	g.rc.Check(d, thresholdBits)
+	return le
+}
+
 // queryVars is the in-circuit form of a Query.
 type queryVars struct {
 	SchemaID frontend.Variable
