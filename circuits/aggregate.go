@@ -310,14 +310,23 @@ const thresholdBits = 128
 // AggregateThreshold opens the chunks' partials like AggregateTotal but
 // reveals one bit: whether the chosen aggregate stands in the relation to
 // a public threshold, e.g. count(max_temp > 8.0) == 0 or sum(co2) <= 12000.
+//
+// Threshold is ThresholdBias plus the threshold in the field's encoding,
+// except for SUM, where it is ThresholdBias plus the real threshold: the
+// circuit adds count*Offset (the field's signed offset, 2^(w-1), or 0) so
+// that sums of signed or decimal fields compare as real numbers.
 type AggregateThreshold struct {
 	Partials  []frontend.Variable `gnark:",public"`
 	Which     frontend.Variable   `gnark:",public"`
 	Relation  frontend.Variable   `gnark:",public"`
 	Threshold frontend.Variable   `gnark:",public"`
+	Offset    frontend.Variable   `gnark:",public"`
 	Holds     frontend.Variable   `gnark:",public"`
 	Parts     []PartVars
 }
+
+// ThresholdBias keeps both sides of a threshold comparison non-negative.
+var ThresholdBias = new(big.Int).Lsh(big.NewInt(1), 100)
 
 // NewAggregateThreshold returns the threshold circuit for up to k chunks.
 func NewAggregateThreshold(k int) *AggregateThreshold {
@@ -331,9 +340,13 @@ func (c *AggregateThreshold) Define(api frontend.API) error {
 	count, sum, minV, maxV := t.combine(api, g)
 	which := api.ToBinary(c.Which, 2)
 	v := selector.BinaryMux(api, which, []frontend.Variable{count, sum, minV, maxV})
-	g.rc.Check(c.Threshold, thresholdBits)
-	le := g.lessOrEqualWide(v, c.Threshold)
-	ge := g.lessOrEqualWide(c.Threshold, v)
+	g.rc.Check(c.Threshold, thresholdBits-1)
+	g.rc.Check(c.Offset, MaxWidth)
+	isSum := api.Mul(which[0], api.Sub(1, which[1])) // which == 1
+	lhs := api.Add(v, ThresholdBias)
+	rhs := api.Add(c.Threshold, api.Mul(isSum, count, c.Offset))
+	le := g.lessOrEqualWide(lhs, rhs)
+	ge := g.lessOrEqualWide(rhs, lhs)
 	rel := api.ToBinary(c.Relation, 2)
 	api.AssertIsEqual(api.Mul(rel[0], rel[1]), 0) // relation 3 does not exist
 	holds := selector.BinaryMux(api, rel, []frontend.Variable{le, ge, api.Mul(le, ge), 0})
@@ -361,9 +374,22 @@ func (c *AggregateTotal) combine(api frontend.API, g *gadget) (count, sum, minV,
 	return count, sum, minV, maxV
 }
 
-// AggregateThresholdAssignment builds the threshold witness and says
-// whether the statement holds.
-func AggregateThresholdAssignment(k int, parts []AggResult, blinds []fr.Element, which, relation int, threshold fr.Element) (*AggregateThreshold, bool, error) {
+// ThresholdInput is the public Threshold for a threshold t: t in the
+// field's encoding for COUNT, MIN and MAX, the real (signed) value for SUM.
+func ThresholdInput(t *big.Int) (fr.Element, error) {
+	v := new(big.Int).Add(t, ThresholdBias)
+	if v.Sign() < 0 || v.BitLen() >= thresholdBits-1 {
+		return fr.Element{}, fmt.Errorf("threshold %s out of range", t)
+	}
+	var e fr.Element
+	e.SetBigInt(v)
+	return e, nil
+}
+
+// AggregateThresholdAssignment builds the threshold witness for
+// "aggregate rel t" and says whether it holds. offset is the field's
+// signed offset (0 for unsigned fields); t is as ThresholdInput takes it.
+func AggregateThresholdAssignment(k int, parts []AggResult, blinds []fr.Element, which, relation int, t *big.Int, offset uint64) (*AggregateThreshold, bool, error) {
 	total, res, err := AggregateTotalAssignment(k, parts, blinds)
 	if err != nil {
 		return nil, false, err
@@ -371,19 +397,24 @@ func AggregateThresholdAssignment(k int, parts []AggResult, blinds []fr.Element,
 	if which < AggCount || which > AggMax || relation < RelLE || relation > RelEQ {
 		return nil, false, fmt.Errorf("aggregate threshold: aggregate %d, relation %d", which, relation)
 	}
-	var v fr.Element
+	th, err := ThresholdInput(t)
+	if err != nil {
+		return nil, false, err
+	}
+	v := new(big.Int)
 	switch which {
 	case AggCount:
 		v.SetUint64(res.Count)
-	case AggSum:
-		v = res.Sum
+	case AggSum: // the real sum
+		res.Sum.BigInt(v)
+		v.Sub(v, new(big.Int).Mul(new(big.Int).SetUint64(res.Count), new(big.Int).SetUint64(offset)))
 	case AggMin:
 		v.SetUint64(res.Min)
 	case AggMax:
 		v.SetUint64(res.Max)
 	}
-	cmp := v.Cmp(&threshold) // values and threshold are below 2^128: plain integer order
+	cmp := v.Cmp(t)
 	holds := map[int]bool{RelLE: cmp <= 0, RelGE: cmp >= 0, RelEQ: cmp == 0}[relation]
-	a := &AggregateThreshold{Partials: total.Partials, Parts: total.Parts, Which: which, Relation: relation, Threshold: threshold, Holds: boolToInt(holds)}
+	a := &AggregateThreshold{Partials: total.Partials, Parts: total.Parts, Which: which, Relation: relation, Threshold: th, Offset: offset, Holds: boolToInt(holds)}
 	return a, holds, nil
 }

@@ -3,6 +3,7 @@ package circuits_test
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -319,23 +320,33 @@ func TestAggregateChunks(t *testing.T) {
 		return b
 	}
 	// Threshold mode: one bit, true or false, each provable; a flipped bit is not.
+	sum := want.Sum.Uint64()
+	// Read slot 1 as a signed 16-bit field: its offset is 2^15, so the
+	// real sum is sum - count*2^15, a negative number.
+	realSigned := int64(sum) - int64(want.Count)<<15
+	big64 := func(v int64) *big.Int { return big.NewInt(v) }
 	for _, tc := range []struct {
 		which, rel int
-		threshold  fr.Element
+		threshold  *big.Int
+		offset     uint64
 		holds      bool
 	}{
-		{circuits.AggMax, circuits.RelLE, el(want.Max), true},
-		{circuits.AggMax, circuits.RelLE, el(want.Max - 1), false},
-		{circuits.AggCount, circuits.RelEQ, el(0), false},
-		{circuits.AggCount, circuits.RelEQ, el(want.Count), true},
-		{circuits.AggSum, circuits.RelGE, want.Sum, true},
-		{circuits.AggMin, circuits.RelGE, el(want.Min + 1), false},
+		{circuits.AggMax, circuits.RelLE, big64(int64(want.Max)), 0, true},
+		{circuits.AggMax, circuits.RelLE, big64(int64(want.Max) - 1), 0, false},
+		{circuits.AggCount, circuits.RelEQ, big64(0), 0, false},
+		{circuits.AggCount, circuits.RelEQ, big64(int64(want.Count)), 0, true},
+		{circuits.AggSum, circuits.RelGE, big64(int64(sum)), 0, true},
+		{circuits.AggSum, circuits.RelLE, big64(int64(sum) - 1), 0, false},
+		{circuits.AggMin, circuits.RelGE, big64(int64(want.Min) + 1), 0, false},
+		{circuits.AggSum, circuits.RelEQ, big64(realSigned), 1 << 15, true},
+		{circuits.AggSum, circuits.RelLE, big64(realSigned - 1), 1 << 15, false},
+		{circuits.AggSum, circuits.RelLE, big64(0), 1 << 15, true},
 	} {
-		th, holds, err := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold)
+		th, holds, err := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold, tc.offset)
 		if err != nil || holds != tc.holds {
 			t.Fatalf("threshold %+v: holds %v, %v", tc, holds, err)
 		}
-		flipped, _, _ := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold)
+		flipped, _, _ := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold, tc.offset)
 		flipped.Holds = 1 - flipped.Holds.(int)
 		assert.CheckCircuit(circuits.NewAggregateThreshold(4), append(opts, test.WithValidAssignment(th), test.WithInvalidAssignment(flipped))...)
 	}
