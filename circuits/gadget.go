@@ -117,6 +117,16 @@ func (g *gadget) root(leaf, index frontend.Variable, siblings []frontend.Variabl
 // lessOrEqual returns 1 if a <= b, else 0, for a and b known to be below
 // 2^64: the hint's bit selects which difference must lie in [0, 2^64).
 func (g *gadget) lessOrEqual(a, b frontend.Variable) frontend.Variable {
+	return g.lessOrEqualBits(a, b, MaxWidth)
+}
+
+// lessOrEqualWide is lessOrEqual for inputs below 2^thresholdBits.
+func (g *gadget) lessOrEqualWide(a, b frontend.Variable) frontend.Variable {
+	return g.lessOrEqualBits(a, b, thresholdBits)
+}
+
+// lessOrEqualBits compares a and b known to be below 2^bits.
+func (g *gadget) lessOrEqualBits(a, b frontend.Variable, bits int) frontend.Variable {
 	out, err := g.api.Compiler().NewHint(LessOrEqualHint, 1, a, b)
 	if err != nil {
 		panic(err)
@@ -125,20 +135,7 @@ func (g *gadget) lessOrEqual(a, b frontend.Variable) frontend.Variable {
 	g.api.AssertIsBoolean(le)
 	// le=1: b-a >= 0; le=0: a-b-1 >= 0. (2le-1)(b-a) - (1-le).
 	d := g.api.Sub(g.api.Mul(g.api.Sub(g.api.Mul(2, le), 1), g.api.Sub(b, a)), g.api.Sub(1, le))
-	g.rc.Check(d, MaxWidth)
-	return le
-}
-
-// lessOrEqualWide is lessOrEqual for inputs below 2^thresholdBits.
-func (g *gadget) lessOrEqualWide(a, b frontend.Variable) frontend.Variable {
-	out, err := g.api.Compiler().NewHint(LessOrEqualHint, 1, a, b)
-	if err != nil {
-		panic(err)
-	}
-	le := out[0]
-	g.api.AssertIsBoolean(le)
-	d := g.api.Sub(g.api.Mul(g.api.Sub(g.api.Mul(2, le), 1), g.api.Sub(b, a)), g.api.Sub(1, le))
-	g.rc.Check(d, thresholdBits)
+	g.rc.Check(d, bits)
 	return le
 }
 

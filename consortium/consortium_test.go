@@ -186,26 +186,7 @@ func (c *consortiumNet) token(k int, id string) string {
 }
 
 func (c *consortiumNet) holder(k int) zksharev1connect.HolderServiceClient {
-	return zksharev1connect.NewHolderServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(bearer(c.token(k, service.HolderID))))
-}
-
-type bearer string
-
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
-		return conn
-	}
-}
-func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
+	return zksharev1connect.NewHolderServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(service.Bearer(c.token(k, service.HolderID))))
 }
 
 const schema = `{"name":"usage","key":"cell","fields":[{"name":"gb","type":"uint","width":32}]}`
@@ -303,7 +284,7 @@ func TestFourOrganisations(t *testing.T) {
 	t.Logf("4 organisations agree: %s", tip)
 
 	// A bundle made by org1's holder verifies on org4: one shared ledger.
-	admin := zksharev1connect.NewAdminServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(bearer(c.token(0, service.AdminID))))
+	admin := zksharev1connect.NewAdminServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(service.Bearer(c.token(0, service.AdminID))))
 	bankKey, _ := ledger.NewIdentity("bank")
 	reg, err := admin.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: "bank", Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bankKey.Public()})
 	if err != nil {
@@ -314,7 +295,7 @@ func TestFourOrganisations(t *testing.T) {
 	}
 	nonce := make([]byte, 32)
 	nonce[31] = 7
-	bank := zksharev1connect.NewHolderServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(bearer(reg.GetToken())))
+	bank := zksharev1connect.NewHolderServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(service.Bearer(reg.GetToken())))
 	pr, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "usage-org1", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "cell-3", Query: "gb <= 100", Nonce: nonce})
 	if err != nil {
 		t.Fatal(err)

@@ -150,21 +150,6 @@ func (n *node) as(id string) []connect.ClientOption {
 	})))
 }
 
-type bearerFor string
-
-func (b bearerFor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-func (b bearerFor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-func (b bearerFor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
-}
-
 func (n *node) holder(id string) zksharev1connect.HolderServiceClient {
 	return zksharev1connect.NewHolderServiceClient(service.HTTPClient(), n.url, n.as(id)...)
 }
@@ -305,7 +290,7 @@ func endToEnd(t *testing.T, n *node) {
 	// A receipt lets the subject prove a fact about its own record offline.
 	// The holder hands it to the subject; it is not a consumer-facing
 	// response, so this client does not record it for the privacy scan.
-	holderOnly := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), n.url, append(append([]connect.ClientOption{}, n.opts...), connect.WithInterceptors(bearerFor(n.tokens[service.HolderID])))...)
+	holderOnly := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), n.url, append(append([]connect.ClientOption{}, n.opts...), connect.WithInterceptors(service.Bearer(n.tokens[service.HolderID])))...)
 	rr, err := holderOnly.IssueReceipt(ctx, &zkv1.IssueReceiptRequest{Collection: "people", Subject: canaries[0]})
 	if err != nil {
 		t.Fatal(err)

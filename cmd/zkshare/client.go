@@ -98,28 +98,7 @@ func (r remote) options() ([]connect.ClientOption, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	return []connect.ClientOption{connect.WithInterceptors(bearer(tok))}, nil
-}
-
-type bearer string
-
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
-		return conn
-	}
-}
-
-func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
+	return []connect.ClientOption{connect.WithInterceptors(service.Bearer(tok))}, nil
 }
 
 func cmdParticipantAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

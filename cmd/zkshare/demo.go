@@ -88,7 +88,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	client := service.HTTPClient()
-	as := func(tok string) connect.ClientOption { return connect.WithInterceptors(bearer(tok)) }
+	as := func(tok string) connect.ClientOption { return connect.WithInterceptors(service.Bearer(tok)) }
 
 	bank, err := ledger.NewIdentity("bank")
 	if err != nil {
