@@ -34,3 +34,10 @@ const (
 	// headerBits covers all clause headers followed by all pool masks.
 	headerBits = MaxClauses*clauseBits + MaxClauses*PoolSize
 )
+
+// Aggregate proofs: chunks of AggChunkRows positions, and up to
+// AggMaxChunks chunks per collection (AggChunkRows*AggMaxChunks records).
+const (
+	AggChunkRows = 64
+	AggMaxChunks = 64
+)

@@ -426,3 +426,36 @@ func (s *Store) Keys(name string) ([]string, error) {
 	}
 	return keys, err
 }
+
+// Positioned is a live record with its position and salt, for proofs that
+// cover a whole collection.
+type Positioned struct {
+	Pos  uint64
+	Raw  records.Record
+	Salt fr.Element
+}
+
+// Snapshot returns a collection's metadata and every live record, in
+// position order, from one consistent read, with the root they make.
+func (s *Store) Snapshot(ctx context.Context, name string) (*Collection, []Positioned, fr.Element, error) {
+	var c *Collection
+	var out []Positioned
+	var root fr.Element
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if c, err = getMeta(txn, name); err != nil {
+			return err
+		}
+		err = each(ctx, txn, name, func(key string, e *entry) (bool, error) {
+			out = append(out, Positioned{Pos: e.Pos, Raw: records.Record{Key: key, Values: e.Values}, Salt: e.Salt})
+			return false, nil
+		})
+		if err != nil {
+			return err
+		}
+		root, err = tree.Root(newNodes(name, txn))
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Pos < out[j].Pos })
+	return c, out, root, err
+}

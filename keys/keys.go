@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -34,6 +35,37 @@ import (
 var Circuits = map[string]func() frontend.Circuit{
 	"subject": func() frontend.Circuit { return &circuits.Subject{} },
 	"exists":  func() frontend.Circuit { return &circuits.Exists{} },
+	// Aggregates: one proof per chunk, then one that combines the chunks.
+	"aggregate":           func() frontend.Circuit { return circuits.NewAggregate(circuits.AggChunkRows) },
+	"aggregate-total":     func() frontend.Circuit { return circuits.NewAggregateTotal(circuits.AggMaxChunks) },
+	"aggregate-threshold": func() frontend.Circuit { return circuits.NewAggregateThreshold(circuits.AggMaxChunks) },
+}
+
+// Core are the circuits every node needs; Aggregates are set up on request
+// (`keys setup --aggregate`): their setup takes most of a minute.
+var (
+	Core       = []string{"exists", "subject"}
+	Aggregates = []string{"aggregate", "aggregate-threshold", "aggregate-total"}
+)
+
+// Present lists the circuits a key directory has keys for, in a stable order.
+func Present(dir string) ([]string, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, name := range Names() {
+		if _, ok := m.Circuits[name]; ok && filesPresent(dir, name) {
+			out = append(out, name)
+		}
+	}
+	for _, name := range Core {
+		if !slices.Contains(out, name) {
+			return nil, fmt.Errorf("no keys for circuit %s in %s: run `zkshare keys setup --keys %s`", name, dir, dir)
+		}
+	}
+	return out, nil
 }
 
 // Names lists the circuits in a stable order.
@@ -107,10 +139,13 @@ func Compile(name string) (constraint.ConstraintSystem, string, error) {
 // Progress reports setup steps.
 type Progress func(circuit, step string)
 
-// Setup makes keys for every circuit whose compiled form changed (or that
-// has none) and leaves the others alone. It uses the single-party setup and
-// says so: such keys are for development only.
-func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress) (*Manifest, error) {
+// Setup makes keys for the named circuits (default: Core) whose compiled
+// form changed (or that have none) and leaves the others alone. It uses the
+// single-party setup and says so: such keys are for development only.
+func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress, names ...string) (*Manifest, error) {
+	if len(names) == 0 {
+		names = Core
+	}
 	if progress == nil {
 		progress = func(string, string) {}
 	}
@@ -124,7 +159,7 @@ func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress)
 	if err != nil {
 		m = &Manifest{Circuits: map[string]Entry{}}
 	}
-	for _, name := range Names() {
+	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -241,7 +276,11 @@ func CheckCurrent(dir string) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range Names() {
+	present, err := Present(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range present {
 		_, id, err := Compile(name)
 		if err != nil {
 			return err

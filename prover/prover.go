@@ -54,7 +54,11 @@ func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
 	if err := keys.CheckCurrent(keyDir); err != nil {
 		return nil, err
 	}
-	for _, name := range keys.Names() {
+	present, err := keys.Present(keyDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range present {
 		k, err := keys.LoadProving(keyDir, name)
 		if err != nil {
 			return nil, err

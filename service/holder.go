@@ -73,7 +73,7 @@ func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCo
 	}
 	// The ledger first: a collection the ledger refuses is never created.
 	circuitIDs := make([][]byte, 0, len(keys.Names()))
-	for _, n := range keys.Names() {
+	for _, n := range keys.Core {
 		id, _ := hex.DecodeString(s.manifest.Circuits[n].CircuitID)
 		circuitIDs = append(circuitIDs, id)
 	}

@@ -249,7 +249,10 @@ func (s *Server) registerCircuits(ctx context.Context) error {
 		return nil
 	}
 	for _, name := range keys.Names() {
-		e := s.manifest.Circuits[name]
+		e, ok := s.manifest.Circuits[name]
+		if !ok {
+			continue
+		}
 		id, err := hex.DecodeString(e.CircuitID)
 		if err != nil {
 			return fmt.Errorf("manifest: circuit %s id: %w", name, err)

@@ -40,7 +40,11 @@ func New(pinned map[string]Key) *Verifier { return &Verifier{keys: pinned} }
 // FromDir pins the verifying keys of a key directory.
 func FromDir(dir string) (*Verifier, error) {
 	pinned := map[string]Key{}
-	for _, name := range keys.Names() {
+	present, err := keys.Present(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range present {
 		vk, e, err := keys.LoadVerifying(dir, name)
 		if err != nil {
 			return nil, err

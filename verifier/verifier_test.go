@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	if _, err := keys.Setup(context.Background(), dir, nil, nil); err != nil {
+	if _, err := keys.Setup(context.Background(), dir, nil, nil, append(append([]string{}, keys.Core...), keys.Aggregates...)...); err != nil {
 		panic(err)
 	}
 	keyDir = dir

@@ -29,7 +29,7 @@ var errUsage = errors.New("usage")
 const usage = `zkshare: prove facts about private records with zero-knowledge proofs
 
 usage:
-  zkshare keys setup   --keys DIR
+  zkshare keys setup   --keys DIR [--aggregate]
   zkshare serve        --data DIR --keys DIR [--addr 127.0.0.1:8080]
   zkshare serve        --consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)
   zkshare consortium init [--validators 4] [--out DIR] [--base-port 26656]
@@ -184,18 +184,26 @@ func progress(w io.Writer) func(phase string, done, total int) {
 func cmdKeysSetup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("keys setup", stderr)
 	dir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory")
+	aggregate := f.Bool("aggregate", false, "also make the aggregate circuits' keys (most of a minute)")
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
 	}
+	names := keys.Core
+	if *aggregate {
+		names = append(append([]string{}, keys.Core...), keys.Aggregates...)
+	}
 	fmt.Fprintln(stderr, "WARNING: development setup (single-party Groth16). Whoever holds this machine's randomness could forge proofs; use ceremony keys in production.")
 	start := time.Now()
-	m, err := keys.Setup(ctx, *dir, e.log, func(c, step string) { fmt.Fprintf(stderr, "  %-8s %s\n", c, step) })
+	m, err := keys.Setup(ctx, *dir, e.log, func(c, step string) { fmt.Fprintf(stderr, "  %-8s %s\n", c, step) }, names...)
 	if err != nil {
 		return err
 	}
 	for _, n := range keys.Names() {
-		c := m.Circuits[n]
+		c, ok := m.Circuits[n]
+		if !ok {
+			continue
+		}
 		fmt.Fprintf(stdout, "%-8s constraints=%d circuit_id=%.16s vk_sha256=%.16s setup=%s\n", n, c.Constraints, c.CircuitID, c.VKSHA256, c.Setup)
 	}
 	fmt.Fprintf(stderr, "keys in %s (%s)\n", *dir, time.Since(start).Round(time.Millisecond))

@@ -1,0 +1,162 @@
+package prover
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/frontend"
+	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/query"
+	"github.com/zkshare/zkshare/records"
+)
+
+// Threshold asks for one bit instead of the aggregates: whether
+// Which (circuits.AggCount...) stands in Relation (circuits.RelLE...) to T.
+// T is in the field's encoding for count, min and max, and a real value
+// (in the field's smallest unit) for sum.
+type Threshold struct {
+	Which, Relation int
+	T               *big.Int
+}
+
+// AggregateRequest asks for an aggregate of one field over every live
+// record of a collection that satisfies a query.
+type AggregateRequest struct {
+	Collection string
+	Query      string
+	Field      string
+	Threshold  *Threshold // nil: reveal count, sum, min and max
+}
+
+var (
+	whichNames    = []string{"count", "sum", "min", "max"}
+	relationNames = []string{"<=", ">=", "=="}
+)
+
+// Aggregate proves an aggregate over a whole collection: one proof per
+// chunk of circuits.AggChunkRows positions (in parallel, within the
+// prover's slots), then one that combines their hidden partial results.
+// progress, if not nil, gets chunks done of total.
+func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress func(done, total int)) (*bundle.Aggregate, error) {
+	for _, name := range keys.Aggregates {
+		if p.keys[name] == nil {
+			return nil, fmt.Errorf("aggregate: no keys for circuit %s: run `zkshare keys setup --aggregate`", name)
+		}
+	}
+	c, recs, root, err := p.store.Snapshot(ctx, req.Collection)
+	if err != nil {
+		return nil, err
+	}
+	schema := c.SchemaOf()
+	f, slot, ok := schema.Field(req.Field)
+	if !ok {
+		return nil, fmt.Errorf("aggregate: no field %q in %s", req.Field, req.Collection)
+	}
+	if f.Type == records.String {
+		return nil, fmt.Errorf("aggregate: field %q is a string; aggregates need numbers", req.Field)
+	}
+	var offset uint64
+	if f.Type == records.Int || f.Type == records.Decimal {
+		offset = 1 << (f.Width - 1)
+	}
+	prep, err := query.Prepare(req.Query, schema)
+	if err != nil {
+		return nil, err
+	}
+	n := circuits.AggChunkRows
+	chunks := max(1, int((c.Next+uint64(n)-1)/uint64(n)))
+	if chunks > circuits.AggMaxChunks {
+		return nil, fmt.Errorf("aggregate: %s spans %d chunks of %d, at most %d are supported", req.Collection, chunks, n, circuits.AggMaxChunks)
+	}
+	rows := make([]circuits.AggRow, chunks*n)
+	for i := range recs {
+		key, slots, err := schema.Encode(&recs[i].Raw)
+		if err != nil {
+			return nil, fmt.Errorf("stored record: %w", err)
+		}
+		rows[recs[i].Pos] = circuits.AggRow{Live: true, Key: key, Salt: recs[i].Salt, Values: slots}
+	}
+	blinds := make([]fr.Element, chunks)
+	for i := range blinds {
+		if _, err := blinds[i].SetRandom(); err != nil {
+			return nil, err
+		}
+	}
+	out := &bundle.Aggregate{Version: bundle.Version, Kind: bundle.KindAggregate, Collection: req.Collection,
+		CollectionID: records.ElementHex(records.CollectionID(req.Collection)), Schema: c.Schema, Query: prep.Text,
+		QueryHash: prep.HashHex(), Field: req.Field, Slot: slot, Root: records.ElementHex(root), ChunkRows: n,
+		Chunks: make([]bundle.AggChunk, chunks)}
+	ck := p.keys["aggregate"]
+	out.ChunkCircuit, out.ChunkVK = ck.Entry.CircuitID, ck.Entry.VKSHA256
+	parts := make([]circuits.AggResult, chunks)
+	errs := make([]error, chunks)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i := range chunks {
+		wg.Go(func() {
+			a, res, err := circuits.AggregateAssignment(prep.Encoded, slot, rows[i*n:(i+1)*n], blinds[i])
+			if err == nil {
+				var proof []byte
+				if proof, err = p.proveBytes(ctx, "aggregate", a); err == nil {
+					parts[i] = res
+					out.Chunks[i] = bundle.AggChunk{Root: records.ElementHex(a.ChunkRoot.(fr.Element)), Partial: records.ElementHex(a.Partial.(fr.Element)), Proof: proof}
+				}
+			}
+			errs[i] = err
+			mu.Lock()
+			done++
+			if progress != nil {
+				progress(done, chunks)
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: chunk %d: %w", i, err)
+		}
+	}
+	var final frontend.Circuit
+	if t := req.Threshold; t != nil {
+		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, t.Which, t.Relation, t.T, offset)
+		if err != nil {
+			return nil, err
+		}
+		final, out.Circuit = a, "aggregate-threshold"
+		out.Which, out.Relation, out.Threshold, out.Offset, out.Holds = whichNames[t.Which], relationNames[t.Relation], t.T.String(), offset, &holds
+	} else {
+		a, res, err := circuits.AggregateTotalAssignment(circuits.AggMaxChunks, parts, blinds)
+		if err != nil {
+			return nil, err
+		}
+		final, out.Circuit = a, "aggregate-total"
+		out.Count, out.Sum, out.Min, out.Max = &res.Count, res.Sum.String(), &res.Min, &res.Max
+	}
+	fk := p.keys[out.Circuit]
+	out.CircuitID, out.VKSHA256 = fk.Entry.CircuitID, fk.Entry.VKSHA256
+	if out.Proof, err = p.proveBytes(ctx, out.Circuit, final); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// proveBytes proves with the named circuit's key and encodes the proof.
+func (p *Prover) proveBytes(ctx context.Context, circuit string, a frontend.Circuit) ([]byte, error) {
+	proof, err := p.prove(ctx, p.keys[circuit], a)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := proof.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
