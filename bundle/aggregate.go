@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,17 +64,9 @@ func (a *Aggregate) Marshal() ([]byte, error) { return json.MarshalIndent(a, "",
 
 // ParseAggregate decodes an aggregate bundle strictly.
 func ParseAggregate(data []byte) (*Aggregate, error) {
-	if len(data) > MaxAggregateSize {
-		return nil, fmt.Errorf("aggregate bundle: %d bytes, limit %d", len(data), MaxAggregateSize)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var a Aggregate
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("aggregate bundle: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("aggregate bundle: trailing data")
+	if err := decodeStrict(data, MaxAggregateSize, "aggregate bundle", &a); err != nil {
+		return nil, err
 	}
 	if a.Version != Version || a.Kind != KindAggregate {
 		return nil, fmt.Errorf("aggregate bundle: version %d kind %q", a.Version, a.Kind)

@@ -48,17 +48,9 @@ func (b *Bundle) Marshal() ([]byte, error) { return json.MarshalIndent(b, "", " 
 // Parse decodes a bundle strictly: size-limited, no unknown fields, one
 // value, the right version and kind.
 func Parse(data []byte) (*Bundle, error) {
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("bundle: %d bytes, limit %d", len(data), MaxSize)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var b Bundle
-	if err := dec.Decode(&b); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("bundle: trailing data")
+	if err := decodeStrict(data, MaxSize, "bundle", &b); err != nil {
+		return nil, err
 	}
 	if err := b.check(); err != nil {
 		return nil, err
@@ -101,4 +93,21 @@ func (b *Bundle) Statement() string {
 	default:
 		return fmt.Sprintf("some record in %s satisfies: %s", b.Collection, b.Query)
 	}
+}
+
+// decodeStrict decodes one JSON value of at most limit bytes, refusing
+// unknown fields and trailing data.
+func decodeStrict(data []byte, limit int, what string, v any) error {
+	if len(data) > limit {
+		return fmt.Errorf("%s: %d bytes, limit %d", what, len(data), limit)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%s: trailing data", what)
+	}
+	return nil
 }

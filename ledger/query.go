@@ -59,11 +59,16 @@ func getEntry(txn *badger.Txn, index uint64) (*Entry, error) {
 
 // Transaction finds a transaction by its hash.
 func (l *Ledger) Transaction(hash []byte) (*Entry, error) {
+	return l.indexed(hashKey(hash), fmt.Sprintf("transaction %x", hash))
+}
+
+// indexed follows an index entry (key -> log index) to its log entry.
+func (l *Ledger) indexed(key []byte, what string) (*Entry, error) {
 	var e *Entry
 	err := l.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(hashKey(hash))
+		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("transaction %x: %w", hash, ErrNotFound)
+			return fmt.Errorf("%s: %w", what, ErrNotFound)
 		}
 		if err != nil {
 			return err
@@ -292,23 +297,7 @@ func BlockHash(header []byte) [32]byte { return sha256.Sum256(header) }
 // AnchorBySequence returns a collection's anchor with the given sequence
 // number, and its log entry.
 func (l *Ledger) AnchorBySequence(collectionID []byte, seq uint64) (*Entry, error) {
-	var e *Entry
-	err := l.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(anchorKey(collectionID, seq))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("collection %x: anchor %d: %w", collectionID, seq, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		var idx uint64
-		if err := item.Value(func(v []byte) error { idx = binary.BigEndian.Uint64(v); return nil }); err != nil {
-			return err
-		}
-		e, err = getEntry(txn, idx)
-		return err
-	})
-	return e, err
+	return l.indexed(anchorKey(collectionID, seq), fmt.Sprintf("collection %x: anchor %d", collectionID, seq))
 }
 
 // BlockTime returns the time of the block at height.

@@ -180,17 +180,30 @@ func (h *holderService) CommitRecords(ctx context.Context, stream *connect.Clien
 	if err := s.ownsCollection(name); err != nil {
 		return nil, err
 	}
-	res, err := s.store.Commit(ctx, name, recs, nil)
+	res, rec, err := s.applyAndAnchor(ctx, name, "committed", func() (*holder.CommitResult, error) {
+		return s.store.Commit(ctx, name, recs, nil)
+	})
 	if err != nil {
-		return nil, toConnect(err)
-	}
-	rec, err := s.anchor(ctx, name, res.Count, res.Root)
-	if err != nil {
-		return nil, toConnect(fmt.Errorf("records committed but not anchored (commit again to retry): %w", err))
+		return nil, err
 	}
 	rb := res.Root.Bytes()
 	return &zkv1.CommitRecordsResponse{Inserted: uint64(res.Inserted), Updated: uint64(res.Updated), RecordCount: res.Count,
 		Root: rb[:], AnchorTxHash: rec.Hash[:], AnchorHeight: rec.Height}, nil
+}
+
+// applyAndAnchor applies a change to the holder store and anchors the new
+// root; the caller holds commitMu. A change applied but not anchored says
+// so: committing again anchors it.
+func (s *Server) applyAndAnchor(ctx context.Context, name, did string, apply func() (*holder.CommitResult, error)) (*holder.CommitResult, *ledger.Receipt, error) {
+	res, err := apply()
+	if err != nil {
+		return nil, nil, toConnect(err)
+	}
+	rec, err := s.anchor(ctx, name, res.Count, res.Root)
+	if err != nil {
+		return nil, nil, toConnect(fmt.Errorf("records %s but not anchored (commit again to retry): %w", did, err))
+	}
+	return res, rec, nil
 }
 
 // ownsCollection: the local holder must be the collection's registered holder.
@@ -332,13 +345,11 @@ func (h *holderService) UpdateRecords(ctx context.Context, req *zkv1.UpdateRecor
 		}
 		recs[i] = records.Record{Key: r.GetKey(), Values: r.GetValues()}
 	}
-	res, err := s.store.Commit(ctx, req.GetCollection(), recs, nil)
+	res, rec, err := s.applyAndAnchor(ctx, req.GetCollection(), "updated", func() (*holder.CommitResult, error) {
+		return s.store.Commit(ctx, req.GetCollection(), recs, nil)
+	})
 	if err != nil {
-		return nil, toConnect(err)
-	}
-	rec, err := s.anchor(ctx, req.GetCollection(), res.Count, res.Root)
-	if err != nil {
-		return nil, toConnect(fmt.Errorf("records updated but not anchored: %w", err))
+		return nil, err
 	}
 	return &zkv1.UpdateRecordsResponse{Updated: uint64(res.Updated), RecordCount: res.Count, Root: elemBytes(res.Root), AnchorTxHash: rec.Hash[:], AnchorHeight: rec.Height}, nil
 }
@@ -354,13 +365,11 @@ func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecor
 	if err := s.ownsCollection(req.GetCollection()); err != nil {
 		return nil, err
 	}
-	res, err := s.store.Delete(ctx, req.GetCollection(), req.GetKeys())
+	res, rec, err := s.applyAndAnchor(ctx, req.GetCollection(), "deleted", func() (*holder.CommitResult, error) {
+		return s.store.Delete(ctx, req.GetCollection(), req.GetKeys())
+	})
 	if err != nil {
-		return nil, toConnect(err)
-	}
-	rec, err := s.anchor(ctx, req.GetCollection(), res.Count, res.Root)
-	if err != nil {
-		return nil, toConnect(fmt.Errorf("records deleted but not anchored: %w", err))
+		return nil, err
 	}
 	return &zkv1.DeleteRecordsResponse{Deleted: uint64(res.Deleted), RecordCount: res.Count, Root: elemBytes(res.Root), AnchorTxHash: rec.Hash[:], AnchorHeight: rec.Height}, nil
 }

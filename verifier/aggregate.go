@@ -1,19 +1,15 @@
 package verifier
 
 import (
-	"bytes"
 	"fmt"
 	"math/big"
 	"math/bits"
 	"slices"
 
-	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
-	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
 )
 
@@ -43,22 +39,11 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, root *fr.Element) (v *V
 		return fail(CheckKey, "the bundle's keys are not the pinned aggregate keys")
 	}
 	pass(CheckKey)
-	coll := records.CollectionID(b.Collection)
-	if records.ElementHex(coll) != b.CollectionID {
-		return fail(CheckCollection, "collection id does not match collection %q", b.Collection)
+	_, schema, prep, check, reason := statement(b.Collection, b.CollectionID, b.Schema, b.Query, b.QueryHash, func(string) {})
+	if check != "" {
+		return fail(check, "%s", reason)
 	}
 	pass(CheckCollection)
-	schema, err := records.ParseSchema(b.Schema)
-	if err != nil {
-		return fail(CheckQuery, "schema: %v", err)
-	}
-	prep, err := query.Prepare(b.Query, schema)
-	if err != nil {
-		return fail(CheckQuery, "%v", err)
-	}
-	if prep.HashHex() != b.QueryHash {
-		return fail(CheckQuery, "the query text does not hash to the bundle's query hash")
-	}
 	f, slot, ok := schema.Field(b.Field)
 	if !ok || slot != b.Slot {
 		return fail(CheckQuery, "field %q is not slot %d of the schema", b.Field, b.Slot)
@@ -72,6 +57,7 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, root *fr.Element) (v *V
 	if b.ChunkRows != circuits.AggChunkRows || len(b.Chunks) == 0 || len(b.Chunks) > circuits.AggMaxChunks {
 		return fail(CheckDecode, "%d chunks of %d rows", len(b.Chunks), b.ChunkRows)
 	}
+	var err error
 	roots := make([]fr.Element, len(b.Chunks))
 	partials := make([]fr.Element, circuits.AggMaxChunks)
 	for i := range partials {
@@ -142,22 +128,4 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, root *fr.Element) (v *V
 	pass(CheckProof)
 	v.Valid = true
 	return v
-}
-
-func verifyProof(k Key, raw []byte, public frontend.Circuit) string {
-	if len(raw) > 4096 {
-		return fmt.Sprintf("proof: %d bytes, too large", len(raw))
-	}
-	proof := groth16.NewProof(ecc.BN254)
-	if _, err := proof.ReadFrom(bytes.NewReader(raw)); err != nil {
-		return fmt.Sprintf("proof: %v", err)
-	}
-	pw, err := frontend.NewWitness(public, ecc.BN254.ScalarField(), frontend.PublicOnly())
-	if err != nil {
-		return fmt.Sprintf("public inputs: %v", err)
-	}
-	if err := groth16.Verify(proof, k.VK, pw); err != nil {
-		return "the proof does not verify for this statement"
-	}
-	return ""
 }

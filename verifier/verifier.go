@@ -123,24 +123,10 @@ func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
 	}
 	pass(CheckKey)
 
-	coll := records.CollectionID(b.Collection)
-	if records.ElementHex(coll) != b.CollectionID {
-		return fail(CheckCollection, "collection id does not match collection %q", b.Collection)
+	coll, _, prep, check, reason := statement(b.Collection, b.CollectionID, b.Schema, b.Query, b.QueryHash, pass)
+	if check != "" {
+		return fail(check, "%s", reason)
 	}
-	pass(CheckCollection)
-
-	schema, err := records.ParseSchema(b.Schema)
-	if err != nil {
-		return fail(CheckQuery, "schema: %v", err)
-	}
-	prep, err := query.Prepare(b.Query, schema)
-	if err != nil {
-		return fail(CheckQuery, "%v", err)
-	}
-	if prep.HashHex() != b.QueryHash {
-		return fail(CheckQuery, "the query text hashes to %.16s…, the bundle claims %.16s…", prep.HashHex(), b.QueryHash)
-	}
-	pass(CheckQuery)
 
 	root, err := records.ParseElement(b.Root)
 	if err != nil {
@@ -176,21 +162,65 @@ func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
 		public = circuits.ExistsPublic(coll, root, prep.Hash, nonce)
 	}
 
-	if len(b.Proof) > 4096 {
-		return fail(CheckDecode, "proof: %d bytes, too large", len(b.Proof))
-	}
-	proof := groth16.NewProof(ecc.BN254)
-	if _, err := proof.ReadFrom(bytes.NewReader(b.Proof)); err != nil {
-		return fail(CheckDecode, "proof: %v", err)
-	}
-	pw, err := frontend.NewWitness(public, ecc.BN254.ScalarField(), frontend.PublicOnly())
-	if err != nil {
-		return fail(CheckDecode, "public inputs: %v", err)
-	}
-	if err := groth16.Verify(proof, k.VK, pw); err != nil {
-		return fail(CheckProof, "the proof does not verify for this statement")
+	if msg := verifyProof(k, b.Proof, public); msg != "" {
+		return fail(proofCheck(msg), "%s", msg)
 	}
 	pass(CheckProof)
 	v.Valid = true
 	return v
+}
+
+// statement runs the checks every bundle shares: the collection id is the
+// named collection's, the schema parses, and the query text hashes to the
+// bundle's query hash. It reports the failed check and why, or "".
+func statement(collection, collectionID string, schemaRaw []byte, text, queryHash string, pass func(string)) (fr.Element, *records.Schema, *query.Prepared, string, string) {
+	coll := records.CollectionID(collection)
+	if records.ElementHex(coll) != collectionID {
+		return coll, nil, nil, CheckCollection, fmt.Sprintf("collection id does not match collection %q", collection)
+	}
+	pass(CheckCollection)
+	schema, err := records.ParseSchema(schemaRaw)
+	if err != nil {
+		return coll, nil, nil, CheckQuery, fmt.Sprintf("schema: %v", err)
+	}
+	prep, err := query.Prepare(text, schema)
+	if err != nil {
+		return coll, nil, nil, CheckQuery, err.Error()
+	}
+	if prep.HashHex() != queryHash {
+		return coll, nil, nil, CheckQuery, fmt.Sprintf("the query text hashes to %.16s…, the bundle claims %.16s…", prep.HashHex(), queryHash)
+	}
+	pass(CheckQuery)
+	return coll, schema, prep, "", ""
+}
+
+// verifyProof decodes a proof with gnark's checked reader and verifies it
+// against public; it returns "" or why not.
+func verifyProof(k Key, raw []byte, public frontend.Circuit) string {
+	if len(raw) > 4096 {
+		return fmt.Sprintf("proof: %d bytes, too large", len(raw))
+	}
+	proof := groth16.NewProof(ecc.BN254)
+	if _, err := proof.ReadFrom(bytes.NewReader(raw)); err != nil {
+		return fmt.Sprintf("proof: %v", err)
+	}
+	pw, err := frontend.NewWitness(public, ecc.BN254.ScalarField(), frontend.PublicOnly())
+	if err != nil {
+		return fmt.Sprintf("public inputs: %v", err)
+	}
+	if err := groth16.Verify(proof, k.VK, pw); err != nil {
+		return errNotVerified
+	}
+	return ""
+}
+
+const errNotVerified = "the proof does not verify for this statement"
+
+// proofCheck names the check a verifyProof failure belongs to: a proof that
+// does not verify fails "proof"; bytes that do not decode fail "decode".
+func proofCheck(msg string) string {
+	if msg == errNotVerified {
+		return CheckProof
+	}
+	return CheckDecode
 }

@@ -217,7 +217,13 @@ func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out stri
 	if err != nil {
 		return err
 	}
-	enc, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(resp.GetBundle())
+	return writeBundle(resp.GetBundle(), resp.GetStatement(), out, stdout, stderr)
+}
+
+// writeBundle writes a bundle as protojson to out, or to stdout when out
+// is "", and names its statement on stderr.
+func writeBundle(pb *zkv1.Bundle, statement, out string, stdout, stderr io.Writer) error {
+	enc, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(pb)
 	if err != nil {
 		return err
 	}
@@ -225,7 +231,7 @@ func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out stri
 		_, err = fmt.Fprintf(stdout, "%s\n", enc)
 		return err
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", out, resp.GetStatement())
+	fmt.Fprintf(stderr, "%s: %s\n", out, statement)
 	return os.WriteFile(out, append(enc, '\n'), 0o644)
 }
 
@@ -487,16 +493,7 @@ func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, out string
 		return err
 	}
 	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = r.GetAnchorTx(), r.GetAnchorLogIndex(), r.GetAnchorInclusion(), r.GetCheckpoint()
-	enc, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(pb)
-	if err != nil {
-		return err
-	}
-	if out == "" {
-		_, err = fmt.Fprintf(stdout, "%s\n", enc)
-		return err
-	}
-	fmt.Fprintf(stderr, "%s: %s\n", out, b.Statement())
-	return os.WriteFile(out, append(enc, '\n'), 0o644)
+	return writeBundle(pb, b.Statement(), out, stdout, stderr)
 }
 
 func cmdConsortiumInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
