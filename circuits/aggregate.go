@@ -303,6 +303,9 @@ const (
 	RelEQ
 )
 
+// chunkBits bounds a chunk's count (at most AggChunkRows).
+var chunkBits = bits.Len(uint(AggChunkRows))
+
 // thresholdBits bounds combined aggregates: sums reach count * 2^64 with
 // count below 2^Depth, so 128 bits is ample.
 const thresholdBits = 128
@@ -364,8 +367,11 @@ func (c *AggregateTotal) combine(api frontend.API, g *gadget) (count, sum, minV,
 		api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{p.Count, p.Sum, p.Min, p.Max, p.Blind}), c.Partials[i])
 		g.rc.Check(p.Min, MaxWidth) // the comparisons below need 64-bit inputs
 		g.rc.Check(p.Max, MaxWidth)
-		g.rc.Check(p.Count, MaxWidth)
-		g.rc.Check(p.Sum, thresholdBits-8)
+		// A chunk counts at most AggChunkRows values below 2^64. The chunk
+		// proofs guarantee it; checking it here too bounds every comparison
+		// below (count*Offset included) well inside thresholdBits.
+		g.rc.Check(p.Count, chunkBits)
+		g.rc.Check(p.Sum, MaxWidth+chunkBits)
 		count = api.Add(count, p.Count)
 		sum = api.Add(sum, p.Sum)
 		minV = api.Select(g.lessOrEqual(p.Min, minV), p.Min, minV)
