@@ -9,22 +9,27 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/std/multicommit"
 	"github.com/consensys/gnark/std/selector"
 )
 
-// Aggregate proves COUNT, SUM, MIN and MAX of one field over every live
-// record of an aligned chunk of the collection tree that satisfies a query.
+// Aggregate proves COUNT, SUM, MIN and MAX of one field over every position
+// of a chunk of the collection that satisfies a query.
 //
-// Completeness is by construction: the circuit re-derives the chunk's
-// subtree root from all of its positions, so leaving a record out (calling
-// it empty), counting one twice or reordering them changes the root. A
-// verifier checks that the chunk root, folded with the tree's zero hashes
-// (or with the other chunks' roots), is the anchored root.
+// Completeness comes from a column commitment rather than from re-hashing
+// every row: the circuit commits (gnark's BSB22 commitment, a Pedersen
+// commitment over the proving key's basis) to the chunk's rows, live flag and
+// values in position order, plus a salt. With the commitment's own mask set
+// to zero (AggregateProverOptions), that commitment is a deterministic
+// function of the rows and the salt, which the holder computes natively
+// (ColumnCommitment) and anchors with every new root. A verifier reads the
+// commitment from each chunk proof (ProofColumns) and checks that they are
+// the anchored ones: a record left out, counted twice, reordered, taken from
+// another collection or superseded changes a commitment.
 //
-// Every row is re-hashed and runs the query's first AggClauses clauses;
-// the others must be neutral (BenchmarkAggregate reports constraints per row).
+// The query's first AggClauses clauses run on every row; the others must be
+// neutral. BenchmarkAggregate reports constraints per row.
 type Aggregate struct {
-	ChunkRoot frontend.Variable `gnark:",public"`
 	QueryHash frontend.Variable `gnark:",public"`
 	Field     frontend.Variable `gnark:",public"` // the aggregated slot
 	// Partial is PartialCommitment(Count, Sum, Min, Max, Blind): the chunk's
@@ -34,67 +39,163 @@ type Aggregate struct {
 	Blind   frontend.Variable
 
 	Query queryVars
-	Rows  []AggRowVars
+	// Rows and Salt are committed, in this order; nothing else is.
+	Rows []AggRowVars
+	Salt frontend.Variable
+	// Mask hides the circuit's other (range-check) commitment, whose own
+	// random mask AggregateProverOptions zeroes too.
+	Mask frontend.Variable
 }
 
-// AggClauses is how many clauses an aggregate's query may have: each clause
-// costs about 140 constraints per row.
+// AggClauses is how many clauses an aggregate's query may have.
 const AggClauses = 4
 
 // ErrAggClauses: an aggregate's query has more than AggClauses clauses.
 var ErrAggClauses = fmt.Errorf("an aggregate's query has at most %d clauses", AggClauses)
 
-// AggRowVars is one position of the chunk: live or empty, and its record.
+// AggRowVars is one position of the chunk: live or empty, and its values.
 type AggRowVars struct {
-	Live      frontend.Variable
-	Key, Salt frontend.Variable
-	Values    [MaxFields]frontend.Variable
+	Live   frontend.Variable
+	Values [MaxFields]frontend.Variable
 }
 
-// NewAggregate returns an aggregate circuit over chunks of n positions (a
-// power of two), ready to compile.
+// rowWires is the number of committed wires per row: live and the values.
+const rowWires = 1 + MaxFields
+
+// ColumnWires is the number of committed wires of an n-row chunk: the rows,
+// the salt and gnark's mask (zero).
+func ColumnWires(n int) int { return n*rowWires + 2 }
+
+// NewAggregate returns an aggregate circuit over chunks of n positions,
+// ready to compile.
 func NewAggregate(n int) *Aggregate {
 	return &Aggregate{Rows: make([]AggRowVars, n)}
+}
+
+// clausePlan is what the rows share of one clause: computed once per chunk.
+type clausePlan struct {
+	sel                                 []frontend.Variable // field slot bits
+	notString, isTrue, isNotIn, isRange frontend.Variable
+	inSign                              frontend.Variable // isIn - isNotIn
+	coeffs                              [MaxInValues + 1]frontend.Variable
+	lo, hi                              frontend.Variable
+}
+
+// plan decodes clause i and expands its equality constants into the
+// coefficients of P(x) = prod (x - c) over the clause's masked constants, so
+// that each row pays a degree-MaxInValues Horner evaluation, not PoolSize
+// products.
+func (g *gadget) plan(header []frontend.Variable, q *queryVars, i int) clausePlan {
+	api := g.api
+	hb := header[i*clauseBits : (i+1)*clauseBits]
+	mask := header[MaxClauses*clauseBits+i*PoolSize : MaxClauses*clauseBits+(i+1)*PoolSize]
+	o0, o1 := hb[4], hb[5]
+	p := clausePlan{sel: hb[0:4], notString: api.Sub(1, hb[6]), lo: q.Bounds[i][0], hi: q.Bounds[i][1]}
+	p.isRange = api.Mul(o0, o1)
+	isIn := api.Sub(o0, p.isRange)
+	p.isNotIn = api.Sub(o1, p.isRange)
+	p.isTrue = api.Sub(api.Add(1, p.isRange), o0, o1)
+	p.inSign = api.Sub(isIn, p.isNotIn)
+	// Factor k is 1 + m_k (x - c_k - 1): x - c_k when masked, 1 when not.
+	poly := make([]frontend.Variable, PoolSize+1)
+	poly[0] = 1
+	for d := 1; d <= PoolSize; d++ {
+		poly[d] = 0
+	}
+	for k := 0; k < PoolSize; k++ {
+		a := api.Sub(1, api.Mul(mask[k], api.Add(q.Pool[k], 1)))
+		next := make([]frontend.Variable, PoolSize+1)
+		for d := 0; d <= PoolSize; d++ {
+			next[d] = api.Mul(a, poly[d])
+			if d > 0 {
+				next[d] = api.Add(next[d], api.Mul(mask[k], poly[d-1]))
+			}
+		}
+		poly = next
+	}
+	// A clause tests at most MaxInValues constants (the query language's
+	// limit, and the verifier parses the query): higher terms must vanish.
+	for d := MaxInValues + 1; d <= PoolSize; d++ {
+		api.AssertIsEqual(poly[d], 0)
+	}
+	copy(p.coeffs[:], poly)
+	return p
+}
+
+// evalRow evaluates the planned clauses on a row's values: 1 or 0. Every
+// number a clause reads is range-checked to 64 bits, so a committed value
+// outside that range makes the chunk unprovable rather than miscounted.
+func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) frontend.Variable {
+	api := g.api
+	var result frontend.Variable = 1
+	for i := range plans {
+		p := &plans[i]
+		v := selector.BinaryMux(api, p.sel, values)
+		rv := api.Mul(p.notString, v)
+		g.rc.Check(rv, MaxWidth)
+		acc := p.coeffs[MaxInValues]
+		for d := MaxInValues - 1; d >= 0; d-- {
+			acc = api.Add(api.Mul(acc, v), p.coeffs[d])
+		}
+		eqAny := api.IsZero(acc)
+		inRange := api.Mul(g.lessOrEqual(p.lo, rv), g.lessOrEqual(rv, p.hi))
+		r := api.Add(p.isTrue, p.isNotIn, api.Mul(eqAny, p.inSign), api.Mul(p.isRange, inRange))
+		result = api.Mul(result, r)
+	}
+	return result
 }
 
 // Define implements frontend.Circuit.
 func (c *Aggregate) Define(api frontend.API) error {
 	n := len(c.Rows)
-	if n == 0 || n&(n-1) != 0 {
-		return fmt.Errorf("aggregate: %d rows, want a power of two", n)
+	if n == 0 {
+		return errors.New("aggregate: no rows")
+	}
+	committer, ok := api.(frontend.Committer)
+	if !ok {
+		return errors.New("aggregate: the builder cannot commit")
+	}
+	cols := make([]frontend.Variable, 0, n*rowWires+1)
+	for i := range c.Rows {
+		cols = append(cols, c.Rows[i].Live)
+		cols = append(cols, c.Rows[i].Values[:]...)
+	}
+	cols = append(cols, c.Salt)
+	// A committed wire that is in no constraint has a zero basis point: the
+	// salt would hide nothing.
+	api.AssertIsEqual(api.Mul(c.Salt, c.Salt), api.Mul(c.Salt, c.Salt))
+	if _, err := committer.Commit(cols...); err != nil {
+		return fmt.Errorf("aggregate: commit to the rows: %w", err)
 	}
 	g := newGadget(api)
+	multicommit.WithCommitment(api, func(frontend.API, frontend.Variable) error { return nil }, c.Mask)
+	api.AssertIsEqual(api.Mul(c.Mask, c.Mask), api.Mul(c.Mask, c.Mask))
+
 	api.AssertIsEqual(g.queryHash(&c.Query), c.QueryHash)
 	header := api.ToBinary(c.Query.Header, headerBits)
 	g.assertNeutralFrom(header, AggClauses)
+	plans := make([]clausePlan, AggClauses)
+	for i := range plans {
+		plans[i] = g.plan(header, &c.Query, i)
+	}
 	fieldBits := api.ToBinary(c.Field, 4)
 	maxU64 := new(big.Int).SetUint64(math.MaxUint64)
 
-	leaves := make([]frontend.Variable, n)
 	var count, sum frontend.Variable = 0, 0
 	var minV, maxV frontend.Variable = maxU64, 0
 	for i := range c.Rows {
 		r := &c.Rows[i]
 		api.AssertIsBoolean(r.Live)
-		leaves[i] = api.Select(r.Live, g.leaf(c.Query.SchemaID, r.Key, r.Salt, r.Values[:]), 0)
-		inc := api.Mul(r.Live, g.evalPrefix(header, &c.Query, r.Values[:], AggClauses))
+		inc := api.Mul(r.Live, g.evalRow(plans, r.Values[:]))
 		v := selector.BinaryMux(api, fieldBits, r.Values[:])
 		g.rc.Check(v, MaxWidth) // aggregated values are 64-bit numbers
+		counted := api.Mul(inc, v)
 		count = api.Add(count, inc)
-		sum = api.Add(sum, api.Mul(inc, v))
+		sum = api.Add(sum, counted)
 		candMin := api.Select(inc, v, maxU64)
 		minV = api.Select(g.lessOrEqual(candMin, minV), candMin, minV)
-		candMax := api.Mul(inc, v)
-		maxV = api.Select(g.lessOrEqual(maxV, candMax), candMax, maxV)
+		maxV = api.Select(g.lessOrEqual(maxV, counted), counted, maxV)
 	}
-	for level := 0; len(leaves) > 1; level++ {
-		next := make([]frontend.Variable, len(leaves)/2)
-		for i := range next {
-			next[i] = g.node(level, leaves[2*i], leaves[2*i+1])
-		}
-		leaves = next
-	}
-	api.AssertIsEqual(leaves[0], c.ChunkRoot)
 	api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{count, sum, minV, maxV, c.Blind}), c.Partial)
 	return nil
 }
@@ -102,8 +203,6 @@ func (c *Aggregate) Define(api frontend.API) error {
 // AggRow is one position of a chunk as the prover holds it.
 type AggRow struct {
 	Live   bool
-	Key    fr.Element
-	Salt   fr.Element
 	Values [MaxFields]fr.Element
 }
 
@@ -118,28 +217,10 @@ type AggResult struct {
 // number (a string digest, say).
 var ErrNotNumeric = errors.New("aggregated value is not a 64-bit number")
 
-// ChunkRoot folds the rows' leaves (zero for empty positions) into the
-// root of their aligned subtree.
-func ChunkRoot(schemaID fr.Element, rows []AggRow) fr.Element {
-	level := make([]fr.Element, len(rows))
-	for i := range rows {
-		if rows[i].Live {
-			level[i] = Leaf(schemaID, rows[i].Key, rows[i].Salt, &rows[i].Values)
-		}
-	}
-	for h := 0; len(level) > 1; h++ {
-		next := make([]fr.Element, len(level)/2)
-		for i := range next {
-			next[i] = Node(h, level[2*i], level[2*i+1])
-		}
-		level = next
-	}
-	return level[0]
-}
-
 // AggregateAssignment evaluates the aggregate natively and builds the
-// circuit's full witness, its partial result hidden behind blind.
-func AggregateAssignment(q *Query, field int, rows []AggRow, blind fr.Element) (*Aggregate, AggResult, error) {
+// circuit's full witness: the partial result hidden behind blind, the rows'
+// commitment behind salt, and the range-check commitment behind mask.
+func AggregateAssignment(q *Query, field int, rows []AggRow, salt, blind, mask fr.Element) (*Aggregate, AggResult, error) {
 	res := AggResult{Min: math.MaxUint64}
 	if err := q.Validate(); err != nil {
 		return nil, res, err
@@ -149,17 +230,22 @@ func AggregateAssignment(q *Query, field int, rows []AggRow, blind fr.Element) (
 			return nil, res, ErrAggClauses
 		}
 	}
+	for i, c := range q.Clauses {
+		if bits.OnesCount16(c.Mask) > MaxInValues {
+			return nil, res, fmt.Errorf("clause %d: more than %d constants", i, MaxInValues)
+		}
+	}
 	if field < 0 || field >= MaxFields {
 		return nil, res, fmt.Errorf("aggregate: field slot %d outside 0..%d", field, MaxFields-1)
 	}
-	if n := len(rows); n == 0 || bits.OnesCount(uint(n)) != 1 {
-		return nil, res, fmt.Errorf("aggregate: %d rows, want a power of two", n)
+	if len(rows) == 0 {
+		return nil, res, errors.New("aggregate: no rows")
 	}
 	a := NewAggregate(len(rows))
 	a.Query = q.vars()
 	for i := range rows {
 		r := &rows[i]
-		v := AggRowVars{Live: boolToInt(r.Live), Key: r.Key, Salt: r.Salt}
+		v := AggRowVars{Live: boolToInt(r.Live)}
 		for j := range r.Values {
 			v.Values[j] = r.Values[j]
 		}
@@ -184,9 +270,9 @@ func AggregateAssignment(q *Query, field int, rows []AggRow, blind fr.Element) (
 		res.Sum.Add(&res.Sum, &e)
 		res.Min, res.Max = min(res.Min, x), max(res.Max, x)
 	}
-	a.ChunkRoot = ChunkRoot(q.SchemaID, rows)
 	a.QueryHash = q.Hash()
 	a.Field = field
+	a.Salt, a.Mask = salt, mask
 	a.Blind, a.Partial = blind, res.Commit(blind)
 	return a, res, nil
 }
@@ -263,26 +349,6 @@ func AggregateTotalAssignment(k int, parts []AggResult, blinds []fr.Element) (*A
 	res := Combine(parts)
 	a.Count, a.Sum, a.Min, a.Max = res.Count, res.Sum, res.Min, res.Max
 	return a, res, nil
-}
-
-// ComposeRoot is the root of a depth-Depth tree whose aligned subtrees of
-// height h have the given roots, from position 0, and are empty after.
-func ComposeRoot(h int, chunkRoots []fr.Element) fr.Element {
-	if len(chunkRoots) == 0 {
-		return ZeroHashes()[Depth]
-	}
-	level := append([]fr.Element(nil), chunkRoots...)
-	for lv := h; lv < Depth; lv++ {
-		if len(level)%2 == 1 {
-			level = append(level, ZeroHashes()[lv])
-		}
-		next := make([]fr.Element, len(level)/2)
-		for i := range next {
-			next[i] = Node(lv, level[2*i], level[2*i+1])
-		}
-		level = next
-	}
-	return level[0]
 }
 
 // IsUint64 says whether slot j holds a value below 2^64.

@@ -14,7 +14,6 @@ import (
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/consensys/gnark/test"
 	"github.com/zkshare/zkshare/circuits"
-	"github.com/zkshare/zkshare/tree"
 )
 
 // aggRows is an 8-position chunk: the fixture's 4 records at positions
@@ -26,50 +25,24 @@ func aggRows() []circuits.AggRow {
 		if i == 4 || i == 7 {
 			continue
 		}
-		out[i] = circuits.AggRow{Live: true, Key: circuits.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i))}
+		out[i] = circuits.AggRow{Live: true}
 		copy(out[i].Values[:], v[:])
 	}
 	return out
-}
-
-func TestAggregateChunkRootIsTheTreesNode(t *testing.T) {
-	f := newFixture(t, rows)
-	rs := aggRows()
-	m := tree.NewMemory()
-	var idx []uint64
-	var leaves []fr.Element
-	for i, r := range rs {
-		if r.Live {
-			idx = append(idx, uint64(i))
-			leaves = append(leaves, circuits.Leaf(f.schema, r.Key, r.Salt, &r.Values))
-		}
-	}
-	if err := tree.SetMany(m, idx, leaves); err != nil {
-		t.Fatal(err)
-	}
-	want, _ := tree.Node(m, 3, 0)
-	if got := circuits.ChunkRoot(f.schema, rs); !got.Equal(&want) {
-		t.Fatal("chunk root differs from the tree's level-3 node")
-	}
-	// The chunk folded with the zero hashes above it is the collection root.
-	root, _ := tree.Root(m)
-	cur := circuits.ChunkRoot(f.schema, rs)
-	for h := 3; h < circuits.Depth; h++ {
-		cur = circuits.Node(h, cur, circuits.ZeroHashes()[h])
-	}
-	if !cur.Equal(&root) {
-		t.Fatal("chunk root and zero hashes do not give the collection root")
-	}
 }
 
 func TestAggregate(t *testing.T) {
 	f := newFixture(t, rows)
 	rs := aggRows()
 	q := query(f, rng(0, 16, 0, 30000)) // slot 0 <= 30000: positions 0, 2, 5, 6
-	a, res, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
-	if err != nil {
-		t.Fatal(err)
+	mk := func(q *circuits.Query, rs []circuits.AggRow) (*circuits.Aggregate, circuits.AggResult) {
+		a, res, err := circuits.AggregateAssignment(q, 1, rs, el(99), el(4242), el(7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, res
 	}
+	a, res := mk(q, rs)
 	// Slot 1 of positions 0, 2, 5, 6: 0, 2^40, 500, 9.
 	if res.Count != 4 || res.Min != 0 || res.Max != 1<<40 || !res.Sum.Equal(ptr(el(1<<40+509))) {
 		t.Fatalf("native result %+v", res)
@@ -77,21 +50,8 @@ func TestAggregate(t *testing.T) {
 	assert := test.NewAssert(t)
 	opts := []test.TestingOption{test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16)}
 	bad := func(mod func(a *circuits.Aggregate)) *circuits.Aggregate {
-		b, _, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, _ := mk(q, rs)
 		mod(b)
-		return b
-	}
-	rowsBad := func(mod func(rs []circuits.AggRow)) *circuits.Aggregate {
-		r2 := aggRows()
-		mod(r2)
-		b, _, err := circuits.AggregateAssignment(q, 1, r2, el(4242))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.ChunkRoot, b.Partial = a.ChunkRoot, a.Partial // against the committed chunk and the claimed result
 		return b
 	}
 	assert.CheckCircuit(circuits.NewAggregate(8), append(opts,
@@ -102,41 +62,48 @@ func TestAggregate(t *testing.T) {
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Partial = withRes(res, func(r *circuits.AggResult) { r.Min = 9 }) })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Partial = withRes(res, func(r *circuits.AggResult) { r.Max = 500 }) })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Blind = 1 })),
-		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.ChunkRoot = el(1) })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.QueryHash = el(1) })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Field = 0 })),
-		// A record left out: called empty, so the chunk root changes.
-		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[1].Live = false })),
-		// A record counted twice: a copy in the empty position.
-		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[7] = rs[0] })),
-		// Two records swapped.
-		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[0], rs[2] = rs[2], rs[0] })),
-		// A tampered value.
-		test.WithInvalidAssignment(rowsBad(func(rs []circuits.AggRow) { rs[5].Values[1] = el(501) })),
+		// A live flag that is not a bit, and a value beyond 64 bits.
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Rows[0].Live = 2 })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Rows[1].Values[1] = new(big.Int).Lsh(big.NewInt(1), 64) })),
 	)...)
 
+	// The operators: ==, !=, in, not in, and ranges, alone and together,
+	// each against the native evaluation.
+	for name, cq := range map[string]*circuits.Query{
+		"in":        query(f, circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}),
+		"not in":    query(f, circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b001}),
+		"==":        query(f, circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Mask: 0b100}),
+		"range+in":  query(f, rng(0, 16, 7, 30000), circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}),
+		"four":      query(f, rng(0, 16, 0, 60000), circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b010}, rng(1, 64, 0, 1<<41), rng(3, 8, 0, 255)),
+		"empty set": query(f, rng(0, 16, 40000, 50000)),
+	} {
+		a, res := mk(cq, rs)
+		t.Logf("%s: %+v", name, res)
+		wrong := *a
+		wrong.Partial = withRes(res, func(r *circuits.AggResult) { r.Count++ })
+		assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithValidAssignment(a), test.WithInvalidAssignment(&wrong))...)
+	}
+
 	// No record satisfies: count 0, min 2^64-1, max 0.
-	none := query(f, rng(0, 16, 40000, 50000))
-	_, res, err = circuits.AggregateAssignment(none, 1, rs, el(1))
-	if err != nil || res.Count != 0 || res.Min != math.MaxUint64 || res.Max != 0 {
-		t.Fatalf("empty result %+v, %v", res, err)
+	_, res = mk(query(f, rng(0, 16, 40000, 50000)), rs)
+	if res.Count != 0 || res.Min != math.MaxUint64 || res.Max != 0 {
+		t.Fatalf("empty result %+v", res)
 	}
 	// More than AggClauses clauses cannot be aggregated.
 	wide := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
-	if _, _, err := circuits.AggregateAssignment(wide, 1, rs, el(1)); err == nil {
+	if _, _, err := circuits.AggregateAssignment(wide, 1, rs, el(1), el(1), el(1)); err == nil {
 		t.Fatal("aggregated a five-clause query")
 	}
 	// ...and a prover cannot hide a fifth clause from the circuit.
 	sneaky := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
-	sa, _, err := circuits.AggregateAssignment(sneaky, 1, rs, el(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa, _ := mk(sneaky, rs)
 	fifth := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(1, 64, 0, 5))
 	circuits.SetQueryForTest(sa, fifth)
 	assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithInvalidAssignment(sa))...)
 	// A string slot cannot be summed.
-	if _, _, err := circuits.AggregateAssignment(q, 2, rs, el(1)); err == nil {
+	if _, _, err := circuits.AggregateAssignment(q, 2, rs, el(1), el(1), el(1)); err == nil {
 		t.Fatal("aggregated a string digest")
 	}
 }
@@ -149,12 +116,16 @@ func withRes(r circuits.AggResult, mod func(*circuits.AggResult)) fr.Element {
 	return r.Commit(el(4242))
 }
 
-func TestGroth16AggregateRoundTrip(t *testing.T) {
+// TestGroth16AggregateColumns proves a chunk with real keys: the proof's
+// column commitment is the one the holder computes from the rows and salt,
+// and every way of changing the rows (a record left out, counted twice,
+// swapped, tampered, or another salt) gives another commitment, which the
+// verifier will not find anchored.
+func TestGroth16AggregateColumns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Groth16 setup and proving are slow")
 	}
 	f := newFixture(t, rows)
-	rs := aggRows()
 	q := query(f, rng(0, 16, 0, 30000))
 	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(8))
 	if err != nil {
@@ -164,21 +135,41 @@ func TestGroth16AggregateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
+	basis, err := circuits.ColumnBasisOf(pk, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+	salt := el(31337)
+	anchored, err := basis.Commit(aggRows(), salt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proof, err := groth16.Prove(cs, pk, w)
+	prove := func(rs []circuits.AggRow, salt fr.Element) (groth16.Proof, *circuits.Aggregate) {
+		a, _, err := circuits.AggregateAssignment(q, 1, rs, salt, el(4242), el(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof, err := groth16.Prove(cs, pk, w, circuits.AggregateProverOptions()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return proof, a
+	}
+	proof, a := prove(aggRows(), salt)
+	got, err := circuits.ProofColumns(proof)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !got.Equal(&anchored) {
+		t.Fatal("the proof's column commitment is not the holder's")
 	}
 	public := func(mod func(p *circuits.Aggregate)) error {
 		p := circuits.NewAggregate(8)
-		p.ChunkRoot, p.QueryHash, p.Field, p.Partial = a.ChunkRoot, a.QueryHash, a.Field, a.Partial
+		p.QueryHash, p.Field, p.Partial = a.QueryHash, a.Field, a.Partial
 		mod(p)
 		pw, err := frontend.NewWitness(p, ecc.BN254.ScalarField(), frontend.PublicOnly())
 		if err != nil {
@@ -191,7 +182,6 @@ func TestGroth16AggregateRoundTrip(t *testing.T) {
 	}
 	for name, mod := range map[string]func(p *circuits.Aggregate){
 		"partial": func(p *circuits.Aggregate) { p.Partial = el(5) },
-		"root":    func(p *circuits.Aggregate) { p.ChunkRoot = el(2) },
 		"field":   func(p *circuits.Aggregate) { p.Field = 0 },
 		"query":   func(p *circuits.Aggregate) { p.QueryHash = el(3) },
 	} {
@@ -199,11 +189,38 @@ func TestGroth16AggregateRoundTrip(t *testing.T) {
 			t.Errorf("proof verified with another %s", name)
 		}
 	}
+	for name, mod := range map[string]func(rs []circuits.AggRow){
+		"record left out":   func(rs []circuits.AggRow) { rs[1].Live = false },
+		"record twice":      func(rs []circuits.AggRow) { rs[7] = rs[0] },
+		"records swapped":   func(rs []circuits.AggRow) { rs[0], rs[2] = rs[2], rs[0] },
+		"value tampered":    func(rs []circuits.AggRow) { rs[5].Values[1] = el(501) },
+		"superseded value":  func(rs []circuits.AggRow) { rs[6].Values[0] = el(29999) },
+		"deleted record":    func(rs []circuits.AggRow) { rs[4] = rs[5] },
+		"another salt only": nil,
+	} {
+		rs, s := aggRows(), salt
+		if mod != nil {
+			mod(rs)
+		} else {
+			s = el(31338)
+		}
+		p, _ := prove(rs, s)
+		d, err := circuits.ProofColumns(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Equal(&anchored) {
+			t.Errorf("%s: same column commitment", name)
+		}
+		if want, _ := basis.Commit(rs, s); !d.Equal(&want) {
+			t.Errorf("%s: proof and native commitments differ", name)
+		}
+	}
 	t.Logf("aggregate over 8 positions: %d constraints", cs.GetNbConstraints())
 }
 
 // BenchmarkAggregate reports constraints per row (from the difference
-// between a 16- and a 64-row chunk) and proves the 64-row chunk: rows/s.
+// between a 64- and a 256-row chunk) and proves a chunk of each size: rows/s.
 func BenchmarkAggregate(b *testing.B) {
 	count := func(n int) int {
 		cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(n))
@@ -212,83 +229,69 @@ func BenchmarkAggregate(b *testing.B) {
 		}
 		return cs.GetNbConstraints()
 	}
-	c16, c64 := count(16), count(64)
+	c64, c256 := count(64), count(256)
+	b.ReportMetric(float64(c256-c64)/192, "constraints/row")
 	f := newFixture(b, rows)
 	q := query(f, rng(0, 16, 0, 30000))
-	rs := make([]circuits.AggRow, 64)
-	for i := range rs {
-		rs[i] = circuits.AggRow{Live: i%7 != 3, Key: el(uint64(i + 1)), Salt: el(uint64(i + 100))}
-		rs[i].Values[0], rs[i].Values[1] = el(uint64(i*1000%40000)), el(uint64(i*i))
+	for _, n := range []int{256, 1024} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			rs := make([]circuits.AggRow, n)
+			for i := range rs {
+				rs[i] = circuits.AggRow{Live: i%7 != 3}
+				rs[i].Values[0], rs[i].Values[1] = el(uint64(i*1000%40000)), el(uint64(i*i))
+			}
+			cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			pk, _, err := groth16.Setup(cs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, _, err := circuits.AggregateAssignment(q, 1, rs, el(1), el(4242), el(2))
+			if err != nil {
+				b.Fatal(err)
+			}
+			w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := groth16.Prove(cs, pk, w, circuits.AggregateProverOptions()...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cs.GetNbConstraints()), "constraints")
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
-	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(64))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pk, _, err := groth16.Setup(cs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, _, err := circuits.AggregateAssignment(q, 1, rs, el(4242))
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := groth16.Prove(cs, pk, w); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(c64-c16)/48, "constraints/row")
-	b.ReportMetric(float64(c64), "constraints")
-	b.ReportMetric(64*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // TestAggregateChunks splits a 24-record collection into three 8-position
 // chunks: each chunk proof hides its partial; the total opens and combines
-// them; the chunk roots compose to the collection root.
+// them.
 func TestAggregateChunks(t *testing.T) {
 	f := newFixture(t, rows)
 	q := query(f, rng(0, 16, 0, 30000))
 	all := make([]circuits.AggRow, 24)
-	var idx []uint64
-	var leaves []fr.Element
 	for i := range all {
-		all[i] = circuits.AggRow{Live: i%5 != 4, Key: el(uint64(i + 1)), Salt: el(uint64(500 + i))}
+		all[i] = circuits.AggRow{Live: i%5 != 4}
 		all[i].Values[0], all[i].Values[1] = el(uint64(i*2000)), el(uint64(3*i+1))
-		if all[i].Live {
-			idx = append(idx, uint64(i))
-			leaves = append(leaves, circuits.Leaf(f.schema, all[i].Key, all[i].Salt, &all[i].Values))
-		}
 	}
-	m := tree.NewMemory()
-	if err := tree.SetMany(m, idx, leaves); err != nil {
-		t.Fatal(err)
-	}
-	anchored, _ := tree.Root(m)
 
 	assert := test.NewAssert(t)
 	opts := []test.TestingOption{test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16)}
-	var roots []fr.Element
 	var parts []circuits.AggResult
 	var blinds []fr.Element
 	for c := 0; c < 3; c++ {
 		blind := el(uint64(77 + c))
-		a, res, err := circuits.AggregateAssignment(q, 1, all[8*c:8*c+8], blind)
+		a, res, err := circuits.AggregateAssignment(q, 1, all[8*c:8*c+8], el(uint64(c)), blind, el(3))
 		if err != nil {
 			t.Fatal(err)
 		}
 		assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithValidAssignment(a))...)
-		roots, parts, blinds = append(roots, a.ChunkRoot.(fr.Element)), append(parts, res), append(blinds, blind)
-	}
-	if got := circuits.ComposeRoot(3, roots); !got.Equal(&anchored) {
-		t.Fatal("chunk roots do not compose to the collection root")
-	}
-	if got := circuits.ComposeRoot(3, roots[:2]); got.Equal(&anchored) {
-		t.Fatal("a chunk left out still composes to the collection root")
+		parts, blinds = append(parts, res), append(blinds, blind)
 	}
 	// Ground truth straight from the rows: slot 0 <= 30000 means i <= 15.
 	var want circuits.AggResult
