@@ -23,7 +23,8 @@ type Aggregate struct {
 	QueryHash    string          `json:"query_hash"`
 	Field        string          `json:"field"`
 	Slot         int             `json:"slot"`
-	Root         string          `json:"root"` // the chunks compose to it
+	Root         string          `json:"root"`    // the collection root the columns were anchored with
+	Columns      string          `json:"columns"` // hex digest of the chunks' column commitments
 	ChunkRows    int             `json:"chunk_rows"`
 	Chunks       []AggChunk      `json:"chunks"`
 
@@ -49,14 +50,14 @@ type Aggregate struct {
 	Proof        []byte `json:"proof"`
 }
 
-// AggChunk is one chunk's root, partial commitment and proof.
+// AggChunk is one chunk's partial commitment and proof (which carries the
+// chunk's column commitment).
 type AggChunk struct {
-	Root    string `json:"root"`
 	Partial string `json:"partial"`
 	Proof   []byte `json:"proof"`
 }
 
-// MaxAggregateSize bounds an encoded aggregate bundle (64 chunk proofs).
+// MaxAggregateSize bounds an encoded aggregate bundle (128 chunk proofs).
 const MaxAggregateSize = 1 << 20
 
 // Marshal encodes an aggregate bundle as indented JSON.

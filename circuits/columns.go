@@ -1,6 +1,8 @@
 package circuits
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -101,4 +103,19 @@ func ProofColumns(p groth16.Proof) (bn254.G1Affine, error) {
 		return bn254.G1Affine{}, errors.New("not an aggregate proof: want a BN254 proof with two commitments")
 	}
 	return k.Commitments[0], nil
+}
+
+// ColumnsDigest is what an anchor carries of a collection's column
+// commitments: SHA-256 over the chunk size, the chunk count and the
+// commitments in chunk order. A verifier recomputes it from the chunk
+// proofs, so a chunk left out, repeated or out of order does not match.
+func ColumnsDigest(rows int, commitments []bn254.G1Affine) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("zkshare/columns/v1"))
+	h.Write(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(rows)), uint64(len(commitments))))
+	for i := range commitments {
+		b := commitments[i].Bytes()
+		h.Write(b[:])
+	}
+	return [32]byte(h.Sum(nil))
 }

@@ -41,6 +41,9 @@ type Store struct {
 	// chunk is how many records a commit hashes, and tries to write in
 	// one transaction, at a time.
 	chunk int
+	// basis, when set, is the aggregate circuit's column basis: the store
+	// then keeps column commitments (columns.go).
+	basis circuits.ColumnBasis
 }
 
 // Open opens (or creates) a store in dir; dir "" keeps it in memory.

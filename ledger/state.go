@@ -64,6 +64,7 @@ type AnchorState struct {
 	Sequence        uint64   `json:"sequence"`
 	Root            []byte   `json:"root"`
 	RecordCount     uint64   `json:"record_count"`
+	Columns         []byte   `json:"columns,omitempty"` // digest of the column commitments
 	Height          uint64   `json:"height"`
 	TimeUnixMs      int64    `json:"time_unix_ms"`
 	TxHash          []byte   `json:"tx_hash"`
@@ -359,6 +360,9 @@ func (s *State) anchor(sender Participant, a *zkv1.Anchor, tx *Tx, bc BlockConte
 	if err := checkHash("root", a.GetRoot()); err != nil {
 		return nil, err
 	}
+	if cols := a.GetColumns(); len(cols) != 0 && len(cols) != 32 {
+		return nil, fmt.Errorf("%w: columns is %d bytes, want 32 or none", ErrRejected, len(cols))
+	}
 	var lastSeq uint64
 	var lastRoot []byte
 	if c.Last != nil {
@@ -374,7 +378,7 @@ func (s *State) anchor(sender Participant, a *zkv1.Anchor, tx *Tx, bc BlockConte
 		return nil, fmt.Errorf("%w: %d anchors await confirmation", ErrRejected, len(c.Pending))
 	}
 	return func() {
-		st := &AnchorState{Sequence: a.GetSequence(), Root: slices.Clone(a.GetRoot()), RecordCount: a.GetRecordCount(), Height: bc.Height, TimeUnixMs: bc.TimeUnixMs, TxHash: tx.Hash[:]}
+		st := &AnchorState{Sequence: a.GetSequence(), Root: slices.Clone(a.GetRoot()), RecordCount: a.GetRecordCount(), Columns: slices.Clone(a.GetColumns()), Height: bc.Height, TimeUnixMs: bc.TimeUnixMs, TxHash: tx.Hash[:]}
 		c.Last = st
 		if c.Required == 0 {
 			st.ConfirmedHeight = bc.Height

@@ -3,6 +3,8 @@ package prover
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
@@ -49,7 +52,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 			return nil, fmt.Errorf("aggregate: no keys for circuit %s: run `zkshare keys setup --aggregate`", name)
 		}
 	}
-	c, recs, root, err := p.store.Snapshot(ctx, req.Collection)
+	c, recs, cols, err := p.store.AggregateSnapshot(ctx, req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -70,28 +73,28 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		return nil, err
 	}
 	n := circuits.AggChunkRows
-	chunks := max(1, int((c.Next+uint64(n)-1)/uint64(n)))
+	chunks := len(cols.Salts)
 	if chunks > circuits.AggMaxChunks {
 		return nil, fmt.Errorf("aggregate: %s spans %d chunks of %d, at most %d are supported", req.Collection, chunks, n, circuits.AggMaxChunks)
 	}
-	rows := make([]circuits.AggRow, chunks*n)
-	for i := range recs {
-		key, slots, err := schema.Encode(&recs[i].Raw)
-		if err != nil {
-			return nil, fmt.Errorf("stored record: %w", err)
-		}
-		rows[recs[i].Pos] = circuits.AggRow{Live: true, Key: key, Salt: recs[i].Salt, Values: slots}
+	rows, err := holder.AggRows(c, recs, n, chunks)
+	if err != nil {
+		return nil, err
 	}
 	blinds := make([]fr.Element, chunks)
+	masks := make([]fr.Element, chunks)
 	for i := range blinds {
 		if _, err := blinds[i].SetRandom(); err != nil {
+			return nil, err
+		}
+		if _, err := masks[i].SetRandom(); err != nil {
 			return nil, err
 		}
 	}
 	out := &bundle.Aggregate{Version: bundle.Version, Kind: bundle.KindAggregate, Collection: req.Collection,
 		CollectionID: records.ElementHex(records.CollectionID(req.Collection)), Schema: c.Schema, Query: prep.Text,
-		QueryHash: prep.HashHex(), Field: req.Field, Slot: slot, Root: records.ElementHex(root), ChunkRows: n,
-		Chunks: make([]bundle.AggChunk, chunks)}
+		QueryHash: prep.HashHex(), Field: req.Field, Slot: slot, Root: records.ElementHex(cols.Root),
+		Columns: hex.EncodeToString(cols.Digest[:]), ChunkRows: n, Chunks: make([]bundle.AggChunk, chunks)}
 	ck := p.keys["aggregate"]
 	out.ChunkCircuit, out.ChunkVK = ck.Entry.CircuitID, ck.Entry.VKSHA256
 	parts := make([]circuits.AggResult, chunks)
@@ -101,15 +104,28 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	done := 0
 	for i := range chunks {
 		wg.Go(func() {
-			a, res, err := circuits.AggregateAssignment(prep.Encoded, slot, rows[i*n:(i+1)*n], blinds[i])
-			if err == nil {
-				var proof []byte
-				if proof, err = p.proveBytes(ctx, "aggregate", a); err == nil {
-					parts[i] = res
-					out.Chunks[i] = bundle.AggChunk{Root: records.ElementHex(a.ChunkRoot.(fr.Element)), Partial: records.ElementHex(a.Partial.(fr.Element)), Proof: proof}
+			errs[i] = func() error {
+				a, res, err := circuits.AggregateAssignment(prep.Encoded, slot, rows[i*n:(i+1)*n], cols.Salts[i], blinds[i], masks[i])
+				if err != nil {
+					return err
 				}
-			}
-			errs[i] = err
+				proof, err := p.prove(ctx, ck, a, circuits.AggregateProverOptions()...)
+				if err != nil {
+					return err
+				}
+				// The proof must carry the commitment the anchor covers;
+				// anything else is a bug, and no verifier would accept it.
+				if d, err := circuits.ProofColumns(proof); err != nil || !d.Equal(&cols.Commitments[i]) {
+					return errors.New("the proof's column commitment is not the stored one")
+				}
+				var buf bytes.Buffer
+				if _, err := proof.WriteTo(&buf); err != nil {
+					return err
+				}
+				parts[i] = res
+				out.Chunks[i] = bundle.AggChunk{Partial: records.ElementHex(a.Partial.(fr.Element)), Proof: buf.Bytes()}
+				return nil
+			}()
 			mu.Lock()
 			done++
 			if progress != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend"
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
@@ -64,6 +65,13 @@ func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
 			return nil, err
 		}
 		p.keys[name] = k
+	}
+	if k := p.keys["aggregate"]; k != nil && store != nil {
+		basis, err := circuits.ColumnBasisOf(k.PK, circuits.AggChunkRows)
+		if err != nil {
+			return nil, err
+		}
+		store.SetColumnBasis(basis)
 	}
 	return p, nil
 }
@@ -190,7 +198,7 @@ func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []by
 // prove runs one Groth16 proof in a bounded slot. A cancelled context
 // returns at once; the proof already started finishes in its slot, so the
 // bound holds.
-func (p *Prover) prove(ctx context.Context, k *keys.Proving, a frontend.Circuit) (groth16.Proof, error) {
+func (p *Prover) prove(ctx context.Context, k *keys.Proving, a frontend.Circuit, opts ...backend.ProverOption) (groth16.Proof, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -209,7 +217,7 @@ func (p *Prover) prove(ctx context.Context, k *keys.Proving, a frontend.Circuit)
 	start := time.Now()
 	go func() {
 		defer func() { <-p.slots }()
-		proof, err := groth16.Prove(k.CS, k.PK, w)
+		proof, err := groth16.Prove(k.CS, k.PK, w, opts...)
 		done <- out{proof, err}
 	}()
 	select {

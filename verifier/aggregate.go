@@ -1,11 +1,13 @@
 package verifier
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
 	"math/big"
-	"math/bits"
 	"slices"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
@@ -13,14 +15,24 @@ import (
 	"github.com/zkshare/zkshare/records"
 )
 
-// CheckCompleteness: the chunk roots make up the collection root.
+// CheckCompleteness: the chunks' column commitments are the anchored ones.
 const CheckCompleteness = "completeness"
+
+// CheckAnchor: the bundle is about the anchored state of the collection.
+const CheckAnchor = "anchor"
+
+// Anchored is what a ledger anchor says of a collection: its root and the
+// digest of its column commitments.
+type Anchored struct {
+	Root    []byte
+	Columns []byte
+}
 
 // VerifyAggregate checks an aggregate bundle: pinned keys, collection id,
 // query hash, the field's slot and offset from the schema, every chunk's
-// proof, that the chunk roots compose to the bundle's root (and to root,
-// when given: the anchored one), and the combining proof.
-func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, root *fr.Element) (v *Verdict) {
+// proof, that the chunks' column commitments digest to the bundle's (and to
+// the anchored one, when anchor is given), and the combining proof.
+func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *Verdict) {
 	v = &Verdict{Statement: b.Statement()}
 	defer func() {
 		if r := recover(); r != nil {
@@ -58,31 +70,39 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, root *fr.Element) (v *V
 		return fail(CheckDecode, "%d chunks of %d rows", len(b.Chunks), b.ChunkRows)
 	}
 	var err error
-	roots := make([]fr.Element, len(b.Chunks))
+	commitments := make([]bn254.G1Affine, len(b.Chunks))
 	partials := make([]fr.Element, circuits.AggMaxChunks)
 	for i := range partials {
 		partials[i] = circuits.EmptyPartial()
 	}
 	for i, c := range b.Chunks {
-		if roots[i], err = records.ParseElement(c.Root); err != nil {
-			return fail(CheckDecode, "chunk %d root: %v", i, err)
-		}
 		if partials[i], err = records.ParseElement(c.Partial); err != nil {
 			return fail(CheckDecode, "chunk %d partial: %v", i, err)
 		}
 		pub := circuits.NewAggregate(circuits.AggChunkRows)
-		pub.ChunkRoot, pub.QueryHash, pub.Field, pub.Partial = roots[i], prep.Hash, slot, partials[i]
-		if msg := verifyProof(ck, c.Proof, pub); msg != "" {
-			return fail(CheckProof, "chunk %d: %s", i, msg)
+		pub.QueryHash, pub.Field, pub.Partial = prep.Hash, slot, partials[i]
+		proof, msg := verifiedProof(ck, c.Proof, pub)
+		if msg != "" {
+			return fail(proofCheck(msg), "chunk %d: %s", i, msg)
+		}
+		if commitments[i], err = circuits.ProofColumns(proof); err != nil {
+			return fail(CheckDecode, "chunk %d: %v", i, err)
 		}
 	}
-	composed := circuits.ComposeRoot(bits.TrailingZeros(uint(circuits.AggChunkRows)), roots)
-	want, err := records.ParseElement(b.Root)
-	if err != nil {
-		return fail(CheckDecode, "root: %v", err)
+	digest := circuits.ColumnsDigest(circuits.AggChunkRows, commitments)
+	claimed, err := hex.DecodeString(b.Columns)
+	if err != nil || !bytes.Equal(claimed, digest[:]) {
+		return fail(CheckCompleteness, "the chunks are not the bundle's columns: a chunk is missing, repeated, out of order or foreign")
 	}
-	if !composed.Equal(&want) || (root != nil && !composed.Equal(root)) {
-		return fail(CheckCompleteness, "the chunks do not make up the collection root: a chunk is missing or foreign")
+	if anchor != nil {
+		root, err := records.ParseElement(b.Root)
+		rb := root.Bytes()
+		if err != nil || !bytes.Equal(anchor.Root, rb[:]) {
+			return fail(CheckAnchor, "the bundle's root is not the anchored root")
+		}
+		if !bytes.Equal(anchor.Columns, digest[:]) {
+			return fail(CheckCompleteness, "the chunks are not the anchored columns: a record is missing, repeated, superseded or foreign")
+		}
 	}
 	pass(CheckCompleteness)
 

@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"context"
+	"encoding/hex"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 	"github.com/zkshare/zkshare/verifier"
 )
 
-// TestAggregateEndToEnd commits 150 cold-chain shipments (three chunks),
+// TestAggregateEndToEnd commits 2,100 cold-chain shipments (three chunks),
 // proves aggregates over them from the holder store, and checks the
 // answers against the data and the verifier against tampering.
 func TestAggregateEndToEnd(t *testing.T) {
@@ -37,7 +38,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := all[:150]
+	recs := all[:2*circuits.AggChunkRows+52]
 	st, err := holder.Open("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,9 +75,16 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if len(b.Chunks) != 3 || *b.Count != count || b.Sum != strconv.FormatUint(sum, 10) || *b.Min != lo || *b.Max != hi {
 		t.Fatalf("aggregate: %d chunks, %s; want count %d sum %d min %d max %d", len(b.Chunks), b.Statement(), count, sum, lo, hi)
 	}
-	c, _ := st.Collection("coldchain")
-	anchored, _ := records.ParseElement(c.Root)
-	if verdict := v.VerifyAggregate(b, &anchored); !verdict.Valid {
+	anchorOf := func(st *holder.Store, name string) *verifier.Anchored {
+		cols, err := st.Columns(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := cols.Root.Bytes()
+		return &verifier.Anchored{Root: root[:], Columns: cols.Digest[:]}
+	}
+	anchored := anchorOf(st, "coldchain")
+	if verdict := v.VerifyAggregate(b, anchored); !verdict.Valid {
 		t.Fatalf("valid aggregate rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	data, _ := b.Marshal()
@@ -97,20 +105,59 @@ func TestAggregateEndToEnd(t *testing.T) {
 		"another partial":  {func(a *bundle.Aggregate) { a.Chunks[1].Partial = a.Chunks[0].Partial }, verifier.CheckProof},
 		"another query":    {func(a *bundle.Aggregate) { a.Query = `lot == "L-2026-Q1" AND max_temp <= 8.0` }, verifier.CheckQuery},
 		"another field":    {func(a *bundle.Aggregate) { a.Field, a.Slot = "co2_kg", 5 }, verifier.CheckProof},
+		"a chunk repeated": {func(a *bundle.Aggregate) { a.Chunks[2] = a.Chunks[1] }, verifier.CheckCompleteness},
+		"columns claimed":  {func(a *bundle.Aggregate) { a.Columns = hex.EncodeToString(make([]byte, 32)) }, verifier.CheckCompleteness},
 	} {
 		data, _ := b.Marshal()
 		bad, _ := bundle.ParseAggregate(data)
 		tc.mod(bad)
-		if verdict := v.VerifyAggregate(bad, &anchored); verdict.Valid || verdict.Failed != tc.check {
+		if verdict := v.VerifyAggregate(bad, anchored); verdict.Valid || verdict.Failed != tc.check {
 			t.Errorf("%s: valid=%v failed=%q (%s), want %q", name, verdict.Valid, verdict.Failed, verdict.Reason, tc.check)
 		}
 	}
-	// Another root (say, after an update) does not verify.
-	other := anchored
-	other.SetUint64(1)
-	if verdict := v.VerifyAggregate(b, &other); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
-		t.Fatalf("foreign root: %+v", verdict)
+	// The same shipments committed as another collection: its columns have
+	// other salts, so its chunks are not this collection's.
+	st2, err := holder.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer st2.Close()
+	if _, err := st2.CreateCollection(ctx, "coldchain", sc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st2.Commit(ctx, "coldchain", recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := prover.New(st2, keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := p2.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: q, Field: "hours"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign.Root = b.Root // claim this collection's root
+	if verdict := v.VerifyAggregate(foreign, anchored); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+		t.Fatalf("another collection's chunks: %+v", verdict)
+	}
+
+	// A superseded version: after an update, the old bundle is not about
+	// the anchored state, and one built on the old root's columns fails.
+	upd := recs[5]
+	upd.Values = append([]string(nil), upd.Values...)
+	upd.Values[4] = "999"
+	if _, err := st.Commit(ctx, "coldchain", []records.Record{upd}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fresh := anchorOf(st, "coldchain")
+	if verdict := v.VerifyAggregate(b, fresh); verdict.Valid || verdict.Failed != verifier.CheckAnchor {
+		t.Fatalf("superseded bundle: %+v", verdict)
+	}
+	sameRoot := &verifier.Anchored{Root: anchored.Root, Columns: fresh.Columns}
+	if verdict := v.VerifyAggregate(b, sameRoot); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+		t.Fatalf("superseded columns: %+v", verdict)
+	}
+	anchored = fresh
 
 	// Threshold mode: count(max_temp > 8.0) == 0 for the lot, one bit.
 	over := 0
@@ -128,12 +175,12 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if *tb.Holds != (over == 0) || tb.Count != nil {
 		t.Fatalf("threshold: holds %v with %d over the limit; count revealed: %v", *tb.Holds, over, tb.Count != nil)
 	}
-	if verdict := v.VerifyAggregate(tb, &anchored); !verdict.Valid {
+	if verdict := v.VerifyAggregate(tb, anchored); !verdict.Valid {
 		t.Fatalf("threshold rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	flipped := !*tb.Holds
 	tb.Holds = &flipped
-	if verdict := v.VerifyAggregate(tb, &anchored); verdict.Valid {
+	if verdict := v.VerifyAggregate(tb, anchored); verdict.Valid {
 		t.Fatal("a flipped threshold answer verified")
 	}
 	t.Logf("%s; %d shipments of the lot over 8.0 °C", b.Statement(), over)

@@ -197,21 +197,27 @@ func statement(collection, collectionID string, schemaRaw []byte, text, queryHas
 // verifyProof decodes a proof with gnark's checked reader and verifies it
 // against public; it returns "" or why not.
 func verifyProof(k Key, raw []byte, public frontend.Circuit) string {
+	_, msg := verifiedProof(k, raw, public)
+	return msg
+}
+
+// verifiedProof is verifyProof that also returns the decoded proof.
+func verifiedProof(k Key, raw []byte, public frontend.Circuit) (groth16.Proof, string) {
 	if len(raw) > 4096 {
-		return fmt.Sprintf("proof: %d bytes, too large", len(raw))
+		return nil, fmt.Sprintf("proof: %d bytes, too large", len(raw))
 	}
 	proof := groth16.NewProof(ecc.BN254)
 	if _, err := proof.ReadFrom(bytes.NewReader(raw)); err != nil {
-		return fmt.Sprintf("proof: %v", err)
+		return nil, fmt.Sprintf("proof: %v", err)
 	}
 	pw, err := frontend.NewWitness(public, ecc.BN254.ScalarField(), frontend.PublicOnly())
 	if err != nil {
-		return fmt.Sprintf("public inputs: %v", err)
+		return nil, fmt.Sprintf("public inputs: %v", err)
 	}
 	if err := groth16.Verify(proof, k.VK, pw); err != nil {
-		return errNotVerified
+		return nil, errNotVerified
 	}
-	return ""
+	return proof, ""
 }
 
 const errNotVerified = "the proof does not verify for this statement"

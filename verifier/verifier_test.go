@@ -11,6 +11,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/internal/logging"
+	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
@@ -25,16 +26,13 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "zkshare-keys")
+	dir, cleanup, err := testkeys.Dir(context.Background(), append(append([]string{}, keys.Core...), keys.Aggregates...)...)
 	if err != nil {
-		panic(err)
-	}
-	if _, err := keys.Setup(context.Background(), dir, nil, nil, append(append([]string{}, keys.Core...), keys.Aggregates...)...); err != nil {
 		panic(err)
 	}
 	keyDir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -736,7 +736,10 @@ type Anchor struct {
 	// 1 for a collection's first anchor, then one more each time.
 	Sequence uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// The root of the previous anchor; empty for the first.
-	PreviousRoot  []byte `protobuf:"bytes,5,opt,name=previous_root,json=previousRoot,proto3" json:"previous_root,omitempty"`
+	PreviousRoot []byte `protobuf:"bytes,5,opt,name=previous_root,json=previousRoot,proto3" json:"previous_root,omitempty"`
+	// The digest of the collection's column commitments (32 bytes), which
+	// aggregate proofs are checked against; empty when the holder keeps none.
+	Columns       []byte `protobuf:"bytes,6,opt,name=columns,proto3" json:"columns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -802,6 +805,13 @@ func (x *Anchor) GetSequence() uint64 {
 func (x *Anchor) GetPreviousRoot() []byte {
 	if x != nil {
 		return x.PreviousRoot
+	}
+	return nil
+}
+
+func (x *Anchor) GetColumns() []byte {
+	if x != nil {
+		return x.Columns
 	}
 	return nil
 }
@@ -1206,13 +1216,14 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"confirmers\x18\x06 \x03(\tR\n" +
 	"confirmers\x125\n" +
-	"\x16confirmations_required\x18\a \x01(\rR\x15confirmationsRequired\"\xa5\x01\n" +
+	"\x16confirmations_required\x18\a \x01(\rR\x15confirmationsRequired\"\xbf\x01\n" +
 	"\x06Anchor\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x12\n" +
 	"\x04root\x18\x02 \x01(\fR\x04root\x12!\n" +
 	"\frecord_count\x18\x03 \x01(\x04R\vrecordCount\x12\x1a\n" +
 	"\bsequence\x18\x04 \x01(\x04R\bsequence\x12#\n" +
-	"\rprevious_root\x18\x05 \x01(\fR\fpreviousRoot\"d\n" +
+	"\rprevious_root\x18\x05 \x01(\fR\fpreviousRoot\x12\x18\n" +
+	"\acolumns\x18\x06 \x01(\fR\acolumns\"d\n" +
 	"\rConfirmAnchor\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x12\n" +
