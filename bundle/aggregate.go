@@ -25,8 +25,11 @@ type Aggregate struct {
 	Slot         int             `json:"slot"`
 	Root         string          `json:"root"`    // the collection root the columns were anchored with
 	Columns      string          `json:"columns"` // hex digest of the chunks' column commitments
-	ChunkRows    int             `json:"chunk_rows"`
-	Chunks       []AggChunk      `json:"chunks"`
+	// AnchorSequence is the collection's anchor of Root and Columns, when
+	// the bundle was made by a node (0 from a bare holder store).
+	AnchorSequence uint64     `json:"anchor_sequence,omitempty"`
+	ChunkRows      int        `json:"chunk_rows"`
+	Chunks         []AggChunk `json:"chunks"`
 
 	// Reveal mode: the aggregates, in the field's encoding (Sum as a decimal string).
 	Count *uint64 `json:"count,omitempty"`
@@ -90,7 +93,11 @@ func (a *Aggregate) Statement() string {
 		if !*a.Holds {
 			verdict = "does not hold"
 		}
-		return fmt.Sprintf("over every record of %s where %s: %s(%s) %s %s %s", a.Collection, a.Query, a.Which, a.Field, a.Relation, a.Threshold, verdict)
+		what := a.Which + "(" + a.Field + ")"
+		if a.Which == "count" {
+			what = "count"
+		}
+		return fmt.Sprintf("over every record of %s where %s: %s %s %s %s", a.Collection, a.Query, what, a.Relation, a.Threshold, verdict)
 	}
 	return fmt.Sprintf("over every record of %s where %s: count %d, sum %s, min %d, max %d of %s (encoded)", a.Collection, a.Query, *a.Count, a.Sum, *a.Min, *a.Max, a.Field)
 }

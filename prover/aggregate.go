@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -19,13 +20,11 @@ import (
 	"github.com/zkshare/zkshare/records"
 )
 
-// Threshold asks for one bit instead of the aggregates: whether
-// Which (circuits.AggCount...) stands in Relation (circuits.RelLE...) to T.
-// T is in the field's encoding for count, min and max, and a real value
-// (in the field's smallest unit) for sum.
+// Threshold asks for one bit instead of the aggregates: whether Which
+// (count, sum, min or max) stands in Relation (<=, >= or ==) to Value, a
+// value of the field as a person writes it ("8.0", "12000").
 type Threshold struct {
-	Which, Relation int
-	T               *big.Int
+	Which, Relation, Value string
 }
 
 // AggregateRequest asks for an aggregate of one field over every live
@@ -37,10 +36,11 @@ type AggregateRequest struct {
 	Threshold  *Threshold // nil: reveal count, sum, min and max
 }
 
-var (
-	whichNames    = []string{"count", "sum", "min", "max"}
-	relationNames = []string{"<=", ">=", "=="}
-)
+// ErrBadAggregate: the request names no usable field or threshold.
+var ErrBadAggregate = errors.New("bad aggregate request")
+
+// Relations a threshold statement can use, in circuits' order (RelLE...).
+var Relations = []string{"<=", ">=", "=="}
 
 // Aggregate proves an aggregate over a whole collection: one proof per
 // chunk of circuits.AggChunkRows positions (in parallel, within the
@@ -59,14 +59,22 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	schema := c.SchemaOf()
 	f, slot, ok := schema.Field(req.Field)
 	if !ok {
-		return nil, fmt.Errorf("aggregate: no field %q in %s", req.Field, req.Collection)
+		return nil, fmt.Errorf("%w: field: no field %q in %s", ErrBadAggregate, req.Field, req.Collection)
 	}
 	if f.Type == records.String {
-		return nil, fmt.Errorf("aggregate: field %q is a string; aggregates need numbers", req.Field)
+		return nil, fmt.Errorf("%w: field: %q is a string; aggregates need numbers", ErrBadAggregate, req.Field)
 	}
-	var offset uint64
-	if f.Type == records.Int || f.Type == records.Decimal {
-		offset = 1 << (f.Width - 1)
+	offset := f.Offset()
+	var which, relation int
+	var threshold *big.Int
+	if t := req.Threshold; t != nil {
+		which, relation = slices.Index(records.AggregateNames, t.Which), slices.Index(Relations, t.Relation)
+		if which < 0 || relation < 0 {
+			return nil, fmt.Errorf("%w: threshold %s %s: want count, sum, min or max, and <=, >= or ==", ErrBadAggregate, t.Which, t.Relation)
+		}
+		if threshold, err = f.ThresholdValue(t.Which, t.Value); err != nil {
+			return nil, fmt.Errorf("%w: threshold: %w", ErrBadAggregate, err)
+		}
 	}
 	prep, err := query.Prepare(req.Query, schema)
 	if err != nil {
@@ -142,12 +150,12 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	}
 	var final frontend.Circuit
 	if t := req.Threshold; t != nil {
-		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, t.Which, t.Relation, t.T, offset)
+		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, which, relation, threshold, offset)
 		if err != nil {
 			return nil, err
 		}
 		final, out.Circuit = a, "aggregate-threshold"
-		out.Which, out.Relation, out.Threshold, out.Offset, out.Holds = whichNames[t.Which], relationNames[t.Relation], t.T.String(), offset, &holds
+		out.Which, out.Relation, out.Threshold, out.Offset, out.Holds = t.Which, t.Relation, t.Value, offset, &holds
 	} else {
 		a, res, err := circuits.AggregateTotalAssignment(circuits.AggMaxChunks, parts, blinds)
 		if err != nil {

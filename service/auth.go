@@ -114,13 +114,14 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 
 // public procedures need no token.
 var public = map[string]bool{
-	zksharev1connect.LedgerServiceGetCheckpointProcedure:  true,
-	zksharev1connect.LedgerServiceGetAnchorProcedure:      true,
-	zksharev1connect.LedgerServiceGetTransactionProcedure: true,
-	zksharev1connect.LedgerServiceListBlocksProcedure:     true,
-	zksharev1connect.LedgerServiceWatchBlocksProcedure:    true,
-	zksharev1connect.HolderServiceGetCollectionProcedure:  true,
-	zksharev1connect.VerifierServiceVerifyProcedure:       true,
+	zksharev1connect.LedgerServiceGetCheckpointProcedure:     true,
+	zksharev1connect.LedgerServiceGetAnchorProcedure:         true,
+	zksharev1connect.LedgerServiceGetTransactionProcedure:    true,
+	zksharev1connect.LedgerServiceListBlocksProcedure:        true,
+	zksharev1connect.LedgerServiceWatchBlocksProcedure:       true,
+	zksharev1connect.HolderServiceGetCollectionProcedure:     true,
+	zksharev1connect.VerifierServiceVerifyProcedure:          true,
+	zksharev1connect.VerifierServiceVerifyAggregateProcedure: true,
 }
 
 // roles says who may call the other procedures.
@@ -134,6 +135,7 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceIssueReceiptProcedure:       {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceConfirmAnchorProcedure:      {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceProveProcedure:              {zkv1.Role_ROLE_CONSUMER},
+	zksharev1connect.HolderServiceProveAggregateProcedure:     {zkv1.Role_ROLE_CONSUMER},
 	zksharev1connect.LedgerServiceListAuditEntriesProcedure:   {zkv1.Role_ROLE_HOLDER, zkv1.Role_ROLE_CONSUMER, zkv1.Role_ROLE_ADMIN},
 	zksharev1connect.AdminServiceRegisterParticipantProcedure: {zkv1.Role_ROLE_ADMIN},
 }

@@ -35,6 +35,10 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, holder.ErrExists):
 		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, prover.ErrBadAggregate):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, holder.ErrNoColumns):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, prover.ErrNoWitness):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, ledger.ErrMalformed):

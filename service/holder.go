@@ -231,7 +231,19 @@ func (s *Server) anchor(ctx context.Context, name string, count uint64, root fr.
 			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
 		}
 	}
-	return s.send(ctx, s.holderID, ledger.AnchorRoot(&zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev}))
+	a := &zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev}
+	// With aggregate keys, the anchor also covers the column commitments
+	// that aggregate proofs are checked against.
+	cols, err := s.store.Columns(ctx, name)
+	switch {
+	case err == nil && cols.Root.Equal(&root):
+		a.Columns = cols.Digest[:]
+	case err == nil:
+		return nil, errors.New("the collection changed while anchoring")
+	case !errors.Is(err, holder.ErrNoColumns):
+		return nil, fmt.Errorf("column commitments: %w", err)
+	}
+	return s.send(ctx, s.holderID, ledger.AnchorRoot(a))
 }
 
 // Prove answers a consumer's question with a bundle anchored on the ledger,

@@ -68,7 +68,7 @@ func checkPolicy(pol *zkv1.AccessPolicy, sc *records.Schema, participants func(s
 			return invalid(field+".consumer", "%q is not a registered consumer (or use \"*\")", c)
 		}
 		for _, k := range r.GetKinds() {
-			if k != zkv1.StatementKind_STATEMENT_KIND_SUBJECT && k != zkv1.StatementKind_STATEMENT_KIND_EXISTS {
+			if k != zkv1.StatementKind_STATEMENT_KIND_SUBJECT && k != zkv1.StatementKind_STATEMENT_KIND_EXISTS && k != zkv1.StatementKind_STATEMENT_KIND_AGGREGATE {
 				return invalid(field+".kinds", "unknown statement kind %d", k)
 			}
 		}

@@ -20,7 +20,7 @@ import (
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/logging"
-	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/receipt"
@@ -31,19 +31,17 @@ import (
 
 var (
 	keysOnce sync.Once
-	keyDir   string
-	keysErr  error
+	keyDir      string
+	keysCleanup func()
+	keysErr     error
 )
 
 // sharedKeys runs the (slow) dev key setup once for the package.
 func sharedKeys(t testing.TB) string {
 	t.Helper()
 	keysOnce.Do(func() {
-		keyDir, keysErr = os.MkdirTemp("", "zkshare-keys-")
-		if keysErr == nil {
-			logging.QuietGnark(slog.New(slog.DiscardHandler))
-			_, keysErr = keys.Setup(context.Background(), keyDir, nil, nil)
-		}
+		logging.QuietGnark(slog.New(slog.DiscardHandler))
+		keyDir, keysCleanup, keysErr = testkeys.Dir(context.Background())
 	})
 	if keysErr != nil {
 		t.Fatal(keysErr)
@@ -53,8 +51,8 @@ func sharedKeys(t testing.TB) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if keyDir != "" {
-		os.RemoveAll(keyDir)
+	if keysCleanup != nil {
+		keysCleanup()
 	}
 	os.Exit(code)
 }
@@ -92,7 +90,9 @@ func (s *syncBuffer) String() string {
 func startNode(t testing.TB, cfg service.Config) *node {
 	t.Helper()
 	logs := &syncBuffer{}
-	cfg.Keys = sharedKeys(t)
+	if cfg.Keys == "" {
+		cfg.Keys = sharedKeys(t)
+	}
 	if cfg.Data == "" {
 		cfg.Data = t.TempDir()
 	}

@@ -60,10 +60,7 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *V
 	if !ok || slot != b.Slot {
 		return fail(CheckQuery, "field %q is not slot %d of the schema", b.Field, b.Slot)
 	}
-	var offset uint64
-	if f.Type == records.Int || f.Type == records.Decimal {
-		offset = 1 << (f.Width - 1)
-	}
+	offset := f.Offset()
 	pass(CheckQuery)
 
 	if b.ChunkRows != circuits.AggChunkRows || len(b.Chunks) == 0 || len(b.Chunks) > circuits.AggMaxChunks {
@@ -125,10 +122,10 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *V
 		for i := range partials {
 			t.Partials[i] = partials[i]
 		}
-		which := slices.Index([]string{"count", "sum", "min", "max"}, b.Which)
+		which := slices.Index(records.AggregateNames, b.Which)
 		rel := slices.Index([]string{"<=", ">=", "=="}, b.Relation)
-		th, ok := new(big.Int).SetString(b.Threshold, 10)
-		if which < 0 || rel < 0 || !ok || b.Offset != offset {
+		th, err := f.ThresholdValue(b.Which, b.Threshold)
+		if which < 0 || rel < 0 || err != nil || b.Offset != offset {
 			return fail(CheckDecode, "threshold statement %s %s %s (offset %d)", b.Which, b.Relation, b.Threshold, b.Offset)
 		}
 		in, err := circuits.ThresholdInput(th)
@@ -147,5 +144,25 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *V
 	}
 	pass(CheckProof)
 	v.Valid = true
+	v.Statement = Describe(b, f)
 	return v
+}
+
+// Describe renders a verified aggregate in the field's own terms: decoded
+// minimum and maximum, the real sum, and the average when there is one.
+func Describe(b *bundle.Aggregate, f *records.Field) string {
+	if b.Holds != nil {
+		return b.Statement()
+	}
+	head := fmt.Sprintf("over every record of %s where %s, %s:", b.Collection, b.Query, b.Field)
+	if *b.Count == 0 {
+		return head + " no records (count 0, sum 0; min and max undefined)"
+	}
+	sum, _ := new(big.Int).SetString(b.Sum, 10)
+	real := f.RealSum(sum, *b.Count)
+	out := fmt.Sprintf("%s count %d, sum %s, min %s, max %s", head, *b.Count, real, f.Decode(*b.Min), f.Decode(*b.Max))
+	if r, ok := new(big.Rat).SetString(real); ok {
+		out += ", average " + new(big.Rat).Quo(r, new(big.Rat).SetUint64(*b.Count)).FloatString(f.Scale+2)
+	}
+	return out
 }

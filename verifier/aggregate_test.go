@@ -3,10 +3,11 @@ package verifier_test
 import (
 	"context"
 	"encoding/hex"
-	"math/big"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/zkshare/zkshare/bundle"
@@ -84,8 +85,13 @@ func TestAggregateEndToEnd(t *testing.T) {
 		return &verifier.Anchored{Root: root[:], Columns: cols.Digest[:]}
 	}
 	anchored := anchorOf(st, "coldchain")
-	if verdict := v.VerifyAggregate(b, anchored); !verdict.Valid {
+	verdict := v.VerifyAggregate(b, anchored)
+	if !verdict.Valid {
 		t.Fatalf("valid aggregate rejected: %s: %s", verdict.Failed, verdict.Reason)
+	}
+	// hours is a plain number: the average is sum/count.
+	if want := fmt.Sprintf("count %d, sum %d, min %d, max %d, average %.2f", count, sum, lo, hi, float64(sum)/float64(count)); !strings.Contains(verdict.Statement, want) {
+		t.Errorf("statement %q, want %q in it", verdict.Statement, want)
 	}
 	data, _ := b.Marshal()
 	if _, err := bundle.ParseAggregate(data); err != nil {
@@ -168,7 +174,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 		}
 	}
 	tb, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: `lot == "L-2026-Q3" AND max_temp > 8.0`, Field: "hours",
-		Threshold: &prover.Threshold{Which: circuits.AggCount, Relation: circuits.RelEQ, T: big.NewInt(0)}}, nil)
+		Threshold: &prover.Threshold{Which: "count", Relation: "==", Value: "0"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

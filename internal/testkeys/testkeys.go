@@ -7,6 +7,7 @@ package testkeys
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"github.com/zkshare/zkshare/keys"
 )
@@ -14,15 +15,29 @@ import (
 // Env names a directory holding current keys for every circuit.
 const Env = "ZKSHARE_TEST_KEYS"
 
-// Dir returns a key directory with the named circuits (keys.Core if none)
-// and a cleanup function for it.
+// Dir returns a key directory with just the named circuits (keys.Core if
+// none), and a cleanup function for it. From ZKSHARE_TEST_KEYS it links the
+// circuits' files rather than copying them.
 func Dir(ctx context.Context, names ...string) (string, func(), error) {
-	if dir := os.Getenv(Env); dir != "" {
-		return dir, func() {}, nil
+	if len(names) == 0 {
+		names = keys.Core
 	}
 	dir, err := os.MkdirTemp("", "zkshare-keys")
 	if err != nil {
 		return "", nil, err
+	}
+	if shared := os.Getenv(Env); shared != "" {
+		files := []string{"manifest.json"}
+		for _, n := range names {
+			files = append(files, n+".pk", n+".vk", n+".ccs")
+		}
+		for _, f := range files {
+			if err := os.Symlink(filepath.Join(shared, f), filepath.Join(dir, f)); err != nil {
+				os.RemoveAll(dir)
+				return "", nil, err
+			}
+		}
+		return dir, func() { os.RemoveAll(dir) }, nil
 	}
 	if _, err := keys.Setup(ctx, dir, nil, nil, names...); err != nil {
 		os.RemoveAll(dir)

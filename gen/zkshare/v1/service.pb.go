@@ -30,6 +30,9 @@ const (
 	StatementKind_STATEMENT_KIND_SUBJECT StatementKind = 1
 	// Some live record satisfies the query; which one stays hidden.
 	StatementKind_STATEMENT_KIND_EXISTS StatementKind = 2
+	// COUNT, SUM, MIN or MAX of a field over every live record that
+	// satisfies the query, revealed or compared with a threshold.
+	StatementKind_STATEMENT_KIND_AGGREGATE StatementKind = 3
 )
 
 // Enum value maps for StatementKind.
@@ -38,11 +41,13 @@ var (
 		0: "STATEMENT_KIND_UNSPECIFIED",
 		1: "STATEMENT_KIND_SUBJECT",
 		2: "STATEMENT_KIND_EXISTS",
+		3: "STATEMENT_KIND_AGGREGATE",
 	}
 	StatementKind_value = map[string]int32{
 		"STATEMENT_KIND_UNSPECIFIED": 0,
 		"STATEMENT_KIND_SUBJECT":     1,
 		"STATEMENT_KIND_EXISTS":      2,
+		"STATEMENT_KIND_AGGREGATE":   3,
 	}
 )
 
@@ -857,6 +862,195 @@ func (x *ProveRequest) GetNonce() []byte {
 	return nil
 }
 
+type ProveAggregateRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Query      string                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	// The aggregated field: a number, bool, enum or date.
+	Field string `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
+	// When set, only whether the aggregate stands in the relation is revealed.
+	Threshold     *AggregateThreshold `protobuf:"bytes,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProveAggregateRequest) Reset() {
+	*x = ProveAggregateRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProveAggregateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProveAggregateRequest) ProtoMessage() {}
+
+func (x *ProveAggregateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProveAggregateRequest.ProtoReflect.Descriptor instead.
+func (*ProveAggregateRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ProveAggregateRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ProveAggregateRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ProveAggregateRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ProveAggregateRequest) GetThreshold() *AggregateThreshold {
+	if x != nil {
+		return x.Threshold
+	}
+	return nil
+}
+
+// AggregateThreshold is "aggregate relation value", e.g. count == 0 or
+// max <= 8.0; value is written in the field's terms.
+type AggregateThreshold struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// count, sum, min or max.
+	Aggregate string `protobuf:"bytes,1,opt,name=aggregate,proto3" json:"aggregate,omitempty"`
+	// <=, >= or ==.
+	Relation      string `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
+	Value         string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateThreshold) Reset() {
+	*x = AggregateThreshold{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateThreshold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateThreshold) ProtoMessage() {}
+
+func (x *AggregateThreshold) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateThreshold.ProtoReflect.Descriptor instead.
+func (*AggregateThreshold) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AggregateThreshold) GetAggregate() string {
+	if x != nil {
+		return x.Aggregate
+	}
+	return ""
+}
+
+func (x *AggregateThreshold) GetRelation() string {
+	if x != nil {
+		return x.Relation
+	}
+	return ""
+}
+
+func (x *AggregateThreshold) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type ProveAggregateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The aggregate bundle as JSON, the form `zkshare collection aggregate`
+	// writes: chunk proofs, the combining proof, the anchor it is about.
+	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	// The statement in words.
+	Statement     string `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProveAggregateResponse) Reset() {
+	*x = ProveAggregateResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProveAggregateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProveAggregateResponse) ProtoMessage() {}
+
+func (x *ProveAggregateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProveAggregateResponse.ProtoReflect.Descriptor instead.
+func (*ProveAggregateResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ProveAggregateResponse) GetBundle() []byte {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+func (x *ProveAggregateResponse) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
 type ProveResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Bundle *Bundle                `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
@@ -868,7 +1062,7 @@ type ProveResponse struct {
 
 func (x *ProveResponse) Reset() {
 	*x = ProveResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1074,7 @@ func (x *ProveResponse) String() string {
 func (*ProveResponse) ProtoMessage() {}
 
 func (x *ProveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1087,7 @@ func (x *ProveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveResponse.ProtoReflect.Descriptor instead.
 func (*ProveResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ProveResponse) GetBundle() *Bundle {
@@ -921,7 +1115,7 @@ type AccessPolicy struct {
 
 func (x *AccessPolicy) Reset() {
 	*x = AccessPolicy{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1127,7 @@ func (x *AccessPolicy) String() string {
 func (*AccessPolicy) ProtoMessage() {}
 
 func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1140,7 @@ func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessPolicy.ProtoReflect.Descriptor instead.
 func (*AccessPolicy) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AccessPolicy) GetRules() []*PolicyRule {
@@ -973,7 +1167,7 @@ type PolicyRule struct {
 
 func (x *PolicyRule) Reset() {
 	*x = PolicyRule{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1179,7 @@ func (x *PolicyRule) String() string {
 func (*PolicyRule) ProtoMessage() {}
 
 func (x *PolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1192,7 @@ func (x *PolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyRule.ProtoReflect.Descriptor instead.
 func (*PolicyRule) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PolicyRule) GetConsumer() string {
@@ -1039,7 +1233,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1245,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1258,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SetPolicyRequest) GetCollection() string {
@@ -1089,7 +1283,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1295,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1308,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
 type GetPolicyRequest struct {
@@ -1126,7 +1320,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1332,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1345,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetPolicyRequest) GetCollection() string {
@@ -1170,7 +1364,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1376,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1389,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *AccessPolicy {
@@ -1216,7 +1410,7 @@ type UpdateRecordsRequest struct {
 
 func (x *UpdateRecordsRequest) Reset() {
 	*x = UpdateRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1422,7 @@ func (x *UpdateRecordsRequest) String() string {
 func (*UpdateRecordsRequest) ProtoMessage() {}
 
 func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1435,7 @@ func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateRecordsRequest) GetCollection() string {
@@ -1271,7 +1465,7 @@ type UpdateRecordsResponse struct {
 
 func (x *UpdateRecordsResponse) Reset() {
 	*x = UpdateRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1477,7 @@ func (x *UpdateRecordsResponse) String() string {
 func (*UpdateRecordsResponse) ProtoMessage() {}
 
 func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1490,7 @@ func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateRecordsResponse) GetUpdated() uint64 {
@@ -1345,7 +1539,7 @@ type ConfirmAnchorRequest struct {
 
 func (x *ConfirmAnchorRequest) Reset() {
 	*x = ConfirmAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1551,7 @@ func (x *ConfirmAnchorRequest) String() string {
 func (*ConfirmAnchorRequest) ProtoMessage() {}
 
 func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1564,7 @@ func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConfirmAnchorRequest) GetCollectionId() []byte {
@@ -1404,7 +1598,7 @@ type ConfirmAnchorResponse struct {
 
 func (x *ConfirmAnchorResponse) Reset() {
 	*x = ConfirmAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1610,7 @@ func (x *ConfirmAnchorResponse) String() string {
 func (*ConfirmAnchorResponse) ProtoMessage() {}
 
 func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1623,7 @@ func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfirmAnchorResponse) GetTxHash() []byte {
@@ -1456,7 +1650,7 @@ type DeleteRecordsRequest struct {
 
 func (x *DeleteRecordsRequest) Reset() {
 	*x = DeleteRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1662,7 @@ func (x *DeleteRecordsRequest) String() string {
 func (*DeleteRecordsRequest) ProtoMessage() {}
 
 func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1675,7 @@ func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteRecordsRequest) GetCollection() string {
@@ -1511,7 +1705,7 @@ type DeleteRecordsResponse struct {
 
 func (x *DeleteRecordsResponse) Reset() {
 	*x = DeleteRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1717,7 @@ func (x *DeleteRecordsResponse) String() string {
 func (*DeleteRecordsResponse) ProtoMessage() {}
 
 func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1730,7 @@ func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteRecordsResponse) GetDeleted() uint64 {
@@ -1600,7 +1794,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +1806,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +1819,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Receipt) GetCollection() string {
@@ -1736,7 +1930,7 @@ type IssueReceiptRequest struct {
 
 func (x *IssueReceiptRequest) Reset() {
 	*x = IssueReceiptRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1942,7 @@ func (x *IssueReceiptRequest) String() string {
 func (*IssueReceiptRequest) ProtoMessage() {}
 
 func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1955,7 @@ func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptRequest.ProtoReflect.Descriptor instead.
 func (*IssueReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *IssueReceiptRequest) GetCollection() string {
@@ -1787,7 +1981,7 @@ type IssueReceiptResponse struct {
 
 func (x *IssueReceiptResponse) Reset() {
 	*x = IssueReceiptResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +1993,7 @@ func (x *IssueReceiptResponse) String() string {
 func (*IssueReceiptResponse) ProtoMessage() {}
 
 func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2006,7 @@ func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptResponse.ProtoReflect.Descriptor instead.
 func (*IssueReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *IssueReceiptResponse) GetReceipt() *Receipt {
@@ -1837,7 +2031,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +2043,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +2056,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *VerifyRequest) GetBundle() *Bundle {
@@ -1909,7 +2103,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2115,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2128,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -1986,6 +2180,105 @@ func (x *VerifyResponse) GetAnchorTimeUnixMs() int64 {
 	return 0
 }
 
+// VerifierService checks bundles against the ledger.
+type VerifyAggregateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An aggregate bundle, JSON.
+	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	// Oldest acceptable anchor, in seconds behind the latest; 0 means 3600.
+	FreshnessSeconds uint32 `protobuf:"varint,2,opt,name=freshness_seconds,json=freshnessSeconds,proto3" json:"freshness_seconds,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *VerifyAggregateRequest) Reset() {
+	*x = VerifyAggregateRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAggregateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAggregateRequest) ProtoMessage() {}
+
+func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAggregateRequest.ProtoReflect.Descriptor instead.
+func (*VerifyAggregateRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *VerifyAggregateRequest) GetBundle() []byte {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+func (x *VerifyAggregateRequest) GetFreshnessSeconds() uint32 {
+	if x != nil {
+		return x.FreshnessSeconds
+	}
+	return 0
+}
+
+type VerifyAggregateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Verdict       *VerifyResponse        `protobuf:"bytes,1,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAggregateResponse) Reset() {
+	*x = VerifyAggregateResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAggregateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAggregateResponse) ProtoMessage() {}
+
+func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAggregateResponse.ProtoReflect.Descriptor instead.
+func (*VerifyAggregateResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *VerifyAggregateResponse) GetVerdict() *VerifyResponse {
+	if x != nil {
+		return x.Verdict
+	}
+	return nil
+}
+
 type GetCheckpointRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1994,7 +2287,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2299,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2312,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 type GetCheckpointResponse struct {
@@ -2036,7 +2329,7 @@ type GetCheckpointResponse struct {
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2341,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2354,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -2103,7 +2396,7 @@ type GetAnchorRequest struct {
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2408,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2421,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -2159,7 +2452,7 @@ type GetAnchorResponse struct {
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2464,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2477,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -2238,7 +2531,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2543,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2556,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -2286,7 +2579,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2591,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2604,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -2359,7 +2652,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2664,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2677,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -2410,7 +2703,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2422,7 +2715,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2435,7 +2728,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -2454,7 +2747,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2759,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2772,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -2498,7 +2791,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2510,7 +2803,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2523,7 +2816,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -2546,7 +2839,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2851,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2864,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -2615,7 +2908,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +2920,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +2933,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
@@ -2687,7 +2980,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2699,7 +2992,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2712,7 +3005,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -2734,7 +3027,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2746,7 +3039,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2759,7 +3052,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -2794,7 +3087,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2806,7 +3099,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2819,7 +3112,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -2920,7 +3213,21 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.zkshare.v1.StatementKindR\x04kind\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12\x14\n" +
 	"\x05query\x18\x04 \x01(\tR\x05query\x12\x14\n" +
-	"\x05nonce\x18\x05 \x01(\fR\x05nonce\"Y\n" +
+	"\x05nonce\x18\x05 \x01(\fR\x05nonce\"\xa1\x01\n" +
+	"\x15ProveAggregateRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x14\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\x12<\n" +
+	"\tthreshold\x18\x04 \x01(\v2\x1e.zkshare.v1.AggregateThresholdR\tthreshold\"d\n" +
+	"\x12AggregateThreshold\x12\x1c\n" +
+	"\taggregate\x18\x01 \x01(\tR\taggregate\x12\x1a\n" +
+	"\brelation\x18\x02 \x01(\tR\brelation\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"N\n" +
+	"\x16ProveAggregateResponse\x12\x16\n" +
+	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12\x1c\n" +
+	"\tstatement\x18\x02 \x01(\tR\tstatement\"Y\n" +
 	"\rProveResponse\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\"<\n" +
@@ -3012,7 +3319,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06checks\x18\x05 \x03(\tR\x06checks\x12#\n" +
 	"\ranchor_height\x18\x06 \x01(\x04R\fanchorHeight\x12-\n" +
-	"\x13anchor_time_unix_ms\x18\a \x01(\x03R\x10anchorTimeUnixMs\"\x16\n" +
+	"\x13anchor_time_unix_ms\x18\a \x01(\x03R\x10anchorTimeUnixMs\"]\n" +
+	"\x16VerifyAggregateRequest\x12\x16\n" +
+	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12+\n" +
+	"\x11freshness_seconds\x18\x02 \x01(\rR\x10freshnessSeconds\"O\n" +
+	"\x17VerifyAggregateResponse\x124\n" +
+	"\averdict\x18\x01 \x01(\v2\x1a.zkshare.v1.VerifyResponseR\averdict\"\x16\n" +
 	"\x14GetCheckpointRequest\"\x82\x01\n" +
 	"\x15GetCheckpointResponse\x12\x1e\n" +
 	"\n" +
@@ -3075,11 +3387,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"public_key\x18\x03 \x01(\fR\tpublicKey\"L\n" +
 	"\x1bRegisterParticipantResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
-	"\atx_hash\x18\x02 \x01(\fR\x06txHash*f\n" +
+	"\atx_hash\x18\x02 \x01(\fR\x06txHash*\x84\x01\n" +
 	"\rStatementKind\x12\x1e\n" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
-	"\x15STATEMENT_KIND_EXISTS\x10\x022\xc3\x06\n" +
+	"\x15STATEMENT_KIND_EXISTS\x10\x02\x12\x1c\n" +
+	"\x18STATEMENT_KIND_AGGREGATE\x10\x032\x9c\a\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
@@ -3088,11 +3401,13 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rGetCollection\x12 .zkshare.v1.GetCollectionRequest\x1a!.zkshare.v1.GetCollectionResponse\x12H\n" +
 	"\tSetPolicy\x12\x1c.zkshare.v1.SetPolicyRequest\x1a\x1d.zkshare.v1.SetPolicyResponse\x12H\n" +
 	"\tGetPolicy\x12\x1c.zkshare.v1.GetPolicyRequest\x1a\x1d.zkshare.v1.GetPolicyResponse\x12<\n" +
-	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse\x12Q\n" +
+	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse\x12W\n" +
+	"\x0eProveAggregate\x12!.zkshare.v1.ProveAggregateRequest\x1a\".zkshare.v1.ProveAggregateResponse\x12Q\n" +
 	"\fIssueReceipt\x12\x1f.zkshare.v1.IssueReceiptRequest\x1a .zkshare.v1.IssueReceiptResponse\x12T\n" +
-	"\rConfirmAnchor\x12 .zkshare.v1.ConfirmAnchorRequest\x1a!.zkshare.v1.ConfirmAnchorResponse2R\n" +
+	"\rConfirmAnchor\x12 .zkshare.v1.ConfirmAnchorRequest\x1a!.zkshare.v1.ConfirmAnchorResponse2\xae\x01\n" +
 	"\x0fVerifierService\x12?\n" +
-	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse2\x86\x04\n" +
+	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse\x12Z\n" +
+	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\x86\x04\n" +
 	"\rLedgerService\x12T\n" +
 	"\rGetCheckpoint\x12 .zkshare.v1.GetCheckpointRequest\x1a!.zkshare.v1.GetCheckpointResponse\x12H\n" +
 	"\tGetAnchor\x12\x1c.zkshare.v1.GetAnchorRequest\x1a\x1d.zkshare.v1.GetAnchorResponse\x12W\n" +
@@ -3120,7 +3435,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
 	(*Bundle)(nil),                      // 1: zkshare.v1.Bundle
@@ -3133,43 +3448,48 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*GetCollectionRequest)(nil),        // 8: zkshare.v1.GetCollectionRequest
 	(*GetCollectionResponse)(nil),       // 9: zkshare.v1.GetCollectionResponse
 	(*ProveRequest)(nil),                // 10: zkshare.v1.ProveRequest
-	(*ProveResponse)(nil),               // 11: zkshare.v1.ProveResponse
-	(*AccessPolicy)(nil),                // 12: zkshare.v1.AccessPolicy
-	(*PolicyRule)(nil),                  // 13: zkshare.v1.PolicyRule
-	(*SetPolicyRequest)(nil),            // 14: zkshare.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),           // 15: zkshare.v1.SetPolicyResponse
-	(*GetPolicyRequest)(nil),            // 16: zkshare.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),           // 17: zkshare.v1.GetPolicyResponse
-	(*UpdateRecordsRequest)(nil),        // 18: zkshare.v1.UpdateRecordsRequest
-	(*UpdateRecordsResponse)(nil),       // 19: zkshare.v1.UpdateRecordsResponse
-	(*ConfirmAnchorRequest)(nil),        // 20: zkshare.v1.ConfirmAnchorRequest
-	(*ConfirmAnchorResponse)(nil),       // 21: zkshare.v1.ConfirmAnchorResponse
-	(*DeleteRecordsRequest)(nil),        // 22: zkshare.v1.DeleteRecordsRequest
-	(*DeleteRecordsResponse)(nil),       // 23: zkshare.v1.DeleteRecordsResponse
-	(*Receipt)(nil),                     // 24: zkshare.v1.Receipt
-	(*IssueReceiptRequest)(nil),         // 25: zkshare.v1.IssueReceiptRequest
-	(*IssueReceiptResponse)(nil),        // 26: zkshare.v1.IssueReceiptResponse
-	(*VerifyRequest)(nil),               // 27: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 28: zkshare.v1.VerifyResponse
-	(*GetCheckpointRequest)(nil),        // 29: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 30: zkshare.v1.GetCheckpointResponse
-	(*GetAnchorRequest)(nil),            // 31: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),           // 32: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),       // 33: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),      // 34: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),           // 35: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),          // 36: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),          // 37: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),         // 38: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),     // 39: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                  // 40: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),    // 41: zkshare.v1.ListAuditEntriesResponse
-	(*RegisterParticipantRequest)(nil),  // 42: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil), // 43: zkshare.v1.RegisterParticipantResponse
-	(*Anchor)(nil),                      // 44: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 45: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 46: zkshare.v1.Audit
-	(Role)(0),                           // 47: zkshare.v1.Role
+	(*ProveAggregateRequest)(nil),       // 11: zkshare.v1.ProveAggregateRequest
+	(*AggregateThreshold)(nil),          // 12: zkshare.v1.AggregateThreshold
+	(*ProveAggregateResponse)(nil),      // 13: zkshare.v1.ProveAggregateResponse
+	(*ProveResponse)(nil),               // 14: zkshare.v1.ProveResponse
+	(*AccessPolicy)(nil),                // 15: zkshare.v1.AccessPolicy
+	(*PolicyRule)(nil),                  // 16: zkshare.v1.PolicyRule
+	(*SetPolicyRequest)(nil),            // 17: zkshare.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),           // 18: zkshare.v1.SetPolicyResponse
+	(*GetPolicyRequest)(nil),            // 19: zkshare.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),           // 20: zkshare.v1.GetPolicyResponse
+	(*UpdateRecordsRequest)(nil),        // 21: zkshare.v1.UpdateRecordsRequest
+	(*UpdateRecordsResponse)(nil),       // 22: zkshare.v1.UpdateRecordsResponse
+	(*ConfirmAnchorRequest)(nil),        // 23: zkshare.v1.ConfirmAnchorRequest
+	(*ConfirmAnchorResponse)(nil),       // 24: zkshare.v1.ConfirmAnchorResponse
+	(*DeleteRecordsRequest)(nil),        // 25: zkshare.v1.DeleteRecordsRequest
+	(*DeleteRecordsResponse)(nil),       // 26: zkshare.v1.DeleteRecordsResponse
+	(*Receipt)(nil),                     // 27: zkshare.v1.Receipt
+	(*IssueReceiptRequest)(nil),         // 28: zkshare.v1.IssueReceiptRequest
+	(*IssueReceiptResponse)(nil),        // 29: zkshare.v1.IssueReceiptResponse
+	(*VerifyRequest)(nil),               // 30: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),              // 31: zkshare.v1.VerifyResponse
+	(*VerifyAggregateRequest)(nil),      // 32: zkshare.v1.VerifyAggregateRequest
+	(*VerifyAggregateResponse)(nil),     // 33: zkshare.v1.VerifyAggregateResponse
+	(*GetCheckpointRequest)(nil),        // 34: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 35: zkshare.v1.GetCheckpointResponse
+	(*GetAnchorRequest)(nil),            // 36: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),           // 37: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),       // 38: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),      // 39: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),           // 40: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),          // 41: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),          // 42: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),         // 43: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),     // 44: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                  // 45: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),    // 46: zkshare.v1.ListAuditEntriesResponse
+	(*RegisterParticipantRequest)(nil),  // 47: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil), // 48: zkshare.v1.RegisterParticipantResponse
+	(*Anchor)(nil),                      // 49: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 50: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 51: zkshare.v1.Audit
+	(Role)(0),                           // 52: zkshare.v1.Role
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	0,  // 0: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
@@ -3177,61 +3497,67 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	2,  // 2: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
 	5,  // 3: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
 	0,  // 4: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
-	1,  // 5: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
-	13, // 6: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
-	0,  // 7: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
-	12, // 8: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
-	12, // 9: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
-	2,  // 10: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
-	24, // 11: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
-	1,  // 12: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	44, // 13: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	45, // 14: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	45, // 15: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	46, // 16: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	40, // 17: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	47, // 18: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	3,  // 19: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	6,  // 20: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	18, // 21: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	22, // 22: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	8,  // 23: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	14, // 24: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	16, // 25: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	10, // 26: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	25, // 27: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	20, // 28: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	27, // 29: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	29, // 30: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	31, // 31: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	33, // 32: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	35, // 33: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	37, // 34: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	39, // 35: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	42, // 36: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	4,  // 37: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	7,  // 38: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	19, // 39: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	23, // 40: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	9,  // 41: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	15, // 42: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	17, // 43: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	11, // 44: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	26, // 45: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	21, // 46: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	28, // 47: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	30, // 48: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	32, // 49: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	34, // 50: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	36, // 51: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	38, // 52: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	41, // 53: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	43, // 54: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	37, // [37:55] is the sub-list for method output_type
-	19, // [19:37] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	12, // 5: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
+	1,  // 6: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
+	16, // 7: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
+	0,  // 8: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
+	15, // 9: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
+	15, // 10: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
+	2,  // 11: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
+	27, // 12: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
+	1,  // 13: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	31, // 14: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
+	49, // 15: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	50, // 16: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	50, // 17: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	51, // 18: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	45, // 19: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	52, // 20: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	3,  // 21: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	6,  // 22: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	21, // 23: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	25, // 24: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	8,  // 25: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	17, // 26: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	19, // 27: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	10, // 28: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	11, // 29: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	28, // 30: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	23, // 31: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	30, // 32: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	32, // 33: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	34, // 34: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	36, // 35: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	38, // 36: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	40, // 37: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	42, // 38: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	44, // 39: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	47, // 40: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	4,  // 41: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	7,  // 42: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	22, // 43: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	26, // 44: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	9,  // 45: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	18, // 46: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	20, // 47: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	14, // 48: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	13, // 49: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	29, // 50: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	24, // 51: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	31, // 52: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	33, // 53: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	35, // 54: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	37, // 55: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	39, // 56: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	41, // 57: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	43, // 58: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	46, // 59: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	48, // 60: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	41, // [41:61] is the sub-list for method output_type
+	21, // [21:41] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -3246,7 +3572,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   43,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

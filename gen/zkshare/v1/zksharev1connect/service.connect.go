@@ -60,6 +60,9 @@ const (
 	HolderServiceGetPolicyProcedure = "/zkshare.v1.HolderService/GetPolicy"
 	// HolderServiceProveProcedure is the fully-qualified name of the HolderService's Prove RPC.
 	HolderServiceProveProcedure = "/zkshare.v1.HolderService/Prove"
+	// HolderServiceProveAggregateProcedure is the fully-qualified name of the HolderService's
+	// ProveAggregate RPC.
+	HolderServiceProveAggregateProcedure = "/zkshare.v1.HolderService/ProveAggregate"
 	// HolderServiceIssueReceiptProcedure is the fully-qualified name of the HolderService's
 	// IssueReceipt RPC.
 	HolderServiceIssueReceiptProcedure = "/zkshare.v1.HolderService/IssueReceipt"
@@ -68,6 +71,9 @@ const (
 	HolderServiceConfirmAnchorProcedure = "/zkshare.v1.HolderService/ConfirmAnchor"
 	// VerifierServiceVerifyProcedure is the fully-qualified name of the VerifierService's Verify RPC.
 	VerifierServiceVerifyProcedure = "/zkshare.v1.VerifierService/Verify"
+	// VerifierServiceVerifyAggregateProcedure is the fully-qualified name of the VerifierService's
+	// VerifyAggregate RPC.
+	VerifierServiceVerifyAggregateProcedure = "/zkshare.v1.VerifierService/VerifyAggregate"
 	// LedgerServiceGetCheckpointProcedure is the fully-qualified name of the LedgerService's
 	// GetCheckpoint RPC.
 	LedgerServiceGetCheckpointProcedure = "/zkshare.v1.LedgerService/GetCheckpoint"
@@ -100,6 +106,9 @@ type HolderServiceClient interface {
 	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
 	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
+	// Proves an aggregate over the whole collection: slow (about 4 s of both
+	// cores per 1,024 positions), so clients should allow minutes.
+	ProveAggregate(context.Context, *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error)
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 	// Co-signs another holder's anchor, as one of its named confirmers.
 	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
@@ -164,6 +173,12 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(holderServiceMethods.ByName("Prove")),
 			connect.WithClientOptions(opts...),
 		),
+		proveAggregate: connect.NewClient[v1.ProveAggregateRequest, v1.ProveAggregateResponse](
+			httpClient,
+			baseURL+HolderServiceProveAggregateProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("ProveAggregate")),
+			connect.WithClientOptions(opts...),
+		),
 		issueReceipt: connect.NewClient[v1.IssueReceiptRequest, v1.IssueReceiptResponse](
 			httpClient,
 			baseURL+HolderServiceIssueReceiptProcedure,
@@ -189,6 +204,7 @@ type holderServiceClient struct {
 	setPolicy        *connect.Client[v1.SetPolicyRequest, v1.SetPolicyResponse]
 	getPolicy        *connect.Client[v1.GetPolicyRequest, v1.GetPolicyResponse]
 	prove            *connect.Client[v1.ProveRequest, v1.ProveResponse]
+	proveAggregate   *connect.Client[v1.ProveAggregateRequest, v1.ProveAggregateResponse]
 	issueReceipt     *connect.Client[v1.IssueReceiptRequest, v1.IssueReceiptResponse]
 	confirmAnchor    *connect.Client[v1.ConfirmAnchorRequest, v1.ConfirmAnchorResponse]
 }
@@ -261,6 +277,15 @@ func (c *holderServiceClient) Prove(ctx context.Context, req *v1.ProveRequest) (
 	return nil, err
 }
 
+// ProveAggregate calls zkshare.v1.HolderService.ProveAggregate.
+func (c *holderServiceClient) ProveAggregate(ctx context.Context, req *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error) {
+	response, err := c.proveAggregate.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // IssueReceipt calls zkshare.v1.HolderService.IssueReceipt.
 func (c *holderServiceClient) IssueReceipt(ctx context.Context, req *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error) {
 	response, err := c.issueReceipt.CallUnary(ctx, connect.NewRequest(req))
@@ -289,6 +314,9 @@ type HolderServiceHandler interface {
 	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
 	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
+	// Proves an aggregate over the whole collection: slow (about 4 s of both
+	// cores per 1,024 positions), so clients should allow minutes.
+	ProveAggregate(context.Context, *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error)
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 	// Co-signs another holder's anchor, as one of its named confirmers.
 	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
@@ -349,6 +377,12 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(holderServiceMethods.ByName("Prove")),
 		connect.WithHandlerOptions(opts...),
 	)
+	holderServiceProveAggregateHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceProveAggregateProcedure,
+		svc.ProveAggregate,
+		connect.WithSchema(holderServiceMethods.ByName("ProveAggregate")),
+		connect.WithHandlerOptions(opts...),
+	)
 	holderServiceIssueReceiptHandler := connect.NewUnaryHandlerSimple(
 		HolderServiceIssueReceiptProcedure,
 		svc.IssueReceipt,
@@ -379,6 +413,8 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 			holderServiceGetPolicyHandler.ServeHTTP(w, r)
 		case HolderServiceProveProcedure:
 			holderServiceProveHandler.ServeHTTP(w, r)
+		case HolderServiceProveAggregateProcedure:
+			holderServiceProveAggregateHandler.ServeHTTP(w, r)
 		case HolderServiceIssueReceiptProcedure:
 			holderServiceIssueReceiptHandler.ServeHTTP(w, r)
 		case HolderServiceConfirmAnchorProcedure:
@@ -424,6 +460,10 @@ func (UnimplementedHolderServiceHandler) Prove(context.Context, *v1.ProveRequest
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.Prove is not implemented"))
 }
 
+func (UnimplementedHolderServiceHandler) ProveAggregate(context.Context, *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.ProveAggregate is not implemented"))
+}
+
 func (UnimplementedHolderServiceHandler) IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.IssueReceipt is not implemented"))
 }
@@ -435,6 +475,7 @@ func (UnimplementedHolderServiceHandler) ConfirmAnchor(context.Context, *v1.Conf
 // VerifierServiceClient is a client for the zkshare.v1.VerifierService service.
 type VerifierServiceClient interface {
 	Verify(context.Context, *v1.VerifyRequest) (*v1.VerifyResponse, error)
+	VerifyAggregate(context.Context, *v1.VerifyAggregateRequest) (*v1.VerifyAggregateResponse, error)
 }
 
 // NewVerifierServiceClient constructs a client for the zkshare.v1.VerifierService service. By
@@ -454,12 +495,19 @@ func NewVerifierServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(verifierServiceMethods.ByName("Verify")),
 			connect.WithClientOptions(opts...),
 		),
+		verifyAggregate: connect.NewClient[v1.VerifyAggregateRequest, v1.VerifyAggregateResponse](
+			httpClient,
+			baseURL+VerifierServiceVerifyAggregateProcedure,
+			connect.WithSchema(verifierServiceMethods.ByName("VerifyAggregate")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // verifierServiceClient implements VerifierServiceClient.
 type verifierServiceClient struct {
-	verify *connect.Client[v1.VerifyRequest, v1.VerifyResponse]
+	verify          *connect.Client[v1.VerifyRequest, v1.VerifyResponse]
+	verifyAggregate *connect.Client[v1.VerifyAggregateRequest, v1.VerifyAggregateResponse]
 }
 
 // Verify calls zkshare.v1.VerifierService.Verify.
@@ -471,9 +519,19 @@ func (c *verifierServiceClient) Verify(ctx context.Context, req *v1.VerifyReques
 	return nil, err
 }
 
+// VerifyAggregate calls zkshare.v1.VerifierService.VerifyAggregate.
+func (c *verifierServiceClient) VerifyAggregate(ctx context.Context, req *v1.VerifyAggregateRequest) (*v1.VerifyAggregateResponse, error) {
+	response, err := c.verifyAggregate.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // VerifierServiceHandler is an implementation of the zkshare.v1.VerifierService service.
 type VerifierServiceHandler interface {
 	Verify(context.Context, *v1.VerifyRequest) (*v1.VerifyResponse, error)
+	VerifyAggregate(context.Context, *v1.VerifyAggregateRequest) (*v1.VerifyAggregateResponse, error)
 }
 
 // NewVerifierServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -489,10 +547,18 @@ func NewVerifierServiceHandler(svc VerifierServiceHandler, opts ...connect.Handl
 		connect.WithSchema(verifierServiceMethods.ByName("Verify")),
 		connect.WithHandlerOptions(opts...),
 	)
+	verifierServiceVerifyAggregateHandler := connect.NewUnaryHandlerSimple(
+		VerifierServiceVerifyAggregateProcedure,
+		svc.VerifyAggregate,
+		connect.WithSchema(verifierServiceMethods.ByName("VerifyAggregate")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.VerifierService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case VerifierServiceVerifyProcedure:
 			verifierServiceVerifyHandler.ServeHTTP(w, r)
+		case VerifierServiceVerifyAggregateProcedure:
+			verifierServiceVerifyAggregateHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -504,6 +570,10 @@ type UnimplementedVerifierServiceHandler struct{}
 
 func (UnimplementedVerifierServiceHandler) Verify(context.Context, *v1.VerifyRequest) (*v1.VerifyResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.VerifierService.Verify is not implemented"))
+}
+
+func (UnimplementedVerifierServiceHandler) VerifyAggregate(context.Context, *v1.VerifyAggregateRequest) (*v1.VerifyAggregateResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.VerifierService.VerifyAggregate is not implemented"))
 }
 
 // LedgerServiceClient is a client for the zkshare.v1.LedgerService service.

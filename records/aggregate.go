@@ -1,0 +1,108 @@
+package records
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// Offset is what the field's encoding adds to a value: 2^(w-1) for signed
+// integers and decimals, 0 for the others. A sum of n encoded values is the
+// real sum plus n*Offset.
+func (f *Field) Offset() uint64 {
+	if f.Type == Int || f.Type == Decimal {
+		return 1 << (f.BitWidth() - 1)
+	}
+	return 0
+}
+
+// Summable says whether SUM of the field means something: numbers do,
+// dates, timestamps, enums and strings do not.
+func (f *Field) Summable() bool { return f.Type == Uint || f.Type == Int || f.Type == Decimal || f.Type == Bool }
+
+// Decode is the text of an encoded (non-string) value: the inverse of
+// EncodeUint for numbers, bools and enums.
+func (f *Field) Decode(v uint64) string {
+	switch f.Type {
+	case Int, Decimal:
+		return f.formatReal(new(big.Int).Sub(new(big.Int).SetUint64(v), new(big.Int).SetUint64(f.Offset())))
+	case Bool:
+		return strconv.FormatBool(v == 1)
+	case Enum:
+		if v < uint64(len(f.Values)) {
+			return f.Values[v]
+		}
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+// RealSum is the text of a sum of count encoded values.
+func (f *Field) RealSum(sum *big.Int, count uint64) string {
+	real := new(big.Int).Sub(sum, new(big.Int).Mul(new(big.Int).SetUint64(count), new(big.Int).SetUint64(f.Offset())))
+	return f.formatReal(real)
+}
+
+// formatReal writes an integer count of the field's smallest unit.
+func (f *Field) formatReal(v *big.Int) string {
+	if f.Type != Decimal || f.Scale == 0 {
+		return v.String()
+	}
+	neg := v.Sign() < 0
+	s := new(big.Int).Abs(v).String()
+	if len(s) <= f.Scale {
+		s = strings.Repeat("0", f.Scale-len(s)+1) + s
+	}
+	out := s[:len(s)-f.Scale] + "." + s[len(s)-f.Scale:]
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
+// Aggregates a threshold can be about, in circuits' order (AggCount...).
+var AggregateNames = []string{"count", "sum", "min", "max"}
+
+// ThresholdValue turns a threshold's text into the circuit's terms: a count
+// for COUNT, the field's encoding for MIN and MAX, and the real value in the
+// field's smallest unit (signed) for SUM. Prover and verifier both derive it
+// from the text, so the words a verifier reads are what was proven.
+func (f *Field) ThresholdValue(which string, text string) (*big.Int, error) {
+	switch which {
+	case "count":
+		n, err := strconv.ParseUint(text, 10, 64)
+		if err != nil {
+			return nil, errors.New("a count threshold is a whole number")
+		}
+		return new(big.Int).SetUint64(n), nil
+	case "min", "max":
+		if f.Type == String {
+			return nil, errors.New("strings have no minimum or maximum")
+		}
+		v, err := f.EncodeUint(text)
+		if err != nil {
+			return nil, fmt.Errorf("threshold %q: %w", text, err)
+		}
+		return new(big.Int).SetUint64(v), nil
+	case "sum":
+		if !f.Summable() {
+			return nil, fmt.Errorf("%s values cannot be summed", f.Type)
+		}
+		switch f.Type {
+		case Decimal:
+			v, err := parseDecimal(text, f.Scale)
+			if err != nil {
+				return nil, fmt.Errorf("threshold %q: %w", text, err)
+			}
+			return big.NewInt(v), nil
+		default:
+			v, ok := new(big.Int).SetString(text, 10)
+			if !ok {
+				return nil, fmt.Errorf("threshold %q: not an integer", text)
+			}
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("aggregate %q: want count, sum, min or max", which)
+}

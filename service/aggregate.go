@@ -1,0 +1,182 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/verifier"
+)
+
+// ProveAggregate answers an aggregate question over the whole collection,
+// about its anchored state, and records an audit entry of it.
+func (h *holderService) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest) (*zkv1.ProveAggregateResponse, error) {
+	s := h.s
+	c := callerOf(ctx)
+	if q := req.GetQuery(); q == "" || len(q) > maxQueryBytes {
+		return nil, invalid("query", "want 1 to %d bytes", maxQueryBytes)
+	}
+	if f := req.GetField(); f == "" || len(f) > maxValueBytes {
+		return nil, invalid("field", "name the aggregated field")
+	}
+	var th *prover.Threshold
+	if t := req.GetThreshold(); t != nil {
+		th = &prover.Threshold{Which: t.GetAggregate(), Relation: t.GetRelation(), Value: t.GetValue()}
+		if len(th.Value) > maxValueBytes {
+			return nil, invalid("threshold.value", "too long")
+		}
+	}
+	lc, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]
+	if !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
+	}
+	if err := s.policies.allow(req.GetCollection(), c.ID, zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, req.GetQuery()); err != nil {
+		return nil, toConnect(err)
+	}
+	select {
+	case s.queue <- struct{}{}:
+		defer func() { <-s.queue }()
+	default:
+		return nil, connect.NewError(connect.CodeResourceExhausted, errors.New("the prover is busy: retry shortly"))
+	}
+
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: req.GetCollection(), Query: req.GetQuery(), Field: req.GetField(), Threshold: th},
+		func(done, total int) {
+			s.log.InfoContext(ctx, "aggregate chunk proven", "collection", req.GetCollection(), "done", done, "total", total)
+		})
+	if err != nil {
+		if errors.Is(err, holder.ErrNoColumns) {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+		}
+		return nil, toConnect(err)
+	}
+	// The bundle is about the anchored state: the root and columns of the
+	// collection's last anchor.
+	lc = s.ledger.State().Collections[collectionKey(req.GetCollection())]
+	cols, _ := hex.DecodeString(b.Columns)
+	root, err := records.ParseElement(b.Root)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if lc.Last == nil || !bytes.Equal(lc.Last.Root, elemBytes(root)) || !bytes.Equal(lc.Last.Columns, cols) {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("collection: its current state is not anchored with its columns yet; commit again"))
+	}
+	b.AnchorSequence = lc.Last.Sequence
+	raw, err := b.Marshal()
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	result := true
+	if b.Holds != nil {
+		result = *b.Holds
+	}
+	bh := sha256.Sum256(raw)
+	qh, _ := records.ParseElement(b.QueryHash)
+	if _, err := s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: lc.ID, Consumer: c.ID, Statement: bundle.KindAggregate,
+		QueryHash: elemBytes(qh), Nonce: cols, Result: result, BundleHash: bh[:]})); err != nil {
+		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
+	}
+	// Aggregates carry no consumer nonce: the audit entry names the state
+	// they are about (the columns digest) instead.
+	s.log.InfoContext(ctx, "aggregate served", "collection", req.GetCollection(), "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
+	return &zkv1.ProveAggregateResponse{Bundle: raw, Statement: b.Statement()}, nil
+}
+
+// VerifyAggregate checks an aggregate bundle against this node's ledger: the
+// circuits are registered, the anchor is the holder's, confirmed where
+// required, and fresh, the schema is the registered one; then the proofs and
+// that the chunks are exactly the anchored columns.
+func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyAggregateRequest) (*zkv1.VerifyAggregateResponse, error) {
+	s := v.s
+	resp := &zkv1.VerifyResponse{}
+	out := &zkv1.VerifyAggregateResponse{Verdict: resp}
+	fail := func(check, format string, args ...any) (*zkv1.VerifyAggregateResponse, error) {
+		resp.FailedCheck, resp.Reason = check, fmt.Sprintf(format, args...)
+		return out, nil
+	}
+	b, err := bundle.ParseAggregate(req.GetBundle())
+	if err != nil {
+		return fail(verifier.CheckDecode, "%v", err)
+	}
+	resp.Statement = b.Statement()
+	freshness := s.cfg.Freshness
+	if req.GetFreshnessSeconds() > 0 {
+		freshness = time.Duration(req.GetFreshnessSeconds()) * time.Second
+	}
+	st := s.ledger.State()
+	for _, k := range []struct{ id, vk, name string }{{b.ChunkCircuit, b.ChunkVK, "aggregate"}, {b.CircuitID, b.VKSHA256, b.Circuit}} {
+		circ, ok := st.Circuits[k.id]
+		if !ok || hex.EncodeToString(circ.VKSHA256) != k.vk || circ.Name != k.name {
+			return fail(CheckRegistry, "circuit %s with verifying key %s is not registered on the ledger", k.id, k.vk)
+		}
+	}
+	resp.Checks = append(resp.Checks, CheckRegistry)
+
+	id := records.CollectionID(b.Collection)
+	coll, ok := st.Collections[hex.EncodeToString(elemBytes(id))]
+	if !ok || records.ElementHex(id) != b.CollectionID {
+		return fail(CheckAnchor, "collection %q is not registered on the ledger", b.Collection)
+	}
+	e, err := s.ledger.AnchorBySequence(elemBytes(id), b.AnchorSequence)
+	if err != nil {
+		return fail(CheckAnchor, "the collection has no anchor %d", b.AnchorSequence)
+	}
+	a := e.Tx.Body.GetAnchor()
+	if e.Tx.Body.GetSender() != coll.Holder {
+		return fail(CheckAnchor, "anchored by %q, not by the collection's holder %q", e.Tx.Body.GetSender(), coll.Holder)
+	}
+	if coll.Required > 0 {
+		if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+			return fail(CheckAnchor, "anchor %d awaits %d confirmations", a.GetSequence(), coll.Required)
+		}
+	}
+	resp.AnchorHeight = e.Height
+	if t, err := s.ledger.BlockTime(e.Height); err == nil {
+		resp.AnchorTimeUnixMs = t
+	}
+	resp.Checks = append(resp.Checks, CheckAnchor)
+	if coll.Latest == nil || coll.Latest.Sequence != a.GetSequence() {
+		next, err := s.ledger.AnchorBySequence(elemBytes(id), a.GetSequence()+1)
+		if err != nil {
+			return fail(CheckFreshness, "the anchor is not the collection's latest, and its successor is not found")
+		}
+		replaced := time.UnixMilli(next.Tx.Body.GetTimeUnixMs())
+		if t, err := s.ledger.BlockTime(next.Height); err == nil {
+			replaced = time.UnixMilli(t)
+		}
+		if age := time.Since(replaced); age > freshness {
+			return fail(CheckFreshness, "the anchor was replaced %s ago (anchor %d); the window is %s", age.Round(time.Second), a.GetSequence()+1, freshness)
+		}
+	}
+	resp.Checks = append(resp.Checks, CheckFreshness)
+	sc, err := records.ParseSchema(b.Schema)
+	if err != nil {
+		return fail(CheckSchema, "%v", err)
+	}
+	if !bytes.Equal(elemBytes(sc.ID()), coll.SchemaHash) {
+		return fail(CheckSchema, "the bundle's schema is not the one registered for the collection")
+	}
+	resp.Checks = append(resp.Checks, CheckSchema)
+
+	verdict := s.verifier.VerifyAggregate(b, &verifier.Anchored{Root: a.GetRoot(), Columns: a.GetColumns()})
+	resp.Checks = append(resp.Checks, verdict.Checked...)
+	resp.Statement = verdict.Statement
+	if !verdict.Valid {
+		return fail(verdict.Failed, "%s", verdict.Reason)
+	}
+	resp.Valid = true
+	return out, nil
+}

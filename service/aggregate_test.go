@@ -1,0 +1,142 @@
+package service_test
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/internal/testkeys"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/service"
+)
+
+// TestAggregateService: a buyer asks a supplier's node whether two lots
+// kept the cold chain, over Connect, and checks each answer on the node's
+// verifier; the policy, tampering and privacy checks apply to aggregates too.
+func TestAggregateService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("aggregate keys and proofs are slow")
+	}
+	ctx := t.Context()
+	dir, cleanup, err := testkeys.Dir(ctx, append(append([]string{}, keys.Core...), keys.Aggregates...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	n := startNode(t, service.Config{Keys: dir})
+	n.register("buyer", zkv1.Role_ROLE_CONSUMER)
+	n.register("nosy", zkv1.Role_ROLE_CONSUMER)
+
+	schemaJSON, err := os.ReadFile(filepath.Join("..", "testdata", "coldchain", "schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(filepath.Join("..", "testdata", "coldchain", "shipments.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(fh).ReadAll()
+	fh.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = rows[1:601]
+	recs := make([]*zkv1.Record, len(rows))
+	over := map[string]int{}
+	for i, r := range rows {
+		recs[i] = &zkv1.Record{Key: r[0], Values: r[1:]}
+		if temp, _ := strconv.ParseFloat(r[4], 64); temp > 8.0 {
+			over[r[1]]++
+		}
+	}
+	h := n.holder(service.HolderID)
+	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaJSON, Name: "coldchain"}); err != nil {
+		t.Fatal(err)
+	}
+	n.setPolicy("coldchain", &zkv1.PolicyRule{Consumer: "buyer", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE}})
+	n.commit("coldchain", recs)
+
+	buyer, vf := n.holder("buyer"), n.verifier("")
+	ask := func(lot string) (*zkv1.ProveAggregateResponse, *zkv1.VerifyResponse) {
+		t.Helper()
+		pr, err := buyer.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "max_temp",
+			Query: `lot == "` + lot + `" AND max_temp > 8.0`, Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pr, vr.GetVerdict()
+	}
+	for _, lot := range []string{"L-2026-Q1", "L-2026-Q3"} {
+		pr, v := ask(lot)
+		holds := strings.HasSuffix(v.GetStatement(), " holds")
+		if !v.GetValid() || holds != (over[lot] == 0) {
+			t.Fatalf("%s (%d over the limit): %v", lot, over[lot], v)
+		}
+		t.Logf("%s: %s (checks %v)", lot, v.GetStatement(), v.GetChecks())
+		// The answer flipped does not verify.
+		var b map[string]any
+		if err := json.Unmarshal(pr.GetBundle(), &b); err != nil {
+			t.Fatal(err)
+		}
+		b["holds"] = !b["holds"].(bool)
+		raw, _ := json.Marshal(b)
+		vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: raw})
+		if err != nil || vr.GetVerdict().GetValid() {
+			t.Fatalf("flipped answer: %v %v", vr, err)
+		}
+		// Another anchor of the collection is not what the chunks commit to.
+		b["holds"] = !b["holds"].(bool)
+		b["anchor_sequence"] = 99
+		raw, _ = json.Marshal(b)
+		if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: raw}); err != nil || vr.GetVerdict().GetValid() || vr.GetVerdict().GetFailedCheck() != service.CheckAnchor {
+			t.Fatalf("unknown anchor: %v %v", vr, err)
+		}
+	}
+	// Reveal mode: the total CO2 of a lot, with its average.
+	pr, err := buyer.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
+	if err != nil || !vr.GetVerdict().GetValid() || !strings.Contains(vr.GetVerdict().GetStatement(), "average") {
+		t.Fatalf("reveal: %v %v", vr, err)
+	}
+	// Bad requests and the policy.
+	for name, tc := range map[string]struct {
+		who  string
+		req  *zkv1.ProveAggregateRequest
+		code connect.Code
+	}{
+		"not allowed":   {"nosy", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "hours", Query: `lot == "L-2026-Q1"`}, connect.CodePermissionDenied},
+		"no field":      {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
+		"unknown field": {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "weight", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
+		"string field":  {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "supplier", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
+		"bad threshold": {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "max_temp", Query: `lot == "L-2026-Q1"`,
+			Threshold: &zkv1.AggregateThreshold{Aggregate: "max", Relation: "<=", Value: "warm"}}, connect.CodeInvalidArgument},
+		"no collection": {"buyer", &zkv1.ProveAggregateRequest{Collection: "nope", Field: "hours", Query: `lot == "x"`}, connect.CodeNotFound},
+	} {
+		if _, err := n.holder(tc.who).ProveAggregate(ctx, tc.req); code(err) != tc.code {
+			t.Errorf("%s: %v, want %v", name, err, tc.code)
+		}
+	}
+	if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: []byte("{")}); err != nil || vr.GetVerdict().GetValid() {
+		t.Fatalf("garbage bundle: %v %v", vr, err)
+	}
+	// No shipment id or supplier name left the holder.
+	seen := n.seen.String() + n.logs.String()
+	for _, r := range rows[:50] {
+		if strings.Contains(seen, r[0]) || strings.Contains(seen, r[2]) {
+			t.Fatalf("a record value (%s or %s) reached a response or a log", r[0], r[2])
+		}
+	}
+}
