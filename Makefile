@@ -35,7 +35,7 @@ lint:
 	$(GO) vet $(PKGS)
 
 demo:
-	$(GO) run ./cmd/zkshare demo --dataset testdata/benefits
+	$(GO) run ./cmd/zkshare demo --dataset testdata/benefits --supplier testdata/coldchain
 
 # Regenerates testdata/benefits and testdata/coldchain deterministically.
 testdata:

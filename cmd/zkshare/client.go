@@ -408,7 +408,7 @@ func cmdPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, k := range strings.Split(*kinds, ",") {
 		v, ok := zkv1.StatementKind_value["STATEMENT_KIND_"+strings.ToUpper(strings.TrimSpace(k))]
 		if !ok {
-			return fmt.Errorf("--kinds: %q: want subject or exists", k)
+			return fmt.Errorf("--kinds: %q: want subject, exists or aggregate", k)
 		}
 		rule.Kinds = append(rule.Kinds, zkv1.StatementKind(v))
 	}

@@ -41,10 +41,13 @@ usage:
   zkshare receipt issue --server URL --token T --collection NAME --subject KEY --out FILE
   zkshare prove        --receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)
   zkshare verify       [--keys DIR] [--server URL] [--ledger-key VKEY] [--subject KEY] [--nonce HEX] [--json] BUNDLE
-  zkshare policy set   --server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists]
+  zkshare aggregate    --server URL --token T --collection NAME --field F --query '...'
+                       [--threshold "count == 0"] [--out FILE]   (over every record)
+  zkshare verify-aggregate --server URL --bundle FILE
+  zkshare policy set   --server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,aggregate]
                        [--templates "income <=,age >="] [--rate PER-MINUTE]
   zkshare audit        --server URL --token T (--collection NAME | --consumer ID)
-  zkshare demo         [--dataset DIR] [--keys DIR]
+  zkshare demo         [--dataset DIR] [--supplier DIR [--shipments N]] [--keys DIR]
   zkshare ledger init  --data DIR [--origin NAME]
   zkshare ledger verify --data DIR
   zkshare ledger show  --data DIR [--blocks N] [--tx HASH]
@@ -84,6 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdVerify(ctx, rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
+	case "aggregate":
+		return cmdAggregate(ctx, rest, stdout, stderr)
+	case "verify-aggregate":
+		return cmdVerifyAggregate(ctx, rest, stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "participant add":
