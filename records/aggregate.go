@@ -20,7 +20,9 @@ func (f *Field) Offset() uint64 {
 
 // Summable says whether SUM of the field means something: numbers do,
 // dates, timestamps, enums and strings do not.
-func (f *Field) Summable() bool { return f.Type == Uint || f.Type == Int || f.Type == Decimal || f.Type == Bool }
+func (f *Field) Summable() bool {
+	return f.Type == Uint || f.Type == Int || f.Type == Decimal || f.Type == Bool
+}
 
 // Decode is the text of an encoded (non-string) value: the inverse of
 // EncodeUint for numbers, bools and enums.

@@ -30,7 +30,7 @@ import (
 )
 
 var (
-	keysOnce sync.Once
+	keysOnce    sync.Once
 	keyDir      string
 	keysCleanup func()
 	keysErr     error
