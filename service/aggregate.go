@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
@@ -20,8 +21,20 @@ import (
 )
 
 // ProveAggregate answers an aggregate question over the whole collection,
-// about its anchored state, and records an audit entry of it.
-func (h *holderService) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest) (*zkv1.ProveAggregateResponse, error) {
+// about its anchored state, and records an audit entry of it. It streams
+// a message per chunk proven, then the bundle.
+func (h *holderService) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest, stream *connect.ServerStream[zkv1.ProveAggregateResponse]) error {
+	resp, err := h.proveAggregate(ctx, req, func(done, total int) {
+		// A client that stopped listening ends the call through ctx.
+		_ = stream.Send(&zkv1.ProveAggregateResponse{ChunksDone: uint32(done), ChunksTotal: uint32(total)})
+	})
+	if err != nil {
+		return err
+	}
+	return stream.Send(resp)
+}
+
+func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest, progress func(done, total int)) (*zkv1.ProveAggregateResponse, error) {
 	s := h.s
 	c := callerOf(ctx)
 	if q := req.GetQuery(); q == "" || len(q) > maxQueryBytes {
@@ -56,6 +69,7 @@ func (h *holderService) ProveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: req.GetCollection(), Query: req.GetQuery(), Field: req.GetField(), Threshold: th},
 		func(done, total int) {
 			s.log.InfoContext(ctx, "aggregate chunk proven", "collection", req.GetCollection(), "done", done, "total", total)
+			progress(done, total)
 		})
 	if err != nil {
 		if errors.Is(err, holder.ErrNoColumns) {
@@ -92,7 +106,8 @@ func (h *holderService) ProveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	// Aggregates carry no consumer nonce: the audit entry names the state
 	// they are about (the columns digest) instead.
 	s.log.InfoContext(ctx, "aggregate served", "collection", req.GetCollection(), "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
-	return &zkv1.ProveAggregateResponse{Bundle: raw, Statement: b.Statement()}, nil
+	n := uint32(len(b.Chunks))
+	return &zkv1.ProveAggregateResponse{Bundle: raw, Statement: b.Statement(), ChunksDone: n, ChunksTotal: n}, nil
 }
 
 // VerifyAggregate checks an aggregate bundle against this node's ledger: the
@@ -179,4 +194,27 @@ func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyA
 	}
 	resp.Valid = true
 	return out, nil
+}
+
+// ProveAggregate calls a node's ProveAggregate and waits for the bundle,
+// passing progress messages to progress (which may be nil).
+func ProveAggregate(ctx context.Context, c zksharev1connect.HolderServiceClient, req *zkv1.ProveAggregateRequest, progress func(done, total int)) (*zkv1.ProveAggregateResponse, error) {
+	stream, err := c.ProveAggregate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		m := stream.Msg()
+		if len(m.GetBundle()) > 0 {
+			return m, nil
+		}
+		if progress != nil {
+			progress(int(m.GetChunksDone()), int(m.GetChunksTotal()))
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("prove aggregate: the stream ended without a bundle")
 }

@@ -65,10 +65,16 @@ func TestAggregateService(t *testing.T) {
 	buyer, vf := n.holder("buyer"), n.verifier("")
 	ask := func(lot string) (*zkv1.ProveAggregateResponse, *zkv1.VerifyResponse) {
 		t.Helper()
-		pr, err := buyer.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "max_temp",
-			Query: `lot == "` + lot + `" AND max_temp > 8.0`, Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}})
+		var progress []int
+		pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "max_temp",
+			Query: `lot == "` + lot + `" AND max_temp > 8.0`, Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}},
+			func(done, total int) { progress = append(progress, done, total) })
 		if err != nil {
 			t.Fatal(err)
+		}
+		n.seen.Write(pr.GetBundle()) // streamed responses are not recorded by the interceptor
+		if len(progress) != 2 || progress[0] != 1 || progress[1] != 1 {
+			t.Errorf("progress messages %v, want one chunk of one", progress)
 		}
 		vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
 		if err != nil {
@@ -103,10 +109,11 @@ func TestAggregateService(t *testing.T) {
 		}
 	}
 	// Reveal mode: the total CO2 of a lot, with its average.
-	pr, err := buyer.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`})
+	pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.seen.Write(pr.GetBundle())
 	vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
 	if err != nil || !vr.GetVerdict().GetValid() || !strings.Contains(vr.GetVerdict().GetStatement(), "average") {
 		t.Fatalf("reveal: %v %v", vr, err)
@@ -125,7 +132,7 @@ func TestAggregateService(t *testing.T) {
 			Threshold: &zkv1.AggregateThreshold{Aggregate: "max", Relation: "<=", Value: "warm"}}, connect.CodeInvalidArgument},
 		"no collection": {"buyer", &zkv1.ProveAggregateRequest{Collection: "nope", Field: "hours", Query: `lot == "x"`}, connect.CodeNotFound},
 	} {
-		if _, err := n.holder(tc.who).ProveAggregate(ctx, tc.req); code(err) != tc.code {
+		if _, err := service.ProveAggregate(ctx, n.holder(tc.who), tc.req, nil); code(err) != tc.code {
 			t.Errorf("%s: %v, want %v", name, err, tc.code)
 		}
 	}

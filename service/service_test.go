@@ -130,6 +130,9 @@ func startNode(t testing.TB, cfg service.Config) *node {
 // as returns client options that send id's token, and record responses.
 func (n *node) as(id string) []connect.ClientOption {
 	opts := append([]connect.ClientOption{}, n.opts...)
+	if tok := n.tokens[id]; tok != "" {
+		opts = append(opts, connect.WithInterceptors(service.Bearer(tok))) // for streaming calls
+	}
 	return append(opts, connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			if tok := n.tokens[id]; tok != "" {

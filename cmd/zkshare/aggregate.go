@@ -50,8 +50,10 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "proving over every record of %s (about 4 s per 1,024 positions on 2 cores)...\n", *coll)
-	resp, err := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...).ProveAggregate(ctx, req)
+	fmt.Fprintf(stderr, "proving over every record of %s (about 4 s per 1,024 positions on 2 cores)\n", *coll)
+	resp, err := service.ProveAggregate(ctx, zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...), req,
+		func(done, total int) { fmt.Fprintf(stderr, "\r  chunks proven: %d of %d", done, total) })
+	fmt.Fprintln(stderr)
 	if err != nil {
 		return err
 	}

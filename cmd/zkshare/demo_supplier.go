@@ -117,8 +117,10 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	fmt.Fprintln(tw, "lot\tstatement\tanswer\tchunks\tprove s\tverify ms\tbundle KiB\tverified\texpected")
 	for _, lot := range []string{good, bad} {
 		t0 := time.Now()
-		pr, err := buyerClient.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp",
-			Query: fmt.Sprintf("lot == %q AND max_temp > 8.0", lot), Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}})
+		pr, err := service.ProveAggregate(ctx, buyerClient, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp",
+			Query: fmt.Sprintf("lot == %q AND max_temp > 8.0", lot), Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}},
+			func(done, total int) { fmt.Fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) })
+		fmt.Fprint(stderr, "\r\033[K")
 		if err != nil {
 			return fmt.Errorf("lot %s: %w", lot, err)
 		}

@@ -996,13 +996,18 @@ func (x *AggregateThreshold) GetValue() string {
 	return ""
 }
 
+// ProveAggregateResponse: progress messages (chunks proven so far), then
+// one with the bundle.
 type ProveAggregateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The aggregate bundle as JSON, the form `zkshare collection aggregate`
-	// writes: chunk proofs, the combining proof, the anchor it is about.
+	// The aggregate bundle as JSON, the form `zkshare aggregate` writes:
+	// chunk proofs, the combining proof, the anchor it is about. Set in the
+	// last message only.
 	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
-	// The statement in words.
+	// The statement in words, with the bundle.
 	Statement     string `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	ChunksDone    uint32 `protobuf:"varint,3,opt,name=chunks_done,json=chunksDone,proto3" json:"chunks_done,omitempty"`
+	ChunksTotal   uint32 `protobuf:"varint,4,opt,name=chunks_total,json=chunksTotal,proto3" json:"chunks_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1049,6 +1054,20 @@ func (x *ProveAggregateResponse) GetStatement() string {
 		return x.Statement
 	}
 	return ""
+}
+
+func (x *ProveAggregateResponse) GetChunksDone() uint32 {
+	if x != nil {
+		return x.ChunksDone
+	}
+	return 0
+}
+
+func (x *ProveAggregateResponse) GetChunksTotal() uint32 {
+	if x != nil {
+		return x.ChunksTotal
+	}
+	return 0
 }
 
 type ProveResponse struct {
@@ -3224,10 +3243,13 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x12AggregateThreshold\x12\x1c\n" +
 	"\taggregate\x18\x01 \x01(\tR\taggregate\x12\x1a\n" +
 	"\brelation\x18\x02 \x01(\tR\brelation\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\tR\x05value\"N\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\x92\x01\n" +
 	"\x16ProveAggregateResponse\x12\x16\n" +
 	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12\x1c\n" +
-	"\tstatement\x18\x02 \x01(\tR\tstatement\"Y\n" +
+	"\tstatement\x18\x02 \x01(\tR\tstatement\x12\x1f\n" +
+	"\vchunks_done\x18\x03 \x01(\rR\n" +
+	"chunksDone\x12!\n" +
+	"\fchunks_total\x18\x04 \x01(\rR\vchunksTotal\"Y\n" +
 	"\rProveResponse\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\"<\n" +
@@ -3392,7 +3414,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
 	"\x15STATEMENT_KIND_EXISTS\x10\x02\x12\x1c\n" +
-	"\x18STATEMENT_KIND_AGGREGATE\x10\x032\x9c\a\n" +
+	"\x18STATEMENT_KIND_AGGREGATE\x10\x032\x9e\a\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
@@ -3401,8 +3423,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rGetCollection\x12 .zkshare.v1.GetCollectionRequest\x1a!.zkshare.v1.GetCollectionResponse\x12H\n" +
 	"\tSetPolicy\x12\x1c.zkshare.v1.SetPolicyRequest\x1a\x1d.zkshare.v1.SetPolicyResponse\x12H\n" +
 	"\tGetPolicy\x12\x1c.zkshare.v1.GetPolicyRequest\x1a\x1d.zkshare.v1.GetPolicyResponse\x12<\n" +
-	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse\x12W\n" +
-	"\x0eProveAggregate\x12!.zkshare.v1.ProveAggregateRequest\x1a\".zkshare.v1.ProveAggregateResponse\x12Q\n" +
+	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse\x12Y\n" +
+	"\x0eProveAggregate\x12!.zkshare.v1.ProveAggregateRequest\x1a\".zkshare.v1.ProveAggregateResponse0\x01\x12Q\n" +
 	"\fIssueReceipt\x12\x1f.zkshare.v1.IssueReceiptRequest\x1a .zkshare.v1.IssueReceiptResponse\x12T\n" +
 	"\rConfirmAnchor\x12 .zkshare.v1.ConfirmAnchorRequest\x1a!.zkshare.v1.ConfirmAnchorResponse2\xae\x01\n" +
 	"\x0fVerifierService\x12?\n" +

@@ -108,7 +108,7 @@ type HolderServiceClient interface {
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
 	// Proves an aggregate over the whole collection: slow (about 4 s of both
 	// cores per 1,024 positions), so clients should allow minutes.
-	ProveAggregate(context.Context, *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error)
+	ProveAggregate(context.Context, *v1.ProveAggregateRequest) (*connect.ServerStreamForClient[v1.ProveAggregateResponse], error)
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 	// Co-signs another holder's anchor, as one of its named confirmers.
 	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
@@ -278,12 +278,8 @@ func (c *holderServiceClient) Prove(ctx context.Context, req *v1.ProveRequest) (
 }
 
 // ProveAggregate calls zkshare.v1.HolderService.ProveAggregate.
-func (c *holderServiceClient) ProveAggregate(ctx context.Context, req *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error) {
-	response, err := c.proveAggregate.CallUnary(ctx, connect.NewRequest(req))
-	if response != nil {
-		return response.Msg, err
-	}
-	return nil, err
+func (c *holderServiceClient) ProveAggregate(ctx context.Context, req *v1.ProveAggregateRequest) (*connect.ServerStreamForClient[v1.ProveAggregateResponse], error) {
+	return c.proveAggregate.CallServerStream(ctx, connect.NewRequest(req))
 }
 
 // IssueReceipt calls zkshare.v1.HolderService.IssueReceipt.
@@ -316,7 +312,7 @@ type HolderServiceHandler interface {
 	Prove(context.Context, *v1.ProveRequest) (*v1.ProveResponse, error)
 	// Proves an aggregate over the whole collection: slow (about 4 s of both
 	// cores per 1,024 positions), so clients should allow minutes.
-	ProveAggregate(context.Context, *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error)
+	ProveAggregate(context.Context, *v1.ProveAggregateRequest, *connect.ServerStream[v1.ProveAggregateResponse]) error
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 	// Co-signs another holder's anchor, as one of its named confirmers.
 	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
@@ -377,7 +373,7 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(holderServiceMethods.ByName("Prove")),
 		connect.WithHandlerOptions(opts...),
 	)
-	holderServiceProveAggregateHandler := connect.NewUnaryHandlerSimple(
+	holderServiceProveAggregateHandler := connect.NewServerStreamHandlerSimple(
 		HolderServiceProveAggregateProcedure,
 		svc.ProveAggregate,
 		connect.WithSchema(holderServiceMethods.ByName("ProveAggregate")),
@@ -460,8 +456,8 @@ func (UnimplementedHolderServiceHandler) Prove(context.Context, *v1.ProveRequest
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.Prove is not implemented"))
 }
 
-func (UnimplementedHolderServiceHandler) ProveAggregate(context.Context, *v1.ProveAggregateRequest) (*v1.ProveAggregateResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.ProveAggregate is not implemented"))
+func (UnimplementedHolderServiceHandler) ProveAggregate(context.Context, *v1.ProveAggregateRequest, *connect.ServerStream[v1.ProveAggregateResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.ProveAggregate is not implemented"))
 }
 
 func (UnimplementedHolderServiceHandler) IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error) {
