@@ -163,26 +163,12 @@ func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyA
 		resp.AnchorTimeUnixMs = t
 	}
 	resp.Checks = append(resp.Checks, CheckAnchor)
-	if coll.Latest == nil || coll.Latest.Sequence != a.GetSequence() {
-		next, err := s.ledger.AnchorBySequence(elemBytes(id), a.GetSequence()+1)
-		if err != nil {
-			return fail(CheckFreshness, "the anchor is not the collection's latest, and its successor is not found")
-		}
-		replaced := time.UnixMilli(next.Tx.Body.GetTimeUnixMs())
-		if t, err := s.ledger.BlockTime(next.Height); err == nil {
-			replaced = time.UnixMilli(t)
-		}
-		if age := time.Since(replaced); age > freshness {
-			return fail(CheckFreshness, "the anchor was replaced %s ago (anchor %d); the window is %s", age.Round(time.Second), a.GetSequence()+1, freshness)
-		}
+	if err := s.checkFresh(&coll, a, freshness); err != nil {
+		return fail(CheckFreshness, "%v", err)
 	}
 	resp.Checks = append(resp.Checks, CheckFreshness)
-	sc, err := records.ParseSchema(b.Schema)
-	if err != nil {
+	if err := checkSchema(b.Schema, &coll); err != nil {
 		return fail(CheckSchema, "%v", err)
-	}
-	if !bytes.Equal(elemBytes(sc.ID()), coll.SchemaHash) {
-		return fail(CheckSchema, "the bundle's schema is not the one registered for the collection")
 	}
 	resp.Checks = append(resp.Checks, CheckSchema)
 

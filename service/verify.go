@@ -81,28 +81,14 @@ func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (
 
 	// The root is the latest, or was replaced within the freshness window.
 	a := anchor.Tx.Body.GetAnchor()
-	if coll.Latest == nil || coll.Latest.Sequence != a.GetSequence() {
-		next, err := s.ledger.AnchorBySequence(pb.GetCollectionId(), a.GetSequence()+1)
-		if err != nil {
-			return fail(CheckFreshness, "the root's anchor is not the collection's latest, and its successor is not found")
-		}
-		replaced := time.UnixMilli(next.Tx.Body.GetTimeUnixMs())
-		if t, err := s.ledger.BlockTime(next.Height); err == nil {
-			replaced = time.UnixMilli(t)
-		}
-		if age := time.Since(replaced); age > freshness {
-			return fail(CheckFreshness, "the root was replaced %s ago (anchor %d); the window is %s", age.Round(time.Second), a.GetSequence()+1, freshness)
-		}
+	if err := s.checkFresh(&coll, a, freshness); err != nil {
+		return fail(CheckFreshness, "%v", err)
 	}
 	resp.Checks = append(resp.Checks, CheckFreshness)
 
 	// The schema is the one registered for the collection.
-	sc, err := records.ParseSchema(b.Schema)
-	if err != nil {
+	if err := checkSchema(b.Schema, &coll); err != nil {
 		return fail(CheckSchema, "%v", err)
-	}
-	if !bytes.Equal(elemBytes(sc.ID()), coll.SchemaHash) {
-		return fail(CheckSchema, "the bundle's schema is not the one registered for the collection")
 	}
 	resp.Checks = append(resp.Checks, CheckSchema)
 
@@ -113,6 +99,38 @@ func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (
 	}
 	resp.Valid = true
 	return resp, nil
+}
+
+// checkFresh: the anchor is the collection's latest, or was replaced
+// within the freshness window.
+func (s *Server) checkFresh(coll *ledger.Collection, a *zkv1.Anchor, freshness time.Duration) error {
+	if coll.Latest != nil && coll.Latest.Sequence == a.GetSequence() {
+		return nil
+	}
+	next, err := s.ledger.AnchorBySequence(a.GetCollectionId(), a.GetSequence()+1)
+	if err != nil {
+		return errors.New("the root's anchor is not the collection's latest, and its successor is not found")
+	}
+	replaced := time.UnixMilli(next.Tx.Body.GetTimeUnixMs())
+	if t, err := s.ledger.BlockTime(next.Height); err == nil {
+		replaced = time.UnixMilli(t)
+	}
+	if age := time.Since(replaced); age > freshness {
+		return fmt.Errorf("the root was replaced %s ago (anchor %d); the window is %s", age.Round(time.Second), a.GetSequence()+1, freshness)
+	}
+	return nil
+}
+
+// checkSchema: the bundle's schema is the one registered for the collection.
+func checkSchema(raw []byte, coll *ledger.Collection) error {
+	sc, err := records.ParseSchema(raw)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(elemBytes(sc.ID()), coll.SchemaHash) {
+		return errors.New("the bundle's schema is not the one registered for the collection")
+	}
+	return nil
 }
 
 // checkAnchor checks the bundle's anchor transaction: an anchor of this

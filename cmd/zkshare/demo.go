@@ -129,23 +129,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	stream, err := holderClient.CommitRecords(ctx)
-	if err != nil {
-		return err
-	}
-	for lo := 0; lo < len(recs); lo += 2000 {
-		msg := &zkv1.CommitRecordsRequest{}
-		if lo == 0 {
-			msg.Collection = sc.Name
-		}
-		for _, r := range recs[lo:min(lo+2000, len(recs))] {
-			msg.Records = append(msg.Records, &zkv1.Record{Key: r.Key, Values: r.Values})
-		}
-		if err := stream.Send(msg); err != nil {
-			break
-		}
-	}
-	res, err := stream.CloseAndReceive()
+	res, err := commitAll(ctx, holderClient, sc.Name, recs)
 	if err != nil {
 		return err
 	}
@@ -224,6 +208,27 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "\nall answers match the datasets' expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
 	return nil
+}
+
+// commitAll streams records to a node in messages of 2,000.
+func commitAll(ctx context.Context, c zksharev1connect.HolderServiceClient, name string, recs []records.Record) (*zkv1.CommitRecordsResponse, error) {
+	stream, err := c.CommitRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for lo := 0; lo < len(recs); lo += 2000 {
+		msg := &zkv1.CommitRecordsRequest{}
+		if lo == 0 {
+			msg.Collection = name
+		}
+		for _, r := range recs[lo:min(lo+2000, len(recs))] {
+			msg.Records = append(msg.Records, &zkv1.Record{Key: r.Key, Values: r.Values})
+		}
+		if err := stream.Send(msg); err != nil {
+			break // CloseAndReceive reports why
+		}
+	}
+	return stream.CloseAndReceive()
 }
 
 func mark(ok bool) string {

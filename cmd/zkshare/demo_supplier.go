@@ -62,23 +62,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		return err
 	}
 	start := time.Now()
-	stream, err := supplier.CommitRecords(ctx)
-	if err != nil {
-		return err
-	}
-	for lo := 0; lo < len(recs); lo += 2000 {
-		msg := &zkv1.CommitRecordsRequest{}
-		if lo == 0 {
-			msg.Collection = sc.Name
-		}
-		for _, r := range recs[lo:min(lo+2000, len(recs))] {
-			msg.Records = append(msg.Records, &zkv1.Record{Key: r.Key, Values: r.Values})
-		}
-		if err := stream.Send(msg); err != nil {
-			break
-		}
-	}
-	res, err := stream.CloseAndReceive()
+	res, err := commitAll(ctx, supplier, sc.Name, recs)
 	if err != nil {
 		return err
 	}
