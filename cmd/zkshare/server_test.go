@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkshare/zkshare/internal/testkeys"
+	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/service"
 )
 
@@ -24,38 +26,7 @@ func TestServerCLI(t *testing.T) {
 	if _, _, err := zk(t, "keys", "setup", "--keys", keyDir); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	var serveOut, serveErr strings.Builder
-	go func() {
-		served <- run(ctx, []string{"serve", "--data", data, "--keys", keyDir, "--addr", addr}, &serveOut, &serveErr)
-	}()
-	defer func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	url := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(service.TokenPath(data, service.HolderID)); err == nil {
-			if c, err := net.Dial("tcp", addr); err == nil {
-				c.Close()
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node did not start: %s", serveErr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	url := serveForTest(t, keyDir, data)
 	holderTok := service.TokenPath(data, service.HolderID)
 	adminTok := service.TokenPath(data, service.AdminID)
 	schema := filepath.Join(dir, "schema.json")
@@ -113,5 +84,107 @@ func TestServerCLI(t *testing.T) {
 		if strings.Contains(string(bb), canary) {
 			t.Errorf("%q in the bundle", canary)
 		}
+	}
+}
+
+// serveForTest runs `zkshare serve` on a free loopback port until the test
+// ends, and returns its URL once it accepts connections.
+func serveForTest(t *testing.T, keyDir, data string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	var serveOut, serveErr strings.Builder
+	go func() {
+		served <- run(ctx, []string{"serve", "--data", data, "--keys", keyDir, "--addr", addr}, &serveOut, &serveErr)
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	url := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(service.TokenPath(data, service.HolderID)); err == nil {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node did not start: %s", serveErr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return url
+}
+
+// TestAggregateCLI: a supplier's node, a buyer asking with `zkshare
+// aggregate` (threshold and reveal), and `zkshare verify-aggregate`.
+func TestAggregateCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("aggregate keys are slow")
+	}
+	keyDir, cleanup, err := testkeys.Dir(t.Context(), append(append([]string{}, keys.Core...), keys.Aggregates...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "node")
+	url := serveForTest(t, keyDir, data)
+	holderTok, adminTok := service.TokenPath(data, service.HolderID), service.TokenPath(data, service.AdminID)
+	csv := filepath.Join(dir, "shipments.csv")
+	all, err := os.ReadFile(filepath.Join("..", "..", "testdata", "coldchain", "shipments.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(all), "\n")
+	os.WriteFile(csv, []byte(strings.Join(lines[:301], "")), 0o644)
+	step := func(args ...string) (string, string) {
+		t.Helper()
+		out, errs, err := zk(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errs)
+		}
+		return out, errs
+	}
+	out, _ := step("participant", "add", "--server", url, "--token-file", adminTok, "--id", "buyer", "--out", filepath.Join(dir, "buyer.json"))
+	buyer := regexp.MustCompile(`token: (\S+)`).FindStringSubmatch(out)[1]
+	step("collection", "create", "--server", url, "--token-file", holderTok, "--schema", filepath.Join("..", "..", "testdata", "coldchain", "schema.json"))
+	step("policy", "set", "--server", url, "--token-file", holderTok, "--collection", "coldchain", "--consumer", "buyer", "--kinds", "aggregate")
+	step("commit", "--server", url, "--token-file", holderTok, "--collection", "coldchain", csv)
+	q3 := filepath.Join(dir, "q3.json")
+	_, errs := step("aggregate", "--server", url, "--token", buyer, "--collection", "coldchain", "--field", "max_temp",
+		"--query", `lot == "L-2026-Q3" AND max_temp > 8.0`, "--threshold", "count == 0", "--out", q3)
+	if !strings.Contains(errs, "chunks proven: 1 of 1") {
+		t.Errorf("no progress shown: %q", errs)
+	}
+	out, _ = step("verify-aggregate", "--server", url, "--bundle", q3)
+	if !strings.HasPrefix(out, "VALID:") || !strings.Contains(out, "count == 0") {
+		t.Fatalf("verify-aggregate: %q", out)
+	}
+	// A tampered bundle is refused with the failing check named.
+	b, _ := os.ReadFile(q3)
+	os.WriteFile(q3, []byte(strings.Replace(string(b), `"relation": "=="`, `"relation": "<="`, 1)), 0o644)
+	if out, errs, err := zk(t, "verify-aggregate", "--server", url, "--bundle", q3); err == nil {
+		t.Fatalf("tampered bundle verified: %s%s", out, errs)
+	}
+	// Reveal mode prints the decoded figures and the average.
+	co2 := filepath.Join(dir, "co2.json")
+	step("aggregate", "--server", url, "--token", buyer, "--collection", "coldchain", "--field", "co2_kg", "--query", `lot == "L-2026-Q1"`, "--out", co2)
+	if out, _ = step("verify-aggregate", "--server", url, "--bundle", co2); !strings.Contains(out, "average") {
+		t.Fatalf("reveal: %q", out)
+	}
+	// Bad arguments are refused before any work.
+	if _, _, err := zk(t, "aggregate", "--server", url, "--token", buyer, "--collection", "coldchain", "--field", "co2_kg", "--query", "x", "--threshold", "count"); err == nil {
+		t.Fatal("a malformed threshold was accepted")
 	}
 }
