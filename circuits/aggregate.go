@@ -22,7 +22,7 @@ import (
 // values in position order, plus a salt. With the commitment's own mask set
 // to zero (AggregateProverOptions), that commitment is a deterministic
 // function of the rows and the salt, which the holder computes natively
-// (ColumnCommitment) and anchors with every new root. A verifier reads the
+// (ColumnBasis.Commit) and anchors with every new root. A verifier reads the
 // commitment from each chunk proof (ProofColumns) and checks that they are
 // the anchored ones: a record left out, counted twice, reordered, taken from
 // another collection or superseded changes a commitment.
@@ -161,15 +161,13 @@ func (c *Aggregate) Define(api frontend.API) error {
 		cols = append(cols, c.Rows[i].Values[:]...)
 	}
 	cols = append(cols, c.Salt)
-	// A committed wire that is in no constraint has a zero basis point: the
-	// salt would hide nothing.
-	api.AssertIsEqual(api.Mul(c.Salt, c.Salt), api.Mul(c.Salt, c.Salt))
+	inConstraint(api, c.Salt)
 	if _, err := committer.Commit(cols...); err != nil {
 		return fmt.Errorf("aggregate: commit to the rows: %w", err)
 	}
 	g := newGadget(api)
 	multicommit.WithCommitment(api, func(frontend.API, frontend.Variable) error { return nil }, c.Mask)
-	api.AssertIsEqual(api.Mul(c.Mask, c.Mask), api.Mul(c.Mask, c.Mask))
+	inConstraint(api, c.Mask)
 
 	api.AssertIsEqual(g.queryHash(&c.Query), c.QueryHash)
 	header := api.ToBinary(c.Query.Header, headerBits)
@@ -198,6 +196,13 @@ func (c *Aggregate) Define(api frontend.API) error {
 	}
 	api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{count, sum, minV, maxV, c.Blind}), c.Partial)
 	return nil
+}
+
+// inConstraint puts a wire that is only committed into a constraint: a
+// committed wire that is in none has a zero basis point, and a salt or mask
+// there would hide nothing. (gnark does the same for its own mask.)
+func inConstraint(api frontend.API, v frontend.Variable) {
+	api.AssertIsEqual(api.Mul(v, v), api.Mul(v, v))
 }
 
 // AggRow is one position of a chunk as the prover holds it.

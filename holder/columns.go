@@ -53,22 +53,23 @@ const columnEntrySize = 3 * 32
 func (s *Store) Columns(ctx context.Context, name string) (*Columns, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cols, _, _, err := s.columns(ctx, name, false)
+	_, _, cols, err := s.columns(ctx, name, false)
 	return cols, err
 }
 
-// AggregateSnapshot is Snapshot with the matching column commitments, read
-// under the writer lock so that both describe the same state.
-func (s *Store) AggregateSnapshot(ctx context.Context, name string) (*Collection, []Positioned, *Columns, error) {
+// AggregateSnapshot returns the collection, every chunk's rows as the
+// aggregate circuit reads them, and the matching column commitments, read
+// under the writer lock so that they describe the same state.
+func (s *Store) AggregateSnapshot(ctx context.Context, name string) (*Collection, [][]circuits.AggRow, *Columns, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cols, c, recs, err := s.columns(ctx, name, true)
-	return c, recs, cols, err
+	return s.columns(ctx, name, true)
 }
 
-// columns refreshes stale chunk commitments and returns them, with the
-// collection's records when withRecords is set. The caller holds s.mu.
-func (s *Store) columns(ctx context.Context, name string, withRecords bool) (*Columns, *Collection, []Positioned, error) {
+// columns refreshes stale chunk commitments and returns them; with allRows
+// it also returns every chunk's rows, else only stale chunks are encoded.
+// The caller holds s.mu.
+func (s *Store) columns(ctx context.Context, name string, allRows bool) (*Collection, [][]circuits.AggRow, *Columns, error) {
 	if s.basis == nil {
 		return nil, nil, nil, ErrNoColumns
 	}
@@ -81,7 +82,8 @@ func (s *Store) columns(ctx context.Context, name string, withRecords bool) (*Co
 	n := max(1, (c.Next+uint64(rows)-1)/uint64(rows))
 	out := &Columns{Rows: rows, Salts: make([]fr.Element, n), Commitments: make([]bn254.G1Affine, n)}
 	nodes := make([]fr.Element, n)
-	var stale []uint64
+	stale := make([]bool, n)
+	anyStale := false
 	err = s.db.View(func(txn *badger.Txn) error {
 		tn := newNodes(name, txn)
 		var err error
@@ -95,100 +97,125 @@ func (s *Store) columns(ctx context.Context, name string, withRecords bool) (*Co
 			if nodes[i], err = tree.Node(tn, level, i); err != nil {
 				return err
 			}
-			item, err := txn.Get(columnKey(name, i))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				stale = append(stale, i)
-				continue
-			} else if err != nil {
-				return err
-			}
-			v, err := item.ValueCopy(nil)
+			ok, err := readColumn(txn, name, i, nodes[i], &out.Salts[i], &out.Commitments[i])
 			if err != nil {
 				return err
 			}
-			if len(v) != columnEntrySize {
-				return fmt.Errorf("column entry %d: %d bytes", i, len(v))
-			}
-			var node fr.Element
-			node.SetBytes(v[:32])
-			if !node.Equal(&nodes[i]) {
-				stale = append(stale, i)
-				continue
-			}
-			out.Salts[i].SetBytes(v[32:64])
-			if _, err := out.Commitments[i].SetBytes(v[64:]); err != nil {
-				return fmt.Errorf("column entry %d: %w", i, err)
-			}
+			stale[i], anyStale = !ok, anyStale || !ok
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var recs []Positioned
-	if len(stale) > 0 || withRecords {
+	var chunks [][]circuits.AggRow
+	if anyStale || allRows {
+		var recs []Positioned
 		if c, recs, _, err = s.Snapshot(ctx, name); err != nil {
 			return nil, nil, nil, err
 		}
+		if chunks, err = chunkRows(c, recs, rows, int(n), func(i uint64) bool { return allRows || stale[i] }); err != nil {
+			return nil, nil, nil, err
+		}
 	}
-	if len(stale) > 0 {
-		if err := s.refresh(ctx, name, c, recs, stale, nodes, out); err != nil {
+	if anyStale {
+		if err := s.refresh(ctx, name, chunks, stale, nodes, out); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	out.Digest = circuits.ColumnsDigest(rows, out.Commitments)
-	return out, c, recs, nil
+	if !allRows {
+		chunks = nil
+	}
+	return c, chunks, out, nil
 }
 
-// refresh recommits the stale chunks and stores them in one transaction.
-func (s *Store) refresh(ctx context.Context, name string, c *Collection, recs []Positioned, stale []uint64, nodes []fr.Element, out *Columns) error {
-	rows, err := AggRows(c, recs, out.Rows, len(out.Salts))
+// readColumn reads chunk i's stored commitment into salt and d; it reports
+// false when there is none or it was made for another subtree node.
+func readColumn(txn *badger.Txn, name string, i uint64, node fr.Element, salt *fr.Element, d *bn254.G1Affine) (bool, error) {
+	item, err := txn.Get(columnKey(name, i))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	v, err := item.ValueCopy(nil)
 	if err != nil {
-		return err
+		return false, err
 	}
-	salts := make([]fr.Element, len(stale))
-	if err := freshSalts(salts); err != nil {
-		return err
+	if len(v) != columnEntrySize {
+		return false, fmt.Errorf("column entry %d: %d bytes", i, len(v))
 	}
+	var stored fr.Element
+	if stored.SetBytes(v[:32]); !stored.Equal(&node) {
+		return false, nil
+	}
+	salt.SetBytes(v[32:64])
+	if _, err := d.SetBytes(v[64:]); err != nil {
+		return false, fmt.Errorf("column entry %d: %w", i, err)
+	}
+	return true, nil
+}
+
+// refresh recommits the stale chunks and stores them in one batch.
+func (s *Store) refresh(ctx context.Context, name string, chunks [][]circuits.AggRow, stale []bool, nodes []fr.Element, out *Columns) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
-	for k, i := range stale {
+	n := 0
+	for i, st := range stale {
+		if !st {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		d, err := s.basis.Commit(rows[int(i)*out.Rows:int(i+1)*out.Rows], salts[k])
+		var salt [1]fr.Element
+		if err := freshSalts(salt[:]); err != nil {
+			return err
+		}
+		d, err := s.basis.Commit(chunks[i], salt[0])
 		if err != nil {
 			return err
 		}
-		out.Salts[i], out.Commitments[i] = salts[k], d
+		out.Salts[i], out.Commitments[i] = salt[0], d
 		v := make([]byte, 0, columnEntrySize)
-		node, salt, point := nodes[i].Bytes(), salts[k].Bytes(), d.Bytes()
-		v = append(append(append(v, node[:]...), salt[:]...), point[:]...)
-		if err := wb.Set(columnKey(name, i), v); err != nil {
+		node, sb, point := nodes[i].Bytes(), salt[0].Bytes(), d.Bytes()
+		v = append(append(append(v, node[:]...), sb[:]...), point[:]...)
+		if err := wb.Set(columnKey(name, uint64(i)), v); err != nil {
 			return err
 		}
+		n++
 	}
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("store column commitments: %w", err)
 	}
-	s.log.Debug("column commitments refreshed", "collection", name, "chunks", len(stale))
+	s.log.Debug("column commitments refreshed", "collection", name, "chunks", n)
 	return nil
 }
 
-// AggRows lays a collection's live records out by position, chunks*rows
-// positions, encoded as the aggregate circuit reads them; other positions
-// are empty.
-func AggRows(c *Collection, recs []Positioned, rows, chunks int) ([]circuits.AggRow, error) {
-	out := make([]circuits.AggRow, rows*chunks)
+// chunkRows lays the live records of the wanted chunks out by position,
+// encoded as the aggregate circuit reads them; other positions are empty
+// and unwanted chunks are nil.
+func chunkRows(c *Collection, recs []Positioned, rows, chunks int, want func(chunk uint64) bool) ([][]circuits.AggRow, error) {
+	out := make([][]circuits.AggRow, chunks)
+	for i := range out {
+		if want(uint64(i)) {
+			out[i] = make([]circuits.AggRow, rows)
+		}
+	}
 	for i := range recs {
-		if recs[i].Pos >= uint64(len(out)) {
+		chunk, off := recs[i].Pos/uint64(rows), recs[i].Pos%uint64(rows)
+		if chunk >= uint64(chunks) {
 			return nil, fmt.Errorf("record at position %d beyond %d chunks", recs[i].Pos, chunks)
+		}
+		if out[chunk] == nil {
+			continue
 		}
 		_, slots, err := c.schema.Encode(&recs[i].Raw)
 		if err != nil {
 			return nil, fmt.Errorf("stored record: %w", err)
 		}
-		out[recs[i].Pos] = circuits.AggRow{Live: true, Values: slots}
+		out[chunk][off] = circuits.AggRow{Live: true, Values: slots}
 	}
 	return out, nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
-	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
@@ -39,9 +38,6 @@ type AggregateRequest struct {
 // ErrBadAggregate: the request names no usable field or threshold.
 var ErrBadAggregate = errors.New("bad aggregate request")
 
-// Relations a threshold statement can use, in circuits' order (RelLE...).
-var Relations = []string{"<=", ">=", "=="}
-
 // Aggregate proves an aggregate over a whole collection: one proof per
 // chunk of circuits.AggChunkRows positions (in parallel, within the
 // prover's slots), then one that combines their hidden partial results.
@@ -52,11 +48,12 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 			return nil, fmt.Errorf("aggregate: no keys for circuit %s: run `zkshare keys setup --aggregate`", name)
 		}
 	}
-	c, recs, cols, err := p.store.AggregateSnapshot(ctx, req.Collection)
+	// The request is checked against the schema before the (slow) snapshot.
+	meta, err := p.store.Collection(req.Collection)
 	if err != nil {
 		return nil, err
 	}
-	schema := c.SchemaOf()
+	schema := meta.SchemaOf()
 	f, slot, ok := schema.Field(req.Field)
 	if !ok {
 		return nil, fmt.Errorf("%w: field: no field %q in %s", ErrBadAggregate, req.Field, req.Collection)
@@ -68,7 +65,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	var which, relation int
 	var threshold *big.Int
 	if t := req.Threshold; t != nil {
-		which, relation = slices.Index(records.AggregateNames, t.Which), slices.Index(Relations, t.Relation)
+		which, relation = slices.Index(records.AggregateNames, t.Which), slices.Index(records.Relations, t.Relation)
 		if which < 0 || relation < 0 {
 			return nil, fmt.Errorf("%w: threshold %s %s: want count, sum, min or max, and <=, >= or ==", ErrBadAggregate, t.Which, t.Relation)
 		}
@@ -81,14 +78,14 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		return nil, err
 	}
 	n := circuits.AggChunkRows
-	chunks := len(cols.Salts)
-	if chunks > circuits.AggMaxChunks {
+	if chunks := (meta.Next + uint64(n) - 1) / uint64(n); chunks > circuits.AggMaxChunks {
 		return nil, fmt.Errorf("aggregate: %s spans %d chunks of %d, at most %d are supported", req.Collection, chunks, n, circuits.AggMaxChunks)
 	}
-	rows, err := holder.AggRows(c, recs, n, chunks)
+	c, rows, cols, err := p.store.AggregateSnapshot(ctx, req.Collection)
 	if err != nil {
 		return nil, err
 	}
+	chunks := len(rows) // a commit since the check above fails the combination
 	blinds := make([]fr.Element, chunks)
 	masks := make([]fr.Element, chunks)
 	for i := range blinds {
@@ -113,7 +110,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	for i := range chunks {
 		wg.Go(func() {
 			errs[i] = func() error {
-				a, res, err := circuits.AggregateAssignment(prep.Encoded, slot, rows[i*n:(i+1)*n], cols.Salts[i], blinds[i], masks[i])
+				a, res, err := circuits.AggregateAssignment(prep.Encoded, slot, rows[i], cols.Salts[i], blinds[i], masks[i])
 				if err != nil {
 					return err
 				}

@@ -45,7 +45,9 @@ func WithConcurrency(n int) Option {
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(p *Prover) { p.log = l } }
 
-// New loads the proving keys in keyDir for every circuit.
+// New loads the proving keys in keyDir for every circuit. With the
+// aggregate keys present, it also hands store the aggregate circuit's column
+// basis, so that the store keeps (and anchors carry) column commitments.
 func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
 	p := &Prover{store: store, keys: map[string]*keys.Proving{}, log: slog.New(slog.DiscardHandler)}
 	p.slots = make(chan struct{}, runtime.GOMAXPROCS(0))

@@ -66,6 +66,9 @@ func (f *Field) formatReal(v *big.Int) string {
 // Aggregates a threshold can be about, in circuits' order (AggCount...).
 var AggregateNames = []string{"count", "sum", "min", "max"}
 
+// Relations a threshold can use, in circuits' order (RelLE...).
+var Relations = []string{"<=", ">=", "=="}
+
 // ThresholdValue turns a threshold's text into the circuit's terms: a count
 // for COUNT, the field's encoding for MIN and MAX, and the real value in the
 // field's smallest unit (signed) for SUM. Prover and verifier both derive it

@@ -13,7 +13,6 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
-	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
@@ -72,9 +71,6 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 			progress(done, total)
 		})
 	if err != nil {
-		if errors.Is(err, holder.ErrNoColumns) {
-			return nil, connect.NewError(connect.CodeFailedPrecondition, err)
-		}
 		return nil, toConnect(err)
 	}
 	// The bundle is about the anchored state: the root and columns of the

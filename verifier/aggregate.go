@@ -93,8 +93,7 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *V
 	}
 	if anchor != nil {
 		root, err := records.ParseElement(b.Root)
-		rb := root.Bytes()
-		if err != nil || !bytes.Equal(anchor.Root, rb[:]) {
+		if rb := root.Bytes(); err != nil || !bytes.Equal(anchor.Root, rb[:]) {
 			return fail(CheckAnchor, "the bundle's root is not the anchored root")
 		}
 		if !bytes.Equal(anchor.Columns, digest[:]) {
@@ -123,7 +122,7 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *V
 			t.Partials[i] = partials[i]
 		}
 		which := slices.Index(records.AggregateNames, b.Which)
-		rel := slices.Index([]string{"<=", ">=", "=="}, b.Relation)
+		rel := slices.Index(records.Relations, b.Relation)
 		th, err := f.ThresholdValue(b.Which, b.Threshold)
 		if which < 0 || rel < 0 || err != nil || b.Offset != offset {
 			return fail(CheckDecode, "threshold statement %s %s %s (offset %d)", b.Which, b.Relation, b.Threshold, b.Offset)

@@ -121,8 +121,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		if !holds {
 			answer = "no: some above 8.0"
 		}
-		chunks := (len(recs) + 1023) / 1024
-		fmt.Fprintf(tw, "%s\tcount(max_temp > 8.0) == 0\t%s\t%d\t%.1f\t%.1f\t%.0f\t%v\t%s\n", lot, answer, chunks, proveS,
+		fmt.Fprintf(tw, "%s\tcount(max_temp > 8.0) == 0\t%s\t%d\t%.1f\t%.1f\t%.0f\t%v\t%s\n", lot, answer, pr.GetChunksTotal(), proveS,
 			float64(time.Since(t1).Microseconds())/1000, float64(len(pr.GetBundle()))/1024, v.GetValid(), mark(ok))
 		if !ok {
 			tw.Flush()
