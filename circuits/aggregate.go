@@ -32,6 +32,9 @@ import (
 type Aggregate struct {
 	QueryHash frontend.Variable `gnark:",public"`
 	Field     frontend.Variable `gnark:",public"` // the aggregated slot
+	// FieldWidth is the aggregated field's declared width (1..64): its
+	// values are range-checked to it, as every compared value is.
+	FieldWidth frontend.Variable `gnark:",public"`
 	// Partial is PartialCommitment(Count, Sum, Min, Max, Blind): the chunk's
 	// result stays hidden; AggregateTotal opens and combines the partials.
 	// An empty result is count 0, sum 0, min 2^64-1, max 0.
@@ -76,6 +79,7 @@ func NewAggregate(n int) *Aggregate {
 type clausePlan struct {
 	sel                                 []frontend.Variable // field slot bits
 	notString, isTrue, isNotIn, isRange frontend.Variable
+	scale                               frontend.Variable // 2^(64-width)
 	inSign                              frontend.Variable // isIn - isNotIn
 	coeffs                              [MaxInValues + 1]frontend.Variable
 	lo, hi                              frontend.Variable
@@ -90,7 +94,7 @@ func (g *gadget) plan(header []frontend.Variable, q *queryVars, i int) clausePla
 	hb := header[i*clauseBits : (i+1)*clauseBits]
 	mask := header[MaxClauses*clauseBits+i*PoolSize : MaxClauses*clauseBits+(i+1)*PoolSize]
 	o0, o1 := hb[4], hb[5]
-	p := clausePlan{sel: hb[0:4], notString: api.Sub(1, hb[6]), lo: q.Bounds[i][0], hi: q.Bounds[i][1]}
+	p := clausePlan{sel: hb[0:4], notString: api.Sub(1, hb[6]), scale: g.pow2(hb[7:13]), lo: q.Bounds[i][0], hi: q.Bounds[i][1]}
 	p.isRange = api.Mul(o0, o1)
 	isIn := api.Sub(o0, p.isRange)
 	p.isNotIn = api.Sub(o1, p.isRange)
@@ -123,8 +127,8 @@ func (g *gadget) plan(header []frontend.Variable, q *queryVars, i int) clausePla
 }
 
 // evalRow evaluates the planned clauses on a row's values: 1 or 0. Every
-// number a clause reads is range-checked to 64 bits, so a committed value
-// outside that range makes the chunk unprovable rather than miscounted.
+// number a clause reads is range-checked to its declared width, so a
+// committed value outside it makes the chunk unprovable, not miscounted.
 func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) frontend.Variable {
 	api := g.api
 	var result frontend.Variable = 1
@@ -132,7 +136,7 @@ func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) fronten
 		p := &plans[i]
 		v := selector.BinaryMux(api, p.sel, values)
 		rv := api.Mul(p.notString, v)
-		g.rc.Check(rv, MaxWidth)
+		g.checkWidth(rv, p.scale)
 		acc := p.coeffs[MaxInValues]
 		for d := MaxInValues - 1; d >= 0; d-- {
 			acc = api.Add(api.Mul(acc, v), p.coeffs[d])
@@ -177,6 +181,7 @@ func (c *Aggregate) Define(api frontend.API) error {
 		plans[i] = g.plan(header, &c.Query, i)
 	}
 	fieldBits := api.ToBinary(c.Field, 4)
+	fieldScale := g.pow2(api.ToBinary(api.Sub(MaxWidth, c.FieldWidth), 6)) // width in 1..64
 	maxU64 := new(big.Int).SetUint64(math.MaxUint64)
 
 	var count, sum frontend.Variable = 0, 0
@@ -186,7 +191,7 @@ func (c *Aggregate) Define(api frontend.API) error {
 		api.AssertIsBoolean(r.Live)
 		inc := api.Mul(r.Live, g.evalRow(plans, r.Values[:]))
 		v := selector.BinaryMux(api, fieldBits, r.Values[:])
-		g.rc.Check(v, MaxWidth) // aggregated values are 64-bit numbers
+		g.checkWidth(v, fieldScale)
 		counted := api.Mul(inc, v)
 		count = api.Add(count, inc)
 		sum = api.Add(sum, counted)
@@ -204,6 +209,9 @@ func (c *Aggregate) Define(api frontend.API) error {
 func inConstraint(api frontend.API, v frontend.Variable) {
 	api.AssertIsEqual(api.Mul(v, v), api.Mul(v, v))
 }
+
+// AggField is the aggregated field: its value slot and declared width.
+type AggField struct{ Slot, Width int }
 
 // AggRow is one position of a chunk as the prover holds it.
 type AggRow struct {
@@ -225,7 +233,7 @@ var ErrNotNumeric = errors.New("aggregated value is not a 64-bit number")
 // AggregateAssignment evaluates the aggregate natively and builds the
 // circuit's full witness: the partial result hidden behind blind, the rows'
 // commitment behind salt, and the range-check commitment behind mask.
-func AggregateAssignment(q *Query, field int, rows []AggRow, salt, blind, mask fr.Element) (*Aggregate, AggResult, error) {
+func AggregateAssignment(q *Query, field AggField, rows []AggRow, salt, blind, mask fr.Element) (*Aggregate, AggResult, error) {
 	res := AggResult{Min: math.MaxUint64}
 	if err := q.Validate(); err != nil {
 		return nil, res, err
@@ -240,8 +248,8 @@ func AggregateAssignment(q *Query, field int, rows []AggRow, salt, blind, mask f
 			return nil, res, fmt.Errorf("clause %d: more than %d constants", i, MaxInValues)
 		}
 	}
-	if field < 0 || field >= MaxFields {
-		return nil, res, fmt.Errorf("aggregate: field slot %d outside 0..%d", field, MaxFields-1)
+	if field.Slot < 0 || field.Slot >= MaxFields || field.Width < 1 || field.Width > MaxWidth {
+		return nil, res, fmt.Errorf("aggregate: field slot %d (0..%d), width %d (1..64)", field.Slot, MaxFields-1, field.Width)
 	}
 	if len(rows) == 0 {
 		return nil, res, errors.New("aggregate: no rows")
@@ -255,8 +263,11 @@ func AggregateAssignment(q *Query, field int, rows []AggRow, salt, blind, mask f
 			v.Values[j] = r.Values[j]
 		}
 		a.Rows[i] = v
-		if !r.IsUint64(field) {
+		if !r.IsUint64(field.Slot) {
 			return nil, res, fmt.Errorf("row %d: %w", i, ErrNotNumeric)
+		}
+		if x := r.Values[field.Slot].Uint64(); field.Width < 64 && x>>field.Width != 0 {
+			return nil, res, fmt.Errorf("row %d, slot %d: %w", i, field.Slot, ErrOutOfWidth)
 		}
 		if !r.Live {
 			continue
@@ -268,7 +279,7 @@ func AggregateAssignment(q *Query, field int, rows []AggRow, salt, blind, mask f
 		if !ok {
 			continue
 		}
-		x := r.Values[field].Uint64()
+		x := r.Values[field.Slot].Uint64()
 		res.Count++
 		var e fr.Element
 		e.SetUint64(x)
@@ -276,7 +287,7 @@ func AggregateAssignment(q *Query, field int, rows []AggRow, salt, blind, mask f
 		res.Min, res.Max = min(res.Min, x), max(res.Max, x)
 	}
 	a.QueryHash = q.Hash()
-	a.Field = field
+	a.Field, a.FieldWidth = field.Slot, field.Width
 	a.Salt, a.Mask = salt, mask
 	a.Blind, a.Partial = blind, res.Commit(blind)
 	return a, res, nil

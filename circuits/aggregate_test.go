@@ -36,7 +36,7 @@ func TestAggregate(t *testing.T) {
 	rs := aggRows()
 	q := query(f, rng(0, 16, 0, 30000)) // slot 0 <= 30000: positions 0, 2, 5, 6
 	mk := func(q *circuits.Query, rs []circuits.AggRow) (*circuits.Aggregate, circuits.AggResult) {
-		a, res, err := circuits.AggregateAssignment(q, 1, rs, el(99), el(4242), el(7))
+		a, res, err := circuits.AggregateAssignment(q, slot1, rs, el(99), el(4242), el(7))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,16 @@ func TestAggregate(t *testing.T) {
 		// A live flag that is not a bit, and a value beyond 64 bits.
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Rows[0].Live = 2 })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Rows[1].Values[1] = new(big.Int).Lsh(big.NewInt(1), 64) })),
+		// The aggregated field declared narrower than its values (2^40 needs 41 bits).
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.FieldWidth = 40 })),
 	)...)
+	// A value a clause reads beyond the clause's declared width: 300 in an
+	// 8-bit slot is in [0, 1000] as a number, and still unprovable.
+	w8 := query(f, rng(3, 8, 0, 1000))
+	wa, _ := mk(w8, rs)
+	wide8, _ := mk(w8, rs)
+	wide8.Rows[0].Values[3] = 300
+	assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithValidAssignment(wa), test.WithInvalidAssignment(wide8))...)
 
 	// The operators: ==, !=, in, not in, and ranges, alone and together,
 	// each against the native evaluation.
@@ -93,7 +102,7 @@ func TestAggregate(t *testing.T) {
 	}
 	// More than AggClauses clauses cannot be aggregated.
 	wide := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
-	if _, _, err := circuits.AggregateAssignment(wide, 1, rs, el(1), el(1), el(1)); err == nil {
+	if _, _, err := circuits.AggregateAssignment(wide, slot1, rs, el(1), el(1), el(1)); err == nil {
 		t.Fatal("aggregated a five-clause query")
 	}
 	// ...and a prover cannot hide a fifth clause from the circuit.
@@ -103,12 +112,15 @@ func TestAggregate(t *testing.T) {
 	circuits.SetQueryForTest(sa, fifth)
 	assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithInvalidAssignment(sa))...)
 	// A string slot cannot be summed.
-	if _, _, err := circuits.AggregateAssignment(q, 2, rs, el(1), el(1), el(1)); err == nil {
+	if _, _, err := circuits.AggregateAssignment(q, circuits.AggField{Slot: 2, Width: 64}, rs, el(1), el(1), el(1)); err == nil {
 		t.Fatal("aggregated a string digest")
 	}
 }
 
 func ptr(e fr.Element) *fr.Element { return &e }
+
+// slot1 is the aggregated field of these tests: slot 1, 64 bits wide.
+var slot1 = circuits.AggField{Slot: 1, Width: 64}
 
 // withRes commits, with the tests' blind, to a changed result.
 func withRes(r circuits.AggResult, mod func(*circuits.AggResult)) fr.Element {
@@ -145,7 +157,7 @@ func TestGroth16AggregateColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	prove := func(rs []circuits.AggRow, salt fr.Element) (groth16.Proof, *circuits.Aggregate) {
-		a, _, err := circuits.AggregateAssignment(q, 1, rs, salt, el(4242), el(5))
+		a, _, err := circuits.AggregateAssignment(q, slot1, rs, salt, el(4242), el(5))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +181,7 @@ func TestGroth16AggregateColumns(t *testing.T) {
 	}
 	public := func(mod func(p *circuits.Aggregate)) error {
 		p := circuits.NewAggregate(8)
-		p.QueryHash, p.Field, p.Partial = a.QueryHash, a.Field, a.Partial
+		p.QueryHash, p.Field, p.FieldWidth, p.Partial = a.QueryHash, a.Field, a.FieldWidth, a.Partial
 		mod(p)
 		pw, err := frontend.NewWitness(p, ecc.BN254.ScalarField(), frontend.PublicOnly())
 		if err != nil {
@@ -184,6 +196,7 @@ func TestGroth16AggregateColumns(t *testing.T) {
 		"partial": func(p *circuits.Aggregate) { p.Partial = el(5) },
 		"field":   func(p *circuits.Aggregate) { p.Field = 0 },
 		"query":   func(p *circuits.Aggregate) { p.QueryHash = el(3) },
+		"width":   func(p *circuits.Aggregate) { p.FieldWidth = 63 },
 	} {
 		if err := public(mod); err == nil {
 			t.Errorf("proof verified with another %s", name)
@@ -229,8 +242,7 @@ func BenchmarkAggregate(b *testing.B) {
 		}
 		return cs.GetNbConstraints()
 	}
-	c64, c256 := count(64), count(256)
-	b.ReportMetric(float64(c256-c64)/192, "constraints/row")
+	perRow := float64(count(256)-count(64)) / 192
 	f := newFixture(b, rows)
 	q := query(f, rng(0, 16, 0, 30000))
 	for _, n := range []int{256, 1024} {
@@ -248,7 +260,7 @@ func BenchmarkAggregate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			a, _, err := circuits.AggregateAssignment(q, 1, rs, el(1), el(4242), el(2))
+			a, _, err := circuits.AggregateAssignment(q, slot1, rs, el(1), el(4242), el(2))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -263,6 +275,7 @@ func BenchmarkAggregate(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(cs.GetNbConstraints()), "constraints")
+			b.ReportMetric(perRow, "constraints/row")
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
@@ -286,7 +299,7 @@ func TestAggregateChunks(t *testing.T) {
 	var blinds []fr.Element
 	for c := 0; c < 3; c++ {
 		blind := el(uint64(77 + c))
-		a, res, err := circuits.AggregateAssignment(q, 1, all[8*c:8*c+8], el(uint64(c)), blind, el(3))
+		a, res, err := circuits.AggregateAssignment(q, slot1, all[8*c:8*c+8], el(uint64(c)), blind, el(3))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -139,6 +139,23 @@ func (g *gadget) lessOrEqualBits(a, b frontend.Variable, bits int) frontend.Vari
 	return le
 }
 
+// pow2 is 2^s for the 6-bit s whose bits are given.
+func (g *gadget) pow2(bits []frontend.Variable) frontend.Variable {
+	var out frontend.Variable = 1
+	for j, b := range bits {
+		factor := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 1<<j), big.NewInt(1))
+		out = g.api.Mul(out, g.api.Add(1, g.api.Mul(b, factor)))
+	}
+	return out
+}
+
+// checkWidth asserts v < 2^64 and v*scale < 2^64, i.e. v below 2^width for
+// scale = 2^(64-width).
+func (g *gadget) checkWidth(v, scale frontend.Variable) {
+	g.rc.Check(v, MaxWidth)
+	g.rc.Check(g.api.Mul(v, scale), MaxWidth)
+}
+
 // queryVars is the in-circuit form of a Query.
 type queryVars struct {
 	SchemaID frontend.Variable
@@ -165,24 +182,10 @@ func (g *gadget) queryHash(q *queryVars) frontend.Variable {
 // value a clause reads, unless it is a string digest, is range-checked to the
 // clause's declared width; a value outside it makes the proof impossible.
 func (g *gadget) eval(q *queryVars, values []frontend.Variable) frontend.Variable {
-	return g.evalPrefix(g.api.ToBinary(q.Header, headerBits), q, values, MaxClauses)
-}
-
-// assertNeutralFrom asserts that clauses n.. of a decomposed header are
-// "true" (op bits 0), so that evaluating only the first n is the query.
-func (g *gadget) assertNeutralFrom(bits []frontend.Variable, n int) {
-	for i := n; i < MaxClauses; i++ {
-		hb := bits[i*clauseBits : (i+1)*clauseBits]
-		g.api.AssertIsEqual(hb[4], 0)
-		g.api.AssertIsEqual(hb[5], 0)
-	}
-}
-
-// evalPrefix evaluates the first n clauses of a decomposed header.
-func (g *gadget) evalPrefix(bits []frontend.Variable, q *queryVars, values []frontend.Variable, n int) frontend.Variable {
 	api := g.api
+	bits := api.ToBinary(q.Header, headerBits)
 	var result frontend.Variable = 1
-	for i := 0; i < n; i++ {
+	for i := 0; i < MaxClauses; i++ {
 		hb := bits[i*clauseBits : (i+1)*clauseBits]
 		mask := bits[MaxClauses*clauseBits+i*PoolSize : MaxClauses*clauseBits+(i+1)*PoolSize]
 		v := selector.BinaryMux(api, hb[0:4], values)
@@ -190,13 +193,7 @@ func (g *gadget) evalPrefix(bits []frontend.Variable, q *queryVars, values []fro
 
 		// Width: rv < 2^64 and rv*2^(64-width) < 2^64, i.e. rv < 2^width.
 		rv := api.Mul(api.Sub(1, isString), v)
-		g.rc.Check(rv, MaxWidth)
-		var scale frontend.Variable = 1
-		for j := 0; j < 6; j++ {
-			factor := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 1<<j), big.NewInt(1))
-			scale = api.Mul(scale, api.Add(1, api.Mul(hb[7+j], factor)))
-		}
-		g.rc.Check(api.Mul(rv, scale), MaxWidth)
+		g.checkWidth(rv, g.pow2(hb[7:13]))
 
 		// Equality against the masked pool constants.
 		var prod frontend.Variable = 1
@@ -219,4 +216,14 @@ func (g *gadget) evalPrefix(bits []frontend.Variable, q *queryVars, values []fro
 		result = api.Mul(result, r)
 	}
 	return result
+}
+
+// assertNeutralFrom asserts that clauses n.. of a decomposed header are
+// "true" (op bits 0), so that evaluating only the first n is the query.
+func (g *gadget) assertNeutralFrom(bits []frontend.Variable, n int) {
+	for i := n; i < MaxClauses; i++ {
+		hb := bits[i*clauseBits : (i+1)*clauseBits]
+		g.api.AssertIsEqual(hb[4], 0)
+		g.api.AssertIsEqual(hb[5], 0)
+	}
 }

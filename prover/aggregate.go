@@ -110,7 +110,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	for i := range chunks {
 		wg.Go(func() {
 			errs[i] = func() error {
-				a, res, err := circuits.AggregateAssignment(prep.Encoded, slot, rows[i], cols.Salts[i], blinds[i], masks[i])
+				a, res, err := circuits.AggregateAssignment(prep.Encoded, circuits.AggField{Slot: slot, Width: f.BitWidth()}, rows[i], cols.Salts[i], blinds[i], masks[i])
 				if err != nil {
 					return err
 				}

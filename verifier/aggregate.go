@@ -77,7 +77,7 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *V
 			return fail(CheckDecode, "chunk %d partial: %v", i, err)
 		}
 		pub := circuits.NewAggregate(circuits.AggChunkRows)
-		pub.QueryHash, pub.Field, pub.Partial = prep.Hash, slot, partials[i]
+		pub.QueryHash, pub.Field, pub.FieldWidth, pub.Partial = prep.Hash, slot, f.BitWidth(), partials[i]
 		proof, msg := verifiedProof(ck, c.Proof, pub)
 		if msg != "" {
 			return fail(proofCheck(msg), "chunk %d: %s", i, msg)
