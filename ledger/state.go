@@ -444,7 +444,13 @@ func (s *State) audit(sender Participant, a *zkv1.Audit) (func(), error) {
 	if _, ok := s.Participants[a.GetConsumer()]; !ok {
 		return nil, fmt.Errorf("%w: unknown consumer %q", ErrRejected, a.GetConsumer())
 	}
-	for field, h := range map[string][]byte{"query_hash": a.GetQueryHash(), "nonce": a.GetNonce(), "bundle_hash": a.GetBundleHash()} {
+	hashes := map[string][]byte{"query_hash": a.GetQueryHash(), "nonce": a.GetNonce()}
+	// A question answered without a bundle (no such subject, no matching
+	// record) is audited too: no bundle hash, and a false result.
+	if len(a.GetBundleHash()) != 0 || a.GetResult() {
+		hashes["bundle_hash"] = a.GetBundleHash()
+	}
+	for field, h := range hashes {
 		if err := checkHash(field, h); err != nil {
 			return nil, err
 		}

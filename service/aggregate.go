@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
+	"slices"
 
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/bundle"
@@ -53,9 +53,15 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	if !ok {
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
 	}
-	if err := s.policies.allow(req.GetCollection(), c.ID, zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, req.GetQuery()); err != nil {
+	mode := zkv1.AggregateMode_AGGREGATE_MODE_REVEAL
+	if th != nil {
+		mode = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD
+	}
+	minGroup, err := s.policies.allow(req.GetCollection(), c.ID, question{kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, query: req.GetQuery(), field: req.GetField(), mode: mode})
+	if err != nil {
 		return nil, toConnect(err)
 	}
+	_ = minGroup // TODO(issue 11): pass to the prover with the circuit's min group
 	select {
 	case s.queue <- struct{}{}:
 		defer func() { <-s.queue }()
@@ -118,20 +124,34 @@ func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyA
 		resp.FailedCheck, resp.Reason = check, fmt.Sprintf(format, args...)
 		return out, nil
 	}
+	exp, err := expectation(req.GetExpect(), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	freshness, err := s.freshness(req.GetFreshnessSeconds())
+	if err != nil {
+		return nil, err
+	}
+	release, err := s.aggVerify.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	b, err := bundle.ParseAggregate(req.GetBundle())
 	if err != nil {
 		return fail(verifier.CheckDecode, "%v", err)
 	}
 	resp.Statement = b.Statement()
-	freshness := s.cfg.Freshness
-	if req.GetFreshnessSeconds() > 0 {
-		freshness = time.Duration(req.GetFreshnessSeconds()) * time.Second
-	}
 	st := s.ledger.State()
 	for _, k := range []struct{ id, vk, name string }{{b.ChunkCircuit, b.ChunkVK, "aggregate"}, {b.CircuitID, b.VKSHA256, b.Circuit}} {
 		circ, ok := st.Circuits[k.id]
 		if !ok || hex.EncodeToString(circ.VKSHA256) != k.vk || circ.Name != k.name {
 			return fail(CheckRegistry, "circuit %s with verifying key %s is not registered on the ledger", k.id, k.vk)
+		}
+		for _, w := range setupWarnings(circ) {
+			if !slices.Contains(resp.Warnings, w) {
+				resp.Warnings = append(resp.Warnings, w)
+			}
 		}
 	}
 	resp.Checks = append(resp.Checks, CheckRegistry)
@@ -168,7 +188,7 @@ func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyA
 	}
 	resp.Checks = append(resp.Checks, CheckSchema)
 
-	verdict := s.verifier.VerifyAggregate(b, &verifier.Anchored{Root: a.GetRoot(), Columns: a.GetColumns()})
+	verdict := s.verifier.VerifyAggregate(b, &verifier.Anchored{Root: a.GetRoot(), Columns: a.GetColumns()}, exp)
 	resp.Checks = append(resp.Checks, verdict.Checked...)
 	resp.Statement = verdict.Statement
 	if !verdict.Valid {

@@ -59,7 +59,8 @@ func TestAggregateService(t *testing.T) {
 	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaJSON, Name: "coldchain"}); err != nil {
 		t.Fatal(err)
 	}
-	n.setPolicy("coldchain", &zkv1.PolicyRule{Consumer: "buyer", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE}})
+	n.setPolicy("coldchain", &zkv1.PolicyRule{Consumer: "buyer", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
+		AggregateFields: []string{"*"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_REVEAL, zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}})
 	n.commit("coldchain", recs)
 
 	buyer, vf := n.holder("buyer"), n.verifier("")

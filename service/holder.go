@@ -16,6 +16,7 @@ import (
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/receipt"
 	"github.com/zkshare/zkshare/records"
 	"google.golang.org/protobuf/proto"
@@ -218,31 +219,33 @@ func (s *Server) ownsCollection(name string) error {
 	return nil
 }
 
-// anchor records root as the collection's newest anchor, unless it is
-// already the last one.
+// anchor records root as the collection's newest anchor, unless the last
+// anchor already covers it (and its columns, when there are any: a root
+// anchored before the aggregate keys existed is anchored again with them).
 func (s *Server) anchor(ctx context.Context, name string, count uint64, root fr.Element) (*ledger.Receipt, error) {
 	lc := s.ledger.State().Collections[collectionKey(name)]
 	rb := root.Bytes()
-	var seq uint64
-	var prev []byte
-	if lc.Last != nil {
-		seq, prev = lc.Last.Sequence, lc.Last.Root
-		if bytes.Equal(prev, rb[:]) {
-			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
-		}
-	}
-	a := &zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev}
 	// With aggregate keys, the anchor also covers the column commitments
 	// that aggregate proofs are checked against.
+	var columns []byte
 	cols, err := s.store.Columns(ctx, name)
 	switch {
 	case err == nil && cols.Root.Equal(&root):
-		a.Columns = cols.Digest[:]
+		columns = cols.Digest[:]
 	case err == nil:
 		return nil, errors.New("the collection changed while anchoring")
 	case !errors.Is(err, holder.ErrNoColumns):
 		return nil, fmt.Errorf("column commitments: %w", err)
 	}
+	var seq uint64
+	var prev []byte
+	if lc.Last != nil {
+		seq, prev = lc.Last.Sequence, lc.Last.Root
+		if bytes.Equal(prev, rb[:]) && (columns == nil || bytes.Equal(lc.Last.Columns, columns)) {
+			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
+		}
+	}
+	a := &zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev, Columns: columns}
 	return s.send(ctx, s.holderID, ledger.AnchorRoot(a))
 }
 
@@ -276,7 +279,7 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	if _, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]; !ok {
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
 	}
-	if err := s.policies.allow(req.GetCollection(), c.ID, req.GetKind(), req.GetQuery()); err != nil {
+	if _, err := s.policies.allow(req.GetCollection(), c.ID, question{kind: req.GetKind(), query: req.GetQuery()}); err != nil {
 		return nil, toConnect(err)
 	}
 	select {
@@ -289,6 +292,12 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
 	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce})
+	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
+		// "No such subject" and "no matching record" are answers too.
+		if aerr := s.auditUnproven(ctx, req.GetCollection(), c.ID, kind, req.GetQuery(), nonce); aerr != nil {
+			return nil, toConnect(fmt.Errorf("audit entry: %w", aerr))
+		}
+	}
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -310,6 +319,28 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	}
 	s.log.InfoContext(ctx, "proof served", "collection", req.GetCollection(), "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
 	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement()}, nil
+}
+
+// auditUnproven records a question that was answered without a bundle.
+func (s *Server) auditUnproven(ctx context.Context, coll, consumer, kind, text string, nonce fr.Element) error {
+	c, err := s.store.Collection(coll)
+	if errors.Is(err, holder.ErrNotFound) {
+		return nil // not held here: no question was answered
+	}
+	if err != nil {
+		return err
+	}
+	prep, err := query.Prepare(text, c.SchemaOf())
+	if err != nil {
+		return err
+	}
+	id := records.CollectionID(coll)
+	_, err = s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: elemBytes(id), Consumer: consumer, Statement: kind,
+		QueryHash: elemBytes(prep.Hash), Nonce: elemBytes(nonce), Result: false}))
+	if err == nil {
+		s.log.InfoContext(ctx, "question answered without a bundle", "collection", coll, "consumer", consumer, "statement", kind)
+	}
+	return err
 }
 
 // attachAnchor adds the anchor of the bundle's root, its inclusion proof and

@@ -72,6 +72,9 @@ func checkPolicy(pol *zkv1.AccessPolicy, sc *records.Schema, participants func(s
 				return invalid(field+".kinds", "unknown statement kind %d", k)
 			}
 		}
+		if err := checkAggregateRule(field, r, sc); err != nil {
+			return err
+		}
 		for _, t := range r.GetTemplates() {
 			f, op, ok := splitTemplate(t)
 			if !ok {
@@ -81,6 +84,35 @@ func checkPolicy(pol *zkv1.AccessPolicy, sc *records.Schema, participants func(s
 				return invalid(field+".templates", "%q: no field %q in the schema", t, f)
 			}
 			_ = op
+		}
+	}
+	return nil
+}
+
+// checkAggregateRule: a rule that grants aggregates names the fields and
+// modes it grants; one that does not names none.
+func checkAggregateRule(field string, r *zkv1.PolicyRule, sc *records.Schema) error {
+	grants := slices.Contains(r.GetKinds(), zkv1.StatementKind_STATEMENT_KIND_AGGREGATE)
+	if !grants {
+		if len(r.GetAggregateFields()) > 0 || len(r.GetAggregateModes()) > 0 || r.GetMinGroup() > 0 {
+			return invalid(field, "aggregate_fields, aggregate_modes and min_group need the aggregate kind")
+		}
+		return nil
+	}
+	if len(r.GetAggregateFields()) == 0 || len(r.GetAggregateModes()) == 0 {
+		return invalid(field, "a rule that grants aggregates names the fields (or \"*\") and the modes it grants")
+	}
+	for _, f := range r.GetAggregateFields() {
+		if f == "*" {
+			continue
+		}
+		if _, _, known := sc.Field(f); !known {
+			return invalid(field+".aggregate_fields", "no field %q in the schema", f)
+		}
+	}
+	for _, m := range r.GetAggregateModes() {
+		if m != zkv1.AggregateMode_AGGREGATE_MODE_REVEAL && m != zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD {
+			return invalid(field+".aggregate_modes", "unknown mode %d", m)
 		}
 	}
 	return nil
@@ -137,13 +169,23 @@ func (p *policies) get(coll string) *zkv1.AccessPolicy {
 	return &zkv1.AccessPolicy{}
 }
 
+// question is what a consumer asks, as far as access policy is concerned.
+type question struct {
+	kind  zkv1.StatementKind
+	query string
+	// Aggregates: the field and the mode.
+	field string
+	mode  zkv1.AggregateMode
+}
+
 // allow says whether consumer may ask q of coll now: the first rule that
-// names the consumer (or "*"), grants the kind and admits every clause
-// decides; its rate limit then applies.
-func (p *policies) allow(coll, consumer string, kind zkv1.StatementKind, text string) error {
-	q, err := query.Parse(text)
+// names the consumer (or "*"), grants the kind (and for aggregates the
+// field and mode) and admits every clause decides; its rate limit then
+// applies. It returns the rule's minimum group size for revealed aggregates.
+func (p *policies) allow(coll, consumer string, q question) (minGroup uint32, err error) {
+	parsed, err := query.Parse(q.query)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -152,7 +194,11 @@ func (p *policies) allow(coll, consumer string, kind zkv1.StatementKind, text st
 		if r.GetConsumer() != consumer && r.GetConsumer() != "*" {
 			continue
 		}
-		if !slices.Contains(r.GetKinds(), kind) || !admits(r.GetTemplates(), q) {
+		if !slices.Contains(r.GetKinds(), q.kind) || !admits(r.GetTemplates(), parsed) {
+			continue
+		}
+		if q.kind == zkv1.StatementKind_STATEMENT_KIND_AGGREGATE &&
+			(!slices.Contains(r.GetAggregateModes(), q.mode) || !(slices.Contains(r.GetAggregateFields(), q.field) || slices.Contains(r.GetAggregateFields(), "*"))) {
 			continue
 		}
 		if n := r.GetRatePerMinute(); n > 0 {
@@ -163,12 +209,12 @@ func (p *policies) allow(coll, consumer string, kind zkv1.StatementKind, text st
 				p.limiters[key] = lim
 			}
 			if !lim.Allow() {
-				return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("policy: %q may ask %d proofs a minute of %s", consumer, n, coll))
+				return 0, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("policy: %q may ask %d proofs a minute of %s", consumer, n, coll))
 			}
 		}
-		return nil
+		return r.GetMinGroup(), nil
 	}
-	return connect.NewError(connect.CodePermissionDenied, errors.New("policy: no rule of the collection's access policy allows this question"))
+	return 0, connect.NewError(connect.CodePermissionDenied, errors.New("policy: no rule of the collection's access policy allows this question"))
 }
 
 func admits(templates []string, q *query.Query) bool {

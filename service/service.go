@@ -44,9 +44,15 @@ type Config struct {
 	// ProveConcurrency bounds proofs in flight (default: cores);
 	// ProveQueue how many more may wait (default 2x concurrency).
 	ProveConcurrency, ProveQueue int
-	// Freshness is how long a superseded root still verifies (default 1h).
-	Freshness time.Duration
-	Log       *slog.Logger
+	// Freshness is how long a superseded root still verifies (default 1h);
+	// MaxFreshness the longest window a verifier may ask for (default 24h,
+	// at least Freshness).
+	Freshness, MaxFreshness time.Duration
+	// VerifyAggregateConcurrency bounds aggregate verifications in flight
+	// (default: cores); more are refused with ResourceExhausted.
+	// VerifyAggregatePerMinute is each client's rate (default 30).
+	VerifyAggregateConcurrency, VerifyAggregatePerMinute int
+	Log                                                  *slog.Logger
 	// Consortium: Data is an organisation's directory made by
 	// `zkshare consortium init`; the ledger runs under CometBFT.
 	Consortium bool
@@ -65,7 +71,10 @@ type Server struct {
 	tokens   *tokens
 	policies *policies
 	queue    chan struct{} // prove slots: in flight plus waiting
-	manifest *keys.Manifest
+	// aggVerify bounds the public VerifyAggregate (up to 129 Groth16
+	// verifications a request).
+	aggVerify *publicLimit
+	manifest  *keys.Manifest
 
 	// commitMu orders commits (and their anchors) against proofs, so a
 	// proof is always of an anchored root.
@@ -106,6 +115,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Freshness <= 0 {
 		cfg.Freshness = time.Hour
 	}
+	if cfg.MaxFreshness <= 0 {
+		cfg.MaxFreshness = 24 * time.Hour
+	}
+	cfg.MaxFreshness = max(cfg.MaxFreshness, cfg.Freshness)
+	if cfg.VerifyAggregateConcurrency <= 0 {
+		cfg.VerifyAggregateConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if cfg.VerifyAggregatePerMinute <= 0 {
+		cfg.VerifyAggregatePerMinute = 30
+	}
 	m, err := keys.ReadManifest(cfg.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("circuit keys: %w", err)
@@ -120,7 +139,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if err := bootstrap(cfg); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, manifest: m, queue: make(chan struct{}, cfg.ProveConcurrency+cfg.ProveQueue)}
+	s := &Server{cfg: cfg, log: cfg.Log, manifest: m, queue: make(chan struct{}, cfg.ProveConcurrency+cfg.ProveQueue),
+		aggVerify: newPublicLimit(cfg.VerifyAggregateConcurrency, cfg.VerifyAggregatePerMinute)}
 	ok := false
 	defer func() {
 		if !ok {

@@ -42,18 +42,13 @@ func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (
 		return fail(verifier.CheckDecode, "%v", err)
 	}
 	resp.Statement = b.Statement()
-	var exp verifier.Expect
-	if len(req.GetNonce()) > 0 {
-		var n fr.Element
-		if len(req.GetNonce()) != 32 || n.SetBytesCanonical(req.GetNonce()) != nil {
-			return nil, invalid("nonce", "want 32 bytes, a BN254 scalar")
-		}
-		exp.Nonce = &n
+	exp, err := expectation(req.GetExpect(), req.GetNonce(), req.GetSubject())
+	if err != nil {
+		return nil, err
 	}
-	exp.Subject = req.GetSubject()
-	freshness := s.cfg.Freshness
-	if req.GetFreshnessSeconds() > 0 {
-		freshness = time.Duration(req.GetFreshnessSeconds()) * time.Second
+	freshness, err := s.freshness(req.GetFreshnessSeconds())
+	if err != nil {
+		return nil, err
 	}
 	st := s.ledger.State()
 
@@ -62,6 +57,7 @@ func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (
 	if !ok || !bytes.Equal(circ.VKSHA256, pb.GetVkSha256()) || circ.Name != pb.GetCircuit() {
 		return fail(CheckRegistry, "circuit %x with verifying key %x is not registered on the ledger", pb.GetCircuitId(), pb.GetVkSha256())
 	}
+	resp.Warnings = setupWarnings(circ)
 	resp.Checks = append(resp.Checks, CheckRegistry)
 
 	// The root is anchored on this ledger by the collection's holder.
@@ -101,24 +97,135 @@ func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (
 	return resp, nil
 }
 
-// checkFresh: the anchor is the collection's latest, or was replaced
-// within the freshness window.
+// freshness is the window a verifier asked for (0: the node's default),
+// refused beyond the node's maximum.
+func (s *Server) freshness(seconds uint32) (time.Duration, error) {
+	if seconds == 0 {
+		return s.cfg.Freshness, nil
+	}
+	d := time.Duration(seconds) * time.Second
+	if d > s.cfg.MaxFreshness {
+		return 0, invalid("freshness_seconds", "at most %d (this node's maximum window)", int64(s.cfg.MaxFreshness/time.Second))
+	}
+	return d, nil
+}
+
+// checkFresh: the anchor is the collection's latest that counts, or was
+// replaced within the freshness window. Only an anchor that counts (one
+// confirmed by M of N where the collection requires it) replaces another:
+// an unconfirmed successor neither replaces a root nor starts its clock.
 func (s *Server) checkFresh(coll *ledger.Collection, a *zkv1.Anchor, freshness time.Duration) error {
 	if coll.Latest != nil && coll.Latest.Sequence == a.GetSequence() {
 		return nil
 	}
-	next, err := s.ledger.AnchorBySequence(a.GetCollectionId(), a.GetSequence()+1)
+	if coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+		return errors.New("the root's anchor does not count yet")
+	}
+	for seq := a.GetSequence() + 1; seq <= coll.Latest.Sequence; seq++ {
+		if _, pending := coll.Pending[seq]; pending {
+			continue
+		}
+		next, err := s.ledger.AnchorBySequence(a.GetCollectionId(), seq)
+		if err != nil {
+			return fmt.Errorf("the root's anchor is not the collection's latest, and its successor %d is not found", seq)
+		}
+		// The successor's own time: it counted from then or later, so the
+		// window never runs longer than asked.
+		replaced := time.UnixMilli(next.Tx.Body.GetTimeUnixMs())
+		if t, err := s.ledger.BlockTime(next.Height); err == nil {
+			replaced = time.UnixMilli(t)
+		}
+		if age := time.Since(replaced); age > freshness {
+			return fmt.Errorf("the root was replaced %s ago (anchor %d); the window is %s", age.Round(time.Second), seq, freshness)
+		}
+		return nil
+	}
+	return errors.New("the root's anchor is not the collection's latest, and no successor counts")
+}
+
+// setupWarnings says what a verdict on this circuit's keys does not rule out.
+func setupWarnings(c ledger.Circuit) []string {
+	if c.Setup == zkv1.SetupKind_SETUP_KIND_CEREMONY {
+		return nil
+	}
+	return []string{fmt.Sprintf("the %s keys come from a single-party development setup: whoever ran it can forge proofs; production keys come from a ceremony", c.Name)}
+}
+
+// expectation reads what the asker pinned. nonce and subject are the
+// request's older top-level fields; they must agree with expect's.
+func expectation(pe *zkv1.Expectation, nonce []byte, subject string) (verifier.Expect, error) {
+	exp := verifier.Expect{Collection: pe.GetCollection(), Query: pe.GetQuery(), Subject: pe.GetSubject(), Field: pe.GetField()}
+	if len(exp.Query) > maxQueryBytes || len(exp.Collection) > maxValueBytes || len(exp.Subject) > maxValueBytes || len(exp.Field) > maxValueBytes {
+		return exp, invalid("expect", "a pinned value is too long")
+	}
+	switch pe.GetKind() {
+	case zkv1.StatementKind_STATEMENT_KIND_UNSPECIFIED:
+	case zkv1.StatementKind_STATEMENT_KIND_SUBJECT:
+		exp.Kind = bundle.KindSubject
+	case zkv1.StatementKind_STATEMENT_KIND_EXISTS:
+		exp.Kind = bundle.KindExists
+	case zkv1.StatementKind_STATEMENT_KIND_AGGREGATE:
+		exp.Kind = bundle.KindAggregate
+	default:
+		return exp, invalid("expect.kind", "unknown statement kind %d", pe.GetKind())
+	}
+	switch pe.GetMode() {
+	case zkv1.AggregateMode_AGGREGATE_MODE_UNSPECIFIED:
+	case zkv1.AggregateMode_AGGREGATE_MODE_REVEAL:
+		exp.Mode = verifier.ModeReveal
+	case zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD:
+		exp.Mode = verifier.ModeThreshold
+	default:
+		return exp, invalid("expect.mode", "unknown aggregate mode %d", pe.GetMode())
+	}
+	if t := pe.GetThreshold(); t != nil {
+		if len(t.GetValue()) > maxValueBytes {
+			return exp, invalid("expect.threshold.value", "too long")
+		}
+		exp.Threshold = &verifier.Threshold{Which: t.GetAggregate(), Relation: t.GetRelation(), Value: t.GetValue()}
+	}
+	var err error
+	if exp.QueryHash, err = scalar("expect.query_hash", pe.GetQueryHash()); err != nil {
+		return exp, err
+	}
+	if exp.Blind, err = scalar("expect.blind", pe.GetBlind()); err != nil {
+		return exp, err
+	}
+	if exp.Nonce, err = scalar("expect.nonce", pe.GetNonce()); err != nil {
+		return exp, err
+	}
+	n, err := scalar("nonce", nonce)
 	if err != nil {
-		return errors.New("the root's anchor is not the collection's latest, and its successor is not found")
+		return exp, err
 	}
-	replaced := time.UnixMilli(next.Tx.Body.GetTimeUnixMs())
-	if t, err := s.ledger.BlockTime(next.Height); err == nil {
-		replaced = time.UnixMilli(t)
+	if n != nil && exp.Nonce != nil && !n.Equal(exp.Nonce) {
+		return exp, invalid("nonce", "differs from expect.nonce")
 	}
-	if age := time.Since(replaced); age > freshness {
-		return fmt.Errorf("the root was replaced %s ago (anchor %d); the window is %s", age.Round(time.Second), a.GetSequence()+1, freshness)
+	if exp.Nonce == nil {
+		exp.Nonce = n
 	}
-	return nil
+	if subject != "" && exp.Subject != "" && subject != exp.Subject {
+		return exp, invalid("subject", "differs from expect.subject")
+	}
+	if exp.Subject == "" {
+		exp.Subject = subject
+	}
+	if len(exp.Subject) > maxValueBytes {
+		return exp, invalid("subject", "too long")
+	}
+	return exp, nil
+}
+
+// scalar reads an optional 32-byte BN254 scalar.
+func scalar(field string, b []byte) (*fr.Element, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var e fr.Element
+	if len(b) != 32 || e.SetBytesCanonical(b) != nil {
+		return nil, invalid(field, "want 32 bytes, a BN254 scalar (big-endian, below the modulus)")
+	}
+	return &e, nil
 }
 
 // checkSchema: the bundle's schema is the one registered for the collection.

@@ -32,7 +32,7 @@ type Anchored struct {
 // query hash, the field's slot and offset from the schema, every chunk's
 // proof, that the chunks' column commitments digest to the bundle's (and to
 // the anchored one, when anchor is given), and the combining proof.
-func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *Verdict) {
+func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored, exp Expect) (v *Verdict) {
 	v = &Verdict{Statement: b.Statement()}
 	defer func() {
 		if r := recover(); r != nil {
@@ -62,6 +62,13 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored) (v *V
 	}
 	offset := f.Offset()
 	pass(CheckQuery)
+	if msg := exp.statement(bundle.KindAggregate, b.Collection, schema, prep.Hash); msg != "" {
+		return fail(CheckExpect, "%s", msg)
+	}
+	if msg := exp.aggregate(b, f); msg != "" {
+		return fail(CheckExpect, "%s", msg)
+	}
+	pass(CheckExpect)
 
 	if b.ChunkRows != circuits.AggChunkRows || len(b.Chunks) == 0 || len(b.Chunks) > circuits.AggMaxChunks {
 		return fail(CheckDecode, "%d chunks of %d rows", len(b.Chunks), b.ChunkRows)

@@ -85,7 +85,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 		return &verifier.Anchored{Root: root[:], Columns: cols.Digest[:]}
 	}
 	anchored := anchorOf(st, "coldchain")
-	verdict := v.VerifyAggregate(b, anchored)
+	verdict := v.VerifyAggregate(b, anchored, verifier.Expect{})
 	if !verdict.Valid {
 		t.Fatalf("valid aggregate rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
@@ -117,7 +117,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 		data, _ := b.Marshal()
 		bad, _ := bundle.ParseAggregate(data)
 		tc.mod(bad)
-		if verdict := v.VerifyAggregate(bad, anchored); verdict.Valid || verdict.Failed != tc.check {
+		if verdict := v.VerifyAggregate(bad, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != tc.check {
 			t.Errorf("%s: valid=%v failed=%q (%s), want %q", name, verdict.Valid, verdict.Failed, verdict.Reason, tc.check)
 		}
 	}
@@ -143,7 +143,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign.Root = b.Root // claim this collection's root
-	if verdict := v.VerifyAggregate(foreign, anchored); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+	if verdict := v.VerifyAggregate(foreign, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
 		t.Fatalf("another collection's chunks: %+v", verdict)
 	}
 
@@ -156,11 +156,11 @@ func TestAggregateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := anchorOf(st, "coldchain")
-	if verdict := v.VerifyAggregate(b, fresh); verdict.Valid || verdict.Failed != verifier.CheckAnchor {
+	if verdict := v.VerifyAggregate(b, fresh, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckAnchor {
 		t.Fatalf("superseded bundle: %+v", verdict)
 	}
 	sameRoot := &verifier.Anchored{Root: anchored.Root, Columns: fresh.Columns}
-	if verdict := v.VerifyAggregate(b, sameRoot); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+	if verdict := v.VerifyAggregate(b, sameRoot, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
 		t.Fatalf("superseded columns: %+v", verdict)
 	}
 	anchored = fresh
@@ -181,12 +181,12 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if *tb.Holds != (over == 0) || tb.Count != nil {
 		t.Fatalf("threshold: holds %v with %d over the limit; count revealed: %v", *tb.Holds, over, tb.Count != nil)
 	}
-	if verdict := v.VerifyAggregate(tb, anchored); !verdict.Valid {
+	if verdict := v.VerifyAggregate(tb, anchored, verifier.Expect{}); !verdict.Valid {
 		t.Fatalf("threshold rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	flipped := !*tb.Holds
 	tb.Holds = &flipped
-	if verdict := v.VerifyAggregate(tb, anchored); verdict.Valid {
+	if verdict := v.VerifyAggregate(tb, anchored, verifier.Expect{}); verdict.Valid {
 		t.Fatal("a flipped threshold answer verified")
 	}
 	t.Logf("%s; %d shipments of the lot over 8.0 °C", b.Statement(), over)

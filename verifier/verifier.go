@@ -54,12 +54,6 @@ func FromDir(dir string) (*Verifier, error) {
 	return &Verifier{keys: pinned}, nil
 }
 
-// Expect is what the verifier itself knows and wants checked.
-type Expect struct {
-	Nonce   *fr.Element // the nonce it issued, if any
-	Subject string      // the subject it asked about, for subject statements
-}
-
 // Checks, in the order they run.
 const (
 	CheckDecode     = "decode"
@@ -123,10 +117,14 @@ func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
 	}
 	pass(CheckKey)
 
-	coll, _, prep, check, reason := statement(b.Collection, b.CollectionID, b.Schema, b.Query, b.QueryHash, pass)
+	coll, schema, prep, check, reason := statement(b.Collection, b.CollectionID, b.Schema, b.Query, b.QueryHash, pass)
 	if check != "" {
 		return fail(check, "%s", reason)
 	}
+	if msg := exp.statement(b.Kind, b.Collection, schema, prep.Hash); msg != "" {
+		return fail(CheckExpect, "%s", msg)
+	}
+	pass(CheckExpect)
 
 	root, err := records.ParseElement(b.Root)
 	if err != nil {

@@ -8,10 +8,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/service"
-	"github.com/zkshare/zkshare/verifier"
 )
 
 // parseThreshold reads "count == 0", "max <= 8.0", "sum >= 12000".
@@ -65,17 +65,26 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return os.WriteFile(*out, append(resp.GetBundle(), '\n'), 0o644)
 }
 
-// cmdVerifyAggregate checks an aggregate bundle on a node's verifier.
+// cmdVerifyAggregate checks an aggregate bundle on a node's verifier,
+// against what the asker pins.
 func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("verify-aggregate", stderr)
 	r := remoteFlags(f)
 	path := f.String("bundle", "", "aggregate bundle file")
+	asJSON := f.Bool("json", false, "print the verdict as JSON")
+	freshness := f.Duration("freshness", 0, "how long a replaced anchor still verifies (default: the server's)")
+	ef := addExpectFlags(f, true)
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
 	if !r.on() || *path == "" {
 		return errors.New("verify-aggregate: --server and --bundle are required")
 	}
+	exp, pe, err := ef.parse()
+	if err != nil {
+		return err
+	}
+	pe.Kind, exp.Kind = zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, bundle.KindAggregate
 	raw, err := os.ReadFile(*path)
 	if err != nil {
 		return err
@@ -84,14 +93,10 @@ func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	resp, err := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...).VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: raw})
+	resp, err := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...).VerifyAggregate(ctx,
+		&zkv1.VerifyAggregateRequest{Bundle: raw, Expect: pe, FreshnessSeconds: uint32(freshness.Seconds())})
 	if err != nil {
 		return err
 	}
-	v := resp.GetVerdict()
-	if !v.GetValid() {
-		return fmt.Errorf("%w: %s check failed: %s", verifier.ErrInvalid, v.GetFailedCheck(), v.GetReason())
-	}
-	fmt.Fprintf(stdout, "VALID: %s\nchecks: %s\n", v.GetStatement(), strings.Join(v.GetChecks(), ", "))
-	return nil
+	return report(resp.GetVerdict(), exp, *asJSON, stdout)
 }

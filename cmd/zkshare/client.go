@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -23,8 +22,6 @@ import (
 	"github.com/zkshare/zkshare/receipt"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/service"
-	"github.com/zkshare/zkshare/verifier"
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -261,99 +258,6 @@ func parseProtoBundle(data []byte) (*zkv1.Bundle, error) {
 	return &pb, nil
 }
 
-// verifyProto checks a service bundle: with a server, all checks there;
-// otherwise offline: statement and proof against pinned keys and, given the
-// ledger's checkpoint key, the anchor's inclusion under the signed checkpoint.
-func verifyProto(ctx context.Context, r remote, pb *zkv1.Bundle, keyDir, ledgerKey, subject, nonceHex string, freshness time.Duration, asJSON bool, stdout io.Writer) error {
-	var nonce []byte
-	if nonceHex != "" {
-		n, err := records.ParseElement(nonceHex)
-		if err != nil {
-			return fmt.Errorf("--nonce: %w", err)
-		}
-		b := n.Bytes()
-		nonce = b[:]
-	}
-	var resp *zkv1.VerifyResponse
-	if r.on() {
-		opts, err := r.options()
-		if err != nil {
-			return err
-		}
-		c := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...)
-		if resp, err = c.Verify(ctx, &zkv1.VerifyRequest{Bundle: pb, Nonce: nonce, Subject: subject, FreshnessSeconds: uint32(freshness.Seconds())}); err != nil {
-			return err
-		}
-	} else {
-		resp = &zkv1.VerifyResponse{}
-		b, err := bundle.FromProto(pb)
-		if err != nil {
-			resp.FailedCheck, resp.Reason = verifier.CheckDecode, err.Error()
-		} else {
-			resp.Statement = b.Statement()
-			if ledgerKey != "" {
-				if err := checkAnchorOffline(pb, ledgerKey); err != nil {
-					resp.FailedCheck, resp.Reason = service.CheckAnchor, err.Error()
-				} else {
-					resp.Checks = append(resp.Checks, service.CheckAnchor+" (inclusion under the signed checkpoint)")
-				}
-			}
-			if resp.FailedCheck == "" {
-				v, err := verifier.FromDir(keyDir)
-				if err != nil {
-					return err
-				}
-				exp := verifier.Expect{Subject: subject}
-				if nonce != nil {
-					n, _ := records.ParseElement(hex.EncodeToString(nonce))
-					exp.Nonce = &n
-				}
-				verdict := v.Verify(b, exp)
-				resp.Checks = append(resp.Checks, verdict.Checked...)
-				resp.Valid, resp.FailedCheck, resp.Reason = verdict.Valid, verdict.Failed, verdict.Reason
-			}
-		}
-	}
-	if asJSON {
-		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true}.Marshal(resp)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s\n", b)
-	} else if resp.GetValid() {
-		fmt.Fprintf(stdout, "VALID: %s\nchecked: %s\n", resp.GetStatement(), strings.Join(resp.GetChecks(), ", "))
-		if resp.GetAnchorHeight() > 0 {
-			fmt.Fprintf(stdout, "anchored at height %d, %s\n", resp.GetAnchorHeight(), time.UnixMilli(resp.GetAnchorTimeUnixMs()).UTC().Format(time.RFC3339))
-		}
-		if !r.on() {
-			fmt.Fprintln(stdout, "offline: key registry, freshness and the anchor's presence on the ledger need --server")
-		}
-	}
-	if !resp.GetValid() {
-		return fmt.Errorf("%w: %s check failed: %s", verifier.ErrInvalid, resp.GetFailedCheck(), resp.GetReason())
-	}
-	return nil
-}
-
-func checkAnchorOffline(pb *zkv1.Bundle, vkey string) error {
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return fmt.Errorf("--ledger-key: %w", err)
-	}
-	if _, err := ledger.VerifyInclusion(pb.GetCheckpoint(), v.Name(), v, pb.GetAnchorTx(), pb.GetAnchorLogIndex(), pb.GetAnchorInclusion()); err != nil {
-		return err
-	}
-	tx, err := ledger.DecodeTx(pb.GetAnchorTx())
-	if err != nil {
-		return err
-	}
-	a := tx.Body.GetAnchor()
-	if a == nil || !bytes.Equal(a.GetCollectionId(), pb.GetCollectionId()) || !bytes.Equal(a.GetRoot(), pb.GetRoot()) {
-		return errors.New("the anchor transaction does not anchor this collection's root")
-	}
-	return nil
-}
-
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("audit", stderr)
 	r := remoteFlags(f)
@@ -398,13 +302,31 @@ func cmdPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	kinds := f.String("kinds", "subject,exists", "statement kinds allowed, comma-separated")
 	templates := f.String("templates", "", `allowed clauses, comma-separated "field op" (default: any)`)
 	perMinute := f.Uint("rate", 0, "proofs per minute (0: no limit)")
+	aggFields := f.String("aggregate-fields", "", "with the aggregate kind: fields the consumer may aggregate, comma-separated, or *")
+	aggModes := f.String("aggregate-modes", "threshold", "with the aggregate kind: reveal, threshold or both, comma-separated")
+	minGroup := f.Uint("min-group", 0, "with the aggregate kind: a revealed aggregate over fewer records shows only \"fewer than N\"")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
 	if !r.on() || *coll == "" {
 		return errors.New("policy set: want --server, --token (the holder's) and --collection")
 	}
-	rule := &zkv1.PolicyRule{Consumer: *consumer, RatePerMinute: uint32(*perMinute)}
+	rule := &zkv1.PolicyRule{Consumer: *consumer, RatePerMinute: uint32(*perMinute), MinGroup: uint32(*minGroup)}
+	if strings.Contains(*kinds, "aggregate") {
+		if *aggFields == "" {
+			return errors.New("policy set: --kinds aggregate needs --aggregate-fields (the fields the consumer may aggregate, or *)")
+		}
+		for _, fl := range strings.Split(*aggFields, ",") {
+			rule.AggregateFields = append(rule.AggregateFields, strings.TrimSpace(fl))
+		}
+		for _, m := range strings.Split(*aggModes, ",") {
+			v, ok := zkv1.AggregateMode_value["AGGREGATE_MODE_"+strings.ToUpper(strings.TrimSpace(m))]
+			if !ok || v == 0 {
+				return fmt.Errorf("--aggregate-modes: %q: want reveal or threshold", m)
+			}
+			rule.AggregateModes = append(rule.AggregateModes, zkv1.AggregateMode(v))
+		}
+	}
 	for _, k := range strings.Split(*kinds, ",") {
 		v, ok := zkv1.StatementKind_value["STATEMENT_KIND_"+strings.ToUpper(strings.TrimSpace(k))]
 		if !ok {

@@ -177,7 +177,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("%s %q: %w", label, s.Query, err)
 		}
 		t1 := time.Now()
-		v, err := third.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nb[:], Subject: s.Subject})
+		// The third party pins the question the bank asked.
+		v, err := third.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
+			Kind: kind, Collection: sc.Name, Query: s.Query, Subject: s.Subject, Nonce: nb[:]}})
 		if err != nil {
 			return err
 		}

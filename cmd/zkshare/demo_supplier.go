@@ -58,7 +58,8 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		return err
 	}
 	if _, err := supplier.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: sc.Name, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
-		Consumer: buyer.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE}}}}}); err != nil {
+		Consumer: buyer.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
+		AggregateFields: []string{"max_temp"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}}}}}); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -101,8 +102,9 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	fmt.Fprintln(tw, "lot\tstatement\tanswer\tchunks\tprove s\tverify ms\tbundle KiB\tverified\texpected")
 	for _, lot := range []string{good, bad} {
 		t0 := time.Now()
-		pr, err := service.ProveAggregate(ctx, buyerClient, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp",
-			Query: fmt.Sprintf("lot == %q AND max_temp > 8.0", lot), Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}},
+		q := fmt.Sprintf("lot == %q AND max_temp > 8.0", lot)
+		th := &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}
+		pr, err := service.ProveAggregate(ctx, buyerClient, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp", Query: q, Threshold: th},
 			func(done, total int) { fmt.Fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) })
 		fmt.Fprint(stderr, "\r\033[K")
 		if err != nil {
@@ -110,7 +112,9 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		}
 		proveS := time.Since(t0).Seconds()
 		t1 := time.Now()
-		vr, err := third.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
+		vr, err := third.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
+			Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: sc.Name, Query: q, Field: "max_temp",
+			Mode: zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD, Threshold: th}})
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
-	"github.com/zkshare/zkshare/verifier"
 )
 
 var errUsage = errors.New("usage")
@@ -378,54 +376,6 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", *out, b.Statement())
 	return os.WriteFile(*out, append(enc, '\n'), 0o644)
-}
-
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("verify", stderr)
-	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory whose verifying keys are pinned")
-	subject := f.String("subject", "", "the subject you asked about")
-	nonceHex := f.String("nonce", "", "the nonce you issued (hex)")
-	asJSON := f.Bool("json", false, "print the verdict as JSON")
-	ledgerKey := f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key (offline anchor check)")
-	freshness := f.Duration("freshness", 0, "with --server: how long a replaced root still verifies (default: the server's)")
-	r := remoteFlags(f)
-	f.StringVar(r.server, "ledger", *r.server, "a node's URL: verify online against its ledger (same as --server)")
-	if _, err := f.parse(args); err != nil {
-		return helpOK(err)
-	}
-	if f.NArg() != 1 {
-		return errors.New("verify: want one bundle file")
-	}
-	data, err := os.ReadFile(f.Arg(0))
-	if err != nil {
-		return err
-	}
-	if pb, err := parseProtoBundle(data); err == nil {
-		return verifyProto(ctx, r, pb, *keyDir, *ledgerKey, *subject, *nonceHex, *freshness, *asJSON, stdout)
-	}
-	v, err := verifier.FromDir(*keyDir)
-	if err != nil {
-		return err
-	}
-	exp := verifier.Expect{Subject: *subject}
-	if *nonceHex != "" {
-		n, err := records.ParseElement(*nonceHex)
-		if err != nil {
-			return fmt.Errorf("--nonce: %w", err)
-		}
-		exp.Nonce = &n
-	}
-	verdict := v.VerifyBytes(data, exp)
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(verdict); err != nil {
-			return err
-		}
-	} else if verdict.Valid {
-		fmt.Fprintf(stdout, "VALID: %s\nchecked: %s\n", verdict.Statement, strings.Join(verdict.Checked, ", "))
-	}
-	return verdict.Err()
 }
 
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }

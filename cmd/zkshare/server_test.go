@@ -159,7 +159,7 @@ func TestAggregateCLI(t *testing.T) {
 	out, _ := step("participant", "add", "--server", url, "--token-file", adminTok, "--id", "buyer", "--out", filepath.Join(dir, "buyer.json"))
 	buyer := regexp.MustCompile(`token: (\S+)`).FindStringSubmatch(out)[1]
 	step("collection", "create", "--server", url, "--token-file", holderTok, "--schema", filepath.Join("..", "..", "testdata", "coldchain", "schema.json"))
-	step("policy", "set", "--server", url, "--token-file", holderTok, "--collection", "coldchain", "--consumer", "buyer", "--kinds", "aggregate")
+	step("policy", "set", "--server", url, "--token-file", holderTok, "--collection", "coldchain", "--consumer", "buyer", "--kinds", "aggregate", "--aggregate-fields", "max_temp,co2_kg", "--aggregate-modes", "reveal,threshold")
 	step("commit", "--server", url, "--token-file", holderTok, "--collection", "coldchain", csv)
 	q3 := filepath.Join(dir, "q3.json")
 	_, errs := step("aggregate", "--server", url, "--token", buyer, "--collection", "coldchain", "--field", "max_temp",

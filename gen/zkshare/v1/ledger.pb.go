@@ -879,14 +879,16 @@ func (x *ConfirmAnchor) GetRoot() []byte {
 
 // Audit records that a proof was served: hashes and ids only.
 type Audit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CollectionId  []byte                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
-	Consumer      string                 `protobuf:"bytes,2,opt,name=consumer,proto3" json:"consumer,omitempty"`
-	Statement     string                 `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
-	QueryHash     []byte                 `protobuf:"bytes,4,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
-	Nonce         []byte                 `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	Result        bool                   `protobuf:"varint,6,opt,name=result,proto3" json:"result,omitempty"`
-	BundleHash    []byte                 `protobuf:"bytes,7,opt,name=bundle_hash,json=bundleHash,proto3" json:"bundle_hash,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CollectionId []byte                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	Consumer     string                 `protobuf:"bytes,2,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	Statement    string                 `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
+	QueryHash    []byte                 `protobuf:"bytes,4,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
+	Nonce        []byte                 `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Result       bool                   `protobuf:"varint,6,opt,name=result,proto3" json:"result,omitempty"`
+	// Empty when no bundle was served: the subject has no record, or no
+	// record satisfies an exists query (result is then false).
+	BundleHash    []byte `protobuf:"bytes,7,opt,name=bundle_hash,json=bundleHash,proto3" json:"bundle_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

@@ -78,6 +78,58 @@ func (StatementKind) EnumDescriptor() ([]byte, []int) {
 	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{0}
 }
 
+// AggregateMode is how much an aggregate answer reveals.
+type AggregateMode int32
+
+const (
+	AggregateMode_AGGREGATE_MODE_UNSPECIFIED AggregateMode = 0
+	// Count, sum, min and max are revealed.
+	AggregateMode_AGGREGATE_MODE_REVEAL AggregateMode = 1
+	// One bit: whether the aggregate stands in a relation to a threshold.
+	AggregateMode_AGGREGATE_MODE_THRESHOLD AggregateMode = 2
+)
+
+// Enum value maps for AggregateMode.
+var (
+	AggregateMode_name = map[int32]string{
+		0: "AGGREGATE_MODE_UNSPECIFIED",
+		1: "AGGREGATE_MODE_REVEAL",
+		2: "AGGREGATE_MODE_THRESHOLD",
+	}
+	AggregateMode_value = map[string]int32{
+		"AGGREGATE_MODE_UNSPECIFIED": 0,
+		"AGGREGATE_MODE_REVEAL":      1,
+		"AGGREGATE_MODE_THRESHOLD":   2,
+	}
+)
+
+func (x AggregateMode) Enum() *AggregateMode {
+	p := new(AggregateMode)
+	*p = x
+	return p
+}
+
+func (x AggregateMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AggregateMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_zkshare_v1_service_proto_enumTypes[1].Descriptor()
+}
+
+func (AggregateMode) Type() protoreflect.EnumType {
+	return &file_zkshare_v1_service_proto_enumTypes[1]
+}
+
+func (x AggregateMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AggregateMode.Descriptor instead.
+func (AggregateMode) EnumDescriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{1}
+}
+
 // Bundle is a self-contained proof: the statement, its public inputs, the
 // Groth16 proof, which key verifies it, and the anchor of its root on the
 // ledger with an inclusion proof under a signed checkpoint.
@@ -792,7 +844,11 @@ type ProveRequest struct {
 	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
 	Query   string `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
 	// 32 bytes from the verifier; fresh for every question.
-	Nonce         []byte `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Nonce []byte `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// For STATEMENT_KIND_SUBJECT: 32 random bytes (a BN254 scalar) that the
+	// asking consumer keeps. The bundle's key commitment hashes them with the
+	// key, so a bundle passed on names no one; verifying the subject needs them.
+	Blind         []byte `protobuf:"bytes,6,opt,name=blind,proto3" json:"blind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -862,6 +918,13 @@ func (x *ProveRequest) GetNonce() []byte {
 	return nil
 }
 
+func (x *ProveRequest) GetBlind() []byte {
+	if x != nil {
+		return x.Blind
+	}
+	return nil
+}
+
 type ProveAggregateRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -869,7 +932,10 @@ type ProveAggregateRequest struct {
 	// The aggregated field: a number, bool, enum or date.
 	Field string `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
 	// When set, only whether the aggregate stands in the relation is revealed.
-	Threshold     *AggregateThreshold `protobuf:"bytes,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Threshold *AggregateThreshold `protobuf:"bytes,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// 32 bytes from the verifier (a BN254 scalar), fresh for every question:
+	// the proof is bound to it, so a bundle cannot be replayed as a new answer.
+	Nonce         []byte `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -928,6 +994,13 @@ func (x *ProveAggregateRequest) GetField() string {
 func (x *ProveAggregateRequest) GetThreshold() *AggregateThreshold {
 	if x != nil {
 		return x.Threshold
+	}
+	return nil
+}
+
+func (x *ProveAggregateRequest) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
 	}
 	return nil
 }
@@ -1180,6 +1253,14 @@ type PolicyRule struct {
 	Templates []string `protobuf:"bytes,3,rep,name=templates,proto3" json:"templates,omitempty"`
 	// Proofs per minute; 0 means no limit.
 	RatePerMinute uint32 `protobuf:"varint,4,opt,name=rate_per_minute,json=ratePerMinute,proto3" json:"rate_per_minute,omitempty"`
+	// For STATEMENT_KIND_AGGREGATE: the fields the consumer may aggregate
+	// ("*" for any) and the modes it may ask for. A rule that grants
+	// aggregates must name both.
+	AggregateFields []string        `protobuf:"bytes,5,rep,name=aggregate_fields,json=aggregateFields,proto3" json:"aggregate_fields,omitempty"`
+	AggregateModes  []AggregateMode `protobuf:"varint,6,rep,packed,name=aggregate_modes,json=aggregateModes,proto3,enum=zkshare.v1.AggregateMode" json:"aggregate_modes,omitempty"`
+	// The fewest records a revealed aggregate may cover: over fewer, the
+	// proof shows only "fewer than min_group records" (enforced in-circuit).
+	MinGroup      uint32 `protobuf:"varint,7,opt,name=min_group,json=minGroup,proto3" json:"min_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1242,6 +1323,153 @@ func (x *PolicyRule) GetRatePerMinute() uint32 {
 	return 0
 }
 
+func (x *PolicyRule) GetAggregateFields() []string {
+	if x != nil {
+		return x.AggregateFields
+	}
+	return nil
+}
+
+func (x *PolicyRule) GetAggregateModes() []AggregateMode {
+	if x != nil {
+		return x.AggregateModes
+	}
+	return nil
+}
+
+func (x *PolicyRule) GetMinGroup() uint32 {
+	if x != nil {
+		return x.MinGroup
+	}
+	return 0
+}
+
+// Expectation pins the question the asker asked. A bundle that answers any
+// other question fails the "expectation" check. Unset fields are not pinned.
+type Expectation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  StatementKind          `protobuf:"varint,1,opt,name=kind,proto3,enum=zkshare.v1.StatementKind" json:"kind,omitempty"`
+	// The collection's name.
+	Collection string `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	// The query as asked; compared by its canonical hash under the
+	// collection's schema, so spacing and clause spelling do not matter.
+	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	// Or the query hash itself (32 bytes).
+	QueryHash []byte `protobuf:"bytes,4,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
+	// A subject's key: requires a subject statement about that key.
+	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The blind sent with the question (32 bytes); required with subject.
+	Blind []byte `protobuf:"bytes,6,opt,name=blind,proto3" json:"blind,omitempty"`
+	// The nonce sent with the question (32 bytes).
+	Nonce []byte `protobuf:"bytes,7,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// Aggregates: the field, the mode, and in threshold mode the threshold.
+	Field         string              `protobuf:"bytes,8,opt,name=field,proto3" json:"field,omitempty"`
+	Mode          AggregateMode       `protobuf:"varint,9,opt,name=mode,proto3,enum=zkshare.v1.AggregateMode" json:"mode,omitempty"`
+	Threshold     *AggregateThreshold `protobuf:"bytes,10,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Expectation) Reset() {
+	*x = Expectation{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Expectation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Expectation) ProtoMessage() {}
+
+func (x *Expectation) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Expectation.ProtoReflect.Descriptor instead.
+func (*Expectation) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Expectation) GetKind() StatementKind {
+	if x != nil {
+		return x.Kind
+	}
+	return StatementKind_STATEMENT_KIND_UNSPECIFIED
+}
+
+func (x *Expectation) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *Expectation) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *Expectation) GetQueryHash() []byte {
+	if x != nil {
+		return x.QueryHash
+	}
+	return nil
+}
+
+func (x *Expectation) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Expectation) GetBlind() []byte {
+	if x != nil {
+		return x.Blind
+	}
+	return nil
+}
+
+func (x *Expectation) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *Expectation) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Expectation) GetMode() AggregateMode {
+	if x != nil {
+		return x.Mode
+	}
+	return AggregateMode_AGGREGATE_MODE_UNSPECIFIED
+}
+
+func (x *Expectation) GetThreshold() *AggregateThreshold {
+	if x != nil {
+		return x.Threshold
+	}
+	return nil
+}
+
 type SetPolicyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -1252,7 +1480,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1492,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1505,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetPolicyRequest) GetCollection() string {
@@ -1302,7 +1530,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1542,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1555,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
 }
 
 type GetPolicyRequest struct {
@@ -1339,7 +1567,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1579,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1592,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPolicyRequest) GetCollection() string {
@@ -1383,7 +1611,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1623,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1636,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *AccessPolicy {
@@ -1429,7 +1657,7 @@ type UpdateRecordsRequest struct {
 
 func (x *UpdateRecordsRequest) Reset() {
 	*x = UpdateRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1669,7 @@ func (x *UpdateRecordsRequest) String() string {
 func (*UpdateRecordsRequest) ProtoMessage() {}
 
 func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1682,7 @@ func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateRecordsRequest) GetCollection() string {
@@ -1484,7 +1712,7 @@ type UpdateRecordsResponse struct {
 
 func (x *UpdateRecordsResponse) Reset() {
 	*x = UpdateRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1724,7 @@ func (x *UpdateRecordsResponse) String() string {
 func (*UpdateRecordsResponse) ProtoMessage() {}
 
 func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1737,7 @@ func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateRecordsResponse) GetUpdated() uint64 {
@@ -1558,7 +1786,7 @@ type ConfirmAnchorRequest struct {
 
 func (x *ConfirmAnchorRequest) Reset() {
 	*x = ConfirmAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1798,7 @@ func (x *ConfirmAnchorRequest) String() string {
 func (*ConfirmAnchorRequest) ProtoMessage() {}
 
 func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1811,7 @@ func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfirmAnchorRequest) GetCollectionId() []byte {
@@ -1617,7 +1845,7 @@ type ConfirmAnchorResponse struct {
 
 func (x *ConfirmAnchorResponse) Reset() {
 	*x = ConfirmAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +1857,7 @@ func (x *ConfirmAnchorResponse) String() string {
 func (*ConfirmAnchorResponse) ProtoMessage() {}
 
 func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +1870,7 @@ func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConfirmAnchorResponse) GetTxHash() []byte {
@@ -1669,7 +1897,7 @@ type DeleteRecordsRequest struct {
 
 func (x *DeleteRecordsRequest) Reset() {
 	*x = DeleteRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1909,7 @@ func (x *DeleteRecordsRequest) String() string {
 func (*DeleteRecordsRequest) ProtoMessage() {}
 
 func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1922,7 @@ func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteRecordsRequest) GetCollection() string {
@@ -1724,7 +1952,7 @@ type DeleteRecordsResponse struct {
 
 func (x *DeleteRecordsResponse) Reset() {
 	*x = DeleteRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1964,7 @@ func (x *DeleteRecordsResponse) String() string {
 func (*DeleteRecordsResponse) ProtoMessage() {}
 
 func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1977,7 @@ func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteRecordsResponse) GetDeleted() uint64 {
@@ -1813,7 +2041,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +2053,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +2066,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Receipt) GetCollection() string {
@@ -1949,7 +2177,7 @@ type IssueReceiptRequest struct {
 
 func (x *IssueReceiptRequest) Reset() {
 	*x = IssueReceiptRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2189,7 @@ func (x *IssueReceiptRequest) String() string {
 func (*IssueReceiptRequest) ProtoMessage() {}
 
 func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2202,7 @@ func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptRequest.ProtoReflect.Descriptor instead.
 func (*IssueReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *IssueReceiptRequest) GetCollection() string {
@@ -2000,7 +2228,7 @@ type IssueReceiptResponse struct {
 
 func (x *IssueReceiptResponse) Reset() {
 	*x = IssueReceiptResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2240,7 @@ func (x *IssueReceiptResponse) String() string {
 func (*IssueReceiptResponse) ProtoMessage() {}
 
 func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2253,7 @@ func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptResponse.ProtoReflect.Descriptor instead.
 func (*IssueReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IssueReceiptResponse) GetReceipt() *Receipt {
@@ -2038,19 +2266,22 @@ func (x *IssueReceiptResponse) GetReceipt() *Receipt {
 type VerifyRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Bundle *Bundle                `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
-	// When set, the bundle must carry this nonce.
+	// When set, the bundle must carry this nonce (as expect.nonce).
 	Nonce []byte `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	// When set, the bundle's subject must be this key.
+	// When set, the bundle's subject must be this key (as expect.subject).
 	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
-	// Oldest acceptable root, in seconds behind the latest; 0 means 3600.
+	// How long ago the root may have been replaced, in seconds; 0 means the
+	// node's default. The node refuses more than its configured maximum.
 	FreshnessSeconds uint32 `protobuf:"varint,4,opt,name=freshness_seconds,json=freshnessSeconds,proto3" json:"freshness_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What the asker asked.
+	Expect        *Expectation `protobuf:"bytes,5,opt,name=expect,proto3" json:"expect,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2062,7 +2293,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2075,7 +2306,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VerifyRequest) GetBundle() *Bundle {
@@ -2106,6 +2337,13 @@ func (x *VerifyRequest) GetFreshnessSeconds() uint32 {
 	return 0
 }
 
+func (x *VerifyRequest) GetExpect() *Expectation {
+	if x != nil {
+		return x.Expect
+	}
+	return nil
+}
+
 type VerifyResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Valid     bool                   `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
@@ -2116,13 +2354,16 @@ type VerifyResponse struct {
 	Checks           []string `protobuf:"bytes,5,rep,name=checks,proto3" json:"checks,omitempty"`
 	AnchorHeight     uint64   `protobuf:"varint,6,opt,name=anchor_height,json=anchorHeight,proto3" json:"anchor_height,omitempty"`
 	AnchorTimeUnixMs int64    `protobuf:"varint,7,opt,name=anchor_time_unix_ms,json=anchorTimeUnixMs,proto3" json:"anchor_time_unix_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What a valid verdict does not rule out, e.g. that the keys came from a
+	// single-party development setup.
+	Warnings      []string `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2375,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2388,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -2199,20 +2440,29 @@ func (x *VerifyResponse) GetAnchorTimeUnixMs() int64 {
 	return 0
 }
 
+func (x *VerifyResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // VerifierService checks bundles against the ledger.
 type VerifyAggregateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// An aggregate bundle, JSON.
 	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
-	// Oldest acceptable anchor, in seconds behind the latest; 0 means 3600.
+	// As in VerifyRequest.
 	FreshnessSeconds uint32 `protobuf:"varint,2,opt,name=freshness_seconds,json=freshnessSeconds,proto3" json:"freshness_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What the asker asked.
+	Expect        *Expectation `protobuf:"bytes,3,opt,name=expect,proto3" json:"expect,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyAggregateRequest) Reset() {
 	*x = VerifyAggregateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2474,7 @@ func (x *VerifyAggregateRequest) String() string {
 func (*VerifyAggregateRequest) ProtoMessage() {}
 
 func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2487,7 @@ func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *VerifyAggregateRequest) GetBundle() []byte {
@@ -2254,6 +2504,13 @@ func (x *VerifyAggregateRequest) GetFreshnessSeconds() uint32 {
 	return 0
 }
 
+func (x *VerifyAggregateRequest) GetExpect() *Expectation {
+	if x != nil {
+		return x.Expect
+	}
+	return nil
+}
+
 type VerifyAggregateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Verdict       *VerifyResponse        `protobuf:"bytes,1,opt,name=verdict,proto3" json:"verdict,omitempty"`
@@ -2263,7 +2520,7 @@ type VerifyAggregateResponse struct {
 
 func (x *VerifyAggregateResponse) Reset() {
 	*x = VerifyAggregateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2532,7 @@ func (x *VerifyAggregateResponse) String() string {
 func (*VerifyAggregateResponse) ProtoMessage() {}
 
 func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2545,7 @@ func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *VerifyAggregateResponse) GetVerdict() *VerifyResponse {
@@ -2306,7 +2563,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2575,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2588,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 type GetCheckpointResponse struct {
@@ -2348,7 +2605,7 @@ type GetCheckpointResponse struct {
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2617,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2630,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -2415,7 +2672,7 @@ type GetAnchorRequest struct {
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2427,7 +2684,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2440,7 +2697,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -2471,7 +2728,7 @@ type GetAnchorResponse struct {
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2740,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2496,7 +2753,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -2550,7 +2807,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2562,7 +2819,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2575,7 +2832,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -2598,7 +2855,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +2867,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +2880,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -2671,7 +2928,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +2940,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +2953,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -2722,7 +2979,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2734,7 +2991,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2747,7 +3004,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -2766,7 +3023,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +3035,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +3048,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -2810,7 +3067,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2822,7 +3079,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2835,7 +3092,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -2858,7 +3115,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2870,7 +3127,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2883,7 +3140,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -2927,7 +3184,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2939,7 +3196,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2952,7 +3209,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
@@ -2999,7 +3256,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3268,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3281,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -3046,7 +3303,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3058,7 +3315,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3071,7 +3328,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -3106,7 +3363,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3118,7 +3375,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3131,7 +3388,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -3224,7 +3481,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x15GetCollectionResponse\x12:\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\v2\x1a.zkshare.v1.CollectionInfoR\n" +
-	"collection\"\xa3\x01\n" +
+	"collection\"\xb9\x01\n" +
 	"\fProveRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3232,14 +3489,16 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.zkshare.v1.StatementKindR\x04kind\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12\x14\n" +
 	"\x05query\x18\x04 \x01(\tR\x05query\x12\x14\n" +
-	"\x05nonce\x18\x05 \x01(\fR\x05nonce\"\xa1\x01\n" +
+	"\x05nonce\x18\x05 \x01(\fR\x05nonce\x12\x14\n" +
+	"\x05blind\x18\x06 \x01(\fR\x05blind\"\xb7\x01\n" +
 	"\x15ProveAggregateRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12<\n" +
-	"\tthreshold\x18\x04 \x01(\v2\x1e.zkshare.v1.AggregateThresholdR\tthreshold\"d\n" +
+	"\tthreshold\x18\x04 \x01(\v2\x1e.zkshare.v1.AggregateThresholdR\tthreshold\x12\x14\n" +
+	"\x05nonce\x18\x05 \x01(\fR\x05nonce\"d\n" +
 	"\x12AggregateThreshold\x12\x1c\n" +
 	"\taggregate\x18\x01 \x01(\tR\taggregate\x12\x1a\n" +
 	"\brelation\x18\x02 \x01(\tR\brelation\x12\x14\n" +
@@ -3254,13 +3513,31 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\"<\n" +
 	"\fAccessPolicy\x12,\n" +
-	"\x05rules\x18\x01 \x03(\v2\x16.zkshare.v1.PolicyRuleR\x05rules\"\x9f\x01\n" +
+	"\x05rules\x18\x01 \x03(\v2\x16.zkshare.v1.PolicyRuleR\x05rules\"\xab\x02\n" +
 	"\n" +
 	"PolicyRule\x12\x1a\n" +
 	"\bconsumer\x18\x01 \x01(\tR\bconsumer\x12/\n" +
 	"\x05kinds\x18\x02 \x03(\x0e2\x19.zkshare.v1.StatementKindR\x05kinds\x12\x1c\n" +
 	"\ttemplates\x18\x03 \x03(\tR\ttemplates\x12&\n" +
-	"\x0frate_per_minute\x18\x04 \x01(\rR\rratePerMinute\"d\n" +
+	"\x0frate_per_minute\x18\x04 \x01(\rR\rratePerMinute\x12)\n" +
+	"\x10aggregate_fields\x18\x05 \x03(\tR\x0faggregateFields\x12B\n" +
+	"\x0faggregate_modes\x18\x06 \x03(\x0e2\x19.zkshare.v1.AggregateModeR\x0eaggregateModes\x12\x1b\n" +
+	"\tmin_group\x18\a \x01(\rR\bminGroup\"\xda\x02\n" +
+	"\vExpectation\x12-\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.zkshare.v1.StatementKindR\x04kind\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05query\x18\x03 \x01(\tR\x05query\x12\x1d\n" +
+	"\n" +
+	"query_hash\x18\x04 \x01(\fR\tqueryHash\x12\x18\n" +
+	"\asubject\x18\x05 \x01(\tR\asubject\x12\x14\n" +
+	"\x05blind\x18\x06 \x01(\fR\x05blind\x12\x14\n" +
+	"\x05nonce\x18\a \x01(\fR\x05nonce\x12\x14\n" +
+	"\x05field\x18\b \x01(\tR\x05field\x12-\n" +
+	"\x04mode\x18\t \x01(\x0e2\x19.zkshare.v1.AggregateModeR\x04mode\x12<\n" +
+	"\tthreshold\x18\n" +
+	" \x01(\v2\x1e.zkshare.v1.AggregateThresholdR\tthreshold\"d\n" +
 	"\x10SetPolicyRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3328,12 +3605,13 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"collection\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\"E\n" +
 	"\x14IssueReceiptResponse\x12-\n" +
-	"\areceipt\x18\x01 \x01(\v2\x13.zkshare.v1.ReceiptR\areceipt\"\x98\x01\n" +
+	"\areceipt\x18\x01 \x01(\v2\x13.zkshare.v1.ReceiptR\areceipt\"\xc9\x01\n" +
 	"\rVerifyRequest\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12+\n" +
-	"\x11freshness_seconds\x18\x04 \x01(\rR\x10freshnessSeconds\"\xeb\x01\n" +
+	"\x11freshness_seconds\x18\x04 \x01(\rR\x10freshnessSeconds\x12/\n" +
+	"\x06expect\x18\x05 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"\x87\x02\n" +
 	"\x0eVerifyResponse\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\x12!\n" +
@@ -3341,10 +3619,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06checks\x18\x05 \x03(\tR\x06checks\x12#\n" +
 	"\ranchor_height\x18\x06 \x01(\x04R\fanchorHeight\x12-\n" +
-	"\x13anchor_time_unix_ms\x18\a \x01(\x03R\x10anchorTimeUnixMs\"]\n" +
+	"\x13anchor_time_unix_ms\x18\a \x01(\x03R\x10anchorTimeUnixMs\x12\x1a\n" +
+	"\bwarnings\x18\b \x03(\tR\bwarnings\"\x8e\x01\n" +
 	"\x16VerifyAggregateRequest\x12\x16\n" +
 	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12+\n" +
-	"\x11freshness_seconds\x18\x02 \x01(\rR\x10freshnessSeconds\"O\n" +
+	"\x11freshness_seconds\x18\x02 \x01(\rR\x10freshnessSeconds\x12/\n" +
+	"\x06expect\x18\x03 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"O\n" +
 	"\x17VerifyAggregateResponse\x124\n" +
 	"\averdict\x18\x01 \x01(\v2\x1a.zkshare.v1.VerifyResponseR\averdict\"\x16\n" +
 	"\x14GetCheckpointRequest\"\x82\x01\n" +
@@ -3414,7 +3694,11 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
 	"\x15STATEMENT_KIND_EXISTS\x10\x02\x12\x1c\n" +
-	"\x18STATEMENT_KIND_AGGREGATE\x10\x032\x9e\a\n" +
+	"\x18STATEMENT_KIND_AGGREGATE\x10\x03*h\n" +
+	"\rAggregateMode\x12\x1e\n" +
+	"\x1aAGGREGATE_MODE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15AGGREGATE_MODE_REVEAL\x10\x01\x12\x1c\n" +
+	"\x18AGGREGATE_MODE_THRESHOLD\x10\x022\x9e\a\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
@@ -3456,130 +3740,138 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 	return file_zkshare_v1_service_proto_rawDescData
 }
 
-var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
-	(*Bundle)(nil),                      // 1: zkshare.v1.Bundle
-	(*Record)(nil),                      // 2: zkshare.v1.Record
-	(*CreateCollectionRequest)(nil),     // 3: zkshare.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),    // 4: zkshare.v1.CreateCollectionResponse
-	(*CollectionInfo)(nil),              // 5: zkshare.v1.CollectionInfo
-	(*CommitRecordsRequest)(nil),        // 6: zkshare.v1.CommitRecordsRequest
-	(*CommitRecordsResponse)(nil),       // 7: zkshare.v1.CommitRecordsResponse
-	(*GetCollectionRequest)(nil),        // 8: zkshare.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),       // 9: zkshare.v1.GetCollectionResponse
-	(*ProveRequest)(nil),                // 10: zkshare.v1.ProveRequest
-	(*ProveAggregateRequest)(nil),       // 11: zkshare.v1.ProveAggregateRequest
-	(*AggregateThreshold)(nil),          // 12: zkshare.v1.AggregateThreshold
-	(*ProveAggregateResponse)(nil),      // 13: zkshare.v1.ProveAggregateResponse
-	(*ProveResponse)(nil),               // 14: zkshare.v1.ProveResponse
-	(*AccessPolicy)(nil),                // 15: zkshare.v1.AccessPolicy
-	(*PolicyRule)(nil),                  // 16: zkshare.v1.PolicyRule
-	(*SetPolicyRequest)(nil),            // 17: zkshare.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),           // 18: zkshare.v1.SetPolicyResponse
-	(*GetPolicyRequest)(nil),            // 19: zkshare.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),           // 20: zkshare.v1.GetPolicyResponse
-	(*UpdateRecordsRequest)(nil),        // 21: zkshare.v1.UpdateRecordsRequest
-	(*UpdateRecordsResponse)(nil),       // 22: zkshare.v1.UpdateRecordsResponse
-	(*ConfirmAnchorRequest)(nil),        // 23: zkshare.v1.ConfirmAnchorRequest
-	(*ConfirmAnchorResponse)(nil),       // 24: zkshare.v1.ConfirmAnchorResponse
-	(*DeleteRecordsRequest)(nil),        // 25: zkshare.v1.DeleteRecordsRequest
-	(*DeleteRecordsResponse)(nil),       // 26: zkshare.v1.DeleteRecordsResponse
-	(*Receipt)(nil),                     // 27: zkshare.v1.Receipt
-	(*IssueReceiptRequest)(nil),         // 28: zkshare.v1.IssueReceiptRequest
-	(*IssueReceiptResponse)(nil),        // 29: zkshare.v1.IssueReceiptResponse
-	(*VerifyRequest)(nil),               // 30: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 31: zkshare.v1.VerifyResponse
-	(*VerifyAggregateRequest)(nil),      // 32: zkshare.v1.VerifyAggregateRequest
-	(*VerifyAggregateResponse)(nil),     // 33: zkshare.v1.VerifyAggregateResponse
-	(*GetCheckpointRequest)(nil),        // 34: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 35: zkshare.v1.GetCheckpointResponse
-	(*GetAnchorRequest)(nil),            // 36: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),           // 37: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),       // 38: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),      // 39: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),           // 40: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),          // 41: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),          // 42: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),         // 43: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),     // 44: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                  // 45: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),    // 46: zkshare.v1.ListAuditEntriesResponse
-	(*RegisterParticipantRequest)(nil),  // 47: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil), // 48: zkshare.v1.RegisterParticipantResponse
-	(*Anchor)(nil),                      // 49: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 50: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 51: zkshare.v1.Audit
-	(Role)(0),                           // 52: zkshare.v1.Role
+	(AggregateMode)(0),                  // 1: zkshare.v1.AggregateMode
+	(*Bundle)(nil),                      // 2: zkshare.v1.Bundle
+	(*Record)(nil),                      // 3: zkshare.v1.Record
+	(*CreateCollectionRequest)(nil),     // 4: zkshare.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),    // 5: zkshare.v1.CreateCollectionResponse
+	(*CollectionInfo)(nil),              // 6: zkshare.v1.CollectionInfo
+	(*CommitRecordsRequest)(nil),        // 7: zkshare.v1.CommitRecordsRequest
+	(*CommitRecordsResponse)(nil),       // 8: zkshare.v1.CommitRecordsResponse
+	(*GetCollectionRequest)(nil),        // 9: zkshare.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),       // 10: zkshare.v1.GetCollectionResponse
+	(*ProveRequest)(nil),                // 11: zkshare.v1.ProveRequest
+	(*ProveAggregateRequest)(nil),       // 12: zkshare.v1.ProveAggregateRequest
+	(*AggregateThreshold)(nil),          // 13: zkshare.v1.AggregateThreshold
+	(*ProveAggregateResponse)(nil),      // 14: zkshare.v1.ProveAggregateResponse
+	(*ProveResponse)(nil),               // 15: zkshare.v1.ProveResponse
+	(*AccessPolicy)(nil),                // 16: zkshare.v1.AccessPolicy
+	(*PolicyRule)(nil),                  // 17: zkshare.v1.PolicyRule
+	(*Expectation)(nil),                 // 18: zkshare.v1.Expectation
+	(*SetPolicyRequest)(nil),            // 19: zkshare.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),           // 20: zkshare.v1.SetPolicyResponse
+	(*GetPolicyRequest)(nil),            // 21: zkshare.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),           // 22: zkshare.v1.GetPolicyResponse
+	(*UpdateRecordsRequest)(nil),        // 23: zkshare.v1.UpdateRecordsRequest
+	(*UpdateRecordsResponse)(nil),       // 24: zkshare.v1.UpdateRecordsResponse
+	(*ConfirmAnchorRequest)(nil),        // 25: zkshare.v1.ConfirmAnchorRequest
+	(*ConfirmAnchorResponse)(nil),       // 26: zkshare.v1.ConfirmAnchorResponse
+	(*DeleteRecordsRequest)(nil),        // 27: zkshare.v1.DeleteRecordsRequest
+	(*DeleteRecordsResponse)(nil),       // 28: zkshare.v1.DeleteRecordsResponse
+	(*Receipt)(nil),                     // 29: zkshare.v1.Receipt
+	(*IssueReceiptRequest)(nil),         // 30: zkshare.v1.IssueReceiptRequest
+	(*IssueReceiptResponse)(nil),        // 31: zkshare.v1.IssueReceiptResponse
+	(*VerifyRequest)(nil),               // 32: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),              // 33: zkshare.v1.VerifyResponse
+	(*VerifyAggregateRequest)(nil),      // 34: zkshare.v1.VerifyAggregateRequest
+	(*VerifyAggregateResponse)(nil),     // 35: zkshare.v1.VerifyAggregateResponse
+	(*GetCheckpointRequest)(nil),        // 36: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 37: zkshare.v1.GetCheckpointResponse
+	(*GetAnchorRequest)(nil),            // 38: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),           // 39: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),       // 40: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),      // 41: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),           // 42: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),          // 43: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),          // 44: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),         // 45: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),     // 46: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                  // 47: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),    // 48: zkshare.v1.ListAuditEntriesResponse
+	(*RegisterParticipantRequest)(nil),  // 49: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil), // 50: zkshare.v1.RegisterParticipantResponse
+	(*Anchor)(nil),                      // 51: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 52: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 53: zkshare.v1.Audit
+	(Role)(0),                           // 54: zkshare.v1.Role
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	0,  // 0: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
-	5,  // 1: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	2,  // 2: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
-	5,  // 3: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	6,  // 1: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	3,  // 2: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
+	6,  // 3: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
 	0,  // 4: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
-	12, // 5: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
-	1,  // 6: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
-	16, // 7: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
+	13, // 5: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
+	2,  // 6: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
+	17, // 7: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
 	0,  // 8: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
-	15, // 9: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
-	15, // 10: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
-	2,  // 11: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
-	27, // 12: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
-	1,  // 13: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	31, // 14: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	49, // 15: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	50, // 16: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	50, // 17: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	51, // 18: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	45, // 19: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	52, // 20: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	3,  // 21: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	6,  // 22: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	21, // 23: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	25, // 24: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	8,  // 25: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	17, // 26: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	19, // 27: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	10, // 28: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	11, // 29: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
-	28, // 30: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	23, // 31: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	30, // 32: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	32, // 33: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	34, // 34: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	36, // 35: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	38, // 36: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	40, // 37: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	42, // 38: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	44, // 39: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	47, // 40: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	4,  // 41: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	7,  // 42: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	22, // 43: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	26, // 44: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	9,  // 45: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	18, // 46: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	20, // 47: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	14, // 48: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	13, // 49: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	29, // 50: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	24, // 51: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	31, // 52: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	33, // 53: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	35, // 54: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	37, // 55: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	39, // 56: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	41, // 57: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	43, // 58: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	46, // 59: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	48, // 60: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	41, // [41:61] is the sub-list for method output_type
-	21, // [21:41] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	1,  // 9: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
+	0,  // 10: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
+	1,  // 11: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
+	13, // 12: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
+	16, // 13: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
+	16, // 14: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
+	3,  // 15: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
+	29, // 16: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
+	2,  // 17: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	18, // 18: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
+	18, // 19: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
+	33, // 20: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
+	51, // 21: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	52, // 22: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	52, // 23: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	53, // 24: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	47, // 25: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	54, // 26: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	4,  // 27: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	7,  // 28: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	23, // 29: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	27, // 30: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	9,  // 31: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	19, // 32: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	21, // 33: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	11, // 34: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	12, // 35: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	30, // 36: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	25, // 37: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	32, // 38: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	34, // 39: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	36, // 40: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	38, // 41: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	40, // 42: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	42, // 43: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	44, // 44: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	46, // 45: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	49, // 46: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	5,  // 47: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	8,  // 48: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	24, // 49: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	28, // 50: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	10, // 51: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	20, // 52: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	22, // 53: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	15, // 54: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	14, // 55: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	31, // 56: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	26, // 57: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	33, // 58: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	35, // 59: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	37, // 60: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	39, // 61: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	41, // 62: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	43, // 63: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	45, // 64: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	48, // 65: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	50, // 66: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	47, // [47:67] is the sub-list for method output_type
+	27, // [27:47] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -3593,8 +3885,8 @@ func file_zkshare_v1_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   48,
+			NumEnums:      2,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

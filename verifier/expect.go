@@ -1,0 +1,105 @@
+package verifier
+
+import (
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/query"
+	"github.com/zkshare/zkshare/records"
+)
+
+// CheckExpect: the bundle answers the question the asker asked (kind,
+// collection, query, subject, field, mode, threshold).
+const CheckExpect = "expectation"
+
+// Aggregate modes an asker can pin.
+const (
+	ModeReveal    = "reveal"
+	ModeThreshold = "threshold"
+)
+
+// Threshold is an aggregate threshold as asked: "max <= 8.0" is
+// {Which: "max", Relation: "<=", Value: "8.0"}, Value in the field's terms.
+type Threshold struct {
+	Which, Relation, Value string
+}
+
+// Expect is what the verifier itself knows and wants checked: the question
+// it asked. A holder that answers another question (an exists bundle for a
+// subject question, a weaker query, another field or threshold) fails.
+// Zero fields are not pinned.
+type Expect struct {
+	Kind       string      // bundle.KindSubject, KindExists or KindAggregate
+	Collection string      // the collection's name
+	Query      string      // the query text as asked, compared by canonical hash
+	QueryHash  *fr.Element // or its hash
+	Nonce      *fr.Element // the nonce it issued
+	Subject    string      // the subject it asked about: requires a subject bundle
+	Blind      *fr.Element // the blind it sent with a subject question
+
+	// Aggregates.
+	Field     string
+	Mode      string // ModeReveal or ModeThreshold
+	Threshold *Threshold
+}
+
+// statement checks the pins every kind shares against a bundle's kind,
+// collection and query hash (the latter already proven to be the hash of
+// the bundle's query text under schema). It returns "" or why not.
+func (e *Expect) statement(kind, collection string, schema *records.Schema, queryHash fr.Element) string {
+	if e.Kind != "" && e.Kind != kind {
+		return fmt.Sprintf("asked a %s question, the bundle answers a %s question", e.Kind, kind)
+	}
+	if e.Subject != "" && kind != bundle.KindSubject {
+		return fmt.Sprintf("asked about a subject, the bundle is a %s statement", kind)
+	}
+	if e.Collection != "" && e.Collection != collection {
+		return fmt.Sprintf("asked about collection %q, the bundle is about %q", e.Collection, collection)
+	}
+	if e.Query != "" {
+		prep, err := query.Prepare(e.Query, schema)
+		if err != nil {
+			return fmt.Sprintf("the pinned query does not apply to the bundle's schema: %v", err)
+		}
+		if !prep.Hash.Equal(&queryHash) {
+			return fmt.Sprintf("asked %q, the bundle answers another query", prep.Text)
+		}
+	}
+	if e.QueryHash != nil && !e.QueryHash.Equal(&queryHash) {
+		return "the bundle answers another query than the pinned query hash"
+	}
+	if kind != bundle.KindAggregate && (e.Field != "" || e.Mode != "" || e.Threshold != nil) {
+		return fmt.Sprintf("asked an aggregate question, the bundle is a %s statement", kind)
+	}
+	return ""
+}
+
+// aggregate checks the aggregate pins: field, mode and threshold, the
+// threshold compared in the circuit's terms so that "8" and "8.0" agree.
+func (e *Expect) aggregate(b *bundle.Aggregate, f *records.Field) string {
+	if e.Field != "" && e.Field != b.Field {
+		return fmt.Sprintf("asked about field %q, the bundle aggregates %q", e.Field, b.Field)
+	}
+	mode := ModeReveal
+	if b.Holds != nil {
+		mode = ModeThreshold
+	}
+	if e.Mode != "" && e.Mode != mode {
+		return fmt.Sprintf("asked for a %s answer, the bundle gives a %s answer", e.Mode, mode)
+	}
+	if t := e.Threshold; t != nil {
+		if mode != ModeThreshold {
+			return "asked a threshold question, the bundle reveals the aggregates"
+		}
+		want, err := f.ThresholdValue(t.Which, t.Value)
+		if err != nil {
+			return fmt.Sprintf("the pinned threshold: %v", err)
+		}
+		got, err := f.ThresholdValue(b.Which, b.Threshold)
+		if err != nil || t.Which != b.Which || t.Relation != b.Relation || want.Cmp(got) != 0 {
+			return fmt.Sprintf("asked whether %s %s %s, the bundle answers %s %s %s", t.Which, t.Relation, t.Value, b.Which, b.Relation, b.Threshold)
+		}
+	}
+	return ""
+}
