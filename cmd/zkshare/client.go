@@ -22,6 +22,7 @@ import (
 	"github.com/zkshare/zkshare/receipt"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/service"
+	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -59,6 +60,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on %s://%s\n  holder token: %s\n  admin token:  %s\n",
 		scheme, ln.Addr(), service.TokenPath(*data, service.HolderID), service.TokenPath(*data, service.AdminID))
+	if vkey, err := note.NewEd25519VerifierKey(srv.Ledger().Origin(), srv.Ledger().NodeKey()); err == nil {
+		fmt.Fprintf(stderr, "  checkpoint key (for offline verify --ledger-key): %s\n", vkey)
+	}
 	e.log.Info("serving", "addr", ln.Addr().String(), "data", *data)
 	if (t.CertFile == "") != (t.KeyFile == "") || (t.ClientCA != "" && t.CertFile == "") {
 		return errors.New("serve: --tls-cert and --tls-key go together, and --client-ca needs them")

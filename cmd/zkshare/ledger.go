@@ -129,6 +129,9 @@ func cmdLedgerShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 	h := l.Head()
 	fmt.Fprintf(stdout, "origin   %s\nheight   %d\ntime     %s\nlog size %d\nlog root %x\n",
 		l.Origin(), h.Height, time.UnixMilli(h.TimeUnixMs).UTC().Format(time.RFC3339Nano), h.LogSize, h.LogRoot)
+	if vkey, err := note.NewEd25519VerifierKey(l.Origin(), l.NodeKey()); err == nil {
+		fmt.Fprintf(stdout, "checkpoint key %s   (zkshare verify --ledger-key)\n", vkey)
+	}
 	cp, _, cpErr := l.Checkpoint()
 	if cpErr == nil {
 		fmt.Fprintf(stdout, "\ncheckpoint:\n%s", cp)

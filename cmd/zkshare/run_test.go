@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,10 +62,12 @@ func TestCLIFlow(t *testing.T) {
 	b := filepath.Join(dir, "b.json")
 	step("prove", "--data", data, "--keys", keyDir, "--collection", "people", "--subject", "SECRET-ID-1",
 		"--query", `income >= 400000 AND status != "ok"`, "--nonce", nonce, "--out", b)
-	out := step("verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--nonce", nonce, b)
-	if !strings.HasPrefix(out, "VALID") {
-		t.Fatalf("verify: %s", out)
+	// A bundle from a private store rests on no anchor: it is never VALID.
+	out, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--nonce", nonce, b)
+	if !errors.Is(err, errUnanchored) || !strings.HasPrefix(out, "NOT ANCHORED") || strings.Contains(out, "VALID") {
+		t.Fatalf("verify of an unanchored bundle: %v\n%s", err, out)
 	}
+	logs.WriteString(out)
 	if _, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "someone-else", b); err == nil || !strings.Contains(err.Error(), "subject check failed") {
 		t.Fatalf("verify for another subject: %v", err)
 	}

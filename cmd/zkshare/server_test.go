@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,9 +11,14 @@ import (
 	"testing"
 	"time"
 
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+
+	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/service"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TestServerCLI runs the README's node walk-through: a node on loopback,
@@ -61,8 +67,44 @@ func TestServerCLI(t *testing.T) {
 	if _, _, err := zk(t, "verify", "--ledger", url, "--nonce", strings.Repeat("0", 60)+"dead", b); err == nil || !strings.Contains(err.Error(), "nonce check failed") {
 		t.Fatalf("verify with another nonce: %v", err)
 	}
-	if out := step("verify", "--keys", keyDir, "--subject", "SECRET-ID-1", b); !strings.Contains(out, "offline") {
+	// Offline, a verdict rests on a checkpoint signed by a ledger key the
+	// verifier names; without one it is "not anchored", never VALID.
+	if out, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--nonce", nonce, b); !errors.Is(err, errUnanchored) || !strings.HasPrefix(out, "NOT ANCHORED") {
+		t.Fatalf("offline verify without a ledger key: %v\n%s", err, out)
+	}
+	cp, err := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := step("verify", "--keys", keyDir, "--ledger-key", vkey, "--holder", service.HolderID, "--subject", "SECRET-ID-1", "--nonce", nonce, b); !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "offline") {
 		t.Fatalf("offline verify: %s", out)
+	}
+	other, _ := ledger.NewIdentity("elsewhere")
+	otherKey, _ := note.NewEd25519VerifierKey(cp.GetOrigin(), other.Public())
+	for name, args := range map[string][]string{
+		"another ledger's key": {"--ledger-key", otherKey},
+		"another holder":       {"--ledger-key", vkey, "--holder", "mallory"},
+	} {
+		if out, _, err := zk(t, append(append([]string{"verify", "--keys", keyDir}, args...), b)...); err == nil || !strings.Contains(err.Error(), "anchor check failed") {
+			t.Fatalf("offline verify, %s: %v\n%s", name, err, out)
+		}
+	}
+	// The asker pins what it asked: the answer to another question fails.
+	for name, args := range map[string][]string{
+		"another kind":       {"--kind", "exists"},
+		"another query":      {"--query", "income >= 1"},
+		"another collection": {"--collection", "others"},
+	} {
+		if out, _, err := zk(t, append(append([]string{"verify", "--ledger", url}, args...), b)...); err == nil || !strings.Contains(err.Error(), "expectation check failed") {
+			t.Fatalf("pinned %s: %v\n%s", name, err, out)
+		}
+	}
+	if out := step("verify", "--ledger", url, "--kind", "subject", "--collection", "people", "--query", "income>=400000", "--nonce", nonce, b); !strings.Contains(out, "pinned: kind, collection, query, nonce") {
+		t.Fatalf("pinned verify: %s", out)
 	}
 	// The subject's own proof from a receipt, offline.
 	r := filepath.Join(dir, "r.json")
