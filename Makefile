@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s ./records
 	$(GO) test -run '^$$' -fuzz FuzzReadJSONL -fuzztime 30s ./records
 	$(GO) test -run '^$$' -fuzz FuzzVerifyBytes -fuzztime 30s ./verifier
+	$(GO) test -short -run '^$$' -fuzz FuzzProofEncoding -fuzztime 30s ./verifier
 	$(GO) test -run '^$$' -fuzz FuzzLeafAgreement -fuzztime 30s ./circuits
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 30s ./holder
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./ledger

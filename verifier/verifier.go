@@ -204,6 +204,9 @@ func verifiedProof(k Key, raw []byte, public frontend.Circuit) (groth16.Proof, s
 	if len(raw) > 4096 {
 		return nil, fmt.Sprintf("proof: %d bytes, too large", len(raw))
 	}
+	if err := checkProofEncoding(raw, k.VK); err != nil {
+		return nil, fmt.Sprintf("proof: %v", err)
+	}
 	proof := groth16.NewProof(ecc.BN254)
 	if _, err := proof.ReadFrom(bytes.NewReader(raw)); err != nil {
 		return nil, fmt.Sprintf("proof: %v", err)
