@@ -288,7 +288,7 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce})
+	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce}) // TODO(issue 11): blind from request
 	if err != nil {
 		return nil, toConnect(err)
 	}

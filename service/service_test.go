@@ -311,7 +311,7 @@ func endToEnd(t *testing.T, n *node) {
 	}
 	var n7 fr.Element
 	n7.SetBytes(nonce(7))
-	ob, err := own.ProveOwn(ctx, "people", rr.GetReceipt().GetSchema(), w, "age >= 65", n7)
+	ob, err := own.ProveOwn(ctx, "people", rr.GetReceipt().GetSchema(), w, "age >= 65", n7, fr.Element{}) // TODO(issue 11): blind from request
 	if err != nil {
 		t.Fatal(err)
 	}

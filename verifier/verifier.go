@@ -58,6 +58,7 @@ func FromDir(dir string) (*Verifier, error) {
 type Expect struct {
 	Nonce   *fr.Element // the nonce it issued, if any
 	Subject string      // the subject it asked about, for subject statements
+	Blind   *fr.Element // the key blind it sent with Subject (nil: a zero blind)
 }
 
 // Checks, in the order they run.
@@ -151,7 +152,11 @@ func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
 			return fail(CheckDecode, "key commitment: %v", err)
 		}
 		if exp.Subject != "" {
-			want := circuits.KeyCommitment(coll, records.KeyDigest(exp.Subject), nonce)
+			var blind fr.Element
+			if exp.Blind != nil {
+				blind = *exp.Blind
+			}
+			want := circuits.KeyCommitment(coll, records.KeyDigest(exp.Subject), nonce, blind)
 			if !want.Equal(&kc) {
 				return fail(CheckSubject, "the bundle is about another subject")
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -303,7 +304,7 @@ func verifyProto(ctx context.Context, r remote, pb *zkv1.Bundle, keyDir, ledgerK
 				if err != nil {
 					return err
 				}
-				exp := verifier.Expect{Subject: subject}
+				exp := verifier.Expect{Subject: subject} // TODO(issue 11): blind from request
 				if nonce != nil {
 					n, _ := records.ParseElement(hex.EncodeToString(nonce))
 					exp.Nonce = &n
@@ -484,7 +485,7 @@ func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, out string
 	if err != nil {
 		return err
 	}
-	b, err := p.ProveOwn(ctx, r.GetCollection(), r.GetSchema(), w, q, nonce)
+	b, err := p.ProveOwn(ctx, r.GetCollection(), r.GetSchema(), w, q, nonce, fr.Element{}) // TODO(issue 11): blind from request
 	if err != nil {
 		return err
 	}

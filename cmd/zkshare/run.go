@@ -360,7 +360,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	req := prover.Request{Collection: *coll, Kind: bundle.KindSubject, Subject: *subject, Query: *q, Nonce: nonce}
+	req := prover.Request{Collection: *coll, Kind: bundle.KindSubject, Subject: *subject, Query: *q, Nonce: nonce} // TODO(issue 11): blind from request
 	if *exists {
 		req.Kind = bundle.KindExists
 	}
@@ -407,7 +407,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	exp := verifier.Expect{Subject: *subject}
+	exp := verifier.Expect{Subject: *subject} // TODO(issue 11): blind from request
 	if *nonceHex != "" {
 		n, err := records.ParseElement(*nonceHex)
 		if err != nil {
