@@ -77,12 +77,12 @@ func NewAggregate(n int) *Aggregate {
 
 // clausePlan is what the rows share of one clause: computed once per chunk.
 type clausePlan struct {
-	sel                                 []frontend.Variable // field slot bits
-	notString, isTrue, isNotIn, isRange frontend.Variable
-	scale                               frontend.Variable // 2^(64-width)
-	inSign                              frontend.Variable // isIn - isNotIn
-	coeffs                              [MaxInValues + 1]frontend.Variable
-	lo, hi                              frontend.Variable
+	sel                                       []frontend.Variable // field slot bits
+	notString, isTrue, isNotIn, isRange, isEq frontend.Variable
+	scale                                     frontend.Variable // 2^(64-width)
+	inSign                                    frontend.Variable // isIn - isNotIn
+	coeffs                                    [MaxInValues + 1]frontend.Variable
+	lo, hi                                    frontend.Variable
 }
 
 // plan decodes clause i and expands its equality constants into the
@@ -100,6 +100,7 @@ func (g *gadget) plan(header []frontend.Variable, q *queryVars, i int) clausePla
 	p.isNotIn = api.Sub(o1, p.isRange)
 	p.isTrue = api.Sub(api.Add(1, p.isRange), o0, o1)
 	p.inSign = api.Sub(isIn, p.isNotIn)
+	p.isEq = api.Add(isIn, p.isNotIn)
 	// Factor k is 1 + m_k (x - c_k - 1): x - c_k when masked, 1 when not.
 	poly := make([]frontend.Variable, PoolSize+1)
 	poly[0] = 1
@@ -127,11 +128,12 @@ func (g *gadget) plan(header []frontend.Variable, q *queryVars, i int) clausePla
 }
 
 // evalRow evaluates the planned clauses on a row's values: 1 or 0. Every
-// number a clause reads is range-checked to its declared width, so a
-// committed value outside it makes the chunk unprovable, not miscounted.
+// number a clause reads is range-checked to its declared width, and for an
+// equality clause to its domain (Hi), so a committed value outside either
+// makes the chunk unprovable, not miscounted.
 func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) frontend.Variable {
 	api := g.api
-	var result frontend.Variable = 1
+	var result, outside frontend.Variable = 1, 0
 	for i := range plans {
 		p := &plans[i]
 		v := selector.BinaryMux(api, p.sel, values)
@@ -142,10 +144,13 @@ func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) fronten
 			acc = api.Add(api.Mul(acc, v), p.coeffs[d])
 		}
 		eqAny := api.IsZero(acc)
-		inRange := api.Mul(g.lessOrEqual(p.lo, rv), g.lessOrEqual(rv, p.hi))
+		leHi := g.lessOrEqual(rv, p.hi)
+		outside = api.Add(outside, g.outOfDomain(p.isEq, leHi))
+		inRange := api.Mul(g.lessOrEqual(p.lo, rv), leHi)
 		r := api.Add(p.isTrue, p.isNotIn, api.Mul(eqAny, p.inSign), api.Mul(p.isRange, inRange))
 		result = api.Mul(result, r)
 	}
+	api.AssertIsEqual(outside, 0)
 	return result
 }
 

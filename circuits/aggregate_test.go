@@ -83,7 +83,7 @@ func TestAggregate(t *testing.T) {
 	for name, cq := range map[string]*circuits.Query{
 		"in":        query(f, circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}),
 		"not in":    query(f, circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b001}),
-		"==":        query(f, circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Mask: 0b100}),
+		"==":        query(f, circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Hi: 65535, Mask: 0b100}),
 		"range+in":  query(f, rng(0, 16, 7, 30000), circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}),
 		"four":      query(f, rng(0, 16, 0, 60000), circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b010}, rng(1, 64, 0, 1<<41), rng(3, 8, 0, 255)),
 		"empty set": query(f, rng(0, 16, 40000, 50000)),

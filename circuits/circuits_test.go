@@ -81,8 +81,8 @@ func TestSubjectClauses(t *testing.T) {
 	f := newFixture(t, rows)
 	strIn := circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}
 	strNotIn := circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b011}
-	numEq := circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Mask: 0b100}
-	numNe := circuits.Clause{Field: 0, Op: circuits.OpNotIn, Width: 16, Mask: 0b100}
+	numEq := circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Hi: 65535, Mask: 0b100}
+	numNe := circuits.Clause{Field: 0, Op: circuits.OpNotIn, Width: 16, Hi: 65535, Mask: 0b100}
 	cases := []struct {
 		name   string
 		record int
