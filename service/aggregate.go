@@ -65,7 +65,7 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: req.GetCollection(), Query: req.GetQuery(), Field: req.GetField(), Threshold: th},
+	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: req.GetCollection(), Query: req.GetQuery(), Field: req.GetField(), Threshold: th}, // TODO(issue 11): Nonce and MinGroup from request
 		func(done, total int) {
 			s.log.InfoContext(ctx, "aggregate chunk proven", "collection", req.GetCollection(), "done", done, "total", total)
 			progress(done, total)
