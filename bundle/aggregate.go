@@ -21,6 +21,7 @@ type Aggregate struct {
 	Schema       json.RawMessage `json:"schema"`
 	Query        string          `json:"query"`
 	QueryHash    string          `json:"query_hash"`
+	Nonce        string          `json:"nonce"` // the asking verifier's, bound into the combining proof
 	Field        string          `json:"field"`
 	Slot         int             `json:"slot"`
 	Root         string          `json:"root"`    // the collection root the columns were anchored with
@@ -31,11 +32,15 @@ type Aggregate struct {
 	ChunkRows      int        `json:"chunk_rows"`
 	Chunks         []AggChunk `json:"chunks"`
 
-	// Reveal mode: the aggregates, in the field's encoding (Sum as a decimal string).
-	Count *uint64 `json:"count,omitempty"`
-	Sum   string  `json:"sum,omitempty"`
-	Min   *uint64 `json:"min,omitempty"`
-	Max   *uint64 `json:"max,omitempty"`
+	// Reveal mode: the aggregates, in the field's encoding (Sum as a
+	// canonical decimal string), unless fewer than MinGroup records matched:
+	// then Small is true and the aggregates are all zero.
+	Count    *uint64 `json:"count,omitempty"`
+	Sum      string  `json:"sum,omitempty"`
+	Min      *uint64 `json:"min,omitempty"`
+	Max      *uint64 `json:"max,omitempty"`
+	MinGroup uint64  `json:"min_group,omitempty"`
+	Small    bool    `json:"small,omitempty"`
 
 	// Threshold mode: which aggregate, the relation, the threshold (decimal,
 	// in the circuit's terms), the field's signed offset, and the answer.
@@ -83,6 +88,15 @@ func ParseAggregate(data []byte) (*Aggregate, error) {
 	default:
 		return nil, errors.New("aggregate bundle: want the reveal fields with aggregate-total, or the threshold fields with aggregate-threshold")
 	}
+	if a.Nonce == "" {
+		return nil, errors.New("aggregate bundle: no nonce")
+	}
+	if threshold && (a.MinGroup != 0 || a.Small) {
+		return nil, errors.New("aggregate bundle: min_group and small belong to revealed aggregates")
+	}
+	if a.Small && (a.MinGroup == 0 || *a.Count != 0 || a.Sum != "0" || *a.Min != 0 || *a.Max != 0) {
+		return nil, errors.New("aggregate bundle: a small group has a min_group and zero aggregates")
+	}
 	return &a, nil
 }
 
@@ -98,6 +112,9 @@ func (a *Aggregate) Statement() string {
 			what = "count"
 		}
 		return fmt.Sprintf("over every record of %s where %s: %s %s %s %s", a.Collection, a.Query, what, a.Relation, a.Threshold, verdict)
+	}
+	if a.Small {
+		return fmt.Sprintf("over every record of %s where %s: fewer than %d records match (aggregates of %s withheld)", a.Collection, a.Query, a.MinGroup, a.Field)
 	}
 	return fmt.Sprintf("over every record of %s where %s: count %d, sum %s, min %d, max %d of %s (encoded)", a.Collection, a.Query, *a.Count, a.Sum, *a.Min, *a.Max, a.Field)
 }

@@ -1,7 +1,7 @@
 // Package bundle is the proof bundle: a self-contained, JSON-encoded
 // statement, its public inputs and its Groth16 proof. It carries no record
 // value, salt or raw key: a subject appears only as a key commitment bound
-// to the verifier's nonce.
+// to the verifier's nonce and blind.
 package bundle
 
 import (

@@ -77,12 +77,12 @@ func NewAggregate(n int) *Aggregate {
 
 // clausePlan is what the rows share of one clause: computed once per chunk.
 type clausePlan struct {
-	sel                                 []frontend.Variable // field slot bits
-	notString, isTrue, isNotIn, isRange frontend.Variable
-	scale                               frontend.Variable // 2^(64-width)
-	inSign                              frontend.Variable // isIn - isNotIn
-	coeffs                              [MaxInValues + 1]frontend.Variable
-	lo, hi                              frontend.Variable
+	sel                                       []frontend.Variable // field slot bits
+	notString, isTrue, isNotIn, isRange, isEq frontend.Variable
+	scale                                     frontend.Variable // 2^(64-width)
+	inSign                                    frontend.Variable // isIn - isNotIn
+	coeffs                                    [MaxInValues + 1]frontend.Variable
+	lo, hi                                    frontend.Variable
 }
 
 // plan decodes clause i and expands its equality constants into the
@@ -100,6 +100,7 @@ func (g *gadget) plan(header []frontend.Variable, q *queryVars, i int) clausePla
 	p.isNotIn = api.Sub(o1, p.isRange)
 	p.isTrue = api.Sub(api.Add(1, p.isRange), o0, o1)
 	p.inSign = api.Sub(isIn, p.isNotIn)
+	p.isEq = api.Add(isIn, p.isNotIn)
 	// Factor k is 1 + m_k (x - c_k - 1): x - c_k when masked, 1 when not.
 	poly := make([]frontend.Variable, PoolSize+1)
 	poly[0] = 1
@@ -127,11 +128,12 @@ func (g *gadget) plan(header []frontend.Variable, q *queryVars, i int) clausePla
 }
 
 // evalRow evaluates the planned clauses on a row's values: 1 or 0. Every
-// number a clause reads is range-checked to its declared width, so a
-// committed value outside it makes the chunk unprovable, not miscounted.
+// number a clause reads is range-checked to its declared width, and for an
+// equality clause to its domain (Hi), so a committed value outside either
+// makes the chunk unprovable, not miscounted.
 func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) frontend.Variable {
 	api := g.api
-	var result frontend.Variable = 1
+	var result, outside frontend.Variable = 1, 0
 	for i := range plans {
 		p := &plans[i]
 		v := selector.BinaryMux(api, p.sel, values)
@@ -142,10 +144,13 @@ func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) fronten
 			acc = api.Add(api.Mul(acc, v), p.coeffs[d])
 		}
 		eqAny := api.IsZero(acc)
-		inRange := api.Mul(g.lessOrEqual(p.lo, rv), g.lessOrEqual(rv, p.hi))
+		leHi := g.lessOrEqual(rv, p.hi)
+		outside = api.Add(outside, g.outOfDomain(p.isEq, leHi))
+		inRange := api.Mul(g.lessOrEqual(p.lo, rv), leHi)
 		r := api.Add(p.isTrue, p.isNotIn, api.Mul(eqAny, p.inSign), api.Mul(p.isRange, inRange))
 		result = api.Mul(result, r)
 	}
+	api.AssertIsEqual(outside, 0)
 	return result
 }
 
@@ -320,14 +325,27 @@ func EmptyPartial() fr.Element { return AggResult{Min: math.MaxUint64}.Commit(fr
 // AggregateTotal opens the chunks' partial commitments and proves their
 // combination: the only result a verifier learns. Unused slots hold
 // EmptyPartial.
+//
+// An aggregate over very few records singles them out, so the result is
+// revealed only when at least MinGroup records matched: Small is
+// count < MinGroup, and when it is 1, Count, Sum, Min and Max are all 0 and
+// the proof shows only that fewer than MinGroup records matched. MinGroup 0
+// suppresses nothing; MinGroup 1 suppresses only the empty result (count 0
+// is "small"), whose min would otherwise be 2^64-1.
 type AggregateTotal struct {
 	Partials []frontend.Variable `gnark:",public"`
 	Count    frontend.Variable   `gnark:",public"`
 	Sum      frontend.Variable   `gnark:",public"`
 	Min      frontend.Variable   `gnark:",public"`
 	Max      frontend.Variable   `gnark:",public"`
+	MinGroup frontend.Variable   `gnark:",public"` // k, below 2^MinGroupBits
+	Small    frontend.Variable   `gnark:",public"` // count < k: the values above are 0
+	Nonce    frontend.Variable   `gnark:",public"` // the verifier's, against replay
 	Parts    []PartVars
 }
+
+// MinGroupBits bounds AggregateTotal's MinGroup.
+const MinGroupBits = 32
 
 // PartVars is one chunk's opened partial.
 type PartVars struct{ Count, Sum, Min, Max, Blind frontend.Variable }
@@ -339,19 +357,41 @@ func NewAggregateTotal(k int) *AggregateTotal {
 
 // Define implements frontend.Circuit.
 func (c *AggregateTotal) Define(api frontend.API) error {
+	if len(c.Parts) > 1<<(MinGroupBits-chunkBits) {
+		return fmt.Errorf("aggregate total: %d chunks: counts would reach 2^%d", len(c.Parts), MinGroupBits)
+	}
 	g := newGadget(api)
 	count, sum, minV, maxV := c.combine(api, g)
-	api.AssertIsEqual(count, c.Count)
-	api.AssertIsEqual(sum, c.Sum)
-	api.AssertIsEqual(minV, c.Min)
-	api.AssertIsEqual(maxV, c.Max)
+	// count < len(Parts) * 2^chunkBits <= 2^MinGroupBits, so both sides of
+	// the comparison are in range.
+	g.rc.Check(c.MinGroup, MinGroupBits)
+	reveal := g.lessOrEqualBits(c.MinGroup, count, MinGroupBits)
+	api.AssertIsEqual(c.Small, api.Sub(1, reveal))
+	api.AssertIsEqual(api.Mul(reveal, count), c.Count)
+	api.AssertIsEqual(api.Mul(reveal, sum), c.Sum)
+	api.AssertIsEqual(api.Mul(reveal, minV), c.Min)
+	api.AssertIsEqual(api.Mul(reveal, maxV), c.Max)
+	// The nonce takes part in no other constraint: a public input in none
+	// is not bound by a Groth16 proof.
+	inConstraint(api, c.Nonce)
 	return nil
 }
 
-// AggregateTotalAssignment builds the combining witness for up to k chunks.
-func AggregateTotalAssignment(k int, parts []AggResult, blinds []fr.Element) (*AggregateTotal, AggResult, error) {
+// Reveal is what AggregateTotal shows of a combined result r under a
+// minimum group size: r itself, or, when r.Count < minGroup, a zero result
+// and small = true.
+func (r AggResult) Reveal(minGroup uint64) (shown AggResult, small bool) {
+	if r.Count < minGroup {
+		return AggResult{}, true
+	}
+	return r, false
+}
+
+// openParts builds the combining circuits' common witness: the partials and
+// their openings, unused slots empty.
+func openParts(k int, parts []AggResult, blinds []fr.Element) (*AggregateTotal, error) {
 	if len(parts) > k || len(parts) != len(blinds) {
-		return nil, AggResult{}, fmt.Errorf("aggregate total: %d chunks and %d blinds for %d slots", len(parts), len(blinds), k)
+		return nil, fmt.Errorf("aggregate total: %d chunks and %d blinds for %d slots", len(parts), len(blinds), k)
 	}
 	a := NewAggregateTotal(k)
 	for i := range k {
@@ -362,9 +402,25 @@ func AggregateTotalAssignment(k int, parts []AggResult, blinds []fr.Element) (*A
 		a.Parts[i] = PartVars{Count: r.Count, Sum: r.Sum, Min: r.Min, Max: r.Max, Blind: b}
 		a.Partials[i] = r.Commit(b)
 	}
-	res := Combine(parts)
+	return a, nil
+}
+
+// AggregateTotalAssignment builds the combining witness for up to k chunks,
+// revealing the result only if at least minGroup records matched, and bound
+// to the verifier's nonce. It returns what the proof shows: the combined
+// result, or a zero result and small = true.
+func AggregateTotalAssignment(k int, parts []AggResult, blinds []fr.Element, minGroup uint64, nonce fr.Element) (*AggregateTotal, AggResult, bool, error) {
+	if minGroup >= 1<<MinGroupBits {
+		return nil, AggResult{}, false, fmt.Errorf("aggregate total: minimum group %d, at most 2^%d-1", minGroup, MinGroupBits)
+	}
+	a, err := openParts(k, parts, blinds)
+	if err != nil {
+		return nil, AggResult{}, false, err
+	}
+	res, small := Combine(parts).Reveal(minGroup)
 	a.Count, a.Sum, a.Min, a.Max = res.Count, res.Sum, res.Min, res.Max
-	return a, res, nil
+	a.MinGroup, a.Small, a.Nonce = minGroup, boolToInt(small), nonce
+	return a, res, small, nil
 }
 
 // IsUint64 says whether slot j holds a value below 2^64.
@@ -407,6 +463,7 @@ type AggregateThreshold struct {
 	Threshold frontend.Variable   `gnark:",public"`
 	Offset    frontend.Variable   `gnark:",public"`
 	Holds     frontend.Variable   `gnark:",public"`
+	Nonce     frontend.Variable   `gnark:",public"` // the verifier's, against replay
 	Parts     []PartVars
 }
 
@@ -436,6 +493,7 @@ func (c *AggregateThreshold) Define(api frontend.API) error {
 	api.AssertIsEqual(api.Mul(rel[0], rel[1]), 0) // relation 3 does not exist
 	holds := selector.BinaryMux(api, rel, []frontend.Variable{le, ge, api.Mul(le, ge), 0})
 	api.AssertIsEqual(holds, c.Holds)
+	inConstraint(api, c.Nonce) // else the nonce would not be bound
 	return nil
 }
 
@@ -475,13 +533,15 @@ func ThresholdInput(t *big.Int) (fr.Element, error) {
 }
 
 // AggregateThresholdAssignment builds the threshold witness for
-// "aggregate rel t" and says whether it holds. offset is the field's
-// signed offset (0 for unsigned fields); t is as ThresholdInput takes it.
-func AggregateThresholdAssignment(k int, parts []AggResult, blinds []fr.Element, which, relation int, t *big.Int, offset uint64) (*AggregateThreshold, bool, error) {
-	total, res, err := AggregateTotalAssignment(k, parts, blinds)
+// "aggregate rel t", bound to the verifier's nonce, and says whether it
+// holds. offset is the field's signed offset (0 for unsigned fields); t is
+// as ThresholdInput takes it.
+func AggregateThresholdAssignment(k int, parts []AggResult, blinds []fr.Element, which, relation int, t *big.Int, offset uint64, nonce fr.Element) (*AggregateThreshold, bool, error) {
+	total, err := openParts(k, parts, blinds)
 	if err != nil {
 		return nil, false, err
 	}
+	res := Combine(parts)
 	if which < AggCount || which > AggMax || relation < RelLE || relation > RelEQ {
 		return nil, false, fmt.Errorf("aggregate threshold: aggregate %d, relation %d", which, relation)
 	}
@@ -503,6 +563,7 @@ func AggregateThresholdAssignment(k int, parts []AggResult, blinds []fr.Element,
 	}
 	cmp := v.Cmp(t)
 	holds := map[int]bool{RelLE: cmp <= 0, RelGE: cmp >= 0, RelEQ: cmp == 0}[relation]
-	a := &AggregateThreshold{Partials: total.Partials, Parts: total.Parts, Which: which, Relation: relation, Threshold: th, Offset: offset, Holds: boolToInt(holds)}
+	a := &AggregateThreshold{Partials: total.Partials, Parts: total.Parts, Which: which, Relation: relation, Threshold: th, Offset: offset,
+		Holds: boolToInt(holds), Nonce: nonce}
 	return a, holds, nil
 }

@@ -83,7 +83,7 @@ func TestAggregate(t *testing.T) {
 	for name, cq := range map[string]*circuits.Query{
 		"in":        query(f, circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}),
 		"not in":    query(f, circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b001}),
-		"==":        query(f, circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Mask: 0b100}),
+		"==":        query(f, circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Hi: 65535, Mask: 0b100}),
 		"range+in":  query(f, rng(0, 16, 7, 30000), circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}),
 		"four":      query(f, rng(0, 16, 0, 60000), circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b010}, rng(1, 64, 0, 1<<41), rng(3, 8, 0, 255)),
 		"empty set": query(f, rng(0, 16, 40000, 50000)),
@@ -317,18 +317,18 @@ func TestAggregateChunks(t *testing.T) {
 			want.Min, want.Max = min(want.Min, v), max(want.Max, v)
 		}
 	}
-	total, res, err := circuits.AggregateTotalAssignment(4, parts, blinds)
+	total, res, small, err := circuits.AggregateTotalAssignment(4, parts, blinds, 0, el(8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Count != want.Count || !res.Sum.Equal(&want.Sum) || res.Min != want.Min || res.Max != want.Max {
+	if small || res.Count != want.Count || !res.Sum.Equal(&want.Sum) || res.Min != want.Min || res.Max != want.Max {
 		t.Fatalf("combined %+v, want %+v", res, want)
 	}
 	if total.Partials[3] != circuits.EmptyPartial() {
 		t.Fatal("unused slot is not the empty partial")
 	}
 	badTotal := func(mod func(a *circuits.AggregateTotal)) *circuits.AggregateTotal {
-		b, _, err := circuits.AggregateTotalAssignment(4, parts, blinds)
+		b, _, _, err := circuits.AggregateTotalAssignment(4, parts, blinds, 0, el(8))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,11 +358,11 @@ func TestAggregateChunks(t *testing.T) {
 		{circuits.AggSum, circuits.RelLE, big64(realSigned - 1), 1 << 15, false},
 		{circuits.AggSum, circuits.RelLE, big64(0), 1 << 15, true},
 	} {
-		th, holds, err := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold, tc.offset)
+		th, holds, err := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold, tc.offset, el(8))
 		if err != nil || holds != tc.holds {
 			t.Fatalf("threshold %+v: holds %v, %v", tc, holds, err)
 		}
-		flipped, _, _ := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold, tc.offset)
+		flipped, _, _ := circuits.AggregateThresholdAssignment(4, parts, blinds, tc.which, tc.rel, tc.threshold, tc.offset, el(8))
 		flipped.Holds = 1 - flipped.Holds.(int)
 		assert.CheckCircuit(circuits.NewAggregateThreshold(4), append(opts, test.WithValidAssignment(th), test.WithInvalidAssignment(flipped))...)
 	}

@@ -15,7 +15,7 @@ import (
 // with natively computed public values.
 type agreeCircuit struct {
 	Leaf, Root, KeyCommitment frontend.Variable `gnark:",public"`
-	SchemaID, Nonce           frontend.Variable
+	SchemaID, Nonce, Blind    frontend.Variable
 	Record                    RecordVars
 }
 
@@ -24,7 +24,7 @@ func (c *agreeCircuit) Define(api frontend.API) error {
 	leaf := g.leaf(c.SchemaID, c.Record.Key, c.Record.Salt, c.Record.Values[:])
 	api.AssertIsEqual(leaf, c.Leaf)
 	api.AssertIsEqual(g.root(leaf, c.Record.Index, c.Record.Siblings[:]), c.Root)
-	api.AssertIsEqual(g.sponge(keyWidth, tagKey, []frontend.Variable{c.SchemaID, c.Record.Key, c.Nonce}), c.KeyCommitment)
+	api.AssertIsEqual(g.sponge(keyWidth, tagKey, []frontend.Variable{c.SchemaID, c.Record.Key, c.Nonce, c.Blind}), c.KeyCommitment)
 	return nil
 }
 
@@ -59,11 +59,12 @@ func recordFrom(seed []byte) (fr.Element, Record) {
 
 func checkAgreement(t *testing.T, seed []byte) {
 	schema, r := recordFrom(seed)
-	var nonce fr.Element
+	var nonce, blind fr.Element
 	nonce.SetUint64(uint64(len(seed)))
+	blind.Mul(&r.Salt, &r.Key)
 	leaf := r.Leaf(schema)
-	a := &agreeCircuit{Leaf: leaf, Root: Root(leaf, r.Index, &r.Siblings), KeyCommitment: KeyCommitment(schema, r.Key, nonce),
-		SchemaID: schema, Nonce: nonce, Record: r.vars()}
+	a := &agreeCircuit{Leaf: leaf, Root: Root(leaf, r.Index, &r.Siblings), KeyCommitment: KeyCommitment(schema, r.Key, nonce, blind),
+		SchemaID: schema, Nonce: nonce, Blind: blind, Record: r.vars()}
 	if err := test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()); err != nil {
 		t.Fatalf("native and in-circuit hashing disagree: %v", err)
 	}

@@ -19,9 +19,9 @@ import (
 // value, slot 1 a 64-bit one, slot 2 a string digest, slot 3 a signed 8-bit
 // value (offset encoding).
 type fixture struct {
-	schema, collection, nonce fr.Element
-	records                   []circuits.Record
-	store                     *tree.Memory
+	schema, collection, nonce, blind fr.Element
+	records                          []circuits.Record
+	store                            *tree.Memory
 }
 
 func el(v uint64) fr.Element { var e fr.Element; e.SetUint64(v); return e }
@@ -31,7 +31,7 @@ func str(s string) fr.Element {
 }
 
 func newFixture(t testing.TB, rows [][4]fr.Element) *fixture {
-	f := &fixture{schema: el(77), collection: el(1001), nonce: el(555), store: tree.NewMemory()}
+	f := &fixture{schema: el(77), collection: el(1001), nonce: el(555), blind: el(0xb11d), store: tree.NewMemory()}
 	leaves := make([]fr.Element, len(rows))
 	for i, row := range rows {
 		r := circuits.Record{Key: circuits.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i)), Index: uint64(i)}
@@ -81,8 +81,8 @@ func TestSubjectClauses(t *testing.T) {
 	f := newFixture(t, rows)
 	strIn := circuits.Clause{Field: 2, Op: circuits.OpIn, String: true, Mask: 0b011}
 	strNotIn := circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b011}
-	numEq := circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Mask: 0b100}
-	numNe := circuits.Clause{Field: 0, Op: circuits.OpNotIn, Width: 16, Mask: 0b100}
+	numEq := circuits.Clause{Field: 0, Op: circuits.OpIn, Width: 16, Hi: 65535, Mask: 0b100}
+	numNe := circuits.Clause{Field: 0, Op: circuits.OpNotIn, Width: 16, Hi: 65535, Mask: 0b100}
 	cases := []struct {
 		name   string
 		record int
@@ -114,7 +114,7 @@ func TestSubjectClauses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			q := query(f, tc.cls...)
-			a, got, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[tc.record])
+			a, got, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[tc.record])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +138,7 @@ func TestSubjectNegative(t *testing.T) {
 	f := newFixture(t, rows)
 	q := query(f, rng(0, 16, 0, 30000))
 	valid := func() *circuits.Subject {
-		a, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+		a, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[2])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestSubjectNegative(t *testing.T) {
 	cases := map[string]func(a *circuits.Subject){
 		"wrong root": func(a *circuits.Subject) { a.Root = el(1) },
 		"wrong key": func(a *circuits.Subject) {
-			a.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[3].Key, f.nonce)
+			a.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[3].Key, f.nonce, f.blind)
 		},
 		"other nonce":         func(a *circuits.Subject) { a.Nonce = el(556) },
 		"other collection":    func(a *circuits.Subject) { a.CollectionID = el(1002) },
@@ -183,10 +183,10 @@ func TestSupersededVersion(t *testing.T) {
 	}
 	q := query(f, rng(0, 16, 0, 30000))
 	// A prover holding the old version and its old path cannot reach the new root.
-	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &old); err == nil {
+	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &old); err == nil {
 		t.Fatal("native witness built from a superseded version")
 	}
-	a, _, err := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, q, &old)
+	a, _, err := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, f.blind, q, &old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestSupersededVersion(t *testing.T) {
 	}
 	// Even with the fresh path, the old leaf is not in the tree.
 	old.Siblings, _ = tree.Path(f.store, 2)
-	a2, _, _ := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, q, &old)
+	a2, _, _ := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, f.blind, q, &old)
 	a2.Root = f.root()
 	if test.IsSolved(&circuits.Subject{}, a2, ecc.BN254.ScalarField()) == nil {
 		t.Fatal("superseded version with fresh siblings proven")
@@ -208,7 +208,7 @@ func TestOutOfWidthValue(t *testing.T) {
 	bad := [][4]fr.Element{{el(70000), el(0), str("x"), signed8(0)}}
 	f := newFixture(t, bad)
 	q := query(f, rng(0, 16, 0, 65535))
-	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[0]); !errors.Is(err, circuits.ErrOutOfWidth) {
+	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[0]); !errors.Is(err, circuits.ErrOutOfWidth) {
 		t.Fatalf("native evaluation: got %v, want ErrOutOfWidth", err)
 	}
 	for _, result := range []int{0, 1} {
@@ -237,8 +237,8 @@ func forceSubject(f *fixture, q *circuits.Query, rec int, result int) *circuits.
 			nq.Clauses[i].Op = circuits.OpTrue // keep Eval quiet, restore below
 		}
 	}
-	a, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, &nq, &r)
-	full, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, query(f), &r)
+	a, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, &nq, &r)
+	full, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, query(f), &r)
 	if a == nil {
 		a = full
 	}
@@ -251,7 +251,7 @@ func forceSubject(f *fixture, q *circuits.Query, rec int, result int) *circuits.
 func TestMaliciousComparisonHint(t *testing.T) {
 	f := newFixture(t, rows)
 	q := query(f, rng(0, 16, 0, 30000))
-	a, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[3]) // 30001: false
+	a, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[3]) // 30001: false
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,12 +307,12 @@ func TestProveVerify(t *testing.T) {
 	}
 	f := newFixture(t, rows)
 	q := query(f, rng(0, 16, 0, 30000), circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b11})
-	yes, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+	yes, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[2])
 	if err != nil {
 		t.Fatal(err)
 	}
-	no, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[0]) // north: false
-	wrongNonce, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[2])
+	no, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[0]) // north: false
+	wrongNonce, _, _ := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[2])
 	wrongNonce.Nonce = el(1)
 	assert := test.NewAssert(t)
 	assert.CheckCircuit(&circuits.Subject{},

@@ -180,11 +180,12 @@ func (g *gadget) queryHash(q *queryVars) frontend.Variable {
 
 // eval evaluates the query on a record's slots and returns 1 or 0. Every
 // value a clause reads, unless it is a string digest, is range-checked to the
-// clause's declared width; a value outside it makes the proof impossible.
+// clause's declared width, and for an equality clause to its domain (Hi);
+// a value outside either makes the proof impossible.
 func (g *gadget) eval(q *queryVars, values []frontend.Variable) frontend.Variable {
 	api := g.api
 	bits := api.ToBinary(q.Header, headerBits)
-	var result frontend.Variable = 1
+	var result, outside frontend.Variable = 1, 0
 	for i := 0; i < MaxClauses; i++ {
 		hb := bits[i*clauseBits : (i+1)*clauseBits]
 		mask := bits[MaxClauses*clauseBits+i*PoolSize : MaxClauses*clauseBits+(i+1)*PoolSize]
@@ -203,19 +204,31 @@ func (g *gadget) eval(q *queryVars, values []frontend.Variable) frontend.Variabl
 		eqAny := api.IsZero(prod)
 
 		// Range: lo <= rv <= hi.
-		inRange := api.Mul(g.lessOrEqual(q.Bounds[i][0], rv), g.lessOrEqual(rv, q.Bounds[i][1]))
+		leHi := g.lessOrEqual(rv, q.Bounds[i][1])
+		inRange := api.Mul(g.lessOrEqual(q.Bounds[i][0], rv), leHi)
 
 		isRange := api.Mul(o0, o1)
 		isIn := api.Sub(o0, isRange)
 		isNotIn := api.Sub(o1, isRange)
 		isTrue := api.Sub(api.Add(1, isRange), o0, o1)
+		outside = api.Add(outside, g.outOfDomain(api.Add(isIn, isNotIn), leHi))
 		r := api.Add(isTrue,
 			api.Mul(isIn, eqAny),
 			api.Mul(isNotIn, api.Sub(1, eqAny)),
 			api.Mul(isRange, inRange))
 		result = api.Mul(result, r)
 	}
+	api.AssertIsEqual(outside, 0)
 	return result
+}
+
+// outOfDomain is 1 if an equality clause (isEq = 1) reads a value above
+// its Hi, the field's domain maximum, else 0; leHi is rv <= Hi, which the
+// range test computes anyway. The caller asserts that the sum over all
+// clauses is 0 (at most MaxClauses bits: no wrap-around): one constraint per
+// clause and one per record.
+func (g *gadget) outOfDomain(isEq, leHi frontend.Variable) frontend.Variable {
+	return g.api.Mul(isEq, g.api.Sub(1, leHi))
 }
 
 // assertNeutralFrom asserts that clauses n.. of a decomposed header are

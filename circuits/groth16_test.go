@@ -27,7 +27,7 @@ func TestGroth16SubjectRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, rec := range []int{2, 3} { // 30000: yes; 30001: no
-		a, result, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, q, &f.records[rec])
+		a, result, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &f.records[rec])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestGroth16SubjectRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		kc := circuits.KeyCommitment(f.collection, f.records[rec].Key, f.nonce)
+		kc := circuits.KeyCommitment(f.collection, f.records[rec].Key, f.nonce, f.blind)
 		public := func(mod func(s *circuits.Subject)) error {
 			s := circuits.SubjectPublic(f.collection, f.root(), kc, q.Hash(), f.nonce, result)
 			mod(s)
@@ -61,7 +61,7 @@ func TestGroth16SubjectRoundTrip(t *testing.T) {
 			},
 			"other query": func(s *circuits.Subject) { s.QueryHash = query(f, rng(0, 16, 0, 30001)).Hash() },
 			"other key": func(s *circuits.Subject) {
-				s.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[0].Key, f.nonce)
+				s.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[0].Key, f.nonce, f.blind)
 			},
 		} {
 			if public(mod) == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -23,12 +24,21 @@ const (
 )
 
 // Clause is one encoded predicate clause.
+//
+// Lo and Hi are the inclusive bounds of an OpRange clause (Lo > Hi is an
+// empty range). An OpIn or OpNotIn clause on a non-string slot carries its
+// field's domain in Hi: the largest valid encoding, 2^Width-1 for most
+// types and n-1 for an n-value enum (whose Width, the bits of n-1, admits
+// encodings up to 2^Width-1 that name no value). The circuits refuse, like a
+// value beyond its width, a record whose value such a clause reads is above
+// Hi. Its Lo is 0; string and neutral clauses have no bounds (0, 0). Since
+// the bounds are hashed, the query hash pins the domain.
 type Clause struct {
 	Field  uint8  // value slot, 0..MaxFields-1
 	Op     Op     // what to test
 	String bool   // the slot holds a string digest: not range-checked, equality only
 	Width  uint8  // declared width in bits (1..64) of a non-string slot
-	Lo, Hi uint64 // inclusive bounds for OpRange; Lo > Hi is an empty range
+	Lo, Hi uint64 // OpRange: inclusive bounds; OpIn/OpNotIn on a number: 0 and the domain maximum
 	Mask   uint16 // pool constants an OpIn/OpNotIn clause tests against
 }
 
@@ -65,11 +75,25 @@ func (q *Query) Validate() error {
 		if c.Op != OpIn && c.Op != OpNotIn && c.Mask != 0 {
 			return fmt.Errorf("clause %d: mask on a non-equality clause", i)
 		}
-		if c.Op != OpRange && (c.Lo != 0 || c.Hi != 0) {
-			return fmt.Errorf("clause %d: bounds on a non-range clause", i)
+		switch {
+		case c.Op == OpRange:
+		case (c.Op == OpIn || c.Op == OpNotIn) && !c.String:
+			if c.Lo != 0 || c.Hi > widthMax(c.Width) {
+				return fmt.Errorf("clause %d: domain [%d, %d] beyond width %d", i, c.Lo, c.Hi, c.Width)
+			}
+		case c.Lo != 0 || c.Hi != 0:
+			return fmt.Errorf("clause %d: bounds on a string or neutral clause", i)
 		}
 	}
 	return nil
+}
+
+// widthMax is 2^width-1, the largest value of a width-bit slot.
+func widthMax(width uint8) uint64 {
+	if width >= 64 {
+		return math.MaxUint64
+	}
+	return 1<<width - 1
 }
 
 // shift is 64-width: the circuit range-checks value<<shift to 64 bits.
@@ -120,6 +144,11 @@ func (q *Query) Hash() fr.Element {
 // declares for it: no proof can be made about such a record.
 var ErrOutOfWidth = errors.New("value out of its declared width")
 
+// ErrOutOfDomain reports a value above the domain an equality clause
+// declares for it (an enum encoding that names no value): no proof can be
+// made about such a record.
+var ErrOutOfDomain = errors.New("value out of its field's domain")
+
 // Eval evaluates the query on a record's value slots, as the circuit does.
 func (q *Query) Eval(values *[MaxFields]fr.Element) (bool, error) {
 	result := true
@@ -135,6 +164,9 @@ func (q *Query) Eval(values *[MaxFields]fr.Element) (bool, error) {
 		case OpTrue:
 			ok = true
 		case OpIn, OpNotIn:
+			if !c.String && v.Uint64() > c.Hi {
+				return false, fmt.Errorf("clause %d, slot %d: %w", i, c.Field, ErrOutOfDomain)
+			}
 			found := false
 			for k := 0; k < PoolSize; k++ {
 				if c.Mask>>k&1 == 1 && q.Pool[k].Equal(&v) {
@@ -152,7 +184,8 @@ func (q *Query) Eval(values *[MaxFields]fr.Element) (bool, error) {
 }
 
 // encodingVersion prefixes the canonical binary encoding of a Query.
-const encodingVersion = 1
+// Version 2: equality clauses on numbers carry their domain in Hi.
+const encodingVersion = 2
 
 // clauseBytes is one clause's encoded size: field, op, flags, width, lo, hi, mask.
 const clauseBytes = 1 + 1 + 1 + 1 + 8 + 8 + 2

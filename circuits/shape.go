@@ -37,7 +37,7 @@ const (
 
 // Aggregate proofs: chunks of AggChunkRows positions, and up to
 // AggMaxChunks chunks per collection (AggChunkRows*AggMaxChunks positions,
-// 131,072). A chunk proof is about 325k constraints (4.2 s on 2 cores); the
+// 131,072). A chunk proof is about 330k constraints (4.2 s on 2 cores); the
 // combining circuits cost about 500 constraints per chunk.
 const (
 	AggChunkRows = 1024

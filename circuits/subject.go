@@ -15,6 +15,10 @@ type Subject struct {
 
 	Record RecordVars
 	Query  queryVars
+	// Blind is the asking verifier's random scalar: it enters the key
+	// commitment so that a bundle names its subject only to whoever knows
+	// both the key and the blind, even when the key has low entropy.
+	Blind frontend.Variable
 }
 
 // RecordVars is a committed record and its place in the tree.
@@ -31,7 +35,7 @@ func (c *Subject) Define(api frontend.API) error {
 	g := newGadget(api)
 	leaf := g.leaf(c.Query.SchemaID, c.Record.Key, c.Record.Salt, c.Record.Values[:])
 	api.AssertIsEqual(g.root(leaf, c.Record.Index, c.Record.Siblings[:]), c.Root)
-	api.AssertIsEqual(g.sponge(keyWidth, tagKey, []frontend.Variable{c.CollectionID, c.Record.Key, c.Nonce}), c.KeyCommitment)
+	api.AssertIsEqual(g.sponge(keyWidth, tagKey, []frontend.Variable{c.CollectionID, c.Record.Key, c.Nonce, c.Blind}), c.KeyCommitment)
 	api.AssertIsEqual(g.queryHash(&c.Query), c.QueryHash)
 	api.AssertIsEqual(g.eval(&c.Query, c.Record.Values[:]), c.Result)
 	return nil

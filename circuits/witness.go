@@ -45,8 +45,9 @@ func (q *Query) vars() queryVars {
 }
 
 // SubjectAssignment builds a full witness for the subject circuit and
-// returns the result it proves.
-func SubjectAssignment(collection, root, nonce fr.Element, q *Query, r *Record) (*Subject, bool, error) {
+// returns the result it proves; blind is the asking verifier's key blind
+// (see KeyCommitment).
+func SubjectAssignment(collection, root, nonce, blind fr.Element, q *Query, r *Record) (*Subject, bool, error) {
 	if err := q.Validate(); err != nil {
 		return nil, false, err
 	}
@@ -57,7 +58,7 @@ func SubjectAssignment(collection, root, nonce fr.Element, q *Query, r *Record) 
 	if got := Root(r.Leaf(q.SchemaID), r.Index, &r.Siblings); !got.Equal(&root) {
 		return nil, false, fmt.Errorf("record path does not lead to root")
 	}
-	kc := KeyCommitment(collection, r.Key, nonce)
+	kc := KeyCommitment(collection, r.Key, nonce, blind)
 	return &Subject{
 		CollectionID:  collection,
 		Root:          root,
@@ -67,6 +68,7 @@ func SubjectAssignment(collection, root, nonce fr.Element, q *Query, r *Record) 
 		Nonce:         nonce,
 		Record:        r.vars(),
 		Query:         q.vars(),
+		Blind:         blind,
 	}, result, nil
 }
 

@@ -296,13 +296,13 @@ func TestFourOrganisations(t *testing.T) {
 	nonce := make([]byte, 32)
 	nonce[31] = 7
 	bank := zksharev1connect.NewHolderServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(service.Bearer(reg.GetToken())))
-	pr, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "usage-org1", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "cell-3", Query: "gb <= 100", Nonce: nonce})
+	pr, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "usage-org1", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "cell-3", Query: "gb <= 100", Nonce: nonce, Blind: nonce})
 	if err != nil {
 		t.Fatal(err)
 	}
 	size += 2 // the bank's registration and the audit entry
 	c.converge(ctx, size)
-	v, err := zksharev1connect.NewVerifierServiceClient(c.client, c.orgs[3].url).Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nonce, Subject: "cell-3"})
+	v, err := zksharev1connect.NewVerifierServiceClient(c.client, c.orgs[3].url).Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nonce, Subject: "cell-3", Expect: &zkv1.Expectation{Blind: nonce}})
 	if err != nil || !v.GetValid() {
 		t.Fatalf("org1's bundle on org4: %v %v", v, err)
 	}

@@ -33,6 +33,13 @@ type AggregateRequest struct {
 	Query      string
 	Field      string
 	Threshold  *Threshold // nil: reveal count, sum, min and max
+	// MinGroup is the fewest matching records whose aggregates are
+	// revealed (reveal mode only; below 2^32): with fewer, the bundle shows
+	// only that fewer matched. 0 reveals any result.
+	MinGroup uint64
+	// Nonce is the asking verifier's, bound into the combining proof so
+	// that a bundle cannot be replayed as the answer to another request.
+	Nonce fr.Element
 }
 
 // ErrBadAggregate: the request names no usable field or threshold.
@@ -62,6 +69,12 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		return nil, fmt.Errorf("%w: field: %q is a string; aggregates need numbers", ErrBadAggregate, req.Field)
 	}
 	offset := f.Offset()
+	if req.MinGroup != 0 && req.Threshold != nil {
+		return nil, fmt.Errorf("%w: min group: applies to revealed aggregates, not to a threshold", ErrBadAggregate)
+	}
+	if req.MinGroup >= 1<<circuits.MinGroupBits {
+		return nil, fmt.Errorf("%w: min group: %d, at most 2^%d-1", ErrBadAggregate, req.MinGroup, circuits.MinGroupBits)
+	}
 	var which, relation int
 	var threshold *big.Int
 	if t := req.Threshold; t != nil {
@@ -98,7 +111,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	}
 	out := &bundle.Aggregate{Version: bundle.Version, Kind: bundle.KindAggregate, Collection: req.Collection,
 		CollectionID: records.ElementHex(records.CollectionID(req.Collection)), Schema: c.Schema, Query: prep.Text,
-		QueryHash: prep.HashHex(), Field: req.Field, Slot: slot, Root: records.ElementHex(cols.Root),
+		QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Field: req.Field, Slot: slot, Root: records.ElementHex(cols.Root),
 		Columns: hex.EncodeToString(cols.Digest[:]), ChunkRows: n, Chunks: make([]bundle.AggChunk, chunks)}
 	ck := p.keys["aggregate"]
 	out.ChunkCircuit, out.ChunkVK = ck.Entry.CircuitID, ck.Entry.VKSHA256
@@ -147,19 +160,21 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	}
 	var final frontend.Circuit
 	if t := req.Threshold; t != nil {
-		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, which, relation, threshold, offset)
+		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, which, relation, threshold, offset, req.Nonce)
 		if err != nil {
 			return nil, err
 		}
 		final, out.Circuit = a, "aggregate-threshold"
 		out.Which, out.Relation, out.Threshold, out.Offset, out.Holds = t.Which, t.Relation, t.Value, offset, &holds
 	} else {
-		a, res, err := circuits.AggregateTotalAssignment(circuits.AggMaxChunks, parts, blinds)
+		a, res, small, err := circuits.AggregateTotalAssignment(circuits.AggMaxChunks, parts, blinds, req.MinGroup, req.Nonce)
 		if err != nil {
 			return nil, err
 		}
 		final, out.Circuit = a, "aggregate-total"
+		// When small, res is all zero: the bundle shows only that.
 		out.Count, out.Sum, out.Min, out.Max = &res.Count, res.Sum.String(), &res.Min, &res.Max
+		out.MinGroup, out.Small = req.MinGroup, small
 	}
 	fk := p.keys[out.Circuit]
 	out.CircuitID, out.VKSHA256 = fk.Entry.CircuitID, fk.Entry.VKSHA256

@@ -99,6 +99,10 @@ type Request struct {
 	Subject    string // the subject's key, for subject statements
 	Query      string
 	Nonce      fr.Element
+	// Blind is the asking verifier's random key blind for subject
+	// statements (circuits.KeyCommitment): it keeps a low-entropy key from
+	// being recovered from the bundle by trying every key.
+	Blind fr.Element
 }
 
 // ErrNoWitness: an exists statement with no satisfying record cannot be
@@ -126,7 +130,7 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error)
 		if err != nil {
 			return nil, err
 		}
-		if assignment, err = subject(b, collID, req.Nonce, prep, w); err != nil {
+		if assignment, err = subject(b, collID, req.Nonce, req.Blind, prep, w); err != nil {
 			return nil, err
 		}
 	case bundle.KindExists:
@@ -166,19 +170,20 @@ func (p *Prover) finish(ctx context.Context, b *bundle.Bundle, assignment fronte
 	return b, nil
 }
 
-func subject(b *bundle.Bundle, collID, nonce fr.Element, prep *query.Prepared, w *holder.Witness) (frontend.Circuit, error) {
-	a, result, err := circuits.SubjectAssignment(collID, w.Root, nonce, prep.Encoded, &w.Record)
+func subject(b *bundle.Bundle, collID, nonce, blind fr.Element, prep *query.Prepared, w *holder.Witness) (frontend.Circuit, error) {
+	a, result, err := circuits.SubjectAssignment(collID, w.Root, nonce, blind, prep.Encoded, &w.Record)
 	if err != nil {
 		return nil, fmt.Errorf("subject witness: %w", err)
 	}
 	b.Root, b.Result = records.ElementHex(w.Root), result
-	b.KeyCommitment = records.ElementHex(circuits.KeyCommitment(collID, w.Record.Key, nonce))
+	b.KeyCommitment = records.ElementHex(a.KeyCommitment.(fr.Element))
 	return a, nil
 }
 
 // ProveOwn proves a subject statement from a witness the subject holds (a
-// receipt), without a holder store.
-func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []byte, w *holder.Witness, text string, nonce fr.Element) (*bundle.Bundle, error) {
+// receipt), without a holder store; nonce and blind are the asking
+// verifier's.
+func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []byte, w *holder.Witness, text string, nonce, blind fr.Element) (*bundle.Bundle, error) {
 	schema, err := records.ParseSchema(schemaRaw)
 	if err != nil {
 		return nil, err
@@ -190,7 +195,7 @@ func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []by
 	collID := records.CollectionID(collection)
 	b := &bundle.Bundle{Version: bundle.Version, Kind: bundle.KindSubject, Collection: collection, CollectionID: records.ElementHex(collID),
 		Schema: schemaRaw, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(nonce), Circuit: bundle.KindSubject}
-	a, err := subject(b, collID, nonce, prep, w)
+	a, err := subject(b, collID, nonce, blind, prep, w)
 	if err != nil {
 		return nil, err
 	}

@@ -353,6 +353,11 @@ func Compile(q *Query, s *records.Schema) (*circuits.Query, error) {
 			if c.Op == "!=" || c.Op == "not in" {
 				enc.Op = circuits.OpNotIn
 			}
+			if !enc.String {
+				// The domain: the circuits refuse a record whose value is
+				// above it (an enum encoding that names no value).
+				enc.Hi = f.DomainMax()
+			}
 		default:
 			if !f.Ordered() {
 				return nil, &TypeError{c.Pos, c.Field, fmt.Sprintf("%s values have no order: use == != in or not in", f.Type)}
@@ -366,7 +371,8 @@ func Compile(q *Query, s *records.Schema) (*circuits.Query, error) {
 				vals[j] = u
 			}
 			enc.Op = circuits.OpRange
-			maxV := f.MaxUint()
+			// Ranges stay within the domain (for ordered types, the width).
+			maxV := f.DomainMax()
 			lo, hi, empty := uint64(0), maxV, false
 			switch c.Op {
 			case "<":

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Offset is what the field's encoding adds to a value: 2^(w-1) for signed
@@ -25,19 +26,36 @@ func (f *Field) Summable() bool {
 }
 
 // Decode is the text of an encoded (non-string) value: the inverse of
-// EncodeUint for numbers, bools and enums.
+// EncodeUint for numbers, bools, enums, dates (YYYY-MM-DD) and timestamps
+// (RFC 3339, UTC). An encoding no value of the field has (an enum's beyond
+// its values, a date beyond year 9999) is shown as the number with
+// "(encoded)".
 func (f *Field) Decode(v uint64) string {
 	switch f.Type {
 	case Int, Decimal:
 		return f.formatReal(new(big.Int).Sub(new(big.Int).SetUint64(v), new(big.Int).SetUint64(f.Offset())))
 	case Bool:
-		return strconv.FormatBool(v == 1)
+		if v <= 1 {
+			return strconv.FormatBool(v == 1)
+		}
 	case Enum:
 		if v < uint64(len(f.Values)) {
 			return f.Values[v]
 		}
+	case Date:
+		if v < 1<<32 {
+			if t := time.Unix((int64(v)-1<<31)*86400, 0).UTC(); t.Year() >= 0 && t.Year() <= 9999 {
+				return t.Format(time.DateOnly)
+			}
+		}
+	case Timestamp:
+		if t := time.Unix(int64(v^1<<63), 0).UTC(); t.Year() >= 0 && t.Year() <= 9999 {
+			return t.Format(time.RFC3339)
+		}
+	default:
+		return strconv.FormatUint(v, 10)
 	}
-	return strconv.FormatUint(v, 10)
+	return strconv.FormatUint(v, 10) + " (encoded)"
 }
 
 // RealSum is the text of a sum of count encoded values.

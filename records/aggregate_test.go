@@ -43,3 +43,46 @@ func TestAggregateValues(t *testing.T) {
 		t.Errorf("empty sum: %s", got)
 	}
 }
+
+// TestDecode: a revealed minimum or maximum reads as the field's own value:
+// dates as dates, timestamps as RFC 3339, each the inverse of EncodeUint.
+func TestDecode(t *testing.T) {
+	day := &Field{Name: "d", Type: Date}
+	ts := &Field{Name: "ts", Type: Timestamp}
+	level := &Field{Name: "l", Type: Enum, Values: []string{"low", "mid", "high"}}
+	ok := &Field{Name: "ok", Type: Bool}
+	n := &Field{Name: "n", Type: Uint, Width: 8}
+	for _, tc := range []struct {
+		f    *Field
+		text string
+	}{
+		{day, "1970-01-01"}, {day, "2026-07-14"}, {day, "1969-12-31"}, {day, "0001-01-01"}, {day, "9999-12-31"},
+		{ts, "1970-01-01T00:00:00Z"}, {ts, "2026-07-14T08:30:05Z"}, {ts, "1901-02-03T04:05:06Z"},
+		{level, "high"}, {ok, "true"}, {ok, "false"}, {n, "255"},
+	} {
+		v, err := tc.f.EncodeUint(tc.text)
+		if err != nil {
+			t.Fatalf("%s %q: %v", tc.f.Type, tc.text, err)
+		}
+		if got := tc.f.Decode(v); got != tc.text {
+			t.Errorf("%s: Decode(EncodeUint(%q)) = %q", tc.f.Type, tc.text, got)
+		}
+	}
+	// A timestamp with an offset decodes in UTC.
+	v, _ := ts.EncodeUint("2026-07-14T10:30:05+02:00")
+	if got := ts.Decode(v); got != "2026-07-14T08:30:05Z" {
+		t.Errorf("timestamp in UTC: %q", got)
+	}
+	// Encodings that name no value say so.
+	for _, tc := range []struct {
+		f    *Field
+		v    uint64
+		want string
+	}{
+		{level, 3, "3 (encoded)"}, {ok, 2, "2 (encoded)"}, {day, 1<<32 - 1, "4294967295 (encoded)"}, {day, 0, "0 (encoded)"},
+	} {
+		if got := tc.f.Decode(tc.v); got != tc.want {
+			t.Errorf("%s Decode(%d) = %q, want %q", tc.f.Type, tc.v, got, tc.want)
+		}
+	}
+}

@@ -193,6 +193,16 @@ func (f *Field) BitWidth() int {
 	return 0
 }
 
+// DomainMax is the largest valid encoding of a non-string field: n-1 for an
+// n-value enum (its bit width admits encodings that name no value), else
+// MaxUint. Equality clauses carry it, so the circuits refuse the others.
+func (f *Field) DomainMax() uint64 {
+	if f.Type == Enum {
+		return uint64(len(f.Values) - 1)
+	}
+	return f.MaxUint()
+}
+
 // Ordered reports whether <, <=, >, >= and between apply to the field.
 func (f *Field) Ordered() bool {
 	switch f.Type {

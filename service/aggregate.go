@@ -42,6 +42,10 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	if f := req.GetField(); f == "" || len(f) > maxValueBytes {
 		return nil, invalid("field", "name the aggregated field")
 	}
+	nonce, err := scalar("nonce", req.GetNonce())
+	if err != nil || nonce == nil {
+		return nil, invalid("nonce", "want 32 bytes, a BN254 scalar (big-endian, below the modulus), fresh for every question")
+	}
 	var th *prover.Threshold
 	if t := req.GetThreshold(); t != nil {
 		th = &prover.Threshold{Which: t.GetAggregate(), Relation: t.GetRelation(), Value: t.GetValue()}
@@ -61,7 +65,9 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	_ = minGroup // TODO(issue 11): pass to the prover with the circuit's min group
+	if th != nil {
+		minGroup = 0 // one bit: the circuit's minimum group applies to revealed aggregates
+	}
 	select {
 	case s.queue <- struct{}{}:
 		defer func() { <-s.queue }()
@@ -71,7 +77,7 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: req.GetCollection(), Query: req.GetQuery(), Field: req.GetField(), Threshold: th},
+	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: req.GetCollection(), Query: req.GetQuery(), Field: req.GetField(), Threshold: th, Nonce: *nonce, MinGroup: uint64(minGroup)},
 		func(done, total int) {
 			s.log.InfoContext(ctx, "aggregate chunk proven", "collection", req.GetCollection(), "done", done, "total", total)
 			progress(done, total)
@@ -102,11 +108,9 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	bh := sha256.Sum256(raw)
 	qh, _ := records.ParseElement(b.QueryHash)
 	if _, err := s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: lc.ID, Consumer: c.ID, Statement: bundle.KindAggregate,
-		QueryHash: elemBytes(qh), Nonce: cols, Result: result, BundleHash: bh[:]})); err != nil {
+		QueryHash: elemBytes(qh), Nonce: elemBytes(*nonce), Result: result, BundleHash: bh[:]})); err != nil {
 		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
 	}
-	// Aggregates carry no consumer nonce: the audit entry names the state
-	// they are about (the columns digest) instead.
 	s.log.InfoContext(ctx, "aggregate served", "collection", req.GetCollection(), "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
 	n := uint32(len(b.Chunks))
 	return &zkv1.ProveAggregateResponse{Bundle: raw, Statement: b.Statement(), ChunksDone: n, ChunksTotal: n}, nil

@@ -14,6 +14,8 @@ import (
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/service"
+	"github.com/zkshare/zkshare/verifier"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestAggregateService: a buyer asks a supplier's node whether two lots
@@ -29,9 +31,11 @@ func TestAggregateService(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	n := startNode(t, service.Config{Keys: dir})
+	n := startNode(t, service.Config{Keys: dir, VerifyAggregatePerMinute: 1000})
 	n.register("buyer", zkv1.Role_ROLE_CONSUMER)
 	n.register("nosy", zkv1.Role_ROLE_CONSUMER)
+	n.register("nosy2", zkv1.Role_ROLE_CONSUMER)
+	n.register("narrow", zkv1.Role_ROLE_CONSUMER)
 
 	schemaJSON, err := os.ReadFile(filepath.Join("..", "testdata", "coldchain", "schema.json"))
 	if err != nil {
@@ -60,14 +64,19 @@ func TestAggregateService(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.setPolicy("coldchain", &zkv1.PolicyRule{Consumer: "buyer", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
-		AggregateFields: []string{"*"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_REVEAL, zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}})
+		AggregateFields: []string{"*"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_REVEAL, zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}},
+		// nosy2 may ask one bit about CO2 only; narrow sees totals only over 1,000 records or more.
+		&zkv1.PolicyRule{Consumer: "nosy2", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
+			AggregateFields: []string{"co2_kg"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}},
+		&zkv1.PolicyRule{Consumer: "narrow", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
+			AggregateFields: []string{"co2_kg"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_REVEAL}, MinGroup: 1000})
 	n.commit("coldchain", recs)
 
 	buyer, vf := n.holder("buyer"), n.verifier("")
 	ask := func(lot string) (*zkv1.ProveAggregateResponse, *zkv1.VerifyResponse) {
 		t.Helper()
 		var progress []int
-		pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "max_temp",
+		pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "max_temp",
 			Query: `lot == "` + lot + `" AND max_temp > 8.0`, Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}},
 			func(done, total int) { progress = append(progress, done, total) })
 		if err != nil {
@@ -110,7 +119,7 @@ func TestAggregateService(t *testing.T) {
 		}
 	}
 	// Reveal mode: the total CO2 of a lot, with its average.
-	pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, nil)
+	pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,19 +128,57 @@ func TestAggregateService(t *testing.T) {
 	if err != nil || !vr.GetVerdict().GetValid() || !strings.Contains(vr.GetVerdict().GetStatement(), "average") {
 		t.Fatalf("reveal: %v %v", vr, err)
 	}
+	// The asker pins its question: the same bundle fails for any other.
+	asked := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: "coldchain", Query: `lot == "L-2026-Q1"`,
+		Field: "co2_kg", Mode: zkv1.AggregateMode_AGGREGATE_MODE_REVEAL, Nonce: nonce(42)}
+	if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: asked}); err != nil || !vr.GetVerdict().GetValid() {
+		t.Fatalf("pinned as asked: %v %v", vr, err)
+	}
+	for name, tc := range map[string]struct {
+		pin   func(*zkv1.Expectation)
+		check string
+	}{
+		"another field":  {func(e *zkv1.Expectation) { e.Field = "max_temp" }, verifier.CheckExpect},
+		"another query":  {func(e *zkv1.Expectation) { e.Query = `lot == "L-2026-Q2"` }, verifier.CheckExpect},
+		"threshold mode": {func(e *zkv1.Expectation) { e.Mode = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD }, verifier.CheckExpect},
+		"a threshold": {func(e *zkv1.Expectation) {
+			e.Mode, e.Threshold = 0, &zkv1.AggregateThreshold{Aggregate: "sum", Relation: "<=", Value: "1"}
+		}, verifier.CheckExpect},
+		"another nonce (a replay)": {func(e *zkv1.Expectation) { e.Nonce = nonce(43) }, verifier.CheckNonce},
+		"a subject kind":           {func(e *zkv1.Expectation) { e.Kind = zkv1.StatementKind_STATEMENT_KIND_SUBJECT }, verifier.CheckExpect},
+	} {
+		e := proto.CloneOf(asked)
+		tc.pin(e)
+		vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: e})
+		if err != nil || vr.GetVerdict().GetValid() || vr.GetVerdict().GetFailedCheck() != tc.check {
+			t.Errorf("pinned %s: %v %v, want the %s check to fail", name, vr, err, tc.check)
+		}
+	}
+	// A minimum group of 1,000: a lot's revealed total shows only "fewer than 1000".
+	sr, err := service.ProveAggregate(ctx, n.holder("narrow"), &zkv1.ProveAggregateRequest{Nonce: nonce(44), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vr, err = vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: sr.GetBundle()})
+	if err != nil || !vr.GetVerdict().GetValid() || !strings.Contains(vr.GetVerdict().GetStatement(), "fewer than 1000") || strings.Contains(vr.GetVerdict().GetStatement(), "average") {
+		t.Fatalf("min group: %v %v", vr, err)
+	}
 	// Bad requests and the policy.
 	for name, tc := range map[string]struct {
 		who  string
 		req  *zkv1.ProveAggregateRequest
 		code connect.Code
 	}{
-		"not allowed":   {"nosy", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "hours", Query: `lot == "L-2026-Q1"`}, connect.CodePermissionDenied},
-		"no field":      {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
-		"unknown field": {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "weight", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
-		"string field":  {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "supplier", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
-		"bad threshold": {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "max_temp", Query: `lot == "L-2026-Q1"`,
+		"not allowed":   {"nosy", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "hours", Query: `lot == "L-2026-Q1"`}, connect.CodePermissionDenied},
+		"no field":      {"buyer", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
+		"unknown field": {"buyer", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "weight", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
+		"string field":  {"buyer", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "supplier", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
+		"bad threshold": {"buyer", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "max_temp", Query: `lot == "L-2026-Q1"`,
 			Threshold: &zkv1.AggregateThreshold{Aggregate: "max", Relation: "<=", Value: "warm"}}, connect.CodeInvalidArgument},
-		"no collection": {"buyer", &zkv1.ProveAggregateRequest{Collection: "nope", Field: "hours", Query: `lot == "x"`}, connect.CodeNotFound},
+		"no collection":     {"buyer", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "nope", Field: "hours", Query: `lot == "x"`}, connect.CodeNotFound},
+		"no nonce":          {"buyer", &zkv1.ProveAggregateRequest{Collection: "coldchain", Field: "max_temp", Query: `lot == "L-2026-Q1"`}, connect.CodeInvalidArgument},
+		"field not granted": {"nosy2", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "hours", Query: `lot == "L-2026-Q1"`}, connect.CodePermissionDenied},
+		"mode not granted":  {"nosy2", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, connect.CodePermissionDenied},
 	} {
 		if _, err := service.ProveAggregate(ctx, n.holder(tc.who), tc.req, nil); code(err) != tc.code {
 			t.Errorf("%s: %v, want %v", name, err, tc.code)

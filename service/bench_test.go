@@ -40,7 +40,7 @@ func benchNode(b *testing.B) (*node, *zkv1.Bundle) {
 	n := startNode(b, service.Config{})
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	n.createAndCommit("people", people(1000, 10000))
-	pr, err := n.holder("bank").Prove(b.Context(), &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "p0010", Query: "income <= 20000 AND age >= 30", Nonce: nonce(1)})
+	pr, err := n.holder("bank").Prove(b.Context(), &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "p0010", Query: "income <= 20000 AND age >= 30", Nonce: nonce(1), Blind: nonce(2)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func BenchmarkServiceProve(b *testing.B) {
 	peak := peakHeap(stop)
 	elapsed, lat := run(func(i int) error {
 		_, err := n.holder("bank").Prove(context.Background(), &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT,
-			Subject: fmt.Sprintf("p%04d", 10+i%900), Query: "income <= 20000 AND age >= 30", Nonce: nonce(byte(i))})
+			Subject: fmt.Sprintf("p%04d", 10+i%900), Query: "income <= 20000 AND age >= 30", Nonce: nonce(byte(i)), Blind: nonce(byte(i + 1))})
 		return err
 	})
 	close(stop)

@@ -276,6 +276,15 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	if err := nonce.SetBytesCanonical(req.GetNonce()); err != nil || len(req.GetNonce()) != 32 {
 		return nil, invalid("nonce", "want 32 bytes, a BN254 scalar (big-endian, below the modulus)")
 	}
+	var blind fr.Element
+	switch {
+	case kind == bundle.KindExists && len(req.GetBlind()) != 0:
+		return nil, invalid("blind", "an exists statement names no subject to blind")
+	case kind == bundle.KindSubject && (len(req.GetBlind()) != 32 || blind.SetBytesCanonical(req.GetBlind()) != nil || blind.IsZero()):
+		// Without a secret blind, anyone holding the bundle could recover
+		// a low-entropy key from the key commitment by trying keys.
+		return nil, invalid("blind", "a subject statement needs 32 random bytes (a non-zero BN254 scalar) that the asker keeps")
+	}
 	if _, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]; !ok {
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
 	}
@@ -291,7 +300,7 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce})
+	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce, Blind: blind})
 	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
 		// "No such subject" and "no matching record" are answers too.
 		if aerr := s.auditUnproven(ctx, req.GetCollection(), c.ID, kind, req.GetQuery(), nonce); aerr != nil {

@@ -270,7 +270,7 @@ func endToEnd(t *testing.T, n *node) {
 	}
 	bank := n.holder("bank")
 	query := "income <= 20000 AND age >= 50 AND status == \"active\""
-	pr, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: canaries[0], Query: "income <= 20000 AND age >= 65", Nonce: nonce(1)})
+	pr, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: canaries[0], Query: "income <= 20000 AND age >= 65", Nonce: nonce(1), Blind: nonce(101)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func endToEnd(t *testing.T, n *node) {
 		t.Fatal("subject should satisfy the query")
 	}
 	vf := n.verifier("")
-	v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nonce(1), Subject: canaries[0]})
+	v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nonce(1), Subject: canaries[0], Expect: &zkv1.Expectation{Blind: nonce(101)}})
 	if err != nil || !v.GetValid() {
 		t.Fatalf("verify: %v %v", v, err)
 	}
@@ -309,9 +309,10 @@ func endToEnd(t *testing.T, n *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n7 fr.Element
+	var n7, b7 fr.Element
 	n7.SetBytes(nonce(7))
-	ob, err := own.ProveOwn(ctx, "people", rr.GetReceipt().GetSchema(), w, "age >= 65", n7)
+	b7.SetBytes(nonce(107)) // the subject's own blind
+	ob, err := own.ProveOwn(ctx, "people", rr.GetReceipt().GetSchema(), w, "age >= 65", n7, b7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func endToEnd(t *testing.T, n *node) {
 	}
 	r := rr.GetReceipt()
 	opb.AnchorTx, opb.AnchorLogIndex, opb.AnchorInclusion, opb.Checkpoint = r.GetAnchorTx(), r.GetAnchorLogIndex(), r.GetAnchorInclusion(), r.GetCheckpoint()
-	if v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: opb, Nonce: nonce(7), Subject: canaries[0]}); err != nil || !v.GetValid() || !opb.GetResult() {
+	if v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: opb, Nonce: nonce(7), Subject: canaries[0], Expect: &zkv1.Expectation{Blind: nonce(107)}}); err != nil || !v.GetValid() || !opb.GetResult() {
 		t.Fatalf("proof from a receipt: %v %v", v, err)
 	}
 	bad := proto.CloneOf(r)
@@ -353,6 +354,9 @@ func endToEnd(t *testing.T, n *node) {
 		{&zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "p0001", Query: "income < 1", Nonce: []byte{1}}, "nonce"},
 		{&zkv1.ProveRequest{Collection: "people", Kind: 9, Query: "income < 1", Nonce: nonce(3)}, "kind"},
 		{&zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Query: "income < 1", Nonce: nonce(3)}, "subject"},
+		{&zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "p0001", Query: "income < 1", Nonce: nonce(3)}, "blind"},
+		{&zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "p0001", Query: "income < 1", Nonce: nonce(3), Blind: make([]byte, 32)}, "blind"},
+		{&zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: "income < 1", Nonce: nonce(3), Blind: nonce(4)}, "blind"},
 		{&zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: "", Nonce: nonce(3)}, "query"},
 		{&zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: "income <", Nonce: nonce(3)}, "query"},
 	} {
@@ -368,7 +372,7 @@ func endToEnd(t *testing.T, n *node) {
 	if v, _ := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nonce(9)}); v.GetValid() || v.GetFailedCheck() != "nonce" {
 		t.Fatalf("replayed nonce: %v", v)
 	}
-	if v, _ := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Subject: "p0001"}); v.GetValid() || v.GetFailedCheck() != "subject" {
+	if v, _ := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Subject: "p0001", Expect: &zkv1.Expectation{Blind: nonce(101)}}); v.GetValid() || v.GetFailedCheck() != "subject" {
 		t.Fatalf("other subject: %v", v)
 	}
 
@@ -549,7 +553,7 @@ func accessPolicy(t *testing.T, n *node) {
 	ask := func(who string, kind zkv1.StatementKind, q string, nb byte) error {
 		req := &zkv1.ProveRequest{Collection: "people", Kind: kind, Query: q, Nonce: nonce(nb)}
 		if kind == zkv1.StatementKind_STATEMENT_KIND_SUBJECT {
-			req.Subject = "p0001"
+			req.Subject, req.Blind = "p0001", nonce(100)
 		}
 		_, err := n.holder(who).Prove(ctx, req)
 		return err

@@ -31,7 +31,10 @@ type Anchored struct {
 // VerifyAggregate checks an aggregate bundle: pinned keys, collection id,
 // query hash, the field's slot and offset from the schema, every chunk's
 // proof, that the chunks' column commitments digest to the bundle's (and to
-// the anchored one, when anchor is given), and the combining proof.
+// the anchored one, when anchor is given), and the combining proof, which
+// binds the bundle's nonce, minimum group size and result. exp pins the
+// question asked: collection, query, field, mode, threshold and nonce (a
+// replayed bundle answers another nonce).
 func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored, exp Expect) (v *Verdict) {
 	v = &Verdict{Statement: b.Statement()}
 	defer func() {
@@ -69,11 +72,20 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored, exp E
 		return fail(CheckExpect, "%s", msg)
 	}
 	pass(CheckExpect)
+	nonce, err := records.ParseElement(b.Nonce)
+	if err != nil {
+		return fail(CheckDecode, "nonce: %v", err)
+	}
+	if exp.Nonce != nil {
+		if !exp.Nonce.Equal(&nonce) {
+			return fail(CheckNonce, "the bundle answers another nonce")
+		}
+		pass(CheckNonce)
+	}
 
 	if b.ChunkRows != circuits.AggChunkRows || len(b.Chunks) == 0 || len(b.Chunks) > circuits.AggMaxChunks {
 		return fail(CheckDecode, "%d chunks of %d rows", len(b.Chunks), b.ChunkRows)
 	}
-	var err error
 	commitments := make([]bn254.G1Affine, len(b.Chunks))
 	partials := make([]fr.Element, circuits.AggMaxChunks)
 	for i := range partials {
@@ -110,18 +122,27 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored, exp E
 	pass(CheckCompleteness)
 
 	var final frontend.Circuit
+	var sum *big.Int // the revealed sum, parsed once: what the proof checks is what the verdict says
 	switch b.Circuit {
 	case "aggregate-total":
 		t := circuits.NewAggregateTotal(circuits.AggMaxChunks)
 		for i := range partials {
 			t.Partials[i] = partials[i]
 		}
-		var sum fr.Element
-		if _, ok := new(big.Int).SetString(b.Sum, 10); !ok {
-			return fail(CheckDecode, "sum %q", b.Sum)
+		if sum, err = ParseSum(b.Sum); err != nil {
+			return fail(CheckDecode, "sum: %v", err)
 		}
-		sum.SetString(b.Sum)
-		t.Count, t.Sum, t.Min, t.Max = *b.Count, sum, *b.Min, *b.Max
+		if b.MinGroup >= 1<<circuits.MinGroupBits {
+			return fail(CheckDecode, "min group %d, at most 2^%d-1", b.MinGroup, circuits.MinGroupBits)
+		}
+		var s fr.Element
+		s.SetBigInt(sum)
+		small := 0
+		if b.Small {
+			small = 1
+		}
+		t.Count, t.Sum, t.Min, t.Max = *b.Count, s, *b.Min, *b.Max
+		t.MinGroup, t.Small, t.Nonce = b.MinGroup, small, nonce
 		final = t
 	case "aggregate-threshold":
 		t := circuits.NewAggregateThreshold(circuits.AggMaxChunks)
@@ -142,29 +163,61 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored, exp E
 		if *b.Holds {
 			holds = 1
 		}
-		t.Which, t.Relation, t.Threshold, t.Offset, t.Holds = which, rel, in, offset, holds
+		t.Which, t.Relation, t.Threshold, t.Offset, t.Holds, t.Nonce = which, rel, in, offset, holds, nonce
 		final = t
+	default:
+		return fail(CheckDecode, "circuit %q", b.Circuit)
 	}
 	if msg := verifyProof(fk, b.Proof, final); msg != "" {
 		return fail(CheckProof, "combination: %s", msg)
 	}
 	pass(CheckProof)
 	v.Valid = true
-	v.Statement = Describe(b, f)
+	v.Statement = Describe(b, f, sum)
 	return v
 }
 
+// ParseSum parses a revealed sum in its one canonical form: base-10 digits
+// only (no sign, no prefix, no spaces), no leading zero but in "0" itself,
+// and below the BN254 scalar modulus. Any other spelling of a proven value
+// ("010", "0x10", "+5", S+p) is refused rather than reduced to it.
+func ParseSum(s string) (*big.Int, error) {
+	if s == "" || len(s) > 80 {
+		return nil, fmt.Errorf("%q is not a canonical decimal", s)
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return nil, fmt.Errorf("%q is not a canonical decimal", s)
+		}
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return nil, fmt.Errorf("%q has a leading zero", s)
+	}
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok || v.Cmp(fr.Modulus()) >= 0 {
+		return nil, fmt.Errorf("%q is not below the scalar field's modulus", s)
+	}
+	return v, nil
+}
+
 // Describe renders a verified aggregate in the field's own terms: decoded
-// minimum and maximum, the real sum, and the average when there is one.
-func Describe(b *bundle.Aggregate, f *records.Field) string {
+// minimum and maximum (numbers, dates, timestamps, enum values), the real
+// sum and the average when the field can be summed. sum is the verified
+// sum (ParseSum of b.Sum); reveal mode only uses it.
+func Describe(b *bundle.Aggregate, f *records.Field, sum *big.Int) string {
 	if b.Holds != nil {
 		return b.Statement()
 	}
 	head := fmt.Sprintf("over every record of %s where %s, %s:", b.Collection, b.Query, b.Field)
+	if b.Small {
+		return fmt.Sprintf("%s fewer than %d records match (count, sum, min and max withheld)", head, b.MinGroup)
+	}
 	if *b.Count == 0 {
 		return head + " no records (count 0, sum 0; min and max undefined)"
 	}
-	sum, _ := new(big.Int).SetString(b.Sum, 10)
+	if !f.Summable() { // a sum of dates or enum values means nothing
+		return fmt.Sprintf("%s count %d, min %s, max %s", head, *b.Count, f.Decode(*b.Min), f.Decode(*b.Max))
+	}
 	real := f.RealSum(sum, *b.Count)
 	out := fmt.Sprintf("%s count %d, sum %s, min %s, max %s", head, *b.Count, real, f.Decode(*b.Min), f.Decode(*b.Max))
 	if r, ok := new(big.Rat).SetString(real); ok {

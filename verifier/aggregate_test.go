@@ -3,13 +3,16 @@ package verifier_test
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/holder"
@@ -69,9 +72,15 @@ func TestAggregateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := `lot == "L-2026-Q3" AND max_temp <= 8.0`
-	b, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: q, Field: "hours"}, nil)
+	// The verifier's nonce, and a minimum group of exactly count: revealed.
+	var nonce fr.Element
+	nonce.SetUint64(0xfeed)
+	b, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: q, Field: "hours", MinGroup: count, Nonce: nonce}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if b.Small || b.MinGroup != count || b.Nonce != records.ElementHex(nonce) {
+		t.Fatalf("aggregate: small %v, min group %d, nonce %s", b.Small, b.MinGroup, b.Nonce)
 	}
 	if len(b.Chunks) != 3 || *b.Count != count || b.Sum != strconv.FormatUint(sum, 10) || *b.Min != lo || *b.Max != hi {
 		t.Fatalf("aggregate: %d chunks, %s; want count %d sum %d min %d max %d", len(b.Chunks), b.Statement(), count, sum, lo, hi)
@@ -88,6 +97,16 @@ func TestAggregateEndToEnd(t *testing.T) {
 	verdict := v.VerifyAggregate(b, anchored, verifier.Expect{})
 	if !verdict.Valid {
 		t.Fatalf("valid aggregate rejected: %s: %s", verdict.Failed, verdict.Reason)
+	}
+	// The nonce is bound: the asker's verifies, another fails the nonce
+	// check, and a bundle whose nonce was rewritten fails the proof.
+	if verdict := v.VerifyAggregate(b, anchored, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
+		t.Fatalf("aggregate for its own nonce: %s: %s", verdict.Failed, verdict.Reason)
+	}
+	var other fr.Element
+	other.SetUint64(0xfeee)
+	if verdict := v.VerifyAggregate(b, anchored, verifier.Expect{Nonce: &other}); verdict.Valid || verdict.Failed != verifier.CheckNonce {
+		t.Fatalf("aggregate for another nonce: valid=%v failed=%q", verdict.Valid, verdict.Failed)
 	}
 	// hours is a plain number: the average is sum/count.
 	if want := fmt.Sprintf("count %d, sum %d, min %d, max %d, average %.2f", count, sum, lo, hi, float64(sum)/float64(count)); !strings.Contains(verdict.Statement, want) {
@@ -113,6 +132,16 @@ func TestAggregateEndToEnd(t *testing.T) {
 		"another field":    {func(a *bundle.Aggregate) { a.Field, a.Slot = "co2_kg", 5 }, verifier.CheckProof},
 		"a chunk repeated": {func(a *bundle.Aggregate) { a.Chunks[2] = a.Chunks[1] }, verifier.CheckCompleteness},
 		"columns claimed":  {func(a *bundle.Aggregate) { a.Columns = hex.EncodeToString(make([]byte, 32)) }, verifier.CheckCompleteness},
+		// Replayed as the answer to another request.
+		"another nonce": {func(a *bundle.Aggregate) { a.Nonce = records.ElementHex(other) }, verifier.CheckProof},
+		"no nonce":      {func(a *bundle.Aggregate) { a.Nonce = "" }, verifier.CheckDecode},
+		// The group is large enough: the holder cannot claim it small.
+		"claimed small": {func(a *bundle.Aggregate) {
+			a.Small, a.Count, a.Sum, a.Min, a.Max = true, u(0), "0", u(0), u(0)
+		}, verifier.CheckProof},
+		"claimed small, values kept": {func(a *bundle.Aggregate) { a.Small = true }, verifier.CheckProof},
+		"another min group":          {func(a *bundle.Aggregate) { a.MinGroup = count - 1 }, verifier.CheckProof},
+		"min group 2^32":             {func(a *bundle.Aggregate) { a.MinGroup = 1 << 32 }, verifier.CheckDecode},
 	} {
 		data, _ := b.Marshal()
 		bad, _ := bundle.ParseAggregate(data)
@@ -121,6 +150,54 @@ func TestAggregateEndToEnd(t *testing.T) {
 			t.Errorf("%s: valid=%v failed=%q (%s), want %q", name, verdict.Valid, verdict.Failed, verdict.Reason, tc.check)
 		}
 	}
+	// A revealed sum has one spelling: any other, even of the same value
+	// or of one equal to it modulo p, fails to decode (and never reaches the
+	// verdict).
+	sumP := new(big.Int).Add(new(big.Int).SetUint64(sum), fr.Modulus())
+	for _, s := range []string{"0" + b.Sum, "08", "0x10", "+" + b.Sum, "-0", "-" + b.Sum, sumP.String(), " " + b.Sum, b.Sum + " ", "1 0", "", "1e3", "٣"} {
+		data, _ := b.Marshal()
+		bad, _ := bundle.ParseAggregate(data)
+		bad.Sum = s
+		if verdict := v.VerifyAggregate(bad, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckDecode {
+			t.Errorf("sum %q: valid=%v failed=%q (%s), want %q", s, verdict.Valid, verdict.Failed, verdict.Reason, verifier.CheckDecode)
+		}
+	}
+
+	// Fewer records than the minimum group: the bundle shows only that.
+	sb, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: q, Field: "hours", MinGroup: count + 1, Nonce: nonce}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sb.Small || *sb.Count != 0 || sb.Sum != "0" || *sb.Min != 0 || *sb.Max != 0 {
+		t.Fatalf("small group: %s", sb.Statement())
+	}
+	sdata, _ := sb.Marshal()
+	if _, err := bundle.ParseAggregate(sdata); err != nil {
+		t.Fatalf("small bundle does not parse: %v", err)
+	}
+	sv := v.VerifyAggregate(sb, anchored, verifier.Expect{Nonce: &nonce})
+	if !sv.Valid || !strings.Contains(sv.Statement, fmt.Sprintf("fewer than %d records match", count+1)) {
+		t.Fatalf("small group: valid=%v %s: %s; %q", sv.Valid, sv.Failed, sv.Reason, sv.Statement)
+	}
+	for name, mod := range map[string]func(a *bundle.Aggregate){
+		"revealed": func(a *bundle.Aggregate) {
+			a.Small, a.Count, a.Sum, a.Min, a.Max = false, u(count), strconv.FormatUint(sum, 10), u(lo), u(hi)
+		},
+		"not small, zeros": func(a *bundle.Aggregate) { a.Small = false },
+		"lower min group":  func(a *bundle.Aggregate) { a.MinGroup = count },
+		"another nonce":    func(a *bundle.Aggregate) { a.Nonce = records.ElementHex(other) },
+	} {
+		bad, _ := bundle.ParseAggregate(sdata)
+		mod(bad)
+		if verdict := v.VerifyAggregate(bad, anchored, verifier.Expect{}); verdict.Valid {
+			t.Errorf("small group %s: verified", name)
+		}
+	}
+	if _, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: q, Field: "hours", MinGroup: 2,
+		Threshold: &prover.Threshold{Which: "count", Relation: "==", Value: "0"}}, nil); !errors.Is(err, prover.ErrBadAggregate) {
+		t.Fatalf("a minimum group with a threshold: %v", err)
+	}
+
 	// The same shipments committed as another collection: its columns have
 	// other salts, so its chunks are not this collection's.
 	st2, err := holder.Open("", nil)

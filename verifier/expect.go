@@ -36,7 +36,7 @@ type Expect struct {
 	QueryHash  *fr.Element // or its hash
 	Nonce      *fr.Element // the nonce it issued
 	Subject    string      // the subject it asked about: requires a subject bundle
-	Blind      *fr.Element // the blind it sent with a subject question
+	Blind      *fr.Element // the blind it sent with a subject question; required with Subject
 
 	// Aggregates.
 	Field     string
@@ -53,6 +53,9 @@ func (e *Expect) statement(kind, collection string, schema *records.Schema, quer
 	}
 	if e.Subject != "" && kind != bundle.KindSubject {
 		return fmt.Sprintf("asked about a subject, the bundle is a %s statement", kind)
+	}
+	if e.Subject != "" && e.Blind == nil {
+		return "a pinned subject needs the blind sent with the question (the key commitment hides the key under it)"
 	}
 	if e.Collection != "" && e.Collection != collection {
 		return fmt.Sprintf("asked about collection %q, the bundle is about %q", e.Collection, collection)

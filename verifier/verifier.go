@@ -149,7 +149,7 @@ func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
 			return fail(CheckDecode, "key commitment: %v", err)
 		}
 		if exp.Subject != "" {
-			want := circuits.KeyCommitment(coll, records.KeyDigest(exp.Subject), nonce)
+			want := circuits.KeyCommitment(coll, records.KeyDigest(exp.Subject), nonce, *exp.Blind) // the pins require a blind with a subject
 			if !want.Equal(&kc) {
 				return fail(CheckSubject, "the bundle is about another subject")
 			}

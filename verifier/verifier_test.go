@@ -222,3 +222,35 @@ func FuzzVerifyBytes(f *testing.F) {
 		}
 	})
 }
+
+// TestSubjectBlind: a subject bundle made with the verifier's blind names
+// its subject to that verifier (key and blind), and to no one checking the
+// key alone: without the blind, or with another, the subject check fails.
+func TestSubjectBlind(t *testing.T) {
+	_, p, v := setup(t)
+	nonce, _ := prover.NewNonce()
+	blind, _ := prover.NewNonce() // any random scalar
+	b, err := p.Prove(context.Background(), prover.Request{Collection: "people", Kind: bundle.KindSubject, Subject: "b", Query: `income <= 30000`, Nonce: nonce, Blind: blind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := b.Marshal()
+	if verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: "b", Blind: &blind}); !verdict.Valid {
+		t.Fatalf("blinded bundle rejected: %v", verdict.Err())
+	}
+	other, _ := prover.NewNonce()
+	for name, exp := range map[string]verifier.Expect{
+		"no blind":      {Nonce: &nonce, Subject: "b"},
+		"another blind": {Nonce: &nonce, Subject: "b", Blind: &other},
+		"another key":   {Nonce: &nonce, Subject: "c", Blind: &blind},
+	} {
+		if verdict := v.VerifyBytes(data, exp); verdict.Failed != verifier.CheckSubject {
+			t.Errorf("%s: failed %q, want %q", name, verdict.Failed, verifier.CheckSubject)
+		}
+	}
+	// Without a subject to check, the proof still verifies: the blind is
+	// private to the proof.
+	if verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
+		t.Fatalf("blinded bundle without a subject check: %v", verdict.Err())
+	}
+}

@@ -32,13 +32,21 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	q := f.String("query", "", "predicate, e.g. 'lot == \"L-2026-Q3\" AND max_temp > 8.0'")
 	threshold := f.String("threshold", "", "reveal one bit only: AGGREGATE RELATION VALUE, e.g. \"count == 0\"")
 	out := f.String("out", "", "write the bundle here (default: stdout)")
+	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh, printed)")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
 	if !r.on() || *coll == "" || *field == "" || *q == "" {
 		return errors.New("aggregate: --server, --collection, --field and --query are required")
 	}
-	req := &zkv1.ProveAggregateRequest{Collection: *coll, Field: *field, Query: *q}
+	nonce, err := newNonceBytes(*nonceHex)
+	if err != nil {
+		return err
+	}
+	if *nonceHex == "" {
+		fmt.Fprintf(stderr, "nonce: %x (pin it: verify-aggregate --nonce)\n", nonce)
+	}
+	req := &zkv1.ProveAggregateRequest{Collection: *coll, Field: *field, Query: *q, Nonce: nonce}
 	if *threshold != "" {
 		t, err := parseThreshold(*threshold)
 		if err != nil {

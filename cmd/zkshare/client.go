@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -250,6 +251,24 @@ func newNonceBytes(hexNonce string) ([]byte, error) {
 	return b[:], nil
 }
 
+// newBlind is the blind for a subject question: the given hex, or fresh
+// random. The asker keeps it; verifying the subject needs it.
+func newBlind(hexBlind string, stderr io.Writer) (fr.Element, error) {
+	if hexBlind != "" {
+		b, err := records.ParseElement(hexBlind)
+		if err != nil || b.IsZero() {
+			return b, fmt.Errorf("--blind: want a non-zero BN254 scalar in hex (%v)", err)
+		}
+		return b, nil
+	}
+	b, err := prover.NewNonce()
+	if err != nil {
+		return b, err
+	}
+	fmt.Fprintf(stderr, "blind: %s (keep it: `verify --subject` needs it as --blind; with it the bundle names your subject, without it no one)\n", records.ElementHex(b))
+	return b, nil
+}
+
 // parseProtoBundle reads a bundle file in the service's (protojson) form.
 func parseProtoBundle(data []byte) (*zkv1.Bundle, error) {
 	if len(data) > 4*bundle.MaxSize {
@@ -388,7 +407,7 @@ func cmdReceiptIssue(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 // proveFromReceipt proves a subject statement offline from a receipt.
-func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, out string, stdout, stderr io.Writer) error {
+func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, blindHex, out string, stdout, stderr io.Writer) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -410,7 +429,11 @@ func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, out string
 	if err != nil {
 		return err
 	}
-	b, err := p.ProveOwn(ctx, r.GetCollection(), r.GetSchema(), w, q, nonce)
+	blind, err := newBlind(blindHex, stderr)
+	if err != nil {
+		return err
+	}
+	b, err := p.ProveOwn(ctx, r.GetCollection(), r.GetSchema(), w, q, nonce, blind)
 	if err != nil {
 		return err
 	}

@@ -163,7 +163,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		constraints := m.Circuits[s.Kind].Constraints
 		t0 := time.Now()
-		pr, err := consumer.Prove(ctx, &zkv1.ProveRequest{Collection: sc.Name, Kind: kind, Subject: s.Subject, Query: s.Query, Nonce: nb[:]})
+		req := &zkv1.ProveRequest{Collection: sc.Name, Kind: kind, Subject: s.Subject, Query: s.Query, Nonce: nb[:]}
+		if s.Subject != "" {
+			blind, err := prover.NewNonce() // the bank's secret: the bundle names the citizen to it alone
+			if err != nil {
+				return err
+			}
+			bb := blind.Bytes()
+			req.Blind = bb[:]
+		}
+		pr, err := consumer.Prove(ctx, req)
 		proveMS := time.Since(t0).Milliseconds()
 		if connect.CodeOf(err) == connect.CodeFailedPrecondition && s.Kind == bundle.KindExists {
 			ok := !s.Expected
@@ -179,7 +188,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		t1 := time.Now()
 		// The third party pins the question the bank asked.
 		v, err := third.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
-			Kind: kind, Collection: sc.Name, Query: s.Query, Subject: s.Subject, Nonce: nb[:]}})
+			Kind: kind, Collection: sc.Name, Query: s.Query, Subject: s.Subject, Blind: req.GetBlind(), Nonce: nb[:]}})
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/service"
 )
@@ -104,7 +105,12 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		t0 := time.Now()
 		q := fmt.Sprintf("lot == %q AND max_temp > 8.0", lot)
 		th := &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}
-		pr, err := service.ProveAggregate(ctx, buyerClient, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp", Query: q, Threshold: th},
+		nonce, err := prover.NewNonce()
+		if err != nil {
+			return err
+		}
+		nb := nonce.Bytes()
+		pr, err := service.ProveAggregate(ctx, buyerClient, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp", Query: q, Threshold: th, Nonce: nb[:]},
 			func(done, total int) { fmt.Fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) })
 		fmt.Fprint(stderr, "\r\033[K")
 		if err != nil {
@@ -114,7 +120,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		t1 := time.Now()
 		vr, err := third.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
 			Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: sc.Name, Query: q, Field: "max_temp",
-			Mode: zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD, Threshold: th}})
+			Mode: zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD, Threshold: th, Nonce: nb[:]}})
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
@@ -313,6 +314,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	exists := f.Bool("exists", false, "prove that some record satisfies the query")
 	q := f.String("query", "", "predicate")
 	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh)")
+	blindHex := f.String("blind", "", "with --subject: the secret blind of the subject's key commitment (hex; default: fresh, printed)")
 	out := f.String("out", "", "bundle file (default: stdout)")
 	receiptPath := f.String("receipt", "", "prove about your own record from this receipt, offline")
 	r := remoteFlags(f)
@@ -324,10 +326,16 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *q == "" {
 			return errors.New("prove: want --query")
 		}
-		return proveFromReceipt(ctx, *receiptPath, *keyDir, *q, *nonceHex, *out, stdout, stderr)
+		return proveFromReceipt(ctx, *receiptPath, *keyDir, *q, *nonceHex, *blindHex, *out, stdout, stderr)
 	}
 	if *coll == "" || *q == "" || (*subject == "") == !*exists {
 		return errors.New("prove: want --collection, --query and exactly one of --subject or --exists")
+	}
+	var blind fr.Element
+	if *subject != "" {
+		if blind, err = newBlind(*blindHex, stderr); err != nil {
+			return err
+		}
 	}
 	if r.on() {
 		nonce, err := newNonceBytes(*nonceHex)
@@ -337,6 +345,9 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		req := &zkv1.ProveRequest{Collection: *coll, Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: *subject, Query: *q, Nonce: nonce}
 		if *exists {
 			req.Kind = zkv1.StatementKind_STATEMENT_KIND_EXISTS
+		} else {
+			bb := blind.Bytes()
+			req.Blind = bb[:]
 		}
 		return remoteProve(ctx, r, req, *out, stdout, stderr)
 	}
@@ -358,7 +369,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	req := prover.Request{Collection: *coll, Kind: bundle.KindSubject, Subject: *subject, Query: *q, Nonce: nonce}
+	req := prover.Request{Collection: *coll, Kind: bundle.KindSubject, Subject: *subject, Query: *q, Nonce: nonce, Blind: blind}
 	if *exists {
 		req.Kind = bundle.KindExists
 	}

@@ -59,16 +59,17 @@ func TestCLIFlow(t *testing.T) {
 	logs.WriteString(errs + err.Error())
 
 	nonce := strings.Repeat("0", 60) + "beef"
+	blind := strings.Repeat("0", 59) + "b11d5"
 	b := filepath.Join(dir, "b.json")
 	step("prove", "--data", data, "--keys", keyDir, "--collection", "people", "--subject", "SECRET-ID-1",
-		"--query", `income >= 400000 AND status != "ok"`, "--nonce", nonce, "--out", b)
+		"--query", `income >= 400000 AND status != "ok"`, "--nonce", nonce, "--blind", blind, "--out", b)
 	// A bundle from a private store rests on no anchor: it is never VALID.
-	out, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--nonce", nonce, b)
+	out, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b)
 	if !errors.Is(err, errUnanchored) || !strings.HasPrefix(out, "NOT ANCHORED") || strings.Contains(out, "VALID") {
 		t.Fatalf("verify of an unanchored bundle: %v\n%s", err, out)
 	}
 	logs.WriteString(out)
-	if _, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "someone-else", b); err == nil || !strings.Contains(err.Error(), "subject check failed") {
+	if _, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "someone-else", "--blind", blind, b); err == nil || !strings.Contains(err.Error(), "subject check failed") {
 		t.Fatalf("verify for another subject: %v", err)
 	}
 	bundleBytes, _ := os.ReadFile(b)

@@ -59,9 +59,10 @@ func TestServerCLI(t *testing.T) {
 		t.Fatalf("commit: %s", out)
 	}
 	nonce := strings.Repeat("0", 60) + "beef"
+	blind := strings.Repeat("0", 59) + "b11d5"
 	b := filepath.Join(dir, "b.json")
-	step("prove", "--server", url, "--token", bank[1], "--collection", "people", "--subject", "SECRET-ID-1", "--query", "income >= 400000", "--nonce", nonce, "--out", b)
-	if out := step("verify", "--ledger", url, "--nonce", nonce, "--subject", "SECRET-ID-1", b); !strings.Contains(out, "key registry, anchor, freshness") {
+	step("prove", "--server", url, "--token", bank[1], "--collection", "people", "--subject", "SECRET-ID-1", "--query", "income >= 400000", "--nonce", nonce, "--blind", blind, "--out", b)
+	if out := step("verify", "--ledger", url, "--nonce", nonce, "--subject", "SECRET-ID-1", "--blind", blind, b); !strings.Contains(out, "key registry, anchor, freshness") {
 		t.Fatalf("online verify: %s", out)
 	}
 	if _, _, err := zk(t, "verify", "--ledger", url, "--nonce", strings.Repeat("0", 60)+"dead", b); err == nil || !strings.Contains(err.Error(), "nonce check failed") {
@@ -69,7 +70,7 @@ func TestServerCLI(t *testing.T) {
 	}
 	// Offline, a verdict rests on a checkpoint signed by a ledger key the
 	// verifier names; without one it is "not anchored", never VALID.
-	if out, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--nonce", nonce, b); !errors.Is(err, errUnanchored) || !strings.HasPrefix(out, "NOT ANCHORED") {
+	if out, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b); !errors.Is(err, errUnanchored) || !strings.HasPrefix(out, "NOT ANCHORED") {
 		t.Fatalf("offline verify without a ledger key: %v\n%s", err, out)
 	}
 	cp, err := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
@@ -80,7 +81,7 @@ func TestServerCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := step("verify", "--keys", keyDir, "--ledger-key", vkey, "--holder", service.HolderID, "--subject", "SECRET-ID-1", "--nonce", nonce, b); !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "offline") {
+	if out := step("verify", "--keys", keyDir, "--ledger-key", vkey, "--holder", service.HolderID, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b); !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "offline") {
 		t.Fatalf("offline verify: %s", out)
 	}
 	other, _ := ledger.NewIdentity("elsewhere")
@@ -95,9 +96,11 @@ func TestServerCLI(t *testing.T) {
 	}
 	// The asker pins what it asked: the answer to another question fails.
 	for name, args := range map[string][]string{
-		"another kind":       {"--kind", "exists"},
-		"another query":      {"--query", "income >= 1"},
-		"another collection": {"--collection", "others"},
+		"another kind":                 {"--kind", "exists"},
+		"another query":                {"--query", "income >= 1"},
+		"another collection":           {"--collection", "others"},
+		"a subject without its blind":  {"--subject", "SECRET-ID-1"},
+		"a subject with another blind": {"--subject", "SECRET-ID-1", "--blind", "0b11d"},
 	} {
 		if out, _, err := zk(t, append(append([]string{"verify", "--ledger", url}, args...), b)...); err == nil || !strings.Contains(err.Error(), "expectation check failed") {
 			t.Fatalf("pinned %s: %v\n%s", name, err, out)
@@ -110,8 +113,8 @@ func TestServerCLI(t *testing.T) {
 	r := filepath.Join(dir, "r.json")
 	step("receipt", "issue", "--server", url, "--token-file", holderTok, "--collection", "people", "--subject", "SECRET-ID-1", "--out", r)
 	mine := filepath.Join(dir, "mine.json")
-	step("prove", "--receipt", r, "--keys", keyDir, "--query", "age >= 65", "--out", mine)
-	if out := step("verify", "--ledger", url, "--subject", "SECRET-ID-1", mine); !strings.HasPrefix(out, "VALID") {
+	step("prove", "--receipt", r, "--keys", keyDir, "--query", "age >= 65", "--blind", blind, "--out", mine)
+	if out := step("verify", "--ledger", url, "--subject", "SECRET-ID-1", "--blind", blind, mine); !strings.HasPrefix(out, "VALID") {
 		t.Fatalf("receipt proof: %s", out)
 	}
 	if out := step("audit", "--server", url, "--token", bank[1], "--consumer", "bank"); strings.Count(out, `"statement":"subject"`) != 1 {
