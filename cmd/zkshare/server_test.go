@@ -96,10 +96,10 @@ func TestServerCLI(t *testing.T) {
 	}
 	// The asker pins what it asked: the answer to another question fails.
 	for name, args := range map[string][]string{
-		"another kind":                 {"--kind", "exists"},
-		"another query":                {"--query", "income >= 1"},
-		"another collection":           {"--collection", "others"},
-		"a subject without its blind":  {"--subject", "SECRET-ID-1"},
+		"another kind":                {"--kind", "exists"},
+		"another query":               {"--query", "income >= 1"},
+		"another collection":          {"--collection", "others"},
+		"a subject without its blind": {"--subject", "SECRET-ID-1"},
 	} {
 		if out, _, err := zk(t, append(append([]string{"verify", "--ledger", url}, args...), b)...); err == nil || !strings.Contains(err.Error(), "expectation check failed") {
 			t.Fatalf("pinned %s: %v\n%s", name, err, out)
