@@ -34,6 +34,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := f.String("addr", "127.0.0.1:8080", "listen address")
 	origin := f.String("origin", "zkshare.local/ledger", "name of a new ledger")
 	freshness := f.Duration("freshness", time.Hour, "how long a replaced root still verifies")
+	maxFreshness := f.Duration("max-freshness", 24*time.Hour, "the longest window a verifier may ask for")
 	var t service.TLS
 	f.StringVar(&t.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&t.KeyFile, "tls-key", "", "the certificate's key (PEM)")
@@ -46,7 +47,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *cons != "" {
 		*data = *cons
 	}
-	srv, err := service.New(ctx, service.Config{Data: *data, Keys: *keyDir, Origin: *origin, Freshness: *freshness, Log: e.log, Consortium: *cons != ""})
+	srv, err := service.New(ctx, service.Config{Data: *data, Keys: *keyDir, Origin: *origin, Freshness: *freshness, MaxFreshness: *maxFreshness, Log: e.log, Consortium: *cons != ""})
 	if err != nil {
 		return err
 	}

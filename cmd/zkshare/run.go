@@ -36,15 +36,18 @@ usage:
   zkshare collection create (--data DIR | --server URL --token T) --schema FILE [--name NAME]
   zkshare commit       (--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl
   zkshare prove        (--data DIR --keys DIR | --server URL --token T) --collection NAME
-                       (--subject KEY | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
+                       (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
   zkshare receipt issue --server URL --token T --collection NAME --subject KEY --out FILE
   zkshare prove        --receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)
-  zkshare verify       [--keys DIR] [--server URL] [--ledger-key VKEY] [--subject KEY] [--nonce HEX] [--json] BUNDLE
+  zkshare verify       (--server URL | --keys DIR --ledger-key VKEY [--holder ID]) [--kind subject|exists]
+                       [--collection NAME] [--query '...'] [--subject KEY --blind HEX] [--nonce HEX] [--json] BUNDLE
   zkshare aggregate    --server URL --token T --collection NAME --field F --query '...'
-                       [--threshold "count == 0"] [--out FILE]   (over every record)
-  zkshare verify-aggregate --server URL --bundle FILE
+                       [--threshold "count == 0"] [--nonce HEX] [--out FILE]   (over every record)
+  zkshare verify-aggregate --server URL --bundle FILE [--collection NAME] [--query '...'] [--field F]
+                       [--mode reveal|threshold] [--threshold "count == 0"] [--nonce HEX]
   zkshare policy set   --server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,aggregate]
                        [--templates "income <=,age >="] [--rate PER-MINUTE]
+                       [--aggregate-fields F,G|* --aggregate-modes reveal,threshold --min-group K]
   zkshare audit        --server URL --token T (--collection NAME | --consumer ID)
   zkshare demo         [--dataset DIR] [--supplier DIR [--shipments N]] [--keys DIR]
   zkshare ledger init  --data DIR [--origin NAME]

@@ -144,7 +144,8 @@ type Bundle struct {
 	Query     string `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
 	QueryHash []byte `protobuf:"bytes,7,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
 	Root      []byte `protobuf:"bytes,8,opt,name=root,proto3" json:"root,omitempty"`
-	// H(collection, key, nonce): names the subject only to who knows the key.
+	// H(collection, key, nonce, blind): names the subject only to who knows
+	// the key and the blind the asker sent with the question.
 	KeyCommitment []byte `protobuf:"bytes,9,opt,name=key_commitment,json=keyCommitment,proto3" json:"key_commitment,omitempty"`
 	Result        bool   `protobuf:"varint,10,opt,name=result,proto3" json:"result,omitempty"`
 	Nonce         []byte `protobuf:"bytes,11,opt,name=nonce,proto3" json:"nonce,omitempty"`
