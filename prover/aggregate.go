@@ -45,6 +45,11 @@ type AggregateRequest struct {
 // ErrBadAggregate: the request names no usable field or threshold.
 var ErrBadAggregate = errors.New("bad aggregate request")
 
+// ErrSmallGroup: a threshold question about fewer records than the
+// minimum group is not answered (a revealed one is, in-circuit, with only
+// "fewer than k").
+var ErrSmallGroup = errors.New("group too small")
+
 // Aggregate proves an aggregate over a whole collection: one proof per
 // chunk of circuits.AggChunkRows positions (in parallel, within the
 // prover's slots), then one that combines their hidden partial results.
@@ -69,9 +74,6 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		return nil, fmt.Errorf("%w: field: %q is a string; aggregates need numbers", ErrBadAggregate, req.Field)
 	}
 	offset := f.Offset()
-	if req.MinGroup != 0 && req.Threshold != nil {
-		return nil, fmt.Errorf("%w: min group: applies to revealed aggregates, not to a threshold", ErrBadAggregate)
-	}
 	if req.MinGroup >= 1<<circuits.MinGroupBits {
 		return nil, fmt.Errorf("%w: min group: %d, at most 2^%d-1", ErrBadAggregate, req.MinGroup, circuits.MinGroupBits)
 	}
@@ -99,6 +101,22 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		return nil, err
 	}
 	chunks := len(rows) // a commit since the check above fails the combination
+	if req.Threshold != nil && req.MinGroup > 0 {
+		// One bit about fewer than k records would single them out, and a
+		// few such bits read a value: the holder answers no threshold
+		// question about a group smaller than its policy's minimum.
+		var count uint64
+		for i := range chunks {
+			_, res, err := circuits.AggregateAssignment(prep.Encoded, circuits.AggField{Slot: slot, Width: f.BitWidth()}, rows[i], cols.Salts[i], fr.Element{}, fr.Element{})
+			if err != nil {
+				return nil, err
+			}
+			count += res.Count
+		}
+		if count < req.MinGroup {
+			return nil, fmt.Errorf("%w: fewer than %d records match", ErrSmallGroup, req.MinGroup)
+		}
+	}
 	blinds := make([]fr.Element, chunks)
 	masks := make([]fr.Element, chunks)
 	for i := range blinds {

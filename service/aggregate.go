@@ -65,9 +65,6 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	if th != nil {
-		minGroup = 0 // one bit: the circuit's minimum group applies to revealed aggregates
-	}
 	select {
 	case s.queue <- struct{}{}:
 		defer func() { <-s.queue }()
@@ -95,6 +92,9 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	}
 	if lc.Last == nil || !bytes.Equal(lc.Last.Root, elemBytes(root)) || !bytes.Equal(lc.Last.Columns, cols) {
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("collection: its current state is not anchored with its columns yet; commit again"))
+	}
+	if lc.Latest == nil || lc.Latest.Sequence != lc.Last.Sequence {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("collection: anchor %d of its current state awaits %d confirmations", lc.Last.Sequence, lc.Required))
 	}
 	b.AnchorSequence = lc.Last.Sequence
 	raw, err := b.Marshal()

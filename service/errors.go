@@ -39,7 +39,7 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, holder.ErrNoColumns):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
-	case errors.Is(err, prover.ErrNoWitness):
+	case errors.Is(err, prover.ErrNoWitness), errors.Is(err, prover.ErrSmallGroup):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, ledger.ErrMalformed):
 		return connect.NewError(connect.CodeInvalidArgument, err)

@@ -359,6 +359,11 @@ func (s *Server) attachAnchor(pb *zkv1.Bundle) error {
 	if !ok || lc.Last == nil || !bytes.Equal(lc.Last.Root, pb.GetRoot()) {
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("collection: its current root is not anchored yet; commit again"))
 	}
+	// Only an anchor that counts backs a bundle: one still awaiting its
+	// M-of-N confirmations is the holder's word alone.
+	if lc.Latest == nil || lc.Latest.Sequence != lc.Last.Sequence {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("collection: anchor %d of its current root awaits %d confirmations", lc.Last.Sequence, lc.Required))
+	}
 	e, err := s.ledger.Transaction(lc.Last.TxHash)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -62,7 +63,13 @@ func clientOf(ctx context.Context) string {
 	if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
 		addr := ci.Peer().Addr
 		if host, _, err := net.SplitHostPort(addr); err == nil {
-			return "ip:" + host
+			addr = host
+		}
+		// One IPv6 client holds a whole /64: count it once.
+		if ip, err := netip.ParseAddr(addr); err == nil && ip.Is6() && !ip.Is4In6() {
+			if p, err := ip.Prefix(64); err == nil {
+				return "ip:" + p.String()
+			}
 		}
 		return "ip:" + addr
 	}

@@ -1,14 +1,19 @@
 package service_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/internal/testkeys"
+	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestVerifyPinsTheQuestion: asked "does subject c satisfy income <= 30000?",
@@ -189,5 +194,80 @@ func TestVerifyAggregateBounded(t *testing.T) {
 	}
 	if _, err := vf.VerifyAggregate(t.Context(), &zkv1.VerifyAggregateRequest{Bundle: []byte("{")}); code(err) != connect.CodeResourceExhausted {
 		t.Fatalf("third call in a minute: %v, want ResourceExhausted", err)
+	}
+}
+
+// TestProveRefusesUnconfirmedRoot: a root whose anchor awaits its M-of-N
+// confirmations is the holder's word alone: no bundle is served for it.
+func TestProveRefusesUnconfirmedRoot(t *testing.T) {
+	ctx := t.Context()
+	n := startNode(t, service.Config{})
+	n.register("bank", zkv1.Role_ROLE_CONSUMER)
+	h := n.holder(service.HolderID)
+	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{service.HolderID}, ConfirmationsRequired: 1}); err != nil {
+		t.Fatal(err)
+	}
+	n.setPolicy("people", &zkv1.PolicyRule{Consumer: "*", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_EXISTS}})
+	r := n.commit("people", people(10, 100))
+	ask := &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: "income >= 0", Nonce: nonce(1)}
+	if _, err := n.holder("bank").Prove(ctx, ask); code(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "awaits") {
+		t.Fatalf("a bundle of an unconfirmed root: %v", err)
+	}
+	if _, err := h.ConfirmAnchor(ctx, &zkv1.ConfirmAnchorRequest{CollectionId: r.GetRoot()[:0:0], Sequence: 1, Root: r.GetRoot()}); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("confirm without a collection id: %v", err)
+	}
+	resp, _ := n.holder("").GetCollection(ctx, &zkv1.GetCollectionRequest{Name: "people"})
+	if _, err := h.ConfirmAnchor(ctx, &zkv1.ConfirmAnchorRequest{CollectionId: resp.GetCollection().GetId(), Sequence: 1, Root: r.GetRoot()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.holder("bank").Prove(ctx, ask); err != nil {
+		t.Fatalf("once confirmed: %v", err)
+	}
+}
+
+// TestThresholdRespectsMinGroup: a policy's minimum group also bounds
+// threshold questions, or a few bits would read one record's value out
+// (found in review: "sum == v" over a one-record filter).
+func TestThresholdRespectsMinGroup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("aggregate keys and proofs are slow")
+	}
+	ctx := t.Context()
+	dir, cleanup, err := testkeys.Dir(ctx, append(append([]string{}, keys.Core...), keys.Aggregates...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	n := startNode(t, service.Config{Keys: dir})
+	n.register("narrow", zkv1.Role_ROLE_CONSUMER)
+	schemaJSON, err := os.ReadFile(filepath.Join("..", "testdata", "coldchain", "schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := n.holder(service.HolderID)
+	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaJSON, Name: "coldchain"}); err != nil {
+		t.Fatal(err)
+	}
+	n.setPolicy("coldchain", &zkv1.PolicyRule{Consumer: "narrow", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
+		AggregateFields: []string{"co2_kg"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_REVEAL, zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}, MinGroup: 2})
+	n.commit("coldchain", []*zkv1.Record{
+		{Key: "S1", Values: []string{"L-1", "Glacier SA", "DE", "-14.0", "154", "582.06", "false"}},
+		{Key: "S2", Values: []string{"L-1", "Frostline BV", "NL", "-22.1", "109", "795.47", "true"}},
+	})
+	c := n.holder("narrow")
+	one := &zkv1.ProveAggregateRequest{Nonce: nonce(2), Collection: "coldchain", Field: "co2_kg", Query: `supplier == "Glacier SA"`,
+		Threshold: &zkv1.AggregateThreshold{Aggregate: "sum", Relation: "==", Value: "582.06"}}
+	if _, err := service.ProveAggregate(ctx, c, one, nil); code(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "fewer than 2") {
+		t.Fatalf("a threshold over one record with a minimum group of 2: %v", err)
+	}
+	both := proto.CloneOf(one)
+	both.Query = `lot == "L-1"`
+	pr, err := service.ProveAggregate(ctx, c, both, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vr, err := n.verifier("").VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
+	if err != nil || !vr.GetVerdict().GetValid() || !strings.HasSuffix(vr.GetVerdict().GetStatement(), "does not hold") {
+		t.Fatalf("a threshold over the whole group: %v %v", vr, err)
 	}
 }

@@ -239,8 +239,10 @@ func TestSubjectBlind(t *testing.T) {
 		t.Fatalf("blinded bundle rejected: %v", verdict.Err())
 	}
 	other, _ := prover.NewNonce()
+	if verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: "b"}); verdict.Failed != verifier.CheckExpect {
+		t.Errorf("a pinned subject without its blind: failed %q, want %q", verdict.Failed, verifier.CheckExpect)
+	}
 	for name, exp := range map[string]verifier.Expect{
-		"no blind":      {Nonce: &nonce, Subject: "b"},
 		"another blind": {Nonce: &nonce, Subject: "b", Blind: &other},
 		"another key":   {Nonce: &nonce, Subject: "c", Blind: &blind},
 	} {

@@ -93,6 +93,10 @@ func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	pe.Kind, exp.Kind = zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, bundle.KindAggregate
+	fresh, err := freshnessSeconds(*freshness)
+	if err != nil {
+		return err
+	}
 	raw, err := os.ReadFile(*path)
 	if err != nil {
 		return err
@@ -102,7 +106,7 @@ func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	resp, err := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...).VerifyAggregate(ctx,
-		&zkv1.VerifyAggregateRequest{Bundle: raw, Expect: pe, FreshnessSeconds: uint32(freshness.Seconds())})
+		&zkv1.VerifyAggregateRequest{Bundle: raw, Expect: pe, FreshnessSeconds: fresh})
 	if err != nil {
 		return err
 	}

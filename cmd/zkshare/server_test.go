@@ -105,7 +105,7 @@ func TestServerCLI(t *testing.T) {
 			t.Fatalf("pinned %s: %v\n%s", name, err, out)
 		}
 	}
-	if out, _, err := zk(t, "verify", "--ledger", url, "--subject", "SECRET-ID-1", "--blind", "0b11d", b); err == nil || !strings.Contains(err.Error(), "subject check failed") {
+	if out, _, err := zk(t, "verify", "--ledger", url, "--subject", "SECRET-ID-1", "--blind", strings.Repeat("0", 59)+"0b11d", b); err == nil || !strings.Contains(err.Error(), "subject check failed") {
 		t.Fatalf("pinned subject with another blind: %v\n%s", err, out)
 	}
 	if out := step("verify", "--ledger", url, "--kind", "subject", "--collection", "people", "--query", "income>=400000", "--nonce", nonce, b); !strings.Contains(out, "pinned: kind, collection, query, nonce") {

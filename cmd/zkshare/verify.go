@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -109,6 +110,19 @@ func (e expectFlags) parse() (verifier.Expect, *zkv1.Expectation, error) {
 	return exp, pe, nil
 }
 
+// freshnessSeconds is --freshness on the wire: whole seconds, 0 for the
+// server's default. A window the wire cannot carry is refused rather than
+// rounded into a looser one.
+func freshnessSeconds(d time.Duration) (uint32, error) {
+	if d == 0 {
+		return 0, nil
+	}
+	if d < time.Second || d%time.Second != 0 || d/time.Second > math.MaxUint32 {
+		return 0, fmt.Errorf("--freshness %s: want whole seconds, at least 1s", d)
+	}
+	return uint32(d / time.Second), nil
+}
+
 // pinned lists what the asker pinned, for the verdict's text.
 func pinned(exp verifier.Expect) string {
 	var p []string
@@ -147,6 +161,10 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	fresh, err := freshnessSeconds(*freshness)
+	if err != nil {
+		return err
+	}
 	data, err := os.ReadFile(f.Arg(0))
 	if err != nil {
 		return err
@@ -160,7 +178,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		c := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...)
-		if resp, err = c.Verify(ctx, &zkv1.VerifyRequest{Bundle: pb, Expect: pe, FreshnessSeconds: uint32(freshness.Seconds())}); err != nil {
+		if resp, err = c.Verify(ctx, &zkv1.VerifyRequest{Bundle: pb, Expect: pe, FreshnessSeconds: fresh}); err != nil {
 			return err
 		}
 	case perr == nil:
@@ -238,7 +256,7 @@ func verifyOffline(pb *zkv1.Bundle, keyDir, ledgerKey, holder string, exp verifi
 		}
 		anchored = true
 		resp.Checks = append(resp.Checks, fmt.Sprintf("%s (by %s, included under the signed checkpoint)", service.CheckAnchor, sender))
-		resp.Warnings = append(resp.Warnings, "offline: whether the root was since replaced, and whether the keys are the ledger's registered ones, need --server")
+		resp.Warnings = append(resp.Warnings, "offline: whether the root was since replaced, whether the anchor got the M-of-N confirmations its collection may require, and whether the keys are the ledger's registered ones, need --server")
 	}
 	v, err := verifier.FromDir(keyDir)
 	if err != nil {
