@@ -116,12 +116,15 @@ func startNode(t testing.TB, cfg service.Config) *node {
 		}
 		n.tokens[id] = strings.TrimSpace(string(b))
 	}
+	var once sync.Once
 	n.closeFn = func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		srv.Close()
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			srv.Close()
+		})
 	}
 	t.Cleanup(n.closeFn)
 	return n

@@ -271,3 +271,47 @@ func TestThresholdRespectsMinGroup(t *testing.T) {
 		t.Fatalf("a threshold over the whole group: %v %v", vr, err)
 	}
 }
+
+// TestColumnsAnchoredOnUnchangedRoot: a collection anchored before the node
+// had aggregate keys gets its columns anchored by the next commit, even of
+// the same records (the root is unchanged), and can then be aggregated.
+func TestColumnsAnchoredOnUnchangedRoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("aggregate keys and proofs are slow")
+	}
+	ctx := t.Context()
+	core, cleanCore, err := testkeys.Dir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanCore)
+	all, cleanAll, err := testkeys.Dir(ctx, append(append([]string{}, keys.Core...), keys.Aggregates...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanAll)
+	data := t.TempDir()
+	n := startNode(t, service.Config{Keys: core, Data: data})
+	n.register("buyer", zkv1.Role_ROLE_CONSUMER)
+	n.createAndCommit("people", people(10, 100))
+	n.setPolicy("people", &zkv1.PolicyRule{Consumer: "buyer", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
+		AggregateFields: []string{"income"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_REVEAL}})
+	buyerTok := n.tokens["buyer"]
+	n.closeFn()
+
+	n = startNode(t, service.Config{Keys: all, Data: data})
+	n.tokens["buyer"] = buyerTok
+	ask := &zkv1.ProveAggregateRequest{Nonce: nonce(1), Collection: "people", Field: "income", Query: "age >= 0"}
+	if _, err := service.ProveAggregate(ctx, n.holder("buyer"), ask, nil); code(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("before the columns are anchored: %v", err)
+	}
+	n.commit("people", people(10, 100)) // the same records: the same root
+	pr, err := service.ProveAggregate(ctx, n.holder("buyer"), ask, nil)
+	if err != nil {
+		t.Fatalf("after a commit of the same records: %v", err)
+	}
+	vr, err := n.verifier("").VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
+	if err != nil || !vr.GetVerdict().GetValid() {
+		t.Fatalf("verify: %v %v", vr, err)
+	}
+}
