@@ -84,6 +84,7 @@ func TestSubjectBundles(t *testing.T) {
 	_, p, v := setup(t)
 	ctx := context.Background()
 	nonce, _ := prover.NewNonce()
+	blind, _ := prover.NewNonce()
 	for _, tc := range []struct {
 		subject, q string
 		want       bool
@@ -92,7 +93,7 @@ func TestSubjectBundles(t *testing.T) {
 		{"c", `income <= 30000 AND status == "active"`, false},
 		{canaryKey, `balance < 0`, true},
 	} {
-		b, err := p.Prove(ctx, prover.Request{Collection: "people", Kind: bundle.KindSubject, Subject: tc.subject, Query: tc.q, Nonce: nonce})
+		b, err := p.Prove(ctx, prover.Request{Collection: "people", Kind: bundle.KindSubject, Subject: tc.subject, Query: tc.q, Nonce: nonce, Blind: blind})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,12 +101,12 @@ func TestSubjectBundles(t *testing.T) {
 			t.Fatalf("%s %q: result %v, want %v", tc.subject, tc.q, b.Result, tc.want)
 		}
 		data, _ := b.Marshal()
-		verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: tc.subject})
+		verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: tc.subject, Blind: &blind})
 		if !verdict.Valid {
 			t.Fatalf("valid bundle rejected: %v", verdict.Err())
 		}
 		// Another subject, another nonce: rejected.
-		if v.VerifyBytes(data, verifier.Expect{Subject: "a-different-subject"}).Failed != verifier.CheckSubject {
+		if v.VerifyBytes(data, verifier.Expect{Subject: "a-different-subject", Blind: &blind}).Failed != verifier.CheckSubject {
 			t.Fatal("bundle accepted for another subject")
 		}
 		other, _ := prover.NewNonce()
