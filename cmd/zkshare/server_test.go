@@ -81,7 +81,7 @@ func TestServerCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := step("verify", "--keys", keyDir, "--ledger-key", vkey, "--holder", service.HolderID, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b); !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "offline") {
+	if out := step("verify", "--keys", keyDir, "--ledger-key", vkey, "--holder", service.HolderID, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b); !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "offline") || !strings.Contains(out, "development setup") {
 		t.Fatalf("offline verify: %s", out)
 	}
 	other, _ := ledger.NewIdentity("elsewhere")

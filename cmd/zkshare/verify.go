@@ -15,6 +15,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/service"
@@ -261,6 +262,9 @@ func verifyOffline(pb *zkv1.Bundle, keyDir, ledgerKey, holder string, exp verifi
 	v, err := verifier.FromDir(keyDir)
 	if err != nil {
 		return nil, err
+	}
+	if m, err := keys.ReadManifest(keyDir); err == nil && m.Circuits[b.Circuit].Setup != keys.SetupCeremony {
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("the %s keys in %s come from a single-party development setup: whoever ran it can forge proofs", b.Circuit, keyDir))
 	}
 	verdict := v.Verify(b, exp)
 	resp.Checks = append(resp.Checks, verdict.Checked...)
