@@ -99,12 +99,29 @@ func (s *State) direct(sender Participant) error {
 // keepsGovernors refuses revoking a governor that would leave fewer
 // governors than the threshold (or none).
 func (s *State) keepsGovernors(p Participant) error {
+	if p.Role == zkv1.Role_ROLE_VALIDATOR && len(s.Validators()) <= 1 {
+		return fmt.Errorf("%w: %q is the last validator", ErrRejected, p.ID)
+	}
 	if !s.isGovernor(p) {
 		return nil
 	}
 	left := len(s.Governors()) - 1
 	if left < 1 || (s.Threshold > 0 && left < int(s.Threshold)) {
 		return fmt.Errorf("%w: revoking %q would leave %d governors, threshold %d", ErrRejected, p.ID, left, s.GovernanceThreshold())
+	}
+	return nil
+}
+
+// validatorKeyFree refuses a validator key that any validator holds or
+// held: a consensus engine knows validators by key.
+func (s *State) validatorKeyFree(role zkv1.Role, key []byte) error {
+	if role != zkv1.Role_ROLE_VALIDATOR {
+		return nil
+	}
+	for id, p := range s.Participants {
+		if p.Role == zkv1.Role_ROLE_VALIDATOR && p.HadKey(key) {
+			return fmt.Errorf("%w: validator %q holds or held this key", ErrRejected, id)
+		}
 	}
 	return nil
 }

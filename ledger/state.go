@@ -246,6 +246,9 @@ func (s *State) doRegisterParticipant(r *zkv1.RegisterParticipant) (func(), erro
 	if err := checkKey(r.GetPublicKey()); err != nil {
 		return nil, err
 	}
+	if err := s.validatorKeyFree(r.GetRole(), r.GetPublicKey()); err != nil {
+		return nil, err
+	}
 	return func() {
 		s.Participants[r.GetId()] = Participant{ID: r.GetId(), Role: r.GetRole(), Key: slices.Clone(r.GetPublicKey())}
 	}, nil
@@ -268,6 +271,9 @@ func (s *State) doRotateKey(r *zkv1.RotateKey, bc BlockContext) (func(), error) 
 	}
 	if bytes.Equal(p.Key, r.GetPublicKey()) {
 		return nil, fmt.Errorf("%w: the new key is the current key", ErrRejected)
+	}
+	if err := s.validatorKeyFree(p.Role, r.GetPublicKey()); err != nil {
+		return nil, err
 	}
 	return func() {
 		p := s.Participants[r.GetId()] // the sender's sequence may have changed it

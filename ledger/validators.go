@@ -104,3 +104,14 @@ func (l *Ledger) adoptNodeKey(st *State) {
 func BlockSignedBy(key ed25519.PublicKey, b *zkv1.Block) bool {
 	return len(key) == ed25519.PublicKeySize && ed25519.Verify(key, append([]byte(blockDomain), b.GetHeader()...), b.GetSignature())
 }
+
+// Finalized is the state after the block Finalize prepared (before its
+// Commit), or nil.
+func (l *Ledger) Finalized() *State {
+	l.consMu.Lock()
+	defer l.consMu.Unlock()
+	if l.pending == nil {
+		return nil
+	}
+	return l.pending.state
+}
