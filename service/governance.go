@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
@@ -36,8 +37,21 @@ func (s *Server) govern(ctx context.Context, direct func(*zkv1.TxBody), action *
 	}
 	rec, err = s.send(ctx, s.admin, ledger.ProposeAction(action))
 	if err != nil {
-		if done(s.ledger.State()) {
-			return nil, id, false, nil
+		// Refused because the change is done, or about to be: under
+		// consensus the mempool may hold the approvals that apply it
+		// before they are committed here.
+		for range 40 {
+			if done(s.ledger.State()) {
+				return nil, id, false, nil
+			}
+			if !errors.Is(err, ledger.ErrRejected) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, id, false, err
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
 		return nil, id, false, err
 	}
