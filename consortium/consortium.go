@@ -8,7 +8,6 @@ package consortium
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -124,11 +123,15 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 // FinalizeBlock runs a decided block through Apply.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	proposer := a.proposer(req.ProposerAddress)
+	before := a.l.State()
 	results, appHash, err := a.l.Finalize(uint64(req.Height), req.Time.UnixMilli(), proposer, req.Txs)
 	if err != nil {
 		return nil, err
 	}
 	out := &abci.ResponseFinalizeBlock{AppHash: appHash}
+	if after := a.l.Finalized(); after != nil {
+		out.ValidatorUpdates = validatorUpdates(before, after)
+	}
 	for _, r := range results {
 		res := &abci.ExecTxResult{Code: ledger.Code(r)}
 		if r != nil {
@@ -145,16 +148,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 }
 
 // proposer maps a CometBFT validator address to its ledger participant.
-func (a *App) proposer(addr []byte) string {
-	for _, p := range a.l.Participants() {
-		if p.Role == zkv1.Role_ROLE_VALIDATOR && len(p.Key) == ed25519.PublicKeySize {
-			if sum := sha256.Sum256(p.Key); string(sum[:20]) == string(addr) {
-				return p.ID
-			}
-		}
-	}
-	return ""
-}
+func (a *App) proposer(addr []byte) string { return proposerOf(a.l.State(), addr) }
 
 // Org is one organisation's directory: CometBFT's home, the ledger, and
 // the organisation's identities.
@@ -193,8 +187,11 @@ type Options struct {
 }
 
 // Init writes a consortium of n organisations under out: one validator
-// each, a shared CometBFT genesis and a shared ledger genesis whose admin
-// is org1's. Addresses are loopback.
+// each, a shared CometBFT genesis and a shared ledger genesis. Each
+// organisation has an admin (adminK, identities/admin.json): the admins are
+// the ledger's governors, and a governance change (participants, circuits,
+// confirmer sets, another's key) takes a majority of them. Addresses are
+// loopback.
 func Init(n int, out string, opts Options) (*Manifest, error) {
 	if n < 1 || n > 32 {
 		return nil, fmt.Errorf("consortium: %d validators, want 1 to 32", n)
@@ -217,14 +214,10 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		node   *p2p.NodeKey
 		id     *ledger.Identity
 		holder *ledger.Identity
+		admin  *ledger.Identity
 	}
 	orgs := make([]org, n)
 	genesis := &ledger.Genesis{Origin: opts.Origin, TimeUnixMs: time.Now().UnixMilli()}
-	admin, err := ledger.NewIdentity("admin")
-	if err != nil {
-		return nil, err
-	}
-	genesis.Participants = append(genesis.Participants, ledger.Participant{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()})
 	comet := &cmttypes.GenesisDoc{ChainID: "zkshare-consortium", GenesisTime: time.Now().UTC(), ConsensusParams: cmttypes.DefaultConsensusParams()}
 	for k := range orgs {
 		name := fmt.Sprintf("org%d", k+1)
@@ -266,6 +259,11 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 			return nil, err
 		}
 		genesis.Participants = append(genesis.Participants, ledger.Participant{ID: o.holder.ID, Role: zkv1.Role_ROLE_HOLDER, Key: o.holder.Public()})
+		// And governs: one admin per organisation.
+		if o.admin, err = ledger.NewIdentity(fmt.Sprintf("admin%d", k+1)); err != nil {
+			return nil, err
+		}
+		genesis.Participants = append(genesis.Participants, ledger.Participant{ID: o.admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: o.admin.Public()})
 		comet.Validators = append(comet.Validators, cmttypes.GenesisValidator{Address: o.pv.Key.PubKey.Address(), PubKey: o.pv.Key.PubKey, Power: 10, Name: name})
 	}
 	genesis.Participants = append(genesis.Participants, opts.Participants...)
@@ -291,10 +289,8 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		if err := o.holder.Save(o.identity("holder")); err != nil {
 			return nil, err
 		}
-		if k == 0 {
-			if err := admin.Save(o.identity("admin")); err != nil {
-				return nil, err
-			}
+		if err := o.admin.Save(o.identity("admin")); err != nil {
+			return nil, err
 		}
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
@@ -334,9 +330,11 @@ func freePorts(n, base int) ([]int, error) {
 // the ledger as its application.
 type Node struct {
 	Ledger *ledger.Ledger
-	Admin  *ledger.Identity // org1 only
+	Admin  *ledger.Identity // the organisation's governor
 	comet  *node.Node
 	client *local.Local
+	dir    string
+	pv     *switchPV
 }
 
 // Start runs an organisation's node from its directory.
@@ -349,31 +347,48 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{}
+	n := &Node{dir: dir, pv: &switchPV{}}
 	if _, err := os.Stat(o.identity("admin")); err == nil {
 		if n.Admin, err = ledger.LoadIdentity(o.identity("admin")); err != nil {
 			return nil, err
 		}
 	}
-	l, err := ledger.Open(o.ledgerDir(), id, ledger.Options{Log: log, Broadcast: n.broadcast})
+	cfg := cmtcfg.DefaultConfig()
+	cfg.SetRoot(o.cometHome())
+	if err := loadConfig(cfg); err != nil {
+		return nil, err
+	}
+	// A key prepared for a rotation (see validators.go).
+	next, _ := ledger.LoadIdentity(o.nextKeyPath())
+	onKey := func(id *ledger.Identity) {
+		pv, err := adoptKey(o, cfg, id)
+		if err != nil {
+			log.Error("consortium: new validator key not stored", "err", err)
+			return
+		}
+		n.pv.set(pv)
+	}
+	l, err := ledger.Open(o.ledgerDir(), id, ledger.Options{Log: log, Broadcast: n.broadcast, NextNode: next, OnNodeKey: onKey})
 	if err != nil {
 		return nil, err
 	}
 	n.Ledger = l
-	cfg := cmtcfg.DefaultConfig()
-	cfg.SetRoot(o.cometHome())
-	if err := loadConfig(cfg); err != nil {
-		l.Close()
-		return nil, err
+	if next != nil && l.Node() == next {
+		// The rotation was committed before the node last stopped.
+		if _, err := adoptKey(o, cfg, next); err != nil {
+			l.Close()
+			return nil, err
+		}
 	}
 	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	n.pv.set(pv)
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		l.Close()
 		return nil, err
 	}
 	app := NewApp(l, log)
-	cn, err := node.NewNode(cfg, pv, nodeKey, proxy.NewLocalClientCreator(app), node.DefaultGenesisDocProviderFunc(cfg),
+	cn, err := node.NewNode(cfg, n.pv, nodeKey, proxy.NewLocalClientCreator(app), node.DefaultGenesisDocProviderFunc(cfg),
 		cmtcfg.DefaultDBProvider, node.DefaultMetricsProvider(cfg.Instrumentation), cmtlog.NewNopLogger())
 	if err != nil {
 		l.Close()

@@ -271,9 +271,11 @@ func TestFourOrganisations(t *testing.T) {
 		wg.Go(func() { c.ready(k) })
 	}
 	wg.Wait()
-	// org1's admin pinned the two circuits: 2 entries. Each holder now
-	// registers a collection and anchors it through its own node.
-	size := 2
+	// Every organisation's node proposed the two circuits at startup: a
+	// circuit is pinned by the third of four (a majority), so 6 entries.
+	// Each holder now registers a collection and anchors it through its
+	// own node.
+	size := 6
 	for k := range 4 {
 		if _, err := c.collection(ctx, k, fmt.Sprintf("usage-org%d", k+1), 50); err != nil {
 			t.Fatalf("org%d: %v", k+1, err)
@@ -284,11 +286,22 @@ func TestFourOrganisations(t *testing.T) {
 	t.Logf("4 organisations agree: %s", tip)
 
 	// A bundle made by org1's holder verifies on org4: one shared ledger.
-	admin := zksharev1connect.NewAdminServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(service.Bearer(c.token(0, service.AdminID))))
+	// Registering the bank takes three organisations' admins: org1's
+	// request is pending until org2's and org3's identical ones approve it.
+	admin := func(k int) zksharev1connect.AdminServiceClient {
+		return zksharev1connect.NewAdminServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(service.Bearer(c.token(k, service.AdminID))))
+	}
 	bankKey, _ := ledger.NewIdentity("bank")
-	reg, err := admin.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: "bank", Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bankKey.Public()})
-	if err != nil {
-		t.Fatal(err)
+	bankReq := &zkv1.RegisterParticipantRequest{Id: "bank", Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bankKey.Public()}
+	reg, err := admin(0).RegisterParticipant(ctx, bankReq)
+	if err != nil || !reg.GetPending() {
+		t.Fatalf("org1 alone: %v %v", reg, err)
+	}
+	if r, err := admin(1).RegisterParticipant(ctx, bankReq); err != nil || !r.GetPending() {
+		t.Fatalf("org2's approval: %v %v", r, err)
+	}
+	if r, err := admin(2).RegisterParticipant(ctx, bankReq); err != nil || r.GetPending() {
+		t.Fatalf("org3's approval: %v %v", r, err)
 	}
 	if _, err := c.holder(0).SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: "usage-org1", Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT}}}}}); err != nil {
 		t.Fatal(err)
@@ -300,7 +313,7 @@ func TestFourOrganisations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	size += 2 // the bank's registration and the audit entry
+	size += 4 // the bank's registration (three admins) and the audit entry
 	c.converge(ctx, size)
 	v, err := zksharev1connect.NewVerifierServiceClient(c.client, c.orgs[3].url).Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Nonce: nonce, Subject: "cell-3", Expect: &zkv1.Expectation{Blind: nonce}})
 	if err != nil || !v.GetValid() {
@@ -325,20 +338,21 @@ func TestFourOrganisations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No bundle rests on an anchor that awaits its confirmations.
 	nonce[31] = 8
-	ask := &zkv1.ProveRequest{Collection: "shared", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: "gb >= 40", Nonce: nonce}
-	size += 2 // the collection's registration, its anchor
-	c.converge(ctx, size)
-	// An anchor that awaits its confirmations backs no bundle.
-	if _, err := bank.Prove(ctx, ask); connect.CodeOf(err) != connect.CodeFailedPrecondition {
-		t.Fatalf("a bundle of an unconfirmed anchor: %v", err)
+	prove := func() (*zkv1.ProveResponse, error) {
+		return bank.Prove(ctx, &zkv1.ProveRequest{Collection: "shared", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: "gb >= 40", Nonce: nonce})
 	}
-	collID := committed.GetRoot()[:0:0]
-	if info, err := c.holder(0).GetCollection(ctx, &zkv1.GetCollectionRequest{Name: "shared"}); err != nil {
+	if _, err := prove(); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("a bundle on an unconfirmed anchor: %v", err)
+	}
+	info, err := h1.GetCollection(ctx, &zkv1.GetCollectionRequest{Name: "shared"})
+	if err != nil {
 		t.Fatal(err)
-	} else {
-		collID = info.GetCollection().GetId()
 	}
+	collID := info.GetCollection().GetId()
+	size += 2 // the collection's registration and its anchor
+	c.converge(ctx, size)
 	for _, k := range []int{1, 2} { // holder2 on org2, then holder3 on org3
 		if _, err := c.holder(k).ConfirmAnchor(ctx, &zkv1.ConfirmAnchorRequest{CollectionId: collID, Sequence: 1, Root: committed.GetRoot()}); err != nil {
 			t.Fatalf("confirmation by org%d: %v", k+1, err)
@@ -346,16 +360,16 @@ func TestFourOrganisations(t *testing.T) {
 		size++
 		c.converge(ctx, size)
 	}
-	shared, err := bank.Prove(ctx, ask)
+	shared, err := prove()
 	if err != nil {
 		t.Fatal(err)
 	}
-	size++ // the audit entry
-	c.converge(ctx, size)
+	size++ // its audit entry
 	v, err = zksharev1connect.NewVerifierServiceClient(c.client, c.orgs[3].url).Verify(ctx, &zkv1.VerifyRequest{Bundle: shared.GetBundle()})
 	if err != nil || !v.GetValid() {
 		t.Fatalf("a confirmed anchor did not verify: %v %v", v, err)
 	}
+	c.converge(ctx, size)
 
 	// One organisation down: the other three keep committing.
 	c.stop(3)

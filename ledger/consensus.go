@@ -110,7 +110,7 @@ func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws
 	} else {
 		work.Height = bc.Height
 		var err error
-		if p.block, p.next, p.nodes, err = l.buildBlock(head, work, bc, txs, proposer, l.node); err != nil {
+		if p.block, p.next, p.nodes, err = l.buildBlock(head, work, bc, txs, proposer, l.cur.Load()); err != nil {
 			return nil, nil, err
 		}
 		p.next.ConsensusHeight = height
@@ -136,6 +136,7 @@ func (l *Ledger) Commit() error {
 	l.head.Store(p.next)
 	l.check = p.state.Clone()
 	l.pending = nil
+	l.adoptNodeKey(p.state)
 	return nil
 }
 

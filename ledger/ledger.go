@@ -19,7 +19,6 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/internal/kv"
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,6 +28,9 @@ type Genesis struct {
 	Origin       string        `json:"origin"`
 	TimeUnixMs   int64         `json:"time_unix_ms"`
 	Participants []Participant `json:"participants"`
+	// Threshold is how many governors must approve a governance action
+	// (0: a majority of the active admins).
+	Threshold uint32 `json:"governance_threshold,omitempty"`
 }
 
 // Hash is the genesis hash, the "previous hash" of block 1.
@@ -72,16 +74,26 @@ type Options struct {
 	// and SubmitTx hands transactions to Broadcast, which returns once
 	// they are committed (or rejected).
 	Broadcast func(ctx context.Context, raw []byte) error
+	// NextNode is a key the node is rotating to (RotateKey of its own
+	// validator): the ledger opens with it if the state already names it,
+	// and otherwise signs with it from the block after the one that
+	// rotates to it. OnNodeKey then runs, on the goroutine that committed
+	// that block, so the caller can make the new key the stored one.
+	NextNode  *Identity
+	OnNodeKey func(*Identity)
 }
 
 // Ledger is one node's ledger. One goroutine writes; readers never block it.
 type Ledger struct {
 	db     *badger.DB
 	log    *slog.Logger
-	node   *Identity
-	signer note.Signer
+	node   *Identity // the identity the ledger was opened with (nil: read-only)
+	signer *rotatingSigner
 	opts   Options
 	origin string
+
+	// cur is the node's identity now, next the one it rotates to.
+	cur, next atomic.Pointer[Identity]
 
 	state atomic.Pointer[State]
 	head  atomic.Pointer[Head]
@@ -150,7 +162,10 @@ func Init(dir string, g *Genesis) error {
 	if err != nil {
 		return err
 	}
-	st := NewState(g.Origin, g.Participants)
+	st := NewGenesisState(g)
+	if n := len(st.Governors()); int(g.Threshold) > n {
+		return fmt.Errorf("ledger init: governance threshold %d of %d admins", g.Threshold, n)
+	}
 	return db.Update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(keyGenesis); err == nil {
 			return fmt.Errorf("ledger in %s already exists", dir)
@@ -212,11 +227,21 @@ func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
 		l.closed = true
 		return l, nil
 	}
+	if nx := opts.NextNode; nx != nil && nx.ID == node.ID {
+		if p := l.State().Participants[node.ID]; ed25519.PublicKey(p.Key).Equal(nx.Public()) {
+			node = nx // the rotation was committed before the last stop
+		} else {
+			l.next.Store(nx)
+		}
+	}
 	if p, ok := l.State().Participants[node.ID]; !ok || p.Role != zkv1.Role_ROLE_VALIDATOR || !ed25519.PublicKey(p.Key).Equal(node.Public()) {
 		db.Close()
 		return nil, fmt.Errorf("open ledger: %q is not a validator of this ledger with this key", node.ID)
 	}
-	if l.signer, err = noteSigner(l.origin, node.Key); err != nil {
+	l.node = node
+	l.cur.Store(node)
+	l.signer = &rotatingSigner{}
+	if err := l.signer.set(l.origin, node); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -284,7 +309,7 @@ func (l *Ledger) NodeKey() ed25519.PublicKey {
 	if l.node == nil {
 		return nil
 	}
-	return l.node.Public()
+	return l.cur.Load().Public()
 }
 
 // State is the committed state; do not modify it.
@@ -413,6 +438,7 @@ func (l *Ledger) cut(batch []*submission) {
 	}
 	l.state.Store(work)
 	l.head.Store(newHead)
+	l.adoptNodeKey(work)
 	for i, s := range accepted {
 		s.reply <- result{r: &Receipt{Hash: s.tx.Hash, Height: bc.Height, LogIndex: head.LogSize + uint64(i), TimeUnixMs: bc.TimeUnixMs}}
 	}
@@ -467,7 +493,8 @@ func (l *Ledger) buildBlock(head Head, st *State, bc BlockContext, txs []*Tx, pr
 }
 
 func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (*Head, error) {
-	block, nh, nodes, err := l.buildBlock(head, st, bc, txs, l.node.ID, l.node)
+	node := l.cur.Load()
+	block, nh, nodes, err := l.buildBlock(head, st, bc, txs, node.ID, node)
 	if err != nil {
 		return nil, err
 	}

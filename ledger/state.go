@@ -23,6 +23,11 @@ type State struct {
 	Participants map[string]Participant `json:"participants"`
 	Circuits     map[string]Circuit     `json:"circuits"`    // by hex id
 	Collections  map[string]Collection  `json:"collections"` // by hex id
+	// Threshold is how many governors (active admins) must approve a
+	// governance action; 0 means a majority of them (see governance.go).
+	Threshold uint32 `json:"governance_threshold,omitempty"`
+	// Proposals are the open governance proposals, by hex id.
+	Proposals map[string]Proposal `json:"proposals,omitempty"`
 }
 
 // Participant is a registered party.
@@ -32,6 +37,13 @@ type Participant struct {
 	Key      []byte    `json:"key"`
 	Revoked  bool      `json:"revoked,omitempty"`
 	Sequence uint64    `json:"sequence"` // of its last accepted transaction
+	// KeyFrom is the height of the block whose transactions rotated to Key
+	// (0: the genesis key); RevokedAt the height of its revocation.
+	KeyFrom   uint64 `json:"key_from,omitempty"`
+	RevokedAt uint64 `json:"revoked_at,omitempty"`
+	// PastKeys are a validator's earlier keys, oldest first: the keys
+	// that signed its earlier blocks (see BlockKeyAt).
+	PastKeys []KeyEpoch `json:"past_keys,omitempty"`
 }
 
 // Circuit is a pinned circuit.
@@ -111,6 +123,9 @@ func (s *State) Clone() *State {
 		}
 		c.Collections[k] = v
 	}
+	if s.Proposals != nil {
+		c.Proposals = maps.Clone(s.Proposals) // a Proposal is never changed in place
+	}
 	return &c
 }
 
@@ -160,9 +175,9 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 	case *zkv1.TxBody_RegisterParticipant:
 		commit, err = s.registerParticipant(sender, k.RegisterParticipant)
 	case *zkv1.TxBody_RotateKey:
-		commit, err = s.rotateKey(sender, k.RotateKey)
+		commit, err = s.rotateKey(sender, k.RotateKey, bc)
 	case *zkv1.TxBody_RevokeParticipant:
-		commit, err = s.revoke(sender, k.RevokeParticipant)
+		commit, err = s.revoke(sender, k.RevokeParticipant, bc)
 	case *zkv1.TxBody_RegisterCircuit:
 		commit, err = s.registerCircuit(sender, k.RegisterCircuit, bc)
 	case *zkv1.TxBody_RegisterCollection:
@@ -173,6 +188,10 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 		commit, err = s.confirm(sender, k.ConfirmAnchor, bc)
 	case *zkv1.TxBody_Audit:
 		commit, err = s.audit(sender, k.Audit)
+	case *zkv1.TxBody_Propose:
+		commit, err = s.propose(sender, k.Propose, bc)
+	case *zkv1.TxBody_Approve:
+		commit, err = s.approve(sender, k.Approve, bc)
 	default:
 		err = fmt.Errorf("%w: unknown transaction kind", ErrMalformed)
 	}
@@ -208,9 +227,13 @@ func checkKey(b []byte) error {
 }
 
 func (s *State) registerParticipant(sender Participant, r *zkv1.RegisterParticipant) (func(), error) {
-	if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
+	if err := s.direct(sender); err != nil {
 		return nil, err
 	}
+	return s.doRegisterParticipant(r)
+}
+
+func (s *State) doRegisterParticipant(r *zkv1.RegisterParticipant) (func(), error) {
 	if !idRE.MatchString(r.GetId()) {
 		return nil, fmt.Errorf("%w: id %q: use 1-64 of a-z 0-9 . _ -", ErrRejected, r.GetId())
 	}
@@ -223,17 +246,22 @@ func (s *State) registerParticipant(sender Participant, r *zkv1.RegisterParticip
 	if err := checkKey(r.GetPublicKey()); err != nil {
 		return nil, err
 	}
+	if err := s.validatorKeyFree(r.GetRole(), r.GetPublicKey()); err != nil {
+		return nil, err
+	}
 	return func() {
 		s.Participants[r.GetId()] = Participant{ID: r.GetId(), Role: r.GetRole(), Key: slices.Clone(r.GetPublicKey())}
 	}, nil
 }
 
-func (s *State) rotateKey(sender Participant, r *zkv1.RotateKey) (func(), error) {
+func (s *State) rotateKey(sender Participant, r *zkv1.RotateKey, bc BlockContext) (func(), error) {
 	if r.GetId() != sender.ID {
-		if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
-			return nil, err
-		}
+		return nil, fmt.Errorf("%w: only %q rotates its own key; anyone else needs M-of-N approval: propose it", ErrPermission, r.GetId())
 	}
+	return s.doRotateKey(r, bc)
+}
+
+func (s *State) doRotateKey(r *zkv1.RotateKey, bc BlockContext) (func(), error) {
 	p, ok := s.Participants[r.GetId()]
 	if !ok || p.Revoked {
 		return nil, fmt.Errorf("%w: no active participant %q", ErrRejected, r.GetId())
@@ -244,35 +272,52 @@ func (s *State) rotateKey(sender Participant, r *zkv1.RotateKey) (func(), error)
 	if bytes.Equal(p.Key, r.GetPublicKey()) {
 		return nil, fmt.Errorf("%w: the new key is the current key", ErrRejected)
 	}
+	if err := s.validatorKeyFree(p.Role, r.GetPublicKey()); err != nil {
+		return nil, err
+	}
 	return func() {
 		p := s.Participants[r.GetId()] // the sender's sequence may have changed it
-		p.Key = slices.Clone(r.GetPublicKey())
+		if p.Role == zkv1.Role_ROLE_VALIDATOR {
+			p.PastKeys = append(slices.Clone(p.PastKeys), KeyEpoch{Key: p.Key, From: p.KeyFrom})
+		}
+		p.Key, p.KeyFrom = slices.Clone(r.GetPublicKey()), bc.Height
 		s.Participants[p.ID] = p
 	}, nil
 }
 
-func (s *State) revoke(sender Participant, r *zkv1.RevokeParticipant) (func(), error) {
-	if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
+func (s *State) revoke(sender Participant, r *zkv1.RevokeParticipant, bc BlockContext) (func(), error) {
+	if err := s.direct(sender); err != nil {
 		return nil, err
 	}
+	if r.GetId() == sender.ID {
+		return nil, fmt.Errorf("%w: an admin cannot revoke itself", ErrRejected)
+	}
+	return s.doRevoke(r, bc)
+}
+
+func (s *State) doRevoke(r *zkv1.RevokeParticipant, bc BlockContext) (func(), error) {
 	p, ok := s.Participants[r.GetId()]
 	if !ok || p.Revoked {
 		return nil, fmt.Errorf("%w: no active participant %q", ErrRejected, r.GetId())
 	}
-	if p.ID == sender.ID {
-		return nil, fmt.Errorf("%w: an admin cannot revoke itself", ErrRejected)
+	if err := s.keepsGovernors(p); err != nil {
+		return nil, err
 	}
 	return func() {
 		p := s.Participants[r.GetId()]
-		p.Revoked = true
+		p.Revoked, p.RevokedAt = true, bc.Height
 		s.Participants[p.ID] = p
 	}, nil
 }
 
 func (s *State) registerCircuit(sender Participant, r *zkv1.RegisterCircuit, bc BlockContext) (func(), error) {
-	if err := need(sender, zkv1.Role_ROLE_ADMIN); err != nil {
+	if err := s.direct(sender); err != nil {
 		return nil, err
 	}
+	return s.doRegisterCircuit(r, bc)
+}
+
+func (s *State) doRegisterCircuit(r *zkv1.RegisterCircuit, bc BlockContext) (func(), error) {
 	if err := checkHash("circuit_id", r.GetCircuitId()); err != nil {
 		return nil, err
 	}

@@ -131,7 +131,7 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 		if err != nil {
 			return err
 		}
-		st := NewState(g.Origin, g.Participants)
+		st := NewGenesisState(g)
 		prevTime := g.TimeUnixMs
 		logRange := l.rangeFac.NewEmptyRange(0)
 		for h := uint64(1); h <= head.Height; h++ {
@@ -164,12 +164,14 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 			if hdr.GetTimeUnixMs() < prevTime {
 				return bad(h, "time goes back")
 			}
-			for _, who := range []string{hdr.GetProposer(), blk.GetSigner()} {
-				if p, ok := st.Participants[who]; !ok || p.Revoked || p.Role != zkv1.Role_ROLE_VALIDATOR {
-					return bad(h, "%q is not an active validator", who)
-				}
+			if err := checkProposer(st, hdr.GetProposer(), h); err != nil {
+				return err
 			}
-			if !ed25519.Verify(st.Participants[blk.GetSigner()].Key, append([]byte(blockDomain), blk.GetHeader()...), blk.GetSignature()) {
+			signer, ok := st.Participants[blk.GetSigner()]
+			if !ok || signer.Role != zkv1.Role_ROLE_VALIDATOR {
+				return bad(h, "signer %q is not a validator", blk.GetSigner())
+			}
+			if !ed25519.Verify(signer.BlockKeyAt(h), append([]byte(blockDomain), blk.GetHeader()...), blk.GetSignature()) {
 				return bad(h, "bad signature by %q", blk.GetSigner())
 			}
 			if int(hdr.GetTxCount()) != len(blk.GetTxs()) || len(blk.GetTxs()) == 0 {

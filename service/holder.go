@@ -512,7 +512,12 @@ type adminService struct{ s *Server }
 
 func (a *adminService) RegisterParticipant(ctx context.Context, req *zkv1.RegisterParticipantRequest) (*zkv1.RegisterParticipantResponse, error) {
 	s := a.s
-	rec, err := s.send(ctx, s.admin, ledger.RegisterParticipant(req.GetId(), req.GetRole(), req.GetPublicKey()))
+	rec, pid, pending, err := s.govern(ctx, ledger.RegisterParticipant(req.GetId(), req.GetRole(), req.GetPublicKey()),
+		ledger.ActRegisterParticipant(req.GetId(), req.GetRole(), req.GetPublicKey()),
+		func(st *ledger.State) bool {
+			p, ok := st.Participants[req.GetId()]
+			return ok && p.Role == req.GetRole() && string(p.Key) == string(req.GetPublicKey())
+		})
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -520,5 +525,9 @@ func (a *adminService) RegisterParticipant(ctx context.Context, req *zkv1.Regist
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return &zkv1.RegisterParticipantResponse{Token: tok, TxHash: rec.Hash[:]}, nil
+	resp := &zkv1.RegisterParticipantResponse{Token: tok, Pending: pending, ProposalId: pid}
+	if rec != nil {
+		resp.TxHash = rec.Hash[:]
+	}
+	return resp, nil
 }

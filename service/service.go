@@ -263,7 +263,7 @@ func ensureTokens(data string) error {
 }
 
 // registerCircuits pins this node's circuit keys on the ledger, when this
-// node holds the admin key.
+// node holds the admin key (under M-of-N governance: proposes them).
 func (s *Server) registerCircuits(ctx context.Context) error {
 	if s.admin == nil {
 		return nil
@@ -288,8 +288,16 @@ func (s *Server) registerCircuits(ctx context.Context) error {
 		if e.Setup == keys.SetupCeremony {
 			setup = zkv1.SetupKind_SETUP_KIND_CEREMONY
 		}
-		if _, err := s.send(ctx, s.admin, ledger.RegisterCircuit(&zkv1.RegisterCircuit{CircuitId: id, Name: name, VkSha256: vk, Setup: setup})); err != nil {
+		// Under a consortium every organisation's node proposes its keys:
+		// the first proposal is approved by the others' identical ones.
+		rc := &zkv1.RegisterCircuit{CircuitId: id, Name: name, VkSha256: vk, Setup: setup}
+		_, _, pending, err := s.govern(ctx, ledger.RegisterCircuit(rc), ledger.ActRegisterCircuit(rc), func(st *ledger.State) bool { _, ok := st.Circuits[e.CircuitID]; return ok })
+		if err != nil {
 			return fmt.Errorf("register circuit %s: %w", name, err)
+		}
+		if pending {
+			s.log.InfoContext(ctx, "circuit proposed; it is pinned once enough organisations approve", "circuit", name, "setup", e.Setup)
+			continue
 		}
 		s.log.InfoContext(ctx, "circuit pinned on the ledger", "circuit", name, "setup", e.Setup)
 	}

@@ -211,6 +211,8 @@ type TxBody struct {
 	//	*TxBody_Anchor
 	//	*TxBody_ConfirmAnchor
 	//	*TxBody_Audit
+	//	*TxBody_Propose
+	//	*TxBody_Approve
 	Kind          isTxBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -353,6 +355,24 @@ func (x *TxBody) GetAudit() *Audit {
 	return nil
 }
 
+func (x *TxBody) GetPropose() *Propose {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_Propose); ok {
+			return x.Propose
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetApprove() *Approve {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_Approve); ok {
+			return x.Approve
+		}
+	}
+	return nil
+}
+
 type isTxBody_Kind interface {
 	isTxBody_Kind()
 }
@@ -389,6 +409,14 @@ type TxBody_Audit struct {
 	Audit *Audit `protobuf:"bytes,17,opt,name=audit,proto3,oneof"`
 }
 
+type TxBody_Propose struct {
+	Propose *Propose `protobuf:"bytes,18,opt,name=propose,proto3,oneof"`
+}
+
+type TxBody_Approve struct {
+	Approve *Approve `protobuf:"bytes,19,opt,name=approve,proto3,oneof"`
+}
+
 func (*TxBody_RegisterParticipant) isTxBody_Kind() {}
 
 func (*TxBody_RotateKey) isTxBody_Kind() {}
@@ -405,7 +433,12 @@ func (*TxBody_ConfirmAnchor) isTxBody_Kind() {}
 
 func (*TxBody_Audit) isTxBody_Kind() {}
 
-// RegisterParticipant adds a participant (admin only).
+func (*TxBody_Propose) isTxBody_Kind() {}
+
+func (*TxBody_Approve) isTxBody_Kind() {}
+
+// RegisterParticipant adds a participant: an admin's direct act only while
+// the governance threshold is 1; otherwise a GovernanceAction.
 type RegisterParticipant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -466,7 +499,8 @@ func (x *RegisterParticipant) GetPublicKey() []byte {
 	return nil
 }
 
-// RotateKey replaces a participant's key (the participant or an admin).
+// RotateKey replaces a participant's key: sent by the participant itself,
+// or as a GovernanceAction approved by M governors.
 type RotateKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -519,7 +553,8 @@ func (x *RotateKey) GetPublicKey() []byte {
 	return nil
 }
 
-// RevokeParticipant disables a participant for good (admin only).
+// RevokeParticipant disables a participant for good: an admin's direct
+// act only while the governance threshold is 1; otherwise a GovernanceAction.
 type RevokeParticipant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -564,7 +599,8 @@ func (x *RevokeParticipant) GetId() string {
 	return ""
 }
 
-// RegisterCircuit pins a circuit's verifying key (admin only).
+// RegisterCircuit pins a circuit's verifying key: an admin's direct act
+// only while the governance threshold is 1; otherwise a GovernanceAction.
 type RegisterCircuit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CircuitId     []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
@@ -972,6 +1008,295 @@ func (x *Audit) GetBundleHash() []byte {
 	return nil
 }
 
+// SetConfirmers replaces a collection's confirmers and how many of them
+// must co-sign each anchor. Its holder proposes it; M governors approve it.
+type SetConfirmers struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	CollectionId          []byte                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	Confirmers            []string               `protobuf:"bytes,2,rep,name=confirmers,proto3" json:"confirmers,omitempty"`
+	ConfirmationsRequired uint32                 `protobuf:"varint,3,opt,name=confirmations_required,json=confirmationsRequired,proto3" json:"confirmations_required,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *SetConfirmers) Reset() {
+	*x = SetConfirmers{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetConfirmers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetConfirmers) ProtoMessage() {}
+
+func (x *SetConfirmers) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetConfirmers.ProtoReflect.Descriptor instead.
+func (*SetConfirmers) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SetConfirmers) GetCollectionId() []byte {
+	if x != nil {
+		return x.CollectionId
+	}
+	return nil
+}
+
+func (x *SetConfirmers) GetConfirmers() []string {
+	if x != nil {
+		return x.Confirmers
+	}
+	return nil
+}
+
+func (x *SetConfirmers) GetConfirmationsRequired() uint32 {
+	if x != nil {
+		return x.ConfirmationsRequired
+	}
+	return 0
+}
+
+// GovernanceAction is a change that takes M-of-N governor approval.
+type GovernanceAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Action:
+	//
+	//	*GovernanceAction_RegisterParticipant
+	//	*GovernanceAction_RevokeParticipant
+	//	*GovernanceAction_RotateKey
+	//	*GovernanceAction_RegisterCircuit
+	//	*GovernanceAction_SetConfirmers
+	Action        isGovernanceAction_Action `protobuf_oneof:"action"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GovernanceAction) Reset() {
+	*x = GovernanceAction{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GovernanceAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GovernanceAction) ProtoMessage() {}
+
+func (x *GovernanceAction) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GovernanceAction.ProtoReflect.Descriptor instead.
+func (*GovernanceAction) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GovernanceAction) GetAction() isGovernanceAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *GovernanceAction) GetRegisterParticipant() *RegisterParticipant {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_RegisterParticipant); ok {
+			return x.RegisterParticipant
+		}
+	}
+	return nil
+}
+
+func (x *GovernanceAction) GetRevokeParticipant() *RevokeParticipant {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_RevokeParticipant); ok {
+			return x.RevokeParticipant
+		}
+	}
+	return nil
+}
+
+func (x *GovernanceAction) GetRotateKey() *RotateKey {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_RotateKey); ok {
+			return x.RotateKey
+		}
+	}
+	return nil
+}
+
+func (x *GovernanceAction) GetRegisterCircuit() *RegisterCircuit {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_RegisterCircuit); ok {
+			return x.RegisterCircuit
+		}
+	}
+	return nil
+}
+
+func (x *GovernanceAction) GetSetConfirmers() *SetConfirmers {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_SetConfirmers); ok {
+			return x.SetConfirmers
+		}
+	}
+	return nil
+}
+
+type isGovernanceAction_Action interface {
+	isGovernanceAction_Action()
+}
+
+type GovernanceAction_RegisterParticipant struct {
+	RegisterParticipant *RegisterParticipant `protobuf:"bytes,1,opt,name=register_participant,json=registerParticipant,proto3,oneof"`
+}
+
+type GovernanceAction_RevokeParticipant struct {
+	RevokeParticipant *RevokeParticipant `protobuf:"bytes,2,opt,name=revoke_participant,json=revokeParticipant,proto3,oneof"`
+}
+
+type GovernanceAction_RotateKey struct {
+	RotateKey *RotateKey `protobuf:"bytes,3,opt,name=rotate_key,json=rotateKey,proto3,oneof"`
+}
+
+type GovernanceAction_RegisterCircuit struct {
+	RegisterCircuit *RegisterCircuit `protobuf:"bytes,4,opt,name=register_circuit,json=registerCircuit,proto3,oneof"`
+}
+
+type GovernanceAction_SetConfirmers struct {
+	SetConfirmers *SetConfirmers `protobuf:"bytes,5,opt,name=set_confirmers,json=setConfirmers,proto3,oneof"`
+}
+
+func (*GovernanceAction_RegisterParticipant) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_RevokeParticipant) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_RotateKey) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_RegisterCircuit) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_SetConfirmers) isGovernanceAction_Action() {}
+
+// Propose opens a governance proposal (a governor; for SetConfirmers, the
+// collection's holder). Its id is the SHA-256 of
+// "zkshare/proposal/v1\n" followed by the action's deterministic encoding,
+// so every governor proposing the same action names one proposal: a
+// governor's Propose of an open proposal counts as its approval. The
+// proposer's approval counts when the proposer is a governor.
+type Propose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        *GovernanceAction      `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Propose) Reset() {
+	*x = Propose{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Propose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Propose) ProtoMessage() {}
+
+func (x *Propose) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Propose.ProtoReflect.Descriptor instead.
+func (*Propose) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Propose) GetAction() *GovernanceAction {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+// Approve adds a governor's approval to an open proposal. The approval
+// that reaches the threshold applies the action in the same transaction.
+type Approve struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProposalId    []byte                 `protobuf:"bytes,1,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Approve) Reset() {
+	*x = Approve{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Approve) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Approve) ProtoMessage() {}
+
+func (x *Approve) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Approve.ProtoReflect.Descriptor instead.
+func (*Approve) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Approve) GetProposalId() []byte {
+	if x != nil {
+		return x.ProposalId
+	}
+	return nil
+}
+
 // BlockHeader is what a block's proposer signs.
 type BlockHeader struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -994,7 +1319,7 @@ type BlockHeader struct {
 
 func (x *BlockHeader) Reset() {
 	*x = BlockHeader{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1331,7 @@ func (x *BlockHeader) String() string {
 func (*BlockHeader) ProtoMessage() {}
 
 func (x *BlockHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1344,7 @@ func (x *BlockHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockHeader.ProtoReflect.Descriptor instead.
 func (*BlockHeader) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BlockHeader) GetOrigin() string {
@@ -1107,7 +1432,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1444,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1457,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Block) GetHeader() []byte {
@@ -1171,7 +1496,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"zkshare.v1\"6\n" +
 	"\x02Tx\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x96\x05\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xf8\x05\n" +
 	"\x06TxBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x16\n" +
 	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
@@ -1187,7 +1512,9 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x13register_collection\x18\x0e \x01(\v2\x1e.zkshare.v1.RegisterCollectionH\x00R\x12registerCollection\x12,\n" +
 	"\x06anchor\x18\x0f \x01(\v2\x12.zkshare.v1.AnchorH\x00R\x06anchor\x12B\n" +
 	"\x0econfirm_anchor\x18\x10 \x01(\v2\x19.zkshare.v1.ConfirmAnchorH\x00R\rconfirmAnchor\x12)\n" +
-	"\x05audit\x18\x11 \x01(\v2\x11.zkshare.v1.AuditH\x00R\x05auditB\x06\n" +
+	"\x05audit\x18\x11 \x01(\v2\x11.zkshare.v1.AuditH\x00R\x05audit\x12/\n" +
+	"\apropose\x18\x12 \x01(\v2\x13.zkshare.v1.ProposeH\x00R\apropose\x12/\n" +
+	"\aapprove\x18\x13 \x01(\v2\x13.zkshare.v1.ApproveH\x00R\aapproveB\x06\n" +
 	"\x04kind\"j\n" +
 	"\x13RegisterParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
@@ -1239,7 +1566,26 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x05nonce\x18\x05 \x01(\fR\x05nonce\x12\x16\n" +
 	"\x06result\x18\x06 \x01(\bR\x06result\x12\x1f\n" +
 	"\vbundle_hash\x18\a \x01(\fR\n" +
-	"bundleHash\"\xa9\x02\n" +
+	"bundleHash\"\x8b\x01\n" +
+	"\rSetConfirmers\x12#\n" +
+	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1e\n" +
+	"\n" +
+	"confirmers\x18\x02 \x03(\tR\n" +
+	"confirmers\x125\n" +
+	"\x16confirmations_required\x18\x03 \x01(\rR\x15confirmationsRequired\"\x88\x03\n" +
+	"\x10GovernanceAction\x12T\n" +
+	"\x14register_participant\x18\x01 \x01(\v2\x1f.zkshare.v1.RegisterParticipantH\x00R\x13registerParticipant\x12N\n" +
+	"\x12revoke_participant\x18\x02 \x01(\v2\x1d.zkshare.v1.RevokeParticipantH\x00R\x11revokeParticipant\x126\n" +
+	"\n" +
+	"rotate_key\x18\x03 \x01(\v2\x15.zkshare.v1.RotateKeyH\x00R\trotateKey\x12H\n" +
+	"\x10register_circuit\x18\x04 \x01(\v2\x1b.zkshare.v1.RegisterCircuitH\x00R\x0fregisterCircuit\x12B\n" +
+	"\x0eset_confirmers\x18\x05 \x01(\v2\x19.zkshare.v1.SetConfirmersH\x00R\rsetConfirmersB\b\n" +
+	"\x06action\"?\n" +
+	"\aPropose\x124\n" +
+	"\x06action\x18\x01 \x01(\v2\x1c.zkshare.v1.GovernanceActionR\x06action\"*\n" +
+	"\aApprove\x12\x1f\n" +
+	"\vproposal_id\x18\x01 \x01(\fR\n" +
+	"proposalId\"\xa9\x02\n" +
 	"\vBlockHeader\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x04R\x06height\x12 \n" +
@@ -1288,7 +1634,7 @@ func file_zkshare_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(Role)(0),                   // 0: zkshare.v1.Role
 	(SetupKind)(0),              // 1: zkshare.v1.SetupKind
@@ -1302,8 +1648,12 @@ var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(*Anchor)(nil),              // 9: zkshare.v1.Anchor
 	(*ConfirmAnchor)(nil),       // 10: zkshare.v1.ConfirmAnchor
 	(*Audit)(nil),               // 11: zkshare.v1.Audit
-	(*BlockHeader)(nil),         // 12: zkshare.v1.BlockHeader
-	(*Block)(nil),               // 13: zkshare.v1.Block
+	(*SetConfirmers)(nil),       // 12: zkshare.v1.SetConfirmers
+	(*GovernanceAction)(nil),    // 13: zkshare.v1.GovernanceAction
+	(*Propose)(nil),             // 14: zkshare.v1.Propose
+	(*Approve)(nil),             // 15: zkshare.v1.Approve
+	(*BlockHeader)(nil),         // 16: zkshare.v1.BlockHeader
+	(*Block)(nil),               // 17: zkshare.v1.Block
 }
 var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	4,  // 0: zkshare.v1.TxBody.register_participant:type_name -> zkshare.v1.RegisterParticipant
@@ -1314,13 +1664,21 @@ var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	9,  // 5: zkshare.v1.TxBody.anchor:type_name -> zkshare.v1.Anchor
 	10, // 6: zkshare.v1.TxBody.confirm_anchor:type_name -> zkshare.v1.ConfirmAnchor
 	11, // 7: zkshare.v1.TxBody.audit:type_name -> zkshare.v1.Audit
-	0,  // 8: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
-	1,  // 9: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	14, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
+	15, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
+	0,  // 10: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
+	1,  // 11: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
+	4,  // 12: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
+	6,  // 13: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
+	5,  // 14: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
+	7,  // 15: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
+	12, // 16: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
+	13, // 17: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_ledger_proto_init() }
@@ -1337,6 +1695,15 @@ func file_zkshare_v1_ledger_proto_init() {
 		(*TxBody_Anchor)(nil),
 		(*TxBody_ConfirmAnchor)(nil),
 		(*TxBody_Audit)(nil),
+		(*TxBody_Propose)(nil),
+		(*TxBody_Approve)(nil),
+	}
+	file_zkshare_v1_ledger_proto_msgTypes[11].OneofWrappers = []any{
+		(*GovernanceAction_RegisterParticipant)(nil),
+		(*GovernanceAction_RevokeParticipant)(nil),
+		(*GovernanceAction_RotateKey)(nil),
+		(*GovernanceAction_RegisterCircuit)(nil),
+		(*GovernanceAction_SetConfirmers)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1344,7 +1711,7 @@ func file_zkshare_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_ledger_proto_rawDesc), len(file_zkshare_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3356,8 +3356,16 @@ func (x *RegisterParticipantRequest) GetPublicKey() []byte {
 type RegisterParticipantResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The participant's API bearer token. Shown once; only its hash is kept.
-	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	TxHash        []byte `protobuf:"bytes,2,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// This admin's transaction (its registration, proposal or approval).
+	TxHash []byte `protobuf:"bytes,2,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	// Under M-of-N governance (a consortium): true while the registration
+	// awaits more governors' approvals. Each other organisation's admin
+	// approves it by calling RegisterParticipant with the same request; the
+	// token works once the registration applies.
+	Pending bool `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
+	// The governance proposal's id, when the registration needs approvals.
+	ProposalId    []byte `protobuf:"bytes,4,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3402,6 +3410,20 @@ func (x *RegisterParticipantResponse) GetToken() string {
 func (x *RegisterParticipantResponse) GetTxHash() []byte {
 	if x != nil {
 		return x.TxHash
+	}
+	return nil
+}
+
+func (x *RegisterParticipantResponse) GetPending() bool {
+	if x != nil {
+		return x.Pending
+	}
+	return false
+}
+
+func (x *RegisterParticipantResponse) GetProposalId() []byte {
+	if x != nil {
+		return x.ProposalId
 	}
 	return nil
 }
@@ -3687,10 +3709,13 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x10.zkshare.v1.RoleR\x04role\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x03 \x01(\fR\tpublicKey\"L\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\"\x87\x01\n" +
 	"\x1bRegisterParticipantResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
-	"\atx_hash\x18\x02 \x01(\fR\x06txHash*\x84\x01\n" +
+	"\atx_hash\x18\x02 \x01(\fR\x06txHash\x12\x18\n" +
+	"\apending\x18\x03 \x01(\bR\apending\x12\x1f\n" +
+	"\vproposal_id\x18\x04 \x01(\fR\n" +
+	"proposalId*\x84\x01\n" +
 	"\rStatementKind\x12\x1e\n" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
