@@ -12,6 +12,7 @@ import (
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -368,6 +369,46 @@ func TestMalformed(t *testing.T) {
 	if n.l.Head().Height != 0 {
 		t.Fatal("malformed input changed the ledger")
 	}
+}
+
+// TestNestedUnknownFields: a field this build does not know is refused
+// inside a kind message too, not only at the top of the body.
+func TestNestedUnknownFields(t *testing.T) {
+	n := newNet(t, t.TempDir())
+	n.setup(nil, 0)
+	// Field 99, varint 1: unknown to every ledger message.
+	unknown := protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1)
+	with := func(m proto.Message) proto.Message { m.ProtoReflect().SetUnknown(unknown); return m }
+	for _, tc := range []struct {
+		name, sender string
+		kind         func(*zkv1.TxBody)
+	}{
+		{"anchor", "agency", func(b *zkv1.TxBody) {
+			b.Kind = &zkv1.TxBody_Anchor{Anchor: with(&zkv1.Anchor{CollectionId: h32("benefits"), Root: h32("r1"), RecordCount: 10, Sequence: 1}).(*zkv1.Anchor)}
+		}},
+		{"register collection", "agency", func(b *zkv1.TxBody) {
+			b.Kind = &zkv1.TxBody_RegisterCollection{RegisterCollection: with(&zkv1.RegisterCollection{CollectionId: h32("c2"), Name: "c2", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("subject")}}).(*zkv1.RegisterCollection)}
+		}},
+		{"revoke", "admin", func(b *zkv1.TxBody) {
+			b.Kind = &zkv1.TxBody_RevokeParticipant{RevokeParticipant: with(&zkv1.RevokeParticipant{Id: "bank"}).(*zkv1.RevokeParticipant)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			height := n.l.Head().Height
+			tx, err := ledger.NewTx(origin, n.ids[tc.sender], n.l.State().Participants[tc.sender].Sequence+1, time.Now(), tc.kind)
+			if err == nil {
+				_, err = n.l.Submit(context.Background(), tx.Raw)
+			}
+			if !errors.Is(err, ledger.ErrMalformed) {
+				t.Fatalf("nested unknown field: got %v, want ErrMalformed", err)
+			}
+			if n.l.Head().Height != height {
+				t.Fatal("a transaction with a nested unknown field changed the ledger")
+			}
+		})
+	}
+	// The same anchor without the unknown field is accepted.
+	n.must("agency", anchor(1, h32("r1"), nil))
 }
 
 func mustRaw(t *testing.T, body *zkv1.TxBody) []byte {

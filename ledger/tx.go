@@ -18,6 +18,7 @@ import (
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // MaxTxBytes bounds an encoded transaction.
@@ -92,10 +93,47 @@ func canonical(m proto.Message, raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if !bytes.Equal(again, raw) || len(m.ProtoReflect().GetUnknown()) != 0 {
+	if !bytes.Equal(again, raw) {
 		return fmt.Errorf("%w: not the canonical encoding", ErrMalformed)
 	}
-	return nil
+	// Unknown fields survive re-encoding, so check for them at every depth:
+	// bytes this build does not understand would ride along unvalidated,
+	// give one transaction several encodings, and split replicas that know
+	// the field from those that do not.
+	return knownOnly(m.ProtoReflect(), string(m.ProtoReflect().Descriptor().Name()))
+}
+
+// knownOnly fails if m, or any message set within it (singular, in a list
+// or as a map value), carries unknown fields.
+func knownOnly(m protoreflect.Message, path string) error {
+	if len(m.GetUnknown()) != 0 {
+		return fmt.Errorf("%w: unknown field in %s", ErrMalformed, path)
+	}
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := path + "." + string(fd.Name())
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() == nil {
+				return true
+			}
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				err = knownOnly(mv.Message(), fmt.Sprintf("%s[%v]", name, k))
+				return err == nil
+			})
+		case fd.IsList():
+			if fd.Message() == nil {
+				return true
+			}
+			for i, l := 0, v.List(); i < l.Len() && err == nil; i++ {
+				err = knownOnly(l.Get(i).Message(), fmt.Sprintf("%s[%d]", name, i))
+			}
+		case fd.Message() != nil:
+			err = knownOnly(v.Message(), name)
+		}
+		return err == nil
+	})
+	return err
 }
 
 // verify checks the signature against key, once per key.
