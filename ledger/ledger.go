@@ -37,6 +37,17 @@ func (g *Genesis) Hash() ([32]byte, error) {
 	return sha256.Sum256(b), err
 }
 
+// State is the ledger's state at genesis, bound to this genesis's hash.
+func (g *Genesis) State() (*State, error) {
+	h, err := g.Hash()
+	if err != nil {
+		return nil, err
+	}
+	st := NewState(g.Origin, g.Participants)
+	st.GenesisHash = h[:]
+	return st, nil
+}
+
 // Head is the tip of the chain.
 type Head struct {
 	Height     uint64   `json:"height"`
@@ -150,7 +161,10 @@ func Init(dir string, g *Genesis) error {
 	if err != nil {
 		return err
 	}
-	st := NewState(g.Origin, g.Participants)
+	st, err := g.State()
+	if err != nil {
+		return err
+	}
 	return db.Update(func(txn *badger.Txn) error {
 		if _, err := txn.Get(keyGenesis); err == nil {
 			return fmt.Errorf("ledger in %s already exists", dir)
@@ -278,6 +292,9 @@ func (l *Ledger) Close() error {
 // Origin is the ledger's name, the first line of its checkpoints.
 func (l *Ledger) Origin() string { return l.origin }
 
+// Chain is what transactions for this ledger sign: its origin and genesis hash.
+func (l *Ledger) Chain() Chain { return l.State().Chain() }
+
 // NodeKey is the public key that signs blocks and checkpoints.
 // It is nil for a ledger opened read-only.
 func (l *Ledger) NodeKey() ed25519.PublicKey {
@@ -308,8 +325,9 @@ func (l *Ledger) Submit(ctx context.Context, raw []byte) (*Receipt, error) {
 func (l *Ledger) SubmitTx(ctx context.Context, tx *Tx) (*Receipt, error) {
 	// Check the signature here, on the caller's goroutine, against the
 	// committed key; the writer only re-checks if the key changed since.
-	if p, ok := l.State().Participants[tx.Body.GetSender()]; ok {
-		tx.verify(p.Key)
+	st := l.State()
+	if p, ok := st.Participants[tx.Body.GetSender()]; ok {
+		tx.verify(p.Key, st.Chain().GenesisHash)
 	}
 	if l.opts.Broadcast != nil {
 		return l.broadcast(ctx, tx)

@@ -62,7 +62,7 @@ func (n *net) tx(sender string, kind func(*zkv1.TxBody)) *ledger.Tx {
 	// Each sender submits one transaction at a time, so the committed
 	// state knows its next sequence number.
 	seq := n.l.State().Participants[sender].Sequence + 1
-	tx, err := ledger.NewTx(origin, id, seq, time.Now(), kind)
+	tx, err := ledger.NewTx(n.l.Chain(), id, seq, time.Now(), kind)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -260,7 +260,9 @@ func TestRejections(t *testing.T) {
 	stolen, _ := ledger.NewIdentity("agency") // right id, wrong key
 
 	signed := func(id *ledger.Identity, seq uint64, at time.Time, org string, kind func(*zkv1.TxBody)) *ledger.Tx {
-		tx, err := ledger.NewTx(org, id, seq, at, kind)
+		chain := n.l.Chain()
+		chain.Origin = org
+		tx, err := ledger.NewTx(chain, id, seq, at, kind)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,6 +320,51 @@ func TestRejections(t *testing.T) {
 	}
 }
 
+// TestReplayAcrossLedgers: two ledgers with one origin string and the same
+// genesis participants (a fixed default origin, a copied genesis file with
+// another start time) are still two ledgers: a transaction signed for one
+// is refused by the other.
+func TestReplayAcrossLedgers(t *testing.T) {
+	admin, _ := ledger.NewIdentity("admin")
+	node, _ := ledger.NewIdentity("node")
+	open := func(g *ledger.Genesis) *ledger.Ledger {
+		dir := t.TempDir()
+		if err := ledger.Init(dir, g); err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.Open(dir, node, ledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	ga := genesis(t, admin, node)
+	gb := genesis(t, admin, node)
+	gb.TimeUnixMs = ga.TimeUnixMs + 1
+	a, b := open(ga), open(gb)
+	if a.Origin() != b.Origin() || a.Chain() == b.Chain() {
+		t.Fatalf("chains %+v and %+v", a.Chain(), b.Chain())
+	}
+	consumer, _ := ledger.NewIdentity("bank")
+	tx, err := ledger.NewTx(a.Chain(), admin, 1, time.Now(), ledger.RegisterParticipant("bank", zkv1.Role_ROLE_CONSUMER, consumer.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Submit(context.Background(), tx.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Submit(context.Background(), tx.Raw); !errors.Is(err, ledger.ErrUnauthenticated) {
+		t.Fatalf("replay on another ledger with the same origin: got %v, want ErrUnauthenticated", err)
+	}
+	if b.Head().Height != 0 {
+		t.Fatal("the replayed transaction changed the other ledger")
+	}
+	if err := a.Verify(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRotateAndRevoke(t *testing.T) {
 	n := newNet(t, t.TempDir())
 	n.setup(nil, 0)
@@ -325,7 +372,7 @@ func TestRotateAndRevoke(t *testing.T) {
 	fresh, _ := ledger.NewIdentity("agency")
 	n.must("agency", ledger.RotateKey("agency", fresh.Public()))
 	n.ids["agency"] = fresh
-	if _, err := n.l.SubmitTx(context.Background(), mustTx(t, old, n.l.State().Participants["agency"].Sequence+1, anchor(1, h32("r1"), nil))); !errors.Is(err, ledger.ErrUnauthenticated) {
+	if _, err := n.l.SubmitTx(context.Background(), mustTx(t, n.l.Chain(), old, n.l.State().Participants["agency"].Sequence+1, anchor(1, h32("r1"), nil))); !errors.Is(err, ledger.ErrUnauthenticated) {
 		t.Fatalf("old key after rotation: %v", err)
 	}
 	n.must("agency", anchor(1, h32("r1"), nil))
@@ -338,9 +385,9 @@ func TestRotateAndRevoke(t *testing.T) {
 	}
 }
 
-func mustTx(t *testing.T, id *ledger.Identity, seq uint64, kind func(*zkv1.TxBody)) *ledger.Tx {
+func mustTx(t *testing.T, chain ledger.Chain, id *ledger.Identity, seq uint64, kind func(*zkv1.TxBody)) *ledger.Tx {
 	t.Helper()
-	tx, err := ledger.NewTx(origin, id, seq, time.Now(), kind)
+	tx, err := ledger.NewTx(chain, id, seq, time.Now(), kind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +442,7 @@ func TestNestedUnknownFields(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			height := n.l.Head().Height
-			tx, err := ledger.NewTx(origin, n.ids[tc.sender], n.l.State().Participants[tc.sender].Sequence+1, time.Now(), tc.kind)
+			tx, err := ledger.NewTx(n.l.Chain(), n.ids[tc.sender], n.l.State().Participants[tc.sender].Sequence+1, time.Now(), tc.kind)
 			if err == nil {
 				_, err = n.l.Submit(context.Background(), tx.Raw)
 			}
@@ -499,7 +546,7 @@ func TestReopenAndTamper(t *testing.T) {
 
 func FuzzDecodeTx(f *testing.F) {
 	admin, _ := ledger.NewIdentity("admin")
-	tx, _ := ledger.NewTx(origin, admin, 1, time.Unix(0, 0), ledger.RevokeParticipant("x"))
+	tx, _ := ledger.NewTx(ledger.Chain{Origin: origin}, admin, 1, time.Unix(0, 0), ledger.RevokeParticipant("x"))
 	f.Add(tx.Raw)
 	f.Add([]byte{0x0a, 0x00})
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -545,7 +592,7 @@ func FuzzApply(f *testing.F) {
 		if asAdmin {
 			sender = admin
 		}
-		tx, err := ledger.NewTx(origin, sender, 1, time.UnixMilli(1e12), func(b *zkv1.TxBody) { b.Kind = fuzzed.Kind })
+		tx, err := ledger.NewTx(base.Chain(), sender, 1, time.UnixMilli(1e12), func(b *zkv1.TxBody) { b.Kind = fuzzed.Kind })
 		if err != nil {
 			return
 		}

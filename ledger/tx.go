@@ -56,8 +56,25 @@ type Tx struct {
 	body []byte
 	sig  []byte
 	Hash [32]byte // SHA-256 of Raw
-	// verifiedWith is the key the signature was already checked against.
+	// verifiedWith and verifiedFor are the key and genesis hash the
+	// signature was already checked against.
 	verifiedWith ed25519.PublicKey
+	verifiedFor  [32]byte
+}
+
+// Chain names the one ledger a transaction is for: its origin and the hash
+// of its genesis. Signatures cover both, so a transaction signed for one
+// ledger is refused by every other, even one with the same origin.
+type Chain struct {
+	Origin      string
+	GenesisHash [32]byte
+}
+
+// signedMessage is what a sender signs: the domain, the genesis hash, then
+// the body's bytes.
+func signedMessage(genesis [32]byte, body []byte) []byte {
+	m := make([]byte, 0, len(txDomain)+len(genesis)+len(body))
+	return append(append(append(m, txDomain...), genesis[:]...), body...)
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
@@ -136,27 +153,29 @@ func knownOnly(m protoreflect.Message, path string) error {
 	return err
 }
 
-// verify checks the signature against key, once per key.
-func (tx *Tx) verify(key ed25519.PublicKey) bool {
-	if tx.verifiedWith != nil && tx.verifiedWith.Equal(key) {
+// verify checks the signature against key for the ledger whose genesis
+// hash is genesis, once per key and genesis.
+func (tx *Tx) verify(key ed25519.PublicKey, genesis [32]byte) bool {
+	if tx.verifiedWith != nil && tx.verifiedWith.Equal(key) && tx.verifiedFor == genesis {
 		return true
 	}
-	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, append([]byte(txDomain), tx.body...), tx.sig) {
+	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, signedMessage(genesis, tx.body), tx.sig) {
 		return false
 	}
-	tx.verifiedWith = key
+	tx.verifiedWith, tx.verifiedFor = key, genesis
 	return true
 }
 
-// NewTx builds and signs a transaction of kind for sender.
-func NewTx(origin string, sender *Identity, sequence uint64, at time.Time, kind func(*zkv1.TxBody)) (*Tx, error) {
-	body := &zkv1.TxBody{Origin: origin, Sender: sender.ID, Sequence: sequence, TimeUnixMs: at.UnixMilli()}
+// NewTx builds and signs a transaction of kind for sender on chain (a
+// ledger's or its state's Chain).
+func NewTx(chain Chain, sender *Identity, sequence uint64, at time.Time, kind func(*zkv1.TxBody)) (*Tx, error) {
+	body := &zkv1.TxBody{Origin: chain.Origin, Sender: sender.ID, Sequence: sequence, TimeUnixMs: at.UnixMilli()}
 	kind(body)
 	b, err := deterministic.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := deterministic.Marshal(&zkv1.Tx{Body: b, Signature: ed25519.Sign(sender.Key, append([]byte(txDomain), b...))})
+	raw, err := deterministic.Marshal(&zkv1.Tx{Body: b, Signature: ed25519.Sign(sender.Key, signedMessage(chain.GenesisHash, b))})
 	if err != nil {
 		return nil, err
 	}
