@@ -1,0 +1,78 @@
+package ledger
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+)
+
+// internalLedger is a fresh ledger with an admin and a node, for tests that
+// reach behind the API.
+func internalLedger(t *testing.T, opts Options) (*Ledger, *Identity) {
+	t.Helper()
+	admin, _ := NewIdentity("admin")
+	node, _ := NewIdentity("node")
+	dir := t.TempDir()
+	g := &Genesis{Origin: "test.zkshare.dev/internal", TimeUnixMs: time.Now().UnixMilli(), Participants: []Participant{
+		{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
+		{ID: node.ID, Role: zkv1.Role_ROLE_VALIDATOR, Key: node.Public()},
+	}}
+	if err := Init(dir, g); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(dir, node, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, admin
+}
+
+// TestCorruptIndexValues: short or long index values and keys are reported
+// as ErrCorrupt, not a panic.
+func TestCorruptIndexValues(t *testing.T) {
+	l, _ := internalLedger(t, Options{})
+	coll := bytes.Repeat([]byte{7}, 32)
+	hash := bytes.Repeat([]byte{9}, 32)
+	put := func(k, v []byte) {
+		t.Helper()
+		if err := l.db.Update(func(txn *badger.Txn) error { return txn.Set(k, v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, v := range map[string][]byte{"empty": {}, "short": {1, 2, 3}, "long": make([]byte, 9)} {
+		t.Run(name, func(t *testing.T) {
+			put(hashKey(hash), v)
+			if _, err := l.Transaction(hash); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("Transaction: %v", err)
+			}
+			put(anchorKey(coll, 1), v)
+			if _, err := l.AnchorBySequence(coll, 1); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("AnchorBySequence: %v", err)
+			}
+			if _, err := l.AnchorAt(coll, 10); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("AnchorAt: %v", err)
+			}
+		})
+	}
+	// An audit index key with a short log index.
+	put(append(append([]byte("ac/"), coll...), 1, 2, 3), nil)
+	if _, err := l.AuditEntries(coll, "", 0, 10); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("AuditEntries by collection: %v", err)
+	}
+	put([]byte("au/bank\x00\x01"), nil)
+	if _, err := l.AuditEntries(nil, "bank", 0, 10); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("AuditEntries by consumer: %v", err)
+	}
+	// A short collection id is no prefix into other collections' indexes.
+	if _, err := l.AnchorAt(coll[:4], 10); !errors.Is(err, ErrNotFound) {
+		t.Errorf("AnchorAt with a short id: %v", err)
+	}
+	if _, err := l.AuditEntries(coll[:4], "", 0, 10); err == nil {
+		t.Error("AuditEntries with a short id")
+	}
+}
