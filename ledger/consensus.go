@@ -83,9 +83,14 @@ func (l *Ledger) CheckTx(raw []byte, timeUnixMs int64) error {
 
 // Finalize runs a decided block's transactions through Apply on a copy of
 // the state and prepares the ledger block; it returns each transaction's
-// result and the app hash. Nothing is stored until Commit.
+// result and the app hash. Nothing is stored until Commit. Heights follow
+// one another: the first is any, then each the last committed one plus one
+// (the same height again after a crash before its Commit).
 func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws [][]byte) ([]error, []byte, error) {
 	head := l.Head()
+	if height == 0 || (head.ConsensusHeight != 0 && height != head.ConsensusHeight+1) {
+		return nil, nil, fmt.Errorf("ledger: consensus height %d finalized after height %d: heights must be consecutive; the consensus engine and this ledger disagree (restore the ledger from a replica)", height, head.ConsensusHeight)
+	}
 	if timeUnixMs < head.TimeUnixMs {
 		timeUnixMs = head.TimeUnixMs
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -361,6 +362,50 @@ func TestReplayAcrossLedgers(t *testing.T) {
 		t.Fatal("the replayed transaction changed the other ledger")
 	}
 	if err := a.Verify(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFinalizeConsecutiveHeights: under a consensus engine the ledger
+// takes heights in order; a gap, a repeat or a step back is refused.
+func TestFinalizeConsecutiveHeights(t *testing.T) {
+	admin, _ := ledger.NewIdentity("admin")
+	node, _ := ledger.NewIdentity("node")
+	dir := t.TempDir()
+	if err := ledger.Init(dir, genesis(t, admin, node)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(dir, node, ledger.Options{Broadcast: func(context.Context, []byte) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Now().UnixMilli()
+	finalize := func(h uint64) error {
+		_, _, err := l.Finalize(h, now, "node", nil)
+		if err == nil {
+			err = l.Commit()
+		}
+		return err
+	}
+	for _, h := range []uint64{5, 6, 7} {
+		if err := finalize(h); err != nil {
+			t.Fatalf("height %d: %v", h, err)
+		}
+	}
+	for _, h := range []uint64{0, 7, 6, 9} {
+		if err := finalize(h); err == nil || !strings.Contains(err.Error(), "consecutive") {
+			t.Fatalf("height %d after 7: %v", h, err)
+		}
+	}
+	if got, _ := l.ConsensusHead(); got != 7 {
+		t.Fatalf("consensus height %d after refusals", got)
+	}
+	// A finalized height not yet committed may be finalized again (replay after a crash).
+	if _, _, err := l.Finalize(8, now, "node", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := finalize(8); err != nil {
 		t.Fatal(err)
 	}
 }
