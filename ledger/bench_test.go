@@ -13,7 +13,7 @@ import (
 
 // benchLedger is a ledger on disk whose genesis has n consumers with
 // chain keys, and n pre-signed chains of per transactions each.
-func benchLedger(b *testing.B, n, per int) (*ledger.Ledger, [][]*ledger.Tx) {
+func benchLedger(b testing.TB, n, per int) (*ledger.Ledger, [][]*ledger.Tx) {
 	b.Helper()
 	dir := b.TempDir()
 	admin, node := chainKey("admin", 0), chainKey("node", 0)

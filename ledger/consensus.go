@@ -87,7 +87,7 @@ func (l *Ledger) CheckTx(raw []byte, timeUnixMs int64) error {
 // one another: the first is any, then each the last committed one plus one
 // (the same height again after a crash before its Commit).
 func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws [][]byte) ([]error, []byte, error) {
-	head := l.Head()
+	st, head := l.Tip()
 	if height == 0 || (head.ConsensusHeight != 0 && height != head.ConsensusHeight+1) {
 		return nil, nil, fmt.Errorf("ledger: consensus height %d finalized after height %d: heights must be consecutive; the consensus engine and this ledger disagree (restore the ledger from a replica)", height, head.ConsensusHeight)
 	}
@@ -95,7 +95,7 @@ func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws
 		timeUnixMs = head.TimeUnixMs
 	}
 	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: timeUnixMs}
-	work := l.State().Clone()
+	work := st.Clone()
 	results := make([]error, len(raws))
 	var txs []*Tx
 	for i, raw := range raws {
@@ -111,7 +111,7 @@ func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws
 	if len(txs) == 0 {
 		next := head
 		next.ConsensusHeight = height
-		p.next, p.state = &next, l.State()
+		p.next, p.state = &next, st
 	} else {
 		work.Height = bc.Height
 		var err error
@@ -137,8 +137,10 @@ func (l *Ledger) Commit() error {
 	if err := l.writeBlock(p.head, p.state, p.bc, p.txs, p.block, p.next, p.nodes); err != nil {
 		return err
 	}
-	l.state.Store(p.state)
-	l.head.Store(p.next)
+	if testHookPublish != nil {
+		testHookPublish()
+	}
+	l.tip.Store(&tip{state: p.state, head: p.next})
 	l.check = p.state.Clone()
 	l.pending = nil
 	return nil
@@ -161,8 +163,8 @@ func (l *Ledger) broadcast(ctx context.Context, tx *Tx) (*Receipt, error) {
 // Validate runs transactions through Apply, in order, on a copy of the
 // committed state, and returns each one's result: what a proposal would do.
 func (l *Ledger) Validate(timeUnixMs int64, raws [][]byte) ([]error, error) {
-	head := l.Head()
-	work := l.State().Clone()
+	st, head := l.Tip()
+	work := st.Clone()
 	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: max(timeUnixMs, head.TimeUnixMs)}
 	results := make([]error, len(raws))
 	for i, raw := range raws {

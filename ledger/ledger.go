@@ -94,8 +94,9 @@ type Ledger struct {
 	opts   Options
 	origin string
 
-	state atomic.Pointer[State]
-	head  atomic.Pointer[Head]
+	// tip is the committed state and head, published together so that a
+	// reader never sees a state its head does not cover, or the reverse.
+	tip atomic.Pointer[tip]
 
 	subs     chan *submission
 	quit     chan struct{}
@@ -110,6 +111,15 @@ type Ledger struct {
 	check   *State
 	pending *pendingBlock
 }
+
+type tip struct {
+	state *State
+	head  *Head
+}
+
+// testHookPublish, when set by a test, runs after a block is stored and
+// before it is published.
+var testHookPublish func()
 
 type submission struct {
 	tx    *Tx
@@ -253,8 +263,7 @@ func (l *Ledger) load() error {
 		if err := getJSON(txn, keyHead, &h); err != nil {
 			return err
 		}
-		l.state.Store(&st)
-		l.head.Store(&h)
+		l.tip.Store(&tip{state: &st, head: &h})
 		l.origin = st.Origin
 		return nil
 	})
@@ -305,10 +314,16 @@ func (l *Ledger) NodeKey() ed25519.PublicKey {
 }
 
 // State is the committed state; do not modify it.
-func (l *Ledger) State() *State { return l.state.Load() }
+func (l *Ledger) State() *State { return l.tip.Load().state }
 
 // Head is the committed tip.
-func (l *Ledger) Head() Head { return *l.head.Load() }
+func (l *Ledger) Head() Head { return *l.tip.Load().head }
+
+// Tip is the committed state and the head of the same block, read at once.
+func (l *Ledger) Tip() (*State, Head) {
+	t := l.tip.Load()
+	return t.state, *t.head
+}
 
 // Submit decodes, authenticates and queues a transaction, and returns once
 // it is in a block that is durably written, or with the reason it was
@@ -398,13 +413,13 @@ func (l *Ledger) drain() {
 // transactions as one block in one synced badger transaction, and only then
 // publishes the new state and answers the submitters.
 func (l *Ledger) cut(batch []*submission) {
-	head := l.Head()
+	st, head := l.Tip()
 	now := l.opts.Now().UnixMilli()
 	if now < head.TimeUnixMs {
 		now = head.TimeUnixMs // block times never go back
 	}
 	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: now}
-	work := l.State().Clone()
+	work := st.Clone()
 	var accepted []*submission
 	for _, s := range batch {
 		if err := Apply(work, s.tx, bc); err != nil {
@@ -429,8 +444,10 @@ func (l *Ledger) cut(batch []*submission) {
 		}
 		return
 	}
-	l.state.Store(work)
-	l.head.Store(newHead)
+	if testHookPublish != nil {
+		testHookPublish()
+	}
+	l.tip.Store(&tip{state: work, head: newHead})
 	for i, s := range accepted {
 		s.reply <- result{r: &Receipt{Hash: s.tx.Hash, Height: bc.Height, LogIndex: head.LogSize + uint64(i), TimeUnixMs: bc.TimeUnixMs}}
 	}

@@ -410,6 +410,66 @@ func TestFinalizeConsecutiveHeights(t *testing.T) {
 	}
 }
 
+// TestTipPublishedTogether: readers racing the writer never see a state
+// ahead of its head, nor a transaction found whose inclusion the head
+// cannot prove.
+func TestTipPublishedTogether(t *testing.T) {
+	const senders, per = 4, 40
+	l, chains := benchLedger(t, senders, per)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, chain := range chains {
+		wg.Go(func() {
+			for _, tx := range chain {
+				if _, err := l.SubmitTx(context.Background(), tx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	for r := range 2 {
+		readers.Go(func() {
+			chain := chains[r]
+			for i := 0; ; {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if st, h := l.Tip(); st.Height != h.Height {
+					t.Errorf("tip: state at height %d, head at %d", st.Height, h.Height)
+					return
+				}
+				if st := l.State(); st.Height > l.Head().Height {
+					t.Errorf("state at height %d ahead of its head", st.Height)
+					return
+				}
+				if i == len(chain) {
+					continue
+				}
+				e, err := l.Transaction(chain[i].Hash[:])
+				if errors.Is(err, ledger.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := l.InclusionProof(e.LogIndex, l.Head().LogSize); err != nil {
+					t.Errorf("transaction %d found, but not in the head's log: %v", e.LogIndex, err)
+					return
+				}
+				i++
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	readers.Wait()
+}
+
 func TestRotateAndRevoke(t *testing.T) {
 	n := newNet(t, t.TempDir())
 	n.setup(nil, 0)

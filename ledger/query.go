@@ -77,6 +77,11 @@ func (l *Ledger) indexed(key []byte, what string) (*Entry, error) {
 		if err != nil {
 			return err
 		}
+		// A block is stored before it is published: until then its
+		// transactions are not found, as the head and state do not cover them.
+		if idx >= l.Head().LogSize {
+			return fmt.Errorf("%s: %w", what, ErrNotFound)
+		}
 		e, err = getEntry(txn, idx)
 		return err
 	})

@@ -76,3 +76,43 @@ func TestCorruptIndexValues(t *testing.T) {
 		t.Error("AuditEntries with a short id")
 	}
 }
+
+// TestStoredNotPublished: between storing a block and publishing it, its
+// transactions are not found yet, and the state and head agree; once
+// published, the transaction is found and provable under the head.
+func TestStoredNotPublished(t *testing.T) {
+	l, admin := internalLedger(t, Options{})
+	consumer, _ := NewIdentity("bank")
+	tx, err := NewTx(l.Chain(), admin, 1, time.Now(), RegisterParticipant("bank", zkv1.Role_ROLE_CONSUMER, consumer.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	testHookPublish = func() {
+		ran = true
+		if e, err := l.Transaction(tx.Hash[:]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("stored, unpublished transaction: %+v, %v", e, err)
+		}
+		if st, h := l.Tip(); st.Height != 0 || h.Height != 0 {
+			t.Errorf("tip moved before publishing: state %d, head %d", st.Height, h.Height)
+		}
+	}
+	defer func() { testHookPublish = nil }()
+	if _, err := l.SubmitTx(t.Context(), tx); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("hook did not run")
+	}
+	e, err := l.Transaction(tx.Hash[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, h := l.Tip()
+	if _, ok := st.Participants["bank"]; !ok || h.Height != 1 {
+		t.Fatalf("published tip: %d, %v", h.Height, ok)
+	}
+	if _, err := l.InclusionProof(e.LogIndex, h.LogSize); err != nil {
+		t.Fatal(err)
+	}
+}
