@@ -98,13 +98,18 @@ func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws
 	work := st.Clone()
 	results := make([]error, len(raws))
 	var txs []*Tx
+	size := 0
 	for i, raw := range raws {
 		tx, err := DecodeTx(raw)
+		if err == nil && size+len(raw) > maxBlockBytes {
+			err = blockFull() // ProcessProposal refuses such blocks; every replica agrees
+		}
 		if err == nil {
 			err = Apply(work, tx, bc)
 		}
 		if results[i] = err; err == nil {
 			txs = append(txs, tx)
+			size += len(raw)
 		}
 	}
 	p := &pendingBlock{head: head, state: work, bc: bc, txs: txs, height: height}
@@ -167,12 +172,18 @@ func (l *Ledger) Validate(timeUnixMs int64, raws [][]byte) ([]error, error) {
 	work := st.Clone()
 	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: max(timeUnixMs, head.TimeUnixMs)}
 	results := make([]error, len(raws))
+	size := 0
 	for i, raw := range raws {
 		tx, err := DecodeTx(raw)
+		if err == nil && size+len(raw) > maxBlockBytes {
+			err = blockFull()
+		}
 		if err == nil {
 			err = Apply(work, tx, bc)
 		}
-		results[i] = err
+		if results[i] = err; err == nil {
+			size += len(raw)
+		}
 	}
 	return results, nil
 }

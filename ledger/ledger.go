@@ -369,23 +369,48 @@ func (l *Ledger) SubmitTx(ctx context.Context, tx *Tx) (*Receipt, error) {
 	}
 }
 
+// MaxBlockBytes bounds the encoded transactions of one block, so that a
+// block, its index entries and log nodes fit in one badger transaction
+// (about 9.6 MB with the default 64 MB memtable; a block's bytes are stored
+// twice, in the block and in the log entries). Transactions beyond it wait
+// for the next block.
+const MaxBlockBytes = 4 << 20
+
+// maxBlockBytes is MaxBlockBytes; tests lower it.
+var maxBlockBytes = MaxBlockBytes
+
+// blockFull is the result of a transaction that did not fit in its block.
+func blockFull() error {
+	return fmt.Errorf("%w: block full (%d bytes of transactions): submit it again", ErrRejected, maxBlockBytes)
+}
+
 // write is the single writer: it gathers submissions into blocks.
 func (l *Ledger) write() {
 	defer close(l.done)
+	var carry *submission // did not fit in the last block: the next one's first
 	for {
 		var batch []*submission
-		select {
-		case s := <-l.subs:
-			batch = append(batch, s)
-		case <-l.quit:
-			l.drain()
-			return
+		if carry != nil {
+			batch, carry = append(batch, carry), nil
+		} else {
+			select {
+			case s := <-l.subs:
+				batch = append(batch, s)
+			case <-l.quit:
+				l.drain()
+				return
+			}
 		}
+		size := len(batch[0].tx.Raw)
 		timer := time.NewTimer(l.opts.BlockInterval)
 	gather:
 		for len(batch) < l.opts.MaxBlockTxs {
 			select {
 			case s := <-l.subs:
+				if size += len(s.tx.Raw); size > maxBlockBytes {
+					carry = s
+					break gather
+				}
 				batch = append(batch, s)
 			case <-timer.C:
 				break gather
@@ -553,6 +578,10 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 	}
 	set(keyState, sb)
 	set(keyHead, hb)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("block %d: %d transactions exceed the store's write batch (at most %d bytes, %d entries): %w",
+			bc.Height, len(txs), l.db.MaxBatchSize(), l.db.MaxBatchCount(), err)
+	}
 	if err != nil {
 		return err
 	}

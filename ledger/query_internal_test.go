@@ -10,9 +10,9 @@ import (
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 )
 
-// internalLedger is a fresh ledger with an admin and a node, for tests that
-// reach behind the API.
-func internalLedger(t *testing.T, opts Options) (*Ledger, *Identity) {
+// internalLedger is a fresh ledger with an admin, a node and consumers,
+// for tests that reach behind the API.
+func internalLedger(t *testing.T, opts Options, consumers ...*Identity) (*Ledger, *Identity) {
 	t.Helper()
 	admin, _ := NewIdentity("admin")
 	node, _ := NewIdentity("node")
@@ -21,6 +21,9 @@ func internalLedger(t *testing.T, opts Options) (*Ledger, *Identity) {
 		{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
 		{ID: node.ID, Role: zkv1.Role_ROLE_VALIDATOR, Key: node.Public()},
 	}}
+	for _, c := range consumers {
+		g.Participants = append(g.Participants, Participant{ID: c.ID, Role: zkv1.Role_ROLE_CONSUMER, Key: c.Public()})
+	}
 	if err := Init(dir, g); err != nil {
 		t.Fatal(err)
 	}
