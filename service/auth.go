@@ -147,6 +147,9 @@ var public = map[string]bool{
 	zksharev1connect.HolderServiceGetCollectionProcedure:     true,
 	zksharev1connect.VerifierServiceVerifyProcedure:          true,
 	zksharev1connect.VerifierServiceVerifyAggregateProcedure: true,
+
+	// Anyone may check that two checkpoints are of one history.
+	zksharev1connect.LedgerServiceGetConsistencyProofProcedure: true,
 }
 
 // roles says who may call the other procedures.
