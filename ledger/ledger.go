@@ -159,6 +159,13 @@ func Init(dir string, g *Genesis) error {
 	if !idRE.MatchString(g.Origin) && !strings.Contains(g.Origin, "/") {
 		return fmt.Errorf("ledger origin %q: use a name like example.org/zkshare", g.Origin)
 	}
+	// The node key signs checkpoints (signed notes: the text, which starts
+	// with the origin), blocks ("zkshare/block/v1\n" + header) and its own
+	// transactions ("zkshare/tx/v1\n" + ...). No checkpoint may start
+	// like a block or a transaction.
+	if strings.HasPrefix(g.Origin, "zkshare/") {
+		return fmt.Errorf("ledger origin %q: names starting zkshare/ are reserved for signature domains", g.Origin)
+	}
 	if dir == "" {
 		return errors.New("ledger init: give a directory")
 	}

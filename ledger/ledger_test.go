@@ -470,6 +470,21 @@ func TestTipPublishedTogether(t *testing.T) {
 	readers.Wait()
 }
 
+// TestInitRefusesReservedOrigin: a checkpoint's signed text starts with
+// the origin, so no origin may start like a block's or a transaction's
+// signed bytes.
+func TestInitRefusesReservedOrigin(t *testing.T) {
+	admin, _ := ledger.NewIdentity("admin")
+	node, _ := ledger.NewIdentity("node")
+	for _, o := range []string{"zkshare/tx/v1", "zkshare/block/v1", "zkshare/anything"} {
+		g := genesis(t, admin, node)
+		g.Origin = o
+		if err := ledger.Init(t.TempDir(), g); err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("origin %q: %v", o, err)
+		}
+	}
+}
+
 func TestRotateAndRevoke(t *testing.T) {
 	n := newNet(t, t.TempDir())
 	n.setup(nil, 0)
