@@ -27,7 +27,7 @@ func chainKey(id string, k int) *ledger.Identity {
 
 // benchConsortium starts n bare organisations whose genesis has senders
 // with chain keys, and returns their RPC clients.
-func benchConsortium(b *testing.B, n, senders int) []*cmthttp.HTTP {
+func benchConsortium(b *testing.B, n, senders int) ([]*cmthttp.HTTP, ledger.Chain) {
 	dir := b.TempDir()
 	var extra []ledger.Participant
 	for i := range senders {
@@ -75,7 +75,7 @@ func benchConsortium(b *testing.B, n, senders int) []*cmthttp.HTTP {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	return clients
+	return clients, m.Chain()
 }
 
 // BenchmarkConsortiumCommit: committed transactions per second with 256
@@ -85,8 +85,7 @@ func BenchmarkConsortiumCommit(b *testing.B) {
 	for _, validators := range []int{1, 4} {
 		b.Run(fmt.Sprintf("validators=%d", validators), func(b *testing.B) {
 			const senders, per = 256, 20
-			clients := benchConsortium(b, validators, senders+16)
-			origin := "bench.consortium/ledger"
+			clients, chain := benchConsortium(b, validators, senders+16)
 			ctx := context.Background()
 			// Throughput: each sender's chain goes to one node in order;
 			// the last one waits for its commit.
@@ -97,7 +96,7 @@ func BenchmarkConsortiumCommit(b *testing.B) {
 				c := clients[i%len(clients)]
 				wg.Go(func() {
 					for k := 1; k <= per; k++ {
-						tx, _ := ledger.NewTx(origin, chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
+						tx, _ := ledger.NewTx(chain, chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
 						if k < per {
 							res, err := c.BroadcastTxSync(ctx, tx.Raw)
 							if err != nil || res.Code != 0 {
@@ -123,7 +122,7 @@ func BenchmarkConsortiumCommit(b *testing.B) {
 				c := clients[i%len(clients)]
 				wg.Go(func() {
 					for k := 1; k <= 10; k++ {
-						tx, _ := ledger.NewTx(origin, chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
+						tx, _ := ledger.NewTx(chain, chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
 						t0 := time.Now()
 						res, err := c.BroadcastTxCommit(ctx, tx.Raw)
 						if err != nil || res.TxResult.Code != 0 {

@@ -168,10 +168,19 @@ func (o Org) identity(id string) string { return filepath.Join(o.Dir, "identitie
 
 // Manifest describes a consortium, written beside the organisations.
 type Manifest struct {
-	Origin string   `json:"origin"`
-	Orgs   []string `json:"orgs"`
+	Origin string `json:"origin"`
+	// GenesisHash is the ledger genesis's hash, which transactions sign.
+	GenesisHash []byte   `json:"genesis_hash"`
+	Orgs        []string `json:"orgs"`
 	// RPC are the organisations' CometBFT RPC addresses (loopback).
 	RPC []string `json:"rpc"`
+}
+
+// Chain is what transactions for the consortium's ledger sign.
+func (m *Manifest) Chain() ledger.Chain {
+	c := ledger.Chain{Origin: m.Origin}
+	copy(c.GenesisHash[:], m.GenesisHash)
+	return c
 }
 
 // Options for Init.
@@ -267,6 +276,11 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		comet.Validators = append(comet.Validators, cmttypes.GenesisValidator{Address: o.pv.Key.PubKey.Address(), PubKey: o.pv.Key.PubKey, Power: 10, Name: name})
 	}
 	genesis.Participants = append(genesis.Participants, opts.Participants...)
+	gh, err := genesis.Hash()
+	if err != nil {
+		return nil, err
+	}
+	m.GenesisHash = gh[:]
 	for k := range orgs {
 		o := &orgs[k]
 		var peers []string

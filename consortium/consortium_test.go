@@ -443,9 +443,9 @@ func TestProcessProposalRefusesInvalid(t *testing.T) {
 	defer l.Close()
 	app := consortium.NewApp(l, nil)
 	ident, _ := ledger.NewIdentity("x")
-	good, _ := ledger.NewTx("test.consortium/ledger", admin, 1, time.Now(), ledger.RegisterParticipant("x", zkv1.Role_ROLE_CONSUMER, ident.Public()))
-	replay, _ := ledger.NewTx("test.consortium/ledger", admin, 1, time.Now(), ledger.RegisterParticipant("y", zkv1.Role_ROLE_CONSUMER, ident.Public()))
-	forged, _ := ledger.NewTx("test.consortium/ledger", ident, 1, time.Now(), ledger.RevokeParticipant("admin"))
+	good, _ := ledger.NewTx(l.Chain(), admin, 1, time.Now(), ledger.RegisterParticipant("x", zkv1.Role_ROLE_CONSUMER, ident.Public()))
+	replay, _ := ledger.NewTx(l.Chain(), admin, 1, time.Now(), ledger.RegisterParticipant("y", zkv1.Role_ROLE_CONSUMER, ident.Public()))
+	forged, _ := ledger.NewTx(l.Chain(), ident, 1, time.Now(), ledger.RevokeParticipant("admin"))
 	for name, txs := range map[string][][]byte{
 		"replayed sequence": {good.Raw, replay.Raw},
 		"unknown sender":    {forged.Raw},

@@ -122,7 +122,7 @@ func (b *bare) participant(k int, id string) (ledger.Participant, bool) {
 func (b *bare) send(k int, id *ledger.Identity, kind func(*zkv1.TxBody)) error {
 	b.t.Helper()
 	p, _ := b.participant(k, id.ID)
-	tx, err := ledger.NewTx(b.m.Origin, id, p.Sequence+1, time.Now(), kind)
+	tx, err := ledger.NewTx(b.m.Chain(), id, p.Sequence+1, time.Now(), kind)
 	if err != nil {
 		b.t.Fatal(err)
 	}

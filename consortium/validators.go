@@ -195,7 +195,7 @@ func (n *Node) RotateKey(ctx context.Context) error {
 		return err
 	}
 	seq := n.Ledger.State().Participants[cur.ID].Sequence + 1
-	tx, err := ledger.NewTx(n.Ledger.Origin(), cur, seq, time.Now(), ledger.RotateKey(cur.ID, next.Public()))
+	tx, err := ledger.NewTx(n.Ledger.Chain(), cur, seq, time.Now(), ledger.RotateKey(cur.ID, next.Public()))
 	if err != nil {
 		return err
 	}

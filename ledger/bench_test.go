@@ -13,7 +13,7 @@ import (
 
 // benchLedger is a ledger on disk whose genesis has n consumers with
 // chain keys, and n pre-signed chains of per transactions each.
-func benchLedger(b *testing.B, n, per int) (*ledger.Ledger, [][]*ledger.Tx) {
+func benchLedger(b testing.TB, n, per int) (*ledger.Ledger, [][]*ledger.Tx) {
 	b.Helper()
 	dir := b.TempDir()
 	admin, node := chainKey("admin", 0), chainKey("node", 0)
@@ -22,8 +22,15 @@ func benchLedger(b *testing.B, n, per int) (*ledger.Ledger, [][]*ledger.Tx) {
 	for i := range n {
 		id := fmt.Sprintf("s%02d", i)
 		g.Participants = append(g.Participants, ledger.Participant{ID: id, Role: zkv1.Role_ROLE_CONSUMER, Key: chainKey(id, 0).Public()})
+	}
+	st, err := g.State()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		id := fmt.Sprintf("s%02d", i)
 		for k := 1; k <= per; k++ {
-			tx, err := ledger.NewTx(origin, chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
+			tx, err := ledger.NewTx(st.Chain(), chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
 			if err != nil {
 				b.Fatal(err)
 			}

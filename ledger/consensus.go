@@ -83,30 +83,40 @@ func (l *Ledger) CheckTx(raw []byte, timeUnixMs int64) error {
 
 // Finalize runs a decided block's transactions through Apply on a copy of
 // the state and prepares the ledger block; it returns each transaction's
-// result and the app hash. Nothing is stored until Commit.
+// result and the app hash. Nothing is stored until Commit. Heights follow
+// one another: the first is any, then each the last committed one plus one
+// (the same height again after a crash before its Commit).
 func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws [][]byte) ([]error, []byte, error) {
-	head := l.Head()
+	st, head := l.Tip()
+	if height == 0 || (head.ConsensusHeight != 0 && height != head.ConsensusHeight+1) {
+		return nil, nil, fmt.Errorf("ledger: consensus height %d finalized after height %d: heights must be consecutive; the consensus engine and this ledger disagree (restore the ledger from a replica)", height, head.ConsensusHeight)
+	}
 	if timeUnixMs < head.TimeUnixMs {
 		timeUnixMs = head.TimeUnixMs
 	}
 	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: timeUnixMs}
-	work := l.State().Clone()
+	work := st.Clone()
 	results := make([]error, len(raws))
 	var txs []*Tx
+	size := 0
 	for i, raw := range raws {
 		tx, err := DecodeTx(raw)
+		if err == nil && size+len(raw) > maxBlockBytes {
+			err = blockFull() // ProcessProposal refuses such blocks; every replica agrees
+		}
 		if err == nil {
 			err = Apply(work, tx, bc)
 		}
 		if results[i] = err; err == nil {
 			txs = append(txs, tx)
+			size += len(raw)
 		}
 	}
 	p := &pendingBlock{head: head, state: work, bc: bc, txs: txs, height: height}
 	if len(txs) == 0 {
 		next := head
 		next.ConsensusHeight = height
-		p.next, p.state = &next, l.State()
+		p.next, p.state = &next, st
 	} else {
 		work.Height = bc.Height
 		var err error
@@ -132,8 +142,10 @@ func (l *Ledger) Commit() error {
 	if err := l.writeBlock(p.head, p.state, p.bc, p.txs, p.block, p.next, p.nodes); err != nil {
 		return err
 	}
-	l.state.Store(p.state)
-	l.head.Store(p.next)
+	if testHookPublish != nil {
+		testHookPublish()
+	}
+	l.tip.Store(&tip{state: p.state, head: p.next})
 	l.check = p.state.Clone()
 	l.pending = nil
 	l.adoptNodeKey(p.state)
@@ -157,16 +169,22 @@ func (l *Ledger) broadcast(ctx context.Context, tx *Tx) (*Receipt, error) {
 // Validate runs transactions through Apply, in order, on a copy of the
 // committed state, and returns each one's result: what a proposal would do.
 func (l *Ledger) Validate(timeUnixMs int64, raws [][]byte) ([]error, error) {
-	head := l.Head()
-	work := l.State().Clone()
+	st, head := l.Tip()
+	work := st.Clone()
 	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: max(timeUnixMs, head.TimeUnixMs)}
 	results := make([]error, len(raws))
+	size := 0
 	for i, raw := range raws {
 		tx, err := DecodeTx(raw)
+		if err == nil && size+len(raw) > maxBlockBytes {
+			err = blockFull()
+		}
 		if err == nil {
 			err = Apply(work, tx, bc)
 		}
-		results[i] = err
+		if results[i] = err; err == nil {
+			size += len(raw)
+		}
 	}
 	return results, nil
 }

@@ -112,7 +112,7 @@ func crashChild(t *testing.T, dir string) {
 		id := fmt.Sprintf("s%02d", i)
 		wg.Go(func() {
 			for k := 1; k <= crashTotal/crashSenders; k++ {
-				tx, err := ledger.NewTx(origin, chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
+				tx, err := ledger.NewTx(l.Chain(), chainKey(id, k-1), uint64(k), time.Now(), ledger.RotateKey(id, chainKey(id, k).Public()))
 				if err != nil {
 					panic(err)
 				}

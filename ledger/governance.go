@@ -372,13 +372,6 @@ func (s *State) setConfirmers(r *zkv1.SetConfirmers, bc BlockContext) (func(), s
 	}, c.Holder, nil
 }
 
-// NewGenesisState is the state a ledger starts from.
-func NewGenesisState(g *Genesis) *State {
-	st := NewState(g.Origin, g.Participants)
-	st.Threshold = g.Threshold
-	return st
-}
-
 // ProposeAction is a Propose transaction kind for NewTx.
 func ProposeAction(a *zkv1.GovernanceAction) func(*zkv1.TxBody) {
 	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_Propose{Propose: &zkv1.Propose{Action: a}} }

@@ -36,7 +36,11 @@ func newGov(t *testing.T, threshold uint32, admins ...string) *gov {
 	add("holder", zkv1.Role_ROLE_HOLDER)
 	add("other", zkv1.Role_ROLE_HOLDER)
 	add("node", zkv1.Role_ROLE_VALIDATOR)
-	g.st = ledger.NewGenesisState(gen)
+	st, err := gen.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.st = st
 	return g
 }
 
@@ -44,7 +48,7 @@ func newGov(t *testing.T, threshold uint32, admins ...string) *gov {
 func (g *gov) send(sender string, kind func(*zkv1.TxBody)) error {
 	g.t.Helper()
 	g.h++
-	tx, err := ledger.NewTx(origin, g.ids[sender], g.st.Participants[sender].Sequence+1, g.now, kind)
+	tx, err := ledger.NewTx(g.st.Chain(), g.ids[sender], g.st.Participants[sender].Sequence+1, g.now, kind)
 	if err != nil {
 		g.t.Fatal(err)
 	}

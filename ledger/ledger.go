@@ -39,6 +39,18 @@ func (g *Genesis) Hash() ([32]byte, error) {
 	return sha256.Sum256(b), err
 }
 
+// State is the ledger's state at genesis, bound to this genesis's hash.
+func (g *Genesis) State() (*State, error) {
+	h, err := g.Hash()
+	if err != nil {
+		return nil, err
+	}
+	st := NewState(g.Origin, g.Participants)
+	st.Threshold = g.Threshold
+	st.GenesisHash = h[:]
+	return st, nil
+}
+
 // Head is the tip of the chain.
 type Head struct {
 	Height     uint64   `json:"height"`
@@ -95,8 +107,9 @@ type Ledger struct {
 	// cur is the node's identity now, next the one it rotates to.
 	cur, next atomic.Pointer[Identity]
 
-	state atomic.Pointer[State]
-	head  atomic.Pointer[Head]
+	// tip is the committed state and head, published together so that a
+	// reader never sees a state its head does not cover, or the reverse.
+	tip atomic.Pointer[tip]
 
 	subs     chan *submission
 	quit     chan struct{}
@@ -111,6 +124,15 @@ type Ledger struct {
 	check   *State
 	pending *pendingBlock
 }
+
+type tip struct {
+	state *State
+	head  *Head
+}
+
+// testHookPublish, when set by a test, runs after a block is stored and
+// before it is published.
+var testHookPublish func()
 
 type submission struct {
 	tx    *Tx
@@ -150,6 +172,13 @@ func Init(dir string, g *Genesis) error {
 	if !idRE.MatchString(g.Origin) && !strings.Contains(g.Origin, "/") {
 		return fmt.Errorf("ledger origin %q: use a name like example.org/zkshare", g.Origin)
 	}
+	// The node key signs checkpoints (signed notes: the text, which starts
+	// with the origin), blocks ("zkshare/block/v1\n" + header) and its own
+	// transactions ("zkshare/tx/v1\n" + ...). No checkpoint may start
+	// like a block or a transaction.
+	if strings.HasPrefix(g.Origin, "zkshare/") {
+		return fmt.Errorf("ledger origin %q: names starting zkshare/ are reserved for signature domains", g.Origin)
+	}
 	if dir == "" {
 		return errors.New("ledger init: give a directory")
 	}
@@ -162,7 +191,10 @@ func Init(dir string, g *Genesis) error {
 	if err != nil {
 		return err
 	}
-	st := NewGenesisState(g)
+	st, err := g.State()
+	if err != nil {
+		return err
+	}
 	if n := len(st.Governors()); int(g.Threshold) > n {
 		return fmt.Errorf("ledger init: governance threshold %d of %d admins", g.Threshold, n)
 	}
@@ -264,8 +296,7 @@ func (l *Ledger) load() error {
 		if err := getJSON(txn, keyHead, &h); err != nil {
 			return err
 		}
-		l.state.Store(&st)
-		l.head.Store(&h)
+		l.tip.Store(&tip{state: &st, head: &h})
 		l.origin = st.Origin
 		return nil
 	})
@@ -303,6 +334,9 @@ func (l *Ledger) Close() error {
 // Origin is the ledger's name, the first line of its checkpoints.
 func (l *Ledger) Origin() string { return l.origin }
 
+// Chain is what transactions for this ledger sign: its origin and genesis hash.
+func (l *Ledger) Chain() Chain { return l.State().Chain() }
+
 // NodeKey is the public key that signs blocks and checkpoints.
 // It is nil for a ledger opened read-only.
 func (l *Ledger) NodeKey() ed25519.PublicKey {
@@ -313,10 +347,16 @@ func (l *Ledger) NodeKey() ed25519.PublicKey {
 }
 
 // State is the committed state; do not modify it.
-func (l *Ledger) State() *State { return l.state.Load() }
+func (l *Ledger) State() *State { return l.tip.Load().state }
 
 // Head is the committed tip.
-func (l *Ledger) Head() Head { return *l.head.Load() }
+func (l *Ledger) Head() Head { return *l.tip.Load().head }
+
+// Tip is the committed state and the head of the same block, read at once.
+func (l *Ledger) Tip() (*State, Head) {
+	t := l.tip.Load()
+	return t.state, *t.head
+}
 
 // Submit decodes, authenticates and queues a transaction, and returns once
 // it is in a block that is durably written, or with the reason it was
@@ -333,8 +373,9 @@ func (l *Ledger) Submit(ctx context.Context, raw []byte) (*Receipt, error) {
 func (l *Ledger) SubmitTx(ctx context.Context, tx *Tx) (*Receipt, error) {
 	// Check the signature here, on the caller's goroutine, against the
 	// committed key; the writer only re-checks if the key changed since.
-	if p, ok := l.State().Participants[tx.Body.GetSender()]; ok {
-		tx.verify(p.Key)
+	st := l.State()
+	if p, ok := st.Participants[tx.Body.GetSender()]; ok {
+		tx.verify(p.Key, st.Chain().GenesisHash)
 	}
 	if l.opts.Broadcast != nil {
 		return l.broadcast(ctx, tx)
@@ -361,23 +402,48 @@ func (l *Ledger) SubmitTx(ctx context.Context, tx *Tx) (*Receipt, error) {
 	}
 }
 
+// MaxBlockBytes bounds the encoded transactions of one block, so that a
+// block, its index entries and log nodes fit in one badger transaction
+// (about 9.6 MB with the default 64 MB memtable; a block's bytes are stored
+// twice, in the block and in the log entries). Transactions beyond it wait
+// for the next block.
+const MaxBlockBytes = 4 << 20
+
+// maxBlockBytes is MaxBlockBytes; tests lower it.
+var maxBlockBytes = MaxBlockBytes
+
+// blockFull is the result of a transaction that did not fit in its block.
+func blockFull() error {
+	return fmt.Errorf("%w: block full (%d bytes of transactions): submit it again", ErrRejected, maxBlockBytes)
+}
+
 // write is the single writer: it gathers submissions into blocks.
 func (l *Ledger) write() {
 	defer close(l.done)
+	var carry *submission // did not fit in the last block: the next one's first
 	for {
 		var batch []*submission
-		select {
-		case s := <-l.subs:
-			batch = append(batch, s)
-		case <-l.quit:
-			l.drain()
-			return
+		if carry != nil {
+			batch, carry = append(batch, carry), nil
+		} else {
+			select {
+			case s := <-l.subs:
+				batch = append(batch, s)
+			case <-l.quit:
+				l.drain()
+				return
+			}
 		}
+		size := len(batch[0].tx.Raw)
 		timer := time.NewTimer(l.opts.BlockInterval)
 	gather:
 		for len(batch) < l.opts.MaxBlockTxs {
 			select {
 			case s := <-l.subs:
+				if size += len(s.tx.Raw); size > maxBlockBytes {
+					carry = s
+					break gather
+				}
 				batch = append(batch, s)
 			case <-timer.C:
 				break gather
@@ -405,13 +471,13 @@ func (l *Ledger) drain() {
 // transactions as one block in one synced badger transaction, and only then
 // publishes the new state and answers the submitters.
 func (l *Ledger) cut(batch []*submission) {
-	head := l.Head()
+	st, head := l.Tip()
 	now := l.opts.Now().UnixMilli()
 	if now < head.TimeUnixMs {
 		now = head.TimeUnixMs // block times never go back
 	}
 	bc := BlockContext{Height: head.Height + 1, TimeUnixMs: now}
-	work := l.State().Clone()
+	work := st.Clone()
 	var accepted []*submission
 	for _, s := range batch {
 		if err := Apply(work, s.tx, bc); err != nil {
@@ -436,8 +502,10 @@ func (l *Ledger) cut(batch []*submission) {
 		}
 		return
 	}
-	l.state.Store(work)
-	l.head.Store(newHead)
+	if testHookPublish != nil {
+		testHookPublish()
+	}
+	l.tip.Store(&tip{state: work, head: newHead})
 	l.adoptNodeKey(work)
 	for i, s := range accepted {
 		s.reply <- result{r: &Receipt{Hash: s.tx.Hash, Height: bc.Height, LogIndex: head.LogSize + uint64(i), TimeUnixMs: bc.TimeUnixMs}}
@@ -545,6 +613,10 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 	}
 	set(keyState, sb)
 	set(keyHead, hb)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("block %d: %d transactions exceed the store's write batch (at most %d bytes, %d entries): %w",
+			bc.Height, len(txs), l.db.MaxBatchSize(), l.db.MaxBatchCount(), err)
+	}
 	if err != nil {
 		return err
 	}

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -61,7 +63,7 @@ func (n *net) tx(sender string, kind func(*zkv1.TxBody)) *ledger.Tx {
 	// Each sender submits one transaction at a time, so the committed
 	// state knows its next sequence number.
 	seq := n.l.State().Participants[sender].Sequence + 1
-	tx, err := ledger.NewTx(origin, id, seq, time.Now(), kind)
+	tx, err := ledger.NewTx(n.l.Chain(), id, seq, time.Now(), kind)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -259,7 +261,9 @@ func TestRejections(t *testing.T) {
 	stolen, _ := ledger.NewIdentity("agency") // right id, wrong key
 
 	signed := func(id *ledger.Identity, seq uint64, at time.Time, org string, kind func(*zkv1.TxBody)) *ledger.Tx {
-		tx, err := ledger.NewTx(org, id, seq, at, kind)
+		chain := n.l.Chain()
+		chain.Origin = org
+		tx, err := ledger.NewTx(chain, id, seq, at, kind)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,6 +321,170 @@ func TestRejections(t *testing.T) {
 	}
 }
 
+// TestReplayAcrossLedgers: two ledgers with one origin string and the same
+// genesis participants (a fixed default origin, a copied genesis file with
+// another start time) are still two ledgers: a transaction signed for one
+// is refused by the other.
+func TestReplayAcrossLedgers(t *testing.T) {
+	admin, _ := ledger.NewIdentity("admin")
+	node, _ := ledger.NewIdentity("node")
+	open := func(g *ledger.Genesis) *ledger.Ledger {
+		dir := t.TempDir()
+		if err := ledger.Init(dir, g); err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.Open(dir, node, ledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	ga := genesis(t, admin, node)
+	gb := genesis(t, admin, node)
+	gb.TimeUnixMs = ga.TimeUnixMs + 1
+	a, b := open(ga), open(gb)
+	if a.Origin() != b.Origin() || a.Chain() == b.Chain() {
+		t.Fatalf("chains %+v and %+v", a.Chain(), b.Chain())
+	}
+	consumer, _ := ledger.NewIdentity("bank")
+	tx, err := ledger.NewTx(a.Chain(), admin, 1, time.Now(), ledger.RegisterParticipant("bank", zkv1.Role_ROLE_CONSUMER, consumer.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Submit(context.Background(), tx.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Submit(context.Background(), tx.Raw); !errors.Is(err, ledger.ErrUnauthenticated) {
+		t.Fatalf("replay on another ledger with the same origin: got %v, want ErrUnauthenticated", err)
+	}
+	if b.Head().Height != 0 {
+		t.Fatal("the replayed transaction changed the other ledger")
+	}
+	if err := a.Verify(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFinalizeConsecutiveHeights: under a consensus engine the ledger
+// takes heights in order; a gap, a repeat or a step back is refused.
+func TestFinalizeConsecutiveHeights(t *testing.T) {
+	admin, _ := ledger.NewIdentity("admin")
+	node, _ := ledger.NewIdentity("node")
+	dir := t.TempDir()
+	if err := ledger.Init(dir, genesis(t, admin, node)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(dir, node, ledger.Options{Broadcast: func(context.Context, []byte) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Now().UnixMilli()
+	finalize := func(h uint64) error {
+		_, _, err := l.Finalize(h, now, "node", nil)
+		if err == nil {
+			err = l.Commit()
+		}
+		return err
+	}
+	for _, h := range []uint64{5, 6, 7} {
+		if err := finalize(h); err != nil {
+			t.Fatalf("height %d: %v", h, err)
+		}
+	}
+	for _, h := range []uint64{0, 7, 6, 9} {
+		if err := finalize(h); err == nil || !strings.Contains(err.Error(), "consecutive") {
+			t.Fatalf("height %d after 7: %v", h, err)
+		}
+	}
+	if got, _ := l.ConsensusHead(); got != 7 {
+		t.Fatalf("consensus height %d after refusals", got)
+	}
+	// A finalized height not yet committed may be finalized again (replay after a crash).
+	if _, _, err := l.Finalize(8, now, "node", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := finalize(8); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTipPublishedTogether: readers racing the writer never see a state
+// ahead of its head, nor a transaction found whose inclusion the head
+// cannot prove.
+func TestTipPublishedTogether(t *testing.T) {
+	const senders, per = 4, 40
+	l, chains := benchLedger(t, senders, per)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, chain := range chains {
+		wg.Go(func() {
+			for _, tx := range chain {
+				if _, err := l.SubmitTx(context.Background(), tx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	for r := range 2 {
+		readers.Go(func() {
+			chain := chains[r]
+			for i := 0; ; {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if st, h := l.Tip(); st.Height != h.Height {
+					t.Errorf("tip: state at height %d, head at %d", st.Height, h.Height)
+					return
+				}
+				if st := l.State(); st.Height > l.Head().Height {
+					t.Errorf("state at height %d ahead of its head", st.Height)
+					return
+				}
+				if i == len(chain) {
+					continue
+				}
+				e, err := l.Transaction(chain[i].Hash[:])
+				if errors.Is(err, ledger.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := l.InclusionProof(e.LogIndex, l.Head().LogSize); err != nil {
+					t.Errorf("transaction %d found, but not in the head's log: %v", e.LogIndex, err)
+					return
+				}
+				i++
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	readers.Wait()
+}
+
+// TestInitRefusesReservedOrigin: a checkpoint's signed text starts with
+// the origin, so no origin may start like a block's or a transaction's
+// signed bytes.
+func TestInitRefusesReservedOrigin(t *testing.T) {
+	admin, _ := ledger.NewIdentity("admin")
+	node, _ := ledger.NewIdentity("node")
+	for _, o := range []string{"zkshare/tx/v1", "zkshare/block/v1", "zkshare/anything"} {
+		g := genesis(t, admin, node)
+		g.Origin = o
+		if err := ledger.Init(t.TempDir(), g); err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("origin %q: %v", o, err)
+		}
+	}
+}
+
 func TestRotateAndRevoke(t *testing.T) {
 	n := newNet(t, t.TempDir())
 	n.setup(nil, 0)
@@ -324,7 +492,7 @@ func TestRotateAndRevoke(t *testing.T) {
 	fresh, _ := ledger.NewIdentity("agency")
 	n.must("agency", ledger.RotateKey("agency", fresh.Public()))
 	n.ids["agency"] = fresh
-	if _, err := n.l.SubmitTx(context.Background(), mustTx(t, old, n.l.State().Participants["agency"].Sequence+1, anchor(1, h32("r1"), nil))); !errors.Is(err, ledger.ErrUnauthenticated) {
+	if _, err := n.l.SubmitTx(context.Background(), mustTx(t, n.l.Chain(), old, n.l.State().Participants["agency"].Sequence+1, anchor(1, h32("r1"), nil))); !errors.Is(err, ledger.ErrUnauthenticated) {
 		t.Fatalf("old key after rotation: %v", err)
 	}
 	n.must("agency", anchor(1, h32("r1"), nil))
@@ -337,9 +505,9 @@ func TestRotateAndRevoke(t *testing.T) {
 	}
 }
 
-func mustTx(t *testing.T, id *ledger.Identity, seq uint64, kind func(*zkv1.TxBody)) *ledger.Tx {
+func mustTx(t *testing.T, chain ledger.Chain, id *ledger.Identity, seq uint64, kind func(*zkv1.TxBody)) *ledger.Tx {
 	t.Helper()
-	tx, err := ledger.NewTx(origin, id, seq, time.Now(), kind)
+	tx, err := ledger.NewTx(chain, id, seq, time.Now(), kind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,6 +536,46 @@ func TestMalformed(t *testing.T) {
 	if n.l.Head().Height != 0 {
 		t.Fatal("malformed input changed the ledger")
 	}
+}
+
+// TestNestedUnknownFields: a field this build does not know is refused
+// inside a kind message too, not only at the top of the body.
+func TestNestedUnknownFields(t *testing.T) {
+	n := newNet(t, t.TempDir())
+	n.setup(nil, 0)
+	// Field 99, varint 1: unknown to every ledger message.
+	unknown := protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1)
+	with := func(m proto.Message) proto.Message { m.ProtoReflect().SetUnknown(unknown); return m }
+	for _, tc := range []struct {
+		name, sender string
+		kind         func(*zkv1.TxBody)
+	}{
+		{"anchor", "agency", func(b *zkv1.TxBody) {
+			b.Kind = &zkv1.TxBody_Anchor{Anchor: with(&zkv1.Anchor{CollectionId: h32("benefits"), Root: h32("r1"), RecordCount: 10, Sequence: 1}).(*zkv1.Anchor)}
+		}},
+		{"register collection", "agency", func(b *zkv1.TxBody) {
+			b.Kind = &zkv1.TxBody_RegisterCollection{RegisterCollection: with(&zkv1.RegisterCollection{CollectionId: h32("c2"), Name: "c2", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("subject")}}).(*zkv1.RegisterCollection)}
+		}},
+		{"revoke", "admin", func(b *zkv1.TxBody) {
+			b.Kind = &zkv1.TxBody_RevokeParticipant{RevokeParticipant: with(&zkv1.RevokeParticipant{Id: "bank"}).(*zkv1.RevokeParticipant)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			height := n.l.Head().Height
+			tx, err := ledger.NewTx(n.l.Chain(), n.ids[tc.sender], n.l.State().Participants[tc.sender].Sequence+1, time.Now(), tc.kind)
+			if err == nil {
+				_, err = n.l.Submit(context.Background(), tx.Raw)
+			}
+			if !errors.Is(err, ledger.ErrMalformed) {
+				t.Fatalf("nested unknown field: got %v, want ErrMalformed", err)
+			}
+			if n.l.Head().Height != height {
+				t.Fatal("a transaction with a nested unknown field changed the ledger")
+			}
+		})
+	}
+	// The same anchor without the unknown field is accepted.
+	n.must("agency", anchor(1, h32("r1"), nil))
 }
 
 func mustRaw(t *testing.T, body *zkv1.TxBody) []byte {
@@ -458,7 +666,7 @@ func TestReopenAndTamper(t *testing.T) {
 
 func FuzzDecodeTx(f *testing.F) {
 	admin, _ := ledger.NewIdentity("admin")
-	tx, _ := ledger.NewTx(origin, admin, 1, time.Unix(0, 0), ledger.RevokeParticipant("x"))
+	tx, _ := ledger.NewTx(ledger.Chain{Origin: origin}, admin, 1, time.Unix(0, 0), ledger.RevokeParticipant("x"))
 	f.Add(tx.Raw)
 	f.Add([]byte{0x0a, 0x00})
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -504,7 +712,7 @@ func FuzzApply(f *testing.F) {
 		if asAdmin {
 			sender = admin
 		}
-		tx, err := ledger.NewTx(origin, sender, 1, time.UnixMilli(1e12), func(b *zkv1.TxBody) { b.Kind = fuzzed.Kind })
+		tx, err := ledger.NewTx(base.Chain(), sender, 1, time.UnixMilli(1e12), func(b *zkv1.TxBody) { b.Kind = fuzzed.Kind })
 		if err != nil {
 			return
 		}

@@ -73,14 +73,32 @@ func (l *Ledger) indexed(key []byte, what string) (*Entry, error) {
 		if err != nil {
 			return err
 		}
-		var idx uint64
-		if err := item.Value(func(v []byte) error { idx = binary.BigEndian.Uint64(v); return nil }); err != nil {
+		idx, err := indexValue(item, what)
+		if err != nil {
 			return err
+		}
+		// A block is stored before it is published: until then its
+		// transactions are not found, as the head and state do not cover them.
+		if idx >= l.Head().LogSize {
+			return fmt.Errorf("%s: %w", what, ErrNotFound)
 		}
 		e, err = getEntry(txn, idx)
 		return err
 	})
 	return e, err
+}
+
+// indexValue reads an index entry's value, a log index.
+func indexValue(item *badger.Item, what string) (uint64, error) {
+	var idx uint64
+	err := item.Value(func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("%w: index entry of %s is %d bytes, want 8", ErrCorrupt, what, len(v))
+		}
+		idx = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return idx, err
 }
 
 // Checkpoint returns the signed checkpoint of the log at the tip, in the
@@ -216,14 +234,17 @@ func (l *Ledger) LatestAnchor(collectionID []byte) (*AnchorState, error) {
 // AnchorAt returns the newest anchor of a collection written at or before
 // height, and its log entry.
 func (l *Ledger) AnchorAt(collectionID []byte, height uint64) (*Entry, error) {
+	if len(collectionID) != hashLen { // a shorter id would prefix other collections' keys
+		return nil, fmt.Errorf("collection %x: %w", collectionID, ErrNotFound)
+	}
 	var e *Entry
 	err := l.db.View(func(txn *badger.Txn) error {
 		prefix := append([]byte("ai/"), collectionID...)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
 		defer it.Close()
 		for it.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)); it.Valid(); it.Next() {
-			var idx uint64
-			if err := it.Item().Value(func(v []byte) error { idx = binary.BigEndian.Uint64(v); return nil }); err != nil {
+			idx, err := indexValue(it.Item(), fmt.Sprintf("collection %x: an anchor", collectionID))
+			if err != nil {
 				return err
 			}
 			cand, err := getEntry(txn, idx)
@@ -247,6 +268,9 @@ func (l *Ledger) AuditEntries(collectionID []byte, consumer string, after uint64
 	var prefix []byte
 	switch {
 	case collectionID != nil && consumer == "":
+		if len(collectionID) != hashLen {
+			return nil, fmt.Errorf("audit entries: collection id is %d bytes, want %d", len(collectionID), hashLen)
+		}
 		prefix = append([]byte("ac/"), collectionID...)
 	case collectionID == nil && consumer != "":
 		prefix = []byte("au/" + consumer + "\x00")
@@ -258,7 +282,11 @@ func (l *Ledger) AuditEntries(collectionID []byte, consumer string, after uint64
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), after)); it.Valid() && len(out) < limit; it.Next() {
-			idx := binary.BigEndian.Uint64(it.Item().Key()[len(prefix):])
+			suffix := it.Item().Key()[len(prefix):]
+			if len(suffix) != 8 {
+				return fmt.Errorf("%w: audit index key %q", ErrCorrupt, it.Item().Key())
+			}
+			idx := binary.BigEndian.Uint64(suffix)
 			if idx < after || (after > 0 && idx == after) {
 				continue
 			}

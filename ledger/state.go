@@ -19,6 +19,7 @@ import (
 // history lives in blocks and indexes.
 type State struct {
 	Origin       string                 `json:"origin"`
+	GenesisHash  []byte                 `json:"genesis_hash"` // transactions sign it (see Chain)
 	Height       uint64                 `json:"height"`
 	Participants map[string]Participant `json:"participants"`
 	Circuits     map[string]Circuit     `json:"circuits"`    // by hex id
@@ -105,6 +106,13 @@ func NewState(origin string, genesis []Participant) *State {
 	return st
 }
 
+// Chain is the ledger this state is of; transactions for it sign it.
+func (s *State) Chain() Chain {
+	c := Chain{Origin: s.Origin}
+	copy(c.GenesisHash[:], s.GenesisHash)
+	return c
+}
+
 // Clone returns a copy that Apply can change without touching s.
 func (s *State) Clone() *State {
 	c := *s
@@ -160,7 +168,7 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 	if sender.Revoked {
 		return fmt.Errorf("%w: sender %q is revoked", ErrUnauthenticated, sender.ID)
 	}
-	if !tx.verify(sender.Key) {
+	if !tx.verify(sender.Key, s.Chain().GenesisHash) {
 		return fmt.Errorf("%w: bad signature for sender %q", ErrUnauthenticated, sender.ID)
 	}
 	if b.GetSequence() != sender.Sequence+1 {

@@ -18,6 +18,7 @@ import (
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // MaxTxBytes bounds an encoded transaction.
@@ -55,8 +56,25 @@ type Tx struct {
 	body []byte
 	sig  []byte
 	Hash [32]byte // SHA-256 of Raw
-	// verifiedWith is the key the signature was already checked against.
+	// verifiedWith and verifiedFor are the key and genesis hash the
+	// signature was already checked against.
 	verifiedWith ed25519.PublicKey
+	verifiedFor  [32]byte
+}
+
+// Chain names the one ledger a transaction is for: its origin and the hash
+// of its genesis. Signatures cover both, so a transaction signed for one
+// ledger is refused by every other, even one with the same origin.
+type Chain struct {
+	Origin      string
+	GenesisHash [32]byte
+}
+
+// signedMessage is what a sender signs: the domain, the genesis hash, then
+// the body's bytes.
+func signedMessage(genesis [32]byte, body []byte) []byte {
+	m := make([]byte, 0, len(txDomain)+len(genesis)+len(body))
+	return append(append(append(m, txDomain...), genesis[:]...), body...)
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
@@ -92,33 +110,72 @@ func canonical(m proto.Message, raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if !bytes.Equal(again, raw) || len(m.ProtoReflect().GetUnknown()) != 0 {
+	if !bytes.Equal(again, raw) {
 		return fmt.Errorf("%w: not the canonical encoding", ErrMalformed)
 	}
-	return nil
+	// Unknown fields survive re-encoding, so check for them at every depth:
+	// bytes this build does not understand would ride along unvalidated,
+	// give one transaction several encodings, and split replicas that know
+	// the field from those that do not.
+	return knownOnly(m.ProtoReflect(), string(m.ProtoReflect().Descriptor().Name()))
 }
 
-// verify checks the signature against key, once per key.
-func (tx *Tx) verify(key ed25519.PublicKey) bool {
-	if tx.verifiedWith != nil && tx.verifiedWith.Equal(key) {
+// knownOnly fails if m, or any message set within it (singular, in a list
+// or as a map value), carries unknown fields.
+func knownOnly(m protoreflect.Message, path string) error {
+	if len(m.GetUnknown()) != 0 {
+		return fmt.Errorf("%w: unknown field in %s", ErrMalformed, path)
+	}
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := path + "." + string(fd.Name())
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() == nil {
+				return true
+			}
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				err = knownOnly(mv.Message(), fmt.Sprintf("%s[%v]", name, k))
+				return err == nil
+			})
+		case fd.IsList():
+			if fd.Message() == nil {
+				return true
+			}
+			for i, l := 0, v.List(); i < l.Len() && err == nil; i++ {
+				err = knownOnly(l.Get(i).Message(), fmt.Sprintf("%s[%d]", name, i))
+			}
+		case fd.Message() != nil:
+			err = knownOnly(v.Message(), name)
+		}
+		return err == nil
+	})
+	return err
+}
+
+// verify checks the signature against key for the ledger whose genesis
+// hash is genesis, once per key and genesis.
+func (tx *Tx) verify(key ed25519.PublicKey, genesis [32]byte) bool {
+	if tx.verifiedWith != nil && tx.verifiedWith.Equal(key) && tx.verifiedFor == genesis {
 		return true
 	}
-	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, append([]byte(txDomain), tx.body...), tx.sig) {
+	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, signedMessage(genesis, tx.body), tx.sig) {
 		return false
 	}
-	tx.verifiedWith = key
+	tx.verifiedWith, tx.verifiedFor = key, genesis
 	return true
 }
 
-// NewTx builds and signs a transaction of kind for sender.
-func NewTx(origin string, sender *Identity, sequence uint64, at time.Time, kind func(*zkv1.TxBody)) (*Tx, error) {
-	body := &zkv1.TxBody{Origin: origin, Sender: sender.ID, Sequence: sequence, TimeUnixMs: at.UnixMilli()}
+// NewTx builds and signs a transaction of kind for sender on chain (a
+// ledger's or its state's Chain).
+func NewTx(chain Chain, sender *Identity, sequence uint64, at time.Time, kind func(*zkv1.TxBody)) (*Tx, error) {
+	body := &zkv1.TxBody{Origin: chain.Origin, Sender: sender.ID, Sequence: sequence, TimeUnixMs: at.UnixMilli()}
 	kind(body)
 	b, err := deterministic.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := deterministic.Marshal(&zkv1.Tx{Body: b, Signature: ed25519.Sign(sender.Key, append([]byte(txDomain), b...))})
+	raw, err := deterministic.Marshal(&zkv1.Tx{Body: b, Signature: ed25519.Sign(sender.Key, signedMessage(chain.GenesisHash, b))})
 	if err != nil {
 		return nil, err
 	}

@@ -131,7 +131,10 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 		if err != nil {
 			return err
 		}
-		st := NewGenesisState(g)
+		st, err := g.State()
+		if err != nil {
+			return err
+		}
 		prevTime := g.TimeUnixMs
 		logRange := l.rangeFac.NewEmptyRange(0)
 		for h := uint64(1); h <= head.Height; h++ {

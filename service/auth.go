@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -57,14 +58,38 @@ func (t *tokens) issue(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Write a synced temporary file, rename it over the old one, then sync
+	// the directory: after a crash the file is the old one or the new one.
 	tmp := t.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp, t.path); err != nil {
-		return "", err
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, t.path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(t.path))
+	}
+	if err != nil {
+		return "", fmt.Errorf("tokens: %w", err)
 	}
 	return tok, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // lookup returns the participant whose token this is, comparing every
@@ -122,6 +147,9 @@ var public = map[string]bool{
 	zksharev1connect.HolderServiceGetCollectionProcedure:     true,
 	zksharev1connect.VerifierServiceVerifyProcedure:          true,
 	zksharev1connect.VerifierServiceVerifyAggregateProcedure: true,
+
+	// Anyone may check that two checkpoints are of one history.
+	zksharev1connect.LedgerServiceGetConsistencyProofProcedure: true,
 }
 
 // roles says who may call the other procedures.

@@ -24,6 +24,23 @@ func (l *ledgerService) GetCheckpoint(ctx context.Context, _ *zkv1.GetCheckpoint
 	return &zkv1.GetCheckpointResponse{Checkpoint: cp, Height: h.Height, NodeKey: l.s.ledger.NodeKey(), Origin: l.s.ledger.Origin()}, nil
 }
 
+// GetConsistencyProof proves that the log of from_size entries is a prefix
+// of the log of to_size entries.
+func (l *ledgerService) GetConsistencyProof(ctx context.Context, req *zkv1.GetConsistencyProofRequest) (*zkv1.GetConsistencyProofResponse, error) {
+	from, to := req.GetFromSize(), req.GetToSize()
+	if from > to {
+		return nil, invalid("from_size", "%d is more than to_size %d", from, to)
+	}
+	if size := l.s.ledger.Head().LogSize; to > size {
+		return nil, connect.NewError(connect.CodeOutOfRange, fmt.Errorf("to_size: %d is beyond the log's %d entries", to, size))
+	}
+	p, err := l.s.ledger.ConsistencyProof(from, to)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.GetConsistencyProofResponse{Proof: p}, nil
+}
+
 func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorRequest) (*zkv1.GetAnchorResponse, error) {
 	if len(req.GetCollectionId()) != 32 {
 		return nil, invalid("collection_id", "want 32 bytes")

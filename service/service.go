@@ -309,7 +309,7 @@ func (s *Server) send(ctx context.Context, id *ledger.Identity, kind func(*zkv1.
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	seq := s.ledger.State().Participants[id.ID].Sequence + 1
-	tx, err := ledger.NewTx(s.ledger.Origin(), id, seq, time.Now(), kind)
+	tx, err := ledger.NewTx(s.ledger.Chain(), id, seq, time.Now(), kind)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func TestLedgerCLI(t *testing.T) {
 	var last *ledger.Receipt
 	for i := range 3 {
 		id, _ := ledger.NewIdentity("c" + string(rune('0'+i)))
-		tx, err := ledger.NewTx("test.example/ledger", admin, uint64(i+1), time.Now(), ledger.RegisterParticipant(id.ID, zkv1.Role_ROLE_CONSUMER, id.Public()))
+		tx, err := ledger.NewTx(l.Chain(), admin, uint64(i+1), time.Now(), ledger.RegisterParticipant(id.ID, zkv1.Role_ROLE_CONSUMER, id.Public()))
 		if err != nil {
 			t.Fatal(err)
 		}

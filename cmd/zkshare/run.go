@@ -53,6 +53,7 @@ usage:
   zkshare ledger init  --data DIR [--origin NAME]
   zkshare ledger verify --data DIR
   zkshare ledger show  --data DIR [--blocks N] [--tx HASH]
+  zkshare ledger watch --server URL [--ledger-key VKEY] [--interval 2s] [--count N]
 
 Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS,
 --server from ZKSHARE_SERVER, --token from ZKSHARE_TOKEN, --token-file from ZKSHARE_TOKEN_FILE.
@@ -111,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdLedgerVerify(ctx, rest, stdout, stderr)
 	case "ledger show":
 		return cmdLedgerShow(ctx, rest, stdout, stderr)
+	case "ledger watch":
+		return cmdLedgerWatch(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", strings.Join(args[:min(2, len(args))], " "))

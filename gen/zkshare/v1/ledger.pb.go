@@ -138,7 +138,9 @@ func (SetupKind) EnumDescriptor() ([]byte, []int) {
 }
 
 // Tx is a signed transaction: body is a TxBody, signature Ed25519 by the
-// sender's current key over "zkshare/tx/v1\n" followed by body.
+// sender's current key over "zkshare/tx/v1\n", then the 32-byte SHA-256 of
+// the ledger's genesis (so a transaction is valid on one ledger only, even
+// among ledgers that share an origin), then body.
 type Tx struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Body          []byte                 `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`

@@ -77,6 +77,9 @@ const (
 	// LedgerServiceGetCheckpointProcedure is the fully-qualified name of the LedgerService's
 	// GetCheckpoint RPC.
 	LedgerServiceGetCheckpointProcedure = "/zkshare.v1.LedgerService/GetCheckpoint"
+	// LedgerServiceGetConsistencyProofProcedure is the fully-qualified name of the LedgerService's
+	// GetConsistencyProof RPC.
+	LedgerServiceGetConsistencyProofProcedure = "/zkshare.v1.LedgerService/GetConsistencyProof"
 	// LedgerServiceGetAnchorProcedure is the fully-qualified name of the LedgerService's GetAnchor RPC.
 	LedgerServiceGetAnchorProcedure = "/zkshare.v1.LedgerService/GetAnchor"
 	// LedgerServiceGetTransactionProcedure is the fully-qualified name of the LedgerService's
@@ -575,6 +578,7 @@ func (UnimplementedVerifierServiceHandler) VerifyAggregate(context.Context, *v1.
 // LedgerServiceClient is a client for the zkshare.v1.LedgerService service.
 type LedgerServiceClient interface {
 	GetCheckpoint(context.Context, *v1.GetCheckpointRequest) (*v1.GetCheckpointResponse, error)
+	GetConsistencyProof(context.Context, *v1.GetConsistencyProofRequest) (*v1.GetConsistencyProofResponse, error)
 	GetAnchor(context.Context, *v1.GetAnchorRequest) (*v1.GetAnchorResponse, error)
 	GetTransaction(context.Context, *v1.GetTransactionRequest) (*v1.GetTransactionResponse, error)
 	ListBlocks(context.Context, *v1.ListBlocksRequest) (*v1.ListBlocksResponse, error)
@@ -597,6 +601,12 @@ func NewLedgerServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+LedgerServiceGetCheckpointProcedure,
 			connect.WithSchema(ledgerServiceMethods.ByName("GetCheckpoint")),
+			connect.WithClientOptions(opts...),
+		),
+		getConsistencyProof: connect.NewClient[v1.GetConsistencyProofRequest, v1.GetConsistencyProofResponse](
+			httpClient,
+			baseURL+LedgerServiceGetConsistencyProofProcedure,
+			connect.WithSchema(ledgerServiceMethods.ByName("GetConsistencyProof")),
 			connect.WithClientOptions(opts...),
 		),
 		getAnchor: connect.NewClient[v1.GetAnchorRequest, v1.GetAnchorResponse](
@@ -634,17 +644,27 @@ func NewLedgerServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 
 // ledgerServiceClient implements LedgerServiceClient.
 type ledgerServiceClient struct {
-	getCheckpoint    *connect.Client[v1.GetCheckpointRequest, v1.GetCheckpointResponse]
-	getAnchor        *connect.Client[v1.GetAnchorRequest, v1.GetAnchorResponse]
-	getTransaction   *connect.Client[v1.GetTransactionRequest, v1.GetTransactionResponse]
-	listBlocks       *connect.Client[v1.ListBlocksRequest, v1.ListBlocksResponse]
-	watchBlocks      *connect.Client[v1.WatchBlocksRequest, v1.WatchBlocksResponse]
-	listAuditEntries *connect.Client[v1.ListAuditEntriesRequest, v1.ListAuditEntriesResponse]
+	getCheckpoint       *connect.Client[v1.GetCheckpointRequest, v1.GetCheckpointResponse]
+	getConsistencyProof *connect.Client[v1.GetConsistencyProofRequest, v1.GetConsistencyProofResponse]
+	getAnchor           *connect.Client[v1.GetAnchorRequest, v1.GetAnchorResponse]
+	getTransaction      *connect.Client[v1.GetTransactionRequest, v1.GetTransactionResponse]
+	listBlocks          *connect.Client[v1.ListBlocksRequest, v1.ListBlocksResponse]
+	watchBlocks         *connect.Client[v1.WatchBlocksRequest, v1.WatchBlocksResponse]
+	listAuditEntries    *connect.Client[v1.ListAuditEntriesRequest, v1.ListAuditEntriesResponse]
 }
 
 // GetCheckpoint calls zkshare.v1.LedgerService.GetCheckpoint.
 func (c *ledgerServiceClient) GetCheckpoint(ctx context.Context, req *v1.GetCheckpointRequest) (*v1.GetCheckpointResponse, error) {
 	response, err := c.getCheckpoint.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetConsistencyProof calls zkshare.v1.LedgerService.GetConsistencyProof.
+func (c *ledgerServiceClient) GetConsistencyProof(ctx context.Context, req *v1.GetConsistencyProofRequest) (*v1.GetConsistencyProofResponse, error) {
+	response, err := c.getConsistencyProof.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -695,6 +715,7 @@ func (c *ledgerServiceClient) ListAuditEntries(ctx context.Context, req *v1.List
 // LedgerServiceHandler is an implementation of the zkshare.v1.LedgerService service.
 type LedgerServiceHandler interface {
 	GetCheckpoint(context.Context, *v1.GetCheckpointRequest) (*v1.GetCheckpointResponse, error)
+	GetConsistencyProof(context.Context, *v1.GetConsistencyProofRequest) (*v1.GetConsistencyProofResponse, error)
 	GetAnchor(context.Context, *v1.GetAnchorRequest) (*v1.GetAnchorResponse, error)
 	GetTransaction(context.Context, *v1.GetTransactionRequest) (*v1.GetTransactionResponse, error)
 	ListBlocks(context.Context, *v1.ListBlocksRequest) (*v1.ListBlocksResponse, error)
@@ -713,6 +734,12 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 		LedgerServiceGetCheckpointProcedure,
 		svc.GetCheckpoint,
 		connect.WithSchema(ledgerServiceMethods.ByName("GetCheckpoint")),
+		connect.WithHandlerOptions(opts...),
+	)
+	ledgerServiceGetConsistencyProofHandler := connect.NewUnaryHandlerSimple(
+		LedgerServiceGetConsistencyProofProcedure,
+		svc.GetConsistencyProof,
+		connect.WithSchema(ledgerServiceMethods.ByName("GetConsistencyProof")),
 		connect.WithHandlerOptions(opts...),
 	)
 	ledgerServiceGetAnchorHandler := connect.NewUnaryHandlerSimple(
@@ -749,6 +776,8 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 		switch r.URL.Path {
 		case LedgerServiceGetCheckpointProcedure:
 			ledgerServiceGetCheckpointHandler.ServeHTTP(w, r)
+		case LedgerServiceGetConsistencyProofProcedure:
+			ledgerServiceGetConsistencyProofHandler.ServeHTTP(w, r)
 		case LedgerServiceGetAnchorProcedure:
 			ledgerServiceGetAnchorHandler.ServeHTTP(w, r)
 		case LedgerServiceGetTransactionProcedure:
@@ -770,6 +799,10 @@ type UnimplementedLedgerServiceHandler struct{}
 
 func (UnimplementedLedgerServiceHandler) GetCheckpoint(context.Context, *v1.GetCheckpointRequest) (*v1.GetCheckpointResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.GetCheckpoint is not implemented"))
+}
+
+func (UnimplementedLedgerServiceHandler) GetConsistencyProof(context.Context, *v1.GetConsistencyProofRequest) (*v1.GetConsistencyProofResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.GetConsistencyProof is not implemented"))
 }
 
 func (UnimplementedLedgerServiceHandler) GetAnchor(context.Context, *v1.GetAnchorRequest) (*v1.GetAnchorResponse, error) {
