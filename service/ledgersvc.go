@@ -104,7 +104,7 @@ func (l *ledgerService) WatchBlocks(ctx context.Context, req *zkv1.WatchBlocksRe
 }
 
 // ListAuditEntries: a holder sees its collections' entries, a consumer its
-// own, an admin all.
+// own; no one else sees any.
 func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAuditEntriesRequest) (*zkv1.ListAuditEntriesResponse, error) {
 	c := callerOf(ctx)
 	coll, consumer := req.GetCollectionId(), req.GetConsumer()
@@ -123,9 +123,14 @@ func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAudi
 		if len(coll) == 0 {
 			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("collection_id: a holder lists its collections' audit entries"))
 		}
+		if c.ID != l.s.holderID.ID {
+			return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node keeps the audit entries of holder %q; holder %q's node has its own", l.s.holderID.ID, c.ID))
+		}
 		if lc, ok := l.s.ledger.State().Collections[fmt.Sprintf("%x", coll)]; !ok || lc.Holder != c.ID {
 			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("collection_id: not a collection of this holder"))
 		}
+	default:
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only a holder or a consumer lists audit entries"))
 	}
 	if len(coll) == 0 {
 		coll = nil
