@@ -129,9 +129,6 @@ func anchorKey(coll []byte, seq uint64) []byte {
 func auditCollKey(coll []byte, i uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte("ac/"), coll...), i)
 }
-func auditConsumerKey(consumer string, i uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("au/"+consumer+"\x00"), i)
-}
 
 // Init creates a ledger in dir from genesis. It fails if one exists.
 func Init(dir string, g *Genesis) error {
@@ -513,7 +510,6 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 			set(anchorKey(k.Anchor.GetCollectionId(), k.Anchor.GetSequence()), binary.BigEndian.AppendUint64(nil, idx))
 		case *zkv1.TxBody_Audit:
 			set(auditCollKey(k.Audit.GetCollectionId(), idx), nil)
-			set(auditConsumerKey(k.Audit.GetConsumer(), idx), nil)
 		}
 	}
 	set(keyState, sb)

@@ -123,7 +123,7 @@ func TestFlowProofsAndQueries(t *testing.T) {
 	}
 	r1 := n.must("agency", anchor(1, h32("root1"), nil))
 	r2 := n.must("agency", anchor(2, h32("root2"), h32("root1")))
-	audit := n.must("agency", ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Consumer: "bank", Statement: "subject", QueryHash: h32("q"), Nonce: h32("n"), Result: true, BundleHash: h32("b")}))
+	audit := n.must("agency", ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Commitment: h32("opening")}))
 
 	latest, err := n.l.LatestAnchor(h32("benefits"))
 	if err != nil || latest.Sequence != 2 || !bytes.Equal(latest.Root, h32("root2")) {
@@ -189,15 +189,14 @@ func TestFlowProofsAndQueries(t *testing.T) {
 		}
 	}
 
-	// Audit entries by collection and by consumer; none for others.
+	// Audit entries by collection (the ledger cannot tell who asked); none for others.
 	for _, q := range []struct {
-		coll     []byte
-		consumer string
-		want     int
-	}{{h32("benefits"), "", 1}, {nil, "bank", 1}, {nil, "agency", 0}, {h32("other"), "", 0}} {
-		got, err := n.l.AuditEntries(q.coll, q.consumer, 0, 10)
+		coll []byte
+		want int
+	}{{h32("benefits"), 1}, {h32("other"), 0}} {
+		got, err := n.l.AuditEntries(q.coll, 0, 10)
 		if err != nil || len(got) != q.want {
-			t.Fatalf("audit entries %x %q: %d, %v", q.coll, q.consumer, len(got), err)
+			t.Fatalf("audit entries %x: %d, %v", q.coll, len(got), err)
 		}
 		if q.want == 1 && got[0].Tx.Hash != audit.Hash {
 			t.Fatal("audit entry is not the audit transaction")
@@ -295,8 +294,9 @@ func TestRejections(t *testing.T) {
 		{"collection with unknown circuit", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: h32("c2"), Name: "c2", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("nope")}})), ledger.ErrRejected},
 		{"collection registered twice", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: h32("benefits"), Name: "benefits", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("subject")}})), ledger.ErrRejected},
 		{"circuit by holder", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCircuit(&zkv1.RegisterCircuit{CircuitId: h32("c"), VkSha256: h32("v"), Setup: zkv1.SetupKind_SETUP_KIND_DEV})), ledger.ErrPermission},
-		{"audit by consumer", signed(n.ids["bank"], next("bank"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Consumer: "bank", Statement: "subject", QueryHash: h32("q"), Nonce: h32("n"), BundleHash: h32("b")})), ledger.ErrPermission},
-		{"audit short nonce", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Consumer: "bank", Statement: "subject", QueryHash: h32("q"), Nonce: []byte{1}, BundleHash: h32("b")})), ledger.ErrRejected},
+		{"audit by consumer", signed(n.ids["bank"], next("bank"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Commitment: h32("c")})), ledger.ErrPermission},
+		{"audit short commitment", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Commitment: []byte{1}})), ledger.ErrRejected},
+		{"audit of an unknown collection", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("nope"), Commitment: h32("c")})), ledger.ErrRejected},
 		{"admin revokes itself", signed(n.admin, next("admin"), time.Now(), origin, ledger.RevokeParticipant("admin")), ledger.ErrRejected},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

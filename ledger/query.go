@@ -240,19 +240,14 @@ func (l *Ledger) AnchorAt(collectionID []byte, height uint64) (*Entry, error) {
 	return e, err
 }
 
-// AuditEntries lists audit entries of a collection (consumer "") or of a
-// consumer (collectionID nil), oldest first, starting after log index
-// after (0 for the start), at most limit.
-func (l *Ledger) AuditEntries(collectionID []byte, consumer string, after uint64, limit int) ([]*Entry, error) {
-	var prefix []byte
-	switch {
-	case collectionID != nil && consumer == "":
-		prefix = append([]byte("ac/"), collectionID...)
-	case collectionID == nil && consumer != "":
-		prefix = []byte("au/" + consumer + "\x00")
-	default:
-		return nil, errors.New("audit entries: give a collection or a consumer")
+// AuditEntries lists a collection's audit entries, oldest first, starting
+// after log index after (0 for the start), at most limit. Their contents
+// are commitments: who asked what is known only to the parties.
+func (l *Ledger) AuditEntries(collectionID []byte, after uint64, limit int) ([]*Entry, error) {
+	if len(collectionID) == 0 {
+		return nil, errors.New("audit entries: give a collection")
 	}
+	prefix := append([]byte("ac/"), collectionID...)
 	var out []*Entry
 	err := l.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})

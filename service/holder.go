@@ -328,12 +328,13 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 		return nil, toConnect(err)
 	}
 	bh := sha256.Sum256(raw)
-	if _, err := s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
-		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})); err != nil {
+	ar, err := s.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
+		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})
+	if err != nil {
 		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
 	}
 	s.log.InfoContext(ctx, "proof served", "collection", req.GetCollection(), "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
-	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement()}, nil
+	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement(), Audit: ar}, nil
 }
 
 // auditUnproven records a question that was answered without a bundle.
@@ -350,8 +351,8 @@ func (s *Server) auditUnproven(ctx context.Context, coll, consumer, kind, text s
 		return err
 	}
 	id := records.CollectionID(coll)
-	_, err = s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: elemBytes(id), Consumer: consumer, Statement: kind,
-		QueryHash: elemBytes(prep.Hash), Nonce: elemBytes(nonce), Result: false}))
+	_, err = s.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: elemBytes(id), Consumer: consumer, Statement: kind,
+		QueryHash: elemBytes(prep.Hash), Nonce: elemBytes(nonce), Result: false})
 	if err == nil {
 		s.log.InfoContext(ctx, "question answered without a bundle", "collection", coll, "consumer", consumer, "statement", kind)
 	}

@@ -9,7 +9,6 @@ import (
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
-	"google.golang.org/protobuf/proto"
 )
 
 const maxListLimit = 1000
@@ -139,14 +138,9 @@ func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAudi
 	if limit == 0 || limit > maxListLimit {
 		limit = maxListLimit
 	}
-	es, err := l.s.ledger.AuditEntries(coll, consumer, req.GetAfterLogIndex(), limit)
+	out, err := l.s.auditEntries(coll, consumer, req.GetAfterLogIndex(), limit)
 	if err != nil {
 		return nil, toConnect(err)
-	}
-	out := &zkv1.ListAuditEntriesResponse{}
-	for _, e := range es {
-		t, _ := l.s.ledger.BlockTime(e.Height)
-		out.Entries = append(out.Entries, &zkv1.AuditEntry{Audit: proto.CloneOf(e.Tx.Body.GetAudit()), Holder: e.Tx.Body.GetSender(), Height: e.Height, LogIndex: e.LogIndex, TimeUnixMs: t})
 	}
 	return out, nil
 }
