@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -23,28 +24,62 @@ func (l *ledgerService) GetCheckpoint(ctx context.Context, _ *zkv1.GetCheckpoint
 	return &zkv1.GetCheckpointResponse{Checkpoint: cp, Height: h.Height, NodeKey: l.s.ledger.NodeKey(), Origin: l.s.ledger.Origin()}, nil
 }
 
+// GetAnchor returns a collection's anchor that counts (the latest, or the
+// newest written at or before at_height) with its status; include_pending
+// also admits one that awaits its confirmations.
 func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorRequest) (*zkv1.GetAnchorResponse, error) {
 	if len(req.GetCollectionId()) != 32 {
 		return nil, invalid("collection_id", "want 32 bytes")
 	}
+	id := req.GetCollectionId()
+	lc, ok := l.s.ledger.State().Collections[hex.EncodeToString(id)]
+	if !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection_id: %x is not registered", id))
+	}
 	var e *ledger.Entry
-	if req.GetAtHeight() == 0 {
-		a, err := l.s.ledger.LatestAnchor(req.GetCollectionId())
-		if err != nil {
-			return nil, toConnect(err)
-		}
-		if e, err = l.s.ledger.Transaction(a.TxHash); err != nil {
-			return nil, toConnect(err)
-		}
-	} else {
-		var err error
-		if e, err = l.s.ledger.AnchorAt(req.GetCollectionId(), req.GetAtHeight()); err != nil {
-			return nil, toConnect(err)
+	var err error
+	switch {
+	case req.GetAtHeight() == 0 && req.GetIncludePending() && lc.Last != nil:
+		e, err = l.s.ledger.Transaction(lc.Last.TxHash)
+	case req.GetAtHeight() == 0 && lc.Latest == nil:
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection %x has no anchor that counts yet (include_pending shows pending ones)", id))
+	case req.GetAtHeight() == 0:
+		e, err = l.s.ledger.Transaction(lc.Latest.TxHash)
+	default:
+		e, err = l.s.ledger.AnchorAt(id, req.GetAtHeight())
+		// Back to the newest earlier anchor that counts (at most the
+		// collection's pending anchors are skipped).
+		for err == nil && !req.GetIncludePending() && anchorStatus(&lc, e.Tx.Body.GetAnchor().GetSequence()) == zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION {
+			seq := e.Tx.Body.GetAnchor().GetSequence()
+			if seq <= 1 {
+				return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection %x: no confirmed anchor at or before height %d (include_pending shows pending ones)", id, req.GetAtHeight()))
+			}
+			e, err = l.s.ledger.AnchorBySequence(id, seq-1)
 		}
 	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	a := e.Tx.Body.GetAnchor()
 	t, _ := l.s.ledger.BlockTime(e.Height)
-	return &zkv1.GetAnchorResponse{Anchor: e.Tx.Body.GetAnchor(), TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: t,
-		Holder: e.Tx.Body.GetSender(), LogIndex: e.LogIndex}, nil
+	return &zkv1.GetAnchorResponse{Anchor: a, TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: t,
+		Holder: e.Tx.Body.GetSender(), LogIndex: e.LogIndex, Status: anchorStatus(&lc, a.GetSequence())}, nil
+}
+
+// anchorStatus says whether a collection's anchor counts, as of c.
+func anchorStatus(c *ledger.Collection, seq uint64) zkv1.AnchorStatus {
+	if _, pending := c.Pending[seq]; pending {
+		return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
+	}
+	switch {
+	case c.Latest != nil && seq == c.Latest.Sequence:
+		return zkv1.AnchorStatus_ANCHOR_STATUS_LATEST
+	case c.Latest != nil && seq < c.Latest.Sequence:
+		// Not pending and older than the latest: it was confirmed (or
+		// needed no confirmation) and has been replaced.
+		return zkv1.AnchorStatus_ANCHOR_STATUS_SUPERSEDED
+	}
+	return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
 }
 
 func (l *ledgerService) GetTransaction(ctx context.Context, req *zkv1.GetTransactionRequest) (*zkv1.GetTransactionResponse, error) {
