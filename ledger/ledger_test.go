@@ -12,6 +12,7 @@ import (
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -516,4 +517,69 @@ func FuzzApply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHeadersWithoutBodies: block headers (ListBlocks, WatchBlocks, block
+// times, the tip check on open) are read without the blocks' transactions:
+// from their own copy, or for a block stored before there was one, from
+// the block's header field alone (issue 18, item 5).
+func TestHeadersWithoutBodies(t *testing.T) {
+	dir := t.TempDir()
+	n := newNet(t, dir)
+	n.setup(nil, 0)
+	n.must("agency", anchor(1, h32("root1"), nil))
+	n.must("agency", anchor(2, h32("root2"), h32("root1")))
+	head := n.l.Head().Height
+	if head < 3 {
+		t.Fatalf("want at least 3 blocks, have %d", head)
+	}
+	want, err := n.l.Blocks(1, head, 100)
+	if err != nil || uint64(len(want)) != head {
+		t.Fatalf("blocks: %d, %v", len(want), err)
+	}
+	for i, hdr := range want {
+		_, full, err := n.l.Block(uint64(i + 1))
+		if err != nil || !proto.Equal(full, hdr) {
+			t.Fatalf("header %d differs from its block's: %v", i+1, err)
+		}
+	}
+	n.l.Close()
+
+	// Block 1's body is unreadable: its header comes from its own copy.
+	if err := ledger.ReplaceBlockForTest(dir, 1, []byte("\xff\xffnot a block"), false); err != nil {
+		t.Fatal(err)
+	}
+	// Block 2 has no header copy, and everything after its header field is
+	// unreadable (a transaction field claiming more bytes than there are).
+	old := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), ledger.MustMarshalForTest(want[1]))
+	old = append(protowire.AppendTag(old, 3, protowire.BytesType), 0xff, 0xff, 0x7f)
+	if err := ledger.ReplaceBlockForTest(dir, 2, old, true); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(dir, nil, ledger.Options{})
+	if err != nil {
+		t.Fatalf("open reads only headers: %v", err)
+	}
+	defer l.Close()
+	got, err := l.Blocks(1, head, 100)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("headers without bodies: %d, %v", len(got), err)
+	}
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Fatalf("header %d: %v, want %v", i+1, got[i], want[i])
+		}
+	}
+	if tm, err := l.BlockTime(2); err != nil || tm != want[1].GetTimeUnixMs() {
+		t.Fatalf("block time from the header: %d, %v", tm, err)
+	}
+	for _, h := range []uint64{1, 2} {
+		if _, _, err := l.Block(h); err == nil {
+			t.Fatalf("block %d's body decoded: the test did not break it", h)
+		}
+	}
+	// Verify still reads whole blocks, and says which is broken.
+	if err := l.Verify(t.Context(), nil); err == nil {
+		t.Fatal("verify passed a ledger with broken blocks")
+	}
 }

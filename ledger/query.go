@@ -187,11 +187,12 @@ func (l *Ledger) Block(height uint64) (*zkv1.Block, *zkv1.BlockHeader, error) {
 	return blk, hdr, err
 }
 
-// Blocks returns the headers of blocks from..to inclusive, at most limit.
+// Blocks returns the headers of blocks from..to inclusive, at most limit,
+// without reading the blocks' transactions.
 func (l *Ledger) Blocks(from, to uint64, limit int) ([]*zkv1.BlockHeader, error) {
 	var out []*zkv1.BlockHeader
 	for h := from; h <= to && h <= l.Head().Height && len(out) < limit; h++ {
-		_, hdr, err := l.Block(h)
+		hdr, err := l.Header(h)
 		if err != nil {
 			return nil, err
 		}
@@ -297,7 +298,7 @@ func (l *Ledger) AnchorBySequence(collectionID []byte, seq uint64) (*Entry, erro
 
 // BlockTime returns the time of the block at height.
 func (l *Ledger) BlockTime(height uint64) (int64, error) {
-	_, hdr, err := l.Block(height)
+	hdr, err := l.Header(height)
 	if err != nil {
 		return 0, err
 	}
