@@ -114,14 +114,20 @@ func (l *ledgerService) ListBlocks(ctx context.Context, req *zkv1.ListBlocksRequ
 	return &zkv1.ListBlocksResponse{Headers: hdrs}, nil
 }
 
-// WatchBlocks streams block headers from a height on, as they are cut.
+// WatchBlocks streams block headers from a height on, as they are cut. A
+// client holds a bounded number of streams open, as do all together.
 func (l *ledgerService) WatchBlocks(ctx context.Context, req *zkv1.WatchBlocksRequest, stream *connect.ServerStream[zkv1.WatchBlocksResponse]) error {
+	release, err := l.s.watch.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	next := max(req.GetFromHeight(), 1)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		for ; next <= l.s.ledger.Head().Height; next++ {
-			_, hdr, err := l.s.ledger.Block(next)
+			hdr, err := l.s.ledger.Header(next)
 			if err != nil {
 				return toConnect(err)
 			}
