@@ -56,3 +56,25 @@ func TamperBlockForTest(dir string, height uint64) error {
 	}
 	return txn.Commit()
 }
+
+// ReplaceBlockForTest stores b as the block at height, behind the ledger's
+// back; with dropHeader it also removes the block's header-only copy, as
+// in a ledger written before headers were kept apart.
+func ReplaceBlockForTest(dir string, height uint64, b []byte, dropHeader bool) error {
+	db, err := openDB(dir, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	txn := db.NewTransaction(true)
+	defer txn.Discard()
+	if err := txn.Set(blockKey(height), b); err != nil {
+		return err
+	}
+	if dropHeader {
+		if err := txn.Delete(headerKey(height)); err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
+}

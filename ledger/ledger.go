@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/internal/kv"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -163,9 +165,11 @@ func anchorKey(coll []byte, seq uint64) []byte {
 func auditCollKey(coll []byte, i uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte("ac/"), coll...), i)
 }
-func auditConsumerKey(consumer string, i uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("au/"+consumer+"\x00"), i)
-}
+
+// headerKey holds a block's header bytes alone, written with the block, so
+// header reads (ListBlocks, WatchBlocks, block times) never load its
+// transactions.
+func headerKey(h uint64) []byte { return binary.BigEndian.AppendUint64([]byte("h/"), h) }
 
 // Init creates a ledger in dir from genesis. It fails if one exists.
 func Init(dir string, g *Genesis) error {
@@ -594,6 +598,7 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 			return merr
 		}
 		set(blockKey(bc.Height), bb)
+		set(headerKey(bc.Height), block.GetHeader())
 	}
 	for id, h := range nodes {
 		set(nodeKey(id), h)
@@ -608,7 +613,6 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 			set(anchorKey(k.Anchor.GetCollectionId(), k.Anchor.GetSequence()), binary.BigEndian.AppendUint64(nil, idx))
 		case *zkv1.TxBody_Audit:
 			set(auditCollKey(k.Audit.GetCollectionId(), idx), nil)
-			set(auditConsumerKey(k.Audit.GetConsumer(), idx), nil)
 		}
 	}
 	set(keyState, sb)
@@ -621,6 +625,74 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 		return err
 	}
 	return txn.Commit()
+}
+
+// Header returns the header of the block at height without reading its
+// transactions.
+func (l *Ledger) Header(height uint64) (*zkv1.BlockHeader, error) {
+	var raw []byte
+	err := l.db.View(func(txn *badger.Txn) error {
+		var err error
+		raw, err = headerBytes(txn, height)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var hdr zkv1.BlockHeader
+	if err := proto.Unmarshal(raw, &hdr); err != nil {
+		return nil, fmt.Errorf("%w: block %d header: %v", ErrCorrupt, height, err)
+	}
+	return &hdr, nil
+}
+
+// headerBytes reads the header bytes of the block at height from their
+// own key; for a block stored before headers were kept apart, it reads the
+// block's header field and skips the rest undecoded.
+func headerBytes(txn *badger.Txn, height uint64) ([]byte, error) {
+	item, err := txn.Get(headerKey(height))
+	if err == nil {
+		return item.ValueCopy(nil)
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, err
+	}
+	if item, err = txn.Get(blockKey(height)); errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("block %d: %w", height, ErrNotFound)
+	} else if err != nil {
+		return nil, err
+	}
+	var raw []byte
+	err = item.Value(func(v []byte) error {
+		raw, err = headerField(v)
+		return err
+	})
+	return raw, err
+}
+
+// headerField copies field 1 (header) out of an encoded Block, skipping
+// the other fields without decoding them.
+func headerField(b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, fmt.Errorf("%w: block: %v", ErrCorrupt, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return nil, fmt.Errorf("%w: block header: %v", ErrCorrupt, protowire.ParseError(n))
+			}
+			return bytes.Clone(v), nil
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return nil, fmt.Errorf("%w: block: %v", ErrCorrupt, protowire.ParseError(n))
+		}
+		b = b[n:]
+	}
+	return nil, fmt.Errorf("%w: block without a header", ErrCorrupt)
 }
 
 // decodeBlock splits a stored block into its header and transactions.

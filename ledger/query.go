@@ -205,11 +205,12 @@ func (l *Ledger) Block(height uint64) (*zkv1.Block, *zkv1.BlockHeader, error) {
 	return blk, hdr, err
 }
 
-// Blocks returns the headers of blocks from..to inclusive, at most limit.
+// Blocks returns the headers of blocks from..to inclusive, at most limit,
+// without reading the blocks' transactions.
 func (l *Ledger) Blocks(from, to uint64, limit int) ([]*zkv1.BlockHeader, error) {
 	var out []*zkv1.BlockHeader
 	for h := from; h <= to && h <= l.Head().Height && len(out) < limit; h++ {
-		_, hdr, err := l.Block(h)
+		hdr, err := l.Header(h)
 		if err != nil {
 			return nil, err
 		}
@@ -261,22 +262,14 @@ func (l *Ledger) AnchorAt(collectionID []byte, height uint64) (*Entry, error) {
 	return e, err
 }
 
-// AuditEntries lists audit entries of a collection (consumer "") or of a
-// consumer (collectionID nil), oldest first, starting after log index
-// after (0 for the start), at most limit.
-func (l *Ledger) AuditEntries(collectionID []byte, consumer string, after uint64, limit int) ([]*Entry, error) {
-	var prefix []byte
-	switch {
-	case collectionID != nil && consumer == "":
-		if len(collectionID) != hashLen {
-			return nil, fmt.Errorf("audit entries: collection id is %d bytes, want %d", len(collectionID), hashLen)
-		}
-		prefix = append([]byte("ac/"), collectionID...)
-	case collectionID == nil && consumer != "":
-		prefix = []byte("au/" + consumer + "\x00")
-	default:
-		return nil, errors.New("audit entries: give a collection or a consumer")
+// AuditEntries lists a collection's audit entries, oldest first, starting
+// after log index after (0 for the start), at most limit. Their contents
+// are commitments: who asked what is known only to the parties.
+func (l *Ledger) AuditEntries(collectionID []byte, after uint64, limit int) ([]*Entry, error) {
+	if len(collectionID) != hashLen {
+		return nil, fmt.Errorf("audit entries: collection id is %d bytes, want %d", len(collectionID), hashLen)
 	}
+	prefix := append([]byte("ac/"), collectionID...)
 	var out []*Entry
 	err := l.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
@@ -330,7 +323,7 @@ func (l *Ledger) AnchorBySequence(collectionID []byte, seq uint64) (*Entry, erro
 
 // BlockTime returns the time of the block at height.
 func (l *Ledger) BlockTime(height uint64) (int64, error) {
-	_, hdr, err := l.Block(height)
+	hdr, err := l.Header(height)
 	if err != nil {
 		return 0, err
 	}

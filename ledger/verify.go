@@ -103,20 +103,17 @@ func genesis(txn *badger.Txn) (*Genesis, []byte, error) {
 	return &g, h[:], nil
 }
 
+// readHeader reads a block's header without its transactions.
 func readHeader(txn *badger.Txn, h uint64) (*zkv1.BlockHeader, []byte, error) {
-	item, err := txn.Get(blockKey(h))
+	hb, err := headerBytes(txn, h)
 	if err != nil {
 		return nil, nil, bad(h, "missing: %v", err)
 	}
-	v, err := item.ValueCopy(nil)
-	if err != nil {
-		return nil, nil, err
+	var hdr zkv1.BlockHeader
+	if err := proto.Unmarshal(hb, &hdr); err != nil {
+		return nil, nil, bad(h, "header: %v", err)
 	}
-	blk, hdr, err := decodeBlock(v)
-	if err != nil {
-		return nil, nil, bad(h, "%v", err)
-	}
-	return hdr, blk.GetHeader(), nil
+	return &hdr, hb, nil
 }
 
 // Verify replays the whole chain from genesis: every header's link, the
@@ -157,6 +154,9 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 			blk, hdr, err := decodeBlock(v)
 			if err != nil {
 				return bad(h, "%v", err)
+			}
+			if hb, err := headerBytes(txn, h); err != nil || !bytes.Equal(hb, blk.GetHeader()) {
+				return bad(h, "the stored header differs from the block's")
 			}
 			if hdr.GetHeight() != h || hdr.GetOrigin() != g.Origin {
 				return bad(h, "header says height %d of %q", hdr.GetHeight(), hdr.GetOrigin())

@@ -13,7 +13,6 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
-	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/verifier"
@@ -107,13 +106,14 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	}
 	bh := sha256.Sum256(raw)
 	qh, _ := records.ParseElement(b.QueryHash)
-	if _, err := s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: lc.ID, Consumer: c.ID, Statement: bundle.KindAggregate,
-		QueryHash: elemBytes(qh), Nonce: elemBytes(*nonce), Result: result, BundleHash: bh[:]})); err != nil {
+	ar, err := s.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: lc.ID, Consumer: c.ID, Statement: bundle.KindAggregate,
+		QueryHash: elemBytes(qh), Nonce: elemBytes(*nonce), Result: result, BundleHash: bh[:]})
+	if err != nil {
 		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
 	}
 	s.log.InfoContext(ctx, "aggregate served", "collection", req.GetCollection(), "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
 	n := uint32(len(b.Chunks))
-	return &zkv1.ProveAggregateResponse{Bundle: raw, Statement: b.Statement(), ChunksDone: n, ChunksTotal: n}, nil
+	return &zkv1.ProveAggregateResponse{Bundle: raw, Statement: b.Statement(), ChunksDone: n, ChunksTotal: n, Audit: ar}, nil
 }
 
 // VerifyAggregate checks an aggregate bundle against this node's ledger: the

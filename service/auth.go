@@ -164,8 +164,32 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceConfirmAnchorProcedure:      {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceProveProcedure:              {zkv1.Role_ROLE_CONSUMER},
 	zksharev1connect.HolderServiceProveAggregateProcedure:     {zkv1.Role_ROLE_CONSUMER},
-	zksharev1connect.LedgerServiceListAuditEntriesProcedure:   {zkv1.Role_ROLE_HOLDER, zkv1.Role_ROLE_CONSUMER, zkv1.Role_ROLE_ADMIN},
+	zksharev1connect.LedgerServiceListAuditEntriesProcedure:   {zkv1.Role_ROLE_HOLDER, zkv1.Role_ROLE_CONSUMER},
 	zksharev1connect.AdminServiceRegisterParticipantProcedure: {zkv1.Role_ROLE_ADMIN},
+}
+
+// nodeHolderOnly are the procedures the node does as its own holder: it
+// signs their ledger transactions (or keeps their private data) with the
+// local holder's key, so only that holder may call them. Another holder
+// registered on the ledger acts through its own node.
+var nodeHolderOnly = map[string]bool{
+	zksharev1connect.HolderServiceCreateCollectionProcedure: true,
+	zksharev1connect.HolderServiceCommitRecordsProcedure:    true,
+	zksharev1connect.HolderServiceDeleteRecordsProcedure:    true,
+	zksharev1connect.HolderServiceUpdateRecordsProcedure:    true,
+	zksharev1connect.HolderServiceSetPolicyProcedure:        true,
+	zksharev1connect.HolderServiceGetPolicyProcedure:        true,
+	zksharev1connect.HolderServiceIssueReceiptProcedure:     true,
+	zksharev1connect.HolderServiceConfirmAnchorProcedure:    true,
+}
+
+// actsFor refuses a holder-only procedure to any caller but the identity
+// the node signs as.
+func (s *Server) actsFor(c *caller, procedure string) error {
+	if !nodeHolderOnly[procedure] || c.ID == s.holderID.ID {
+		return nil
+	}
+	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for holder %q; holder %q's node must do this", s.holderID.ID, c.ID))
 }
 
 func callerOf(ctx context.Context) *caller {
@@ -189,7 +213,7 @@ func (s *Server) authorize() connect.Interceptor {
 		}
 		for _, r := range allowed {
 			if r == c.Role {
-				return nil
+				return s.actsFor(c, procedure)
 			}
 		}
 		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s %q may not call %s", strings.ToLower(strings.TrimPrefix(c.Role.String(), "ROLE_")), c.ID, procedure))

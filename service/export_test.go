@@ -16,3 +16,11 @@ func (s *Server) ProveForBench(ctx context.Context, collection, subject, q strin
 	_, err = s.prover.Prove(ctx, prover.Request{Collection: collection, Kind: "subject", Subject: subject, Query: q, Nonce: n})
 	return err
 }
+
+// SetMaxConnectionsForTest lowers Serve's connection cap until the
+// returned function restores it.
+func SetMaxConnectionsForTest(n int) (restore func()) {
+	old := maxConnections
+	maxConnections = n
+	return func() { maxConnections = old }
+}

@@ -178,7 +178,7 @@ func (h *holderService) CommitRecords(ctx context.Context, stream *connect.Clien
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if err := s.ownsCollection(name); err != nil {
+	if err := s.ownsCollection(ctx, name); err != nil {
 		return nil, err
 	}
 	res, rec, err := s.applyAndAnchor(ctx, name, "committed", func() (*holder.CommitResult, error) {
@@ -207,14 +207,20 @@ func (s *Server) applyAndAnchor(ctx context.Context, name, did string, apply fun
 	return res, rec, nil
 }
 
-// ownsCollection: the local holder must be the collection's registered holder.
-func (s *Server) ownsCollection(name string) error {
+// ownsCollection: the caller must be the identity this node signs as (the
+// authorisation interceptor checks that too) and the collection's
+// registered holder.
+func (s *Server) ownsCollection(ctx context.Context, name string) error {
+	c := callerOf(ctx)
+	if c == nil || c.ID != s.holderID.ID {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for holder %q only", s.holderID.ID))
+	}
 	lc, ok := s.ledger.State().Collections[collectionKey(name)]
 	if !ok {
 		return connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered on the ledger", name))
 	}
-	if lc.Holder != s.holderID.ID {
-		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("collection: %q is held by %q", name, lc.Holder))
+	if lc.Holder != c.ID {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("collection: %q is held by %q, not by %q", name, lc.Holder, c.ID))
 	}
 	return nil
 }
@@ -322,12 +328,13 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 		return nil, toConnect(err)
 	}
 	bh := sha256.Sum256(raw)
-	if _, err := s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
-		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})); err != nil {
+	ar, err := s.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
+		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})
+	if err != nil {
 		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
 	}
 	s.log.InfoContext(ctx, "proof served", "collection", req.GetCollection(), "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
-	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement()}, nil
+	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement(), Audit: ar}, nil
 }
 
 // auditUnproven records a question that was answered without a bundle.
@@ -344,8 +351,8 @@ func (s *Server) auditUnproven(ctx context.Context, coll, consumer, kind, text s
 		return err
 	}
 	id := records.CollectionID(coll)
-	_, err = s.send(ctx, s.holderID, ledger.AuditEntry(&zkv1.Audit{CollectionId: elemBytes(id), Consumer: consumer, Statement: kind,
-		QueryHash: elemBytes(prep.Hash), Nonce: elemBytes(nonce), Result: false}))
+	_, err = s.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: elemBytes(id), Consumer: consumer, Statement: kind,
+		QueryHash: elemBytes(prep.Hash), Nonce: elemBytes(nonce), Result: false})
 	if err == nil {
 		s.log.InfoContext(ctx, "question answered without a bundle", "collection", coll, "consumer", consumer, "statement", kind)
 	}
@@ -389,7 +396,7 @@ func (h *holderService) UpdateRecords(ctx context.Context, req *zkv1.UpdateRecor
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if err := s.ownsCollection(req.GetCollection()); err != nil {
+	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
 		return nil, err
 	}
 	recs := make([]records.Record, len(req.GetRecords()))
@@ -419,7 +426,7 @@ func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecor
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if err := s.ownsCollection(req.GetCollection()); err != nil {
+	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
 		return nil, err
 	}
 	res, rec, err := s.applyAndAnchor(ctx, req.GetCollection(), "deleted", func() (*holder.CommitResult, error) {
@@ -434,7 +441,7 @@ func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecor
 // SetPolicy replaces a collection's access policy.
 func (h *holderService) SetPolicy(ctx context.Context, req *zkv1.SetPolicyRequest) (*zkv1.SetPolicyResponse, error) {
 	s := h.s
-	if err := s.ownsCollection(req.GetCollection()); err != nil {
+	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
 		return nil, err
 	}
 	c, err := s.store.Collection(req.GetCollection())
@@ -457,7 +464,7 @@ func (h *holderService) SetPolicy(ctx context.Context, req *zkv1.SetPolicyReques
 
 // GetPolicy returns a collection's access policy.
 func (h *holderService) GetPolicy(ctx context.Context, req *zkv1.GetPolicyRequest) (*zkv1.GetPolicyResponse, error) {
-	if err := h.s.ownsCollection(req.GetCollection()); err != nil {
+	if err := h.s.ownsCollection(ctx, req.GetCollection()); err != nil {
 		return nil, err
 	}
 	return &zkv1.GetPolicyResponse{Policy: h.s.policies.get(req.GetCollection())}, nil
@@ -473,7 +480,7 @@ func (h *holderService) IssueReceipt(ctx context.Context, req *zkv1.IssueReceipt
 	}
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	if err := s.ownsCollection(req.GetCollection()); err != nil {
+	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
 		return nil, err
 	}
 	c, err := s.store.Collection(req.GetCollection())
@@ -495,11 +502,15 @@ func (h *holderService) IssueReceipt(ctx context.Context, req *zkv1.IssueReceipt
 	return &zkv1.IssueReceiptResponse{Receipt: r}, nil
 }
 
-// ConfirmAnchor co-signs an anchor of a collection that names this node's
-// holder among its confirmers.
+// ConfirmAnchor co-signs, as this node's holder (who must be the caller),
+// an anchor of a collection that names that holder among its confirmers.
 func (h *holderService) ConfirmAnchor(ctx context.Context, req *zkv1.ConfirmAnchorRequest) (*zkv1.ConfirmAnchorResponse, error) {
 	if len(req.GetCollectionId()) != 32 || len(req.GetRoot()) != 32 {
 		return nil, invalid("collection_id", "collection_id and root must be 32 bytes")
+	}
+	// The confirmation is signed as this node's holder: only it may ask.
+	if c := callerOf(ctx); c == nil || c.ID != h.s.holderID.ID {
+		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node confirms as holder %q only", h.s.holderID.ID))
 	}
 	rec, err := h.s.send(ctx, h.s.holderID, ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: req.GetCollectionId(), Sequence: req.GetSequence(), Root: req.GetRoot()}))
 	if err != nil {

@@ -13,10 +13,32 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"golang.org/x/net/netutil"
 )
 
+// Limits of the HTTP server: what clients can hold open.
+const (
+	// MaxConnections is how many connections Serve keeps open at once;
+	// more wait in the listen queue until one closes.
+	MaxConnections = 1024
+	// MaxConcurrentStreams is how many requests one HTTP/2 connection
+	// carries at once.
+	MaxConcurrentStreams = 100
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes = 64 << 10
+	// ReadHeaderTimeout: a client that sends no complete headers in this
+	// time is disconnected; IdleTimeout: an idle keep-alive connection is
+	// closed after this.
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 2 * time.Minute
+)
+
+// maxConnections is MaxConnections; tests lower it.
+var maxConnections = MaxConnections
+
 // NewHTTPServer serves h over HTTP/1.1 and unencrypted HTTP/2 (h2c), so
-// Connect, gRPC and gRPC-Web clients all reach it on one port.
+// Connect, gRPC and gRPC-Web clients all reach it on one port, with bounded
+// headers, idle connections and HTTP/2 streams (Serve bounds connections).
 func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -27,7 +49,10 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		Protocols:         p,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: MaxConcurrentStreams},
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
@@ -40,10 +65,12 @@ type TLS struct {
 	ClientCA string
 }
 
-// Serve runs srv on ln until ctx ends, then shuts down gracefully: no new
-// connections, in-flight requests get up to grace to finish. With t, it
+// Serve runs srv on ln, at most MaxConnections connections at once, until
+// ctx ends, then shuts down gracefully: no new connections, in-flight
+// requests get up to grace to finish. With t, it
 // serves HTTPS (HTTP/1.1 and HTTP/2) instead of h2c.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, t ...TLS) error {
+	ln = netutil.LimitListener(ln, maxConnections)
 	errc := make(chan error, 1)
 	if len(t) > 0 && t[0].CertFile != "" {
 		if t[0].ClientCA != "" {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -9,7 +10,6 @@ import (
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
-	"google.golang.org/protobuf/proto"
 )
 
 const maxListLimit = 1000
@@ -41,28 +41,62 @@ func (l *ledgerService) GetConsistencyProof(ctx context.Context, req *zkv1.GetCo
 	return &zkv1.GetConsistencyProofResponse{Proof: p}, nil
 }
 
+// GetAnchor returns a collection's anchor that counts (the latest, or the
+// newest written at or before at_height) with its status; include_pending
+// also admits one that awaits its confirmations.
 func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorRequest) (*zkv1.GetAnchorResponse, error) {
 	if len(req.GetCollectionId()) != 32 {
 		return nil, invalid("collection_id", "want 32 bytes")
 	}
+	id := req.GetCollectionId()
+	lc, ok := l.s.ledger.State().Collections[hex.EncodeToString(id)]
+	if !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection_id: %x is not registered", id))
+	}
 	var e *ledger.Entry
-	if req.GetAtHeight() == 0 {
-		a, err := l.s.ledger.LatestAnchor(req.GetCollectionId())
-		if err != nil {
-			return nil, toConnect(err)
-		}
-		if e, err = l.s.ledger.Transaction(a.TxHash); err != nil {
-			return nil, toConnect(err)
-		}
-	} else {
-		var err error
-		if e, err = l.s.ledger.AnchorAt(req.GetCollectionId(), req.GetAtHeight()); err != nil {
-			return nil, toConnect(err)
+	var err error
+	switch {
+	case req.GetAtHeight() == 0 && req.GetIncludePending() && lc.Last != nil:
+		e, err = l.s.ledger.Transaction(lc.Last.TxHash)
+	case req.GetAtHeight() == 0 && lc.Latest == nil:
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection %x has no anchor that counts yet (include_pending shows pending ones)", id))
+	case req.GetAtHeight() == 0:
+		e, err = l.s.ledger.Transaction(lc.Latest.TxHash)
+	default:
+		e, err = l.s.ledger.AnchorAt(id, req.GetAtHeight())
+		// Back to the newest earlier anchor that counts (at most the
+		// collection's pending anchors are skipped).
+		for err == nil && !req.GetIncludePending() && anchorStatus(&lc, e.Tx.Body.GetAnchor().GetSequence()) == zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION {
+			seq := e.Tx.Body.GetAnchor().GetSequence()
+			if seq <= 1 {
+				return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection %x: no confirmed anchor at or before height %d (include_pending shows pending ones)", id, req.GetAtHeight()))
+			}
+			e, err = l.s.ledger.AnchorBySequence(id, seq-1)
 		}
 	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	a := e.Tx.Body.GetAnchor()
 	t, _ := l.s.ledger.BlockTime(e.Height)
-	return &zkv1.GetAnchorResponse{Anchor: e.Tx.Body.GetAnchor(), TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: t,
-		Holder: e.Tx.Body.GetSender(), LogIndex: e.LogIndex}, nil
+	return &zkv1.GetAnchorResponse{Anchor: a, TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: t,
+		Holder: e.Tx.Body.GetSender(), LogIndex: e.LogIndex, Status: anchorStatus(&lc, a.GetSequence())}, nil
+}
+
+// anchorStatus says whether a collection's anchor counts, as of c.
+func anchorStatus(c *ledger.Collection, seq uint64) zkv1.AnchorStatus {
+	if _, pending := c.Pending[seq]; pending {
+		return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
+	}
+	switch {
+	case c.Latest != nil && seq == c.Latest.Sequence:
+		return zkv1.AnchorStatus_ANCHOR_STATUS_LATEST
+	case c.Latest != nil && seq < c.Latest.Sequence:
+		// Not pending and older than the latest: it was confirmed (or
+		// needed no confirmation) and has been replaced.
+		return zkv1.AnchorStatus_ANCHOR_STATUS_SUPERSEDED
+	}
+	return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
 }
 
 func (l *ledgerService) GetTransaction(ctx context.Context, req *zkv1.GetTransactionRequest) (*zkv1.GetTransactionResponse, error) {
@@ -97,14 +131,20 @@ func (l *ledgerService) ListBlocks(ctx context.Context, req *zkv1.ListBlocksRequ
 	return &zkv1.ListBlocksResponse{Headers: hdrs}, nil
 }
 
-// WatchBlocks streams block headers from a height on, as they are cut.
+// WatchBlocks streams block headers from a height on, as they are cut. A
+// client holds a bounded number of streams open, as do all together.
 func (l *ledgerService) WatchBlocks(ctx context.Context, req *zkv1.WatchBlocksRequest, stream *connect.ServerStream[zkv1.WatchBlocksResponse]) error {
+	release, err := l.s.watch.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	next := max(req.GetFromHeight(), 1)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		for ; next <= l.s.ledger.Head().Height; next++ {
-			_, hdr, err := l.s.ledger.Block(next)
+			hdr, err := l.s.ledger.Header(next)
 			if err != nil {
 				return toConnect(err)
 			}
@@ -121,7 +161,7 @@ func (l *ledgerService) WatchBlocks(ctx context.Context, req *zkv1.WatchBlocksRe
 }
 
 // ListAuditEntries: a holder sees its collections' entries, a consumer its
-// own, an admin all.
+// own; no one else sees any.
 func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAuditEntriesRequest) (*zkv1.ListAuditEntriesResponse, error) {
 	c := callerOf(ctx)
 	coll, consumer := req.GetCollectionId(), req.GetConsumer()
@@ -140,9 +180,14 @@ func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAudi
 		if len(coll) == 0 {
 			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("collection_id: a holder lists its collections' audit entries"))
 		}
+		if c.ID != l.s.holderID.ID {
+			return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node keeps the audit entries of holder %q; holder %q's node has its own", l.s.holderID.ID, c.ID))
+		}
 		if lc, ok := l.s.ledger.State().Collections[fmt.Sprintf("%x", coll)]; !ok || lc.Holder != c.ID {
 			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("collection_id: not a collection of this holder"))
 		}
+	default:
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only a holder or a consumer lists audit entries"))
 	}
 	if len(coll) == 0 {
 		coll = nil
@@ -151,14 +196,9 @@ func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAudi
 	if limit == 0 || limit > maxListLimit {
 		limit = maxListLimit
 	}
-	es, err := l.s.ledger.AuditEntries(coll, consumer, req.GetAfterLogIndex(), limit)
+	out, err := l.s.auditEntries(coll, consumer, req.GetAfterLogIndex(), limit)
 	if err != nil {
 		return nil, toConnect(err)
-	}
-	out := &zkv1.ListAuditEntriesResponse{}
-	for _, e := range es {
-		t, _ := l.s.ledger.BlockTime(e.Height)
-		out.Entries = append(out.Entries, &zkv1.AuditEntry{Audit: proto.CloneOf(e.Tx.Body.GetAudit()), Holder: e.Tx.Body.GetSender(), Height: e.Height, LogIndex: e.LogIndex, TimeUnixMs: t})
 	}
 	return out, nil
 }

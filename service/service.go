@@ -56,6 +56,12 @@ type Config struct {
 	// Consortium: Data is an organisation's directory made by
 	// `zkshare consortium init`; the ledger runs under CometBFT.
 	Consortium bool
+
+	// WatchStreamsPerClient bounds the WatchBlocks streams one client (its
+	// participant id, else its IP address, an IPv6 /64 as one) holds open
+	// (default 4); WatchStreamsTotal all clients' (default 256). More are
+	// refused with ResourceExhausted.
+	WatchStreamsPerClient, WatchStreamsTotal int
 }
 
 // Server is a running node's services.
@@ -75,6 +81,8 @@ type Server struct {
 	// verifications a request).
 	aggVerify *publicLimit
 	manifest  *keys.Manifest
+	// watch bounds the public WatchBlocks streams.
+	watch *streamLimit
 
 	// commitMu orders commits (and their anchors) against proofs, so a
 	// proof is always of an anchored root.
@@ -125,6 +133,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.VerifyAggregatePerMinute <= 0 {
 		cfg.VerifyAggregatePerMinute = 30
 	}
+	if cfg.WatchStreamsPerClient <= 0 {
+		cfg.WatchStreamsPerClient = 4
+	}
+	if cfg.WatchStreamsTotal <= 0 {
+		cfg.WatchStreamsTotal = 256
+	}
 	m, err := keys.ReadManifest(cfg.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("circuit keys: %w", err)
@@ -140,7 +154,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, manifest: m, queue: make(chan struct{}, cfg.ProveConcurrency+cfg.ProveQueue),
-		aggVerify: newPublicLimit(cfg.VerifyAggregateConcurrency, cfg.VerifyAggregatePerMinute)}
+		aggVerify: newPublicLimit(cfg.VerifyAggregateConcurrency, cfg.VerifyAggregatePerMinute),
+		watch:     newStreamLimit(cfg.WatchStreamsPerClient, cfg.WatchStreamsTotal)}
 	ok := false
 	defer func() {
 		if !ok {

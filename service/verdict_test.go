@@ -123,7 +123,7 @@ func TestNegativeAnswersAudited(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	for _, e := range ae.GetEntries() {
-		a := e.GetAudit()
+		a := e.GetReceipt()
 		if a.GetResult() || len(a.GetBundleHash()) != 0 {
 			t.Errorf("an unproven answer audited as %v", a)
 		}

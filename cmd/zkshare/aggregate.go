@@ -32,6 +32,7 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	q := f.String("query", "", "predicate, e.g. 'lot == \"L-2026-Q3\" AND max_temp > 8.0'")
 	threshold := f.String("threshold", "", "reveal one bit only: AGGREGATE RELATION VALUE, e.g. \"count == 0\"")
 	out := f.String("out", "", "write the bundle here (default: stdout)")
+	auditOut := f.String("audit-receipt", "", "write the answer's audit receipt here (`audit check` reads it)")
 	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh, printed)")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
@@ -64,6 +65,11 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintln(stderr)
 	if err != nil {
 		return err
+	}
+	if *auditOut != "" {
+		if err := writeAuditReceipt(resp.GetAudit(), *auditOut); err != nil {
+			return err
+		}
 	}
 	if *out == "" {
 		_, err = fmt.Fprintf(stdout, "%s\n", resp.GetBundle())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/zkshare/zkshare/audit"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -210,7 +212,7 @@ func remoteCommit(ctx context.Context, r remote, coll, path string, stdout, stde
 	return nil
 }
 
-func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out string, stdout, stderr io.Writer) error {
+func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out, auditOut string, stdout, stderr io.Writer) error {
 	opts, err := r.options()
 	if err != nil {
 		return err
@@ -219,6 +221,11 @@ func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out stri
 	resp, err := c.Prove(ctx, req)
 	if err != nil {
 		return err
+	}
+	if auditOut != "" {
+		if err := writeAuditReceipt(resp.GetAudit(), auditOut); err != nil {
+			return err
+		}
 	}
 	return writeBundle(resp.GetBundle(), resp.GetStatement(), out, stdout, stderr)
 }
@@ -310,11 +317,83 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	enc := json.NewEncoder(stdout)
 	for _, e := range resp.GetEntries() {
-		a := e.GetAudit()
+		a := e.GetReceipt()
 		enc.Encode(map[string]any{"height": e.GetHeight(), "time": time.UnixMilli(e.GetTimeUnixMs()).UTC().Format(time.RFC3339),
 			"holder": e.GetHolder(), "consumer": a.GetConsumer(), "statement": a.GetStatement(), "result": a.GetResult(),
-			"query_hash": hex.EncodeToString(a.GetQueryHash()), "nonce": hex.EncodeToString(a.GetNonce()), "bundle_hash": hex.EncodeToString(a.GetBundleHash())})
+			"query_hash": hex.EncodeToString(a.GetQueryHash()), "nonce": hex.EncodeToString(a.GetNonce()), "bundle_hash": hex.EncodeToString(a.GetBundleHash()),
+			"tx": hex.EncodeToString(a.GetTxHash()), "commitment": hex.EncodeToString(e.GetAudit().GetCommitment())})
 	}
+	return nil
+}
+
+// writeAuditReceipt keeps an answer's audit receipt (protojson).
+func writeAuditReceipt(r *zkv1.AuditReceipt, path string) error {
+	if r == nil {
+		return errors.New("the server sent no audit receipt")
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// cmdAuditCheck shows that an audit receipt opens the commitment of its
+// entry on the ledger, and that the entry is in the ledger's log.
+func cmdAuditCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("audit check", stderr)
+	server := f.String("server", envOr("ZKSHARE_SERVER", ""), "a node's URL: its ledger is asked for the entry")
+	path := f.String("receipt", "", "the audit receipt (from `prove --audit-receipt`)")
+	ledgerKey := f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key (default: trust the node's)")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if *server == "" || *path == "" {
+		return errors.New("audit check: want --receipt and --server")
+	}
+	b, err := os.ReadFile(*path)
+	if err != nil {
+		return err
+	}
+	var r zkv1.AuditReceipt
+	if err := protojson.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("audit receipt %s: %w", *path, err)
+	}
+	c := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *server)
+	tr, err := c.GetTransaction(ctx, &zkv1.GetTransactionRequest{Hash: r.GetTxHash()})
+	if err != nil {
+		return fmt.Errorf("audit check: the ledger's entry %x: %w", r.GetTxHash(), err)
+	}
+	vkey := *ledgerKey
+	if vkey == "" {
+		cp, err := c.GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
+		if err != nil {
+			return err
+		}
+		if vkey, err = note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey()); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, "audit check: trusting the node's checkpoint key (pin one with --ledger-key)")
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("--ledger-key: %w", err)
+	}
+	if _, err := ledger.VerifyInclusion(tr.GetCheckpoint(), v.Name(), v, tr.GetTx(), tr.GetLogIndex(), tr.GetInclusion()); err != nil {
+		return fmt.Errorf("audit check: %w", err)
+	}
+	tx, err := ledger.DecodeTx(tr.GetTx())
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(tx.Hash[:], r.GetTxHash()) {
+		return errors.New("audit check: the ledger returned another transaction")
+	}
+	if err := audit.Check(&r, tx.Body.GetAudit()); err != nil {
+		return fmt.Errorf("audit check: %w", err)
+	}
+	fmt.Fprintf(stdout, "OK: audit entry %x (height %d, log index %d, by holder %s) is %s's %s question, answered %v\n",
+		r.GetTxHash(), tr.GetHeight(), tr.GetLogIndex(), tx.Body.GetSender(), r.GetConsumer(), r.GetStatement(), r.GetResult())
 	return nil
 }
 

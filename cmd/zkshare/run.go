@@ -49,6 +49,7 @@ usage:
                        [--templates "income <=,age >="] [--rate PER-MINUTE]
                        [--aggregate-fields F,G|* --aggregate-modes reveal,threshold --min-group K]
   zkshare audit        --server URL --token T (--collection NAME | --consumer ID)
+  zkshare audit check  --receipt FILE --server URL [--ledger-key VKEY]   (an audit receipt opens its ledger entry)
   zkshare demo         [--dataset DIR] [--supplier DIR [--shipments N]] [--keys DIR]
   zkshare ledger init  --data DIR [--origin NAME]
   zkshare ledger verify --data DIR
@@ -76,6 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy" || cmd == "receipt" || cmd == "consortium") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	if cmd == "audit" && len(rest) > 0 && rest[0] == "check" {
+		cmd, rest = "audit check", rest[1:]
 	}
 	switch cmd {
 	case "keys setup":
@@ -106,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdPolicySet(ctx, rest, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout, stderr)
+	case "audit check":
+		return cmdAuditCheck(ctx, rest, stdout, stderr)
 	case "ledger init":
 		return cmdLedgerInit(ctx, rest, stdout, stderr)
 	case "ledger verify":
@@ -322,6 +328,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh)")
 	blindHex := f.String("blind", "", "with --subject: the secret blind of the subject's key commitment (hex; default: fresh, printed)")
 	out := f.String("out", "", "bundle file (default: stdout)")
+	auditOut := f.String("audit-receipt", "", "with --server: write the answer's audit receipt here (`audit check` reads it)")
 	receiptPath := f.String("receipt", "", "prove about your own record from this receipt, offline")
 	r := remoteFlags(f)
 	e, err := f.parse(args)
@@ -355,7 +362,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			bb := blind.Bytes()
 			req.Blind = bb[:]
 		}
-		return remoteProve(ctx, r, req, *out, stdout, stderr)
+		return remoteProve(ctx, r, req, *out, *auditOut, stdout, stderr)
 	}
 	nonce, err := prover.NewNonce()
 	if err != nil {

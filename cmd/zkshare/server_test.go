@@ -19,6 +19,7 @@ import (
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/service"
 	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // TestServerCLI runs the README's node walk-through: a node on loopback,
@@ -61,7 +62,8 @@ func TestServerCLI(t *testing.T) {
 	nonce := strings.Repeat("0", 60) + "beef"
 	blind := strings.Repeat("0", 59) + "b11d5"
 	b := filepath.Join(dir, "b.json")
-	step("prove", "--server", url, "--token", bank[1], "--collection", "people", "--subject", "SECRET-ID-1", "--query", "income >= 400000", "--nonce", nonce, "--blind", blind, "--out", b)
+	ar := filepath.Join(dir, "audit.json")
+	step("prove", "--server", url, "--token", bank[1], "--collection", "people", "--subject", "SECRET-ID-1", "--query", "income >= 400000", "--nonce", nonce, "--blind", blind, "--out", b, "--audit-receipt", ar)
 	if out := step("verify", "--ledger", url, "--nonce", nonce, "--subject", "SECRET-ID-1", "--blind", blind, b); !strings.Contains(out, "key registry, anchor, freshness") {
 		t.Fatalf("online verify: %s", out)
 	}
@@ -121,6 +123,23 @@ func TestServerCLI(t *testing.T) {
 	}
 	if out := step("audit", "--server", url, "--token", bank[1], "--consumer", "bank"); strings.Count(out, `"statement":"subject"`) != 1 {
 		t.Fatalf("audit: %s", out)
+	}
+	// The consumer's audit receipt opens the ledger's entry (which shows no
+	// more than a commitment); a changed receipt does not.
+	if out := step("audit", "check", "--server", url, "--receipt", ar, "--ledger-key", vkey); !strings.HasPrefix(out, "OK") || !strings.Contains(out, "bank's subject question") {
+		t.Fatalf("audit check: %s", out)
+	}
+	rb, _ := os.ReadFile(ar)
+	var rec zkv1.AuditReceipt
+	if err := protojson.Unmarshal(rb, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Result = !rec.Result
+	fb, _ := protojson.Marshal(&rec)
+	forged := filepath.Join(dir, "forged.json")
+	os.WriteFile(forged, fb, 0o600)
+	if _, _, err := zk(t, "audit", "check", "--server", url, "--receipt", forged); err == nil || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("audit check of a changed receipt: %v", err)
 	}
 	if _, _, err := zk(t, "prove", "--server", url, "--collection", "people", "--exists", "--query", "age > 1"); err == nil || !strings.Contains(err.Error(), "unauthenticated") {
 		t.Fatalf("prove without a token: %v", err)

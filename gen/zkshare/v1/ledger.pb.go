@@ -919,14 +919,11 @@ func (x *ConfirmAnchor) GetRoot() []byte {
 type Audit struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	CollectionId []byte                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
-	Consumer     string                 `protobuf:"bytes,2,opt,name=consumer,proto3" json:"consumer,omitempty"`
-	Statement    string                 `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
-	QueryHash    []byte                 `protobuf:"bytes,4,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
-	Nonce        []byte                 `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	Result       bool                   `protobuf:"varint,6,opt,name=result,proto3" json:"result,omitempty"`
-	// Empty when no bundle was served: the subject has no record, or no
-	// record satisfies an exists query (result is then false).
-	BundleHash    []byte `protobuf:"bytes,7,opt,name=bundle_hash,json=bundleHash,proto3" json:"bundle_hash,omitempty"`
+	// SHA-256 of a salted encoding of what was asked and answered (consumer,
+	// statement, query hash, nonce, result, bundle hash): 32 bytes. Only the
+	// parties hold the opening (an AuditReceipt), so replicas see that a
+	// question was answered, not who asked what.
+	Commitment    []byte `protobuf:"bytes,8,opt,name=commitment,proto3" json:"commitment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -968,44 +965,9 @@ func (x *Audit) GetCollectionId() []byte {
 	return nil
 }
 
-func (x *Audit) GetConsumer() string {
+func (x *Audit) GetCommitment() []byte {
 	if x != nil {
-		return x.Consumer
-	}
-	return ""
-}
-
-func (x *Audit) GetStatement() string {
-	if x != nil {
-		return x.Statement
-	}
-	return ""
-}
-
-func (x *Audit) GetQueryHash() []byte {
-	if x != nil {
-		return x.QueryHash
-	}
-	return nil
-}
-
-func (x *Audit) GetNonce() []byte {
-	if x != nil {
-		return x.Nonce
-	}
-	return nil
-}
-
-func (x *Audit) GetResult() bool {
-	if x != nil {
-		return x.Result
-	}
-	return false
-}
-
-func (x *Audit) GetBundleHash() []byte {
-	if x != nil {
-		return x.BundleHash
+		return x.Commitment
 	}
 	return nil
 }
@@ -1558,17 +1520,13 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\rConfirmAnchor\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x12\n" +
-	"\x04root\x18\x03 \x01(\fR\x04root\"\xd4\x01\n" +
+	"\x04root\x18\x03 \x01(\fR\x04root\"\x8f\x01\n" +
 	"\x05Audit\x12#\n" +
-	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1a\n" +
-	"\bconsumer\x18\x02 \x01(\tR\bconsumer\x12\x1c\n" +
-	"\tstatement\x18\x03 \x01(\tR\tstatement\x12\x1d\n" +
+	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1e\n" +
 	"\n" +
-	"query_hash\x18\x04 \x01(\fR\tqueryHash\x12\x14\n" +
-	"\x05nonce\x18\x05 \x01(\fR\x05nonce\x12\x16\n" +
-	"\x06result\x18\x06 \x01(\bR\x06result\x12\x1f\n" +
-	"\vbundle_hash\x18\a \x01(\fR\n" +
-	"bundleHash\"\x8b\x01\n" +
+	"commitment\x18\b \x01(\fR\n" +
+	"commitmentJ\x04\b\x02\x10\bR\bconsumerR\tstatementR\n" +
+	"query_hashR\x05nonceR\x06resultR\vbundle_hash\"\x8b\x01\n" +
 	"\rSetConfirmers\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1e\n" +
 	"\n" +

@@ -130,6 +130,63 @@ func (AggregateMode) EnumDescriptor() ([]byte, []int) {
 	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{1}
 }
 
+// AnchorStatus says whether an anchor counts, as of the ledger's tip.
+type AnchorStatus int32
+
+const (
+	AnchorStatus_ANCHOR_STATUS_UNSPECIFIED AnchorStatus = 0
+	// It counts (confirmed, where confirmations are required) and is the
+	// collection's newest anchor that does.
+	AnchorStatus_ANCHOR_STATUS_LATEST AnchorStatus = 1
+	// It counted; a newer anchor that counts has replaced it.
+	AnchorStatus_ANCHOR_STATUS_SUPERSEDED AnchorStatus = 2
+	// It awaits its M-of-N confirmations: the holder's word alone.
+	AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION AnchorStatus = 3
+)
+
+// Enum value maps for AnchorStatus.
+var (
+	AnchorStatus_name = map[int32]string{
+		0: "ANCHOR_STATUS_UNSPECIFIED",
+		1: "ANCHOR_STATUS_LATEST",
+		2: "ANCHOR_STATUS_SUPERSEDED",
+		3: "ANCHOR_STATUS_PENDING_CONFIRMATION",
+	}
+	AnchorStatus_value = map[string]int32{
+		"ANCHOR_STATUS_UNSPECIFIED":          0,
+		"ANCHOR_STATUS_LATEST":               1,
+		"ANCHOR_STATUS_SUPERSEDED":           2,
+		"ANCHOR_STATUS_PENDING_CONFIRMATION": 3,
+	}
+)
+
+func (x AnchorStatus) Enum() *AnchorStatus {
+	p := new(AnchorStatus)
+	*p = x
+	return p
+}
+
+func (x AnchorStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AnchorStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_zkshare_v1_service_proto_enumTypes[2].Descriptor()
+}
+
+func (AnchorStatus) Type() protoreflect.EnumType {
+	return &file_zkshare_v1_service_proto_enumTypes[2]
+}
+
+func (x AnchorStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AnchorStatus.Descriptor instead.
+func (AnchorStatus) EnumDescriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{2}
+}
+
 // Bundle is a self-contained proof: the statement, its public inputs, the
 // Groth16 proof, which key verifies it, and the anchor of its root on the
 // ledger with an inclusion proof under a signed checkpoint.
@@ -1079,9 +1136,11 @@ type ProveAggregateResponse struct {
 	// last message only.
 	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
 	// The statement in words, with the bundle.
-	Statement     string `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
-	ChunksDone    uint32 `protobuf:"varint,3,opt,name=chunks_done,json=chunksDone,proto3" json:"chunks_done,omitempty"`
-	ChunksTotal   uint32 `protobuf:"varint,4,opt,name=chunks_total,json=chunksTotal,proto3" json:"chunks_total,omitempty"`
+	Statement   string `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	ChunksDone  uint32 `protobuf:"varint,3,opt,name=chunks_done,json=chunksDone,proto3" json:"chunks_done,omitempty"`
+	ChunksTotal uint32 `protobuf:"varint,4,opt,name=chunks_total,json=chunksTotal,proto3" json:"chunks_total,omitempty"`
+	// The opening of the audit entry this answer left, with the bundle.
+	Audit         *AuditReceipt `protobuf:"bytes,5,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1144,11 +1203,20 @@ func (x *ProveAggregateResponse) GetChunksTotal() uint32 {
 	return 0
 }
 
+func (x *ProveAggregateResponse) GetAudit() *AuditReceipt {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
 type ProveResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Bundle *Bundle                `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
 	// The statement in words.
-	Statement     string `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	Statement string `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	// The opening of the audit entry this answer left on the ledger.
+	Audit         *AuditReceipt `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1197,6 +1265,149 @@ func (x *ProveResponse) GetStatement() string {
 	return ""
 }
 
+func (x *ProveResponse) GetAudit() *AuditReceipt {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// AuditReceipt opens an audit entry: the ledger's Audit transaction
+// carries only commitment = SHA-256("zkshare/audit/v1" 0x00 || salt ||
+// collection_id, consumer, statement, query_hash, nonce, bundle_hash, each
+// as a 4-byte big-endian length then its bytes, || result as one byte 0/1).
+// The holder keeps it and gives it to the consumer who asked, who can show
+// that the entry on the ledger is about its question.
+type AuditReceipt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Audit transaction and where it is.
+	TxHash   []byte `protobuf:"bytes,1,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	LogIndex uint64 `protobuf:"varint,2,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	Height   uint64 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// 32 random bytes: without them the fields cannot be guessed from the
+	// commitment.
+	Salt         []byte `protobuf:"bytes,4,opt,name=salt,proto3" json:"salt,omitempty"`
+	CollectionId []byte `protobuf:"bytes,5,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	Consumer     string `protobuf:"bytes,6,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// subject, exists or aggregate.
+	Statement string `protobuf:"bytes,7,opt,name=statement,proto3" json:"statement,omitempty"`
+	QueryHash []byte `protobuf:"bytes,8,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
+	Nonce     []byte `protobuf:"bytes,9,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Result    bool   `protobuf:"varint,10,opt,name=result,proto3" json:"result,omitempty"`
+	// SHA-256 of the bundle served; empty when none was (no such subject, or
+	// no record matches an exists query; result is then false).
+	BundleHash    []byte `protobuf:"bytes,11,opt,name=bundle_hash,json=bundleHash,proto3" json:"bundle_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditReceipt) Reset() {
+	*x = AuditReceipt{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditReceipt) ProtoMessage() {}
+
+func (x *AuditReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditReceipt.ProtoReflect.Descriptor instead.
+func (*AuditReceipt) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AuditReceipt) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
+func (x *AuditReceipt) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *AuditReceipt) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *AuditReceipt) GetSalt() []byte {
+	if x != nil {
+		return x.Salt
+	}
+	return nil
+}
+
+func (x *AuditReceipt) GetCollectionId() []byte {
+	if x != nil {
+		return x.CollectionId
+	}
+	return nil
+}
+
+func (x *AuditReceipt) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *AuditReceipt) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
+func (x *AuditReceipt) GetQueryHash() []byte {
+	if x != nil {
+		return x.QueryHash
+	}
+	return nil
+}
+
+func (x *AuditReceipt) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *AuditReceipt) GetResult() bool {
+	if x != nil {
+		return x.Result
+	}
+	return false
+}
+
+func (x *AuditReceipt) GetBundleHash() []byte {
+	if x != nil {
+		return x.BundleHash
+	}
+	return nil
+}
+
 // AccessPolicy says which consumers may ask what of a collection. With no
 // rule that matches, a consumer is refused.
 type AccessPolicy struct {
@@ -1208,7 +1419,7 @@ type AccessPolicy struct {
 
 func (x *AccessPolicy) Reset() {
 	*x = AccessPolicy{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1431,7 @@ func (x *AccessPolicy) String() string {
 func (*AccessPolicy) ProtoMessage() {}
 
 func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1444,7 @@ func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessPolicy.ProtoReflect.Descriptor instead.
 func (*AccessPolicy) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AccessPolicy) GetRules() []*PolicyRule {
@@ -1268,7 +1479,7 @@ type PolicyRule struct {
 
 func (x *PolicyRule) Reset() {
 	*x = PolicyRule{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1491,7 @@ func (x *PolicyRule) String() string {
 func (*PolicyRule) ProtoMessage() {}
 
 func (x *PolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1504,7 @@ func (x *PolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyRule.ProtoReflect.Descriptor instead.
 func (*PolicyRule) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PolicyRule) GetConsumer() string {
@@ -1373,7 +1584,7 @@ type Expectation struct {
 
 func (x *Expectation) Reset() {
 	*x = Expectation{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1596,7 @@ func (x *Expectation) String() string {
 func (*Expectation) ProtoMessage() {}
 
 func (x *Expectation) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1609,7 @@ func (x *Expectation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expectation.ProtoReflect.Descriptor instead.
 func (*Expectation) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Expectation) GetKind() StatementKind {
@@ -1481,7 +1692,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1704,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1717,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetPolicyRequest) GetCollection() string {
@@ -1531,7 +1742,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1754,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1767,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 type GetPolicyRequest struct {
@@ -1568,7 +1779,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1791,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1804,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetPolicyRequest) GetCollection() string {
@@ -1612,7 +1823,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1835,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1848,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *AccessPolicy {
@@ -1658,7 +1869,7 @@ type UpdateRecordsRequest struct {
 
 func (x *UpdateRecordsRequest) Reset() {
 	*x = UpdateRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1881,7 @@ func (x *UpdateRecordsRequest) String() string {
 func (*UpdateRecordsRequest) ProtoMessage() {}
 
 func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1894,7 @@ func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateRecordsRequest) GetCollection() string {
@@ -1713,7 +1924,7 @@ type UpdateRecordsResponse struct {
 
 func (x *UpdateRecordsResponse) Reset() {
 	*x = UpdateRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1936,7 @@ func (x *UpdateRecordsResponse) String() string {
 func (*UpdateRecordsResponse) ProtoMessage() {}
 
 func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1949,7 @@ func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateRecordsResponse) GetUpdated() uint64 {
@@ -1787,7 +1998,7 @@ type ConfirmAnchorRequest struct {
 
 func (x *ConfirmAnchorRequest) Reset() {
 	*x = ConfirmAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2010,7 @@ func (x *ConfirmAnchorRequest) String() string {
 func (*ConfirmAnchorRequest) ProtoMessage() {}
 
 func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2023,7 @@ func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConfirmAnchorRequest) GetCollectionId() []byte {
@@ -1846,7 +2057,7 @@ type ConfirmAnchorResponse struct {
 
 func (x *ConfirmAnchorResponse) Reset() {
 	*x = ConfirmAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2069,7 @@ func (x *ConfirmAnchorResponse) String() string {
 func (*ConfirmAnchorResponse) ProtoMessage() {}
 
 func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2082,7 @@ func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConfirmAnchorResponse) GetTxHash() []byte {
@@ -1898,7 +2109,7 @@ type DeleteRecordsRequest struct {
 
 func (x *DeleteRecordsRequest) Reset() {
 	*x = DeleteRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +2121,7 @@ func (x *DeleteRecordsRequest) String() string {
 func (*DeleteRecordsRequest) ProtoMessage() {}
 
 func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2134,7 @@ func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteRecordsRequest) GetCollection() string {
@@ -1953,7 +2164,7 @@ type DeleteRecordsResponse struct {
 
 func (x *DeleteRecordsResponse) Reset() {
 	*x = DeleteRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2176,7 @@ func (x *DeleteRecordsResponse) String() string {
 func (*DeleteRecordsResponse) ProtoMessage() {}
 
 func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2189,7 @@ func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteRecordsResponse) GetDeleted() uint64 {
@@ -2042,7 +2253,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2265,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2278,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Receipt) GetCollection() string {
@@ -2178,7 +2389,7 @@ type IssueReceiptRequest struct {
 
 func (x *IssueReceiptRequest) Reset() {
 	*x = IssueReceiptRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2401,7 @@ func (x *IssueReceiptRequest) String() string {
 func (*IssueReceiptRequest) ProtoMessage() {}
 
 func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2414,7 @@ func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptRequest.ProtoReflect.Descriptor instead.
 func (*IssueReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IssueReceiptRequest) GetCollection() string {
@@ -2229,7 +2440,7 @@ type IssueReceiptResponse struct {
 
 func (x *IssueReceiptResponse) Reset() {
 	*x = IssueReceiptResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2452,7 @@ func (x *IssueReceiptResponse) String() string {
 func (*IssueReceiptResponse) ProtoMessage() {}
 
 func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2465,7 @@ func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptResponse.ProtoReflect.Descriptor instead.
 func (*IssueReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *IssueReceiptResponse) GetReceipt() *Receipt {
@@ -2282,7 +2493,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2505,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2518,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *VerifyRequest) GetBundle() *Bundle {
@@ -2364,7 +2575,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2587,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2600,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -2463,7 +2674,7 @@ type VerifyAggregateRequest struct {
 
 func (x *VerifyAggregateRequest) Reset() {
 	*x = VerifyAggregateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2475,7 +2686,7 @@ func (x *VerifyAggregateRequest) String() string {
 func (*VerifyAggregateRequest) ProtoMessage() {}
 
 func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2488,7 +2699,7 @@ func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *VerifyAggregateRequest) GetBundle() []byte {
@@ -2521,7 +2732,7 @@ type VerifyAggregateResponse struct {
 
 func (x *VerifyAggregateResponse) Reset() {
 	*x = VerifyAggregateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2744,7 @@ func (x *VerifyAggregateResponse) String() string {
 func (*VerifyAggregateResponse) ProtoMessage() {}
 
 func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2757,7 @@ func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *VerifyAggregateResponse) GetVerdict() *VerifyResponse {
@@ -2564,7 +2775,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2787,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +2800,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 type GetCheckpointResponse struct {
@@ -2606,7 +2817,7 @@ type GetCheckpointResponse struct {
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2829,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2842,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -2676,7 +2887,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2899,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2912,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetConsistencyProofRequest) GetFromSize() uint64 {
@@ -2729,7 +2940,7 @@ type GetConsistencyProofResponse struct {
 
 func (x *GetConsistencyProofResponse) Reset() {
 	*x = GetConsistencyProofResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2741,7 +2952,7 @@ func (x *GetConsistencyProofResponse) String() string {
 func (*GetConsistencyProofResponse) ProtoMessage() {}
 
 func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2754,7 +2965,7 @@ func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofResponse.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetConsistencyProofResponse) GetProof() [][]byte {
@@ -2767,15 +2978,19 @@ func (x *GetConsistencyProofResponse) GetProof() [][]byte {
 type GetAnchorRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	CollectionId []byte                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
-	// 0: the latest anchor that counts; otherwise the newest at or before it.
-	AtHeight      uint64 `protobuf:"varint,2,opt,name=at_height,json=atHeight,proto3" json:"at_height,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// 0: the latest anchor that counts; otherwise the newest that counts
+	// written at or before it.
+	AtHeight uint64 `protobuf:"varint,2,opt,name=at_height,json=atHeight,proto3" json:"at_height,omitempty"`
+	// Also return an anchor that awaits its confirmations: the newest anchor
+	// (at or before at_height), whatever its status.
+	IncludePending bool `protobuf:"varint,3,opt,name=include_pending,json=includePending,proto3" json:"include_pending,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +3002,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +3015,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -2817,6 +3032,13 @@ func (x *GetAnchorRequest) GetAtHeight() uint64 {
 	return 0
 }
 
+func (x *GetAnchorRequest) GetIncludePending() bool {
+	if x != nil {
+		return x.IncludePending
+	}
+	return false
+}
+
 type GetAnchorResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Anchor        *Anchor                `protobuf:"bytes,1,opt,name=anchor,proto3" json:"anchor,omitempty"`
@@ -2825,13 +3047,14 @@ type GetAnchorResponse struct {
 	TimeUnixMs    int64                  `protobuf:"varint,4,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
 	Holder        string                 `protobuf:"bytes,5,opt,name=holder,proto3" json:"holder,omitempty"`
 	LogIndex      uint64                 `protobuf:"varint,6,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	Status        AnchorStatus           `protobuf:"varint,7,opt,name=status,proto3,enum=zkshare.v1.AnchorStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2843,7 +3066,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2856,7 +3079,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -2901,6 +3124,13 @@ func (x *GetAnchorResponse) GetLogIndex() uint64 {
 	return 0
 }
 
+func (x *GetAnchorResponse) GetStatus() AnchorStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AnchorStatus_ANCHOR_STATUS_UNSPECIFIED
+}
+
 type GetTransactionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hash          []byte                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
@@ -2910,7 +3140,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3152,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3165,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -2958,7 +3188,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2970,7 +3200,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2983,7 +3213,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -3031,7 +3261,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3043,7 +3273,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3056,7 +3286,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -3082,7 +3312,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3094,7 +3324,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3107,7 +3337,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -3126,7 +3356,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3368,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3151,7 +3381,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -3170,7 +3400,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3412,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3425,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -3205,6 +3435,8 @@ func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
 	return nil
 }
 
+// ListAuditEntriesRequest is answered from the node holder's openings: a
+// holder lists its collections' entries, a consumer its own.
 type ListAuditEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One of the two.
@@ -3218,7 +3450,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3230,7 +3462,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3243,7 +3475,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -3275,19 +3507,22 @@ func (x *ListAuditEntriesRequest) GetLimit() uint32 {
 }
 
 type AuditEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Audit         *Audit                 `protobuf:"bytes,1,opt,name=audit,proto3" json:"audit,omitempty"`
-	Holder        string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
-	Height        uint64                 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
-	LogIndex      uint64                 `protobuf:"varint,4,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
-	TimeUnixMs    int64                  `protobuf:"varint,5,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry as the ledger has it: the collection and the commitment.
+	Audit *Audit `protobuf:"bytes,1,opt,name=audit,proto3" json:"audit,omitempty"`
+	// Its opening, from the holder's private store.
+	Receipt       *AuditReceipt `protobuf:"bytes,6,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	Holder        string        `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	Height        uint64        `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	LogIndex      uint64        `protobuf:"varint,4,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	TimeUnixMs    int64         `protobuf:"varint,5,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3299,7 +3534,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3312,12 +3547,19 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
 	if x != nil {
 		return x.Audit
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetReceipt() *AuditReceipt {
+	if x != nil {
+		return x.Receipt
 	}
 	return nil
 }
@@ -3359,7 +3601,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3371,7 +3613,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3384,7 +3626,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -3406,7 +3648,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3418,7 +3660,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3431,7 +3673,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -3474,7 +3716,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3486,7 +3728,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3499,7 +3741,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -3627,16 +3869,33 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x12AggregateThreshold\x12\x1c\n" +
 	"\taggregate\x18\x01 \x01(\tR\taggregate\x12\x1a\n" +
 	"\brelation\x18\x02 \x01(\tR\brelation\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\tR\x05value\"\x92\x01\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\xc2\x01\n" +
 	"\x16ProveAggregateResponse\x12\x16\n" +
 	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\x12\x1f\n" +
 	"\vchunks_done\x18\x03 \x01(\rR\n" +
 	"chunksDone\x12!\n" +
-	"\fchunks_total\x18\x04 \x01(\rR\vchunksTotal\"Y\n" +
+	"\fchunks_total\x18\x04 \x01(\rR\vchunksTotal\x12.\n" +
+	"\x05audit\x18\x05 \x01(\v2\x18.zkshare.v1.AuditReceiptR\x05audit\"\x89\x01\n" +
 	"\rProveResponse\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x1c\n" +
-	"\tstatement\x18\x02 \x01(\tR\tstatement\"<\n" +
+	"\tstatement\x18\x02 \x01(\tR\tstatement\x12.\n" +
+	"\x05audit\x18\x03 \x01(\v2\x18.zkshare.v1.AuditReceiptR\x05audit\"\xbd\x02\n" +
+	"\fAuditReceipt\x12\x17\n" +
+	"\atx_hash\x18\x01 \x01(\fR\x06txHash\x12\x1b\n" +
+	"\tlog_index\x18\x02 \x01(\x04R\blogIndex\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x04R\x06height\x12\x12\n" +
+	"\x04salt\x18\x04 \x01(\fR\x04salt\x12#\n" +
+	"\rcollection_id\x18\x05 \x01(\fR\fcollectionId\x12\x1a\n" +
+	"\bconsumer\x18\x06 \x01(\tR\bconsumer\x12\x1c\n" +
+	"\tstatement\x18\a \x01(\tR\tstatement\x12\x1d\n" +
+	"\n" +
+	"query_hash\x18\b \x01(\fR\tqueryHash\x12\x14\n" +
+	"\x05nonce\x18\t \x01(\fR\x05nonce\x12\x16\n" +
+	"\x06result\x18\n" +
+	" \x01(\bR\x06result\x12\x1f\n" +
+	"\vbundle_hash\x18\v \x01(\fR\n" +
+	"bundleHash\"<\n" +
 	"\fAccessPolicy\x12,\n" +
 	"\x05rules\x18\x01 \x03(\v2\x16.zkshare.v1.PolicyRuleR\x05rules\"\xab\x02\n" +
 	"\n" +
@@ -3764,10 +4023,11 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\tfrom_size\x18\x01 \x01(\x04R\bfromSize\x12\x17\n" +
 	"\ato_size\x18\x02 \x01(\x04R\x06toSize\"3\n" +
 	"\x1bGetConsistencyProofResponse\x12\x14\n" +
-	"\x05proof\x18\x01 \x03(\fR\x05proof\"T\n" +
+	"\x05proof\x18\x01 \x03(\fR\x05proof\"}\n" +
 	"\x10GetAnchorRequest\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1b\n" +
-	"\tat_height\x18\x02 \x01(\x04R\batHeight\"\xc7\x01\n" +
+	"\tat_height\x18\x02 \x01(\x04R\batHeight\x12'\n" +
+	"\x0finclude_pending\x18\x03 \x01(\bR\x0eincludePending\"\xf9\x01\n" +
 	"\x11GetAnchorResponse\x12*\n" +
 	"\x06anchor\x18\x01 \x01(\v2\x12.zkshare.v1.AnchorR\x06anchor\x12\x17\n" +
 	"\atx_hash\x18\x02 \x01(\fR\x06txHash\x12\x16\n" +
@@ -3775,7 +4035,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
 	"timeUnixMs\x12\x16\n" +
 	"\x06holder\x18\x05 \x01(\tR\x06holder\x12\x1b\n" +
-	"\tlog_index\x18\x06 \x01(\x04R\blogIndex\"+\n" +
+	"\tlog_index\x18\x06 \x01(\x04R\blogIndex\x120\n" +
+	"\x06status\x18\a \x01(\x0e2\x18.zkshare.v1.AnchorStatusR\x06status\"+\n" +
 	"\x15GetTransactionRequest\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\fR\x04hash\"\x9b\x01\n" +
 	"\x16GetTransactionResponse\x12\x0e\n" +
@@ -3801,10 +4062,11 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1a\n" +
 	"\bconsumer\x18\x02 \x01(\tR\bconsumer\x12&\n" +
 	"\x0fafter_log_index\x18\x03 \x01(\x04R\rafterLogIndex\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\rR\x05limit\"\xa4\x01\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\"\xd8\x01\n" +
 	"\n" +
 	"AuditEntry\x12'\n" +
-	"\x05audit\x18\x01 \x01(\v2\x11.zkshare.v1.AuditR\x05audit\x12\x16\n" +
+	"\x05audit\x18\x01 \x01(\v2\x11.zkshare.v1.AuditR\x05audit\x122\n" +
+	"\areceipt\x18\x06 \x01(\v2\x18.zkshare.v1.AuditReceiptR\areceipt\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x16\n" +
 	"\x06height\x18\x03 \x01(\x04R\x06height\x12\x1b\n" +
 	"\tlog_index\x18\x04 \x01(\x04R\blogIndex\x12 \n" +
@@ -3831,7 +4093,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rAggregateMode\x12\x1e\n" +
 	"\x1aAGGREGATE_MODE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AGGREGATE_MODE_REVEAL\x10\x01\x12\x1c\n" +
-	"\x18AGGREGATE_MODE_THRESHOLD\x10\x022\x9e\a\n" +
+	"\x18AGGREGATE_MODE_THRESHOLD\x10\x02*\x8d\x01\n" +
+	"\fAnchorStatus\x12\x1d\n" +
+	"\x19ANCHOR_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ANCHOR_STATUS_LATEST\x10\x01\x12\x1c\n" +
+	"\x18ANCHOR_STATUS_SUPERSEDED\x10\x02\x12&\n" +
+	"\"ANCHOR_STATUS_PENDING_CONFIRMATION\x10\x032\x9e\a\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
@@ -3874,142 +4141,148 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 	return file_zkshare_v1_service_proto_rawDescData
 }
 
-var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
 	(AggregateMode)(0),                  // 1: zkshare.v1.AggregateMode
-	(*Bundle)(nil),                      // 2: zkshare.v1.Bundle
-	(*Record)(nil),                      // 3: zkshare.v1.Record
-	(*CreateCollectionRequest)(nil),     // 4: zkshare.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),    // 5: zkshare.v1.CreateCollectionResponse
-	(*CollectionInfo)(nil),              // 6: zkshare.v1.CollectionInfo
-	(*CommitRecordsRequest)(nil),        // 7: zkshare.v1.CommitRecordsRequest
-	(*CommitRecordsResponse)(nil),       // 8: zkshare.v1.CommitRecordsResponse
-	(*GetCollectionRequest)(nil),        // 9: zkshare.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),       // 10: zkshare.v1.GetCollectionResponse
-	(*ProveRequest)(nil),                // 11: zkshare.v1.ProveRequest
-	(*ProveAggregateRequest)(nil),       // 12: zkshare.v1.ProveAggregateRequest
-	(*AggregateThreshold)(nil),          // 13: zkshare.v1.AggregateThreshold
-	(*ProveAggregateResponse)(nil),      // 14: zkshare.v1.ProveAggregateResponse
-	(*ProveResponse)(nil),               // 15: zkshare.v1.ProveResponse
-	(*AccessPolicy)(nil),                // 16: zkshare.v1.AccessPolicy
-	(*PolicyRule)(nil),                  // 17: zkshare.v1.PolicyRule
-	(*Expectation)(nil),                 // 18: zkshare.v1.Expectation
-	(*SetPolicyRequest)(nil),            // 19: zkshare.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),           // 20: zkshare.v1.SetPolicyResponse
-	(*GetPolicyRequest)(nil),            // 21: zkshare.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),           // 22: zkshare.v1.GetPolicyResponse
-	(*UpdateRecordsRequest)(nil),        // 23: zkshare.v1.UpdateRecordsRequest
-	(*UpdateRecordsResponse)(nil),       // 24: zkshare.v1.UpdateRecordsResponse
-	(*ConfirmAnchorRequest)(nil),        // 25: zkshare.v1.ConfirmAnchorRequest
-	(*ConfirmAnchorResponse)(nil),       // 26: zkshare.v1.ConfirmAnchorResponse
-	(*DeleteRecordsRequest)(nil),        // 27: zkshare.v1.DeleteRecordsRequest
-	(*DeleteRecordsResponse)(nil),       // 28: zkshare.v1.DeleteRecordsResponse
-	(*Receipt)(nil),                     // 29: zkshare.v1.Receipt
-	(*IssueReceiptRequest)(nil),         // 30: zkshare.v1.IssueReceiptRequest
-	(*IssueReceiptResponse)(nil),        // 31: zkshare.v1.IssueReceiptResponse
-	(*VerifyRequest)(nil),               // 32: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 33: zkshare.v1.VerifyResponse
-	(*VerifyAggregateRequest)(nil),      // 34: zkshare.v1.VerifyAggregateRequest
-	(*VerifyAggregateResponse)(nil),     // 35: zkshare.v1.VerifyAggregateResponse
-	(*GetCheckpointRequest)(nil),        // 36: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 37: zkshare.v1.GetCheckpointResponse
-	(*GetConsistencyProofRequest)(nil),  // 38: zkshare.v1.GetConsistencyProofRequest
-	(*GetConsistencyProofResponse)(nil), // 39: zkshare.v1.GetConsistencyProofResponse
-	(*GetAnchorRequest)(nil),            // 40: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),           // 41: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),       // 42: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),      // 43: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),           // 44: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),          // 45: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),          // 46: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),         // 47: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),     // 48: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                  // 49: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),    // 50: zkshare.v1.ListAuditEntriesResponse
-	(*RegisterParticipantRequest)(nil),  // 51: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil), // 52: zkshare.v1.RegisterParticipantResponse
-	(*Anchor)(nil),                      // 53: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 54: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 55: zkshare.v1.Audit
-	(Role)(0),                           // 56: zkshare.v1.Role
+	(AnchorStatus)(0),                   // 2: zkshare.v1.AnchorStatus
+	(*Bundle)(nil),                      // 3: zkshare.v1.Bundle
+	(*Record)(nil),                      // 4: zkshare.v1.Record
+	(*CreateCollectionRequest)(nil),     // 5: zkshare.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),    // 6: zkshare.v1.CreateCollectionResponse
+	(*CollectionInfo)(nil),              // 7: zkshare.v1.CollectionInfo
+	(*CommitRecordsRequest)(nil),        // 8: zkshare.v1.CommitRecordsRequest
+	(*CommitRecordsResponse)(nil),       // 9: zkshare.v1.CommitRecordsResponse
+	(*GetCollectionRequest)(nil),        // 10: zkshare.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),       // 11: zkshare.v1.GetCollectionResponse
+	(*ProveRequest)(nil),                // 12: zkshare.v1.ProveRequest
+	(*ProveAggregateRequest)(nil),       // 13: zkshare.v1.ProveAggregateRequest
+	(*AggregateThreshold)(nil),          // 14: zkshare.v1.AggregateThreshold
+	(*ProveAggregateResponse)(nil),      // 15: zkshare.v1.ProveAggregateResponse
+	(*ProveResponse)(nil),               // 16: zkshare.v1.ProveResponse
+	(*AuditReceipt)(nil),                // 17: zkshare.v1.AuditReceipt
+	(*AccessPolicy)(nil),                // 18: zkshare.v1.AccessPolicy
+	(*PolicyRule)(nil),                  // 19: zkshare.v1.PolicyRule
+	(*Expectation)(nil),                 // 20: zkshare.v1.Expectation
+	(*SetPolicyRequest)(nil),            // 21: zkshare.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),           // 22: zkshare.v1.SetPolicyResponse
+	(*GetPolicyRequest)(nil),            // 23: zkshare.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),           // 24: zkshare.v1.GetPolicyResponse
+	(*UpdateRecordsRequest)(nil),        // 25: zkshare.v1.UpdateRecordsRequest
+	(*UpdateRecordsResponse)(nil),       // 26: zkshare.v1.UpdateRecordsResponse
+	(*ConfirmAnchorRequest)(nil),        // 27: zkshare.v1.ConfirmAnchorRequest
+	(*ConfirmAnchorResponse)(nil),       // 28: zkshare.v1.ConfirmAnchorResponse
+	(*DeleteRecordsRequest)(nil),        // 29: zkshare.v1.DeleteRecordsRequest
+	(*DeleteRecordsResponse)(nil),       // 30: zkshare.v1.DeleteRecordsResponse
+	(*Receipt)(nil),                     // 31: zkshare.v1.Receipt
+	(*IssueReceiptRequest)(nil),         // 32: zkshare.v1.IssueReceiptRequest
+	(*IssueReceiptResponse)(nil),        // 33: zkshare.v1.IssueReceiptResponse
+	(*VerifyRequest)(nil),               // 34: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),              // 35: zkshare.v1.VerifyResponse
+	(*VerifyAggregateRequest)(nil),      // 36: zkshare.v1.VerifyAggregateRequest
+	(*VerifyAggregateResponse)(nil),     // 37: zkshare.v1.VerifyAggregateResponse
+	(*GetCheckpointRequest)(nil),        // 38: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 39: zkshare.v1.GetCheckpointResponse
+	(*GetConsistencyProofRequest)(nil),  // 40: zkshare.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil), // 41: zkshare.v1.GetConsistencyProofResponse
+	(*GetAnchorRequest)(nil),            // 42: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),           // 43: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),       // 44: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),      // 45: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),           // 46: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),          // 47: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),          // 48: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),         // 49: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),     // 50: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                  // 51: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),    // 52: zkshare.v1.ListAuditEntriesResponse
+	(*RegisterParticipantRequest)(nil),  // 53: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil), // 54: zkshare.v1.RegisterParticipantResponse
+	(*Anchor)(nil),                      // 55: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 56: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 57: zkshare.v1.Audit
+	(Role)(0),                           // 58: zkshare.v1.Role
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	0,  // 0: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
-	6,  // 1: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	3,  // 2: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
-	6,  // 3: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	7,  // 1: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	4,  // 2: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
+	7,  // 3: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
 	0,  // 4: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
-	13, // 5: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
-	2,  // 6: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
-	17, // 7: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
-	0,  // 8: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
-	1,  // 9: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
-	0,  // 10: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
-	1,  // 11: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
-	13, // 12: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
-	16, // 13: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
-	16, // 14: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
-	3,  // 15: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
-	29, // 16: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
-	2,  // 17: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	18, // 18: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
-	18, // 19: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
-	33, // 20: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	53, // 21: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	54, // 22: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	54, // 23: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	55, // 24: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	49, // 25: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	56, // 26: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	4,  // 27: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	7,  // 28: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	23, // 29: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	27, // 30: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	9,  // 31: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	19, // 32: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	21, // 33: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	11, // 34: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	12, // 35: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
-	30, // 36: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	25, // 37: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	32, // 38: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	34, // 39: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	36, // 40: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	38, // 41: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
-	40, // 42: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	42, // 43: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	44, // 44: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	46, // 45: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	48, // 46: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	51, // 47: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	5,  // 48: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	8,  // 49: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	24, // 50: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	28, // 51: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	10, // 52: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	20, // 53: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	22, // 54: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	15, // 55: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	14, // 56: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	31, // 57: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	26, // 58: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	33, // 59: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	35, // 60: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	37, // 61: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	39, // 62: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	41, // 63: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	43, // 64: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	45, // 65: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	47, // 66: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	50, // 67: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	52, // 68: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	48, // [48:69] is the sub-list for method output_type
-	27, // [27:48] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	14, // 5: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
+	17, // 6: zkshare.v1.ProveAggregateResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	3,  // 7: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
+	17, // 8: zkshare.v1.ProveResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	19, // 9: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
+	0,  // 10: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
+	1,  // 11: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
+	0,  // 12: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
+	1,  // 13: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
+	14, // 14: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
+	18, // 15: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
+	18, // 16: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
+	4,  // 17: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
+	31, // 18: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
+	3,  // 19: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	20, // 20: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
+	20, // 21: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
+	35, // 22: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
+	55, // 23: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	2,  // 24: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
+	56, // 25: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	56, // 26: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	57, // 27: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	17, // 28: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
+	51, // 29: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	58, // 30: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	5,  // 31: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	8,  // 32: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	25, // 33: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	29, // 34: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	10, // 35: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	21, // 36: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	23, // 37: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	12, // 38: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	13, // 39: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	32, // 40: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	27, // 41: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	34, // 42: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	36, // 43: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	38, // 44: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	40, // 45: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
+	42, // 46: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	44, // 47: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	46, // 48: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	48, // 49: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	50, // 50: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	53, // 51: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	6,  // 52: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	9,  // 53: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	26, // 54: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	30, // 55: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	11, // 56: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	22, // 57: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	24, // 58: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	16, // 59: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	15, // 60: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	33, // 61: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	28, // 62: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	35, // 63: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	37, // 64: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	39, // 65: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	41, // 66: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	43, // 67: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	45, // 68: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	47, // 69: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	49, // 70: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	52, // 71: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	54, // 72: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	52, // [52:73] is the sub-list for method output_type
+	31, // [31:52] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -4023,8 +4296,8 @@ func file_zkshare_v1_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   51,
+			NumEnums:      3,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
