@@ -78,3 +78,29 @@ func ReplaceBlockForTest(dir string, height uint64, b []byte, dropHeader bool) e
 	}
 	return txn.Commit()
 }
+
+// BytesWrittenForTest is the key and value bytes of every block's write
+// batch since the ledger was opened.
+func (l *Ledger) BytesWrittenForTest() uint64 { return l.written.Load() }
+
+// SeedStateForTest changes the stored state of the ledger in dir at
+// height 0, behind the ledger's back, and stores it whole: a quick way to
+// a large state.
+func SeedStateForTest(dir string, seed func(*State)) error {
+	db, err := openDB(dir, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	txn := db.NewTransaction(true)
+	defer txn.Discard()
+	st, err := loadState(txn)
+	if err != nil {
+		return err
+	}
+	seed(st)
+	if err := storeState(txn, st); err != nil {
+		return err
+	}
+	return txn.Commit()
+}

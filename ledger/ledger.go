@@ -125,6 +125,9 @@ type Ledger struct {
 	consMu  sync.Mutex
 	check   *State
 	pending *pendingBlock
+
+	// written counts the key and value bytes of the blocks' write batches.
+	written atomic.Uint64
 }
 
 type tip struct {
@@ -207,16 +210,33 @@ func Init(dir string, g *Genesis) error {
 			return fmt.Errorf("ledger in %s already exists", dir)
 		}
 		gb, _ := json.Marshal(g)
-		sb, _ := json.Marshal(st)
 		empty := rfc6962.DefaultHasher.EmptyRoot()
 		hb, _ := json.Marshal(&Head{Hash: gh[:], TimeUnixMs: g.TimeUnixMs, LogRoot: empty})
-		for k, v := range map[string][]byte{string(keyGenesis): gb, string(keyState): sb, string(keyHead): hb} {
+		for k, v := range map[string][]byte{string(keyGenesis): gb, string(keyHead): hb} {
 			if err := txn.Set([]byte(k), v); err != nil {
 				return err
 			}
 		}
-		return nil
+		return storeState(txn, st)
 	})
+}
+
+// storeState writes the whole state (at Init).
+func storeState(txn *badger.Txn, st *State) error {
+	sb, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return txn.Set(keyState, sb)
+}
+
+// loadState reads the stored state.
+func loadState(txn *badger.Txn) (*State, error) {
+	var st State
+	if err := getJSON(txn, keyState, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
 }
 
 func openDB(dir string, log *slog.Logger) (*badger.DB, error) {
@@ -292,15 +312,15 @@ func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
 
 func (l *Ledger) load() error {
 	return l.db.View(func(txn *badger.Txn) error {
-		var st State
-		var h Head
-		if err := getJSON(txn, keyState, &st); err != nil {
+		st, err := loadState(txn)
+		if err != nil {
 			return err
 		}
+		var h Head
 		if err := getJSON(txn, keyHead, &h); err != nil {
 			return err
 		}
-		l.tip.Store(&tip{state: &st, head: &h})
+		l.tip.Store(&tip{state: st, head: &h})
 		l.origin = st.Origin
 		return nil
 	})
@@ -590,6 +610,7 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 	set := func(k, v []byte) {
 		if err == nil {
 			err = txn.Set(k, v)
+			l.written.Add(uint64(len(k) + len(v)))
 		}
 	}
 	if block != nil {
