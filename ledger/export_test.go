@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	badger "github.com/dgraph-io/badger/v4"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -92,15 +93,18 @@ func SeedStateForTest(dir string, seed func(*State)) error {
 		return err
 	}
 	defer db.Close()
-	txn := db.NewTransaction(true)
-	defer txn.Discard()
-	st, err := loadState(txn)
-	if err != nil {
+	var st *State
+	if err := db.View(func(txn *badger.Txn) error {
+		st, err = loadState(txn)
+		return err
+	}); err != nil {
 		return err
 	}
 	seed(st)
-	if err := storeState(txn, st); err != nil {
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	if err := storeState(wb.Set, st); err != nil {
 		return err
 	}
-	return txn.Commit()
+	return wb.Flush()
 }

@@ -280,7 +280,7 @@ func (s *State) approveProposal(p Proposal, sender Participant, commit func()) f
 			}
 		}
 		if count >= s.GovernanceThreshold() {
-			delete(s.Proposals, hex.EncodeToString(p.ID))
+			s.dropProposal(hex.EncodeToString(p.ID))
 			commit()
 			return
 		}
@@ -293,6 +293,7 @@ func (s *State) putProposal(p Proposal) {
 		s.Proposals = map[string]Proposal{}
 	}
 	s.Proposals[hex.EncodeToString(p.ID)] = p
+	s.touch(entryProposal, hex.EncodeToString(p.ID))
 }
 
 // openProposals counts the unexpired proposals, in all and by proposer.
@@ -311,7 +312,7 @@ func (s *State) openProposals(bc BlockContext, proposer string) (all, each int) 
 func (s *State) pruneProposals(bc BlockContext) {
 	for k, p := range s.Proposals {
 		if bc.TimeUnixMs > p.Expires {
-			delete(s.Proposals, k)
+			s.dropProposal(k)
 		}
 	}
 	if len(s.Proposals) == 0 {
@@ -368,7 +369,7 @@ func (s *State) setConfirmers(r *zkv1.SetConfirmers, bc BlockContext) (func(), s
 				c.Last = &a
 			}
 		}
-		s.Collections[id] = c
+		s.putCollection(id, c)
 	}, c.Holder, nil
 }
 

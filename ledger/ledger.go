@@ -152,7 +152,7 @@ type result struct {
 // Keys in the ledger's badger store.
 var (
 	keyHead    = []byte("head")
-	keyState   = []byte("state")
+	keyState   = []byte("state") // the whole state, as stored before statestore.go
 	keyGenesis = []byte("genesis")
 )
 
@@ -217,26 +217,8 @@ func Init(dir string, g *Genesis) error {
 				return err
 			}
 		}
-		return storeState(txn, st)
+		return storeState(txn.Set, st)
 	})
-}
-
-// storeState writes the whole state (at Init).
-func storeState(txn *badger.Txn, st *State) error {
-	sb, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return txn.Set(keyState, sb)
-}
-
-// loadState reads the stored state.
-func loadState(txn *badger.Txn) (*State, error) {
-	var st State
-	if err := getJSON(txn, keyState, &st); err != nil {
-		return nil, err
-	}
-	return &st, nil
 }
 
 func openDB(dir string, log *slog.Logger) (*badger.DB, error) {
@@ -565,7 +547,7 @@ func (l *Ledger) buildBlock(head Head, st *State, bc BlockContext, txs []*Tx, pr
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sh, err := st.Hash()
+	sh, err := st.fold()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -593,14 +575,10 @@ func (l *Ledger) commitBlock(head Head, st *State, bc BlockContext, txs []*Tx) (
 	return nh, l.writeBlock(head, st, bc, txs, block, nh, nodes)
 }
 
-// writeBlock stores a block, its index entries and log nodes, the state
-// and the head in one synced transaction. A nil block stores only the
-// head and state (a consensus height that accepted nothing).
+// writeBlock stores a block, its index entries and log nodes, the state's
+// changes and the head in one synced transaction. A nil block stores only
+// the head and state (a consensus height that accepted nothing).
 func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, block *zkv1.Block, nh *Head, nodes map[compact.NodeID][]byte) error {
-	sb, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
 	hb, err := json.Marshal(nh)
 	if err != nil {
 		return err
@@ -636,7 +614,13 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 			set(auditCollKey(k.Audit.GetCollectionId(), idx), nil)
 		}
 	}
-	set(keyState, sb)
+	if serr := storeChanges(set, func(k []byte) {
+		if err == nil {
+			err = txn.Delete(k)
+		}
+	}, st); serr != nil {
+		return serr
+	}
 	set(keyHead, hb)
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return fmt.Errorf("block %d: %d transactions exceed the store's write batch (at most %d bytes, %d entries): %w",

@@ -3,9 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
@@ -29,6 +27,15 @@ type State struct {
 	Threshold uint32 `json:"governance_threshold,omitempty"`
 	// Proposals are the open governance proposals, by hex id.
 	Proposals map[string]Proposal `json:"proposals,omitempty"`
+
+	// The state's commitment and its changes (see statestore.go): dirty
+	// are the entries Apply changed since the last fold, tree the
+	// commitment as of that fold (folded: there was one), changed the
+	// entries the fold took in, which the state's block stores.
+	dirty   map[entryKey]struct{}
+	tree    *stateNode
+	folded  bool
+	changed []entryKey
 }
 
 // Participant is a registered party.
@@ -113,37 +120,19 @@ func (s *State) Chain() Chain {
 	return c
 }
 
-// Clone returns a copy that Apply can change without touching s.
+// Clone returns a copy that Apply can change without touching s. Entries
+// are values whose slices, Pending maps and AnchorStates are never changed
+// in place (Apply copies them first), so the maps are copied shallowly;
+// the commitment tree is shared.
 func (s *State) Clone() *State {
 	c := *s
-	c.Participants = make(map[string]Participant, len(s.Participants))
-	for k, v := range s.Participants {
-		c.Participants[k] = v
-	}
-	c.Circuits = make(map[string]Circuit, len(s.Circuits))
-	for k, v := range s.Circuits {
-		c.Circuits[k] = v
-	}
-	c.Collections = make(map[string]Collection, len(s.Collections))
-	for k, v := range s.Collections {
-		if v.Pending != nil {
-			v.Pending = maps.Clone(v.Pending) // its AnchorStates are never changed in place
-		}
-		c.Collections[k] = v
-	}
-	if s.Proposals != nil {
-		c.Proposals = maps.Clone(s.Proposals) // a Proposal is never changed in place
-	}
+	c.Participants = maps.Clone(s.Participants)
+	c.Circuits = maps.Clone(s.Circuits)
+	c.Collections = maps.Clone(s.Collections)
+	c.Proposals = maps.Clone(s.Proposals)
+	c.dirty = maps.Clone(s.dirty)
+	c.changed = nil
 	return &c
-}
-
-// Hash is the SHA-256 of the state's canonical JSON (encoding/json sorts map keys).
-func (s *State) Hash() ([32]byte, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	return sha256.Sum256(b), nil
 }
 
 // BlockContext is what Apply knows about the block being built: its
@@ -208,7 +197,7 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 	}
 	// Everything is checked: from here on nothing fails.
 	sender.Sequence++
-	s.Participants[sender.ID] = sender
+	s.putParticipant(sender)
 	commit()
 	return nil
 }
@@ -258,7 +247,7 @@ func (s *State) doRegisterParticipant(r *zkv1.RegisterParticipant) (func(), erro
 		return nil, err
 	}
 	return func() {
-		s.Participants[r.GetId()] = Participant{ID: r.GetId(), Role: r.GetRole(), Key: slices.Clone(r.GetPublicKey())}
+		s.putParticipant(Participant{ID: r.GetId(), Role: r.GetRole(), Key: slices.Clone(r.GetPublicKey())})
 	}, nil
 }
 
@@ -289,7 +278,7 @@ func (s *State) doRotateKey(r *zkv1.RotateKey, bc BlockContext) (func(), error) 
 			p.PastKeys = append(slices.Clone(p.PastKeys), KeyEpoch{Key: p.Key, From: p.KeyFrom})
 		}
 		p.Key, p.KeyFrom = slices.Clone(r.GetPublicKey()), bc.Height
-		s.Participants[p.ID] = p
+		s.putParticipant(p)
 	}, nil
 }
 
@@ -314,7 +303,7 @@ func (s *State) doRevoke(r *zkv1.RevokeParticipant, bc BlockContext) (func(), er
 	return func() {
 		p := s.Participants[r.GetId()]
 		p.Revoked, p.RevokedAt = true, bc.Height
-		s.Participants[p.ID] = p
+		s.putParticipant(p)
 	}, nil
 }
 
@@ -343,7 +332,7 @@ func (s *State) doRegisterCircuit(r *zkv1.RegisterCircuit, bc BlockContext) (fun
 		return nil, fmt.Errorf("%w: circuit %s is registered", ErrRejected, id)
 	}
 	return func() {
-		s.Circuits[id] = Circuit{ID: slices.Clone(r.GetCircuitId()), Name: r.GetName(), VKSHA256: slices.Clone(r.GetVkSha256()), Setup: r.GetSetup(), Height: bc.Height}
+		s.putCircuit(id, Circuit{ID: slices.Clone(r.GetCircuitId()), Name: r.GetName(), VKSHA256: slices.Clone(r.GetVkSha256()), Setup: r.GetSetup(), Height: bc.Height})
 	}, nil
 }
 
@@ -390,11 +379,11 @@ func (s *State) registerCollection(sender Participant, r *zkv1.RegisterCollectio
 		for i, c := range r.GetCircuitIds() {
 			ids[i] = slices.Clone(c)
 		}
-		s.Collections[id] = Collection{
+		s.putCollection(id, Collection{
 			ID: slices.Clone(r.GetCollectionId()), Name: r.GetName(), Holder: sender.ID,
 			SchemaHash: slices.Clone(r.GetSchemaHash()), TreeDepth: r.GetTreeDepth(), CircuitIDs: ids,
 			Confirmers: slices.Clone(r.GetConfirmers()), Required: r.GetConfirmationsRequired(),
-		}
+		})
 	}, nil
 }
 
@@ -437,12 +426,13 @@ func (s *State) anchor(sender Participant, a *zkv1.Anchor, tx *Tx, bc BlockConte
 			st.ConfirmedHeight = bc.Height
 			c.Latest = st
 		} else {
+			c.Pending = maps.Clone(c.Pending) // shared with the state's clones
 			if c.Pending == nil {
 				c.Pending = map[uint64]*AnchorState{}
 			}
 			c.Pending[st.Sequence] = st
 		}
-		s.Collections[id] = c
+		s.putCollection(id, c)
 	}, nil
 }
 
@@ -470,6 +460,7 @@ func (s *State) confirm(sender Participant, r *zkv1.ConfirmAnchor, bc BlockConte
 		cp := *a
 		a = &cp
 		a.Confirmations = append(slices.Clone(a.Confirmations), sender.ID)
+		c.Pending = maps.Clone(c.Pending) // shared with the state's clones
 		c.Pending[a.Sequence] = a
 		if c.Last != nil && c.Last.Sequence == a.Sequence {
 			c.Last = a
@@ -481,7 +472,7 @@ func (s *State) confirm(sender Participant, r *zkv1.ConfirmAnchor, bc BlockConte
 				c.Latest = a
 			}
 		}
-		s.Collections[id] = c
+		s.putCollection(id, c)
 	}, nil
 }
 

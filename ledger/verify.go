@@ -218,7 +218,7 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 				return bad(h, "log root mismatch")
 			}
 			st.Height = h
-			sh, err := st.Hash()
+			sh, err := st.fold()
 			if err != nil {
 				return err
 			}
