@@ -25,6 +25,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./tree ./holder
 	$(GO) test -run '^$$' -bench Append -benchtime 20000x ./ledger
 	$(GO) test -run '^$$' -bench 'InclusionProof|VerifyChain' -benchtime 2s ./ledger
+	$(GO) test -run '^$$' -bench BlockWithLargeState -benchtime 3x ./ledger
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./bench
 	$(GO) test -run '^$$' -bench . -benchtime 40x ./service
 	$(GO) test -run '^$$' -bench ConsortiumCommit -benchtime 1x ./consortium
