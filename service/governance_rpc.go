@@ -119,11 +119,12 @@ func (s *Server) proposeAs(ctx context.Context, id *ledger.Identity, a *zkv1.Gov
 	before, open := s.ledger.State().Proposals[key]
 	if open && time.Now().UnixMilli() <= before.Expires && (slices.Contains(before.Approvals, id.ID) || before.Proposer == id.ID) {
 		// Asked again (a retry): the proposal as it stands.
-		return s.status(pid, before.Approvals, nil), nil
+		return s.status(pid, before.Approvals, 0, nil), nil
 	}
 	if !open {
 		before = ledger.Proposal{}
 	}
+	m := s.ledger.State().GovernanceThreshold()
 	rec, err := s.send(ctx, id, ledger.ProposeAction(a))
 	if err != nil {
 		return nil, toConnect(err)
@@ -132,16 +133,20 @@ func (s *Server) proposeAs(ctx context.Context, id *ledger.Identity, a *zkv1.Gov
 	if s.ledger.State().Participants[id.ID].Role == zkv1.Role_ROLE_ADMIN {
 		approvals = append(slices.Clone(approvals), id.ID)
 	}
-	return s.status(pid, approvals, rec), nil
+	return s.status(pid, approvals, m, rec), nil
 }
 
-// status is proposal pid as the ledger has it now; approvals are what the
-// caller's transaction left, for a proposal it closed.
-func (s *Server) status(pid []byte, approvals []string, rec *ledger.Receipt) *zkv1.ProposalStatus {
+// status is proposal pid as the ledger has it now; approvals and m are
+// what the caller's transaction left and the threshold it met, for a
+// proposal it closed (the action may change the governors).
+func (s *Server) status(pid []byte, approvals []string, m int, rec *ledger.Receipt) *zkv1.ProposalStatus {
 	st := s.ledger.State()
-	out := &zkv1.ProposalStatus{ProposalId: pid, Needed: uint32(st.GovernanceThreshold()), Applied: true, Approvals: approvals}
-	if p, open := st.Proposals[hex.EncodeToString(pid)]; open {
-		out.Applied, out.Approvals = false, p.Approvals
+	out := &zkv1.ProposalStatus{ProposalId: pid, Needed: uint32(m), Applied: true, Approvals: approvals}
+	switch p, open := st.Proposals[hex.EncodeToString(pid)]; {
+	case open:
+		out.Applied, out.Approvals, out.Needed = false, p.Approvals, uint32(st.GovernanceThreshold())
+	case m == 0:
+		out.Needed = uint32(st.GovernanceThreshold())
 	}
 	if rec != nil {
 		out.TxHash, out.Height = rec.Hash[:], rec.Height
@@ -191,13 +196,14 @@ func (a *adminService) Approve(ctx context.Context, req *zkv1.ApproveRequest) (*
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("proposal_id: no open proposal %s (applied, expired or never proposed)", key))
 	}
 	if slices.Contains(p.Approvals, admin.ID) {
-		return &zkv1.ApproveResponse{Status: s.status(req.GetProposalId(), p.Approvals, nil)}, nil
+		return &zkv1.ApproveResponse{Status: s.status(req.GetProposalId(), p.Approvals, 0, nil)}, nil
 	}
+	m := s.ledger.State().GovernanceThreshold()
 	rec, err := s.send(ctx, admin, ledger.ApproveProposal(req.GetProposalId()))
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	st := s.status(req.GetProposalId(), append(slices.Clone(p.Approvals), admin.ID), rec)
+	st := s.status(req.GetProposalId(), append(slices.Clone(p.Approvals), admin.ID), m, rec)
 	s.log.InfoContext(ctx, "governance: approved", "action", p.Kind, "proposal", key, "applied", st.GetApplied())
 	return &zkv1.ApproveResponse{Status: st}, nil
 }

@@ -141,8 +141,8 @@ func TestGovernanceSingleNode(t *testing.T) {
 	// other governor approves it (through its own node: here, directly).
 	gov2, _ := ledger.NewIdentity("gov2")
 	pr, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRegisterParticipant("gov2", zkv1.Role_ROLE_ADMIN, gov2.Public())})
-	if err != nil || !pr.GetStatus().GetApplied() {
-		t.Fatalf("register a second governor: %v %v", pr, err)
+	if st := pr.GetStatus(); err != nil || !st.GetApplied() || st.GetNeeded() != 1 || len(st.GetApprovals()) != 1 {
+		t.Fatalf("register a second governor: %v %v (applied by 1 of 1)", pr, err)
 	}
 	n.tokens["gov2"] = pr.GetToken()
 	_, err = n.admin("gov2").Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRevokeParticipant("bank")})
