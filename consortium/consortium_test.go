@@ -2,6 +2,7 @@ package consortium_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -370,6 +371,56 @@ func TestFourOrganisations(t *testing.T) {
 		t.Fatalf("a confirmed anchor did not verify: %v %v", v, err)
 	}
 	c.converge(ctx, size)
+
+	// Governance through the API: org1's admin proposes a registration,
+	// org2's sees and approves it, org3's approval (the third of four)
+	// applies it. Then org1's holder proposes a new confirmer set for its
+	// collection and three organisations' admins approve it.
+	shopKey, _ := ledger.NewIdentity("shop")
+	gp, err := admin(0).Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRegisterParticipant("shop", zkv1.Role_ROLE_CONSUMER, shopKey.Public())})
+	if st := gp.GetStatus(); err != nil || st.GetApplied() || st.GetNeeded() != 3 || strings.Join(st.GetApprovals(), ",") != "admin1" || gp.GetToken() == "" {
+		t.Fatalf("org1's proposal: %v %v", gp, err)
+	}
+	pid := gp.GetStatus().GetProposalId()
+	size++
+	c.converge(ctx, size)
+	lp, err := admin(1).ListProposals(ctx, &zkv1.ListProposalsRequest{})
+	if err != nil || len(lp.GetProposals()) != 1 || !bytes.Equal(lp.GetProposals()[0].GetId(), pid) || lp.GetProposals()[0].GetProposer() != "admin1" || len(lp.GetGovernors()) != 4 {
+		t.Fatalf("org2's list: %v %v", lp, err)
+	}
+	approve := func(k int, id []byte, applied bool) {
+		t.Helper()
+		ar, err := admin(k).Approve(ctx, &zkv1.ApproveRequest{ProposalId: id})
+		if err != nil || ar.GetStatus().GetApplied() != applied {
+			t.Fatalf("org%d's approval: %v %v (want applied %v)", k+1, ar, err, applied)
+		}
+		size++
+		c.converge(ctx, size)
+	}
+	approve(1, pid, false)
+	if ar, err := admin(0).Approve(ctx, &zkv1.ApproveRequest{ProposalId: pid}); err != nil || len(ar.GetStatus().GetTxHash()) != 0 {
+		t.Fatalf("org1 approving its own proposal again: %v %v (nothing to send)", ar, err)
+	}
+	approve(2, pid, true)
+	shop := zksharev1connect.NewLedgerServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(service.Bearer(gp.GetToken())))
+	if _, err := shop.ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{Consumer: "shop"}); err != nil {
+		t.Fatalf("the registered participant's token on org1: %v", err)
+	}
+	sr, err := h1.SetConfirmers(ctx, &zkv1.SetConfirmersRequest{Collection: "shared", Confirmers: []string{"holder2"}, ConfirmationsRequired: 1})
+	if err != nil || sr.GetStatus().GetApplied() || len(sr.GetStatus().GetApprovals()) != 0 {
+		t.Fatalf("org1's holder proposing confirmers: %v %v", sr, err)
+	}
+	size++
+	c.converge(ctx, size)
+	if _, err := c.holder(1).SetConfirmers(ctx, &zkv1.SetConfirmersRequest{Collection: "shared", Confirmers: []string{"holder2"}}); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("another organisation's holder proposing org1's confirmers: %v", err)
+	}
+	approve(1, sr.GetStatus().GetProposalId(), false)
+	approve(2, sr.GetStatus().GetProposalId(), false)
+	approve(3, sr.GetStatus().GetProposalId(), true)
+	if lp, err := admin(3).ListProposals(ctx, &zkv1.ListProposalsRequest{}); err != nil || len(lp.GetProposals()) != 0 {
+		t.Fatalf("open proposals after both applied: %v %v", lp, err)
+	}
 
 	// One organisation down: the other three keep committing.
 	c.stop(3)

@@ -166,6 +166,11 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceProveAggregateProcedure:     {zkv1.Role_ROLE_CONSUMER},
 	zksharev1connect.LedgerServiceListAuditEntriesProcedure:   {zkv1.Role_ROLE_HOLDER, zkv1.Role_ROLE_CONSUMER},
 	zksharev1connect.AdminServiceRegisterParticipantProcedure: {zkv1.Role_ROLE_ADMIN},
+	zksharev1connect.AdminServiceProposeProcedure:             {zkv1.Role_ROLE_ADMIN},
+	zksharev1connect.AdminServiceApproveProcedure:             {zkv1.Role_ROLE_ADMIN},
+	// Open proposals are on the ledger anyway; a holder follows its own.
+	zksharev1connect.AdminServiceListProposalsProcedure:  {zkv1.Role_ROLE_ADMIN, zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceSetConfirmersProcedure: {zkv1.Role_ROLE_HOLDER},
 }
 
 // nodeHolderOnly are the procedures the node does as its own holder: it
@@ -181,11 +186,27 @@ var nodeHolderOnly = map[string]bool{
 	zksharev1connect.HolderServiceGetPolicyProcedure:        true,
 	zksharev1connect.HolderServiceIssueReceiptProcedure:     true,
 	zksharev1connect.HolderServiceConfirmAnchorProcedure:    true,
+	zksharev1connect.HolderServiceSetConfirmersProcedure:    true,
+}
+
+// nodeAdminOnly are the procedures the node signs with its admin's key:
+// only that admin may call them (another admin acts through its own node).
+var nodeAdminOnly = map[string]bool{
+	zksharev1connect.AdminServiceRegisterParticipantProcedure: true,
+	zksharev1connect.AdminServiceProposeProcedure:             true,
+	zksharev1connect.AdminServiceApproveProcedure:             true,
 }
 
 // actsFor refuses a holder-only procedure to any caller but the identity
 // the node signs as.
 func (s *Server) actsFor(c *caller, procedure string) error {
+	if nodeAdminOnly[procedure] && (s.admin == nil || c.ID != s.admin.ID) {
+		who := "no admin"
+		if s.admin != nil {
+			who = fmt.Sprintf("admin %q", s.admin.ID)
+		}
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for %s; admin %q's node must do this", who, c.ID))
+	}
 	if !nodeHolderOnly[procedure] || c.ID == s.holderID.ID {
 		return nil
 	}

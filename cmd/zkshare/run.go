@@ -34,6 +34,13 @@ usage:
   zkshare consortium init [--validators 4] [--out DIR] [--base-port 26656]
   zkshare participant add --server URL --token ADMIN-TOKEN --id ID [--role consumer]
   zkshare collection create (--data DIR | --server URL --token T) --schema FILE [--name NAME]
+  zkshare collection confirmers --server URL --token-file HOLDER.token --collection NAME
+                       --confirmers a,b --required N   (proposes the change; M governors approve it)
+  zkshare governance propose --server URL --token-file ADMIN.token
+                       (--register ID --role R [--public-key HEX | --out FILE] | --revoke ID
+                       | --rotate ID --public-key HEX | --circuit NAME --keys DIR) [--json]
+  zkshare governance approve --server URL --token-file ADMIN.token PROPOSAL-ID [--json]
+  zkshare governance list --server URL --token-file T [--json]
   zkshare commit       (--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl
   zkshare prove        (--data DIR --keys DIR | --server URL --token T) --collection NAME
                        (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
@@ -75,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy" || cmd == "receipt" || cmd == "consortium") && len(rest) > 0 {
+	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy" || cmd == "receipt" || cmd == "consortium" || cmd == "governance") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	if cmd == "audit" && len(rest) > 0 && rest[0] == "check" {
@@ -86,6 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeysSetup(ctx, rest, stdout, stderr)
 	case "collection create":
 		return cmdCollectionCreate(ctx, rest, stdout, stderr)
+	case "collection confirmers":
+		return cmdCollectionConfirmers(ctx, rest, stdout, stderr)
+	case "governance propose":
+		return cmdGovernancePropose(ctx, rest, stdout, stderr)
+	case "governance approve":
+		return cmdGovernanceApprove(ctx, rest, stdout, stderr)
+	case "governance list":
+		return cmdGovernanceList(ctx, rest, stdout, stderr)
 	case "commit":
 		return cmdCommit(ctx, rest, stdout, stderr)
 	case "prove":

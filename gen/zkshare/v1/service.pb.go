@@ -3777,7 +3777,7 @@ var File_zkshare_v1_service_proto protoreflect.FileDescriptor
 const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"\x18zkshare/v1/service.proto\x12\n" +
-	"zkshare.v1\x1a\x17zkshare/v1/ledger.proto\"\xca\x04\n" +
+	"zkshare.v1\x1a\x1bzkshare/v1/governance.proto\x1a\x17zkshare/v1/ledger.proto\"\xca\x04\n" +
 	"\x06Bundle\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.zkshare.v1.StatementKindR\x04kind\x12\x1e\n" +
@@ -4098,7 +4098,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x19ANCHOR_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ANCHOR_STATUS_LATEST\x10\x01\x12\x1c\n" +
 	"\x18ANCHOR_STATUS_SUPERSEDED\x10\x02\x12&\n" +
-	"\"ANCHOR_STATUS_PENDING_CONFIRMATION\x10\x032\x9e\a\n" +
+	"\"ANCHOR_STATUS_PENDING_CONFIRMATION\x10\x032\xf4\a\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
@@ -4110,7 +4110,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x05Prove\x12\x18.zkshare.v1.ProveRequest\x1a\x19.zkshare.v1.ProveResponse\x12Y\n" +
 	"\x0eProveAggregate\x12!.zkshare.v1.ProveAggregateRequest\x1a\".zkshare.v1.ProveAggregateResponse0\x01\x12Q\n" +
 	"\fIssueReceipt\x12\x1f.zkshare.v1.IssueReceiptRequest\x1a .zkshare.v1.IssueReceiptResponse\x12T\n" +
-	"\rConfirmAnchor\x12 .zkshare.v1.ConfirmAnchorRequest\x1a!.zkshare.v1.ConfirmAnchorResponse2\xae\x01\n" +
+	"\rConfirmAnchor\x12 .zkshare.v1.ConfirmAnchorRequest\x1a!.zkshare.v1.ConfirmAnchorResponse\x12T\n" +
+	"\rSetConfirmers\x12 .zkshare.v1.SetConfirmersRequest\x1a!.zkshare.v1.SetConfirmersResponse2\xae\x01\n" +
 	"\x0fVerifierService\x12?\n" +
 	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse\x12Z\n" +
 	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\xee\x04\n" +
@@ -4122,9 +4123,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"ListBlocks\x12\x1d.zkshare.v1.ListBlocksRequest\x1a\x1e.zkshare.v1.ListBlocksResponse\x12P\n" +
 	"\vWatchBlocks\x12\x1e.zkshare.v1.WatchBlocksRequest\x1a\x1f.zkshare.v1.WatchBlocksResponse0\x01\x12]\n" +
-	"\x10ListAuditEntries\x12#.zkshare.v1.ListAuditEntriesRequest\x1a$.zkshare.v1.ListAuditEntriesResponse2v\n" +
+	"\x10ListAuditEntries\x12#.zkshare.v1.ListAuditEntriesRequest\x1a$.zkshare.v1.ListAuditEntriesResponse2\xd4\x02\n" +
 	"\fAdminService\x12f\n" +
-	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponseB\x9c\x01\n" +
+	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponse\x12B\n" +
+	"\aPropose\x12\x1a.zkshare.v1.ProposeRequest\x1a\x1b.zkshare.v1.ProposeResponse\x12B\n" +
+	"\aApprove\x12\x1a.zkshare.v1.ApproveRequest\x1a\x1b.zkshare.v1.ApproveResponse\x12T\n" +
+	"\rListProposals\x12 .zkshare.v1.ListProposalsRequest\x1a!.zkshare.v1.ListProposalsResponseB\x9c\x01\n" +
 	"\x0ecom.zkshare.v1B\fServiceProtoP\x01Z3github.com/zkshare/zkshare/gen/zkshare/v1;zksharev1\xa2\x02\x03ZXX\xaa\x02\n" +
 	"Zkshare.V1\xca\x02\n" +
 	"Zkshare\\V1\xe2\x02\x16Zkshare\\V1\\GPBMetadata\xea\x02\vZkshare::V1b\x06proto3"
@@ -4203,6 +4207,14 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*BlockHeader)(nil),                 // 56: zkshare.v1.BlockHeader
 	(*Audit)(nil),                       // 57: zkshare.v1.Audit
 	(Role)(0),                           // 58: zkshare.v1.Role
+	(*SetConfirmersRequest)(nil),        // 59: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),              // 60: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),              // 61: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),        // 62: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),       // 63: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),             // 64: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),             // 65: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),       // 66: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	0,  // 0: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
@@ -4247,39 +4259,47 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	13, // 39: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
 	32, // 40: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
 	27, // 41: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	34, // 42: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	36, // 43: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	38, // 44: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	40, // 45: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
-	42, // 46: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	44, // 47: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	46, // 48: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	48, // 49: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	50, // 50: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	53, // 51: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	6,  // 52: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	9,  // 53: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	26, // 54: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	30, // 55: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	11, // 56: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	22, // 57: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	24, // 58: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	16, // 59: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	15, // 60: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	33, // 61: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	28, // 62: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	35, // 63: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	37, // 64: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	39, // 65: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	41, // 66: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	43, // 67: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	45, // 68: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	47, // 69: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	49, // 70: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	52, // 71: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	54, // 72: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	52, // [52:73] is the sub-list for method output_type
-	31, // [31:52] is the sub-list for method input_type
+	59, // 42: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	34, // 43: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	36, // 44: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	38, // 45: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	40, // 46: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
+	42, // 47: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	44, // 48: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	46, // 49: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	48, // 50: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	50, // 51: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	53, // 52: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	60, // 53: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	61, // 54: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	62, // 55: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	6,  // 56: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	9,  // 57: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	26, // 58: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	30, // 59: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	11, // 60: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	22, // 61: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	24, // 62: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	16, // 63: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	15, // 64: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	33, // 65: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	28, // 66: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	63, // 67: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	35, // 68: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	37, // 69: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	39, // 70: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	41, // 71: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	43, // 72: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	45, // 73: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	47, // 74: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	49, // 75: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	52, // 76: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	54, // 77: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	64, // 78: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	65, // 79: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	66, // 80: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	56, // [56:81] is the sub-list for method output_type
+	31, // [31:56] is the sub-list for method input_type
 	31, // [31:31] is the sub-list for extension type_name
 	31, // [31:31] is the sub-list for extension extendee
 	0,  // [0:31] is the sub-list for field type_name
@@ -4290,6 +4310,7 @@ func file_zkshare_v1_service_proto_init() {
 	if File_zkshare_v1_service_proto != nil {
 		return
 	}
+	file_zkshare_v1_governance_proto_init()
 	file_zkshare_v1_ledger_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

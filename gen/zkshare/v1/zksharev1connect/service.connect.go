@@ -69,6 +69,9 @@ const (
 	// HolderServiceConfirmAnchorProcedure is the fully-qualified name of the HolderService's
 	// ConfirmAnchor RPC.
 	HolderServiceConfirmAnchorProcedure = "/zkshare.v1.HolderService/ConfirmAnchor"
+	// HolderServiceSetConfirmersProcedure is the fully-qualified name of the HolderService's
+	// SetConfirmers RPC.
+	HolderServiceSetConfirmersProcedure = "/zkshare.v1.HolderService/SetConfirmers"
 	// VerifierServiceVerifyProcedure is the fully-qualified name of the VerifierService's Verify RPC.
 	VerifierServiceVerifyProcedure = "/zkshare.v1.VerifierService/Verify"
 	// VerifierServiceVerifyAggregateProcedure is the fully-qualified name of the VerifierService's
@@ -97,6 +100,13 @@ const (
 	// AdminServiceRegisterParticipantProcedure is the fully-qualified name of the AdminService's
 	// RegisterParticipant RPC.
 	AdminServiceRegisterParticipantProcedure = "/zkshare.v1.AdminService/RegisterParticipant"
+	// AdminServiceProposeProcedure is the fully-qualified name of the AdminService's Propose RPC.
+	AdminServiceProposeProcedure = "/zkshare.v1.AdminService/Propose"
+	// AdminServiceApproveProcedure is the fully-qualified name of the AdminService's Approve RPC.
+	AdminServiceApproveProcedure = "/zkshare.v1.AdminService/Approve"
+	// AdminServiceListProposalsProcedure is the fully-qualified name of the AdminService's
+	// ListProposals RPC.
+	AdminServiceListProposalsProcedure = "/zkshare.v1.AdminService/ListProposals"
 )
 
 // HolderServiceClient is a client for the zkshare.v1.HolderService service.
@@ -115,6 +125,9 @@ type HolderServiceClient interface {
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 	// Co-signs another holder's anchor, as one of its named confirmers.
 	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
+	// Proposes a new confirmer set for one of the node holder's collections
+	// (a governance proposal: M governors approve it with AdminService.Approve).
+	SetConfirmers(context.Context, *v1.SetConfirmersRequest) (*v1.SetConfirmersResponse, error)
 }
 
 // NewHolderServiceClient constructs a client for the zkshare.v1.HolderService service. By default,
@@ -194,6 +207,12 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(holderServiceMethods.ByName("ConfirmAnchor")),
 			connect.WithClientOptions(opts...),
 		),
+		setConfirmers: connect.NewClient[v1.SetConfirmersRequest, v1.SetConfirmersResponse](
+			httpClient,
+			baseURL+HolderServiceSetConfirmersProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("SetConfirmers")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -210,6 +229,7 @@ type holderServiceClient struct {
 	proveAggregate   *connect.Client[v1.ProveAggregateRequest, v1.ProveAggregateResponse]
 	issueReceipt     *connect.Client[v1.IssueReceiptRequest, v1.IssueReceiptResponse]
 	confirmAnchor    *connect.Client[v1.ConfirmAnchorRequest, v1.ConfirmAnchorResponse]
+	setConfirmers    *connect.Client[v1.SetConfirmersRequest, v1.SetConfirmersResponse]
 }
 
 // CreateCollection calls zkshare.v1.HolderService.CreateCollection.
@@ -303,6 +323,15 @@ func (c *holderServiceClient) ConfirmAnchor(ctx context.Context, req *v1.Confirm
 	return nil, err
 }
 
+// SetConfirmers calls zkshare.v1.HolderService.SetConfirmers.
+func (c *holderServiceClient) SetConfirmers(ctx context.Context, req *v1.SetConfirmersRequest) (*v1.SetConfirmersResponse, error) {
+	response, err := c.setConfirmers.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // HolderServiceHandler is an implementation of the zkshare.v1.HolderService service.
 type HolderServiceHandler interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
@@ -319,6 +348,9 @@ type HolderServiceHandler interface {
 	IssueReceipt(context.Context, *v1.IssueReceiptRequest) (*v1.IssueReceiptResponse, error)
 	// Co-signs another holder's anchor, as one of its named confirmers.
 	ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error)
+	// Proposes a new confirmer set for one of the node holder's collections
+	// (a governance proposal: M governors approve it with AdminService.Approve).
+	SetConfirmers(context.Context, *v1.SetConfirmersRequest) (*v1.SetConfirmersResponse, error)
 }
 
 // NewHolderServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -394,6 +426,12 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(holderServiceMethods.ByName("ConfirmAnchor")),
 		connect.WithHandlerOptions(opts...),
 	)
+	holderServiceSetConfirmersHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceSetConfirmersProcedure,
+		svc.SetConfirmers,
+		connect.WithSchema(holderServiceMethods.ByName("SetConfirmers")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.HolderService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case HolderServiceCreateCollectionProcedure:
@@ -418,6 +456,8 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 			holderServiceIssueReceiptHandler.ServeHTTP(w, r)
 		case HolderServiceConfirmAnchorProcedure:
 			holderServiceConfirmAnchorHandler.ServeHTTP(w, r)
+		case HolderServiceSetConfirmersProcedure:
+			holderServiceSetConfirmersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -469,6 +509,10 @@ func (UnimplementedHolderServiceHandler) IssueReceipt(context.Context, *v1.Issue
 
 func (UnimplementedHolderServiceHandler) ConfirmAnchor(context.Context, *v1.ConfirmAnchorRequest) (*v1.ConfirmAnchorResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.ConfirmAnchor is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) SetConfirmers(context.Context, *v1.SetConfirmersRequest) (*v1.SetConfirmersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.SetConfirmers is not implemented"))
 }
 
 // VerifierServiceClient is a client for the zkshare.v1.VerifierService service.
@@ -828,6 +872,12 @@ func (UnimplementedLedgerServiceHandler) ListAuditEntries(context.Context, *v1.L
 // AdminServiceClient is a client for the zkshare.v1.AdminService service.
 type AdminServiceClient interface {
 	RegisterParticipant(context.Context, *v1.RegisterParticipantRequest) (*v1.RegisterParticipantResponse, error)
+	// Proposes an action; a governor's proposal counts as its approval, and
+	// proposing an open proposal's action approves it.
+	Propose(context.Context, *v1.ProposeRequest) (*v1.ProposeResponse, error)
+	Approve(context.Context, *v1.ApproveRequest) (*v1.ApproveResponse, error)
+	// The open proposals, with their approvals and expiry.
+	ListProposals(context.Context, *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the zkshare.v1.AdminService service. By default, it
@@ -847,12 +897,33 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("RegisterParticipant")),
 			connect.WithClientOptions(opts...),
 		),
+		propose: connect.NewClient[v1.ProposeRequest, v1.ProposeResponse](
+			httpClient,
+			baseURL+AdminServiceProposeProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("Propose")),
+			connect.WithClientOptions(opts...),
+		),
+		approve: connect.NewClient[v1.ApproveRequest, v1.ApproveResponse](
+			httpClient,
+			baseURL+AdminServiceApproveProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("Approve")),
+			connect.WithClientOptions(opts...),
+		),
+		listProposals: connect.NewClient[v1.ListProposalsRequest, v1.ListProposalsResponse](
+			httpClient,
+			baseURL+AdminServiceListProposalsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListProposals")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
 	registerParticipant *connect.Client[v1.RegisterParticipantRequest, v1.RegisterParticipantResponse]
+	propose             *connect.Client[v1.ProposeRequest, v1.ProposeResponse]
+	approve             *connect.Client[v1.ApproveRequest, v1.ApproveResponse]
+	listProposals       *connect.Client[v1.ListProposalsRequest, v1.ListProposalsResponse]
 }
 
 // RegisterParticipant calls zkshare.v1.AdminService.RegisterParticipant.
@@ -864,9 +935,42 @@ func (c *adminServiceClient) RegisterParticipant(ctx context.Context, req *v1.Re
 	return nil, err
 }
 
+// Propose calls zkshare.v1.AdminService.Propose.
+func (c *adminServiceClient) Propose(ctx context.Context, req *v1.ProposeRequest) (*v1.ProposeResponse, error) {
+	response, err := c.propose.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// Approve calls zkshare.v1.AdminService.Approve.
+func (c *adminServiceClient) Approve(ctx context.Context, req *v1.ApproveRequest) (*v1.ApproveResponse, error) {
+	response, err := c.approve.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListProposals calls zkshare.v1.AdminService.ListProposals.
+func (c *adminServiceClient) ListProposals(ctx context.Context, req *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error) {
+	response, err := c.listProposals.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the zkshare.v1.AdminService service.
 type AdminServiceHandler interface {
 	RegisterParticipant(context.Context, *v1.RegisterParticipantRequest) (*v1.RegisterParticipantResponse, error)
+	// Proposes an action; a governor's proposal counts as its approval, and
+	// proposing an open proposal's action approves it.
+	Propose(context.Context, *v1.ProposeRequest) (*v1.ProposeResponse, error)
+	Approve(context.Context, *v1.ApproveRequest) (*v1.ApproveResponse, error)
+	// The open proposals, with their approvals and expiry.
+	ListProposals(context.Context, *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -882,10 +986,34 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("RegisterParticipant")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceProposeHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceProposeProcedure,
+		svc.Propose,
+		connect.WithSchema(adminServiceMethods.ByName("Propose")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceApproveHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceApproveProcedure,
+		svc.Approve,
+		connect.WithSchema(adminServiceMethods.ByName("Approve")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListProposalsHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListProposalsProcedure,
+		svc.ListProposals,
+		connect.WithSchema(adminServiceMethods.ByName("ListProposals")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceRegisterParticipantProcedure:
 			adminServiceRegisterParticipantHandler.ServeHTTP(w, r)
+		case AdminServiceProposeProcedure:
+			adminServiceProposeHandler.ServeHTTP(w, r)
+		case AdminServiceApproveProcedure:
+			adminServiceApproveHandler.ServeHTTP(w, r)
+		case AdminServiceListProposalsProcedure:
+			adminServiceListProposalsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -897,4 +1025,16 @@ type UnimplementedAdminServiceHandler struct{}
 
 func (UnimplementedAdminServiceHandler) RegisterParticipant(context.Context, *v1.RegisterParticipantRequest) (*v1.RegisterParticipantResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.RegisterParticipant is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) Propose(context.Context, *v1.ProposeRequest) (*v1.ProposeResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.Propose is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) Approve(context.Context, *v1.ApproveRequest) (*v1.ApproveResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.Approve is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListProposals(context.Context, *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.ListProposals is not implemented"))
 }
