@@ -99,7 +99,7 @@ func (s *State) direct(sender Participant) error {
 // keepsGovernors refuses revoking a governor that would leave fewer
 // governors than the threshold (or none).
 func (s *State) keepsGovernors(p Participant) error {
-	if p.Role == zkv1.Role_ROLE_VALIDATOR && len(s.Validators()) <= 1 {
+	if p.Role == zkv1.Role_ROLE_VALIDATOR && s.activeValidators() <= 1 {
 		return fmt.Errorf("%w: %q is the last validator", ErrRejected, p.ID)
 	}
 	if !s.isGovernor(p) {
@@ -124,6 +124,64 @@ func (s *State) validatorKeyFree(role zkv1.Role, key []byte) error {
 		}
 	}
 	return nil
+}
+
+// underEngine says whether the ledger runs under a consensus engine: its
+// validators have consensus keys (from genesis on).
+func (s *State) underEngine() bool {
+	for _, p := range s.Participants {
+		if p.Role == zkv1.Role_ROLE_VALIDATOR && len(p.ConsensusKey) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkConsensusKey checks a new consensus key for a participant of role:
+// required for a validator under a consensus engine, refused otherwise,
+// and never one that a validator holds or held (the engine knows
+// validators by it).
+func (s *State) checkConsensusKey(role zkv1.Role, key []byte) error {
+	if role != zkv1.Role_ROLE_VALIDATOR || !s.underEngine() {
+		if len(key) > 0 {
+			return fmt.Errorf("%w: consensus_public_key is only for a validator under a consensus engine", ErrRejected)
+		}
+		return nil
+	}
+	if len(key) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: a validator needs a %d-byte consensus_public_key", ErrRejected, ed25519.PublicKeySize)
+	}
+	for id, p := range s.Participants {
+		if p.Role == zkv1.Role_ROLE_VALIDATOR && p.HadConsensusKey(key) {
+			return fmt.Errorf("%w: validator %q holds or held this consensus key", ErrRejected, id)
+		}
+	}
+	return nil
+}
+
+// HadConsensusKey says whether key is p's current or a past consensus key.
+func (p Participant) HadConsensusKey(key []byte) bool {
+	if len(p.ConsensusKey) > 0 && string(p.ConsensusKey) == string(key) {
+		return true
+	}
+	for _, e := range p.PastConsensusKeys {
+		if string(e.Key) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// activeValidators counts the validators not revoked, with a consensus key
+// or not (a single node's validator has none).
+func (s *State) activeValidators() int {
+	n := 0
+	for _, p := range s.Participants {
+		if p.Role == zkv1.Role_ROLE_VALIDATOR && !p.Revoked {
+			n++
+		}
+	}
+	return n
 }
 
 // BlockKeyAt is the key of p that signs block h: blocks up to and
@@ -153,12 +211,13 @@ func (p Participant) HadKey(key []byte) bool {
 	return false
 }
 
-// Validators are the active validators' current keys, by id.
+// Validators are the active validators' current consensus keys, by id:
+// the consensus engine's validator set (empty without an engine).
 func (s *State) Validators() map[string]ed25519.PublicKey {
 	out := map[string]ed25519.PublicKey{}
 	for id, p := range s.Participants {
-		if p.Role == zkv1.Role_ROLE_VALIDATOR && !p.Revoked && len(p.Key) == ed25519.PublicKeySize {
-			out[id] = p.Key
+		if p.Role == zkv1.Role_ROLE_VALIDATOR && !p.Revoked && len(p.ConsensusKey) == ed25519.PublicKeySize {
+			out[id] = p.ConsensusKey
 		}
 	}
 	return out
@@ -176,6 +235,9 @@ func (s *State) checkAction(a *zkv1.GovernanceAction, bc BlockContext) (func(), 
 		return c, "", err
 	case *zkv1.GovernanceAction_RotateKey:
 		c, err := s.doRotateKey(k.RotateKey, bc)
+		return c, "", err
+	case *zkv1.GovernanceAction_RotateConsensusKey:
+		c, err := s.doRotateConsensusKey(k.RotateConsensusKey, bc)
 		return c, "", err
 	case *zkv1.GovernanceAction_RegisterCircuit:
 		c, err := s.doRegisterCircuit(k.RegisterCircuit, bc)
@@ -390,6 +452,12 @@ func ActRegisterParticipant(id string, role zkv1.Role, pub ed25519.PublicKey) *z
 	return &zkv1.GovernanceAction{Action: &zkv1.GovernanceAction_RegisterParticipant{RegisterParticipant: &zkv1.RegisterParticipant{Id: id, Role: role, PublicKey: pub}}}
 }
 
+// ActRegisterValidator registers a validator with its ledger key pub and
+// its consensus-engine key consensus.
+func ActRegisterValidator(id string, pub, consensus ed25519.PublicKey) *zkv1.GovernanceAction {
+	return &zkv1.GovernanceAction{Action: &zkv1.GovernanceAction_RegisterParticipant{RegisterParticipant: &zkv1.RegisterParticipant{Id: id, Role: zkv1.Role_ROLE_VALIDATOR, PublicKey: pub, ConsensusPublicKey: consensus}}}
+}
+
 // ActRevokeParticipant revokes a participant.
 func ActRevokeParticipant(id string) *zkv1.GovernanceAction {
 	return &zkv1.GovernanceAction{Action: &zkv1.GovernanceAction_RevokeParticipant{RevokeParticipant: &zkv1.RevokeParticipant{Id: id}}}
@@ -398,6 +466,11 @@ func ActRevokeParticipant(id string) *zkv1.GovernanceAction {
 // ActRotateKey replaces a participant's key.
 func ActRotateKey(id string, pub ed25519.PublicKey) *zkv1.GovernanceAction {
 	return &zkv1.GovernanceAction{Action: &zkv1.GovernanceAction_RotateKey{RotateKey: &zkv1.RotateKey{Id: id, PublicKey: pub}}}
+}
+
+// ActRotateConsensusKey replaces a validator's consensus key.
+func ActRotateConsensusKey(id string, pub ed25519.PublicKey) *zkv1.GovernanceAction {
+	return &zkv1.GovernanceAction{Action: &zkv1.GovernanceAction_RotateConsensusKey{RotateConsensusKey: &zkv1.RotateConsensusKey{Id: id, ConsensusPublicKey: pub}}}
 }
 
 // ActRegisterCircuit pins a circuit.

@@ -304,3 +304,74 @@ func TestNodeKeyRotationVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A validator's consensus key is apart from its ledger key: required for a
+// validator under a consensus engine, refused for other roles and without
+// an engine, never one a validator holds or held; Validators are the
+// consensus keys, and only RotateConsensusKey changes them.
+func TestConsensusKeys(t *testing.T) {
+	key := func(id string) *ledger.Identity { k, _ := ledger.NewIdentity(id); return k }
+	c1, c2, c3 := key("c1"), key("c2"), key("c3")
+	g := &gov{t: t, ids: map[string]*ledger.Identity{}, now: time.UnixMilli(1_700_000_000_000)}
+	gen := &ledger.Genesis{Origin: origin}
+	for id, role := range map[string]zkv1.Role{"a1": zkv1.Role_ROLE_ADMIN, "holder": zkv1.Role_ROLE_HOLDER, "v1": zkv1.Role_ROLE_VALIDATOR} {
+		g.ids[id] = key(id)
+		p := ledger.Participant{ID: id, Role: role, Key: g.ids[id].Public()}
+		if role == zkv1.Role_ROLE_VALIDATOR {
+			p.ConsensusKey = c1.Public()
+		}
+		gen.Participants = append(gen.Participants, p)
+	}
+	st, err := gen.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.st = st
+	v2 := key("v2")
+	g.ids["v2"] = v2
+	g.fails("a1", ledger.RegisterParticipant("v2", zkv1.Role_ROLE_VALIDATOR, v2.Public()), ledger.ErrRejected, "needs a 32-byte consensus_public_key")
+	g.fails("a1", ledger.RegisterValidator("v2", v2.Public(), []byte{1, 2}), ledger.ErrRejected, "consensus_public_key")
+	g.fails("a1", ledger.RegisterValidator("v2", v2.Public(), c1.Public()), ledger.ErrRejected, "holds or held this consensus key")
+	bad := &zkv1.RegisterParticipant{Id: "bank", Role: zkv1.Role_ROLE_CONSUMER, PublicKey: key("bank").Public(), ConsensusPublicKey: c2.Public()}
+	g.fails("a1", func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_RegisterParticipant{RegisterParticipant: bad} }, ledger.ErrRejected, "only for a validator")
+	g.must("a1", ledger.RegisterValidator("v2", v2.Public(), c2.Public()))
+	vals := g.st.Validators()
+	if len(vals) != 2 || !vals["v1"].Equal(c1.Public()) || !vals["v2"].Equal(c2.Public()) {
+		t.Fatalf("validators %x", vals)
+	}
+
+	// A ledger key rotation leaves the consensus key alone.
+	fresh := key("v1")
+	g.must("v1", ledger.RotateKey("v1", fresh.Public()))
+	g.ids["v1"] = fresh
+	if !g.st.Validators()["v1"].Equal(c1.Public()) {
+		t.Fatal("a ledger key rotation changed the consensus key")
+	}
+	// A consensus key rotation: the validator's own act, or M-of-N.
+	g.fails("a1", ledger.RotateConsensusKey("v1", c3.Public()), ledger.ErrPermission, "rotates its own key")
+	g.fails("holder", ledger.RotateConsensusKey("holder", c3.Public()), ledger.ErrRejected, "has no consensus key")
+	g.fails("v1", ledger.RotateConsensusKey("v1", c2.Public()), ledger.ErrRejected, "holds or held")
+	g.fails("v1", ledger.RotateConsensusKey("v1", c1.Public()), ledger.ErrRejected, "holds or held")
+	g.must("v1", ledger.RotateConsensusKey("v1", c3.Public()))
+	p := g.st.Participants["v1"]
+	if !g.st.Validators()["v1"].Equal(c3.Public()) || !p.HadConsensusKey(c1.Public()) || p.ConsensusKeyFrom != g.h || !p.BlockKeyAt(g.h+1).Equal(fresh.Public()) {
+		t.Fatalf("after the consensus key rotation: %+v", p)
+	}
+	g.fails("a1", ledger.RegisterValidator("v3", key("v3").Public(), c1.Public()), ledger.ErrRejected, "holds or held this consensus key")
+	c4 := key("c4")
+	g.must("a1", ledger.ProposeAction(ledger.ActRotateConsensusKey("v2", c4.Public())))
+	if !g.st.Validators()["v2"].Equal(c4.Public()) {
+		t.Fatal("the approved consensus key rotation did not apply")
+	}
+	g.must("a1", ledger.RevokeParticipant("v2"))
+	g.fails("a1", ledger.RevokeParticipant("v1"), ledger.ErrRejected, "last validator")
+
+	// Without a consensus engine: no consensus keys, and the single node's
+	// validator is still the last one.
+	s := newGov(t, 1, "a1")
+	s.fails("a1", ledger.RegisterValidator("n2", key("n2").Public(), c2.Public()), ledger.ErrRejected, "only for a validator under a consensus engine")
+	s.fails("a1", ledger.RevokeParticipant("node"), ledger.ErrRejected, "last validator")
+	if len(s.st.Validators()) != 0 {
+		t.Fatal("consensus validators without an engine")
+	}
+}

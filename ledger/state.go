@@ -52,6 +52,14 @@ type Participant struct {
 	// PastKeys are a validator's earlier keys, oldest first: the keys
 	// that signed its earlier blocks (see BlockKeyAt).
 	PastKeys []KeyEpoch `json:"past_keys,omitempty"`
+	// ConsensusKey is a validator's consensus-engine key (CometBFT's), apart
+	// from Key, which signs its transactions and ledger blocks; none for a
+	// ledger without a consensus engine. ConsensusKeyFrom is the height of
+	// the block that rotated to it, PastConsensusKeys the earlier ones,
+	// oldest first (the engine knows a validator by them).
+	ConsensusKey      []byte     `json:"consensus_key,omitempty"`
+	ConsensusKeyFrom  uint64     `json:"consensus_key_from,omitempty"`
+	PastConsensusKeys []KeyEpoch `json:"past_consensus_keys,omitempty"`
 }
 
 // Circuit is a pinned circuit.
@@ -173,6 +181,8 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 		commit, err = s.registerParticipant(sender, k.RegisterParticipant)
 	case *zkv1.TxBody_RotateKey:
 		commit, err = s.rotateKey(sender, k.RotateKey, bc)
+	case *zkv1.TxBody_RotateConsensusKey:
+		commit, err = s.rotateConsensusKey(sender, k.RotateConsensusKey, bc)
 	case *zkv1.TxBody_RevokeParticipant:
 		commit, err = s.revoke(sender, k.RevokeParticipant, bc)
 	case *zkv1.TxBody_RegisterCircuit:
@@ -246,8 +256,11 @@ func (s *State) doRegisterParticipant(r *zkv1.RegisterParticipant) (func(), erro
 	if err := s.validatorKeyFree(r.GetRole(), r.GetPublicKey()); err != nil {
 		return nil, err
 	}
+	if err := s.checkConsensusKey(r.GetRole(), r.GetConsensusPublicKey()); err != nil {
+		return nil, err
+	}
 	return func() {
-		s.putParticipant(Participant{ID: r.GetId(), Role: r.GetRole(), Key: slices.Clone(r.GetPublicKey())})
+		s.putParticipant(Participant{ID: r.GetId(), Role: r.GetRole(), Key: slices.Clone(r.GetPublicKey()), ConsensusKey: slices.Clone(r.GetConsensusPublicKey())})
 	}, nil
 }
 
@@ -278,6 +291,32 @@ func (s *State) doRotateKey(r *zkv1.RotateKey, bc BlockContext) (func(), error) 
 			p.PastKeys = append(slices.Clone(p.PastKeys), KeyEpoch{Key: p.Key, From: p.KeyFrom})
 		}
 		p.Key, p.KeyFrom = slices.Clone(r.GetPublicKey()), bc.Height
+		s.putParticipant(p)
+	}, nil
+}
+
+func (s *State) rotateConsensusKey(sender Participant, r *zkv1.RotateConsensusKey, bc BlockContext) (func(), error) {
+	if r.GetId() != sender.ID {
+		return nil, fmt.Errorf("%w: only %q rotates its own key; anyone else needs M-of-N approval: propose it", ErrPermission, r.GetId())
+	}
+	return s.doRotateConsensusKey(r, bc)
+}
+
+func (s *State) doRotateConsensusKey(r *zkv1.RotateConsensusKey, bc BlockContext) (func(), error) {
+	p, ok := s.Participants[r.GetId()]
+	if !ok || p.Revoked {
+		return nil, fmt.Errorf("%w: no active participant %q", ErrRejected, r.GetId())
+	}
+	if p.Role != zkv1.Role_ROLE_VALIDATOR || len(p.ConsensusKey) == 0 {
+		return nil, fmt.Errorf("%w: %q has no consensus key", ErrRejected, p.ID)
+	}
+	if err := s.checkConsensusKey(p.Role, r.GetConsensusPublicKey()); err != nil {
+		return nil, err
+	}
+	return func() {
+		p := s.Participants[r.GetId()] // the sender's sequence may have changed it
+		p.PastConsensusKeys = append(slices.Clone(p.PastConsensusKeys), KeyEpoch{Key: p.ConsensusKey, From: p.ConsensusKeyFrom})
+		p.ConsensusKey, p.ConsensusKeyFrom = slices.Clone(r.GetConsensusPublicKey()), bc.Height
 		s.putParticipant(p)
 	}, nil
 }

@@ -198,6 +198,21 @@ func RotateKey(id string, pub ed25519.PublicKey) func(*zkv1.TxBody) {
 	}
 }
 
+// RegisterValidator is a RegisterParticipant of a validator with its
+// consensus-engine key, for NewTx.
+func RegisterValidator(id string, pub, consensus ed25519.PublicKey) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) {
+		b.Kind = &zkv1.TxBody_RegisterParticipant{RegisterParticipant: &zkv1.RegisterParticipant{Id: id, Role: zkv1.Role_ROLE_VALIDATOR, PublicKey: pub, ConsensusPublicKey: consensus}}
+	}
+}
+
+// RotateConsensusKey replaces a validator's consensus-engine key, for NewTx.
+func RotateConsensusKey(id string, pub ed25519.PublicKey) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) {
+		b.Kind = &zkv1.TxBody_RotateConsensusKey{RotateConsensusKey: &zkv1.RotateConsensusKey{Id: id, ConsensusPublicKey: pub}}
+	}
+}
+
 // RevokeParticipant disables id.
 func RevokeParticipant(id string) func(*zkv1.TxBody) {
 	return func(b *zkv1.TxBody) {

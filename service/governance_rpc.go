@@ -56,6 +56,14 @@ func checkAction(a *zkv1.GovernanceAction) error {
 		if len(r.GetPublicKey()) != ed25519.PublicKeySize {
 			return invalid("action.rotate_key.public_key", "want a %d-byte Ed25519 public key, got %d bytes", ed25519.PublicKeySize, len(r.GetPublicKey()))
 		}
+	case *zkv1.GovernanceAction_RotateConsensusKey:
+		r := k.RotateConsensusKey
+		if !participantID.MatchString(r.GetId()) {
+			return invalid("action.rotate_consensus_key.id", "%q is not a participant id", r.GetId())
+		}
+		if len(r.GetConsensusPublicKey()) != ed25519.PublicKeySize {
+			return invalid("action.rotate_consensus_key.consensus_public_key", "want a %d-byte Ed25519 public key, got %d bytes", ed25519.PublicKeySize, len(r.GetConsensusPublicKey()))
+		}
 	case *zkv1.GovernanceAction_RegisterCircuit:
 		r := k.RegisterCircuit
 		if len(r.GetCircuitId()) != 32 {
@@ -77,7 +85,7 @@ func checkAction(a *zkv1.GovernanceAction) error {
 		}
 		return checkConfirmers("action.set_confirmers.", r.GetConfirmers(), r.GetConfirmationsRequired())
 	default:
-		return invalid("action", "want one of register_participant, revoke_participant, rotate_key, register_circuit, set_confirmers")
+		return invalid("action", "want one of register_participant, revoke_participant, rotate_key, rotate_consensus_key, register_circuit, set_confirmers")
 	}
 	return nil
 }

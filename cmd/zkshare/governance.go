@@ -284,6 +284,8 @@ func describeAction(a *zkv1.GovernanceAction) string {
 		return "revoke " + k.RevokeParticipant.GetId()
 	case *zkv1.GovernanceAction_RotateKey:
 		return fmt.Sprintf("rotate %s's key to %.16x…", k.RotateKey.GetId(), k.RotateKey.GetPublicKey())
+	case *zkv1.GovernanceAction_RotateConsensusKey:
+		return fmt.Sprintf("rotate %s's consensus key to %.16x…", k.RotateConsensusKey.GetId(), k.RotateConsensusKey.GetConsensusPublicKey())
 	case *zkv1.GovernanceAction_RegisterCircuit:
 		r := k.RegisterCircuit
 		return fmt.Sprintf("pin circuit %s (%.16x…, %s)", r.GetName(), r.GetCircuitId(), strings.ToLower(strings.TrimPrefix(r.GetSetup().String(), "SETUP_KIND_")))

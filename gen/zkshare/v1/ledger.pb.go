@@ -215,6 +215,7 @@ type TxBody struct {
 	//	*TxBody_Audit
 	//	*TxBody_Propose
 	//	*TxBody_Approve
+	//	*TxBody_RotateConsensusKey
 	Kind          isTxBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -375,6 +376,15 @@ func (x *TxBody) GetApprove() *Approve {
 	return nil
 }
 
+func (x *TxBody) GetRotateConsensusKey() *RotateConsensusKey {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_RotateConsensusKey); ok {
+			return x.RotateConsensusKey
+		}
+	}
+	return nil
+}
+
 type isTxBody_Kind interface {
 	isTxBody_Kind()
 }
@@ -419,6 +429,10 @@ type TxBody_Approve struct {
 	Approve *Approve `protobuf:"bytes,19,opt,name=approve,proto3,oneof"`
 }
 
+type TxBody_RotateConsensusKey struct {
+	RotateConsensusKey *RotateConsensusKey `protobuf:"bytes,20,opt,name=rotate_consensus_key,json=rotateConsensusKey,proto3,oneof"`
+}
+
 func (*TxBody_RegisterParticipant) isTxBody_Kind() {}
 
 func (*TxBody_RotateKey) isTxBody_Kind() {}
@@ -439,15 +453,24 @@ func (*TxBody_Propose) isTxBody_Kind() {}
 
 func (*TxBody_Approve) isTxBody_Kind() {}
 
+func (*TxBody_RotateConsensusKey) isTxBody_Kind() {}
+
 // RegisterParticipant adds a participant: an admin's direct act only while
 // the governance threshold is 1; otherwise a GovernanceAction.
 type RegisterParticipant struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Role          Role                   `protobuf:"varint,2,opt,name=role,proto3,enum=zkshare.v1.Role" json:"role,omitempty"`
-	PublicKey     []byte                 `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Role  Role                   `protobuf:"varint,2,opt,name=role,proto3,enum=zkshare.v1.Role" json:"role,omitempty"`
+	// public_key signs the participant's transactions (and a validator's
+	// ledger blocks).
+	PublicKey []byte `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// consensus_public_key is a validator's consensus-engine key (CometBFT's
+	// priv_validator_key), distinct from public_key: required for a
+	// validator when the ledger runs under a consensus engine (its genesis
+	// validators have consensus keys), refused otherwise.
+	ConsensusPublicKey []byte `protobuf:"bytes,4,opt,name=consensus_public_key,json=consensusPublicKey,proto3" json:"consensus_public_key,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *RegisterParticipant) Reset() {
@@ -497,6 +520,13 @@ func (x *RegisterParticipant) GetRole() Role {
 func (x *RegisterParticipant) GetPublicKey() []byte {
 	if x != nil {
 		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *RegisterParticipant) GetConsensusPublicKey() []byte {
+	if x != nil {
+		return x.ConsensusPublicKey
 	}
 	return nil
 }
@@ -555,6 +585,61 @@ func (x *RotateKey) GetPublicKey() []byte {
 	return nil
 }
 
+// RotateConsensusKey replaces a validator's consensus-engine key (its
+// ledger key is unchanged): sent by the validator itself, or as a
+// GovernanceAction approved by M governors.
+type RotateConsensusKey struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ConsensusPublicKey []byte                 `protobuf:"bytes,2,opt,name=consensus_public_key,json=consensusPublicKey,proto3" json:"consensus_public_key,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RotateConsensusKey) Reset() {
+	*x = RotateConsensusKey{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateConsensusKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateConsensusKey) ProtoMessage() {}
+
+func (x *RotateConsensusKey) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateConsensusKey.ProtoReflect.Descriptor instead.
+func (*RotateConsensusKey) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RotateConsensusKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RotateConsensusKey) GetConsensusPublicKey() []byte {
+	if x != nil {
+		return x.ConsensusPublicKey
+	}
+	return nil
+}
+
 // RevokeParticipant disables a participant for good: an admin's direct
 // act only while the governance threshold is 1; otherwise a GovernanceAction.
 type RevokeParticipant struct {
@@ -566,7 +651,7 @@ type RevokeParticipant struct {
 
 func (x *RevokeParticipant) Reset() {
 	*x = RevokeParticipant{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[4]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +663,7 @@ func (x *RevokeParticipant) String() string {
 func (*RevokeParticipant) ProtoMessage() {}
 
 func (x *RevokeParticipant) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[4]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +676,7 @@ func (x *RevokeParticipant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeParticipant.ProtoReflect.Descriptor instead.
 func (*RevokeParticipant) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RevokeParticipant) GetId() string {
@@ -615,7 +700,7 @@ type RegisterCircuit struct {
 
 func (x *RegisterCircuit) Reset() {
 	*x = RegisterCircuit{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[5]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +712,7 @@ func (x *RegisterCircuit) String() string {
 func (*RegisterCircuit) ProtoMessage() {}
 
 func (x *RegisterCircuit) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[5]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +725,7 @@ func (x *RegisterCircuit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCircuit.ProtoReflect.Descriptor instead.
 func (*RegisterCircuit) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{5}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterCircuit) GetCircuitId() []byte {
@@ -688,7 +773,7 @@ type RegisterCollection struct {
 
 func (x *RegisterCollection) Reset() {
 	*x = RegisterCollection{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[6]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +785,7 @@ func (x *RegisterCollection) String() string {
 func (*RegisterCollection) ProtoMessage() {}
 
 func (x *RegisterCollection) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[6]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +798,7 @@ func (x *RegisterCollection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCollection.ProtoReflect.Descriptor instead.
 func (*RegisterCollection) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{6}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterCollection) GetCollectionId() []byte {
@@ -784,7 +869,7 @@ type Anchor struct {
 
 func (x *Anchor) Reset() {
 	*x = Anchor{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +881,7 @@ func (x *Anchor) String() string {
 func (*Anchor) ProtoMessage() {}
 
 func (x *Anchor) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +894,7 @@ func (x *Anchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anchor.ProtoReflect.Descriptor instead.
 func (*Anchor) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Anchor) GetCollectionId() []byte {
@@ -866,7 +951,7 @@ type ConfirmAnchor struct {
 
 func (x *ConfirmAnchor) Reset() {
 	*x = ConfirmAnchor{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +963,7 @@ func (x *ConfirmAnchor) String() string {
 func (*ConfirmAnchor) ProtoMessage() {}
 
 func (x *ConfirmAnchor) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +976,7 @@ func (x *ConfirmAnchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchor.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchor) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ConfirmAnchor) GetCollectionId() []byte {
@@ -930,7 +1015,7 @@ type Audit struct {
 
 func (x *Audit) Reset() {
 	*x = Audit{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1027,7 @@ func (x *Audit) String() string {
 func (*Audit) ProtoMessage() {}
 
 func (x *Audit) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1040,7 @@ func (x *Audit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audit.ProtoReflect.Descriptor instead.
 func (*Audit) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Audit) GetCollectionId() []byte {
@@ -985,7 +1070,7 @@ type SetConfirmers struct {
 
 func (x *SetConfirmers) Reset() {
 	*x = SetConfirmers{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1082,7 @@ func (x *SetConfirmers) String() string {
 func (*SetConfirmers) ProtoMessage() {}
 
 func (x *SetConfirmers) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1095,7 @@ func (x *SetConfirmers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConfirmers.ProtoReflect.Descriptor instead.
 func (*SetConfirmers) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetConfirmers) GetCollectionId() []byte {
@@ -1044,6 +1129,7 @@ type GovernanceAction struct {
 	//	*GovernanceAction_RotateKey
 	//	*GovernanceAction_RegisterCircuit
 	//	*GovernanceAction_SetConfirmers
+	//	*GovernanceAction_RotateConsensusKey
 	Action        isGovernanceAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1051,7 +1137,7 @@ type GovernanceAction struct {
 
 func (x *GovernanceAction) Reset() {
 	*x = GovernanceAction{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1149,7 @@ func (x *GovernanceAction) String() string {
 func (*GovernanceAction) ProtoMessage() {}
 
 func (x *GovernanceAction) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1162,7 @@ func (x *GovernanceAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GovernanceAction.ProtoReflect.Descriptor instead.
 func (*GovernanceAction) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GovernanceAction) GetAction() isGovernanceAction_Action {
@@ -1131,6 +1217,15 @@ func (x *GovernanceAction) GetSetConfirmers() *SetConfirmers {
 	return nil
 }
 
+func (x *GovernanceAction) GetRotateConsensusKey() *RotateConsensusKey {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_RotateConsensusKey); ok {
+			return x.RotateConsensusKey
+		}
+	}
+	return nil
+}
+
 type isGovernanceAction_Action interface {
 	isGovernanceAction_Action()
 }
@@ -1155,6 +1250,10 @@ type GovernanceAction_SetConfirmers struct {
 	SetConfirmers *SetConfirmers `protobuf:"bytes,5,opt,name=set_confirmers,json=setConfirmers,proto3,oneof"`
 }
 
+type GovernanceAction_RotateConsensusKey struct {
+	RotateConsensusKey *RotateConsensusKey `protobuf:"bytes,6,opt,name=rotate_consensus_key,json=rotateConsensusKey,proto3,oneof"`
+}
+
 func (*GovernanceAction_RegisterParticipant) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_RevokeParticipant) isGovernanceAction_Action() {}
@@ -1164,6 +1263,8 @@ func (*GovernanceAction_RotateKey) isGovernanceAction_Action() {}
 func (*GovernanceAction_RegisterCircuit) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_SetConfirmers) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_RotateConsensusKey) isGovernanceAction_Action() {}
 
 // Propose opens a governance proposal (a governor; for SetConfirmers, the
 // collection's holder). Its id is the SHA-256 of
@@ -1180,7 +1281,7 @@ type Propose struct {
 
 func (x *Propose) Reset() {
 	*x = Propose{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1293,7 @@ func (x *Propose) String() string {
 func (*Propose) ProtoMessage() {}
 
 func (x *Propose) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1306,7 @@ func (x *Propose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Propose.ProtoReflect.Descriptor instead.
 func (*Propose) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Propose) GetAction() *GovernanceAction {
@@ -1226,7 +1327,7 @@ type Approve struct {
 
 func (x *Approve) Reset() {
 	*x = Approve{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1339,7 @@ func (x *Approve) String() string {
 func (*Approve) ProtoMessage() {}
 
 func (x *Approve) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1352,7 @@ func (x *Approve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approve.ProtoReflect.Descriptor instead.
 func (*Approve) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Approve) GetProposalId() []byte {
@@ -1283,7 +1384,7 @@ type BlockHeader struct {
 
 func (x *BlockHeader) Reset() {
 	*x = BlockHeader{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1396,7 @@ func (x *BlockHeader) String() string {
 func (*BlockHeader) ProtoMessage() {}
 
 func (x *BlockHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1409,7 @@ func (x *BlockHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockHeader.ProtoReflect.Descriptor instead.
 func (*BlockHeader) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *BlockHeader) GetOrigin() string {
@@ -1396,7 +1497,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1509,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1522,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Block) GetHeader() []byte {
@@ -1460,7 +1561,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"zkshare.v1\"6\n" +
 	"\x02Tx\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xf8\x05\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xcc\x06\n" +
 	"\x06TxBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x16\n" +
 	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
@@ -1478,17 +1579,22 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x0econfirm_anchor\x18\x10 \x01(\v2\x19.zkshare.v1.ConfirmAnchorH\x00R\rconfirmAnchor\x12)\n" +
 	"\x05audit\x18\x11 \x01(\v2\x11.zkshare.v1.AuditH\x00R\x05audit\x12/\n" +
 	"\apropose\x18\x12 \x01(\v2\x13.zkshare.v1.ProposeH\x00R\apropose\x12/\n" +
-	"\aapprove\x18\x13 \x01(\v2\x13.zkshare.v1.ApproveH\x00R\aapproveB\x06\n" +
-	"\x04kind\"j\n" +
+	"\aapprove\x18\x13 \x01(\v2\x13.zkshare.v1.ApproveH\x00R\aapprove\x12R\n" +
+	"\x14rotate_consensus_key\x18\x14 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKeyB\x06\n" +
+	"\x04kind\"\x9c\x01\n" +
 	"\x13RegisterParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x10.zkshare.v1.RoleR\x04role\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x03 \x01(\fR\tpublicKey\":\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\x120\n" +
+	"\x14consensus_public_key\x18\x04 \x01(\fR\x12consensusPublicKey\":\n" +
 	"\tRotateKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x02 \x01(\fR\tpublicKey\"#\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\"V\n" +
+	"\x12RotateConsensusKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
+	"\x14consensus_public_key\x18\x02 \x01(\fR\x12consensusPublicKey\"#\n" +
 	"\x11RevokeParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x8e\x01\n" +
 	"\x0fRegisterCircuit\x12\x1d\n" +
@@ -1532,14 +1638,15 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"confirmers\x18\x02 \x03(\tR\n" +
 	"confirmers\x125\n" +
-	"\x16confirmations_required\x18\x03 \x01(\rR\x15confirmationsRequired\"\x88\x03\n" +
+	"\x16confirmations_required\x18\x03 \x01(\rR\x15confirmationsRequired\"\xdc\x03\n" +
 	"\x10GovernanceAction\x12T\n" +
 	"\x14register_participant\x18\x01 \x01(\v2\x1f.zkshare.v1.RegisterParticipantH\x00R\x13registerParticipant\x12N\n" +
 	"\x12revoke_participant\x18\x02 \x01(\v2\x1d.zkshare.v1.RevokeParticipantH\x00R\x11revokeParticipant\x126\n" +
 	"\n" +
 	"rotate_key\x18\x03 \x01(\v2\x15.zkshare.v1.RotateKeyH\x00R\trotateKey\x12H\n" +
 	"\x10register_circuit\x18\x04 \x01(\v2\x1b.zkshare.v1.RegisterCircuitH\x00R\x0fregisterCircuit\x12B\n" +
-	"\x0eset_confirmers\x18\x05 \x01(\v2\x19.zkshare.v1.SetConfirmersH\x00R\rsetConfirmersB\b\n" +
+	"\x0eset_confirmers\x18\x05 \x01(\v2\x19.zkshare.v1.SetConfirmersH\x00R\rsetConfirmers\x12R\n" +
+	"\x14rotate_consensus_key\x18\x06 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKeyB\b\n" +
 	"\x06action\"?\n" +
 	"\aPropose\x124\n" +
 	"\x06action\x18\x01 \x01(\v2\x1c.zkshare.v1.GovernanceActionR\x06action\"*\n" +
@@ -1594,7 +1701,7 @@ func file_zkshare_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(Role)(0),                   // 0: zkshare.v1.Role
 	(SetupKind)(0),              // 1: zkshare.v1.SetupKind
@@ -1602,43 +1709,46 @@ var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(*TxBody)(nil),              // 3: zkshare.v1.TxBody
 	(*RegisterParticipant)(nil), // 4: zkshare.v1.RegisterParticipant
 	(*RotateKey)(nil),           // 5: zkshare.v1.RotateKey
-	(*RevokeParticipant)(nil),   // 6: zkshare.v1.RevokeParticipant
-	(*RegisterCircuit)(nil),     // 7: zkshare.v1.RegisterCircuit
-	(*RegisterCollection)(nil),  // 8: zkshare.v1.RegisterCollection
-	(*Anchor)(nil),              // 9: zkshare.v1.Anchor
-	(*ConfirmAnchor)(nil),       // 10: zkshare.v1.ConfirmAnchor
-	(*Audit)(nil),               // 11: zkshare.v1.Audit
-	(*SetConfirmers)(nil),       // 12: zkshare.v1.SetConfirmers
-	(*GovernanceAction)(nil),    // 13: zkshare.v1.GovernanceAction
-	(*Propose)(nil),             // 14: zkshare.v1.Propose
-	(*Approve)(nil),             // 15: zkshare.v1.Approve
-	(*BlockHeader)(nil),         // 16: zkshare.v1.BlockHeader
-	(*Block)(nil),               // 17: zkshare.v1.Block
+	(*RotateConsensusKey)(nil),  // 6: zkshare.v1.RotateConsensusKey
+	(*RevokeParticipant)(nil),   // 7: zkshare.v1.RevokeParticipant
+	(*RegisterCircuit)(nil),     // 8: zkshare.v1.RegisterCircuit
+	(*RegisterCollection)(nil),  // 9: zkshare.v1.RegisterCollection
+	(*Anchor)(nil),              // 10: zkshare.v1.Anchor
+	(*ConfirmAnchor)(nil),       // 11: zkshare.v1.ConfirmAnchor
+	(*Audit)(nil),               // 12: zkshare.v1.Audit
+	(*SetConfirmers)(nil),       // 13: zkshare.v1.SetConfirmers
+	(*GovernanceAction)(nil),    // 14: zkshare.v1.GovernanceAction
+	(*Propose)(nil),             // 15: zkshare.v1.Propose
+	(*Approve)(nil),             // 16: zkshare.v1.Approve
+	(*BlockHeader)(nil),         // 17: zkshare.v1.BlockHeader
+	(*Block)(nil),               // 18: zkshare.v1.Block
 }
 var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	4,  // 0: zkshare.v1.TxBody.register_participant:type_name -> zkshare.v1.RegisterParticipant
 	5,  // 1: zkshare.v1.TxBody.rotate_key:type_name -> zkshare.v1.RotateKey
-	6,  // 2: zkshare.v1.TxBody.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
-	7,  // 3: zkshare.v1.TxBody.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	8,  // 4: zkshare.v1.TxBody.register_collection:type_name -> zkshare.v1.RegisterCollection
-	9,  // 5: zkshare.v1.TxBody.anchor:type_name -> zkshare.v1.Anchor
-	10, // 6: zkshare.v1.TxBody.confirm_anchor:type_name -> zkshare.v1.ConfirmAnchor
-	11, // 7: zkshare.v1.TxBody.audit:type_name -> zkshare.v1.Audit
-	14, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
-	15, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
-	0,  // 10: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
-	1,  // 11: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
-	4,  // 12: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
-	6,  // 13: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
-	5,  // 14: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
-	7,  // 15: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	12, // 16: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
-	13, // 17: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	7,  // 2: zkshare.v1.TxBody.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
+	8,  // 3: zkshare.v1.TxBody.register_circuit:type_name -> zkshare.v1.RegisterCircuit
+	9,  // 4: zkshare.v1.TxBody.register_collection:type_name -> zkshare.v1.RegisterCollection
+	10, // 5: zkshare.v1.TxBody.anchor:type_name -> zkshare.v1.Anchor
+	11, // 6: zkshare.v1.TxBody.confirm_anchor:type_name -> zkshare.v1.ConfirmAnchor
+	12, // 7: zkshare.v1.TxBody.audit:type_name -> zkshare.v1.Audit
+	15, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
+	16, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
+	6,  // 10: zkshare.v1.TxBody.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
+	0,  // 11: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
+	1,  // 12: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
+	4,  // 13: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
+	7,  // 14: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
+	5,  // 15: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
+	8,  // 16: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
+	13, // 17: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
+	6,  // 18: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
+	14, // 19: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_ledger_proto_init() }
@@ -1657,13 +1767,15 @@ func file_zkshare_v1_ledger_proto_init() {
 		(*TxBody_Audit)(nil),
 		(*TxBody_Propose)(nil),
 		(*TxBody_Approve)(nil),
+		(*TxBody_RotateConsensusKey)(nil),
 	}
-	file_zkshare_v1_ledger_proto_msgTypes[11].OneofWrappers = []any{
+	file_zkshare_v1_ledger_proto_msgTypes[12].OneofWrappers = []any{
 		(*GovernanceAction_RegisterParticipant)(nil),
 		(*GovernanceAction_RevokeParticipant)(nil),
 		(*GovernanceAction_RotateKey)(nil),
 		(*GovernanceAction_RegisterCircuit)(nil),
 		(*GovernanceAction_SetConfirmers)(nil),
+		(*GovernanceAction_RotateConsensusKey)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1671,7 +1783,7 @@ func file_zkshare_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_ledger_proto_rawDesc), len(file_zkshare_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
