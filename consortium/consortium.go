@@ -7,7 +7,6 @@ package consortium
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -37,6 +36,8 @@ type App struct {
 	abci.BaseApplication
 	l   *ledger.Ledger
 	log *slog.Logger
+	// onCommit runs after each commit, with the committed state.
+	onCommit func(*ledger.State)
 }
 
 // NewApp returns the ABCI application over l.
@@ -144,7 +145,13 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 
 // Commit stores the finalised block.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
-	return &abci.ResponseCommit{}, a.l.Commit()
+	if err := a.l.Commit(); err != nil {
+		return nil, err
+	}
+	if a.onCommit != nil {
+		a.onCommit(a.l.State())
+	}
+	return &abci.ResponseCommit{}, nil
 }
 
 // proposer maps a CometBFT validator address to its ledger participant.
@@ -260,9 +267,12 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		if o.node, err = p2p.LoadOrGenNodeKey(o.cfg.NodeKeyFile()); err != nil {
 			return nil, err
 		}
-		// The validator's consensus key is also its ledger identity.
-		o.id = &ledger.Identity{ID: name, Key: ed25519.PrivateKey(o.pv.Key.PrivKey.Bytes())}
-		genesis.Participants = append(genesis.Participants, ledger.Participant{ID: name, Role: zkv1.Role_ROLE_VALIDATOR, Key: o.id.Public()})
+		// The validator's ledger identity (its transactions and ledger
+		// blocks) is apart from its CometBFT consensus key.
+		if o.id, err = ledger.NewIdentity(name); err != nil {
+			return nil, err
+		}
+		genesis.Participants = append(genesis.Participants, ledger.Participant{ID: name, Role: zkv1.Role_ROLE_VALIDATOR, Key: o.id.Public(), ConsensusKey: o.pv.Key.PubKey.Bytes()})
 		// Each organisation also holds data: its holder signs its anchors.
 		if o.holder, err = ledger.NewIdentity(fmt.Sprintf("holder%d", k+1)); err != nil {
 			return nil, err
@@ -374,13 +384,10 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 	}
 	// A key prepared for a rotation (see validators.go).
 	next, _ := ledger.LoadIdentity(o.nextKeyPath())
-	onKey := func(id *ledger.Identity) {
-		pv, err := adoptKey(o, cfg, id)
-		if err != nil {
-			log.Error("consortium: new validator key not stored", "err", err)
-			return
+	onKey := func(*ledger.Identity) {
+		if err := adoptKey(o); err != nil {
+			log.Error("consortium: new ledger key not stored", "err", err)
 		}
-		n.pv.set(pv)
 	}
 	l, err := ledger.Open(o.ledgerDir(), id, ledger.Options{Log: log, Broadcast: n.broadcast, NextNode: next, OnNodeKey: onKey})
 	if err != nil {
@@ -389,19 +396,30 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 	n.Ledger = l
 	if next != nil && l.Node() == next {
 		// The rotation was committed before the node last stopped.
-		if _, err := adoptKey(o, cfg, next); err != nil {
+		if err := adoptKey(o); err != nil {
 			l.Close()
 			return nil, err
 		}
 	}
-	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
-	n.pv.set(pv)
+	// A consensus key rotation committed before the node last stopped.
+	if err := adoptConsensusKey(cfg, l.State(), id.ID, n.pv); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if n.pv.get() == nil {
+		n.pv.set(privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()))
+	}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		l.Close()
 		return nil, err
 	}
 	app := NewApp(l, log)
+	app.onCommit = func(st *ledger.State) {
+		if err := adoptConsensusKey(cfg, st, id.ID, n.pv); err != nil {
+			log.Error("consortium: new consensus key not adopted", "err", err)
+		}
+	}
 	cn, err := node.NewNode(cfg, n.pv, nodeKey, proxy.NewLocalClientCreator(app), node.DefaultGenesisDocProviderFunc(cfg),
 		cmtcfg.DefaultDBProvider, node.DefaultMetricsProvider(cfg.Instrumentation), cmtlog.NewNopLogger())
 	if err != nil {

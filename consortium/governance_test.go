@@ -3,6 +3,7 @@ package consortium_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometbft/cometbft/privval"
 	cmthttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -231,29 +233,44 @@ func TestGovernanceAcrossOrganisations(t *testing.T) {
 		t.Fatal("not registered with three approvals")
 	}
 
-	// org2 rotates its validator key while its node is down; back up, the
-	// node catches up, adopts the key and votes with it.
+	// org2 rotates its validator's ledger key, then its consensus key,
+	// while its node is down: the ledger key leaves CometBFT's validator
+	// set alone, the consensus key replaces org2's in it. Back up, the node
+	// catches up, adopts both keys and votes with the new consensus key.
 	before := b.validatorSet(0)
+	oldCons := b.consensusKey(1)
 	b.stop(1)
 	cur, next, err := consortium.PrepareKeyRotation(b.org(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.must(0, cur, ledger.RotateKey("org2", next.Public()))
-	newAddr := strings.ToUpper(addrHex(next.Public()))
-	oldAddr := strings.ToUpper(addrHex(cur.Public()))
-	b.waitFor("the new key in the validator set", func() bool {
+	if after := b.validatorSet(0); len(after) != len(before) || after[strings.ToUpper(addrHex(oldCons))] != 10 {
+		t.Fatalf("a ledger key rotation changed the validator set: %v -> %v", before, after)
+	}
+	b.refused(0, cur, ledger.RotateConsensusKey("org2", evil.Public()), ledger.ErrUnauthenticated, "bad signature")
+	id, nextCons, err := consortium.PrepareConsensusKeyRotation(b.org(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !id.Public().Equal(cur.Public()) {
+		t.Fatal("the ledger key is stored before the node adopted it")
+	}
+	b.must(0, next, ledger.RotateConsensusKey("org2", nextCons))
+	newAddr := strings.ToUpper(addrHex(nextCons))
+	oldAddr := strings.ToUpper(addrHex(oldCons))
+	b.waitFor("the new consensus key in the validator set", func() bool {
 		set := b.validatorSet(0)
 		_, hasOld := set[oldAddr]
 		return set[newAddr] == 10 && !hasOld
 	})
 	b.start(1)
 	b.ready(1)
-	b.waitFor("org2 to store its new key", func() bool {
+	b.waitFor("org2 to store its new keys", func() bool {
 		id, err := ledger.LoadIdentity(filepath.Join(b.org(1), "identities", "node.json"))
-		return err == nil && id.Public().Equal(next.Public())
+		return err == nil && id.Public().Equal(next.Public()) && b.consensusKey(1).Equal(nextCons)
 	})
-	b.waitFor("org2 to sign commits with its new key", func() bool { return b.signedLatest(0, newAddr) })
+	b.waitFor("org2 to sign commits with its new consensus key", func() bool { return b.signedLatest(0, newAddr) })
 	t.Logf("validator set %v -> %v", before, b.validatorSet(0))
 
 	// org4's validator is revoked by three admins: CometBFT drops it, and
@@ -263,7 +280,7 @@ func TestGovernanceAcrossOrganisations(t *testing.T) {
 	b.must(0, admin[0], ledger.ProposeAction(rev))
 	b.must(1, admin[1], ledger.ApproveProposal(revID))
 	b.must(2, admin[2], ledger.ApproveProposal(revID))
-	org4 := strings.ToUpper(addrHex(b.identity(3, "node").Public()))
+	org4 := strings.ToUpper(addrHex(b.consensusKey(3)))
 	b.waitFor("org4 out of the validator set", func() bool {
 		set := b.validatorSet(0)
 		_, ok := set[org4]
@@ -312,6 +329,12 @@ func TestGovernanceAcrossOrganisations(t *testing.T) {
 	b.ready(1)
 }
 
+// consensusKey is organisation k's stored CometBFT public key.
+func (b *bare) consensusKey(k int) ed25519.PublicKey {
+	pv := privval.LoadFilePVEmptyState(filepath.Join(b.org(k), "cometbft", "config", "priv_validator_key.json"), "")
+	return pv.Key.PubKey.Bytes()
+}
+
 func addrHex(pub []byte) string {
 	sum := sha256.Sum256(pub)
 	return hex.EncodeToString(sum[:20])
@@ -329,4 +352,34 @@ func (b *bare) signedLatest(k int, addr string) bool {
 		}
 	}
 	return false
+}
+
+// Init gives each validator a ledger key (identities/node.json) apart from
+// its CometBFT key, which the ledger's genesis records as its consensus key.
+func TestInitSeparatesKeys(t *testing.T) {
+	dir := t.TempDir()
+	m, err := consortium.Init(2, dir, consortium.Options{Origin: "test.consortium/ledger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bare{t: t, dir: dir, m: m}
+	l, err := ledger.Open(filepath.Join(dir, "org1", "ledger"), nil, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	st := l.State()
+	for k, org := range m.Orgs {
+		node, cons := b.identity(k, "node"), b.consensusKey(k)
+		if node.Public().Equal(cons) {
+			t.Fatalf("%s: node.json is the CometBFT key", org)
+		}
+		p := st.Participants[org]
+		if !bytes.Equal(p.Key, node.Public()) || !bytes.Equal(p.ConsensusKey, cons) {
+			t.Fatalf("%s: genesis keys %x %x", org, p.Key, p.ConsensusKey)
+		}
+		if !st.Validators()[org].Equal(cons) {
+			t.Fatalf("%s: not a validator by its consensus key", org)
+		}
+	}
 }

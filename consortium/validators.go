@@ -16,7 +16,6 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto"
-	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/privval"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -31,13 +30,25 @@ import (
 // keep verifying across the change: the ledger checks each block against
 // the validators and keys of its own height (ledger.Verify).
 //
-// A validator rotating its key prepares the new key first
+// A validator has two keys: its ledger key (identities/node.json), which
+// signs its transactions and its replica's ledger blocks, and its
+// consensus key (CometBFT's priv_validator_key.json), by which CometBFT
+// knows it. Each rotates on its own.
+//
+// A ledger key rotation prepares the new key first
 // (identities/node.next.json, PrepareKeyRotation), then sends RotateKey
 // signed with the old one (Node.RotateKey does both while running). Once
-// the rotation is committed the node signs ledger blocks and consensus
-// votes with the new key and stores it as its key (identities/node.json and
-// CometBFT's priv_validator_key.json). A node that was stopped meanwhile
-// does the same when it catches up.
+// the rotation is committed the node signs with the new key and stores it
+// as identities/node.json. The validator set does not change.
+//
+// A consensus key rotation prepares the new key first
+// (cometbft/config/priv_validator_key.next.json,
+// PrepareConsensusKeyRotation), then sends RotateConsensusKey signed with
+// the ledger key (Node.RotateConsensusKey does both while running). Once
+// the rotation is committed (a validator update) the node stores it as
+// priv_validator_key.json and votes with it.
+//
+// A node that was stopped meanwhile does the same when it catches up.
 
 // validatorPower is each organisation's voting power.
 const validatorPower = 10
@@ -73,7 +84,7 @@ func validatorUpdates(before, after *ledger.State) []abci.ValidatorUpdate {
 }
 
 // proposerOf maps a CometBFT validator address to the validator
-// participant that has or had that key (revoked ones included: a validator
+// participant that has or had that consensus key (revoked ones included: a validator
 // revoked at h still proposes until the change reaches CometBFT).
 func proposerOf(st *ledger.State, addr []byte) string {
 	ids := make([]string, 0, len(st.Participants))
@@ -86,8 +97,8 @@ func proposerOf(st *ledger.State, addr []byte) string {
 		if p.Role != zkv1.Role_ROLE_VALIDATOR {
 			continue
 		}
-		keys := [][]byte{p.Key}
-		for _, e := range p.PastKeys {
+		keys := [][]byte{p.ConsensusKey}
+		for _, e := range p.PastConsensusKeys {
 			keys = append(keys, e.Key)
 		}
 		for _, k := range keys {
@@ -124,7 +135,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 }
 
 // switchPV is the node's CometBFT signer; it changes key when the node's
-// validator is re-keyed. CometBFT reads the public key again after each
+// validator's consensus key is rotated. CometBFT reads the public key again after each
 // commit.
 type switchPV struct {
 	mu sync.RWMutex
@@ -154,9 +165,9 @@ func (s *switchPV) SignProposal(chainID string, p *cmtproto.Proposal) error {
 // nextKeyPath is where a prepared key waits until its rotation commits.
 func (o Org) nextKeyPath() string { return o.identity("node.next") }
 
-// PrepareKeyRotation draws the organisation's next validator key and keeps
-// it in identities/node.next.json. It returns the current identity (which
-// signs the RotateKey) and the next one.
+// PrepareKeyRotation draws the organisation's next ledger key for its
+// validator and keeps it in identities/node.next.json. It returns the
+// current identity (which signs the RotateKey) and the next one.
 func PrepareKeyRotation(dir string) (cur, next *ledger.Identity, err error) {
 	o := Org{Dir: dir}
 	if cur, err = ledger.LoadIdentity(o.identity("node")); err != nil {
@@ -171,21 +182,20 @@ func PrepareKeyRotation(dir string) (cur, next *ledger.Identity, err error) {
 	return cur, next, next.Save(o.nextKeyPath())
 }
 
-// adoptKey makes id the organisation's stored node key: CometBFT's key
-// files first, then identities/node.json. It is idempotent, so a crash
-// between the steps is finished on the next start.
-func adoptKey(o Org, cfg *cmtcfg.Config, id *ledger.Identity) (*privval.FilePV, error) {
-	pv := privval.NewFilePV(cmted25519.PrivKey(id.Key), cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
-	pv.Save()
+// adoptKey makes the prepared ledger key the organisation's stored node
+// key (identities/node.json). It is idempotent, so a crash before it is
+// finished on the next start. CometBFT's key is not touched.
+func adoptKey(o Org) error {
 	if err := os.Rename(o.nextKeyPath(), o.identity("node")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("consortium: store the new node key: %w", err)
+		return fmt.Errorf("consortium: store the new node key: %w", err)
 	}
-	return pv, nil
+	return nil
 }
 
-// RotateKey re-keys this organisation's validator: a new key, then its
-// RotateKey signed with the old one; it returns once the rotation is
-// committed (the node then signs with the new key).
+// RotateKey re-keys this organisation's validator's ledger key: a new key,
+// then its RotateKey signed with the old one; it returns once the rotation
+// is committed (the node then signs with the new key). The consensus key
+// is unchanged (see RotateConsensusKey).
 func (n *Node) RotateKey(ctx context.Context) error {
 	cur, next, err := PrepareKeyRotation(n.dir)
 	if err != nil {
@@ -196,6 +206,81 @@ func (n *Node) RotateKey(ctx context.Context) error {
 	}
 	seq := n.Ledger.State().Participants[cur.ID].Sequence + 1
 	tx, err := ledger.NewTx(n.Ledger.Chain(), cur, seq, time.Now(), ledger.RotateKey(cur.ID, next.Public()))
+	if err != nil {
+		return err
+	}
+	_, err = n.Ledger.SubmitTx(ctx, tx)
+	return err
+}
+
+// nextConsensusKeyPath is where a prepared consensus key waits until its
+// rotation commits.
+func nextConsensusKeyPath(cfg *cmtcfg.Config) string {
+	return strings.TrimSuffix(cfg.PrivValidatorKeyFile(), ".json") + ".next.json"
+}
+
+// PrepareConsensusKeyRotation draws the organisation's next consensus key
+// and keeps it in cometbft/config/priv_validator_key.next.json. It returns
+// the validator's ledger identity (which signs the RotateConsensusKey) and
+// the next consensus public key.
+func PrepareConsensusKeyRotation(dir string) (id *ledger.Identity, next ed25519.PublicKey, err error) {
+	o := Org{Dir: dir}
+	if id, err = ledger.LoadIdentity(o.identity("node")); err != nil {
+		return nil, nil, err
+	}
+	cfg := cmtcfg.DefaultConfig()
+	cfg.SetRoot(o.cometHome())
+	if err := loadConfig(cfg); err != nil {
+		return nil, nil, err
+	}
+	path := nextConsensusKeyPath(cfg)
+	if _, err := os.Stat(path); err == nil {
+		pv := privval.LoadFilePVEmptyState(path, "") // prepared before: keep it
+		return id, pv.Key.PubKey.Bytes(), nil
+	}
+	pv := privval.GenFilePV(path, "")
+	pv.Key.Save()
+	return id, pv.Key.PubKey.Bytes(), nil
+}
+
+// adoptConsensusKey switches the node's CometBFT signer to the prepared
+// consensus key once st gives it to validator id: it becomes
+// priv_validator_key.json (the signing state is kept). It is idempotent.
+func adoptConsensusKey(cfg *cmtcfg.Config, st *ledger.State, id string, sw *switchPV) error {
+	path := nextConsensusKeyPath(cfg)
+	if _, err := os.Stat(path); err != nil {
+		return nil // none prepared
+	}
+	p, ok := st.Participants[id]
+	if !ok || len(p.ConsensusKey) != ed25519.PublicKeySize {
+		return nil
+	}
+	next := privval.LoadFilePVEmptyState(path, "")
+	if !ed25519.PublicKey(p.ConsensusKey).Equal(ed25519.PublicKey(next.Key.PubKey.Bytes())) {
+		return nil // not committed yet
+	}
+	if err := os.Rename(path, cfg.PrivValidatorKeyFile()); err != nil {
+		return fmt.Errorf("consortium: store the new consensus key: %w", err)
+	}
+	sw.set(privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()))
+	return nil
+}
+
+// RotateConsensusKey re-keys this organisation's validator in CometBFT: a
+// new consensus key, then its RotateConsensusKey signed with the ledger
+// key; it returns once the rotation is committed (the node then votes with
+// the new key).
+func (n *Node) RotateConsensusKey(ctx context.Context) error {
+	id, next, err := PrepareConsensusKeyRotation(n.dir)
+	if err != nil {
+		return err
+	}
+	cur := n.Ledger.Node()
+	if cur == nil || cur.ID != id.ID {
+		return fmt.Errorf("consortium: no ledger identity for %s", id.ID)
+	}
+	seq := n.Ledger.State().Participants[cur.ID].Sequence + 1
+	tx, err := ledger.NewTx(n.Ledger.Chain(), cur, seq, time.Now(), ledger.RotateConsensusKey(cur.ID, next))
 	if err != nil {
 		return err
 	}
