@@ -229,9 +229,10 @@ func TestGovernanceAcrossOrganisations(t *testing.T) {
 		t.Fatal("registered with two approvals")
 	}
 	b.must(2, admin[2], ledger.ProposeAction(reg)) // the same action again: an approval
-	if _, ok := b.participant(3, "bank"); !ok {
+	if _, ok := b.participant(2, "bank"); !ok {
 		t.Fatal("not registered with three approvals")
 	}
+	b.waitFor("org4 to commit the registration", func() bool { _, ok := b.participant(3, "bank"); return ok })
 
 	// org2 rotates its validator's ledger key, then its consensus key,
 	// while its node is down: the ledger key leaves CometBFT's validator
