@@ -137,7 +137,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stderr, "4. holder: committed %d records to %s over Connect in %s; root %.8x… anchored at ledger height %d\n",
-		res.GetRecordCount(), sc.Name, time.Since(start).Round(time.Millisecond), res.GetRoot(), res.GetAnchorHeight())
+		res.GetRecordCount(), fullName, time.Since(start).Round(time.Millisecond), res.GetRoot(), res.GetAnchorHeight())
 
 	var samples []sample
 	raw, err := os.ReadFile(filepath.Join(*dataset, "queries.json"))

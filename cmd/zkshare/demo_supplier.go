@@ -72,7 +72,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		return err
 	}
 	fmt.Fprintf(stderr, "\n6. supplier: committed %d shipments to %s in %s, anchored with their column commitments at height %d\n",
-		res.GetRecordCount(), sc.Name, time.Since(start).Round(time.Millisecond), res.GetAnchorHeight())
+		res.GetRecordCount(), fullName, time.Since(start).Round(time.Millisecond), res.GetAnchorHeight())
 
 	// The expected answers, straight from the CSV text.
 	over := map[string]int{}
