@@ -143,12 +143,13 @@ func (s *Server) info(c *holder.Collection) (*zkv1.CollectionInfo, error) {
 
 // GetCollection describes one of this node's collections (a short name is
 // its holder's) or, from the ledger alone, another holder's (by its full
-// name HOLDER/NAME).
+// name HOLDER/NAME). The node's own holder's collection that the ledger
+// has but the store not yet (a create cut short) is not found.
 func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollectionRequest) (*zkv1.GetCollectionResponse, error) {
 	name := h.s.qualify(req.GetName())
 	c, err := h.s.store.Collection(name)
 	if errors.Is(err, holder.ErrNotFound) {
-		if lc, ok := h.s.ledger.State().Collections[collectionKey(name)]; ok {
+		if lc, ok := h.s.ledger.State().Collections[collectionKey(name)]; ok && lc.Holder != h.s.holderID.ID {
 			return &zkv1.GetCollectionResponse{Collection: ledgerInfo(lc)}, nil
 		}
 	}
