@@ -330,3 +330,40 @@ func TestCommitLargerThanOneTransaction(t *testing.T) {
 	}
 	checkConsistent(t, st, "docs", sc, 4000)
 }
+
+// TestQualifiedNames: a store keeps HOLDER/NAME collections (a node's
+// form) apart, with the id of the full name, and refuses a plain name that
+// is another's holder prefix (their keys would overlap).
+func TestQualifiedNames(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, t.TempDir())
+	for _, bad := range []string{"a/b/c", "/x", "a/", "A/x", "a/x.y"} {
+		if err := holder.ValidName(bad); err == nil {
+			t.Errorf("ValidName(%q) accepted", bad)
+		}
+	}
+	for _, name := range []string{"holder/x", "other.org/x"} {
+		c, err := st.CreateCollection(ctx, name, schema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := records.ElementHex(records.CollectionID(name)); c.Name != name || c.ID != want {
+			t.Fatalf("%s: got %s id %s, want id %s", name, c.Name, c.ID, want)
+		}
+		if _, err := st.Commit(ctx, name, batch(3, 10), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.CreateCollection(ctx, "holder", schema(t)); !errors.Is(err, holder.ErrExists) {
+		t.Fatalf("plain name over a holder prefix: %v", err)
+	}
+	if _, err := st.CreateCollection(ctx, "plain", schema(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateCollection(ctx, "plain/x", schema(t)); !errors.Is(err, holder.ErrExists) {
+		t.Fatalf("qualified name under a plain collection: %v", err)
+	}
+	if c, err := st.Collection("holder/x"); err != nil || c.Count != 3 {
+		t.Fatalf("holder/x: %+v %v", c, err)
+	}
+}

@@ -83,12 +83,34 @@ func keyKey(name, key string) []byte {
 	return append([]byte("k/"+name+"/"), key...)
 }
 
-// ValidName checks a collection name: 1-64 lowercase letters, digits, _ and -.
+// holderIDRE is a ledger participant id, a qualified name's prefix.
+var holderIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// ValidName checks a collection name: NAME, or HOLDER/NAME as a node
+// qualifies it (the ledger's form), NAME 1-64 lowercase letters, digits, _
+// and -, HOLDER a participant id.
 func ValidName(name string) error {
-	if !collectionNameRE.MatchString(name) {
-		return fmt.Errorf("collection name %q: use 1-64 lowercase letters, digits, _ and -", name)
+	holder, short, qualified := strings.Cut(name, "/")
+	if !qualified {
+		short = name
+	}
+	if !collectionNameRE.MatchString(short) || qualified && !holderIDRE.MatchString(holder) {
+		return fmt.Errorf("collection name %q: use 1-64 lowercase letters, digits, _ and -, after the holder's id and a / where qualified", name)
 	}
 	return nil
+}
+
+// prefixTaken: "h" and "h/x" cannot share a store, since their keys
+// ("k/h/x/..." of either) would overlap.
+func prefixTaken(txn *badger.Txn, name string) bool {
+	if holder, _, qualified := strings.Cut(name, "/"); qualified {
+		_, err := txn.Get(metaKey(holder))
+		return err == nil
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: metaKey(name + "/")})
+	defer it.Close()
+	it.Rewind()
+	return it.Valid()
 }
 
 // CreateCollection registers a new, empty collection.
@@ -108,6 +130,9 @@ func (s *Store) CreateCollection(ctx context.Context, name string, schema *recor
 			return fmt.Errorf("collection %s: %w", name, ErrExists)
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
+		}
+		if prefixTaken(txn, name) {
+			return fmt.Errorf("collection %s: clashes with a collection of this store (\"h\" and \"h/x\" cannot share one): %w", name, ErrExists)
 		}
 		b, _ := json.Marshal(c)
 		return txn.Set(metaKey(name), b)

@@ -215,8 +215,8 @@ func TestSetConfirmers(t *testing.T) {
 	c := &zkv1.RegisterCircuit{CircuitId: h32("c"), Name: "subject", VkSha256: h32("v"), Setup: zkv1.SetupKind_SETUP_KIND_DEV}
 	g.must("a1", ledger.ProposeAction(ledger.ActRegisterCircuit(c)))
 	g.must("a2", ledger.ProposeAction(ledger.ActRegisterCircuit(c)))
-	coll := h32("coll")
-	g.must("holder", ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: coll, Name: "coll", SchemaHash: h32("s"), TreeDepth: 8, CircuitIds: [][]byte{h32("c")}, Confirmers: []string{"other", "node"}, ConfirmationsRequired: 2}))
+	coll := ledger.CollectionID("holder/coll")
+	g.must("holder", ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: coll, Name: "holder/coll", SchemaHash: h32("s"), TreeDepth: 8, CircuitIds: [][]byte{h32("c")}, Confirmers: []string{"other", "node"}, ConfirmationsRequired: 2}))
 	g.must("holder", ledger.AnchorRoot(&zkv1.Anchor{CollectionId: coll, Root: h32("r1"), Sequence: 1}))
 	g.must("other", ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: coll, Sequence: 1, Root: h32("r1")}))
 	// "node" is gone for good: the holder asks to need "other" alone.

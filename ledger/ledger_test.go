@@ -97,6 +97,9 @@ func (n *net) join(id string, role zkv1.Role) *ledger.Identity {
 
 func h32(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
 
+// benefitsID is the id of "agency/benefits", the collection setup registers.
+var benefitsID = ledger.CollectionID("agency/benefits")
+
 // setup registers a holder, a consumer, a circuit and a collection.
 func (n *net) setup(confirmers []string, required uint32) {
 	n.t.Helper()
@@ -107,13 +110,13 @@ func (n *net) setup(confirmers []string, required uint32) {
 		n.join(c, zkv1.Role_ROLE_HOLDER)
 	}
 	n.must("agency", ledger.RegisterCollection(&zkv1.RegisterCollection{
-		CollectionId: h32("benefits"), Name: "benefits", SchemaHash: h32("schema"), TreeDepth: 32,
+		CollectionId: benefitsID, Name: "agency/benefits", SchemaHash: h32("schema"), TreeDepth: 32,
 		CircuitIds: [][]byte{h32("subject")}, Confirmers: confirmers, ConfirmationsRequired: required,
 	}))
 }
 
 func anchor(seq uint64, root, prev []byte) func(*zkv1.TxBody) {
-	return ledger.AnchorRoot(&zkv1.Anchor{CollectionId: h32("benefits"), Root: root, RecordCount: seq * 10, Sequence: seq, PreviousRoot: prev})
+	return ledger.AnchorRoot(&zkv1.Anchor{CollectionId: benefitsID, Root: root, RecordCount: seq * 10, Sequence: seq, PreviousRoot: prev})
 }
 
 func TestFlowProofsAndQueries(t *testing.T) {
@@ -125,17 +128,17 @@ func TestFlowProofsAndQueries(t *testing.T) {
 	}
 	r1 := n.must("agency", anchor(1, h32("root1"), nil))
 	r2 := n.must("agency", anchor(2, h32("root2"), h32("root1")))
-	audit := n.must("agency", ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Commitment: h32("opening")}))
+	audit := n.must("agency", ledger.AuditEntry(&zkv1.Audit{CollectionId: benefitsID, Commitment: h32("opening")}))
 
-	latest, err := n.l.LatestAnchor(h32("benefits"))
+	latest, err := n.l.LatestAnchor(benefitsID)
 	if err != nil || latest.Sequence != 2 || !bytes.Equal(latest.Root, h32("root2")) {
 		t.Fatalf("latest anchor %+v, %v", latest, err)
 	}
-	at, err := n.l.AnchorAt(h32("benefits"), r1.Height)
+	at, err := n.l.AnchorAt(benefitsID, r1.Height)
 	if err != nil || at.Tx.Body.GetAnchor().GetSequence() != 1 {
 		t.Fatalf("anchor at height %d: %+v, %v", r1.Height, at, err)
 	}
-	if _, err := n.l.AnchorAt(h32("benefits"), r1.Height-1); !errors.Is(err, ledger.ErrNotFound) {
+	if _, err := n.l.AnchorAt(benefitsID, r1.Height-1); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("anchor before the first: %v", err)
 	}
 
@@ -195,7 +198,7 @@ func TestFlowProofsAndQueries(t *testing.T) {
 	for _, q := range []struct {
 		coll []byte
 		want int
-	}{{h32("benefits"), 1}, {h32("other"), 0}} {
+	}{{benefitsID, 1}, {h32("other"), 0}} {
 		got, err := n.l.AuditEntries(q.coll, 0, 10)
 		if err != nil || len(got) != q.want {
 			t.Fatalf("audit entries %x: %d, %v", q.coll, len(got), err)
@@ -223,11 +226,11 @@ func TestConfirmations(t *testing.T) {
 	n := newNet(t, t.TempDir())
 	n.setup([]string{"ministry", "auditor", "court"}, 2)
 	n.must("agency", anchor(1, h32("r1"), nil))
-	if _, err := n.l.LatestAnchor(h32("benefits")); !errors.Is(err, ledger.ErrNotFound) {
+	if _, err := n.l.LatestAnchor(benefitsID); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("unconfirmed anchor counts: %v", err)
 	}
 	confirm := func(root string) func(*zkv1.TxBody) {
-		return ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: h32("benefits"), Sequence: 1, Root: h32(root)})
+		return ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: benefitsID, Sequence: 1, Root: h32(root)})
 	}
 	if _, err := n.submit("bank", confirm("r1")); !errors.Is(err, ledger.ErrPermission) {
 		t.Fatalf("confirmation by a non-confirmer: %v", err)
@@ -239,11 +242,11 @@ func TestConfirmations(t *testing.T) {
 	if _, err := n.submit("ministry", confirm("r1")); !errors.Is(err, ledger.ErrRejected) {
 		t.Fatalf("second confirmation by one confirmer: %v", err)
 	}
-	if _, err := n.l.LatestAnchor(h32("benefits")); err == nil {
+	if _, err := n.l.LatestAnchor(benefitsID); err == nil {
 		t.Fatal("one of two confirmations made the anchor count")
 	}
 	n.must("court", confirm("r1"))
-	a, err := n.l.LatestAnchor(h32("benefits"))
+	a, err := n.l.LatestAnchor(benefitsID)
 	if err != nil || a.Sequence != 1 || len(a.Confirmations) != 2 {
 		t.Fatalf("confirmed anchor: %+v, %v", a, err)
 	}
@@ -295,11 +298,11 @@ func TestRejections(t *testing.T) {
 		{"anchor forks", signed(n.ids["agency"], next("agency"), time.Now(), origin, anchor(2, h32("r2"), h32("rX"))), ledger.ErrRejected},
 		{"short root", signed(n.ids["agency"], next("agency"), time.Now(), origin, anchor(2, []byte{1}, h32("r1"))), ledger.ErrRejected},
 		{"unknown collection", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.AnchorRoot(&zkv1.Anchor{CollectionId: h32("nope"), Root: h32("r"), Sequence: 1})), ledger.ErrRejected},
-		{"collection with unknown circuit", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: h32("c2"), Name: "c2", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("nope")}})), ledger.ErrRejected},
-		{"collection registered twice", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: h32("benefits"), Name: "benefits", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("subject")}})), ledger.ErrRejected},
+		{"collection with unknown circuit", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: ledger.CollectionID("agency/c2"), Name: "agency/c2", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("nope")}})), ledger.ErrRejected},
+		{"collection registered twice", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: benefitsID, Name: "agency/benefits", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("subject")}})), ledger.ErrRejected},
 		{"circuit by holder", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.RegisterCircuit(&zkv1.RegisterCircuit{CircuitId: h32("c"), VkSha256: h32("v"), Setup: zkv1.SetupKind_SETUP_KIND_DEV})), ledger.ErrPermission},
-		{"audit by consumer", signed(n.ids["bank"], next("bank"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Commitment: h32("c")})), ledger.ErrPermission},
-		{"audit short commitment", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("benefits"), Commitment: []byte{1}})), ledger.ErrRejected},
+		{"audit by consumer", signed(n.ids["bank"], next("bank"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: benefitsID, Commitment: h32("c")})), ledger.ErrPermission},
+		{"audit short commitment", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: benefitsID, Commitment: []byte{1}})), ledger.ErrRejected},
 		{"audit of an unknown collection", signed(n.ids["agency"], next("agency"), time.Now(), origin, ledger.AuditEntry(&zkv1.Audit{CollectionId: h32("nope"), Commitment: h32("c")})), ledger.ErrRejected},
 		{"admin revokes itself", signed(n.admin, next("admin"), time.Now(), origin, ledger.RevokeParticipant("admin")), ledger.ErrRejected},
 	} {
@@ -551,10 +554,10 @@ func TestNestedUnknownFields(t *testing.T) {
 		kind         func(*zkv1.TxBody)
 	}{
 		{"anchor", "agency", func(b *zkv1.TxBody) {
-			b.Kind = &zkv1.TxBody_Anchor{Anchor: with(&zkv1.Anchor{CollectionId: h32("benefits"), Root: h32("r1"), RecordCount: 10, Sequence: 1}).(*zkv1.Anchor)}
+			b.Kind = &zkv1.TxBody_Anchor{Anchor: with(&zkv1.Anchor{CollectionId: benefitsID, Root: h32("r1"), RecordCount: 10, Sequence: 1}).(*zkv1.Anchor)}
 		}},
 		{"register collection", "agency", func(b *zkv1.TxBody) {
-			b.Kind = &zkv1.TxBody_RegisterCollection{RegisterCollection: with(&zkv1.RegisterCollection{CollectionId: h32("c2"), Name: "c2", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("subject")}}).(*zkv1.RegisterCollection)}
+			b.Kind = &zkv1.TxBody_RegisterCollection{RegisterCollection: with(&zkv1.RegisterCollection{CollectionId: ledger.CollectionID("agency/c2"), Name: "agency/c2", SchemaHash: h32("s"), TreeDepth: 32, CircuitIds: [][]byte{h32("subject")}}).(*zkv1.RegisterCollection)}
 		}},
 		{"revoke", "admin", func(b *zkv1.TxBody) {
 			b.Kind = &zkv1.TxBody_RevokeParticipant{RevokeParticipant: with(&zkv1.RevokeParticipant{Id: "bank"}).(*zkv1.RevokeParticipant)}
@@ -697,7 +700,7 @@ func FuzzApply(f *testing.F) {
 		ledger.RegisterParticipant("x", zkv1.Role_ROLE_CONSUMER, holder.Public()),
 		ledger.RegisterCircuit(&zkv1.RegisterCircuit{CircuitId: h32("c"), VkSha256: h32("v"), Setup: zkv1.SetupKind_SETUP_KIND_DEV}),
 		anchor(1, h32("r"), nil),
-		ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: h32("benefits"), Sequence: 1}),
+		ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: benefitsID, Sequence: 1}),
 	} {
 		b := &zkv1.TxBody{}
 		kind(b)

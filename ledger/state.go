@@ -385,8 +385,8 @@ func (s *State) registerCollection(sender Participant, r *zkv1.RegisterCollectio
 	if err := checkHash("schema_hash", r.GetSchemaHash()); err != nil {
 		return nil, err
 	}
-	if !idRE.MatchString(r.GetName()) {
-		return nil, fmt.Errorf("%w: collection name %q", ErrRejected, r.GetName())
+	if err := checkCollectionName(sender.ID, r.GetName(), r.GetCollectionId()); err != nil {
+		return nil, err
 	}
 	if d := r.GetTreeDepth(); d < 1 || d > 64 {
 		return nil, fmt.Errorf("%w: tree_depth %d outside 1..64", ErrRejected, d)

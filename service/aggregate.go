@@ -34,6 +34,7 @@ func (h *holderService) ProveAggregate(ctx context.Context, req *zkv1.ProveAggre
 
 func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest, progress func(done, total int)) (*zkv1.ProveAggregateResponse, error) {
 	s := h.s
+	coll := s.qualify(req.GetCollection())
 	c := callerOf(ctx)
 	if q := req.GetQuery(); q == "" || len(q) > maxQueryBytes {
 		return nil, invalid("query", "want 1 to %d bytes", maxQueryBytes)
@@ -52,15 +53,15 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 			return nil, invalid("threshold.value", "too long")
 		}
 	}
-	lc, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]
+	lc, ok := s.ledger.State().Collections[collectionKey(coll)]
 	if !ok {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", coll))
 	}
 	mode := zkv1.AggregateMode_AGGREGATE_MODE_REVEAL
 	if th != nil {
 		mode = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD
 	}
-	minGroup, err := s.policies.allow(req.GetCollection(), c.ID, question{kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, query: req.GetQuery(), field: req.GetField(), mode: mode})
+	minGroup, err := s.policies.allow(coll, c.ID, question{kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, query: req.GetQuery(), field: req.GetField(), mode: mode})
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -73,9 +74,9 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: req.GetCollection(), Query: req.GetQuery(), Field: req.GetField(), Threshold: th, Nonce: *nonce, MinGroup: uint64(minGroup)},
+	b, err := s.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: req.GetQuery(), Field: req.GetField(), Threshold: th, Nonce: *nonce, MinGroup: uint64(minGroup)},
 		func(done, total int) {
-			s.log.InfoContext(ctx, "aggregate chunk proven", "collection", req.GetCollection(), "done", done, "total", total)
+			s.log.InfoContext(ctx, "aggregate chunk proven", "collection", coll, "done", done, "total", total)
 			progress(done, total)
 		})
 	if err != nil {
@@ -83,7 +84,7 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	}
 	// The bundle is about the anchored state: the root and columns of the
 	// collection's last anchor.
-	lc = s.ledger.State().Collections[collectionKey(req.GetCollection())]
+	lc = s.ledger.State().Collections[collectionKey(coll)]
 	cols, _ := hex.DecodeString(b.Columns)
 	root, err := records.ParseElement(b.Root)
 	if err != nil {
@@ -111,7 +112,7 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	if err != nil {
 		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
 	}
-	s.log.InfoContext(ctx, "aggregate served", "collection", req.GetCollection(), "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
+	s.log.InfoContext(ctx, "aggregate served", "collection", coll, "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
 	n := uint32(len(b.Chunks))
 	return &zkv1.ProveAggregateResponse{Bundle: raw, Statement: b.Statement(), ChunksDone: n, ChunksTotal: n, Audit: ar}, nil
 }

@@ -129,7 +129,7 @@ func TestAggregateService(t *testing.T) {
 		t.Fatalf("reveal: %v %v", vr, err)
 	}
 	// The asker pins its question: the same bundle fails for any other.
-	asked := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: "coldchain", Query: `lot == "L-2026-Q1"`,
+	asked := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: service.HolderID + "/coldchain", Query: `lot == "L-2026-Q1"`,
 		Field: "co2_kg", Mode: zkv1.AggregateMode_AGGREGATE_MODE_REVEAL, Nonce: nonce(42)}
 	if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: asked}); err != nil || !vr.GetVerdict().GetValid() {
 		t.Fatalf("pinned as asked: %v %v", vr, err)

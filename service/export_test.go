@@ -13,7 +13,7 @@ func (s *Server) ProveForBench(ctx context.Context, collection, subject, q strin
 	if err != nil {
 		return err
 	}
-	_, err = s.prover.Prove(ctx, prover.Request{Collection: collection, Kind: "subject", Subject: subject, Query: q, Nonce: n})
+	_, err = s.prover.Prove(ctx, prover.Request{Collection: s.qualify(collection), Kind: "subject", Subject: subject, Query: q, Nonce: n})
 	return err
 }
 

@@ -50,8 +50,13 @@ func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCo
 	if name == "" {
 		name = sc.Name
 	}
+	// The ledger's name is HOLDER/NAME: this node creates its holder's.
+	name = s.qualify(name)
 	if err := holder.ValidName(name); err != nil {
 		return nil, invalid("name", "%v", err)
+	}
+	if h, _, _ := ledger.SplitName(name); h != s.holderID.ID {
+		return nil, invalid("name", "%q: this node creates collections of holder %q only (name them %q or NAME)", name, s.holderID.ID, s.holderID.ID+"/NAME")
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -101,6 +106,15 @@ func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCo
 	return &zkv1.CreateCollectionResponse{Collection: info, RegisterTxHash: rec.Hash[:]}, nil
 }
 
+// qualify gives a collection name as the ledger has it, HOLDER/NAME: a
+// short name is this node's holder's. An empty name stays empty.
+func (s *Server) qualify(name string) string {
+	if name == "" {
+		return ""
+	}
+	return ledger.Qualify(s.holderID.ID, name)
+}
+
 func collectionKey(name string) string {
 	return hex.EncodeToString(elemBytes(records.CollectionID(name)))
 }
@@ -127,8 +141,18 @@ func (s *Server) info(c *holder.Collection) (*zkv1.CollectionInfo, error) {
 	return info, nil
 }
 
+// GetCollection describes one of this node's collections (a short name is
+// its holder's) or, from the ledger alone, another holder's (by its full
+// name HOLDER/NAME). The node's own holder's collection that the ledger
+// has but the store not yet (a create cut short) is not found.
 func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollectionRequest) (*zkv1.GetCollectionResponse, error) {
-	c, err := h.s.store.Collection(req.GetName())
+	name := h.s.qualify(req.GetName())
+	c, err := h.s.store.Collection(name)
+	if errors.Is(err, holder.ErrNotFound) {
+		if lc, ok := h.s.ledger.State().Collections[collectionKey(name)]; ok && lc.Holder != h.s.holderID.ID {
+			return &zkv1.GetCollectionResponse{Collection: ledgerInfo(lc)}, nil
+		}
+	}
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -137,6 +161,17 @@ func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollecti
 		return nil, toConnect(err)
 	}
 	return &zkv1.GetCollectionResponse{Collection: info}, nil
+}
+
+// ledgerInfo is what the ledger alone says of a collection: no schema, and
+// the count and root of its latest anchor that counts.
+func ledgerInfo(lc ledger.Collection) *zkv1.CollectionInfo {
+	info := &zkv1.CollectionInfo{Name: lc.Name, Id: lc.ID, SchemaHash: lc.SchemaHash, Holder: lc.Holder}
+	if lc.Latest != nil {
+		info.RecordCount, info.Root = lc.Latest.RecordCount, lc.Latest.Root
+		info.AnchorSequence, info.AnchorHeight = lc.Latest.Sequence, lc.Latest.Height
+	}
+	return info
 }
 
 // CommitRecords takes a stream of record batches, validates them whole,
@@ -173,6 +208,7 @@ func (h *holderService) CommitRecords(ctx context.Context, stream *connect.Clien
 	if name == "" {
 		return nil, invalid("collection", "required in the first message")
 	}
+	name = s.qualify(name)
 	if len(recs) == 0 {
 		return nil, invalid("records", "none sent")
 	}
@@ -259,6 +295,7 @@ func (s *Server) anchor(ctx context.Context, name string, count uint64, root fr.
 // and records an audit entry of it.
 func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv1.ProveResponse, error) {
 	s := h.s
+	coll := s.qualify(req.GetCollection())
 	c := callerOf(ctx)
 	var kind string
 	switch req.GetKind() {
@@ -291,10 +328,10 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 		// a low-entropy key from the key commitment by trying keys.
 		return nil, invalid("blind", "a subject statement needs 32 random bytes (a non-zero BN254 scalar) that the asker keeps")
 	}
-	if _, ok := s.ledger.State().Collections[collectionKey(req.GetCollection())]; !ok {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", req.GetCollection()))
+	if _, ok := s.ledger.State().Collections[collectionKey(coll)]; !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection: %q is not registered", coll))
 	}
-	if _, err := s.policies.allow(req.GetCollection(), c.ID, question{kind: req.GetKind(), query: req.GetQuery()}); err != nil {
+	if _, err := s.policies.allow(coll, c.ID, question{kind: req.GetKind(), query: req.GetQuery()}); err != nil {
 		return nil, toConnect(err)
 	}
 	select {
@@ -306,10 +343,10 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	b, err := s.prover.Prove(ctx, prover.Request{Collection: req.GetCollection(), Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce, Blind: blind})
+	b, err := s.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce, Blind: blind})
 	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
 		// "No such subject" and "no matching record" are answers too.
-		if aerr := s.auditUnproven(ctx, req.GetCollection(), c.ID, kind, req.GetQuery(), nonce); aerr != nil {
+		if aerr := s.auditUnproven(ctx, coll, c.ID, kind, req.GetQuery(), nonce); aerr != nil {
 			return nil, toConnect(fmt.Errorf("audit entry: %w", aerr))
 		}
 	}
@@ -333,7 +370,7 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	if err != nil {
 		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
 	}
-	s.log.InfoContext(ctx, "proof served", "collection", req.GetCollection(), "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
+	s.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
 	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement(), Audit: ar}, nil
 }
 
@@ -391,17 +428,18 @@ func (s *Server) attachAnchor(pb *zkv1.Bundle) error {
 // the call and nothing is written.
 func (h *holderService) UpdateRecords(ctx context.Context, req *zkv1.UpdateRecordsRequest) (*zkv1.UpdateRecordsResponse, error) {
 	s := h.s
+	coll := s.qualify(req.GetCollection())
 	if n := len(req.GetRecords()); n == 0 || n > maxRecordsPerMsg {
 		return nil, invalid("records", "want 1 to %d records", maxRecordsPerMsg)
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
+	if err := s.ownsCollection(ctx, coll); err != nil {
 		return nil, err
 	}
 	recs := make([]records.Record, len(req.GetRecords()))
 	for i, r := range req.GetRecords() {
-		if _, err := s.store.Record(ctx, req.GetCollection(), r.GetKey()); err != nil {
+		if _, err := s.store.Record(ctx, coll, r.GetKey()); err != nil {
 			if errors.Is(err, holder.ErrNotFound) {
 				return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("records[%d].key: no such record", i))
 			}
@@ -409,8 +447,8 @@ func (h *holderService) UpdateRecords(ctx context.Context, req *zkv1.UpdateRecor
 		}
 		recs[i] = records.Record{Key: r.GetKey(), Values: r.GetValues()}
 	}
-	res, rec, err := s.applyAndAnchor(ctx, req.GetCollection(), "updated", func() (*holder.CommitResult, error) {
-		return s.store.Commit(ctx, req.GetCollection(), recs, nil)
+	res, rec, err := s.applyAndAnchor(ctx, coll, "updated", func() (*holder.CommitResult, error) {
+		return s.store.Commit(ctx, coll, recs, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -421,16 +459,17 @@ func (h *holderService) UpdateRecords(ctx context.Context, req *zkv1.UpdateRecor
 // DeleteRecords empties the records' positions and anchors the new root.
 func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecordsRequest) (*zkv1.DeleteRecordsResponse, error) {
 	s := h.s
+	coll := s.qualify(req.GetCollection())
 	if n := len(req.GetKeys()); n == 0 || n > maxRecordsPerMsg {
 		return nil, invalid("keys", "want 1 to %d keys", maxRecordsPerMsg)
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
+	if err := s.ownsCollection(ctx, coll); err != nil {
 		return nil, err
 	}
-	res, rec, err := s.applyAndAnchor(ctx, req.GetCollection(), "deleted", func() (*holder.CommitResult, error) {
-		return s.store.Delete(ctx, req.GetCollection(), req.GetKeys())
+	res, rec, err := s.applyAndAnchor(ctx, coll, "deleted", func() (*holder.CommitResult, error) {
+		return s.store.Delete(ctx, coll, req.GetKeys())
 	})
 	if err != nil {
 		return nil, err
@@ -441,10 +480,11 @@ func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecor
 // SetPolicy replaces a collection's access policy.
 func (h *holderService) SetPolicy(ctx context.Context, req *zkv1.SetPolicyRequest) (*zkv1.SetPolicyResponse, error) {
 	s := h.s
-	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
+	coll := s.qualify(req.GetCollection())
+	if err := s.ownsCollection(ctx, coll); err != nil {
 		return nil, err
 	}
-	c, err := s.store.Collection(req.GetCollection())
+	c, err := s.store.Collection(coll)
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -455,19 +495,20 @@ func (h *holderService) SetPolicy(ctx context.Context, req *zkv1.SetPolicyReques
 	if err := checkPolicy(req.GetPolicy(), c.SchemaOf(), consumer); err != nil {
 		return nil, err
 	}
-	if err := s.policies.set(req.GetCollection(), req.GetPolicy()); err != nil {
+	if err := s.policies.set(coll, req.GetPolicy()); err != nil {
 		return nil, toConnect(err)
 	}
-	s.log.InfoContext(ctx, "access policy set", "collection", req.GetCollection(), "rules", len(req.GetPolicy().GetRules()))
+	s.log.InfoContext(ctx, "access policy set", "collection", coll, "rules", len(req.GetPolicy().GetRules()))
 	return &zkv1.SetPolicyResponse{}, nil
 }
 
 // GetPolicy returns a collection's access policy.
 func (h *holderService) GetPolicy(ctx context.Context, req *zkv1.GetPolicyRequest) (*zkv1.GetPolicyResponse, error) {
-	if err := h.s.ownsCollection(ctx, req.GetCollection()); err != nil {
+	coll := h.s.qualify(req.GetCollection())
+	if err := h.s.ownsCollection(ctx, coll); err != nil {
 		return nil, err
 	}
-	return &zkv1.GetPolicyResponse{Policy: h.s.policies.get(req.GetCollection())}, nil
+	return &zkv1.GetPolicyResponse{Policy: h.s.policies.get(coll)}, nil
 }
 
 // IssueReceipt gives the holder a subject's receipt to hand to that
@@ -475,30 +516,31 @@ func (h *holderService) GetPolicy(ctx context.Context, req *zkv1.GetPolicyReques
 // never for consumers, and nothing of it is logged.
 func (h *holderService) IssueReceipt(ctx context.Context, req *zkv1.IssueReceiptRequest) (*zkv1.IssueReceiptResponse, error) {
 	s := h.s
+	coll := s.qualify(req.GetCollection())
 	if req.GetSubject() == "" || len(req.GetSubject()) > maxValueBytes {
 		return nil, invalid("subject", "want the subject's key")
 	}
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
+	if err := s.ownsCollection(ctx, coll); err != nil {
 		return nil, err
 	}
-	c, err := s.store.Collection(req.GetCollection())
+	c, err := s.store.Collection(coll)
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	w, err := s.store.Record(ctx, req.GetCollection(), req.GetSubject())
+	w, err := s.store.Record(ctx, coll, req.GetSubject())
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	r := receipt.New(req.GetCollection(), c.Schema, w)
+	r := receipt.New(coll, c.Schema, w)
 	// The anchor fields make the receipt's proofs complete bundles.
 	b := &zkv1.Bundle{CollectionId: r.GetCollectionId(), Root: r.GetRoot()}
 	if err := s.attachAnchor(b); err != nil {
 		return nil, toConnect(err)
 	}
 	r.AnchorTx, r.AnchorLogIndex, r.AnchorInclusion, r.Checkpoint = b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint
-	s.log.InfoContext(ctx, "receipt issued", "collection", req.GetCollection())
+	s.log.InfoContext(ctx, "receipt issued", "collection", coll)
 	return &zkv1.IssueReceiptResponse{Receipt: r}, nil
 }
 

@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,8 @@ import (
 )
 
 // policies are the holder's access policies, one file per collection in
-// the data directory's policies/ (they are the holder's, not the ledger's).
+// the data directory's policies/ (they are the holder's, not the ledger's),
+// by the collection's full name.
 type policies struct {
 	dir      string
 	mu       sync.Mutex
@@ -49,7 +51,11 @@ func loadPolicies(data string) (*policies, error) {
 		if err := protojson.Unmarshal(b, &pol); err != nil {
 			return nil, fmt.Errorf("policy %s: %w", f, err)
 		}
-		p.byColl[strings.TrimSuffix(filepath.Base(f), ".json")] = &pol
+		coll, err := url.PathUnescape(strings.TrimSuffix(filepath.Base(f), ".json"))
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", f, err)
+		}
+		p.byColl[coll] = &pol
 	}
 	return p, nil
 }
@@ -129,7 +135,8 @@ func (p *policies) set(coll string, pol *zkv1.AccessPolicy) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(p.dir, coll+".json")
+	// HOLDER/NAME is one file: HOLDER%2FNAME.json.
+	path := filepath.Join(p.dir, url.PathEscape(coll)+".json")
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

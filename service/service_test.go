@@ -315,7 +315,7 @@ func endToEnd(t *testing.T, n *node) {
 	var n7, b7 fr.Element
 	n7.SetBytes(nonce(7))
 	b7.SetBytes(nonce(107)) // the subject's own blind
-	ob, err := own.ProveOwn(ctx, "people", rr.GetReceipt().GetSchema(), w, "age >= 65", n7, b7)
+	ob, err := own.ProveOwn(ctx, rr.GetReceipt().GetCollection(), rr.GetReceipt().GetSchema(), w, "age >= 65", n7, b7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func endToEnd(t *testing.T, n *node) {
 	// Collection A's bundle presented for collection B.
 	n.createAndCommit("people-b", people(40, 10000))
 	forged := proto.CloneOf(pr.GetBundle())
-	forged.Collection = "people-b"
+	forged.Collection = service.HolderID + "/people-b"
 	resp, _ := n.holder("").GetCollection(ctx, &zkv1.GetCollectionRequest{Name: "people-b"})
 	forged.CollectionId = resp.GetCollection().GetId()
 	if v, _ := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: forged}); v.GetValid() {

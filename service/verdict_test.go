@@ -40,14 +40,14 @@ func TestVerifyPinsTheQuestion(t *testing.T) {
 		}
 		return pr.GetBundle()
 	}
-	expect := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Collection: "people", Query: asked,
+	expect := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Collection: service.HolderID + "/people", Query: asked,
 		Subject: canaries[0], Blind: blind, Nonce: nonce(5)}
 	honest := prove("people", zkv1.StatementKind_STATEMENT_KIND_SUBJECT, canaries[0], asked)
 	if v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: honest, Expect: expect}); err != nil || !v.GetValid() {
 		t.Fatalf("the honest answer: %v %v", v, err)
 	}
 	// Spelled differently, the same question still pins the same hash.
-	same := &zkv1.Expectation{Query: "income<=30000", Collection: "people"}
+	same := &zkv1.Expectation{Query: "income<=30000", Collection: service.HolderID + "/people"}
 	if v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: honest, Expect: same}); err != nil || !v.GetValid() {
 		t.Fatalf("the same query spelled otherwise: %v %v", v, err)
 	}

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
@@ -31,7 +32,7 @@ type Threshold struct {
 // Zero fields are not pinned.
 type Expect struct {
 	Kind       string      // bundle.KindSubject, KindExists or KindAggregate
-	Collection string      // the collection's name
+	Collection string      // the collection's full name, HOLDER/NAME as on the ledger
 	Query      string      // the query text as asked, compared by canonical hash
 	QueryHash  *fr.Element // or its hash
 	Nonce      *fr.Element // the nonce it issued
@@ -58,6 +59,10 @@ func (e *Expect) statement(kind, collection string, schema *records.Schema, quer
 		return "a pinned subject needs the blind sent with the question (the key commitment hides the key under it)"
 	}
 	if e.Collection != "" && e.Collection != collection {
+		if !strings.Contains(e.Collection, "/") && strings.Contains(collection, "/") {
+			// A short name is any holder's: only the full name pins one.
+			return fmt.Sprintf("asked about collection %q, the bundle is about %q (pin the full name HOLDER/NAME)", e.Collection, collection)
+		}
 		return fmt.Sprintf("asked about collection %q, the bundle is about %q", e.Collection, collection)
 	}
 	if e.Query != "" {

@@ -80,3 +80,21 @@ func TestExpectPins(t *testing.T) {
 		})
 	}
 }
+
+// TestExpectQualifiedCollection: collections are named HOLDER/NAME, and a
+// bundle about "holder/x" fails a pin of another holder's "mallory/x", or
+// of the short "x" (any holder's); the full name passes.
+func TestExpectQualifiedCollection(t *testing.T) {
+	v := verifier.New(map[string]verifier.Key{bundle.KindExists: {VKSHA256: "vk-exists", CircuitID: "id-exists"}})
+	b := skeleton(t, bundle.KindExists, "income <= 30000")
+	b.Collection, b.CollectionID = "holder/x", records.ElementHex(records.CollectionID("holder/x"))
+	for pin, pass := range map[string]bool{"holder/x": true, "mallory/x": false, "x": false} {
+		verdict := v.Verify(b, verifier.Expect{Collection: pin})
+		if verdict.Valid {
+			t.Fatal("a junk proof verified")
+		}
+		if failedPins := verdict.Failed == verifier.CheckExpect; failedPins == pass {
+			t.Fatalf("pin %q: failed %q (%s); want the pins to pass=%v", pin, verdict.Failed, verdict.Reason, pass)
+		}
+	}
+}

@@ -87,6 +87,7 @@ func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Wr
 	path := f.String("bundle", "", "aggregate bundle file")
 	asJSON := f.Bool("json", false, "print the verdict as JSON")
 	freshness := f.Duration("freshness", 0, "how long a replaced anchor still verifies (default: the server's)")
+	holderID := f.String("holder", "", "the collection's holder: qualifies a short --collection as HOLDER/NAME")
 	ef := addExpectFlags(f, true)
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
@@ -96,6 +97,9 @@ func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	exp, pe, err := ef.parse()
 	if err != nil {
+		return err
+	}
+	if err := qualifyPin(&exp, pe, *holderID); err != nil {
 		return err
 	}
 	pe.Kind, exp.Kind = zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, bundle.KindAggregate

@@ -292,7 +292,7 @@ func parseProtoBundle(data []byte) (*zkv1.Bundle, error) {
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("audit", stderr)
 	r := remoteFlags(f)
-	coll := f.String("collection", "", "collection name (a holder's view)")
+	coll := f.String("collection", "", "collection name, NAME of the node's holder or HOLDER/NAME (a holder's view)")
 	consumer := f.String("consumer", "", "consumer id (a consumer's own view)")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
@@ -306,9 +306,13 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	req := &zkv1.ListAuditEntriesRequest{Consumer: *consumer}
 	if *coll != "" {
-		id := records.CollectionID(*coll)
-		b := id.Bytes()
-		req.CollectionId = b[:]
+		// The node qualifies a short name with its holder (HOLDER/NAME)
+		// and knows the id.
+		info, err := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...).GetCollection(ctx, &zkv1.GetCollectionRequest{Name: *coll})
+		if err != nil {
+			return fmt.Errorf("--collection: %w", err)
+		}
+		req.CollectionId = info.GetCollection().GetId()
 	}
 	c := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *r.server, opts...)
 	resp, err := c.ListAuditEntries(ctx, req)

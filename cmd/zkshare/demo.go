@@ -116,9 +116,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	holderClient := zksharev1connect.NewHolderServiceClient(client, url, as(holderTok))
-	if _, err := holderClient.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw}); err != nil {
+	created, err := holderClient.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw})
+	if err != nil {
 		return err
 	}
+	// The ledger names it HOLDER/NAME; a third party pins that full name.
+	fullName := created.GetCollection().GetName()
 	_, err = holderClient.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: sc.Name, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
 		Consumer: bank.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS}, RatePerMinute: 600}}}})
 	if err != nil {
@@ -134,7 +137,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stderr, "4. holder: committed %d records to %s over Connect in %s; root %.8x… anchored at ledger height %d\n",
-		res.GetRecordCount(), sc.Name, time.Since(start).Round(time.Millisecond), res.GetRoot(), res.GetAnchorHeight())
+		res.GetRecordCount(), fullName, time.Since(start).Round(time.Millisecond), res.GetRoot(), res.GetAnchorHeight())
 
 	var samples []sample
 	raw, err := os.ReadFile(filepath.Join(*dataset, "queries.json"))
@@ -188,7 +191,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		t1 := time.Now()
 		// The third party pins the question the bank asked.
 		v, err := third.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
-			Kind: kind, Collection: sc.Name, Query: s.Query, Subject: s.Subject, Blind: req.GetBlind(), Nonce: nb[:]}})
+			Kind: kind, Collection: fullName, Query: s.Query, Subject: s.Subject, Blind: req.GetBlind(), Nonce: nb[:]}})
 		if err != nil {
 			return err
 		}

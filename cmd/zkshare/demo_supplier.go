@@ -55,9 +55,12 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		return err
 	}
 	supplier := zksharev1connect.NewHolderServiceClient(d.client, d.url, as(d.holderTok))
-	if _, err := supplier.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw}); err != nil {
+	created, err := supplier.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw})
+	if err != nil {
 		return err
 	}
+	// The ledger names it HOLDER/NAME; the third party pins that full name.
+	fullName := created.GetCollection().GetName()
 	if _, err := supplier.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: sc.Name, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
 		Consumer: buyer.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
 		AggregateFields: []string{"max_temp"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}}}}}); err != nil {
@@ -69,7 +72,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		return err
 	}
 	fmt.Fprintf(stderr, "\n6. supplier: committed %d shipments to %s in %s, anchored with their column commitments at height %d\n",
-		res.GetRecordCount(), sc.Name, time.Since(start).Round(time.Millisecond), res.GetAnchorHeight())
+		res.GetRecordCount(), fullName, time.Since(start).Round(time.Millisecond), res.GetAnchorHeight())
 
 	// The expected answers, straight from the CSV text.
 	over := map[string]int{}
@@ -119,7 +122,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		proveS := time.Since(t0).Seconds()
 		t1 := time.Now()
 		vr, err := third.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
-			Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: sc.Name, Query: q, Field: "max_temp",
+			Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: fullName, Query: q, Field: "max_temp",
 			Mode: zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD, Threshold: th, Nonce: nb[:]}})
 		if err != nil {
 			return err

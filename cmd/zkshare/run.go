@@ -46,11 +46,11 @@ usage:
                        (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
   zkshare receipt issue --server URL --token T --collection NAME --subject KEY --out FILE
   zkshare prove        --receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)
-  zkshare verify       (--server URL | --keys DIR --ledger-key VKEY [--holder ID]) [--kind subject|exists]
-                       [--collection NAME] [--query '...'] [--subject KEY --blind HEX] [--nonce HEX] [--json] BUNDLE
+  zkshare verify       (--server URL | --keys DIR --ledger-key VKEY) [--holder ID] [--kind subject|exists]
+                       [--collection HOLDER/NAME] [--query '...'] [--subject KEY --blind HEX] [--nonce HEX] [--json] BUNDLE
   zkshare aggregate    --server URL --token T --collection NAME --field F --query '...'
                        [--threshold "count == 0"] [--nonce HEX] [--out FILE]   (over every record)
-  zkshare verify-aggregate --server URL --bundle FILE [--collection NAME] [--query '...'] [--field F]
+  zkshare verify-aggregate --server URL --bundle FILE [--holder ID] [--collection HOLDER/NAME] [--query '...'] [--field F]
                        [--mode reveal|threshold] [--threshold "count == 0"] [--nonce HEX]
   zkshare policy set   --server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,aggregate]
                        [--templates "income <=,age >="] [--rate PER-MINUTE]
@@ -62,6 +62,10 @@ usage:
   zkshare ledger verify --data DIR
   zkshare ledger show  --data DIR [--blocks N] [--tx HASH]
   zkshare ledger watch --server URL [--ledger-key VKEY] [--interval 2s] [--count N]
+
+Collections are named HOLDER/NAME on the ledger: a node qualifies a short --collection (and a
+--name) with its holder's id. verify and verify-aggregate pin the full name: a short --collection
+is qualified only with --holder.
 
 Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS,
 --server from ZKSHARE_SERVER, --token from ZKSHARE_TOKEN, --token-file from ZKSHARE_TOKEN_FILE.

@@ -100,7 +100,10 @@ func TestServerCLI(t *testing.T) {
 	for name, args := range map[string][]string{
 		"another kind":                {"--kind", "exists"},
 		"another query":               {"--query", "income >= 1"},
-		"another collection":          {"--collection", "others"},
+		"another collection":          {"--collection", "holder/others"},
+		"another holder's collection": {"--collection", "mallory/people"},
+		"a short name (any holder's)": {"--collection", "people"},
+		"another holder's short name": {"--holder", "mallory", "--collection", "people"},
 		"a subject without its blind": {"--subject", "SECRET-ID-1"},
 	} {
 		if out, _, err := zk(t, append(append([]string{"verify", "--ledger", url}, args...), b)...); err == nil || !strings.Contains(err.Error(), "expectation check failed") {
@@ -110,8 +113,11 @@ func TestServerCLI(t *testing.T) {
 	if out, _, err := zk(t, "verify", "--ledger", url, "--subject", "SECRET-ID-1", "--blind", strings.Repeat("0", 59)+"0b11d", b); err == nil || !strings.Contains(err.Error(), "subject check failed") {
 		t.Fatalf("pinned subject with another blind: %v\n%s", err, out)
 	}
-	if out := step("verify", "--ledger", url, "--kind", "subject", "--collection", "people", "--query", "income>=400000", "--nonce", nonce, b); !strings.Contains(out, "pinned: kind, collection, query, nonce") {
-		t.Fatalf("pinned verify: %s", out)
+	// Collections are HOLDER/NAME; --holder qualifies a short pin.
+	for _, pin := range [][]string{{"--collection", service.HolderID + "/people"}, {"--holder", service.HolderID, "--collection", "people"}} {
+		if out := step(append(append([]string{"verify", "--ledger", url, "--kind", "subject"}, pin...), "--query", "income>=400000", "--nonce", nonce, b)...); !strings.Contains(out, "pinned: kind, collection, query, nonce") {
+			t.Fatalf("pinned verify %v: %s", pin, out)
+		}
 	}
 	// The subject's own proof from a receipt, offline.
 	r := filepath.Join(dir, "r.json")
@@ -248,6 +254,14 @@ func TestAggregateCLI(t *testing.T) {
 	step("aggregate", "--server", url, "--token", buyer, "--collection", "coldchain", "--field", "co2_kg", "--query", `lot == "L-2026-Q1"`, "--out", co2)
 	if out, _ = step("verify-aggregate", "--server", url, "--bundle", co2); !strings.Contains(out, "average") {
 		t.Fatalf("reveal: %q", out)
+	}
+	// The collection pinned by its full name, or short with --holder; a
+	// short name alone is any holder's and pins nothing.
+	if out, _ = step("verify-aggregate", "--server", url, "--bundle", co2, "--holder", service.HolderID, "--collection", "coldchain"); !strings.HasPrefix(out, "VALID:") {
+		t.Fatalf("pinned with --holder: %q", out)
+	}
+	if _, _, err := zk(t, "verify-aggregate", "--server", url, "--bundle", co2, "--collection", "coldchain"); err == nil || !strings.Contains(err.Error(), "HOLDER/NAME") {
+		t.Fatalf("a short pin: %v", err)
 	}
 	// Bad arguments are refused before any work.
 	if _, _, err := zk(t, "aggregate", "--server", url, "--token", buyer, "--collection", "coldchain", "--field", "co2_kg", "--query", "x", "--threshold", "count"); err == nil {

@@ -36,7 +36,7 @@ type expectFlags struct {
 
 func addExpectFlags(f *flags, aggregate bool) expectFlags {
 	e := expectFlags{
-		collection: f.String("collection", "", "the collection you asked about"),
+		collection: f.String("collection", "", "the collection you asked about: HOLDER/NAME, or NAME with --holder"),
 		query:      f.String("query", "", "the query you asked (compared by its canonical hash)"),
 		nonce:      f.String("nonce", "", "the nonce you sent with the question (hex)"),
 	}
@@ -111,6 +111,21 @@ func (e expectFlags) parse() (verifier.Expect, *zkv1.Expectation, error) {
 	return exp, pe, nil
 }
 
+// qualifyPin: collections are named HOLDER/NAME on the ledger, and a short
+// name is any holder's, so a short --collection pins nothing until --holder
+// qualifies it.
+func qualifyPin(exp *verifier.Expect, pe *zkv1.Expectation, holder string) error {
+	if holder == "" || exp.Collection == "" {
+		return nil
+	}
+	exp.Collection = ledger.Qualify(holder, exp.Collection)
+	if h, _, ok := ledger.SplitName(exp.Collection); !ok || h != holder {
+		return fmt.Errorf("--collection %q is not a collection of --holder %q", exp.Collection, holder)
+	}
+	pe.Collection = exp.Collection
+	return nil
+}
+
 // freshnessSeconds is --freshness on the wire: whole seconds, 0 for the
 // server's default. A window the wire cannot carry is refused rather than
 // rounded into a looser one.
@@ -147,7 +162,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory whose verifying keys are pinned (offline)")
 	asJSON := f.Bool("json", false, "print the verdict as JSON")
 	ledgerKey := f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key: verify the anchor offline")
-	holderID := f.String("holder", "", "offline: the collection's holder, as the anchor must name it")
+	holderID := f.String("holder", "", "the collection's holder: qualifies a short --collection as HOLDER/NAME; offline, the anchor must be its")
 	freshness := f.Duration("freshness", 0, "with --server: how long a replaced root still verifies (default: the server's)")
 	ef := addExpectFlags(f, false)
 	r := remoteFlags(f)
@@ -160,6 +175,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	exp, pe, err := ef.parse()
 	if err != nil {
+		return err
+	}
+	if err := qualifyPin(&exp, pe, *holderID); err != nil {
 		return err
 	}
 	fresh, err := freshnessSeconds(*freshness)
@@ -296,6 +314,11 @@ func checkAnchorOffline(pb *zkv1.Bundle, vkey, holder string) (string, error) {
 	}
 	if holder != "" && tx.Body.GetSender() != holder {
 		return "", fmt.Errorf("anchored by %q, not by %q", tx.Body.GetSender(), holder)
+	}
+	// The ledger registers HOLDER/NAME for HOLDER only, and takes its
+	// anchors from its holder only.
+	if h, _, ok := ledger.SplitName(pb.GetCollection()); ok && h != tx.Body.GetSender() {
+		return "", fmt.Errorf("anchored by %q, but collection %q is %q's", tx.Body.GetSender(), pb.GetCollection(), h)
 	}
 	return tx.Body.GetSender(), nil
 }
