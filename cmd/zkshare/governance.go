@@ -30,6 +30,8 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 	out := f.String("out", "", "with --register and no --public-key: write the new identity (private key) here (default: ID.json)")
 	revoke := f.String("revoke", "", "revoke the participant with this id")
 	rotate := f.String("rotate", "", "give the participant with this id the key --public-key")
+	consensus := f.String("consensus-key", "", "with --register --role validator under a consortium: its CometBFT (consensus) Ed25519 public key (hex)")
+	rotateConsensus := f.String("rotate-consensus", "", "give the validator with this id the consensus key --consensus-key")
 	circuit := f.String("circuit", "", "pin the circuit of this name from --keys")
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "with --circuit: the circuit key directory")
 	asJSON := f.Bool("json", false, "print the proposal's status as JSON")
@@ -37,13 +39,13 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 		return helpOK(err)
 	}
 	chosen := 0
-	for _, v := range []string{*register, *revoke, *rotate, *circuit} {
+	for _, v := range []string{*register, *revoke, *rotate, *rotateConsensus, *circuit} {
 		if v != "" {
 			chosen++
 		}
 	}
 	if !r.on() || chosen != 1 {
-		return errors.New("governance propose: want --server, --token-file (the node admin's) and one of --register, --revoke, --rotate or --circuit")
+		return errors.New("governance propose: want --server, --token-file (the node admin's) and one of --register, --revoke, --rotate, --rotate-consensus or --circuit")
 	}
 	var action *zkv1.GovernanceAction
 	var ident *ledger.Identity
@@ -64,6 +66,13 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 			key = ident.Public()
 		}
 		action = ledger.ActRegisterParticipant(*register, zkv1.Role(rv), key)
+		if *consensus != "" {
+			ck, err := publicKeyFlag(*consensus)
+			if err != nil {
+				return fmt.Errorf("--consensus-key: %w", err)
+			}
+			action.GetRegisterParticipant().ConsensusPublicKey = ck
+		}
 	case *revoke != "":
 		action = ledger.ActRevokeParticipant(*revoke)
 	case *rotate != "":
@@ -72,6 +81,12 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 			return err
 		}
 		action = ledger.ActRotateKey(*rotate, key)
+	case *rotateConsensus != "":
+		ck, err := publicKeyFlag(*consensus)
+		if err != nil {
+			return fmt.Errorf("--consensus-key: %w", err)
+		}
+		action = ledger.ActRotateConsensusKey(*rotateConsensus, ck)
 	case *circuit != "":
 		rc, err := circuitFromKeys(*keyDir, *circuit)
 		if err != nil {

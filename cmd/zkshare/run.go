@@ -38,7 +38,8 @@ usage:
                        --confirmers a,b --required N   (proposes the change; M governors approve it)
   zkshare governance propose --server URL --token-file ADMIN.token
                        (--register ID --role R [--public-key HEX | --out FILE] | --revoke ID
-                       | --rotate ID --public-key HEX | --circuit NAME --keys DIR) [--json]
+                       | --rotate ID --public-key HEX | --rotate-consensus ID --consensus-key HEX
+                       | --circuit NAME --keys DIR) [--consensus-key HEX] [--json]
   zkshare governance approve --server URL --token-file ADMIN.token PROPOSAL-ID [--json]
   zkshare governance list --server URL --token-file T [--json]
   zkshare commit       (--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl
