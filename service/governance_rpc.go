@@ -253,10 +253,11 @@ func (h *holderService) SetConfirmers(ctx context.Context, req *zkv1.SetConfirme
 	if err := checkConfirmers("", req.GetConfirmers(), req.GetConfirmationsRequired()); err != nil {
 		return nil, err
 	}
-	if err := s.ownsCollection(ctx, req.GetCollection()); err != nil {
+	name := s.qualify(req.GetCollection())
+	if err := s.ownsCollection(ctx, name); err != nil {
 		return nil, err
 	}
-	id, err := hex.DecodeString(collectionKey(req.GetCollection()))
+	id, err := hex.DecodeString(collectionKey(name))
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -265,7 +266,7 @@ func (h *holderService) SetConfirmers(ctx context.Context, req *zkv1.SetConfirme
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "governance: confirmers proposed", "collection", req.GetCollection(), "confirmers", len(req.GetConfirmers()), "required", req.GetConfirmationsRequired(), "proposal", hex.EncodeToString(st.GetProposalId()))
+	s.log.InfoContext(ctx, "governance: confirmers proposed", "collection", name, "confirmers", len(req.GetConfirmers()), "required", req.GetConfirmationsRequired(), "proposal", hex.EncodeToString(st.GetProposalId()))
 	return &zkv1.SetConfirmersResponse{Status: st}, nil
 }
 

@@ -100,14 +100,18 @@ func TestGovernanceCLI(t *testing.T) {
 		args []string
 		want string
 	}{
-		"two actions":        {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--revoke", "shop", "--rotate", "shop"}, "one of --register"},
-		"a short key":        {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--rotate", "shop", "--public-key", "abcd"}, "--public-key"},
-		"a bad proposal id":  {[]string{"governance", "approve", "--server", url, "--token-file", adminTok, "xyz"}, "64 hex digits"},
-		"an applied one":     {[]string{"governance", "approve", "--server", url, "--token-file", adminTok, m[1]}, "not_found"},
-		"a holder proposing": {[]string{"governance", "propose", "--server", url, "--token-file", holderTok, "--revoke", "shop"}, "permission_denied"},
-		"a pinned circuit":   {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--circuit", "subject", "--keys", keyDir}, "is registered"},
-		"an unknown circuit": {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--circuit", "nope", "--keys", keyDir}, "not in"},
-		"too many required":  {[]string{"collection", "confirmers", "--server", url, "--token-file", holderTok, "--collection", "people", "--confirmers", "shop", "--required", "2"}, "confirmations_required"},
+		"two actions":           {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--revoke", "shop", "--rotate", "shop"}, "one of --register"},
+		"a short key":           {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--rotate", "shop", "--public-key", "abcd"}, "--public-key"},
+		"a bad proposal id":     {[]string{"governance", "approve", "--server", url, "--token-file", adminTok, "xyz"}, "64 hex digits"},
+		"an applied one":        {[]string{"governance", "approve", "--server", url, "--token-file", adminTok, m[1]}, "not_found"},
+		"a holder proposing":    {[]string{"governance", "propose", "--server", url, "--token-file", holderTok, "--revoke", "shop"}, "permission_denied"},
+		"a pinned circuit":      {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--circuit", "subject", "--keys", keyDir}, "is registered"},
+		"an unknown circuit":    {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--circuit", "nope", "--keys", keyDir}, "not in"},
+		"a short consensus key": {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--rotate-consensus", "node", "--consensus-key", "abcd"}, "--consensus-key"},
+		// A single node runs no consensus engine: no validator has a consensus key.
+		"a consensus key without an engine": {[]string{"governance", "propose", "--server", url, "--token-file", adminTok, "--register", "v2", "--role", "validator",
+			"--public-key", strings.Repeat("ab", 32), "--consensus-key", strings.Repeat("cd", 32)}, "failed_precondition"},
+		"too many required": {[]string{"collection", "confirmers", "--server", url, "--token-file", holderTok, "--collection", "people", "--confirmers", "shop", "--required", "2"}, "confirmations_required"},
 	} {
 		if out, errs, err := zk(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error with %q\n%s%s", name, err, c.want, out, errs)
