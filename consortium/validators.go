@@ -259,6 +259,14 @@ func adoptConsensusKey(cfg *cmtcfg.Config, st *ledger.State, id string, sw *swit
 	if !ed25519.PublicKey(p.ConsensusKey).Equal(ed25519.PublicKey(next.Key.PubKey.Bytes())) {
 		return nil // not committed yet
 	}
+	// The engine takes the new key into its validator set at
+	// ConsensusKeyFrom+ValidatorUpdateDelay: switch after committing the
+	// height before that, not at once, or the node cannot vote for the
+	// heights in between (found in review: one rotation plus one slow
+	// validator stalled the chain).
+	if st.Height+1 < p.ConsensusKeyFrom+ledger.ValidatorUpdateDelay {
+		return nil
+	}
 	if err := os.Rename(path, cfg.PrivValidatorKeyFile()); err != nil {
 		return fmt.Errorf("consortium: store the new consensus key: %w", err)
 	}

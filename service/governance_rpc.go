@@ -172,6 +172,11 @@ func (a *adminService) Propose(ctx context.Context, req *zkv1.ProposeRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if r := req.GetAction().GetRegisterParticipant(); r != nil {
+		if err := s.mayIssueToken(r.GetId()); err != nil {
+			return nil, err
+		}
+	}
 	st, err := s.proposeAs(ctx, admin, req.GetAction())
 	if err != nil {
 		return nil, err
@@ -275,4 +280,22 @@ func kindOf(a *zkv1.GovernanceAction) string {
 		return ""
 	}
 	return string(a.ProtoReflect().WhichOneof(a.ProtoReflect().Descriptor().Oneofs().ByName("action")).Name())
+}
+
+// mayIssueToken: a token goes with a participant's registration only, for
+// a participant not registered yet and not one of this node's own
+// identities (their tokens are the node's, made at its first start).
+func (s *Server) mayIssueToken(id string) error {
+	for _, own := range []*ledger.Identity{s.admin, s.holderID} {
+		if own != nil && own.ID == id {
+			return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("id: %q is this node's own identity", id))
+		}
+	}
+	if id == NodeID {
+		return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("id: %q is this node's own identity", id))
+	}
+	if _, ok := s.ledger.State().Participants[id]; ok {
+		return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("id: %q is registered already; a token is issued only with a registration", id))
+	}
+	return nil
 }

@@ -70,7 +70,7 @@ func TestGovernanceSingleNode(t *testing.T) {
 	_, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRegisterCircuit(&zkv1.RegisterCircuit{CircuitId: []byte{1}})})
 	wantCode(t, "Propose a circuit with a short id", err, connect.CodeInvalidArgument, "action.register_circuit.circuit_id")
 	_, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRegisterParticipant("bank", zkv1.Role_ROLE_CONSUMER, bank.Public())})
-	wantCode(t, "Propose an existing participant", err, connect.CodeFailedPrecondition, "exists")
+	wantCode(t, "Propose an existing participant", err, connect.CodeAlreadyExists, "registered already")
 	_, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRevokeParticipant(service.AdminID)})
 	wantCode(t, "Propose revoking the last governor", err, connect.CodeFailedPrecondition, "governors")
 	_, err = adm.Approve(ctx, &zkv1.ApproveRequest{ProposalId: []byte{1, 2, 3}})

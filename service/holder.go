@@ -565,6 +565,12 @@ type adminService struct{ s *Server }
 
 func (a *adminService) RegisterParticipant(ctx context.Context, req *zkv1.RegisterParticipantRequest) (*zkv1.RegisterParticipantResponse, error) {
 	s := a.s
+	// A token is issued with a participant's registration, never after it:
+	// otherwise one admin could mint a working token for anyone already
+	// registered (the node's own holder included) and act as them.
+	if err := s.mayIssueToken(req.GetId()); err != nil {
+		return nil, err
+	}
 	rec, pid, pending, err := s.govern(ctx, ledger.RegisterParticipant(req.GetId(), req.GetRole(), req.GetPublicKey()),
 		ledger.ActRegisterParticipant(req.GetId(), req.GetRole(), req.GetPublicKey()),
 		func(st *ledger.State) bool {
