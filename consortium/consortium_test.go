@@ -412,7 +412,7 @@ func TestFourOrganisations(t *testing.T) {
 	}
 	size++
 	c.converge(ctx, size)
-	if _, err := c.holder(1).SetConfirmers(ctx, &zkv1.SetConfirmersRequest{Collection: "shared", Confirmers: []string{"holder2"}}); connect.CodeOf(err) != connect.CodePermissionDenied {
+	if _, err := c.holder(1).SetConfirmers(ctx, &zkv1.SetConfirmersRequest{Collection: "holder1/shared", Confirmers: []string{"holder2"}}); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Fatalf("another organisation's holder proposing org1's confirmers: %v", err)
 	}
 	approve(1, sr.GetStatus().GetProposalId(), false)

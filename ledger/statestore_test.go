@@ -92,7 +92,7 @@ func TestStateEntriesReopenAndReplicas(t *testing.T) {
 		seq[id.ID]++
 		return mustTx(t, chain, id, seq[id.ID], kind)
 	}
-	coll := func(i int) []byte { return h32(fmt.Sprintf("collection/%d", i)) }
+	coll := func(i int) []byte { return ledger.CollectionID(fmt.Sprintf("holder/n%05d", i)) }
 
 	var txs []*ledger.Tx
 	for i := range n {
@@ -103,7 +103,7 @@ func TestStateEntriesReopenAndReplicas(t *testing.T) {
 	r.block(txs)
 	txs = nil
 	for i := range n {
-		rc := &zkv1.RegisterCollection{CollectionId: coll(i), Name: fmt.Sprintf("n%05d", i), SchemaHash: h32("schema"), TreeDepth: 16, CircuitIds: [][]byte{h32("circuit")}}
+		rc := &zkv1.RegisterCollection{CollectionId: coll(i), Name: fmt.Sprintf("holder/n%05d", i), SchemaHash: h32("schema"), TreeDepth: 16, CircuitIds: [][]byte{h32("circuit")}}
 		if i < 10 {
 			rc.Confirmers, rc.ConfirmationsRequired = []string{"c00000", "c00001"}, 2
 		}
