@@ -402,7 +402,9 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 		}
 	}
 	// A consensus key rotation committed before the node last stopped.
-	if err := adoptConsensusKey(cfg, l.State(), id.ID, n.pv); err != nil {
+	var seen uint64
+	ch, _ := l.ConsensusHead()
+	if err := adoptConsensusKey(cfg, l.State(), id.ID, n.pv, ch, &seen); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -416,7 +418,8 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 	}
 	app := NewApp(l, log)
 	app.onCommit = func(st *ledger.State) {
-		if err := adoptConsensusKey(cfg, st, id.ID, n.pv); err != nil {
+		ch, _ := l.ConsensusHead()
+		if err := adoptConsensusKey(cfg, st, id.ID, n.pv, ch, &seen); err != nil {
 			log.Error("consortium: new consensus key not adopted", "err", err)
 		}
 	}

@@ -246,7 +246,15 @@ func PrepareConsensusKeyRotation(dir string) (id *ledger.Identity, next ed25519.
 // adoptConsensusKey switches the node's CometBFT signer to the prepared
 // consensus key once st gives it to validator id: it becomes
 // priv_validator_key.json (the signing state is kept). It is idempotent.
-func adoptConsensusKey(cfg *cmtcfg.Config, st *ledger.State, id string, sw *switchPV) error {
+//
+// The engine takes the new key into its validator set two heights after
+// the block that carries the rotation (ledger.ValidatorUpdateDelay): the
+// node switches after committing the engine height following the one at
+// which it first sees the rotation committed (seen), not at once, or it
+// could not vote for the height in between (found in review: one rotation
+// and one slow validator stalled the chain). height is the engine height
+// just committed.
+func adoptConsensusKey(cfg *cmtcfg.Config, st *ledger.State, id string, sw *switchPV, height uint64, seen *uint64) error {
 	path := nextConsensusKeyPath(cfg)
 	if _, err := os.Stat(path); err != nil {
 		return nil // none prepared
@@ -259,12 +267,10 @@ func adoptConsensusKey(cfg *cmtcfg.Config, st *ledger.State, id string, sw *swit
 	if !ed25519.PublicKey(p.ConsensusKey).Equal(ed25519.PublicKey(next.Key.PubKey.Bytes())) {
 		return nil // not committed yet
 	}
-	// The engine takes the new key into its validator set at
-	// ConsensusKeyFrom+ValidatorUpdateDelay: switch after committing the
-	// height before that, not at once, or the node cannot vote for the
-	// heights in between (found in review: one rotation plus one slow
-	// validator stalled the chain).
-	if st.Height+1 < p.ConsensusKeyFrom+ledger.ValidatorUpdateDelay {
+	if *seen == 0 {
+		*seen = height
+	}
+	if height+1 < *seen+ledger.ValidatorUpdateDelay {
 		return nil
 	}
 	if err := os.Rename(path, cfg.PrivValidatorKeyFile()); err != nil {
