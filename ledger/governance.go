@@ -46,7 +46,9 @@ const (
 	ProposalLifetime = 7 * 24 * 60 * 60 * 1000
 	maxProposals     = 64
 	maxProposalsEach = 8
-	proposalDomain   = "zkshare/proposal/v1\n"
+	// maxProposalsHolder bounds a holder's open confirmer-set proposals.
+	maxProposalsHolder = 2
+	proposalDomain     = "zkshare/proposal/v1\n"
 )
 
 // ProposalID is the id of the proposal of action: every governor proposing
@@ -284,7 +286,12 @@ func (s *State) propose(sender Participant, r *zkv1.Propose, bc BlockContext) (f
 		}
 		return s.approveProposal(p, sender, commit), nil
 	}
-	if n, each := s.openProposals(bc, sender.ID); n >= maxProposals || each >= maxProposalsEach {
+	gov, others, each := s.openProposals(bc, sender.ID)
+	n, limit := gov, maxProposalsEach
+	if !governor {
+		n, limit = others, maxProposalsHolder
+	}
+	if n >= maxProposals || each >= limit {
 		return nil, fmt.Errorf("%w: %d proposals open (%d by %q); approve or let them expire", ErrRejected, n, each, sender.ID)
 	}
 	action, err := deterministic.Marshal(a)
@@ -359,16 +366,24 @@ func (s *State) putProposal(p Proposal) {
 }
 
 // openProposals counts the unexpired proposals, in all and by proposer.
-func (s *State) openProposals(bc BlockContext, proposer string) (all, each int) {
+// openProposals counts the open proposals of governors and of others
+// (holders' confirmer sets) apart, and the proposer's own: holders cannot
+// fill the governors' slots and stall governance.
+func (s *State) openProposals(bc BlockContext, proposer string) (governors, others, each int) {
 	for _, p := range s.Proposals {
-		if bc.TimeUnixMs <= p.Expires {
-			all++
-			if p.Proposer == proposer {
-				each++
-			}
+		if bc.TimeUnixMs > p.Expires {
+			continue
+		}
+		if s.isGovernor(s.Participants[p.Proposer]) {
+			governors++
+		} else {
+			others++
+		}
+		if p.Proposer == proposer {
+			each++
 		}
 	}
-	return all, each
+	return governors, others, each
 }
 
 func (s *State) pruneProposals(bc BlockContext) {
@@ -397,6 +412,9 @@ func (s *State) setConfirmers(r *zkv1.SetConfirmers, bc BlockContext) (func(), s
 	}
 	if len(r.GetConfirmers()) > maxConfirm || int(r.GetConfirmationsRequired()) > len(r.GetConfirmers()) {
 		return nil, "", fmt.Errorf("%w: %d confirmations required of %d confirmers (at most %d)", ErrRejected, r.GetConfirmationsRequired(), len(r.GetConfirmers()), maxConfirm)
+	}
+	if slices.Equal(c.Confirmers, r.GetConfirmers()) && c.Required == r.GetConfirmationsRequired() {
+		return nil, "", fmt.Errorf("%w: that is the collection's confirmer set already", ErrRejected)
 	}
 	seen := map[string]bool{}
 	for _, who := range r.GetConfirmers() {

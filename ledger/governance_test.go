@@ -237,6 +237,25 @@ func TestSetConfirmers(t *testing.T) {
 	}
 }
 
+// TestHolderProposalsCannotStall (found in review): a holder's confirmer-set
+// proposals do not take the governors' slots, a holder keeps at most two
+// open, and a proposal that changes nothing is refused.
+func TestHolderProposalsCannotStall(t *testing.T) {
+	g := newGov(t, 0, "a1", "a2", "a3")
+	c := &zkv1.RegisterCircuit{CircuitId: h32("c"), Name: "subject", VkSha256: h32("v"), Setup: zkv1.SetupKind_SETUP_KIND_DEV}
+	g.must("a1", ledger.ProposeAction(ledger.ActRegisterCircuit(c)))
+	g.must("a2", ledger.ProposeAction(ledger.ActRegisterCircuit(c)))
+	coll := ledger.CollectionID("holder/coll")
+	g.must("holder", ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: coll, Name: "holder/coll", SchemaHash: h32("s"), TreeDepth: 8, CircuitIds: [][]byte{h32("c")}, Confirmers: []string{"other", "node"}, ConfirmationsRequired: 2}))
+	g.fails("holder", ledger.ProposeAction(ledger.ActSetConfirmers(&zkv1.SetConfirmers{CollectionId: coll, Confirmers: []string{"other", "node"}, ConfirmationsRequired: 2})), ledger.ErrRejected, "already")
+	g.must("holder", ledger.ProposeAction(ledger.ActSetConfirmers(&zkv1.SetConfirmers{CollectionId: coll, Confirmers: []string{"other"}, ConfirmationsRequired: 1})))
+	g.must("holder", ledger.ProposeAction(ledger.ActSetConfirmers(&zkv1.SetConfirmers{CollectionId: coll, Confirmers: []string{"node"}, ConfirmationsRequired: 1})))
+	g.fails("holder", ledger.ProposeAction(ledger.ActSetConfirmers(&zkv1.SetConfirmers{CollectionId: coll, Confirmers: []string{"other"}, ConfirmationsRequired: 0})), ledger.ErrRejected, "proposals open")
+	// The governors' slots are untouched: a governor still proposes.
+	rid, _ := ledger.NewIdentity("bank")
+	g.must("a1", ledger.ProposeAction(ledger.ActRegisterParticipant("bank", zkv1.Role_ROLE_CONSUMER, rid.Public())))
+}
+
 // A validator's node rotates its own key: blocks up to the rotation are
 // signed with the old key, later ones with the new; the chain verifies
 // across it, and the node reopens with its new key only.
