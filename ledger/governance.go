@@ -429,12 +429,12 @@ func (s *State) setConfirmers(r *zkv1.SetConfirmers, bc BlockContext) (func(), s
 		pending := c.Pending
 		c.Pending = nil
 		for _, seq := range slices.Sorted(maps.Keys(pending)) {
-			if c.Required == 0 {
-				break
-			}
 			a := *pending[seq]
 			a.Confirmations = slices.DeleteFunc(slices.Clone(a.Confirmations), func(who string) bool { return !seen[who] })
-			if uint32(len(a.Confirmations)) >= c.Required {
+			// Under a rule that needs no confirmation, an anchor that
+			// awaited its confirmations still never counted: it stays
+			// pending (found in review: dropped, it looked confirmed).
+			if c.Required > 0 && uint32(len(a.Confirmations)) >= c.Required {
 				a.ConfirmedHeight = bc.Height
 				if c.Latest == nil || a.Sequence > c.Latest.Sequence {
 					c.Latest = &a

@@ -237,6 +237,32 @@ func TestSetConfirmers(t *testing.T) {
 	}
 }
 
+// TestConfirmersDroppedKeepsUncounted (found in review): when a collection's
+// rule changes to need no confirmation, an anchor that awaited its
+// confirmations never counted and stays pending; new anchors count at once.
+func TestConfirmersDroppedKeepsUncounted(t *testing.T) {
+	g := newGov(t, 0, "a1", "a2", "a3")
+	c := &zkv1.RegisterCircuit{CircuitId: h32("c"), Name: "subject", VkSha256: h32("v"), Setup: zkv1.SetupKind_SETUP_KIND_DEV}
+	g.must("a1", ledger.ProposeAction(ledger.ActRegisterCircuit(c)))
+	g.must("a2", ledger.ProposeAction(ledger.ActRegisterCircuit(c)))
+	coll := ledger.CollectionID("holder/coll")
+	g.must("holder", ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: coll, Name: "holder/coll", SchemaHash: h32("s"), TreeDepth: 8, CircuitIds: [][]byte{h32("c")}, Confirmers: []string{"other"}, ConfirmationsRequired: 1}))
+	g.must("holder", ledger.AnchorRoot(&zkv1.Anchor{CollectionId: coll, Root: h32("r1"), Sequence: 1}))
+	none := ledger.ActSetConfirmers(&zkv1.SetConfirmers{CollectionId: coll})
+	g.must("holder", ledger.ProposeAction(none))
+	g.must("a1", ledger.ApproveProposal(pid(t, none)))
+	g.must("a2", ledger.ApproveProposal(pid(t, none)))
+	col := g.st.Collections[hex.EncodeToString(coll)]
+	if _, pending := col.Pending[1]; col.Required != 0 || !pending || col.Latest != nil {
+		t.Fatalf("the unconfirmed anchor counts after the change: %+v", col)
+	}
+	g.must("holder", ledger.AnchorRoot(&zkv1.Anchor{CollectionId: coll, Root: h32("r2"), Sequence: 2, PreviousRoot: h32("r1")}))
+	col = g.st.Collections[hex.EncodeToString(coll)]
+	if _, pending := col.Pending[1]; col.Latest == nil || col.Latest.Sequence != 2 || !pending {
+		t.Fatalf("after a new anchor: %+v", col)
+	}
+}
+
 // TestHolderProposalsCannotStall (found in review): a holder's confirmer-set
 // proposals do not take the governors' slots, a holder keeps at most two
 // open, and a proposal that changes nothing is refused.

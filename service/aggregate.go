@@ -174,10 +174,10 @@ func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyA
 	if e.Tx.Body.GetSender() != coll.Holder {
 		return fail(CheckAnchor, "anchored by %q, not by the collection's holder %q", e.Tx.Body.GetSender(), coll.Holder)
 	}
-	if coll.Required > 0 {
-		if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
-			return fail(CheckAnchor, "anchor %d awaits %d confirmations", a.GetSequence(), coll.Required)
-		}
+	// Only an anchor that counts: one awaiting (or that never got) its
+	// confirmations is the holder's word alone.
+	if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+		return fail(CheckAnchor, "anchor %d does not count: it awaits (or never got) its confirmations", a.GetSequence())
 	}
 	resp.AnchorHeight = e.Height
 	if t, err := s.ledger.BlockTime(e.Height); err == nil {

@@ -283,7 +283,10 @@ func (s *Server) anchor(ctx context.Context, name string, count uint64, root fr.
 	var prev []byte
 	if lc.Last != nil {
 		seq, prev = lc.Last.Sequence, lc.Last.Root
-		if bytes.Equal(prev, rb[:]) && (columns == nil || bytes.Equal(lc.Last.Columns, columns)) {
+		// A root whose anchor never counted (it awaited confirmations
+		// when the collection's rule changed) is anchored again.
+		_, uncounted := lc.Pending[lc.Last.Sequence]
+		if bytes.Equal(prev, rb[:]) && (columns == nil || bytes.Equal(lc.Last.Columns, columns)) && !(uncounted && lc.Required == 0) {
 			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
 		}
 	}

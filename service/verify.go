@@ -278,10 +278,10 @@ func (s *Server) checkAnchor(pb *zkv1.Bundle, coll *ledger.Collection) (*ledger.
 	if err != nil || e.LogIndex != pb.GetAnchorLogIndex() {
 		return nil, fmt.Errorf("the anchor transaction is not on this ledger")
 	}
-	if coll.Required > 0 {
-		if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
-			return nil, fmt.Errorf("anchor %d awaits %d confirmations", a.GetSequence(), coll.Required)
-		}
+	// Only an anchor that counts: one awaiting (or that never got) its
+	// confirmations is the holder's word alone.
+	if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+		return nil, fmt.Errorf("anchor %d does not count: it awaits (or never got) its confirmations", a.GetSequence())
 	}
 	return e, nil
 }
