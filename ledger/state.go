@@ -87,6 +87,14 @@ type Collection struct {
 	Pending map[uint64]*AnchorState `json:"pending,omitempty"`
 }
 
+// Counts says whether the collection's anchor seq counts: it is not
+// awaiting (or left without) its M-of-N confirmations, and it is no newer
+// than the latest anchor that counts. Only such an anchor backs a bundle.
+func (c *Collection) Counts(seq uint64) bool {
+	_, pending := c.Pending[seq]
+	return !pending && c.Latest != nil && seq <= c.Latest.Sequence
+}
+
 // AnchorState is one anchor of a collection.
 type AnchorState struct {
 	Sequence        uint64   `json:"sequence"`

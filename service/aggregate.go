@@ -93,7 +93,7 @@ func (h *holderService) proveAggregate(ctx context.Context, req *zkv1.ProveAggre
 	if lc.Last == nil || !bytes.Equal(lc.Last.Root, elemBytes(root)) || !bytes.Equal(lc.Last.Columns, cols) {
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("collection: its current state is not anchored with its columns yet; commit again"))
 	}
-	if lc.Latest == nil || lc.Latest.Sequence != lc.Last.Sequence {
+	if !lc.Counts(lc.Last.Sequence) {
 		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("collection: anchor %d of its current state awaits %d confirmations", lc.Last.Sequence, lc.Required))
 	}
 	b.AnchorSequence = lc.Last.Sequence
@@ -176,7 +176,7 @@ func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyA
 	}
 	// Only an anchor that counts: one awaiting (or that never got) its
 	// confirmations is the holder's word alone.
-	if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+	if !coll.Counts(a.GetSequence()) {
 		return fail(CheckAnchor, "anchor %d does not count: it awaits (or never got) its confirmations", a.GetSequence())
 	}
 	resp.AnchorHeight = e.Height

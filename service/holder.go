@@ -285,8 +285,8 @@ func (s *Server) anchor(ctx context.Context, name string, count uint64, root fr.
 		seq, prev = lc.Last.Sequence, lc.Last.Root
 		// A root whose anchor never counted (it awaited confirmations
 		// when the collection's rule changed) is anchored again.
-		_, uncounted := lc.Pending[lc.Last.Sequence]
-		if bytes.Equal(prev, rb[:]) && (columns == nil || bytes.Equal(lc.Last.Columns, columns)) && !(uncounted && lc.Required == 0) {
+		stuck := lc.Required == 0 && !lc.Counts(lc.Last.Sequence)
+		if bytes.Equal(prev, rb[:]) && (columns == nil || bytes.Equal(lc.Last.Columns, columns)) && !stuck {
 			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
 		}
 	}
@@ -408,7 +408,7 @@ func (s *Server) attachAnchor(pb *zkv1.Bundle) error {
 	}
 	// Only an anchor that counts backs a bundle: one still awaiting its
 	// M-of-N confirmations is the holder's word alone.
-	if lc.Latest == nil || lc.Latest.Sequence != lc.Last.Sequence {
+	if !lc.Counts(lc.Last.Sequence) {
 		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("collection: anchor %d of its current root awaits %d confirmations", lc.Last.Sequence, lc.Required))
 	}
 	e, err := s.ledger.Transaction(lc.Last.TxHash)

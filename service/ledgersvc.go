@@ -85,18 +85,14 @@ func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorReques
 
 // anchorStatus says whether a collection's anchor counts, as of c.
 func anchorStatus(c *ledger.Collection, seq uint64) zkv1.AnchorStatus {
-	if _, pending := c.Pending[seq]; pending {
-		return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
-	}
 	switch {
-	case c.Latest != nil && seq == c.Latest.Sequence:
+	case !c.Counts(seq):
+		return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
+	case seq == c.Latest.Sequence:
 		return zkv1.AnchorStatus_ANCHOR_STATUS_LATEST
-	case c.Latest != nil && seq < c.Latest.Sequence:
-		// Not pending and older than the latest: it was confirmed (or
-		// needed no confirmation) and has been replaced.
-		return zkv1.AnchorStatus_ANCHOR_STATUS_SUPERSEDED
 	}
-	return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
+	// It counted and a newer anchor that counts has replaced it.
+	return zkv1.AnchorStatus_ANCHOR_STATUS_SUPERSEDED
 }
 
 func (l *ledgerService) GetTransaction(ctx context.Context, req *zkv1.GetTransactionRequest) (*zkv1.GetTransactionResponse, error) {

@@ -118,11 +118,11 @@ func (s *Server) checkFresh(coll *ledger.Collection, a *zkv1.Anchor, freshness t
 	if coll.Latest != nil && coll.Latest.Sequence == a.GetSequence() {
 		return nil
 	}
-	if coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+	if !coll.Counts(a.GetSequence()) {
 		return errors.New("the root's anchor does not count yet")
 	}
 	for seq := a.GetSequence() + 1; seq <= coll.Latest.Sequence; seq++ {
-		if _, pending := coll.Pending[seq]; pending {
+		if !coll.Counts(seq) {
 			continue
 		}
 		next, err := s.ledger.AnchorBySequence(a.GetCollectionId(), seq)
@@ -280,7 +280,7 @@ func (s *Server) checkAnchor(pb *zkv1.Bundle, coll *ledger.Collection) (*ledger.
 	}
 	// Only an anchor that counts: one awaiting (or that never got) its
 	// confirmations is the holder's word alone.
-	if _, pending := coll.Pending[a.GetSequence()]; pending || coll.Latest == nil || coll.Latest.Sequence < a.GetSequence() {
+	if !coll.Counts(a.GetSequence()) {
 		return nil, fmt.Errorf("anchor %d does not count: it awaits (or never got) its confirmations", a.GetSequence())
 	}
 	return e, nil

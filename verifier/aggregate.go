@@ -72,21 +72,16 @@ func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored, exp E
 		return fail(CheckExpect, "%s", msg)
 	}
 	pass(CheckExpect)
-	nonce, err := records.ParseElement(b.Nonce)
-	if err != nil {
-		return fail(CheckDecode, "nonce: %v", err)
-	}
-	if exp.Nonce != nil {
-		if !exp.Nonce.Equal(&nonce) {
-			return fail(CheckNonce, "the bundle answers another nonce")
-		}
-		pass(CheckNonce)
+	nonce, check, reason := exp.nonce(b.Nonce, pass)
+	if check != "" {
+		return fail(check, "%s", reason)
 	}
 
 	if b.ChunkRows != circuits.AggChunkRows || len(b.Chunks) == 0 || len(b.Chunks) > circuits.AggMaxChunks {
 		return fail(CheckDecode, "%d chunks of %d rows", len(b.Chunks), b.ChunkRows)
 	}
 	commitments := make([]bn254.G1Affine, len(b.Chunks))
+	var err error
 	partials := make([]fr.Element, circuits.AggMaxChunks)
 	for i := range partials {
 		partials[i] = circuits.EmptyPartial()

@@ -111,3 +111,19 @@ func (e *Expect) aggregate(b *bundle.Aggregate, f *records.Field) string {
 	}
 	return ""
 }
+
+// nonce parses a bundle's nonce and checks it is the one the asker issued,
+// when it pinned one. It returns the failed check and why, or "".
+func (e *Expect) nonce(text string, pass func(string)) (fr.Element, string, string) {
+	n, err := records.ParseElement(text)
+	if err != nil {
+		return n, CheckDecode, fmt.Sprintf("nonce: %v", err)
+	}
+	if e.Nonce != nil {
+		if !e.Nonce.Equal(&n) {
+			return n, CheckNonce, "the bundle answers another nonce"
+		}
+		pass(CheckNonce)
+	}
+	return n, "", ""
+}

@@ -130,15 +130,9 @@ func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
 	if err != nil {
 		return fail(CheckDecode, "root: %v", err)
 	}
-	nonce, err := records.ParseElement(b.Nonce)
-	if err != nil {
-		return fail(CheckDecode, "nonce: %v", err)
-	}
-	if exp.Nonce != nil {
-		if !exp.Nonce.Equal(&nonce) {
-			return fail(CheckNonce, "the bundle answers another nonce")
-		}
-		pass(CheckNonce)
+	nonce, check, reason := exp.nonce(b.Nonce, pass)
+	if check != "" {
+		return fail(check, "%s", reason)
 	}
 
 	var public frontend.Circuit
