@@ -4,20 +4,26 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(zkshareMain()) }
+
+// zkshareMain runs the command line and returns the exit code: 2 for a usage
+// error, 1 for any other failure.
+func zkshareMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if err == errUsage {
-			os.Exit(2)
+		if errors.Is(err, errUsage) {
+			return 2
 		}
 		fmt.Fprintln(os.Stderr, "zkshare:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

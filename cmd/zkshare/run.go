@@ -25,124 +25,9 @@ import (
 
 var errUsage = errors.New("usage")
 
-const usage = `zkshare: prove facts about private records with zero-knowledge proofs
-
-usage:
-  zkshare keys setup   --keys DIR [--aggregate]
-  zkshare serve        --data DIR --keys DIR [--addr 127.0.0.1:8080]
-  zkshare serve        --consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)
-  zkshare consortium init [--validators 4] [--out DIR] [--base-port 26656]
-  zkshare participant add --server URL --token ADMIN-TOKEN --id ID [--role consumer]
-  zkshare collection create (--data DIR | --server URL --token T) --schema FILE [--name NAME]
-  zkshare collection confirmers --server URL --token-file HOLDER.token --collection NAME
-                       --confirmers a,b --required N   (proposes the change; M governors approve it)
-  zkshare governance propose --server URL --token-file ADMIN.token
-                       (--register ID --role R [--public-key HEX | --out FILE] | --revoke ID
-                       | --rotate ID --public-key HEX | --rotate-consensus ID --consensus-key HEX
-                       | --circuit NAME --keys DIR) [--consensus-key HEX] [--json]
-  zkshare governance approve --server URL --token-file ADMIN.token PROPOSAL-ID [--json]
-  zkshare governance list --server URL --token-file T [--json]
-  zkshare commit       (--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl
-  zkshare prove        (--data DIR --keys DIR | --server URL --token T) --collection NAME
-                       (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
-  zkshare receipt issue --server URL --token T --collection NAME --subject KEY --out FILE
-  zkshare prove        --receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)
-  zkshare verify       (--server URL | --keys DIR --ledger-key VKEY) [--holder ID] [--kind subject|exists]
-                       [--collection HOLDER/NAME] [--query '...'] [--subject KEY --blind HEX] [--nonce HEX] [--json] BUNDLE
-  zkshare aggregate    --server URL --token T --collection NAME --field F --query '...'
-                       [--threshold "count == 0"] [--nonce HEX] [--out FILE]   (over every record)
-  zkshare verify-aggregate --server URL --bundle FILE [--holder ID] [--collection HOLDER/NAME] [--query '...'] [--field F]
-                       [--mode reveal|threshold] [--threshold "count == 0"] [--nonce HEX]
-  zkshare policy set   --server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,aggregate]
-                       [--templates "income <=,age >="] [--rate PER-MINUTE]
-                       [--aggregate-fields F,G|* --aggregate-modes reveal,threshold --min-group K]
-  zkshare audit        --server URL --token T (--collection NAME | --consumer ID)
-  zkshare audit check  --receipt FILE --server URL [--ledger-key VKEY]   (an audit receipt opens its ledger entry)
-  zkshare demo         [--dataset DIR] [--supplier DIR [--shipments N]] [--keys DIR]
-  zkshare ledger init  --data DIR [--origin NAME]
-  zkshare ledger verify --data DIR
-  zkshare ledger show  --data DIR [--blocks N] [--tx HASH]
-  zkshare ledger watch --server URL [--ledger-key VKEY] [--interval 2s] [--count N]
-
-Collections are named HOLDER/NAME on the ledger: a node qualifies a short --collection (and a
---name) with its holder's id. verify and verify-aggregate pin the full name: a short --collection
-is qualified only with --holder.
-
-Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS,
---server from ZKSHARE_SERVER, --token from ZKSHARE_TOKEN, --token-file from ZKSHARE_TOKEN_FILE.
-Common flags: --log-level debug|info|warn|error, --log-format text|json.
-`
-
 type env struct {
 	stdout, stderr io.Writer
 	log            *slog.Logger
-}
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return errUsage
-		}
-		return nil
-	}
-	cmd, rest := args[0], args[1:]
-	if (cmd == "keys" || cmd == "collection" || cmd == "ledger" || cmd == "participant" || cmd == "policy" || cmd == "receipt" || cmd == "consortium" || cmd == "governance") && len(rest) > 0 {
-		cmd, rest = cmd+" "+rest[0], rest[1:]
-	}
-	if cmd == "audit" && len(rest) > 0 && rest[0] == "check" {
-		cmd, rest = "audit check", rest[1:]
-	}
-	switch cmd {
-	case "keys setup":
-		return cmdKeysSetup(ctx, rest, stdout, stderr)
-	case "collection create":
-		return cmdCollectionCreate(ctx, rest, stdout, stderr)
-	case "collection confirmers":
-		return cmdCollectionConfirmers(ctx, rest, stdout, stderr)
-	case "governance propose":
-		return cmdGovernancePropose(ctx, rest, stdout, stderr)
-	case "governance approve":
-		return cmdGovernanceApprove(ctx, rest, stdout, stderr)
-	case "governance list":
-		return cmdGovernanceList(ctx, rest, stdout, stderr)
-	case "commit":
-		return cmdCommit(ctx, rest, stdout, stderr)
-	case "prove":
-		return cmdProve(ctx, rest, stdout, stderr)
-	case "verify":
-		return cmdVerify(ctx, rest, stdout, stderr)
-	case "demo":
-		return cmdDemo(ctx, rest, stdout, stderr)
-	case "aggregate":
-		return cmdAggregate(ctx, rest, stdout, stderr)
-	case "verify-aggregate":
-		return cmdVerifyAggregate(ctx, rest, stdout, stderr)
-	case "serve":
-		return cmdServe(ctx, rest, stdout, stderr)
-	case "participant add":
-		return cmdParticipantAdd(ctx, rest, stdout, stderr)
-	case "consortium init":
-		return cmdConsortiumInit(ctx, rest, stdout, stderr)
-	case "receipt issue":
-		return cmdReceiptIssue(ctx, rest, stdout, stderr)
-	case "policy set":
-		return cmdPolicySet(ctx, rest, stdout, stderr)
-	case "audit":
-		return cmdAudit(ctx, rest, stdout, stderr)
-	case "audit check":
-		return cmdAuditCheck(ctx, rest, stdout, stderr)
-	case "ledger init":
-		return cmdLedgerInit(ctx, rest, stdout, stderr)
-	case "ledger verify":
-		return cmdLedgerVerify(ctx, rest, stdout, stderr)
-	case "ledger show":
-		return cmdLedgerShow(ctx, rest, stdout, stderr)
-	case "ledger watch":
-		return cmdLedgerWatch(ctx, rest, stdout, stderr)
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
 }
 
 // flags is a subcommand's flag set with the common logging flags.
@@ -155,6 +40,13 @@ type flags struct {
 func newFlags(name string, stderr io.Writer) *flags {
 	fs := flag.NewFlagSet("zkshare "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		if c, _, ok := lookup(strings.Fields(name)); ok {
+			writeCommandUsage(stderr, c)
+		}
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
 	return &flags{FlagSet: fs, stderr: stderr,
 		level:  fs.String("log-level", envOr("ZKSHARE_LOG_LEVEL", "warn"), "log level"),
 		format: fs.String("log-format", envOr("ZKSHARE_LOG_FORMAT", "text"), "log format: text or json")}

@@ -14,8 +14,8 @@ func zk(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	n := 1
-	if len(args) > 1 && (args[0] == "keys" || args[0] == "collection" || args[0] == "ledger" || args[0] == "participant" || args[0] == "policy" || args[0] == "receipt" || args[0] == "consortium" || args[0] == "governance" || args[0] == "audit" && args[1] == "check") {
-		n = 2
+	if c, _, ok := lookup(args); ok {
+		n = len(strings.Fields(c.name))
 	}
 	full := append(append(append([]string{}, args[:min(n, len(args))]...), "--log-level", "debug"), args[min(n, len(args)):]...)
 	err := run(context.Background(), full, &out, &errb)

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// command is one subcommand: its name (one word, or a group and a word),
+// what it does, how it is called, and the function that runs it.
+type command struct {
+	name    string
+	summary string
+	usage   string // the arguments after "zkshare NAME", one line per form
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands lists every subcommand, in the order help shows them.
+func commands() []command {
+	return []command{
+		{"keys setup", "make development (single-party) circuit keys", `--keys DIR [--aggregate]`, cmdKeysSetup},
+		{"serve", "run a node: ledger, holder store and the Connect API on one port", `--data DIR --keys DIR [--addr 127.0.0.1:8080] [--tls-cert F --tls-key F]
+--consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)`, cmdServe},
+		{"consortium init", "lay out a CometBFT consortium, one validator per organisation", `[--validators 4] [--out DIR] [--base-port 26656]`, cmdConsortiumInit},
+		{"participant add", "register a participant (admin) and print its token", `--server URL --token ADMIN-TOKEN --id ID [--role consumer]`, cmdParticipantAdd},
+		{"collection create", "register a collection with its schema", `(--data DIR | --server URL --token T) --schema FILE [--name NAME]`, cmdCollectionCreate},
+		{"collection confirmers", "propose a collection's M-of-N anchor confirmers", `--server URL --token-file HOLDER.token --collection NAME --confirmers a,b --required N`, cmdCollectionConfirmers},
+		{"governance propose", "propose a governance action (M governors approve it)", `--server URL --token-file ADMIN.token
+    (--register ID --role R [--public-key HEX | --out FILE] | --revoke ID
+    | --rotate ID --public-key HEX | --rotate-consensus ID --consensus-key HEX
+    | --circuit NAME --keys DIR) [--consensus-key HEX] [--json]`, cmdGovernancePropose},
+		{"governance approve", "approve an open governance proposal", `--server URL --token-file ADMIN.token PROPOSAL-ID [--json]`, cmdGovernanceApprove},
+		{"governance list", "list open governance proposals", `--server URL --token-file T [--json]`, cmdGovernanceList},
+		{"commit", "commit records (CSV or JSONL) and anchor the new root", `(--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl`, cmdCommit},
+		{"prove", "answer a question about a subject's record, or whether some record matches", `(--data DIR --keys DIR | --server URL --token T) --collection NAME
+    (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
+--receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)`, cmdProve},
+		{"receipt issue", "issue a subject their record receipt", `--server URL --token T --collection NAME --subject KEY --out FILE`, cmdReceiptIssue},
+		{"verify", "check a bundle against a ledger: online, or offline against a trusted ledger key", `(--server URL | --keys DIR --ledger-key VKEY) [--holder ID] [--kind subject|exists]
+    [--collection HOLDER/NAME] [--query '...'] [--subject KEY --blind HEX] [--nonce HEX] [--json] BUNDLE`, cmdVerify},
+		{"aggregate", "prove an aggregate over every record of a collection", `--server URL --token T --collection NAME --field F --query '...'
+    [--threshold "count == 0"] [--nonce HEX] [--out FILE]`, cmdAggregate},
+		{"verify-aggregate", "check an aggregate bundle against a ledger", `--server URL --bundle FILE [--holder ID] [--collection HOLDER/NAME] [--query '...'] [--field F]
+    [--mode reveal|threshold] [--threshold "count == 0"] [--nonce HEX]`, cmdVerifyAggregate},
+		{"policy set", "set who may ask what about a collection", `--server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,aggregate]
+    [--templates "income <=,age >="] [--rate PER-MINUTE]
+    [--aggregate-fields F,G|* --aggregate-modes reveal,threshold --min-group K]`, cmdPolicySet},
+		{"audit", "list audit entries: who asked what, and when", `--server URL --token T (--collection NAME | --consumer ID)`, cmdAudit},
+		{"audit check", "check that an audit receipt opens its ledger entry", `--receipt FILE --server URL [--ledger-key VKEY]`, cmdAuditCheck},
+		{"demo", "run the benefits and cold-chain scenarios end to end on a local node", `[--dataset DIR] [--supplier DIR [--shipments N]] [--keys DIR]`, cmdDemo},
+		{"ledger init", "create a node's data directory and ledger (serve then starts on it)", `--data DIR [--origin NAME]`, cmdLedgerInit},
+		{"ledger verify", "re-check every block, signature and proof of a ledger", `--data DIR`, cmdLedgerVerify},
+		{"ledger show", "print a ledger's tip, checkpoint key, blocks or a transaction", `--data DIR [--blocks N] [--tx HASH]`, cmdLedgerShow},
+		{"ledger watch", "follow a node's blocks, checking each checkpoint's consistency", `--server URL [--ledger-key VKEY] [--interval 2s] [--count N]`, cmdLedgerWatch},
+	}
+}
+
+const usageHead = `zkshare: prove facts about private records with zero-knowledge proofs
+
+usage: zkshare COMMAND [flags]
+       zkshare help COMMAND     (or zkshare COMMAND --help)
+
+commands:
+`
+
+const usageTail = `
+Collections are named HOLDER/NAME on the ledger: a node qualifies a short --collection (and a
+--name) with its holder's id. verify and verify-aggregate pin the full name: a short --collection
+is qualified only with --holder.
+
+Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS,
+--server from ZKSHARE_SERVER, --token from ZKSHARE_TOKEN, --token-file from ZKSHARE_TOKEN_FILE.
+Common flags: --log-level debug|info|warn|error, --log-format text|json.
+`
+
+// writeUsage prints the whole command list.
+func writeUsage(w io.Writer) {
+	fmt.Fprint(w, usageHead)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, usageTail)
+}
+
+// writeCommandUsage prints one command's forms and summary.
+func writeCommandUsage(w io.Writer, c command) {
+	for i, line := range strings.Split(c.usage, "\n") {
+		switch {
+		case i == 0:
+			fmt.Fprintf(w, "usage: zkshare %s %s\n", c.name, line)
+		case strings.HasPrefix(line, "    "):
+			fmt.Fprintf(w, "       %s%s\n", strings.Repeat(" ", len(c.name)+8), strings.TrimPrefix(line, "    "))
+		default:
+			fmt.Fprintf(w, "       zkshare %s %s\n", c.name, line)
+		}
+	}
+	fmt.Fprintf(w, "\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
+	if g := group(c.name); len(g) > 0 {
+		fmt.Fprintln(w, "\nsubcommands:")
+		for _, s := range g {
+			fmt.Fprintf(w, "  %-22s %s\n", s.name, s.summary)
+		}
+	}
+}
+
+// lookup finds the command named by the first words of args: a group and a
+// word ("ledger init") before a single word ("audit").
+func lookup(args []string) (command, []string, bool) {
+	cmds := commands()
+	if len(args) >= 2 {
+		for _, c := range cmds {
+			if c.name == args[0]+" "+args[1] {
+				return c, args[2:], true
+			}
+		}
+	}
+	if len(args) >= 1 {
+		for _, c := range cmds {
+			if c.name == args[0] {
+				return c, args[1:], true
+			}
+		}
+	}
+	return command{}, args, false
+}
+
+// group lists the commands under a group word ("ledger"), if it is one.
+func group(word string) []command {
+	var out []command
+	for _, c := range commands() {
+		if strings.HasPrefix(c.name, word+" ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// help prints help for the named command or group, or the command list.
+func help(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		writeUsage(stdout)
+		return nil
+	}
+	if c, rest, ok := lookup(args); ok && len(rest) == 0 {
+		writeCommandUsage(stdout, c)
+		fmt.Fprintf(stdout, "\nRun 'zkshare %s --help' for its flags.\n", c.name)
+		return nil
+	}
+	if g := group(args[0]); len(g) > 0 && len(args) == 1 {
+		writeGroup(stdout, args[0], g)
+		return nil
+	}
+	return fmt.Errorf("help: unknown command %q (zkshare help lists them)", strings.Join(args, " "))
+}
+
+func writeGroup(w io.Writer, word string, g []command) {
+	fmt.Fprintf(w, "usage: zkshare %s SUBCOMMAND [flags]\n\nsubcommands:\n", word)
+	for _, c := range g {
+		fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'zkshare %s SUBCOMMAND --help' for its flags.\n", word)
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		writeUsage(stderr)
+		return errUsage
+	}
+	if isHelp(args[0]) {
+		return help(args[1:], stdout)
+	}
+	c, rest, ok := lookup(args)
+	if ok {
+		return c.run(ctx, rest, stdout, stderr)
+	}
+	if g := group(args[0]); len(g) > 0 {
+		if len(args) > 1 && isHelp(args[1]) {
+			writeGroup(stdout, args[0], g)
+			return nil
+		}
+		writeGroup(stderr, args[0], g)
+		if len(args) == 1 {
+			return errUsage
+		}
+		return fmt.Errorf("unknown command %q: %s has the subcommands above", args[0]+" "+args[1], args[0])
+	}
+	return fmt.Errorf("unknown command %q (zkshare help lists them)", args[0])
+}
