@@ -13,11 +13,10 @@ import (
 func zk(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	n := 1
-	if c, _, ok := lookup(args); ok {
-		n = len(strings.Fields(c.name))
+	full := args // not a command (help, a bad name): passed as is
+	if c, rest, ok := lookup(args); ok {
+		full = append(append(strings.Fields(c.name), "--log-level", "debug"), rest...)
 	}
-	full := append(append(append([]string{}, args[:min(n, len(args))]...), "--log-level", "debug"), args[min(n, len(args)):]...)
 	err := run(context.Background(), full, &out, &errb)
 	return out.String(), errb.String(), err
 }
