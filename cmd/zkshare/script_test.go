@@ -1,8 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -14,23 +21,91 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI end to end as a user would, one script a file
-// under testdata/script. Scripts tagged [short] run under -short too.
+// under testdata/script. $PORT is a free loopback port for a node; $KEYS a
+// key directory (the shared test keys when ZKSHARE_TEST_KEYS is set).
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("ZKSHARE_LOG_LEVEL", "warn")
-			if testing.Short() {
-				e.Setenv("SHORT", "1")
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
 			}
+			e.Setenv("PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+			ln.Close()
+			keys := os.Getenv("ZKSHARE_TEST_KEYS")
+			if keys == "" {
+				keys = e.WorkDir + "/keys"
+			}
+			e.Setenv("KEYS", keys)
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "short" {
 				return testing.Short(), nil
 			}
-			return false, nil
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"capture":   cmdCapture,
+			"waitready": cmdWaitReady,
+			"editjson":  cmdEditJSON,
 		},
 		RequireExplicitExec: true,
 	})
+}
+
+// capture stdout|stderr VAR REGEXP sets $VAR to the regexp's first group in
+// the last command's output.
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 || (args[0] != "stdout" && args[0] != "stderr") {
+		ts.Fatalf("usage: capture stdout|stderr VAR REGEXP")
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	m := re.FindStringSubmatch(ts.ReadFile(args[0]))
+	if len(m) < 2 {
+		ts.Fatalf("capture: no match for %q in %s", args[2], args[0])
+	}
+	ts.Setenv(args[1], m[1])
+}
+
+// waitready URL waits (up to a minute) until URL/readyz answers 200.
+func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitready URL")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(args[0] + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("waitready: %s not ready after a minute", args[0])
+}
+
+// editjson FILE KEY JSON-VALUE sets a top-level field of a JSON object: a
+// relayer's edit of a bundle.
+func cmdEditJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: editjson FILE KEY JSON-VALUE")
+	}
+	var m map[string]json.RawMessage
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &m))
+	if _, ok := m[args[1]]; !ok {
+		ts.Fatalf("editjson: %s has no field %q", args[0], args[1])
+	}
+	if !json.Valid([]byte(args[2])) {
+		ts.Fatalf("editjson: %q is not JSON", args[2])
+	}
+	m[args[1]] = json.RawMessage(args[2])
+	out, err := json.MarshalIndent(m, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), out, 0o644))
 }
