@@ -74,7 +74,7 @@ func (c *Client) GetCollection(ctx context.Context, name string) (*zkv1.Collecti
 
 // Commit streams recs into collection in messages of at most CommitChunk
 // records, then waits for the node to store them and anchor the new root.
-// A record whose key exists replaces it. The commit is all or nothing:
+// A record whose key exists replaces it; a nil recs sends none. The commit is all or nothing:
 // on an error (a bad value names its record and field) nothing is stored.
 func (c *Client) Commit(ctx context.Context, collection string, recs iter.Seq[records.Record], opts ...CallOption) (*zkv1.CommitRecordsResponse, error) {
 	cfg := callOptions(opts)
@@ -95,6 +95,9 @@ func (c *Client) Commit(ctx context.Context, collection string, recs iter.Seq[re
 		return true
 	}
 	ok := true
+	if recs == nil {
+		recs = func(func(records.Record) bool) {}
+	}
 	for r := range recs {
 		if ctx.Err() != nil {
 			ok = false // CloseAndReceive reports the cancellation
