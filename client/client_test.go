@@ -181,3 +181,39 @@ func dial(t *testing.T, url string, opts ...client.Option) *client.Client {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestCommitChunkBytes: records with long values are cut into messages
+// under the node's 16 MiB limit, not only by count.
+func TestCommitChunkBytes(t *testing.T) {
+	ctx := t.Context()
+	var fields []string
+	for i := range 16 {
+		fields = append(fields, fmt.Sprintf(`{"name": "f%d", "type": "string"}`, i))
+	}
+	schema := `{"name": "wide", "key": "k", "fields": [` + strings.Join(fields, ",") + `]}`
+	h := dial(t, node.URL, client.WithToken(node.HolderToken))
+	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema)}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1100 // 1,100 records of 16 KB: 17.6 MB, over one message's limit
+	long := strings.Repeat("x", 1000)
+	recs := func(yield func(records.Record) bool) {
+		for i := range n {
+			vals := make([]string, 16)
+			for j := range vals {
+				vals[j] = long
+			}
+			if !yield(records.Record{Key: fmt.Sprintf("W%04d", i), Values: vals}) {
+				return
+			}
+		}
+	}
+	var seen []int
+	resp, err := h.Commit(ctx, "wide", recs, client.WithProgress(func(done, _ int) { seen = append(seen, done) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetRecordCount() != n || len(seen) < 5 || seen[len(seen)-1] != n {
+		t.Errorf("%d records in messages ending at %v; want %d in at least 5 messages", resp.GetRecordCount(), seen, n)
+	}
+}
