@@ -212,7 +212,7 @@ func wrap(call string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("zkshare %s: %w", call, err)
+	return fmt.Errorf("%s: %w", call, err)
 }
 
 // Wrap makes a Client of generated service clients that the caller built

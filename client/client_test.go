@@ -95,7 +95,7 @@ func TestErrors(t *testing.T) {
 				if got := connect.CodeOf(tc.err); got != tc.code {
 					t.Errorf("%s: code %v (%v), want %v", tc.name, got, tc.err, tc.code)
 				}
-				if tc.err != nil && !strings.Contains(tc.err.Error(), "zkshare "+tc.call) {
+				if tc.err != nil && !strings.HasPrefix(tc.err.Error(), tc.call) {
 					t.Errorf("%s: %q does not name the call %q", tc.name, tc.err, tc.call)
 				}
 			}

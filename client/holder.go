@@ -186,7 +186,7 @@ func (c *Client) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateReq
 	if err := stream.Err(); err != nil {
 		return nil, wrap("prove aggregate", err)
 	}
-	return nil, errors.New("zkshare prove aggregate: the stream ended without a bundle")
+	return nil, errors.New("prove aggregate: the stream ended without a bundle")
 }
 
 // IssueReceipt gives the subject of one record its record, salt and
