@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/zkshare/zkshare/client"
 	"slices"
 
 	"connectrpc.com/connect"
@@ -203,25 +204,8 @@ func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyA
 	return out, nil
 }
 
-// ProveAggregate calls a node's ProveAggregate and waits for the bundle,
-// passing progress messages to progress (which may be nil).
+// ProveAggregate forwards to client's ProveAggregate over c, for tests
+// not yet moved to the client package.
 func ProveAggregate(ctx context.Context, c zksharev1connect.HolderServiceClient, req *zkv1.ProveAggregateRequest, progress func(done, total int)) (*zkv1.ProveAggregateResponse, error) {
-	stream, err := c.ProveAggregate(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	defer stream.Close()
-	for stream.Receive() {
-		m := stream.Msg()
-		if len(m.GetBundle()) > 0 {
-			return m, nil
-		}
-		if progress != nil {
-			progress(int(m.GetChunksDone()), int(m.GetChunksTotal()))
-		}
-	}
-	if err := stream.Err(); err != nil {
-		return nil, err
-	}
-	return nil, errors.New("prove aggregate: the stream ended without a bundle")
+	return client.Wrap(c, nil, nil).ProveAggregate(ctx, req, client.WithProgress(progress))
 }

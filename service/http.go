@@ -12,7 +12,7 @@ import (
 	"os"
 	"time"
 
-	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/client"
 	"golang.org/x/net/netutil"
 )
 
@@ -106,35 +106,10 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	return err
 }
 
-// HTTPClient is an HTTP client for h2c servers (Connect and gRPC alike).
-func HTTPClient() *http.Client {
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{Protocols: p}}
-}
+// HTTPClient forwards to client.HTTPClient for tests and callers not yet
+// moved to the client package.
+func HTTPClient() *http.Client { return client.HTTPClient() }
 
-// Bearer is a client interceptor that sends a bearer token on every call,
-// unary and streaming.
-type Bearer string
-
-// WrapUnary implements connect.Interceptor.
-func (b Bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-
-// WrapStreamingClient implements connect.Interceptor.
-func (b Bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
-		return conn
-	}
-}
-
-// WrapStreamingHandler implements connect.Interceptor.
-func (b Bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
-}
+// Bearer is client.Bearer, for tests and callers not yet moved to the
+// client package.
+type Bearer = client.Bearer

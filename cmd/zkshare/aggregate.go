@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/service"
@@ -55,13 +56,13 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		req.Threshold = t
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "proving over every record of %s (about 4 s per 1,024 positions on 2 cores)\n", *coll)
-	resp, err := service.ProveAggregate(ctx, zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...), req,
-		func(done, total int) { fmt.Fprintf(stderr, "\r  chunks proven: %d of %d", done, total) })
+	resp, err := c.ProveAggregate(ctx, req,
+		client.WithProgress(func(done, total int) { fmt.Fprintf(stderr, "\r  chunks proven: %d of %d", done, total) }))
 	fmt.Fprintln(stderr)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,9 +18,9 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/audit"
 	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/client"
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/receipt"
@@ -91,19 +92,43 @@ func remoteFlags(f *flags) remote {
 
 func (r remote) on() bool { return *r.server != "" }
 
+// bearer is the token from --token or --token-file ("" for none).
+func (r remote) bearer() (string, error) {
+	if *r.token != "" || *r.tokenFile == "" {
+		return *r.token, nil
+	}
+	b, err := os.ReadFile(*r.tokenFile)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// options are connect client options sending the token, for commands that
+// build generated clients themselves.
 func (r remote) options() ([]connect.ClientOption, error) {
-	tok := *r.token
-	if tok == "" && *r.tokenFile != "" {
-		b, err := os.ReadFile(*r.tokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("--token-file: %w", err)
-		}
-		tok = strings.TrimSpace(string(b))
+	tok, err := r.bearer()
+	if err != nil || tok == "" {
+		return nil, err
 	}
-	if tok == "" {
-		return nil, nil
+	return []connect.ClientOption{connect.WithInterceptors(client.Bearer(tok))}, nil
+}
+
+// client is the SDK's client of --server with the token.
+func (r remote) client() (*client.Client, error) {
+	tok, err := r.bearer()
+	if err != nil {
+		return nil, err
 	}
-	return []connect.ClientOption{connect.WithInterceptors(service.Bearer(tok))}, nil
+	var opts []client.Option
+	if tok != "" {
+		opts = append(opts, client.WithToken(tok))
+	}
+	c, err := client.New(*r.server, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("--server: %w", err)
+	}
+	return c, nil
 }
 
 func cmdParticipantAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -129,11 +154,10 @@ func cmdParticipantAdd(ctx context.Context, args []string, stdout, stderr io.Wri
 	if *out == "" {
 		*out = *id + ".json"
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewAdminServiceClient(service.HTTPClient(), *r.server, opts...)
 	resp, err := c.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: *id, Role: zkv1.Role(rv), PublicKey: ident.Public()})
 	if err != nil {
 		return err
@@ -150,11 +174,10 @@ func remoteCollectionCreate(ctx context.Context, r remote, schemaPath, name stri
 	if err != nil {
 		return err
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
 	resp, err := c.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schema, Name: name})
 	if err != nil {
 		return err
@@ -164,18 +187,17 @@ func remoteCollectionCreate(ctx context.Context, r remote, schemaPath, name stri
 }
 
 // remoteCommit reads the file with the collection's schema (from the
-// server) and streams it in chunks, with progress on a terminal.
+// server) and streams it in the SDK's chunks, with progress on a terminal.
 func remoteCommit(ctx context.Context, r remote, coll, path string, stdout, stderr io.Writer) error {
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
-	info, err := c.GetCollection(ctx, &zkv1.GetCollectionRequest{Name: coll})
+	info, err := c.GetCollection(ctx, coll)
 	if err != nil {
 		return err
 	}
-	sc, err := records.ParseSchema(info.GetCollection().GetSchema())
+	sc, err := records.ParseSchema(info.GetSchema())
 	if err != nil {
 		return err
 	}
@@ -183,27 +205,9 @@ func remoteCommit(ctx context.Context, r remote, coll, path string, stdout, stde
 	if err != nil {
 		return err
 	}
-	stream, err := c.CommitRecords(ctx)
-	if err != nil {
-		return err
-	}
 	p := progress(stderr)
-	const chunk = 5000
-	for lo := 0; lo < len(recs); lo += chunk {
-		msg := &zkv1.CommitRecordsRequest{}
-		if lo == 0 {
-			msg.Collection = coll
-		}
-		for _, rec := range recs[lo:min(lo+chunk, len(recs))] {
-			msg.Records = append(msg.Records, &zkv1.Record{Key: rec.Key, Values: rec.Values})
-		}
-		if err := stream.Send(msg); err != nil {
-			break // the server's answer says why
-		}
-		p("send", min(lo+chunk, len(recs)), len(recs))
-	}
 	start := time.Now()
-	resp, err := stream.CloseAndReceive()
+	resp, err := c.Commit(ctx, coll, slices.Values(recs), client.WithProgress(func(sent, _ int) { p("send", sent, len(recs)) }))
 	if err != nil {
 		return err
 	}
@@ -213,11 +217,10 @@ func remoteCommit(ctx context.Context, r remote, coll, path string, stdout, stde
 }
 
 func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out, auditOut string, stdout, stderr io.Writer) error {
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
 	resp, err := c.Prove(ctx, req)
 	if err != nil {
 		return err
@@ -300,27 +303,25 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !r.on() || (*coll == "") == (*consumer == "") {
 		return errors.New("audit: want --server, --token and one of --collection or --consumer")
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	req := &zkv1.ListAuditEntriesRequest{Consumer: *consumer}
+	filter := client.AuditFilter{Consumer: *consumer}
 	if *coll != "" {
 		// The node qualifies a short name with its holder (HOLDER/NAME)
 		// and knows the id.
-		info, err := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...).GetCollection(ctx, &zkv1.GetCollectionRequest{Name: *coll})
+		info, err := c.GetCollection(ctx, *coll)
 		if err != nil {
 			return fmt.Errorf("--collection: %w", err)
 		}
-		req.CollectionId = info.GetCollection().GetId()
-	}
-	c := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *r.server, opts...)
-	resp, err := c.ListAuditEntries(ctx, req)
-	if err != nil {
-		return err
+		filter.CollectionID = info.GetId()
 	}
 	enc := json.NewEncoder(stdout)
-	for _, e := range resp.GetEntries() {
+	for e, err := range c.Audit(ctx, filter) {
+		if err != nil {
+			return err
+		}
 		a := e.GetReceipt()
 		enc.Encode(map[string]any{"height": e.GetHeight(), "time": time.UnixMilli(e.GetTimeUnixMs()).UTC().Format(time.RFC3339),
 			"holder": e.GetHolder(), "consumer": a.GetConsumer(), "statement": a.GetStatement(), "result": a.GetResult(),
@@ -363,14 +364,17 @@ func cmdAuditCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := protojson.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("audit receipt %s: %w", *path, err)
 	}
-	c := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *server)
-	tr, err := c.GetTransaction(ctx, &zkv1.GetTransactionRequest{Hash: r.GetTxHash()})
+	c, err := client.New(*server)
+	if err != nil {
+		return fmt.Errorf("--server: %w", err)
+	}
+	tr, err := c.Transaction(ctx, r.GetTxHash())
 	if err != nil {
 		return fmt.Errorf("audit check: the ledger's entry %x: %w", r.GetTxHash(), err)
 	}
 	vkey := *ledgerKey
 	if vkey == "" {
-		cp, err := c.GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
+		cp, err := c.Checkpoint(ctx)
 		if err != nil {
 			return err
 		}
@@ -446,12 +450,11 @@ func cmdPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			rule.Templates = append(rule.Templates, strings.TrimSpace(t))
 		}
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
-	if _, err := c.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: *coll, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{rule}}}); err != nil {
+	if err := c.SetPolicy(ctx, *coll, &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{rule}}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "policy of %s: %s may ask %s\n", *coll, *consumer, *kinds)
@@ -470,16 +473,15 @@ func cmdReceiptIssue(ctx context.Context, args []string, stdout, stderr io.Write
 	if !r.on() || *coll == "" || *subject == "" || *out == "" {
 		return errors.New("receipt issue: want --server, --token (the holder's), --collection, --subject and --out")
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
-	resp, err := c.IssueReceipt(ctx, &zkv1.IssueReceiptRequest{Collection: *coll, Subject: *subject})
+	rc, err := c.IssueReceipt(ctx, *coll, *subject)
 	if err != nil {
 		return err
 	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(resp.GetReceipt())
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(rc)
 	if err != nil {
 		return err
 	}

@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/keys"
@@ -93,15 +95,20 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	client := service.HTTPClient()
-	as := func(tok string) connect.ClientOption { return connect.WithInterceptors(service.Bearer(tok)) }
+	admin, err := client.New(url, client.WithToken(adminTok))
+	if err != nil {
+		return err
+	}
+	holderClient, err := client.New(url, client.WithToken(holderTok))
+	if err != nil {
+		return err
+	}
 
 	bank, err := ledger.NewIdentity("bank")
 	if err != nil {
 		return err
 	}
-	reg, err := zksharev1connect.NewAdminServiceClient(client, url, as(adminTok)).RegisterParticipant(ctx,
-		&zkv1.RegisterParticipantRequest{Id: bank.ID, Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bank.Public()})
+	reg, err := admin.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: bank.ID, Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bank.Public()})
 	if err != nil {
 		return err
 	}
@@ -115,15 +122,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	holderClient := zksharev1connect.NewHolderServiceClient(client, url, as(holderTok))
 	created, err := holderClient.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw})
 	if err != nil {
 		return err
 	}
 	// The ledger names it HOLDER/NAME; a third party pins that full name.
 	fullName := created.GetCollection().GetName()
-	_, err = holderClient.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: sc.Name, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
-		Consumer: bank.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS}, RatePerMinute: 600}}}})
+	err = holderClient.SetPolicy(ctx, sc.Name, &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
+		Consumer: bank.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS}, RatePerMinute: 600}}})
 	if err != nil {
 		return err
 	}
@@ -132,7 +138,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	res, err := commitAll(ctx, holderClient, sc.Name, recs)
+	res, err := holderClient.Commit(ctx, sc.Name, slices.Values(recs))
 	if err != nil {
 		return err
 	}
@@ -147,8 +153,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := json.Unmarshal(raw, &samples); err != nil {
 		return fmt.Errorf("queries.json: %w", err)
 	}
-	consumer := zksharev1connect.NewHolderServiceClient(client, url, as(reg.GetToken()))
-	third := zksharev1connect.NewVerifierServiceClient(client, url) // verification needs no account
+	consumer, err := client.New(url, client.WithToken(reg.GetToken()))
+	if err != nil {
+		return err
+	}
+	third := zksharev1connect.NewVerifierServiceClient(client.HTTPClient(), url) // verification needs no account
 	fmt.Fprintln(stderr, "5. the bank asks, the holder proves, a third party verifies against the ledger:")
 	fmt.Fprintln(stderr)
 	tw := newTable(stdout)
@@ -212,7 +221,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *supplier != "" {
-		d := demoNode{url: url, client: client, adminTok: adminTok, holderTok: holderTok}
+		d := demoNode{url: url, http: client.HTTPClient(), adminTok: adminTok, holderTok: holderTok}
 		if err := demoSupplier(ctx, d, *supplier, *shipments, stdout, stderr); err != nil {
 			return err
 		}
@@ -222,27 +231,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "\nall answers match the datasets' expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
 	return nil
-}
-
-// commitAll streams records to a node in messages of 2,000.
-func commitAll(ctx context.Context, c zksharev1connect.HolderServiceClient, name string, recs []records.Record) (*zkv1.CommitRecordsResponse, error) {
-	stream, err := c.CommitRecords(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for lo := 0; lo < len(recs); lo += 2000 {
-		msg := &zkv1.CommitRecordsRequest{}
-		if lo == 0 {
-			msg.Collection = name
-		}
-		for _, r := range recs[lo:min(lo+2000, len(recs))] {
-			msg.Records = append(msg.Records, &zkv1.Record{Key: r.Key, Values: r.Values})
-		}
-		if err := stream.Send(msg); err != nil {
-			break // CloseAndReceive reports why
-		}
-	}
-	return stream.CloseAndReceive()
 }
 
 func mark(ok bool) string {

@@ -6,23 +6,24 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
-	"github.com/zkshare/zkshare/service"
 )
 
 // demoNode is how the demo reaches its node.
 type demoNode struct {
 	url                 string
-	client              connect.HTTPClient
+	http                connect.HTTPClient // for the verifier's generated client
 	adminTok, holderTok string
 }
 
@@ -31,7 +32,6 @@ type demoNode struct {
 // (no shipment above 8.0 °C), and a third party checks both answers, a
 // verified yes and a verified no, against the ledger.
 func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, stderr io.Writer) error {
-	as := func(tok string) connect.ClientOption { return connect.WithInterceptors(service.Bearer(tok)) }
 	schemaRaw, err := os.ReadFile(filepath.Join(dir, "schema.json"))
 	if err != nil {
 		return err
@@ -49,25 +49,31 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	if err != nil {
 		return err
 	}
-	reg, err := zksharev1connect.NewAdminServiceClient(d.client, d.url, as(d.adminTok)).RegisterParticipant(ctx,
-		&zkv1.RegisterParticipantRequest{Id: buyer.ID, Role: zkv1.Role_ROLE_CONSUMER, PublicKey: buyer.Public()})
+	admin, err := client.New(d.url, client.WithToken(d.adminTok))
 	if err != nil {
 		return err
 	}
-	supplier := zksharev1connect.NewHolderServiceClient(d.client, d.url, as(d.holderTok))
+	reg, err := admin.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: buyer.ID, Role: zkv1.Role_ROLE_CONSUMER, PublicKey: buyer.Public()})
+	if err != nil {
+		return err
+	}
+	supplier, err := client.New(d.url, client.WithToken(d.holderTok))
+	if err != nil {
+		return err
+	}
 	created, err := supplier.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaRaw})
 	if err != nil {
 		return err
 	}
 	// The ledger names it HOLDER/NAME; the third party pins that full name.
 	fullName := created.GetCollection().GetName()
-	if _, err := supplier.SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: sc.Name, Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
+	if err := supplier.SetPolicy(ctx, sc.Name, &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
 		Consumer: buyer.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_AGGREGATE},
-		AggregateFields: []string{"max_temp"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}}}}}); err != nil {
+		AggregateFields: []string{"max_temp"}, AggregateModes: []zkv1.AggregateMode{zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD}}}}); err != nil {
 		return err
 	}
 	start := time.Now()
-	res, err := commitAll(ctx, supplier, sc.Name, recs)
+	res, err := supplier.Commit(ctx, sc.Name, slices.Values(recs))
 	if err != nil {
 		return err
 	}
@@ -98,8 +104,11 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	if good == "" || bad == "" {
 		return fmt.Errorf("supplier demo: the first %d shipments need a compliant and a non-compliant lot", len(recs))
 	}
-	buyerClient := zksharev1connect.NewHolderServiceClient(d.client, d.url, as(reg.GetToken()))
-	third := zksharev1connect.NewVerifierServiceClient(d.client, d.url)
+	buyerClient, err := client.New(d.url, client.WithToken(reg.GetToken()))
+	if err != nil {
+		return err
+	}
+	third := zksharev1connect.NewVerifierServiceClient(d.http, d.url)
 	fmt.Fprintln(stderr, "7. the buyer asks, for two lots, whether every shipment stayed at or below 8.0 °C; the supplier proves over every record; a third party verifies:")
 	fmt.Fprintln(stderr)
 	tw := newTable(stdout)
@@ -113,8 +122,8 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 			return err
 		}
 		nb := nonce.Bytes()
-		pr, err := service.ProveAggregate(ctx, buyerClient, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp", Query: q, Threshold: th, Nonce: nb[:]},
-			func(done, total int) { fmt.Fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) })
+		pr, err := buyerClient.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp", Query: q, Threshold: th, Nonce: nb[:]},
+			client.WithProgress(func(done, total int) { fmt.Fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) }))
 		fmt.Fprint(stderr, "\r\033[K")
 		if err != nil {
 			return fmt.Errorf("lot %s: %w", lot, err)

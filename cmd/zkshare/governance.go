@@ -11,10 +11,8 @@ import (
 	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
-	"github.com/zkshare/zkshare/service"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -94,11 +92,10 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 		}
 		action = ledger.ActRegisterCircuit(rc)
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewAdminServiceClient(service.HTTPClient(), *r.server, opts...)
 	resp, err := c.Propose(ctx, &zkv1.ProposeRequest{Action: action})
 	if err != nil {
 		return fmt.Errorf("governance propose: %w", err)
@@ -170,12 +167,11 @@ func cmdGovernanceApprove(ctx context.Context, args []string, stdout, stderr io.
 	if err != nil || len(id) != 32 {
 		return fmt.Errorf("governance approve: %q: want a proposal id of 64 hex digits", f.Arg(0))
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewAdminServiceClient(service.HTTPClient(), *r.server, opts...)
-	resp, err := c.Approve(ctx, &zkv1.ApproveRequest{ProposalId: id})
+	resp, err := c.Approve(ctx, id)
 	if err != nil {
 		return fmt.Errorf("governance approve: %w", err)
 	}
@@ -196,12 +192,11 @@ func cmdGovernanceList(ctx context.Context, args []string, stdout, stderr io.Wri
 	if !r.on() {
 		return errors.New("governance list: want --server and --token-file (an admin's or a holder's)")
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewAdminServiceClient(service.HTTPClient(), *r.server, opts...)
-	resp, err := c.ListProposals(ctx, &zkv1.ListProposalsRequest{})
+	resp, err := c.ListProposals(ctx)
 	if err != nil {
 		return fmt.Errorf("governance list: %w", err)
 	}
@@ -249,11 +244,10 @@ func cmdCollectionConfirmers(ctx context.Context, args []string, stdout, stderr 
 			list = append(list, c)
 		}
 	}
-	opts, err := r.options()
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	c := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), *r.server, opts...)
 	resp, err := c.SetConfirmers(ctx, &zkv1.SetConfirmersRequest{Collection: *coll, Confirmers: list, ConfirmationsRequired: uint32(*required)})
 	if err != nil {
 		return fmt.Errorf("collection confirmers: %w", err)

@@ -10,10 +10,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/transparency-dev/formats/log"
-	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/client"
 	"github.com/zkshare/zkshare/ledger"
-	"github.com/zkshare/zkshare/service"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -38,7 +36,10 @@ func cmdLedgerWatch(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *server == "" || *interval <= 0 || *count < 0 {
 		return errors.New("ledger watch: want --server, a positive --interval and --count >= 0")
 	}
-	c := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *server)
+	c, err := client.New(*server)
+	if err != nil {
+		return fmt.Errorf("--server: %w", err)
+	}
 	var v note.Verifier
 	if *key != "" {
 		if v, err = note.NewVerifier(*key); err != nil {
@@ -57,7 +58,7 @@ func cmdLedgerWatch(ctx context.Context, args []string, stdout, stderr io.Writer
 			case <-tick.C:
 			}
 		}
-		resp, err := c.GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
+		resp, err := c.Checkpoint(ctx)
 		if connect.CodeOf(err) == connect.CodeUnavailable {
 			e.log.Warn("ledger watch: node unavailable; trying again", "err", err)
 			continue
@@ -93,11 +94,11 @@ func cmdLedgerWatch(ctx context.Context, args []string, stdout, stderr io.Writer
 			}
 			status = "unchanged"
 		default:
-			p, err := c.GetConsistencyProof(ctx, &zkv1.GetConsistencyProofRequest{FromSize: lastCP.Size, ToSize: cp.Size})
+			proof, err := c.ConsistencyProof(ctx, lastCP.Size, cp.Size)
 			if err != nil {
 				return fmt.Errorf("ledger watch: consistency proof from %d to %d: %w", lastCP.Size, cp.Size, err)
 			}
-			if err := ledger.VerifyConsistency(last, resp.GetCheckpoint(), v.Name(), v, p.GetProof()); err != nil {
+			if err := ledger.VerifyConsistency(last, resp.GetCheckpoint(), v.Name(), v, proof); err != nil {
 				return fmt.Errorf("ledger watch: %w: the log of %d entries does not extend the one of %d seen before: %v\nlast:\n%s\nnow:\n%s", errInconsistent, cp.Size, lastCP.Size, err, last, resp.GetCheckpoint())
 			}
 			status = fmt.Sprintf("consistent with size %d", lastCP.Size)

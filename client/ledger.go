@@ -1,0 +1,118 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+)
+
+// Checkpoint returns the ledger's latest signed checkpoint with its height
+// and the node's checkpoint key. It needs no token.
+func (c *Client) Checkpoint(ctx context.Context) (*zkv1.GetCheckpointResponse, error) {
+	resp, err := c.ledger.GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
+	return resp, wrap("checkpoint", err)
+}
+
+// ConsistencyProof proves that the log of toSize entries extends the one
+// of fromSize (RFC 6962): check it with ledger.VerifyConsistency.
+func (c *Client) ConsistencyProof(ctx context.Context, fromSize, toSize uint64) ([][]byte, error) {
+	resp, err := c.ledger.GetConsistencyProof(ctx, &zkv1.GetConsistencyProofRequest{FromSize: fromSize, ToSize: toSize})
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("consistency proof %d..%d", fromSize, toSize), err)
+	}
+	return resp.GetProof(), nil
+}
+
+// Anchor returns a collection's anchor: the latest that counts, or the
+// one at req's height, or a pending one if asked.
+func (c *Client) Anchor(ctx context.Context, req *zkv1.GetAnchorRequest) (*zkv1.GetAnchorResponse, error) {
+	resp, err := c.ledger.GetAnchor(ctx, req)
+	return resp, wrap(fmt.Sprintf("anchor of %x", req.GetCollectionId()), err)
+}
+
+// Transaction returns a ledger transaction by hash, with its inclusion
+// proof under a signed checkpoint.
+func (c *Client) Transaction(ctx context.Context, hash []byte) (*zkv1.GetTransactionResponse, error) {
+	resp, err := c.ledger.GetTransaction(ctx, &zkv1.GetTransactionRequest{Hash: hash})
+	return resp, wrap(fmt.Sprintf("transaction %x", hash), err)
+}
+
+// Blocks lists up to limit block headers from fromHeight on (the node
+// caps limit; 0 asks for its default).
+func (c *Client) Blocks(ctx context.Context, fromHeight uint64, limit uint32) ([]*zkv1.BlockHeader, error) {
+	resp, err := c.ledger.ListBlocks(ctx, &zkv1.ListBlocksRequest{FromHeight: fromHeight, Limit: limit})
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("blocks from %d", fromHeight), err)
+	}
+	return resp.GetHeaders(), nil
+}
+
+// WatchBlocks yields block headers from fromHeight on as the ledger grows,
+// until ctx ends (then it stops without an error) or the stream fails
+// (it yields the error last). Breaking out of the loop closes the stream.
+func (c *Client) WatchBlocks(ctx context.Context, fromHeight uint64) iter.Seq2[*zkv1.BlockHeader, error] {
+	return func(yield func(*zkv1.BlockHeader, error) bool) {
+		stream, err := c.ledger.WatchBlocks(ctx, &zkv1.WatchBlocksRequest{FromHeight: fromHeight})
+		if err != nil {
+			if ctx.Err() == nil {
+				yield(nil, wrap("watch blocks", err))
+			}
+			return
+		}
+		defer stream.Close()
+		for stream.Receive() {
+			if !yield(stream.Msg().GetHeader(), nil) {
+				return
+			}
+		}
+		if err := stream.Err(); err != nil && ctx.Err() == nil {
+			yield(nil, wrap("watch blocks", err))
+		}
+	}
+}
+
+// ListAuditEntries returns one page of audit entries with their openings:
+// a holder's (req.CollectionId) or a consumer's own (req.Consumer), after
+// req.AfterLogIndex. Audit pages through all of them.
+func (c *Client) ListAuditEntries(ctx context.Context, req *zkv1.ListAuditEntriesRequest) ([]*zkv1.AuditEntry, error) {
+	resp, err := c.ledger.ListAuditEntries(ctx, req)
+	if err != nil {
+		return nil, wrap("audit entries", err)
+	}
+	return resp.GetEntries(), nil
+}
+
+// AuditFilter selects audit entries: set one of CollectionID (a holder's
+// view of its collection) or Consumer (a consumer's own questions).
+type AuditFilter struct {
+	CollectionID []byte
+	Consumer     string
+	// PageSize is how many entries one call fetches (0: the node's default).
+	PageSize uint32
+}
+
+// Audit yields every audit entry that f selects, in ledger order, fetching
+// pages as the loop goes on. An error is yielded last.
+func (c *Client) Audit(ctx context.Context, f AuditFilter) iter.Seq2[*zkv1.AuditEntry, error] {
+	return func(yield func(*zkv1.AuditEntry, error) bool) {
+		var after uint64
+		for {
+			page, err := c.ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: f.CollectionID, Consumer: f.Consumer, AfterLogIndex: after, Limit: f.PageSize})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(page) == 0 || page[len(page)-1].GetLogIndex() <= after {
+				return
+			}
+			after = page[len(page)-1].GetLogIndex()
+		}
+	}
+}
