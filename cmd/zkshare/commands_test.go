@@ -35,7 +35,7 @@ func TestEveryCommandHelp(t *testing.T) {
 	}
 	for g := range groups {
 		var out, errb bytes.Buffer
-		if err := run(context.Background(), []string{g, "--help"}, &out, &errb); err != nil || !strings.Contains(out.String(), "subcommands:") {
+		if err := run(context.Background(), []string{g, "--help"}, &out, &errb); err != nil || !strings.Contains(out.String()+errb.String(), "subcommands:") {
 			t.Errorf("%s --help: %v\n%s", g, err, out.String())
 		}
 	}
