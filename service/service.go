@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -103,14 +104,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.WatchStreamsTotal <= 0 {
 		cfg.WatchStreamsTotal = 256
 	}
-	v, err := verifier.FromDir(cfg.Keys)
-	if err != nil {
-		return nil, err
-	}
 	n, err := node.Open(ctx, node.Config{Data: cfg.Data, Keys: cfg.Keys, Origin: cfg.Origin, ProveConcurrency: cfg.ProveConcurrency,
 		ProveQueue: cfg.ProveQueue, Consortium: cfg.Consortium, Log: cfg.Log})
 	if err != nil {
 		return nil, err
+	}
+	v, err := verifier.FromDir(cfg.Keys)
+	if err != nil {
+		return nil, errors.Join(err, n.Close())
 	}
 	return &Server{cfg: cfg, log: cfg.Log, node: n, ledger: n.Ledger(), verifier: v,
 		aggVerify: newPublicLimit(cfg.VerifyAggregateConcurrency, cfg.VerifyAggregatePerMinute),
