@@ -10,39 +10,30 @@ import (
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node/datadir"
 )
 
-// A data directory holds everything a node keeps:
-//
-//	holder/              the holder's private record store
-//	ledger/              the public ledger
-//	identities/ID.json   Ed25519 keys of the admin, the node and the local holder
-//	identities/ID.token  their API tokens (shown to the operator, not read back)
-//	tokens.json          SHA-256 hashes of every participant's token
-//	policies/            the holder's access policies, one file per collection
-//
-// A consortium organisation's directory (`zkshare consortium init`) has the
-// same layout plus cometbft/.
+// The data directory's layout is package datadir's.
 
 // Local identities every node has.
 const (
-	AdminID  = "admin"
-	NodeID   = "node"
-	HolderID = "holder"
+	AdminID  = datadir.Admin
+	NodeID   = datadir.Node
+	HolderID = datadir.Holder
 )
 
 // IdentityPath is where a local identity's key is kept.
-func IdentityPath(data, id string) string { return filepath.Join(data, "identities", id+".json") }
+func IdentityPath(data, id string) string { return datadir.Identity(data, id) }
 
 // TokenPath is where a local identity's API token is kept.
-func TokenPath(data, id string) string { return filepath.Join(data, "identities", id+".token") }
+func TokenPath(data, id string) string { return datadir.Token(data, id) }
 
 // LedgerDir is a data directory's ledger.
-func LedgerDir(data string) string { return filepath.Join(data, "ledger") }
+func LedgerDir(data string) string { return datadir.Ledger(data) }
 
-func holderDir(data string) string   { return filepath.Join(data, "holder") }
-func tokensPath(data string) string  { return filepath.Join(data, "tokens.json") }
-func policiesDir(data string) string { return filepath.Join(data, "policies") }
+func holderDir(data string) string   { return datadir.HolderStore(data) }
+func tokensPath(data string) string  { return datadir.Tokens(data) }
+func policiesDir(data string) string { return datadir.Policies(data) }
 
 // ErrInitialized: Init found a node in the directory already. Serve it,
 // or choose another directory.
