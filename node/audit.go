@@ -39,8 +39,12 @@ func (n *Node) recordAudit(ctx context.Context, r *zkv1.AuditReceipt) (*zkv1.Aud
 	return r, nil
 }
 
+// MaxAuditEntries bounds one AuditEntries answer.
+const MaxAuditEntries = 1000
+
 // AuditQuery selects audit entries: a collection's (for its holder) or a
-// consumer's (for that consumer), after a log index, at most Limit.
+// consumer's (for that consumer), after a log index, at most Limit (0 or
+// more than MaxAuditEntries: MaxAuditEntries).
 type AuditQuery struct {
 	CollectionID []byte
 	Consumer     string
@@ -80,7 +84,11 @@ func (n *Node) AuditEntries(_ context.Context, c Caller, q AuditQuery) ([]*zkv1.
 	if len(coll) == 0 {
 		coll = nil
 	}
-	raws, err := n.store.AuditOpenings(coll, q.Consumer, q.After, q.Limit)
+	limit := q.Limit
+	if limit <= 0 || limit > MaxAuditEntries {
+		limit = MaxAuditEntries
+	}
+	raws, err := n.store.AuditOpenings(coll, q.Consumer, q.After, limit)
 	if err != nil {
 		return nil, err
 	}

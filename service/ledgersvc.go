@@ -114,12 +114,8 @@ func (l *ledgerService) WatchBlocks(ctx context.Context, req *zkv1.WatchBlocksRe
 // ListAuditEntries: a holder sees its collections' entries, a consumer its
 // own (the engine's rule).
 func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAuditEntriesRequest) (*zkv1.ListAuditEntriesResponse, error) {
-	limit := int(req.GetLimit())
-	if limit == 0 || limit > maxListLimit {
-		limit = maxListLimit
-	}
 	entries, err := l.s.node.AuditEntries(ctx, callerOf(ctx), node.AuditQuery{CollectionID: req.GetCollectionId(), Consumer: req.GetConsumer(),
-		After: req.GetAfterLogIndex(), Limit: limit})
+		After: req.GetAfterLogIndex(), Limit: int(min(req.GetLimit(), node.MaxAuditEntries))})
 	if err != nil {
 		return nil, toConnect(err)
 	}
