@@ -108,6 +108,12 @@ func writeTokens(data string, ids map[string]string) error {
 	return nil
 }
 
+// InitOrg completes a consortium organisation's directory made by
+// consortium.Init (identities, ledger, CometBFT): it gives the local
+// identities their API tokens, unless they have them. `zkshare consortium
+// init` calls it for each organisation; Open calls it too.
+func InitOrg(data string) error { return ensureTokens(data) }
+
 // ensureTokens gives a consortium organisation's local identities tokens
 // on first start.
 func ensureTokens(data string) error {

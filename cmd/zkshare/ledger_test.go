@@ -157,3 +157,21 @@ func TestLedgerInitThenServe(t *testing.T) {
 		t.Fatalf("the holder's token from ledger init: %v, want NotFound", err)
 	}
 }
+
+// TestConsortiumInitTokens: `consortium init` runs the node's bootstrap on
+// each organisation, so its tokens exist before the first serve, as after
+// `ledger init`.
+func TestConsortiumInitTokens(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "c")
+	if o, errs, err := zk(t, "consortium", "init", "--validators", "2", "--out", out, "--base-port", "36656"); err != nil {
+		t.Fatalf("consortium init: %v\n%s%s", err, o, errs)
+	}
+	for _, org := range []string{"org1", "org2"} {
+		if _, err := os.Stat(node.TokenPath(filepath.Join(out, org), node.HolderID)); err != nil {
+			t.Errorf("%s: no holder token: %v", org, err)
+		}
+	}
+	if _, err := os.Stat(node.TokenPath(filepath.Join(out, "org1"), node.AdminID)); err != nil {
+		t.Errorf("org1 (the admin's): no admin token: %v", err)
+	}
+}
