@@ -11,11 +11,10 @@ import (
 	"sort"
 	"time"
 
-	"github.com/zkshare/zkshare/records"
-	"google.golang.org/protobuf/proto"
-
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/records"
+	"google.golang.org/protobuf/proto"
 )
 
 // govern carries out a governance change as this node's admin. With one
