@@ -29,6 +29,7 @@ import (
 	"github.com/spf13/viper"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node/datadir"
 )
 
 // App is the ABCI application over one organisation's ledger replica.
@@ -164,14 +165,14 @@ type Org struct {
 }
 
 func (o Org) cometHome() string { return filepath.Join(o.Dir, "cometbft") }
-func (o Org) ledgerDir() string { return filepath.Join(o.Dir, "ledger") }
+func (o Org) ledgerDir() string { return datadir.Ledger(o.Dir) }
 
 // IsOrg says whether dir is an organisation's directory made by Init.
 func IsOrg(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "cometbft", "config", "genesis.json"))
 	return err == nil
 }
-func (o Org) identity(id string) string { return filepath.Join(o.Dir, "identities", id+".json") }
+func (o Org) identity(name string) string { return datadir.Identity(o.Dir, name) }
 
 // Manifest describes a consortium, written beside the organisations.
 type Manifest struct {
@@ -307,13 +308,13 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		if err := ledger.Init(o.ledgerDir(), genesis); err != nil {
 			return nil, err
 		}
-		if err := o.id.Save(o.identity("node")); err != nil {
+		if err := o.id.Save(o.identity(datadir.Node)); err != nil {
 			return nil, err
 		}
-		if err := o.holder.Save(o.identity("holder")); err != nil {
+		if err := o.holder.Save(o.identity(datadir.Holder)); err != nil {
 			return nil, err
 		}
-		if err := o.admin.Save(o.identity("admin")); err != nil {
+		if err := o.admin.Save(o.identity(datadir.Admin)); err != nil {
 			return nil, err
 		}
 	}
@@ -367,13 +368,13 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	o := Org{Dir: dir}
-	id, err := ledger.LoadIdentity(o.identity("node"))
+	id, err := ledger.LoadIdentity(o.identity(datadir.Node))
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{dir: dir, pv: &switchPV{}}
-	if _, err := os.Stat(o.identity("admin")); err == nil {
-		if n.Admin, err = ledger.LoadIdentity(o.identity("admin")); err != nil {
+	if _, err := os.Stat(o.identity(datadir.Admin)); err == nil {
+		if n.Admin, err = ledger.LoadIdentity(o.identity(datadir.Admin)); err != nil {
 			return nil, err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node/datadir"
 )
 
 // Validator set changes. A validator is a ledger participant with the
@@ -170,7 +171,7 @@ func (o Org) nextKeyPath() string { return o.identity("node.next") }
 // current identity (which signs the RotateKey) and the next one.
 func PrepareKeyRotation(dir string) (cur, next *ledger.Identity, err error) {
 	o := Org{Dir: dir}
-	if cur, err = ledger.LoadIdentity(o.identity("node")); err != nil {
+	if cur, err = ledger.LoadIdentity(o.identity(datadir.Node)); err != nil {
 		return nil, nil, err
 	}
 	if next, err = ledger.LoadIdentity(o.nextKeyPath()); err == nil {
@@ -186,7 +187,7 @@ func PrepareKeyRotation(dir string) (cur, next *ledger.Identity, err error) {
 // key (identities/node.json). It is idempotent, so a crash before it is
 // finished on the next start. CometBFT's key is not touched.
 func adoptKey(o Org) error {
-	if err := os.Rename(o.nextKeyPath(), o.identity("node")); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Rename(o.nextKeyPath(), o.identity(datadir.Node)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("consortium: store the new node key: %w", err)
 	}
 	return nil
@@ -225,7 +226,7 @@ func nextConsensusKeyPath(cfg *cmtcfg.Config) string {
 // the next consensus public key.
 func PrepareConsensusKeyRotation(dir string) (id *ledger.Identity, next ed25519.PublicKey, err error) {
 	o := Org{Dir: dir}
-	if id, err = ledger.LoadIdentity(o.identity("node")); err != nil {
+	if id, err = ledger.LoadIdentity(o.identity(datadir.Node)); err != nil {
 		return nil, nil, err
 	}
 	cfg := cmtcfg.DefaultConfig()

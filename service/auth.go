@@ -2,116 +2,19 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 
 	"connectrpc.com/authn"
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/node"
 )
-
-// tokens maps bearer tokens to participants. Only SHA-256 hashes of tokens
-// are stored; a token is shown once, when it is issued.
-type tokens struct {
-	path string
-	mu   sync.RWMutex
-	byID map[string][]byte // participant -> SHA-256(token)
-}
-
-func loadTokens(data string) (*tokens, error) {
-	t := &tokens{path: data + "/tokens.json", byID: map[string][]byte{}}
-	b, err := os.ReadFile(t.path)
-	if err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
-	}
-	if err := json.Unmarshal(b, &t.byID); err != nil {
-		return nil, fmt.Errorf("tokens %s: %w", t.path, err)
-	}
-	return t, nil
-}
-
-// issue makes a new token for id, replacing any earlier one, and saves.
-func (t *tokens) issue(id string) (string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	tok := "zks_" + base64.RawURLEncoding.EncodeToString(raw)
-	h := sha256.Sum256([]byte(tok))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.byID[id] = h[:]
-	b, err := json.MarshalIndent(t.byID, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	// Write a synced temporary file, rename it over the old one, then sync
-	// the directory: after a crash the file is the old one or the new one.
-	tmp := t.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return "", err
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, t.path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(t.path))
-	}
-	if err != nil {
-		return "", fmt.Errorf("tokens: %w", err)
-	}
-	return tok, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// lookup returns the participant whose token this is, comparing every
-// stored hash in constant time.
-func (t *tokens) lookup(tok string) (string, bool) {
-	h := sha256.Sum256([]byte(tok))
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	found := ""
-	for id, want := range t.byID {
-		if subtle.ConstantTimeCompare(h[:], want) == 1 {
-			found = id
-		}
-	}
-	return found, found != ""
-}
-
-// caller is the authenticated participant of a request.
-type caller struct {
-	ID   string
-	Role zkv1.Role
-}
 
 // authenticate resolves a bearer token, when there is one, to a ledger
 // participant. A missing token is left to authorize (some procedures are
@@ -125,15 +28,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			return nil, nil
 		}
-		id, ok := s.tokens.lookup(tok)
-		if !ok {
-			return nil, authn.Errorf("unknown token")
+		c, err := s.node.Authenticate(tok)
+		if err != nil {
+			return nil, authn.Errorf("%v", err)
 		}
-		p, ok := s.ledger.State().Participants[id]
-		if !ok || p.Revoked {
-			return nil, authn.Errorf("participant %q is not active on the ledger", id)
-		}
-		return &caller{ID: id, Role: p.Role}, nil
+		return c, nil
 	}).Wrap(next)
 }
 
@@ -199,22 +98,24 @@ var nodeAdminOnly = map[string]bool{
 
 // actsFor refuses a holder-only procedure to any caller but the identity
 // the node signs as.
-func (s *Server) actsFor(c *caller, procedure string) error {
-	if nodeAdminOnly[procedure] && (s.admin == nil || c.ID != s.admin.ID) {
+func (s *Server) actsFor(c node.Caller, procedure string) error {
+	if admin := s.node.AdminID(); nodeAdminOnly[procedure] && (admin == "" || c.ID != admin) {
 		who := "no admin"
-		if s.admin != nil {
-			who = fmt.Sprintf("admin %q", s.admin.ID)
+		if admin != "" {
+			who = fmt.Sprintf("admin %q", admin)
 		}
 		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for %s; admin %q's node must do this", who, c.ID))
 	}
-	if !nodeHolderOnly[procedure] || c.ID == s.holderID.ID {
+	if !nodeHolderOnly[procedure] || c.ID == s.node.HolderID() {
 		return nil
 	}
-	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for holder %q; holder %q's node must do this", s.holderID.ID, c.ID))
+	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for holder %q; holder %q's node must do this", s.node.HolderID(), c.ID))
 }
 
-func callerOf(ctx context.Context) *caller {
-	c, _ := authn.GetInfo(ctx).(*caller)
+// callerOf is the request's authenticated caller; the zero Caller (no
+// id) when it sent no token.
+func callerOf(ctx context.Context) node.Caller {
+	c, _ := authn.GetInfo(ctx).(node.Caller)
 	return c
 }
 
@@ -225,7 +126,7 @@ func (s *Server) authorize() connect.Interceptor {
 			return nil
 		}
 		c := callerOf(ctx)
-		if c == nil {
+		if c.ID == "" {
 			return connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a bearer token"))
 		}
 		allowed, ok := roles[procedure]

@@ -7,12 +7,14 @@ import (
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
 )
 
-// toConnect maps a domain error to its Connect code, in one place. Errors
+// toConnect maps a domain error (the engine's kinds in node/errors.go,
+// and those of the packages below it) to its Connect code, in one place. Errors
 // of unknown kind become Internal with a generic message: their text could
 // quote data the caller must not see.
 func toConnect(err error) error {
@@ -27,6 +29,20 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.Is(err, node.ErrInvalidArgument):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, node.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, node.ErrAlreadyExists):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, node.ErrPermissionDenied):
+		return connect.NewError(connect.CodePermissionDenied, err)
+	case errors.Is(err, node.ErrFailedPrecondition):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, node.ErrResourceExhausted):
+		return connect.NewError(connect.CodeResourceExhausted, err)
+	case errors.Is(err, node.ErrUnauthenticated):
+		return connect.NewError(connect.CodeUnauthenticated, err)
 	case errors.As(err, &syn), errors.As(err, &typ):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, records.ErrInvalidBatch), errors.As(err, &fe):

@@ -2,19 +2,12 @@ package service
 
 import (
 	"context"
-
-	"github.com/zkshare/zkshare/prover"
 )
 
 // ProveForBench runs the bare prover on a subject statement, for the
 // service benchmark's baseline: no HTTP, no anchor, no audit.
 func (s *Server) ProveForBench(ctx context.Context, collection, subject, q string) error {
-	n, err := prover.NewNonce()
-	if err != nil {
-		return err
-	}
-	_, err = s.prover.Prove(ctx, prover.Request{Collection: s.qualify(collection), Kind: "subject", Subject: subject, Query: q, Nonce: n})
-	return err
+	return s.node.ProveBare(ctx, collection, subject, q)
 }
 
 // SetMaxConnectionsForTest lowers Serve's connection cap until the

@@ -2,14 +2,12 @@ package service
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 )
 
 const maxListLimit = 1000
@@ -41,58 +39,15 @@ func (l *ledgerService) GetConsistencyProof(ctx context.Context, req *zkv1.GetCo
 	return &zkv1.GetConsistencyProofResponse{Proof: p}, nil
 }
 
-// GetAnchor returns a collection's anchor that counts (the latest, or the
-// newest written at or before at_height) with its status; include_pending
-// also admits one that awaits its confirmations.
+// GetAnchor: the engine says which anchor counts.
 func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorRequest) (*zkv1.GetAnchorResponse, error) {
-	if len(req.GetCollectionId()) != 32 {
-		return nil, invalid("collection_id", "want 32 bytes")
-	}
-	id := req.GetCollectionId()
-	lc, ok := l.s.ledger.State().Collections[hex.EncodeToString(id)]
-	if !ok {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection_id: %x is not registered", id))
-	}
-	var e *ledger.Entry
-	var err error
-	switch {
-	case req.GetAtHeight() == 0 && req.GetIncludePending() && lc.Last != nil:
-		e, err = l.s.ledger.Transaction(lc.Last.TxHash)
-	case req.GetAtHeight() == 0 && lc.Latest == nil:
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection %x has no anchor that counts yet (include_pending shows pending ones)", id))
-	case req.GetAtHeight() == 0:
-		e, err = l.s.ledger.Transaction(lc.Latest.TxHash)
-	default:
-		e, err = l.s.ledger.AnchorAt(id, req.GetAtHeight())
-		// Back to the newest earlier anchor that counts (at most the
-		// collection's pending anchors are skipped).
-		for err == nil && !req.GetIncludePending() && anchorStatus(&lc, e.Tx.Body.GetAnchor().GetSequence()) == zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION {
-			seq := e.Tx.Body.GetAnchor().GetSequence()
-			if seq <= 1 {
-				return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection %x: no confirmed anchor at or before height %d (include_pending shows pending ones)", id, req.GetAtHeight()))
-			}
-			e, err = l.s.ledger.AnchorBySequence(id, seq-1)
-		}
-	}
+	a, err := l.s.node.Anchor(ctx, req.GetCollectionId(), req.GetAtHeight(), req.GetIncludePending())
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	a := e.Tx.Body.GetAnchor()
-	t, _ := l.s.ledger.BlockTime(e.Height)
-	return &zkv1.GetAnchorResponse{Anchor: a, TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: t,
-		Holder: e.Tx.Body.GetSender(), LogIndex: e.LogIndex, Status: anchorStatus(&lc, a.GetSequence())}, nil
-}
-
-// anchorStatus says whether a collection's anchor counts, as of c.
-func anchorStatus(c *ledger.Collection, seq uint64) zkv1.AnchorStatus {
-	switch {
-	case !c.Counts(seq):
-		return zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION
-	case seq == c.Latest.Sequence:
-		return zkv1.AnchorStatus_ANCHOR_STATUS_LATEST
-	}
-	// It counted and a newer anchor that counts has replaced it.
-	return zkv1.AnchorStatus_ANCHOR_STATUS_SUPERSEDED
+	e := a.Entry
+	return &zkv1.GetAnchorResponse{Anchor: e.Tx.Body.GetAnchor(), TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: a.TimeUnixMs,
+		Holder: e.Tx.Body.GetSender(), LogIndex: e.LogIndex, Status: a.Status}, nil
 }
 
 func (l *ledgerService) GetTransaction(ctx context.Context, req *zkv1.GetTransactionRequest) (*zkv1.GetTransactionResponse, error) {
@@ -157,44 +112,12 @@ func (l *ledgerService) WatchBlocks(ctx context.Context, req *zkv1.WatchBlocksRe
 }
 
 // ListAuditEntries: a holder sees its collections' entries, a consumer its
-// own; no one else sees any.
+// own (the engine's rule).
 func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAuditEntriesRequest) (*zkv1.ListAuditEntriesResponse, error) {
-	c := callerOf(ctx)
-	coll, consumer := req.GetCollectionId(), req.GetConsumer()
-	if (len(coll) == 0) == (consumer == "") {
-		return nil, invalid("collection_id", "give collection_id or consumer, not both")
-	}
-	if len(coll) > 0 && len(coll) != 32 {
-		return nil, invalid("collection_id", "want 32 bytes")
-	}
-	switch c.Role {
-	case zkv1.Role_ROLE_CONSUMER:
-		if consumer != c.ID {
-			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("consumer: a consumer lists its own audit entries"))
-		}
-	case zkv1.Role_ROLE_HOLDER:
-		if len(coll) == 0 {
-			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("collection_id: a holder lists its collections' audit entries"))
-		}
-		if c.ID != l.s.holderID.ID {
-			return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node keeps the audit entries of holder %q; holder %q's node has its own", l.s.holderID.ID, c.ID))
-		}
-		if lc, ok := l.s.ledger.State().Collections[fmt.Sprintf("%x", coll)]; !ok || lc.Holder != c.ID {
-			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("collection_id: not a collection of this holder"))
-		}
-	default:
-		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only a holder or a consumer lists audit entries"))
-	}
-	if len(coll) == 0 {
-		coll = nil
-	}
-	limit := int(req.GetLimit())
-	if limit == 0 || limit > maxListLimit {
-		limit = maxListLimit
-	}
-	out, err := l.s.auditEntries(coll, consumer, req.GetAfterLogIndex(), limit)
+	entries, err := l.s.node.AuditEntries(ctx, callerOf(ctx), node.AuditQuery{CollectionID: req.GetCollectionId(), Consumer: req.GetConsumer(),
+		After: req.GetAfterLogIndex(), Limit: int(min(req.GetLimit(), node.MaxAuditEntries))})
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return out, nil
+	return &zkv1.ListAuditEntriesResponse{Entries: entries}, nil
 }

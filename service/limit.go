@@ -57,7 +57,7 @@ func (l *publicLimit) acquire(ctx context.Context) (release func(), err error) {
 
 // clientOf names the calling client for rate limits.
 func clientOf(ctx context.Context) string {
-	if c := callerOf(ctx); c != nil {
+	if c := callerOf(ctx); c.ID != "" {
 		return "id:" + c.ID
 	}
 	if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {

@@ -33,7 +33,7 @@ func newMetrics(s *Server) *metrics {
 	m.reg.MustRegister(m.requests, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zkshare_prove_slots_used", Help: "Proofs in flight or waiting."},
-			func() float64 { return float64(len(s.queue)) }),
+			func() float64 { return float64(s.node.ProveSlotsUsed()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zkshare_ledger_height", Help: "Height of the ledger's tip."},
 			func() float64 { return float64(s.ledger.Head().Height) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zkshare_ledger_log_size", Help: "Transactions in the ledger's log."},

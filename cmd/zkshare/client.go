@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/receipt"
 	"github.com/zkshare/zkshare/records"
@@ -545,6 +547,11 @@ func cmdConsortiumInit(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	for _, o := range m.Orgs {
+		// The node engine's bootstrap completes each organisation's
+		// directory (its tokens), as `ledger init` does a single node's.
+		if err := node.InitOrg(filepath.Join(*out, o)); err != nil {
+			return fmt.Errorf("consortium init: %s: %w", o, err)
+		}
 		fmt.Fprintf(stdout, "%s/%s: run with `zkshare serve --consortium %s/%s --keys DIR --addr ...`\n", *out, o, *out, o)
 	}
 	fmt.Fprintln(stdout, "the ledger admin's key is in org1; every organisation must use the same circuit keys")

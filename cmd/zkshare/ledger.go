@@ -8,65 +8,48 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
-	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
-// A data directory's ledger lives in ledger/, its identities in identities/.
-func ledgerDir(data string) string { return filepath.Join(data, "ledger") }
-func identityPath(data, id string) string {
-	return filepath.Join(data, "identities", id+".json")
-}
+// A data directory's layout is the node engine's.
+func ledgerDir(data string) string        { return node.LedgerDir(data) }
+func identityPath(data, id string) string { return node.IdentityPath(data, id) }
 
+// cmdLedgerInit creates a node's data directory with node.Init, the same
+// bootstrap `serve` runs on a first start: `serve` then opens it as it is.
 func cmdLedgerInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("ledger init", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "data directory")
-	origin := f.String("origin", "zkshare.local/ledger", "the ledger's name, first line of its checkpoints")
-	if _, err := f.parse(args); err != nil {
+	origin := f.String("origin", node.DefaultOrigin, "the ledger's name, first line of its checkpoints")
+	e, err := f.parse(args)
+	if err != nil {
 		return helpOK(err)
 	}
-	if err := os.MkdirAll(filepath.Join(*data, "identities"), 0o700); err != nil {
-		return err
+	if err := node.Init(*data, *origin, e.log); err != nil {
+		return fmt.Errorf("ledger init: %w", err)
 	}
-	for _, id := range []string{"admin", "node"} {
-		if _, err := os.Stat(identityPath(*data, id)); err == nil {
-			return fmt.Errorf("ledger init: %s exists; this directory already has a ledger", identityPath(*data, id))
-		}
-	}
-	admin, err := ledger.NewIdentity("admin")
-	if err != nil {
-		return err
-	}
-	node, err := ledger.NewIdentity("node")
-	if err != nil {
-		return err
-	}
-	g := &ledger.Genesis{Origin: *origin, TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
-		{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
-		{ID: node.ID, Role: zkv1.Role_ROLE_VALIDATOR, Key: node.Public()},
-	}}
-	if err := ledger.Init(ledgerDir(*data), g); err != nil {
-		return err
-	}
-	for _, id := range []*ledger.Identity{admin, node} {
-		if err := id.Save(identityPath(*data, id.ID)); err != nil {
+	ids := map[string]*ledger.Identity{}
+	for _, id := range []string{node.AdminID, node.NodeID, node.HolderID} {
+		if ids[id], err = ledger.LoadIdentity(identityPath(*data, id)); err != nil {
 			return err
 		}
 	}
-	vkey, err := note.NewEd25519VerifierKey(*origin, node.Public())
+	vkey, err := note.NewEd25519VerifierKey(*origin, ids[node.NodeID].Public())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "ledger %s in %s\n", *origin, ledgerDir(*data))
-	fmt.Fprintf(stdout, "admin key      %s (%s)\n", base64.StdEncoding.EncodeToString(admin.Public()), identityPath(*data, "admin"))
-	fmt.Fprintf(stdout, "node key       %s (%s)\n", base64.StdEncoding.EncodeToString(node.Public()), identityPath(*data, "node"))
+	for _, id := range []string{node.AdminID, node.NodeID, node.HolderID} {
+		fmt.Fprintf(stdout, "%-14s %s (%s)\n", id+" key", base64.StdEncoding.EncodeToString(ids[id].Public()), identityPath(*data, id))
+	}
 	fmt.Fprintf(stdout, "checkpoint key %s\n", vkey)
+	fmt.Fprintf(stdout, "tokens         %s, %s\n", node.TokenPath(*data, node.AdminID), node.TokenPath(*data, node.HolderID))
 	return nil
 }
 

@@ -4,14 +4,21 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	badger "github.com/dgraph-io/badger/v4"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
+	"github.com/zkshare/zkshare/service"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -113,5 +120,58 @@ func tamperBlock(t *testing.T, dir string, height uint64) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLedgerInitThenServe: `ledger init` then `serve` on one directory is
+// one bootstrap (serving used to fail on the missing holder and tokens),
+// and serve keeps the ledger init made.
+func TestLedgerInitThenServe(t *testing.T) {
+	if os.Getenv(testkeys.Env) == "" && testing.Short() {
+		t.Skip("key setup is slow")
+	}
+	keyDir, cleanup, err := testkeys.Dir(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	data := t.TempDir()
+	out, _, err := zk(t, "ledger", "init", "--data", data, "--origin", "init.example/ledger")
+	if err != nil {
+		t.Fatalf("ledger init: %v\n%s", err, out)
+	}
+	url := serveForTest(t, keyDir, data)
+	cp, err := zksharev1connect.NewLedgerServiceClient(http.DefaultClient, url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.GetOrigin() != "init.example/ledger" || !strings.Contains(out, "checkpoint key "+cp.GetOrigin()) {
+		t.Fatalf("serve runs ledger %q, init printed:\n%s", cp.GetOrigin(), out)
+	}
+	tok, err := os.ReadFile(node.TokenPath(data, node.HolderID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := zksharev1connect.NewHolderServiceClient(http.DefaultClient, url, connect.WithInterceptors(service.Bearer(strings.TrimSpace(string(tok)))))
+	if _, err := c.GetPolicy(t.Context(), &zkv1.GetPolicyRequest{Collection: "none"}); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("the holder's token from ledger init: %v, want NotFound", err)
+	}
+}
+
+// TestConsortiumInitTokens: `consortium init` runs the node's bootstrap on
+// each organisation, so its tokens exist before the first serve, as after
+// `ledger init`.
+func TestConsortiumInitTokens(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "c")
+	if o, errs, err := zk(t, "consortium", "init", "--validators", "2", "--out", out, "--base-port", "36656"); err != nil {
+		t.Fatalf("consortium init: %v\n%s%s", err, o, errs)
+	}
+	for _, org := range []string{"org1", "org2"} {
+		if _, err := os.Stat(node.TokenPath(filepath.Join(out, org), node.HolderID)); err != nil {
+			t.Errorf("%s: no holder token: %v", org, err)
+		}
+	}
+	if _, err := os.Stat(node.TokenPath(filepath.Join(out, "org1"), node.AdminID)); err != nil {
+		t.Errorf("org1 (the admin's): no admin token: %v", err)
 	}
 }

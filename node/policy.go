@@ -1,7 +1,7 @@
-package service
+package node
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
@@ -33,8 +32,8 @@ const maxRules = 64
 
 var ops = []string{"==", "!=", "<", "<=", ">", ">=", "between", "in", "not in"}
 
-func loadPolicies(data string) (*policies, error) {
-	p := &policies{dir: filepath.Join(data, "policies"), byColl: map[string]*zkv1.AccessPolicy{}, limiters: map[string]*rate.Limiter{}}
+func loadPolicies(dir string) (*policies, error) {
+	p := &policies{dir: dir, byColl: map[string]*zkv1.AccessPolicy{}, limiters: map[string]*rate.Limiter{}}
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -156,6 +155,9 @@ func (p *policies) set(coll string, pol *zkv1.AccessPolicy) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
+	if err := syncDir(p.dir); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.byColl[coll] = proto.CloneOf(pol)
@@ -216,12 +218,12 @@ func (p *policies) allow(coll, consumer string, q question) (minGroup uint32, er
 				p.limiters[key] = lim
 			}
 			if !lim.Allow() {
-				return 0, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("policy: %q may ask %d proofs a minute of %s", consumer, n, coll))
+				return 0, errorf(ErrResourceExhausted, "policy: %q may ask %d proofs a minute of %s", consumer, n, coll)
 			}
 		}
 		return r.GetMinGroup(), nil
 	}
-	return 0, connect.NewError(connect.CodePermissionDenied, errors.New("policy: no rule of the collection's access policy allows this question"))
+	return 0, errorf(ErrPermissionDenied, "policy: no rule of the collection's access policy allows this question")
 }
 
 func admits(templates []string, q *query.Query) bool {
@@ -241,4 +243,39 @@ func admits(templates []string, q *query.Query) bool {
 		}
 	}
 	return true
+}
+
+// SetPolicy replaces the access policy of one of this node's holder's
+// collections (a short name is its holder's), checked against its schema.
+func (n *Node) SetPolicy(ctx context.Context, c Caller, collection string, pol *zkv1.AccessPolicy) error {
+	coll := n.Qualify(collection)
+	if err := n.ownsCollection(c, coll); err != nil {
+		return err
+	}
+	col, err := n.store.Collection(coll)
+	if err != nil {
+		return err
+	}
+	consumer := func(id string) bool {
+		p, ok := n.ledger.State().Participants[id]
+		return ok && !p.Revoked && p.Role == zkv1.Role_ROLE_CONSUMER
+	}
+	if err := checkPolicy(pol, col.SchemaOf(), consumer); err != nil {
+		return err
+	}
+	if err := n.policies.set(coll, pol); err != nil {
+		return fmt.Errorf("policy store: %w", err)
+	}
+	n.log.InfoContext(ctx, "access policy set", "collection", coll, "rules", len(pol.GetRules()))
+	return nil
+}
+
+// Policy is a collection's access policy (empty when none was set: every
+// consumer is refused).
+func (n *Node) Policy(_ context.Context, c Caller, collection string) (*zkv1.AccessPolicy, error) {
+	coll := n.Qualify(collection)
+	if err := n.ownsCollection(c, coll); err != nil {
+		return nil, err
+	}
+	return n.policies.get(coll), nil
 }

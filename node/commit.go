@@ -1,0 +1,132 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/records"
+)
+
+// Committed is the outcome of a commit, update or delete: the holder
+// store's change and the anchor of its new root.
+type Committed struct {
+	Inserted, Updated, Deleted int
+	// Count and Root are the collection's after the change.
+	Count uint64
+	Root  []byte
+	// Anchor is the ledger transaction that anchors Root (or the earlier
+	// one that already did).
+	Anchor *ledger.Receipt
+}
+
+// Commit inserts and replaces records, validated whole (one bad record
+// rejects the batch and nothing is written), and anchors the new root.
+func (n *Node) Commit(ctx context.Context, c Caller, collection string, recs []records.Record) (*Committed, error) {
+	coll := n.Qualify(collection)
+	if len(recs) == 0 {
+		return nil, invalid("records", "none sent")
+	}
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	if err := n.ownsCollection(c, coll); err != nil {
+		return nil, err
+	}
+	return n.applyAndAnchor(ctx, coll, "committed", func() (*holder.CommitResult, error) {
+		return n.store.Commit(ctx, coll, recs, nil)
+	})
+}
+
+// Update replaces existing records only: one unknown key rejects the call
+// and nothing is written.
+func (n *Node) Update(ctx context.Context, c Caller, collection string, recs []records.Record) (*Committed, error) {
+	coll := n.Qualify(collection)
+	if len(recs) == 0 {
+		return nil, invalid("records", "none sent")
+	}
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	if err := n.ownsCollection(c, coll); err != nil {
+		return nil, err
+	}
+	for i, r := range recs {
+		if _, err := n.store.Record(ctx, coll, r.Key); err != nil {
+			if errors.Is(err, holder.ErrNotFound) {
+				return nil, errorf(ErrNotFound, "records[%d].key: no such record", i)
+			}
+			return nil, err
+		}
+	}
+	return n.applyAndAnchor(ctx, coll, "updated", func() (*holder.CommitResult, error) {
+		return n.store.Commit(ctx, coll, recs, nil)
+	})
+}
+
+// Delete empties the records' positions and anchors the new root.
+func (n *Node) Delete(ctx context.Context, c Caller, collection string, keys []string) (*Committed, error) {
+	coll := n.Qualify(collection)
+	if len(keys) == 0 {
+		return nil, invalid("keys", "none sent")
+	}
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	if err := n.ownsCollection(c, coll); err != nil {
+		return nil, err
+	}
+	return n.applyAndAnchor(ctx, coll, "deleted", func() (*holder.CommitResult, error) {
+		return n.store.Delete(ctx, coll, keys)
+	})
+}
+
+// applyAndAnchor applies a change to the holder store and anchors the new
+// root; the caller holds commitMu. A change applied but not anchored says
+// so: committing again anchors it.
+func (n *Node) applyAndAnchor(ctx context.Context, name, did string, apply func() (*holder.CommitResult, error)) (*Committed, error) {
+	res, err := apply()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := n.anchor(ctx, name, res.Count, res.Root)
+	if err != nil {
+		return nil, fmt.Errorf("records %s but not anchored (commit again to retry): %w", did, err)
+	}
+	return &Committed{Inserted: res.Inserted, Updated: res.Updated, Deleted: res.Deleted, Count: res.Count, Root: elemBytes(res.Root), Anchor: rec}, nil
+}
+
+// anchor records root as the collection's newest anchor, unless the last
+// anchor already covers it (and its columns, when there are any: a root
+// anchored before the aggregate keys existed is anchored again with them).
+func (n *Node) anchor(ctx context.Context, name string, count uint64, root fr.Element) (*ledger.Receipt, error) {
+	lc := n.ledger.State().Collections[collectionKey(name)]
+	rb := root.Bytes()
+	// With aggregate keys, the anchor also covers the column commitments
+	// that aggregate proofs are checked against.
+	var columns []byte
+	cols, err := n.store.Columns(ctx, name)
+	switch {
+	case err == nil && cols.Root.Equal(&root):
+		columns = cols.Digest[:]
+	case err == nil:
+		return nil, errors.New("the collection changed while anchoring")
+	case !errors.Is(err, holder.ErrNoColumns):
+		return nil, fmt.Errorf("column commitments: %w", err)
+	}
+	var seq uint64
+	var prev []byte
+	if lc.Last != nil {
+		seq, prev = lc.Last.Sequence, lc.Last.Root
+		// A root whose anchor never counted (it awaited confirmations
+		// when the collection's rule changed) is anchored again.
+		stuck := lc.Required == 0 && !lc.Counts(lc.Last.Sequence)
+		if bytes.Equal(prev, rb[:]) && (columns == nil || bytes.Equal(lc.Last.Columns, columns)) && !stuck {
+			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
+		}
+	}
+	a := &zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev, Columns: columns}
+	return n.send(ctx, n.holderID, ledger.AnchorRoot(a))
+}

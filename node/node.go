@@ -1,0 +1,257 @@
+// Package node is the node engine, no wire: a data directory and its
+// bootstrap, identities and tokens, access policies, commit -> anchor,
+// prove -> attach anchor -> audit, aggregates, receipts and governance. The
+// service package puts it behind Connect; the CLI uses it locally.
+//
+// Methods take the caller explicitly (a Caller) and return errors of the
+// kinds in errors.go, which a transport maps to its status codes.
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/zkshare/zkshare/consortium"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/prover"
+)
+
+// DefaultOrigin names a new single-node ledger.
+const DefaultOrigin = "zkshare.local/ledger"
+
+// Config configures a node engine.
+type Config struct {
+	// Data is the node's data directory; created on first start.
+	Data string
+	// Keys is the circuit key directory (`zkshare keys setup`).
+	Keys string
+	// Origin names a new ledger (default DefaultOrigin).
+	Origin string
+	// ProveConcurrency bounds proofs in flight (default: cores);
+	// ProveQueue how many more may wait (default 2x concurrency).
+	ProveConcurrency, ProveQueue int
+	// Consortium: Data is an organisation's directory made by
+	// `zkshare consortium init`; the ledger runs under CometBFT.
+	Consortium bool
+	Log        *slog.Logger
+}
+
+// Node is a running node engine.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *holder.Store
+	prover   *prover.Prover
+	ledger   *ledger.Ledger
+	holderID *ledger.Identity
+	admin    *ledger.Identity // nil: another organisation holds the admin key
+	tokens   *tokens
+	policies *policies
+	manifest *keys.Manifest
+	queue    chan struct{} // prove slots: in flight plus waiting
+
+	// commitMu orders commits (and their anchors) against proofs, so a
+	// proof is always of an anchored root.
+	commitMu sync.RWMutex
+	// sendMu serialises each local identity's transactions (sequence numbers).
+	sendMu sync.Mutex
+	// stopLedger closes the ledger (and its consensus node, if any).
+	stopLedger func() error
+}
+
+// Open opens the node in cfg.Data, bootstrapping it (Init) on a first
+// start, and pins its circuit keys on the ledger.
+func Open(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Origin == "" {
+		cfg.Origin = DefaultOrigin
+	}
+	if cfg.ProveConcurrency <= 0 {
+		cfg.ProveConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if cfg.ProveQueue <= 0 {
+		cfg.ProveQueue = 2 * cfg.ProveConcurrency
+	}
+	m, err := keys.ReadManifest(cfg.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("circuit keys: %w", err)
+	}
+	switch {
+	case cfg.Consortium:
+		if !consortium.IsOrg(cfg.Data) {
+			return nil, fmt.Errorf("%s is not a consortium organisation's directory (make one with `zkshare consortium init`)", cfg.Data)
+		}
+		if err := ensureTokens(cfg.Data); err != nil {
+			return nil, err
+		}
+	case !Initialized(cfg.Data):
+		if err := Init(cfg.Data, cfg.Origin, cfg.Log); err != nil {
+			return nil, err
+		}
+	}
+	n := &Node{cfg: cfg, log: cfg.Log, manifest: m, queue: make(chan struct{}, cfg.ProveConcurrency+cfg.ProveQueue)}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+	nodeID, err := ledger.LoadIdentity(IdentityPath(cfg.Data, NodeID))
+	if err != nil {
+		return nil, err
+	}
+	// Under a consortium only one organisation holds the admin key.
+	if _, err := os.Stat(IdentityPath(cfg.Data, AdminID)); err == nil || !cfg.Consortium {
+		if n.admin, err = ledger.LoadIdentity(IdentityPath(cfg.Data, AdminID)); err != nil {
+			return nil, err
+		}
+	}
+	if n.holderID, err = ledger.LoadIdentity(IdentityPath(cfg.Data, HolderID)); err != nil {
+		return nil, err
+	}
+	if n.tokens, err = loadTokens(cfg.Data); err != nil {
+		return nil, err
+	}
+	if n.policies, err = loadPolicies(policiesDir(cfg.Data)); err != nil {
+		return nil, err
+	}
+	if cfg.Consortium {
+		cn, err := consortium.Start(cfg.Data, cfg.Log)
+		if err != nil {
+			return nil, err
+		}
+		n.ledger, n.stopLedger = cn.Ledger, cn.Stop
+	} else {
+		if n.ledger, err = ledger.Open(LedgerDir(cfg.Data), nodeID, ledger.Options{Log: cfg.Log}); err != nil {
+			return nil, err
+		}
+		n.stopLedger = n.ledger.Close
+	}
+	if n.store, err = holder.Open(holderDir(cfg.Data), cfg.Log); err != nil {
+		return nil, err
+	}
+	if n.prover, err = prover.New(n.store, cfg.Keys, prover.WithConcurrency(cfg.ProveConcurrency), prover.WithLogger(cfg.Log)); err != nil {
+		return nil, err
+	}
+	if err := n.registerCircuits(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return n, nil
+}
+
+// Close stops the ledger's writer and closes the stores.
+func (n *Node) Close() error {
+	var errs []error
+	if n.stopLedger != nil {
+		errs = append(errs, n.stopLedger())
+		n.stopLedger = nil
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+		n.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Ready says whether the node serves: its stores are open.
+func (n *Node) Ready() error {
+	if n.ledger == nil || n.store == nil {
+		return errors.New("not started")
+	}
+	return nil
+}
+
+// Ledger is the node's ledger (read it; the node writes it).
+func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
+
+// HolderID is the id of the holder this node acts for.
+func (n *Node) HolderID() string { return n.holderID.ID }
+
+// AdminID is the id of the admin whose key this node holds, "" if none.
+func (n *Node) AdminID() string {
+	if n.admin == nil {
+		return ""
+	}
+	return n.admin.ID
+}
+
+// ProveSlotsUsed is how many proofs are in flight or waiting.
+func (n *Node) ProveSlotsUsed() int { return len(n.queue) }
+
+// registerCircuits pins this node's circuit keys on the ledger, when this
+// node holds the admin key (under M-of-N governance: proposes them).
+func (n *Node) registerCircuits(ctx context.Context) error {
+	if n.admin == nil {
+		return nil
+	}
+	for _, name := range keys.Names() {
+		e, ok := n.manifest.Circuits[name]
+		if !ok {
+			continue
+		}
+		id, err := hex.DecodeString(e.CircuitID)
+		if err != nil {
+			return fmt.Errorf("manifest: circuit %s id: %w", name, err)
+		}
+		if _, ok := n.ledger.State().Circuits[e.CircuitID]; ok {
+			continue
+		}
+		vk, err := hex.DecodeString(e.VKSHA256)
+		if err != nil {
+			return fmt.Errorf("manifest: circuit %s vk hash: %w", name, err)
+		}
+		setup := zkv1.SetupKind_SETUP_KIND_DEV
+		if e.Setup == keys.SetupCeremony {
+			setup = zkv1.SetupKind_SETUP_KIND_CEREMONY
+		}
+		// Under a consortium every organisation's node proposes its keys:
+		// the first proposal is approved by the others' identical ones.
+		rc := &zkv1.RegisterCircuit{CircuitId: id, Name: name, VkSha256: vk, Setup: setup}
+		_, _, pending, err := n.govern(ctx, ledger.RegisterCircuit(rc), ledger.ActRegisterCircuit(rc), func(st *ledger.State) bool { _, ok := st.Circuits[e.CircuitID]; return ok })
+		if err != nil {
+			return fmt.Errorf("register circuit %s: %w", name, err)
+		}
+		if pending {
+			n.log.InfoContext(ctx, "circuit proposed; it is pinned once enough organisations approve", "circuit", name, "setup", e.Setup)
+			continue
+		}
+		n.log.InfoContext(ctx, "circuit pinned on the ledger", "circuit", name, "setup", e.Setup)
+	}
+	return nil
+}
+
+// send signs and submits a transaction of a local identity.
+func (n *Node) send(ctx context.Context, id *ledger.Identity, kind func(*zkv1.TxBody)) (*ledger.Receipt, error) {
+	n.sendMu.Lock()
+	defer n.sendMu.Unlock()
+	seq := n.ledger.State().Participants[id.ID].Sequence + 1
+	tx, err := ledger.NewTx(n.ledger.Chain(), id, seq, time.Now(), kind)
+	if err != nil {
+		return nil, err
+	}
+	return n.ledger.SubmitTx(ctx, tx)
+}
+
+// acquireProveSlot takes a place in the bounded prove queue or refuses at
+// once: a full queue is answered, not waited on.
+func (n *Node) acquireProveSlot() (release func(), err error) {
+	select {
+	case n.queue <- struct{}{}:
+		return func() { <-n.queue }, nil
+	default:
+		return nil, errorf(ErrResourceExhausted, "the prover is busy: retry shortly")
+	}
+}

@@ -1,0 +1,221 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/query"
+	"github.com/zkshare/zkshare/receipt"
+	"github.com/zkshare/zkshare/records"
+	"google.golang.org/protobuf/proto"
+)
+
+// Question is a consumer's subject or exists question.
+type Question struct {
+	// Collection is short (this node's holder's) or HOLDER/NAME.
+	Collection string
+	// Kind is STATEMENT_KIND_SUBJECT or STATEMENT_KIND_EXISTS.
+	Kind zkv1.StatementKind
+	// Subject is the subject's key (subject statements only).
+	Subject string
+	// Query is the predicate's text form.
+	Query string
+	// Nonce is the asker's 32-byte BN254 scalar, fresh for each question.
+	Nonce []byte
+	// Blind is the asker's secret 32-byte non-zero scalar that hides the
+	// subject's key (subject statements only).
+	Blind []byte
+}
+
+// Answer is a proven answer: its bundle, a readable statement and the
+// opening of its audit entry, for the consumer who asked.
+type Answer struct {
+	Bundle    *zkv1.Bundle
+	Statement string
+	Audit     *zkv1.AuditReceipt
+}
+
+// Prove answers a consumer's question with a bundle anchored on the ledger,
+// and records an audit entry of it. A question answered without a bundle
+// (no such subject, no matching record) is audited too, and fails with
+// the prover's error.
+func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error) {
+	coll := n.Qualify(q.Collection)
+	var kind string
+	switch q.Kind {
+	case zkv1.StatementKind_STATEMENT_KIND_SUBJECT:
+		kind = bundle.KindSubject
+		if q.Subject == "" {
+			return nil, invalid("subject", "a subject statement needs the subject's key")
+		}
+	case zkv1.StatementKind_STATEMENT_KIND_EXISTS:
+		kind = bundle.KindExists
+		if q.Subject != "" {
+			return nil, invalid("subject", "an exists statement names no subject")
+		}
+	default:
+		return nil, invalid("kind", "want STATEMENT_KIND_SUBJECT or STATEMENT_KIND_EXISTS")
+	}
+	if q.Query == "" {
+		return nil, invalid("query", "want the question's predicate")
+	}
+	var nonce fr.Element
+	if err := nonce.SetBytesCanonical(q.Nonce); err != nil || len(q.Nonce) != 32 {
+		return nil, invalid("nonce", "want 32 bytes, a BN254 scalar (big-endian, below the modulus)")
+	}
+	var blind fr.Element
+	switch {
+	case kind == bundle.KindExists && len(q.Blind) != 0:
+		return nil, invalid("blind", "an exists statement names no subject to blind")
+	case kind == bundle.KindSubject && (len(q.Blind) != 32 || blind.SetBytesCanonical(q.Blind) != nil || blind.IsZero()):
+		// Without a secret blind, anyone holding the bundle could recover
+		// a low-entropy key from the key commitment by trying keys.
+		return nil, invalid("blind", "a subject statement needs 32 random bytes (a non-zero BN254 scalar) that the asker keeps")
+	}
+	if _, ok := n.ledger.State().Collections[collectionKey(coll)]; !ok {
+		return nil, errorf(ErrNotFound, "collection: %q is not registered", coll)
+	}
+	if _, err := n.policies.allow(coll, c.ID, question{kind: q.Kind, query: q.Query}); err != nil {
+		return nil, err
+	}
+	release, err := n.acquireProveSlot()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	n.commitMu.RLock()
+	defer n.commitMu.RUnlock()
+	b, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind})
+	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
+		// "No such subject" and "no matching record" are answers too.
+		if aerr := n.auditUnproven(ctx, coll, c.ID, kind, q.Query, nonce); aerr != nil {
+			return nil, fmt.Errorf("audit entry: %w", aerr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	pb, err := b.ToProto()
+	if err != nil {
+		return nil, err
+	}
+	if err := n.attachAnchor(pb); err != nil {
+		return nil, err
+	}
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
+	if err != nil {
+		return nil, err
+	}
+	bh := sha256.Sum256(raw)
+	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
+		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})
+	if err != nil {
+		return nil, fmt.Errorf("audit entry: %w", err)
+	}
+	n.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
+	return &Answer{Bundle: pb, Statement: b.Statement(), Audit: ar}, nil
+}
+
+// auditUnproven records a question that was answered without a bundle.
+func (n *Node) auditUnproven(ctx context.Context, coll, consumer, kind, text string, nonce fr.Element) error {
+	c, err := n.store.Collection(coll)
+	if errors.Is(err, holder.ErrNotFound) {
+		return nil // not held here: no question was answered
+	}
+	if err != nil {
+		return err
+	}
+	prep, err := query.Prepare(text, c.SchemaOf())
+	if err != nil {
+		return err
+	}
+	id := records.CollectionID(coll)
+	_, err = n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: elemBytes(id), Consumer: consumer, Statement: kind,
+		QueryHash: elemBytes(prep.Hash), Nonce: elemBytes(nonce), Result: false})
+	if err == nil {
+		n.log.InfoContext(ctx, "question answered without a bundle", "collection", coll, "consumer", consumer, "statement", kind)
+	}
+	return err
+}
+
+// attachAnchor adds the anchor of the bundle's root, its inclusion proof and
+// a signed checkpoint.
+func (n *Node) attachAnchor(pb *zkv1.Bundle) error {
+	lc, ok := n.ledger.State().Collections[hex.EncodeToString(pb.GetCollectionId())]
+	if !ok || lc.Last == nil || !bytes.Equal(lc.Last.Root, pb.GetRoot()) {
+		return errorf(ErrFailedPrecondition, "collection: its current root is not anchored yet; commit again")
+	}
+	// Only an anchor that counts backs a bundle: one still awaiting its
+	// M-of-N confirmations is the holder's word alone.
+	if !lc.Counts(lc.Last.Sequence) {
+		return errorf(ErrFailedPrecondition, "collection: anchor %d of its current root awaits %d confirmations", lc.Last.Sequence, lc.Required)
+	}
+	e, err := n.ledger.Transaction(lc.Last.TxHash)
+	if err != nil {
+		return err
+	}
+	cp, head, err := n.ledger.Checkpoint()
+	if err != nil {
+		return err
+	}
+	incl, err := n.ledger.InclusionProof(e.LogIndex, head.LogSize)
+	if err != nil {
+		return err
+	}
+	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = e.Tx.Raw, e.LogIndex, incl, cp
+	return nil
+}
+
+// IssueReceipt gives the holder a subject's receipt to hand to that
+// subject: the record, salt and path under the current anchored root. It
+// is never for consumers, and nothing of it is logged.
+func (n *Node) IssueReceipt(ctx context.Context, c Caller, collection, subject string) (*zkv1.Receipt, error) {
+	coll := n.Qualify(collection)
+	if subject == "" {
+		return nil, invalid("subject", "want the subject's key")
+	}
+	n.commitMu.RLock()
+	defer n.commitMu.RUnlock()
+	if err := n.ownsCollection(c, coll); err != nil {
+		return nil, err
+	}
+	col, err := n.store.Collection(coll)
+	if err != nil {
+		return nil, err
+	}
+	w, err := n.store.Record(ctx, coll, subject)
+	if err != nil {
+		return nil, err
+	}
+	r := receipt.New(coll, col.Schema, w)
+	// The anchor fields make the receipt's proofs complete bundles.
+	b := &zkv1.Bundle{CollectionId: r.GetCollectionId(), Root: r.GetRoot()}
+	if err := n.attachAnchor(b); err != nil {
+		return nil, err
+	}
+	r.AnchorTx, r.AnchorLogIndex, r.AnchorInclusion, r.Checkpoint = b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint
+	n.log.InfoContext(ctx, "receipt issued", "collection", coll)
+	return r, nil
+}
+
+// ProveBare runs the bare prover on a subject statement with a fresh
+// nonce: no policy, queue, anchor or audit. It is a baseline for
+// benchmarks of the full path, never a way to answer a consumer.
+func (n *Node) ProveBare(ctx context.Context, collection, subject, q string) error {
+	nonce, err := prover.NewNonce()
+	if err != nil {
+		return err
+	}
+	_, err = n.prover.Prove(ctx, prover.Request{Collection: n.Qualify(collection), Kind: bundle.KindSubject, Subject: subject, Query: q, Nonce: nonce})
+	return err
+}
