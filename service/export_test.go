@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/prover"
 )
 
@@ -13,7 +14,7 @@ func (s *Server) ProveForBench(ctx context.Context, collection, subject, q strin
 	if err != nil {
 		return err
 	}
-	_, err = s.prover.Prove(ctx, prover.Request{Collection: s.qualify(collection), Kind: "subject", Subject: subject, Query: q, Nonce: n})
+	_, err = s.prover.Prove(ctx, prover.Request{Collection: s.qualify(collection), Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: subject, Query: q, Nonce: n})
 	return err
 }
 

@@ -300,7 +300,7 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	s := h.s
 	coll := s.qualify(req.GetCollection())
 	c := callerOf(ctx)
-	var kind string
+	var kind zkv1.StatementKind
 	switch req.GetKind() {
 	case zkv1.StatementKind_STATEMENT_KIND_SUBJECT:
 		kind = bundle.KindSubject
@@ -349,14 +349,14 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 	b, err := s.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: req.GetSubject(), Query: req.GetQuery(), Nonce: nonce, Blind: blind})
 	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
 		// "No such subject" and "no matching record" are answers too.
-		if aerr := s.auditUnproven(ctx, coll, c.ID, kind, req.GetQuery(), nonce); aerr != nil {
+		if aerr := s.auditUnproven(ctx, coll, c.ID, bundle.KindName(kind), req.GetQuery(), nonce); aerr != nil {
 			return nil, toConnect(fmt.Errorf("audit entry: %w", aerr))
 		}
 	}
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	pb, err := b.ToProto()
+	pb, err := b.Proto()
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -368,12 +368,12 @@ func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv
 		return nil, toConnect(err)
 	}
 	bh := sha256.Sum256(raw)
-	ar, err := s.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
+	ar, err := s.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: bundle.KindName(kind),
 		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})
 	if err != nil {
 		return nil, toConnect(fmt.Errorf("audit entry: %w", err))
 	}
-	s.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
+	s.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", bundle.KindName(kind), "bundle", hex.EncodeToString(bh[:8]))
 	return &zkv1.ProveResponse{Bundle: pb, Statement: b.Statement(), Audit: ar}, nil
 }
 
@@ -399,31 +399,14 @@ func (s *Server) auditUnproven(ctx context.Context, coll, consumer, kind, text s
 	return err
 }
 
-// attachAnchor adds the anchor of the bundle's root, its inclusion proof and
-// a signed checkpoint.
+// attachAnchor adds the anchor of the bundle's root and the offline
+// evidence (bundle.Attach).
 func (s *Server) attachAnchor(pb *zkv1.Bundle) error {
-	lc, ok := s.ledger.State().Collections[hex.EncodeToString(pb.GetCollectionId())]
-	if !ok || lc.Last == nil || !bytes.Equal(lc.Last.Root, pb.GetRoot()) {
-		return connect.NewError(connect.CodeFailedPrecondition, errors.New("collection: its current root is not anchored yet; commit again"))
-	}
-	// Only an anchor that counts backs a bundle: one still awaiting its
-	// M-of-N confirmations is the holder's word alone.
-	if !lc.Counts(lc.Last.Sequence) {
-		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("collection: anchor %d of its current root awaits %d confirmations", lc.Last.Sequence, lc.Required))
-	}
-	e, err := s.ledger.Transaction(lc.Last.TxHash)
-	if err != nil {
+	if err := bundle.Attach(s.ledger, pb, 0); errors.Is(err, bundle.ErrNotAnchored) {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("collection: %w; commit again, or await the confirmations", err))
+	} else if err != nil {
 		return err
 	}
-	cp, head, err := s.ledger.Checkpoint()
-	if err != nil {
-		return err
-	}
-	incl, err := s.ledger.InclusionProof(e.LogIndex, head.LogSize)
-	if err != nil {
-		return err
-	}
-	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = e.Tx.Raw, e.LogIndex, incl, cp
 	return nil
 }
 
