@@ -133,9 +133,6 @@ func checkAnchor(ctx context.Context, view Ledger, b *zkv1.Bundle) (*Collection,
 	if err != nil {
 		return nil, nil, err
 	}
-	if coll.Name != "" && coll.Name != b.GetCollection() {
-		return nil, nil, fmt.Errorf("the ledger names collection %x %q, the bundle %q", b.GetCollectionId(), coll.Name, b.GetCollection())
-	}
 	if tx.Body.GetSender() != coll.Holder {
 		return nil, nil, fmt.Errorf("anchored by %q, not by the collection's holder %q", tx.Body.GetSender(), coll.Holder)
 	}
