@@ -70,7 +70,7 @@ func TestVerifierViews(t *testing.T) {
 		"anchor_inclusion": func(b *zkv1.Bundle) { b.AnchorInclusion[0] = flip(b.AnchorInclusion[0]) },
 		"checkpoint":       func(b *zkv1.Bundle) { b.Checkpoint = bytes.Replace(b.Checkpoint, []byte("\n"), []byte("\n\n"), 1) },
 		"collection_txs":   func(b *zkv1.Bundle) { b.CollectionTxs = nil },
-		"holder_key_tx":    func(b *zkv1.Bundle) { b.HolderKeyTx.Tx = flip(b.HolderKeyTx.Tx) },
+		"holder_key_tx":    func(b *zkv1.Bundle) { b.HolderKeyTx = b.CollectionTxs[0] },
 	}
 	// What only the offline view reads: the others ignore these fields.
 	offlineOnly := map[string]bool{"collection_txs": true, "holder_key_tx": true}
@@ -103,6 +103,24 @@ func TestVerifierViews(t *testing.T) {
 				t.Errorf("no ledger: valid=%v %s", v.Valid, v.Reason)
 			}
 		})
+	}
+
+	// Offline with the holder's key known out of band: the anchor's
+	// signature is checked against it.
+	holderKey := n.srv.LedgerForTest().State().Participants[service.HolderID].Key
+	for key, valid := range map[string]bool{"the holder's": true, "another": false} {
+		off, err := verifier.NewOffline(good, vkey, pinned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off.HolderKey = holderKey
+		if !valid {
+			off.HolderKey = cp.GetNodeKey()
+		}
+		v := pinned.Verify(ctx, off, good, exp, verifier.Options{})
+		if v.Valid != valid || !valid && v.Failed != verifier.CheckAnchor {
+			t.Errorf("offline with %s key: valid=%v %s", key, v.Valid, v.Reason)
+		}
 	}
 
 	// A stale root: replaced by an update, it verifies within the window
