@@ -4,7 +4,6 @@ import (
 	"context"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 )
 
@@ -26,6 +25,3 @@ func SetMaxConnectionsForTest(n int) (restore func()) {
 	maxConnections = n
 	return func() { maxConnections = old }
 }
-
-// LedgerForTest is the node's ledger, for the verifier's local view.
-func (s *Server) LedgerForTest() *ledger.Ledger { return s.ledger }

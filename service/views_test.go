@@ -42,7 +42,7 @@ func TestVerifierViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	views := map[string]func(b *zkv1.Bundle) verifier.Ledger{
-		"local":  func(*zkv1.Bundle) verifier.Ledger { return verifier.Local{L: n.srv.LedgerForTest()} },
+		"local":  func(*zkv1.Bundle) verifier.Ledger { return verifier.Local{L: n.srv.Ledger()} },
 		"remote": func(*zkv1.Bundle) verifier.Ledger { return verifier.Remote{C: n.ledgerClient("")} },
 		"offline": func(b *zkv1.Bundle) verifier.Ledger {
 			off, err := verifier.NewOffline(b, vkey, pinned)
@@ -107,7 +107,7 @@ func TestVerifierViews(t *testing.T) {
 
 	// Offline with the holder's key known out of band: the anchor's
 	// signature is checked against it.
-	holderKey := n.srv.LedgerForTest().State().Participants[service.HolderID].Key
+	holderKey := n.srv.Ledger().State().Participants[service.HolderID].Key
 	for key, valid := range map[string]bool{"the holder's": true, "another": false} {
 		off, err := verifier.NewOffline(good, vkey, pinned)
 		if err != nil {
@@ -142,5 +142,65 @@ func TestVerifierViews(t *testing.T) {
 				t.Errorf("%s, stale root: within %v (%s), stale %v (%s)", name, within.Valid, within.Reason, stale.Valid, stale.Reason)
 			}
 		}
+	}
+}
+
+// TestOfflineConfirmations: offline, an anchor of a collection that needs
+// M-of-N confirmations counts only with the bundle's ConfirmAnchor
+// transactions, checked under the checkpoint against the registration's
+// confirmers.
+func TestOfflineConfirmations(t *testing.T) {
+	ctx := t.Context()
+	n := startNode(t, service.Config{})
+	n.register("bank", zkv1.Role_ROLE_CONSUMER)
+	h := n.holder(service.HolderID)
+	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{service.HolderID}, ConfirmationsRequired: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.setPolicy("people", &zkv1.PolicyRule{Consumer: "*", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_EXISTS}})
+	r := n.commit("people", people(10, 100))
+	if _, err := h.ConfirmAnchor(ctx, &zkv1.ConfirmAnchorRequest{CollectionId: cr.GetCollection().GetId(), Sequence: 1, Root: r.GetRoot()}); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := n.holder("bank").Prove(ctx, &zkv1.ProveRequest{Collection: "people", Kind: zkv1.StatementKind_STATEMENT_KIND_EXISTS, Query: "income >= 0", Nonce: nonce(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := pr.GetBundle()
+	if len(good.GetConfirmations()) != 1 || len(good.GetCollectionTxs()) != 1 {
+		t.Fatalf("evidence: %d confirmations, %d collection transactions", len(good.GetConfirmations()), len(good.GetCollectionTxs()))
+	}
+	pinned, err := verifier.FromDir(sharedKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := n.ledgerClient("").GetCheckpoint(ctx, &zkv1.GetCheckpointRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(b *zkv1.Bundle) *verifier.Verdict {
+		off, err := verifier.NewOffline(b, vkey, pinned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pinned.Verify(ctx, off, b, verifier.Expect{}, verifier.Options{})
+	}
+	if v := verify(good); !v.Valid {
+		t.Fatalf("confirmed anchor offline: %s", v.Reason)
+	}
+	unconfirmed := proto.CloneOf(good)
+	unconfirmed.Confirmations = nil
+	if v := verify(unconfirmed); v.Valid || v.Failed != verifier.CheckAnchor {
+		t.Fatalf("without its confirmations: valid=%v %s", v.Valid, v.Reason)
+	}
+	forged := proto.CloneOf(good)
+	forged.Confirmations[0].LogIndex++
+	if v := verify(forged); v.Valid || v.Failed != verifier.CheckAnchor {
+		t.Fatalf("a confirmation not under the checkpoint: valid=%v %s", v.Valid, v.Reason)
 	}
 }
