@@ -1,7 +1,8 @@
-// Package bundle is the proof bundle: a self-contained, JSON-encoded
-// statement, its public inputs and its Groth16 proof. It carries no record
-// value, salt or raw key: a subject appears only as a key commitment bound
-// to the verifier's nonce and blind.
+// Package bundle is the one proof bundle format, for every statement kind:
+// the zkv1.Bundle message, protojson on disk, proto on the wire. It is the
+// one place that encodes (Marshal) and decodes (Parse, FromWire) bundles. A
+// bundle carries no record value, salt or raw key: a subject appears only
+// as a key commitment bound to the verifier's nonce and blind.
 package bundle
 
 import (
@@ -9,105 +10,273 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
-// Kinds of statement.
+// Version is the bundle format version: 2 is the one zkv1.Bundle for every
+// kind. Version 1 (JSON subject/exists and aggregate bundles) is refused.
+const Version = 2
+
+// MaxSize bounds an encoded bundle, protojson or proto: 1 MiB, room for an
+// aggregate's 128 chunk proofs and the anchor evidence. It is checked
+// before anything is decoded.
+const MaxSize = 1 << 20
+
+// Limits on what a bundle may carry.
 const (
-	KindSubject = "subject"
-	KindExists  = "exists"
+	maxProof     = 4096 // one Groth16 proof
+	maxEvidence  = 64   // collection and confirmation transactions
+	maxInclusion = 64   // hashes in one inclusion proof
+	maxText      = 4096 // collection name, query, field and the like
 )
 
-// Version is the bundle format version.
-const Version = 1
+// Kinds of statement, as the StatementKind enum and in words.
+const (
+	KindSubject   = zkv1.StatementKind_STATEMENT_KIND_SUBJECT
+	KindExists    = zkv1.StatementKind_STATEMENT_KIND_EXISTS
+	KindAggregate = zkv1.StatementKind_STATEMENT_KIND_AGGREGATE
+)
 
-// MaxSize bounds an encoded bundle.
-const MaxSize = 64 << 10
+// ErrOldFormat: the bundle is a version-1 JSON bundle. Prove again with this
+// zkshare to get a version-2 bundle.
+var ErrOldFormat = errors.New("bundle: an old (version 1) JSON bundle; this zkshare reads only version 2 bundles: prove again to get one")
 
-// Bundle is a proof with everything a verifier needs to check it.
-type Bundle struct {
-	Version       int             `json:"version"`
-	Kind          string          `json:"kind"`
-	Collection    string          `json:"collection"`
-	CollectionID  string          `json:"collection_id"`
-	Schema        json.RawMessage `json:"schema"`
-	Query         string          `json:"query"`
-	QueryHash     string          `json:"query_hash"`
-	Root          string          `json:"root"`
-	KeyCommitment string          `json:"key_commitment,omitempty"`
-	Result        bool            `json:"result"`
-	Nonce         string          `json:"nonce"`
-	Circuit       string          `json:"circuit"`
-	CircuitID     string          `json:"circuit_id"`
-	VKSHA256      string          `json:"vk_sha256"`
-	Proof         []byte          `json:"proof"`
+// KindName is a statement kind in words: subject, exists, aggregate.
+func KindName(k zkv1.StatementKind) string {
+	switch k {
+	case KindSubject:
+		return "subject"
+	case KindExists:
+		return "exists"
+	case KindAggregate:
+		return "aggregate"
+	}
+	return fmt.Sprintf("kind(%d)", int32(k))
 }
 
-// Marshal encodes a bundle as indented JSON.
-func (b *Bundle) Marshal() ([]byte, error) { return json.MarshalIndent(b, "", "  ") }
+var circuitNames = map[zkv1.Circuit]string{
+	zkv1.Circuit_CIRCUIT_SUBJECT:             "subject",
+	zkv1.Circuit_CIRCUIT_EXISTS:              "exists",
+	zkv1.Circuit_CIRCUIT_AGGREGATE:           "aggregate",
+	zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL:     "aggregate-total",
+	zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD: "aggregate-threshold",
+}
 
-// Parse decodes a bundle strictly: size-limited, no unknown fields, one
-// value, the right version and kind.
-func Parse(data []byte) (*Bundle, error) {
-	var b Bundle
-	if err := decodeStrict(data, MaxSize, "bundle", &b); err != nil {
+// CircuitName is a circuit's name in the key directory and the ledger's
+// registry ("" for none).
+func CircuitName(c zkv1.Circuit) string { return circuitNames[c] }
+
+// CircuitOf is the circuit of a registry name (CIRCUIT_UNSPECIFIED if none).
+func CircuitOf(name string) zkv1.Circuit {
+	for c, n := range circuitNames {
+		if n == name {
+			return c
+		}
+	}
+	return zkv1.Circuit_CIRCUIT_UNSPECIFIED
+}
+
+// Marshal encodes a bundle as indented protojson, the on-disk form. It
+// checks the bundle first.
+func Marshal(b *zkv1.Bundle) ([]byte, error) {
+	if err := Check(b); err != nil {
 		return nil, err
 	}
-	if err := b.check(); err != nil {
+	out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// Parse decodes a protojson bundle strictly: at most MaxSize bytes (checked
+// before decoding), no unknown fields, then Check. A version-1 JSON bundle
+// fails with ErrOldFormat.
+func Parse(data []byte) (*zkv1.Bundle, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("bundle: %d bytes, limit %d", len(data), MaxSize)
+	}
+	var b zkv1.Bundle
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(data, &b); err != nil {
+		if old(data) {
+			return nil, ErrOldFormat
+		}
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if b.GetVersion() == 1 {
+		return nil, ErrOldFormat
+	}
+	if err := Check(&b); err != nil {
 		return nil, err
 	}
 	return &b, nil
 }
 
-// check is the structural validation every decoded bundle passes.
-func (b *Bundle) check() error {
-	if b.Version != Version {
-		return fmt.Errorf("bundle: version %d, want %d", b.Version, Version)
-	}
-	switch b.Kind {
-	case KindSubject:
-		if b.KeyCommitment == "" {
-			return errors.New("bundle: subject statement without key_commitment")
-		}
-	case KindExists:
-		if b.KeyCommitment != "" || !b.Result {
-			return errors.New("bundle: an exists statement has no key commitment and a true result")
-		}
-	default:
-		return fmt.Errorf("bundle: kind %q, want subject or exists", b.Kind)
-	}
-	if b.Circuit != b.Kind {
-		return fmt.Errorf("bundle: circuit %q does not prove %s statements", b.Circuit, b.Kind)
-	}
-	return nil
-}
-
-// Statement renders the bundle's claim in words.
-func (b *Bundle) Statement() string {
-	switch b.Kind {
-	case KindSubject:
-		verdict := "satisfies"
-		if !b.Result {
-			verdict = "does not satisfy"
-		}
-		return fmt.Sprintf("the subject's record in %s %s: %s", b.Collection, verdict, b.Query)
-	default:
-		return fmt.Sprintf("some record in %s satisfies: %s", b.Collection, b.Query)
-	}
-}
-
-// decodeStrict decodes one JSON value of at most limit bytes, refusing
-// unknown fields and trailing data.
-func decodeStrict(data []byte, limit int, what string, v any) error {
-	if len(data) > limit {
-		return fmt.Errorf("%s: %d bytes, limit %d", what, len(data), limit)
+// old says whether data looks like a version-1 JSON bundle.
+func old(data []byte) bool {
+	var v struct {
+		Version json.Number `json:"version"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	dec.UseNumber()
+	return dec.Decode(&v) == nil && v.Version == "1"
+}
+
+// FromWire checks a bundle that arrived in a request: its encoded size,
+// then Check.
+func FromWire(b *zkv1.Bundle) (*zkv1.Bundle, error) {
+	if b == nil {
+		return nil, errors.New("bundle: missing")
 	}
-	if dec.More() {
-		return fmt.Errorf("%s: trailing data", what)
+	if n := proto.Size(b); n > MaxSize {
+		return nil, fmt.Errorf("bundle: %d bytes, limit %d", n, MaxSize)
+	}
+	if b.GetVersion() == 1 {
+		return nil, ErrOldFormat
+	}
+	return b, Check(b)
+}
+
+// Check is the structural validation every bundle passes before any
+// cryptography: version, kind and circuit agree, every hash and scalar is
+// 32 bytes, sizes are bounded. It never decodes a proof.
+func Check(b *zkv1.Bundle) error {
+	if b == nil {
+		return errors.New("bundle: missing")
+	}
+	if b.GetVersion() != Version {
+		return fmt.Errorf("bundle: version %d, want %d", b.GetVersion(), Version)
+	}
+	for _, f := range []struct {
+		name string
+		v    []byte
+		opt  bool
+	}{
+		{"collection_id", b.GetCollectionId(), false}, {"query_hash", b.GetQueryHash(), false}, {"root", b.GetRoot(), false},
+		{"nonce", b.GetNonce(), false}, {"circuit_id", b.GetCircuitId(), false}, {"vk_sha256", b.GetVkSha256(), false},
+		{"key_commitment", b.GetKeyCommitment(), true}, {"genesis_hash", b.GetGenesisHash(), true},
+	} {
+		if len(f.v) == 0 && f.opt {
+			continue
+		}
+		if len(f.v) != 32 {
+			return fmt.Errorf("bundle: %s must be 32 bytes, got %d", f.name, len(f.v))
+		}
+	}
+	for _, s := range []struct{ name, v string }{{"collection", b.GetCollection()}, {"query", b.GetQuery()}} {
+		if s.v == "" || len(s.v) > maxText {
+			return fmt.Errorf("bundle: %s: want 1 to %d bytes", s.name, maxText)
+		}
+	}
+	if len(b.GetProof()) == 0 || len(b.GetProof()) > maxProof {
+		return fmt.Errorf("bundle: proof: want 1 to %d bytes", maxProof)
+	}
+	agg := b.GetAggregate()
+	switch b.GetKind() {
+	case KindSubject:
+		if len(b.GetKeyCommitment()) == 0 || b.GetCircuit() != zkv1.Circuit_CIRCUIT_SUBJECT || agg != nil {
+			return errors.New("bundle: a subject statement has a key_commitment, the subject circuit and no aggregate")
+		}
+	case KindExists:
+		if len(b.GetKeyCommitment()) != 0 || !b.GetResult() || b.GetCircuit() != zkv1.Circuit_CIRCUIT_EXISTS || agg != nil {
+			return errors.New("bundle: an exists statement has no key commitment, a true result, the exists circuit and no aggregate")
+		}
+	case KindAggregate:
+		if len(b.GetKeyCommitment()) != 0 || agg == nil {
+			return errors.New("bundle: an aggregate statement has an aggregate body and no key commitment")
+		}
+		if err := checkAggregate(b.GetCircuit(), agg); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("bundle: kind %d, want subject, exists or aggregate", b.GetKind())
+	}
+	evidence := append([]*zkv1.LedgerEvidence{{Tx: b.GetAnchorTx(), Inclusion: b.GetAnchorInclusion()}, b.GetHolderKeyTx()}, b.GetCollectionTxs()...)
+	evidence = append(evidence, b.GetConfirmations()...)
+	if len(b.GetCollectionTxs()) > maxEvidence || len(b.GetConfirmations()) > maxEvidence {
+		return fmt.Errorf("bundle: at most %d collection and %d confirmation transactions", maxEvidence, maxEvidence)
+	}
+	for _, e := range evidence {
+		if len(e.GetInclusion()) > maxInclusion {
+			return fmt.Errorf("bundle: an inclusion proof of %d hashes, at most %d", len(e.GetInclusion()), maxInclusion)
+		}
 	}
 	return nil
+}
+
+func checkAggregate(c zkv1.Circuit, a *zkv1.AggregateBody) error {
+	if a.GetField() == "" || len(a.GetField()) > maxText {
+		return errors.New("bundle: aggregate: no field")
+	}
+	if len(a.GetColumns()) != 32 || len(a.GetChunkCircuitId()) != 32 || len(a.GetChunkVkSha256()) != 32 {
+		return errors.New("bundle: aggregate: columns, chunk_circuit_id and chunk_vk_sha256 must be 32 bytes")
+	}
+	if len(a.GetChunks()) == 0 || len(a.GetChunks()) > 128 {
+		return fmt.Errorf("bundle: aggregate: %d chunks, want 1 to 128", len(a.GetChunks()))
+	}
+	for i, ch := range a.GetChunks() {
+		if len(ch.GetPartial()) != 32 || len(ch.GetProof()) == 0 || len(ch.GetProof()) > maxProof {
+			return fmt.Errorf("bundle: aggregate: chunk %d: a 32-byte partial and a proof of at most %d bytes", i, maxProof)
+		}
+	}
+	switch ans := a.GetAnswer().(type) {
+	case *zkv1.AggregateBody_Reveal:
+		r := ans.Reveal
+		if c != zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL {
+			return errors.New("bundle: aggregate: revealed aggregates come from aggregate-total")
+		}
+		if r.GetSum() == "" || len(r.GetSum()) > 80 {
+			return errors.New("bundle: aggregate: no sum")
+		}
+		if r.GetSmall() && (r.GetMinGroup() == 0 || r.GetCount() != 0 || r.GetSum() != "0" || r.GetMin() != 0 || r.GetMax() != 0) {
+			return errors.New("bundle: aggregate: a small group has a min_group and zero aggregates")
+		}
+	case *zkv1.AggregateBody_Threshold:
+		t := ans.Threshold
+		if c != zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD {
+			return errors.New("bundle: aggregate: a threshold answer comes from aggregate-threshold")
+		}
+		if t.GetWhich() == "" || t.GetRelation() == "" || t.GetThreshold() == "" || len(t.GetThreshold()) > maxText {
+			return errors.New("bundle: aggregate: a threshold answer names the aggregate, relation and threshold")
+		}
+	default:
+		return errors.New("bundle: aggregate: want a reveal or a threshold answer")
+	}
+	return nil
+}
+
+// Statement renders a bundle's claim in words.
+func Statement(b *zkv1.Bundle) string {
+	switch b.GetKind() {
+	case KindSubject:
+		verdict := "satisfies"
+		if !b.GetResult() {
+			verdict = "does not satisfy"
+		}
+		return fmt.Sprintf("the subject's record in %s %s: %s", b.GetCollection(), verdict, b.GetQuery())
+	case KindExists:
+		return fmt.Sprintf("some record in %s satisfies: %s", b.GetCollection(), b.GetQuery())
+	case KindAggregate:
+		a := b.GetAggregate()
+		if t := a.GetThreshold(); t != nil {
+			verdict := "holds"
+			if !t.GetHolds() {
+				verdict = "does not hold"
+			}
+			what := t.GetWhich() + "(" + a.GetField() + ")"
+			if t.GetWhich() == "count" {
+				what = "count"
+			}
+			return fmt.Sprintf("over every record of %s where %s: %s %s %s %s", b.GetCollection(), b.GetQuery(), what, t.GetRelation(), t.GetThreshold(), verdict)
+		}
+		r := a.GetReveal()
+		if r.GetSmall() {
+			return fmt.Sprintf("over every record of %s where %s: fewer than %d records match (aggregates of %s withheld)", b.GetCollection(), b.GetQuery(), r.GetMinGroup(), a.GetField())
+		}
+		return fmt.Sprintf("over every record of %s where %s: count %d, sum %s, min %d, max %d of %s (encoded)", b.GetCollection(), b.GetQuery(), r.GetCount(), r.GetSum(), r.GetMin(), r.GetMax(), a.GetField())
+	}
+	return "an unknown statement"
 }

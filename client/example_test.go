@@ -254,7 +254,7 @@ func ExampleClient_ProveAggregate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(chunks, len(resp.GetBundle()) > 0, resp.GetAudit().GetResult())
+	fmt.Println(chunks, resp.GetBundle() != nil, resp.GetAudit().GetResult())
 	// Output:
 	// 1 true true
 }

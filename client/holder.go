@@ -178,7 +178,7 @@ func (c *Client) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateReq
 	defer stream.Close()
 	for stream.Receive() {
 		m := stream.Msg()
-		if len(m.GetBundle()) > 0 {
+		if m.GetBundle() != nil {
 			return m, nil
 		}
 		cfg.progress(int(m.GetChunksDone()), int(m.GetChunksTotal()))

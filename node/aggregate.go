@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/prover"
-	"github.com/zkshare/zkshare/records"
+	"google.golang.org/protobuf/proto"
 )
 
 // AggregateQuestion is a consumer's aggregate question over a whole
@@ -28,10 +27,10 @@ type AggregateQuestion struct {
 	Nonce []byte
 }
 
-// AggregateAnswer is a proven aggregate: the bundle (its encoding), a
+// AggregateAnswer is a proven aggregate: the bundle, a
 // readable statement, the chunks proven and the audit entry's opening.
 type AggregateAnswer struct {
-	Bundle    []byte
+	Bundle    *zkv1.Bundle
 	Statement string
 	Chunks    int
 	Audit     *zkv1.AuditReceipt
@@ -84,41 +83,24 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 		return nil, err
 	}
 	// The bundle is about the anchored state: the root and columns of the
-	// collection's last anchor.
-	lc := n.ledger.State().Collections[collectionKey(coll)]
-	cols, err := hex.DecodeString(b.Columns)
-	if err != nil {
-		return nil, fmt.Errorf("aggregate bundle columns: %w", err)
-	}
-	root, err := records.ParseElement(b.Root)
+	// collection's last anchor, which must count.
+	pb, err := b.Proto()
 	if err != nil {
 		return nil, err
 	}
-	if lc.Last == nil || !bytes.Equal(lc.Last.Root, elemBytes(root)) || !bytes.Equal(lc.Last.Columns, cols) {
-		return nil, errorf(ErrFailedPrecondition, "collection: its current state is not anchored with its columns yet; commit again")
-	}
-	if !lc.Counts(lc.Last.Sequence) {
-		return nil, errorf(ErrFailedPrecondition, "collection: anchor %d of its current state awaits %d confirmations", lc.Last.Sequence, lc.Required)
-	}
-	b.AnchorSequence = lc.Last.Sequence
-	raw, err := b.Marshal()
-	if err != nil {
+	if err := n.attachAnchor(pb); err != nil {
 		return nil, err
 	}
-	result := true
-	if b.Holds != nil {
-		result = *b.Holds
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
+	if err != nil {
+		return nil, err
 	}
 	bh := sha256.Sum256(raw)
-	qh, err := records.ParseElement(b.QueryHash)
-	if err != nil {
-		return nil, fmt.Errorf("aggregate bundle query hash: %w", err)
-	}
-	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: lc.ID, Consumer: c.ID, Statement: bundle.KindAggregate,
-		QueryHash: elemBytes(qh), Nonce: elemBytes(nonce), Result: result, BundleHash: bh[:]})
+	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: bundle.KindName(bundle.KindAggregate),
+		QueryHash: pb.GetQueryHash(), Nonce: elemBytes(nonce), Result: pb.GetResult(), BundleHash: bh[:]})
 	if err != nil {
 		return nil, fmt.Errorf("audit entry: %w", err)
 	}
 	n.log.InfoContext(ctx, "aggregate served", "collection", coll, "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
-	return &AggregateAnswer{Bundle: raw, Statement: b.Statement(), Chunks: len(b.Chunks), Audit: ar}, nil
+	return &AggregateAnswer{Bundle: pb, Statement: bundle.Statement(pb), Chunks: len(b.Chunks), Audit: ar}, nil
 }

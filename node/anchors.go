@@ -19,7 +19,7 @@ type AnchorInfo struct {
 // Anchor returns a collection's anchor that counts: the latest, or the
 // newest written at or before atHeight (when not 0); includePending also
 // admits one that awaits its confirmations. Anyone may ask: it is public.
-func (n *Node) Anchor(_ context.Context, collectionID []byte, atHeight uint64, includePending bool) (*AnchorInfo, error) {
+func (n *Node) Anchor(_ context.Context, collectionID []byte, sequence, atHeight uint64, includePending bool) (*AnchorInfo, error) {
 	if len(collectionID) != 32 {
 		return nil, invalid("collection_id", "want 32 bytes")
 	}
@@ -31,6 +31,8 @@ func (n *Node) Anchor(_ context.Context, collectionID []byte, atHeight uint64, i
 	var e *ledger.Entry
 	var err error
 	switch {
+	case sequence != 0:
+		e, err = n.ledger.AnchorBySequence(id, sequence)
 	case atHeight == 0 && includePending && lc.Last != nil:
 		e, err = n.ledger.Transaction(lc.Last.TxHash)
 	case atHeight == 0 && lc.Latest == nil:

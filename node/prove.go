@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -50,15 +49,13 @@ type Answer struct {
 // the prover's error.
 func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error) {
 	coll := n.Qualify(q.Collection)
-	var kind string
+	kind := q.Kind
 	switch q.Kind {
 	case zkv1.StatementKind_STATEMENT_KIND_SUBJECT:
-		kind = bundle.KindSubject
 		if q.Subject == "" {
 			return nil, invalid("subject", "a subject statement needs the subject's key")
 		}
 	case zkv1.StatementKind_STATEMENT_KIND_EXISTS:
-		kind = bundle.KindExists
 		if q.Subject != "" {
 			return nil, invalid("subject", "an exists statement names no subject")
 		}
@@ -98,14 +95,14 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	b, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind})
 	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
 		// "No such subject" and "no matching record" are answers too.
-		if aerr := n.auditUnproven(ctx, coll, c.ID, kind, q.Query, nonce); aerr != nil {
+		if aerr := n.auditUnproven(ctx, coll, c.ID, bundle.KindName(kind), q.Query, nonce); aerr != nil {
 			return nil, fmt.Errorf("audit entry: %w", aerr)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	pb, err := b.ToProto()
+	pb, err := b.Proto()
 	if err != nil {
 		return nil, err
 	}
@@ -117,12 +114,12 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 		return nil, err
 	}
 	bh := sha256.Sum256(raw)
-	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
+	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: bundle.KindName(kind),
 		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})
 	if err != nil {
 		return nil, fmt.Errorf("audit entry: %w", err)
 	}
-	n.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", kind, "bundle", hex.EncodeToString(bh[:8]))
+	n.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", bundle.KindName(kind), "bundle", hex.EncodeToString(bh[:8]))
 	return &Answer{Bundle: pb, Statement: b.Statement(), Audit: ar}, nil
 }
 
@@ -148,31 +145,16 @@ func (n *Node) auditUnproven(ctx context.Context, coll, consumer, kind, text str
 	return err
 }
 
-// attachAnchor adds the anchor of the bundle's root, its inclusion proof and
-// a signed checkpoint.
+// attachAnchor adds the anchor of the bundle's root and the evidence an
+// offline verifier needs (bundle.Attach). Only an anchor that counts backs
+// a bundle: one still awaiting its M-of-N confirmations is the holder's
+// word alone.
 func (n *Node) attachAnchor(pb *zkv1.Bundle) error {
-	lc, ok := n.ledger.State().Collections[hex.EncodeToString(pb.GetCollectionId())]
-	if !ok || lc.Last == nil || !bytes.Equal(lc.Last.Root, pb.GetRoot()) {
-		return errorf(ErrFailedPrecondition, "collection: its current root is not anchored yet; commit again")
+	if err := bundle.Attach(n.ledger, pb, 0); errors.Is(err, bundle.ErrNotAnchored) {
+		return errorf(ErrFailedPrecondition, "collection: %v; commit again, or await the confirmations", err)
+	} else if err != nil {
+		return fmt.Errorf("attach the anchor: %w", err)
 	}
-	// Only an anchor that counts backs a bundle: one still awaiting its
-	// M-of-N confirmations is the holder's word alone.
-	if !lc.Counts(lc.Last.Sequence) {
-		return errorf(ErrFailedPrecondition, "collection: anchor %d of its current root awaits %d confirmations", lc.Last.Sequence, lc.Required)
-	}
-	e, err := n.ledger.Transaction(lc.Last.TxHash)
-	if err != nil {
-		return err
-	}
-	cp, head, err := n.ledger.Checkpoint()
-	if err != nil {
-		return err
-	}
-	incl, err := n.ledger.InclusionProof(e.LogIndex, head.LogSize)
-	if err != nil {
-		return err
-	}
-	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = e.Tx.Raw, e.LogIndex, incl, cp
 	return nil
 }
 

@@ -127,7 +127,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 			return nil, err
 		}
 	}
-	out := &bundle.Aggregate{Version: bundle.Version, Kind: bundle.KindAggregate, Collection: req.Collection,
+	out := &bundle.Aggregate{Collection: req.Collection,
 		CollectionID: records.ElementHex(records.CollectionID(req.Collection)), Schema: c.Schema, Query: prep.Text,
 		QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Field: req.Field, Slot: slot, Root: records.ElementHex(cols.Root),
 		Columns: hex.EncodeToString(cols.Digest[:]), ChunkRows: n, Chunks: make([]bundle.AggChunk, chunks)}

@@ -20,6 +20,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/query"
@@ -95,8 +96,8 @@ func NewNonce() (fr.Element, error) {
 // Request is a consumer's question.
 type Request struct {
 	Collection string
-	Kind       string // bundle.KindSubject or bundle.KindExists
-	Subject    string // the subject's key, for subject statements
+	Kind       zkv1.StatementKind // bundle.KindSubject or bundle.KindExists
+	Subject    string             // the subject's key, for subject statements
 	Query      string
 	Nonce      fr.Element
 	// Blind is the asking verifier's random key blind for subject
@@ -122,8 +123,8 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error)
 	}
 	collID := records.CollectionID(req.Collection)
 	var assignment frontend.Circuit
-	b := &bundle.Bundle{Version: bundle.Version, Kind: req.Kind, Collection: req.Collection, CollectionID: records.ElementHex(collID),
-		Schema: c.Schema, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Circuit: req.Kind}
+	b := &bundle.Bundle{Kind: req.Kind, Collection: req.Collection, CollectionID: records.ElementHex(collID),
+		Schema: c.Schema, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Circuit: bundle.KindName(req.Kind)}
 	switch req.Kind {
 	case bundle.KindSubject:
 		w, err := p.store.Record(ctx, req.Collection, req.Subject)
@@ -193,8 +194,8 @@ func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []by
 		return nil, err
 	}
 	collID := records.CollectionID(collection)
-	b := &bundle.Bundle{Version: bundle.Version, Kind: bundle.KindSubject, Collection: collection, CollectionID: records.ElementHex(collID),
-		Schema: schemaRaw, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(nonce), Circuit: bundle.KindSubject}
+	b := &bundle.Bundle{Kind: bundle.KindSubject, Collection: collection, CollectionID: records.ElementHex(collID),
+		Schema: schemaRaw, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(nonce), Circuit: "subject"}
 	a, err := subject(b, collID, nonce, blind, prep, w)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,7 @@ package service_test
 
 import (
 	"encoding/csv"
-	"encoding/json"
+	"google.golang.org/protobuf/encoding/protojson"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,7 +82,7 @@ func TestAggregateService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.seen.Write(pr.GetBundle()) // streamed responses are not recorded by the interceptor
+		n.seen.WriteString(protojson.Format(pr.GetBundle())) // streamed responses are not recorded by the interceptor
 		if len(progress) != 2 || progress[0] != 1 || progress[1] != 1 {
 			t.Errorf("progress messages %v, want one chunk of one", progress)
 		}
@@ -100,21 +100,17 @@ func TestAggregateService(t *testing.T) {
 		}
 		t.Logf("%s: %s (checks %v)", lot, v.GetStatement(), v.GetChecks())
 		// The answer flipped does not verify.
-		var b map[string]any
-		if err := json.Unmarshal(pr.GetBundle(), &b); err != nil {
-			t.Fatal(err)
-		}
-		b["holds"] = !b["holds"].(bool)
-		raw, _ := json.Marshal(b)
+		raw := proto.CloneOf(pr.GetBundle())
+		th := raw.GetAggregate().GetThreshold()
+		th.Holds, raw.Result = !th.Holds, !raw.Result
 		vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: raw})
 		if err != nil || vr.GetVerdict().GetValid() {
 			t.Fatalf("flipped answer: %v %v", vr, err)
 		}
 		// Another anchor of the collection is not what the chunks commit to.
-		b["holds"] = !b["holds"].(bool)
-		b["anchor_sequence"] = 99
-		raw, _ = json.Marshal(b)
-		if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: raw}); err != nil || vr.GetVerdict().GetValid() || vr.GetVerdict().GetFailedCheck() != service.CheckAnchor {
+		raw = proto.CloneOf(pr.GetBundle())
+		raw.Aggregate.AnchorSequence = 99
+		if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: raw}); err != nil || vr.GetVerdict().GetValid() || vr.GetVerdict().GetFailed() != verifier.CheckAnchor {
 			t.Fatalf("unknown anchor: %v %v", vr, err)
 		}
 	}
@@ -123,7 +119,7 @@ func TestAggregateService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.seen.Write(pr.GetBundle())
+	n.seen.WriteString(protojson.Format(pr.GetBundle()))
 	vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle()})
 	if err != nil || !vr.GetVerdict().GetValid() || !strings.Contains(vr.GetVerdict().GetStatement(), "average") {
 		t.Fatalf("reveal: %v %v", vr, err)
@@ -136,7 +132,7 @@ func TestAggregateService(t *testing.T) {
 	}
 	for name, tc := range map[string]struct {
 		pin   func(*zkv1.Expectation)
-		check string
+		check verifier.Check
 	}{
 		"another field":  {func(e *zkv1.Expectation) { e.Field = "max_temp" }, verifier.CheckExpect},
 		"another query":  {func(e *zkv1.Expectation) { e.Query = `lot == "L-2026-Q2"` }, verifier.CheckExpect},
@@ -150,7 +146,7 @@ func TestAggregateService(t *testing.T) {
 		e := proto.CloneOf(asked)
 		tc.pin(e)
 		vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: e})
-		if err != nil || vr.GetVerdict().GetValid() || vr.GetVerdict().GetFailedCheck() != tc.check {
+		if err != nil || vr.GetVerdict().GetValid() || vr.GetVerdict().GetFailed() != tc.check {
 			t.Errorf("pinned %s: %v %v, want the %s check to fail", name, vr, err, tc.check)
 		}
 	}
@@ -184,7 +180,7 @@ func TestAggregateService(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, tc.code)
 		}
 	}
-	if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: []byte("{")}); err != nil || vr.GetVerdict().GetValid() {
+	if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: &zkv1.Bundle{}}); err != nil || vr.GetVerdict().GetValid() {
 		t.Fatalf("garbage bundle: %v %v", vr, err)
 	}
 	// No shipment id or supplier name left the holder.

@@ -49,6 +49,9 @@ var public = map[string]bool{
 
 	// Anyone may check that two checkpoints are of one history.
 	zksharev1connect.LedgerServiceGetConsistencyProofProcedure: true,
+	// What a verifier reads of the ledger (verifier.Remote).
+	zksharev1connect.LedgerServiceGetCircuitProcedure:         true,
+	zksharev1connect.LedgerServiceGetCollectionStateProcedure: true,
 }
 
 // roles says who may call the other procedures.

@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -19,7 +21,13 @@ func (l *ledgerService) GetCheckpoint(ctx context.Context, _ *zkv1.GetCheckpoint
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return &zkv1.GetCheckpointResponse{Checkpoint: cp, Height: h.Height, NodeKey: l.s.ledger.NodeKey(), Origin: l.s.ledger.Origin()}, nil
+	resp := &zkv1.GetCheckpointResponse{Checkpoint: cp, Height: h.Height, NodeKey: l.s.ledger.NodeKey(), Origin: l.s.ledger.Origin()}
+	for _, p := range l.s.ledger.Participants() {
+		if p.Role == zkv1.Role_ROLE_VALIDATOR && !p.Revoked {
+			resp.ValidatorKeys = append(resp.ValidatorKeys, p.Key)
+		}
+	}
+	return resp, nil
 }
 
 // GetConsistencyProof proves that the log of from_size entries is a prefix
@@ -41,7 +49,7 @@ func (l *ledgerService) GetConsistencyProof(ctx context.Context, req *zkv1.GetCo
 
 // GetAnchor: the engine says which anchor counts.
 func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorRequest) (*zkv1.GetAnchorResponse, error) {
-	a, err := l.s.node.Anchor(ctx, req.GetCollectionId(), req.GetAtHeight(), req.GetIncludePending())
+	a, err := l.s.node.Anchor(ctx, req.GetCollectionId(), req.GetSequence(), req.GetAtHeight(), req.GetIncludePending())
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -120,4 +128,37 @@ func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAudi
 		return nil, toConnect(err)
 	}
 	return &zkv1.ListAuditEntriesResponse{Entries: entries}, nil
+}
+
+// GetCircuit returns a circuit registry entry.
+func (l *ledgerService) GetCircuit(ctx context.Context, req *zkv1.GetCircuitRequest) (*zkv1.GetCircuitResponse, error) {
+	if len(req.GetCircuitId()) != 32 {
+		return nil, invalid("circuit_id", "want 32 bytes")
+	}
+	c, ok := l.s.ledger.State().Circuits[hex.EncodeToString(req.GetCircuitId())]
+	if !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("circuit_id: %x is not registered", req.GetCircuitId()))
+	}
+	return &zkv1.GetCircuitResponse{CircuitId: c.ID, Name: c.Name, VkSha256: c.VKSHA256, Setup: c.Setup}, nil
+}
+
+// GetCollectionState returns what a verifier needs of a collection.
+func (l *ledgerService) GetCollectionState(ctx context.Context, req *zkv1.GetCollectionStateRequest) (*zkv1.GetCollectionStateResponse, error) {
+	if len(req.GetCollectionId()) != 32 {
+		return nil, invalid("collection_id", "want 32 bytes")
+	}
+	c, ok := l.s.ledger.State().Collections[hex.EncodeToString(req.GetCollectionId())]
+	if !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection_id: %x is not registered", req.GetCollectionId()))
+	}
+	resp := &zkv1.GetCollectionStateResponse{Name: c.Name, Holder: c.Holder, SchemaHash: c.SchemaHash,
+		Confirmers: c.Confirmers, ConfirmationsRequired: c.Required}
+	if c.Latest != nil {
+		resp.LatestSequence = c.Latest.Sequence
+	}
+	for seq := range c.Pending {
+		resp.PendingSequences = append(resp.PendingSequences, seq)
+	}
+	slices.Sort(resp.PendingSequences)
+	return resp, nil
 }

@@ -106,7 +106,7 @@ func TestCollectionNamesQualified(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.GetValid() != valid || !valid && v.GetFailedCheck() != verifier.CheckExpect {
+		if v.GetValid() != valid || !valid && v.GetFailed() != verifier.CheckExpect {
 			t.Errorf("pinned %q: valid=%v failed %q (%s)", pin, v.GetValid(), v.GetFailedCheck(), v.GetReason())
 		}
 	}

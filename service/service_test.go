@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/zkshare/zkshare/verifier"
 	"io"
 	"log/slog"
 	"net"
@@ -319,7 +320,7 @@ func endToEnd(t *testing.T, n *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opb, err := ob.ToProto()
+	opb, err := ob.Proto()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +406,7 @@ func endToEnd(t *testing.T, n *node) {
 		"key_commitment":   func(b *zkv1.Bundle) { b.KeyCommitment = flip(b.KeyCommitment) },
 		"result":           func(b *zkv1.Bundle) { b.Result = !b.Result },
 		"nonce":            func(b *zkv1.Bundle) { b.Nonce = flip(b.Nonce) },
-		"circuit":          func(b *zkv1.Bundle) { b.Circuit = "exists" },
+		"circuit":          func(b *zkv1.Bundle) { b.Circuit = zkv1.Circuit_CIRCUIT_EXISTS },
 		"circuit_id":       func(b *zkv1.Bundle) { b.CircuitId = flip(b.CircuitId) },
 		"vk_sha256":        func(b *zkv1.Bundle) { b.VkSha256 = flip(b.VkSha256) },
 		"proof":            func(b *zkv1.Bundle) { b.Proof = flip(b.Proof) },
@@ -413,7 +414,7 @@ func endToEnd(t *testing.T, n *node) {
 		"anchor_log_index": func(b *zkv1.Bundle) { b.AnchorLogIndex++ },
 		"anchor_inclusion": func(b *zkv1.Bundle) { b.AnchorInclusion[0] = flip(b.AnchorInclusion[0]) },
 		"checkpoint":       func(b *zkv1.Bundle) { b.Checkpoint = bytes.Replace(b.Checkpoint, []byte("\n"), []byte("\n\n"), 1) },
-		"version":          func(b *zkv1.Bundle) { b.Version = 2 },
+		"version":          func(b *zkv1.Bundle) { b.Version = 3 },
 	} {
 		m := proto.CloneOf(b)
 		mut(m)
@@ -431,7 +432,7 @@ func endToEnd(t *testing.T, n *node) {
 		t.Fatalf("superseded root within the window: %v", v)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if v, _ := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: b, FreshnessSeconds: 1}); v.GetValid() || v.GetFailedCheck() != service.CheckFreshness {
+	if v, _ := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: b, FreshnessSeconds: 1}); v.GetValid() || v.GetFailed() != verifier.CheckFreshness {
 		t.Fatalf("stale root: %v", v)
 	}
 

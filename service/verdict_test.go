@@ -60,7 +60,7 @@ func TestVerifyPinsTheQuestion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if v.GetValid() || v.GetFailedCheck() != verifier.CheckExpect {
+		if v.GetValid() || v.GetFailed() != verifier.CheckExpect {
 			t.Errorf("%s: valid=%v failed %q (%s), want the expectation check to fail", name, v.GetValid(), v.GetFailedCheck(), v.GetReason())
 		}
 	}
@@ -177,7 +177,7 @@ func TestUnconfirmedSuccessorDoesNotReplace(t *testing.T) {
 	}
 	time.Sleep(2500 * time.Millisecond)
 	v, err = n.verifier("").Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), FreshnessSeconds: 2})
-	if err != nil || v.GetValid() || v.GetFailedCheck() != service.CheckFreshness {
+	if err != nil || v.GetValid() || v.GetFailed() != verifier.CheckFreshness {
 		t.Fatalf("replaced 2.5 s ago with a 2 s window: %v %v", v, err)
 	}
 }
@@ -188,11 +188,11 @@ func TestVerifyAggregateBounded(t *testing.T) {
 	n := startNode(t, service.Config{VerifyAggregatePerMinute: 2})
 	vf := n.verifier("")
 	for i := range 2 {
-		if vr, err := vf.VerifyAggregate(t.Context(), &zkv1.VerifyAggregateRequest{Bundle: []byte("{")}); err != nil || vr.GetVerdict().GetValid() {
+		if vr, err := vf.VerifyAggregate(t.Context(), &zkv1.VerifyAggregateRequest{Bundle: &zkv1.Bundle{}}); err != nil || vr.GetVerdict().GetValid() {
 			t.Fatalf("call %d: %v %v", i, vr, err)
 		}
 	}
-	if _, err := vf.VerifyAggregate(t.Context(), &zkv1.VerifyAggregateRequest{Bundle: []byte("{")}); code(err) != connect.CodeResourceExhausted {
+	if _, err := vf.VerifyAggregate(t.Context(), &zkv1.VerifyAggregateRequest{Bundle: &zkv1.Bundle{}}); code(err) != connect.CodeResourceExhausted {
 		t.Fatalf("third call in a minute: %v, want ResourceExhausted", err)
 	}
 }

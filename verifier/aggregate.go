@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"math/big"
 	"slices"
 
@@ -15,12 +16,6 @@ import (
 	"github.com/zkshare/zkshare/records"
 )
 
-// CheckCompleteness: the chunks' column commitments are the anchored ones.
-const CheckCompleteness = "completeness"
-
-// CheckAnchor: the bundle is about the anchored state of the collection.
-const CheckAnchor = "anchor"
-
 // Anchored is what a ledger anchor says of a collection: its root and the
 // digest of its column commitments.
 type Anchored struct {
@@ -28,148 +23,156 @@ type Anchored struct {
 	Columns []byte
 }
 
-// VerifyAggregate checks an aggregate bundle: pinned keys, collection id,
-// query hash, the field's slot and offset from the schema, every chunk's
-// proof, that the chunks' column commitments digest to the bundle's (and to
-// the anchored one, when anchor is given), and the combining proof, which
-// binds the bundle's nonce, minimum group size and result. exp pins the
-// question asked: collection, query, field, mode, threshold and nonce (a
-// replayed bundle answers another nonce).
-func (vf *Verifier) VerifyAggregate(b *bundle.Aggregate, anchor *Anchored, exp Expect) (v *Verdict) {
-	v = &Verdict{Statement: b.Statement()}
-	defer func() {
-		if r := recover(); r != nil {
-			v.Valid, v.Failed, v.Reason = false, CheckDecode, "malformed bundle"
-		}
-	}()
-	fail := func(check, format string, args ...any) *Verdict {
-		v.Failed, v.Reason = check, fmt.Sprintf(format, args...)
-		return v
-	}
-	pass := func(check string) { v.Checked = append(v.Checked, check) }
-
+// verifyAggregate checks an aggregate bundle after the ledger's checks:
+// pinned keys, collection id, query hash, the field's slot and offset from
+// the schema, the pins, the nonce, every chunk's proof, that the chunks'
+// column commitments digest to the bundle's (and to the anchored one, when
+// anchor is given), and the combining proof, which binds the bundle's
+// nonce, minimum group size and result.
+func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict) {
+	fail := func(check Check, format string, args ...any) { v.fail(check, format, args...) }
+	ab := b.GetAggregate()
 	ck, ok := vf.keys["aggregate"]
-	fk, ok2 := vf.keys[b.Circuit]
-	if !ok || !ok2 || b.ChunkVK != ck.VKSHA256 || b.ChunkCircuit != ck.CircuitID || b.VKSHA256 != fk.VKSHA256 || b.CircuitID != fk.CircuitID {
-		return fail(CheckKey, "the bundle's keys are not the pinned aggregate keys")
+	fk, ok2 := vf.keys[bundle.CircuitName(b.GetCircuit())]
+	if !ok || !ok2 || hex.EncodeToString(ab.GetChunkVkSha256()) != ck.VKSHA256 || hex.EncodeToString(ab.GetChunkCircuitId()) != ck.CircuitID ||
+		hex.EncodeToString(b.GetVkSha256()) != fk.VKSHA256 || hex.EncodeToString(b.GetCircuitId()) != fk.CircuitID {
+		fail(CheckKey, "the bundle's keys are not the pinned aggregate keys")
+		return
 	}
-	pass(CheckKey)
-	_, schema, prep, check, reason := statement(b.Collection, b.CollectionID, b.Schema, b.Query, b.QueryHash, func(string) {})
-	if check != "" {
-		return fail(check, "%s", reason)
+	v.pass(CheckKey)
+	_, schema, prep, check, reason := statement(b.GetCollection(), b.GetCollectionId(), b.GetSchema(), b.GetQuery(), b.GetQueryHash(), func(Check) {})
+	if check != 0 {
+		fail(check, "%s", reason)
+		return
 	}
-	pass(CheckCollection)
-	f, slot, ok := schema.Field(b.Field)
-	if !ok || slot != b.Slot {
-		return fail(CheckQuery, "field %q is not slot %d of the schema", b.Field, b.Slot)
+	v.pass(CheckCollection)
+	f, slot, ok := schema.Field(ab.GetField())
+	if !ok || uint32(slot) != ab.GetSlot() {
+		fail(CheckQuery, "field %q is not slot %d of the schema", ab.GetField(), ab.GetSlot())
+		return
 	}
 	offset := f.Offset()
-	pass(CheckQuery)
-	if msg := exp.statement(bundle.KindAggregate, b.Collection, schema, prep.Hash); msg != "" {
-		return fail(CheckExpect, "%s", msg)
+	v.pass(CheckQuery)
+	if msg := exp.statement(bundle.KindAggregate, b.GetCollection(), schema, prep.Hash); msg != "" {
+		fail(CheckExpect, "%s", msg)
+		return
 	}
-	if msg := exp.aggregate(b, f); msg != "" {
-		return fail(CheckExpect, "%s", msg)
+	if msg := exp.aggregate(ab, f); msg != "" {
+		fail(CheckExpect, "%s", msg)
+		return
 	}
-	pass(CheckExpect)
-	nonce, check, reason := exp.nonce(b.Nonce, pass)
-	if check != "" {
-		return fail(check, "%s", reason)
+	v.pass(CheckExpect)
+	nonce, check, reason := exp.nonce(b.GetNonce(), v.pass)
+	if check != 0 {
+		fail(check, "%s", reason)
+		return
 	}
 
-	if b.ChunkRows != circuits.AggChunkRows || len(b.Chunks) == 0 || len(b.Chunks) > circuits.AggMaxChunks {
-		return fail(CheckDecode, "%d chunks of %d rows", len(b.Chunks), b.ChunkRows)
+	if ab.GetChunkRows() != circuits.AggChunkRows || len(ab.GetChunks()) == 0 || len(ab.GetChunks()) > circuits.AggMaxChunks {
+		fail(CheckDecode, "%d chunks of %d rows", len(ab.GetChunks()), ab.GetChunkRows())
+		return
 	}
-	commitments := make([]bn254.G1Affine, len(b.Chunks))
+	commitments := make([]bn254.G1Affine, len(ab.GetChunks()))
 	var err error
 	partials := make([]fr.Element, circuits.AggMaxChunks)
 	for i := range partials {
 		partials[i] = circuits.EmptyPartial()
 	}
-	for i, c := range b.Chunks {
-		if partials[i], err = records.ParseElement(c.Partial); err != nil {
-			return fail(CheckDecode, "chunk %d partial: %v", i, err)
+	for i, c := range ab.GetChunks() {
+		if partials[i], err = element(c.GetPartial()); err != nil {
+			fail(CheckDecode, "chunk %d partial: %v", i, err)
+			return
 		}
 		pub := circuits.NewAggregate(circuits.AggChunkRows)
 		pub.QueryHash, pub.Field, pub.FieldWidth, pub.Partial = prep.Hash, slot, f.BitWidth(), partials[i]
-		proof, msg := verifiedProof(ck, c.Proof, pub)
+		proof, msg := verifiedProof(ck, c.GetProof(), pub)
 		if msg != "" {
-			return fail(proofCheck(msg), "chunk %d: %s", i, msg)
+			fail(proofCheck(msg), "chunk %d: %s", i, msg)
+			return
 		}
 		if commitments[i], err = circuits.ProofColumns(proof); err != nil {
-			return fail(CheckDecode, "chunk %d: %v", i, err)
+			fail(CheckDecode, "chunk %d: %v", i, err)
+			return
 		}
 	}
 	digest := circuits.ColumnsDigest(circuits.AggChunkRows, commitments)
-	claimed, err := hex.DecodeString(b.Columns)
-	if err != nil || !bytes.Equal(claimed, digest[:]) {
-		return fail(CheckCompleteness, "the chunks are not the bundle's columns: a chunk is missing, repeated, out of order or foreign")
+	if !bytes.Equal(ab.GetColumns(), digest[:]) {
+		fail(CheckCompleteness, "the chunks are not the bundle's columns: a chunk is missing, repeated, out of order or foreign")
+		return
 	}
 	if anchor != nil {
-		root, err := records.ParseElement(b.Root)
-		if rb := root.Bytes(); err != nil || !bytes.Equal(anchor.Root, rb[:]) {
-			return fail(CheckAnchor, "the bundle's root is not the anchored root")
+		if !bytes.Equal(anchor.Root, b.GetRoot()) {
+			fail(CheckAnchor, "the bundle's root is not the anchored root")
+			return
 		}
 		if !bytes.Equal(anchor.Columns, digest[:]) {
-			return fail(CheckCompleteness, "the chunks are not the anchored columns: a record is missing, repeated, superseded or foreign")
+			fail(CheckCompleteness, "the chunks are not the anchored columns: a record is missing, repeated, superseded or foreign")
+			return
 		}
 	}
-	pass(CheckCompleteness)
+	v.pass(CheckCompleteness)
 
 	var final frontend.Circuit
 	var sum *big.Int // the revealed sum, parsed once: what the proof checks is what the verdict says
-	switch b.Circuit {
-	case "aggregate-total":
+	switch ans := ab.GetAnswer().(type) {
+	case *zkv1.AggregateBody_Reveal:
+		r := ans.Reveal
 		t := circuits.NewAggregateTotal(circuits.AggMaxChunks)
 		for i := range partials {
 			t.Partials[i] = partials[i]
 		}
-		if sum, err = ParseSum(b.Sum); err != nil {
-			return fail(CheckDecode, "sum: %v", err)
+		if sum, err = ParseSum(r.GetSum()); err != nil {
+			fail(CheckDecode, "sum: %v", err)
+			return
 		}
-		if b.MinGroup >= 1<<circuits.MinGroupBits {
-			return fail(CheckDecode, "min group %d, at most 2^%d-1", b.MinGroup, circuits.MinGroupBits)
+		if r.GetMinGroup() >= 1<<circuits.MinGroupBits {
+			fail(CheckDecode, "min group %d, at most 2^%d-1", r.GetMinGroup(), circuits.MinGroupBits)
+			return
 		}
 		var s fr.Element
 		s.SetBigInt(sum)
 		small := 0
-		if b.Small {
+		if r.GetSmall() {
 			small = 1
 		}
-		t.Count, t.Sum, t.Min, t.Max = *b.Count, s, *b.Min, *b.Max
-		t.MinGroup, t.Small, t.Nonce = b.MinGroup, small, nonce
+		t.Count, t.Sum, t.Min, t.Max = r.GetCount(), s, r.GetMin(), r.GetMax()
+		t.MinGroup, t.Small, t.Nonce = r.GetMinGroup(), small, nonce
 		final = t
-	case "aggregate-threshold":
+	case *zkv1.AggregateBody_Threshold:
+		th := ans.Threshold
 		t := circuits.NewAggregateThreshold(circuits.AggMaxChunks)
 		for i := range partials {
 			t.Partials[i] = partials[i]
 		}
-		which := slices.Index(records.AggregateNames, b.Which)
-		rel := slices.Index(records.Relations, b.Relation)
-		th, err := f.ThresholdValue(b.Which, b.Threshold)
-		if which < 0 || rel < 0 || err != nil || b.Offset != offset {
-			return fail(CheckDecode, "threshold statement %s %s %s (offset %d)", b.Which, b.Relation, b.Threshold, b.Offset)
+		which := slices.Index(records.AggregateNames, th.GetWhich())
+		rel := slices.Index(records.Relations, th.GetRelation())
+		tv, err := f.ThresholdValue(th.GetWhich(), th.GetThreshold())
+		if which < 0 || rel < 0 || err != nil || th.GetOffset() != offset {
+			fail(CheckDecode, "threshold statement %s %s %s (offset %d)", th.GetWhich(), th.GetRelation(), th.GetThreshold(), th.GetOffset())
+			return
 		}
-		in, err := circuits.ThresholdInput(th)
+		in, err := circuits.ThresholdInput(tv)
 		if err != nil {
-			return fail(CheckDecode, "%v", err)
+			fail(CheckDecode, "%v", err)
+			return
 		}
 		holds := 0
-		if *b.Holds {
+		if th.GetHolds() {
 			holds = 1
 		}
 		t.Which, t.Relation, t.Threshold, t.Offset, t.Holds, t.Nonce = which, rel, in, offset, holds, nonce
 		final = t
 	default:
-		return fail(CheckDecode, "circuit %q", b.Circuit)
+		fail(CheckDecode, "no aggregate answer")
+		return
 	}
-	if msg := verifyProof(fk, b.Proof, final); msg != "" {
-		return fail(CheckProof, "combination: %s", msg)
+	if msg := verifyProof(fk, b.GetProof(), final); msg != "" {
+		fail(CheckProof, "combination: %s", msg)
+		return
 	}
-	pass(CheckProof)
+	v.pass(CheckProof)
 	v.Valid = true
 	v.Statement = Describe(b, f, sum)
-	return v
 }
 
 // ParseSum parses a revealed sum in its one canonical form: base-10 digits
@@ -199,24 +202,26 @@ func ParseSum(s string) (*big.Int, error) {
 // minimum and maximum (numbers, dates, timestamps, enum values), the real
 // sum and the average when the field can be summed. sum is the verified
 // sum (ParseSum of b.Sum); reveal mode only uses it.
-func Describe(b *bundle.Aggregate, f *records.Field, sum *big.Int) string {
-	if b.Holds != nil {
-		return b.Statement()
+func Describe(b *zkv1.Bundle, f *records.Field, sum *big.Int) string {
+	ab := b.GetAggregate()
+	r := ab.GetReveal()
+	if r == nil {
+		return bundle.Statement(b)
 	}
-	head := fmt.Sprintf("over every record of %s where %s, %s:", b.Collection, b.Query, b.Field)
-	if b.Small {
-		return fmt.Sprintf("%s fewer than %d records match (count, sum, min and max withheld)", head, b.MinGroup)
+	head := fmt.Sprintf("over every record of %s where %s, %s:", b.GetCollection(), b.GetQuery(), ab.GetField())
+	if r.GetSmall() {
+		return fmt.Sprintf("%s fewer than %d records match (count, sum, min and max withheld)", head, r.GetMinGroup())
 	}
-	if *b.Count == 0 {
+	if r.GetCount() == 0 {
 		return head + " no records (count 0, sum 0; min and max undefined)"
 	}
 	if !f.Summable() { // a sum of dates or enum values means nothing
-		return fmt.Sprintf("%s count %d, min %s, max %s", head, *b.Count, f.Decode(*b.Min), f.Decode(*b.Max))
+		return fmt.Sprintf("%s count %d, min %s, max %s", head, r.GetCount(), f.Decode(r.GetMin()), f.Decode(r.GetMax()))
 	}
-	real := f.RealSum(sum, *b.Count)
-	out := fmt.Sprintf("%s count %d, sum %s, min %s, max %s", head, *b.Count, real, f.Decode(*b.Min), f.Decode(*b.Max))
-	if r, ok := new(big.Rat).SetString(real); ok {
-		out += ", average " + new(big.Rat).Quo(r, new(big.Rat).SetUint64(*b.Count)).FloatString(f.Scale+2)
+	real := f.RealSum(sum, r.GetCount())
+	out := fmt.Sprintf("%s count %d, sum %s, min %s, max %s", head, r.GetCount(), real, f.Decode(r.GetMin()), f.Decode(r.GetMax()))
+	if q, ok := new(big.Rat).SetString(real); ok {
+		out += ", average " + new(big.Rat).Quo(q, new(big.Rat).SetUint64(r.GetCount())).FloatString(f.Scale+2)
 	}
 	return out
 }

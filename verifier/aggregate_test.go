@@ -94,26 +94,26 @@ func TestAggregateEndToEnd(t *testing.T) {
 		return &verifier.Anchored{Root: root[:], Columns: cols.Digest[:]}
 	}
 	anchored := anchorOf(st, "coldchain")
-	verdict := v.VerifyAggregate(b, anchored, verifier.Expect{})
+	verdict := v.VerifyAggregateProto(aggProto(b), anchored, verifier.Expect{})
 	if !verdict.Valid {
 		t.Fatalf("valid aggregate rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	// The nonce is bound: the asker's verifies, another fails the nonce
 	// check, and a bundle whose nonce was rewritten fails the proof.
-	if verdict := v.VerifyAggregate(b, anchored, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
+	if verdict := v.VerifyAggregateProto(aggProto(b), anchored, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
 		t.Fatalf("aggregate for its own nonce: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	var other fr.Element
 	other.SetUint64(0xfeee)
-	if verdict := v.VerifyAggregate(b, anchored, verifier.Expect{Nonce: &other}); verdict.Valid || verdict.Failed != verifier.CheckNonce {
+	if verdict := v.VerifyAggregateProto(aggProto(b), anchored, verifier.Expect{Nonce: &other}); verdict.Valid || verdict.Failed != verifier.CheckNonce {
 		t.Fatalf("aggregate for another nonce: valid=%v failed=%q", verdict.Valid, verdict.Failed)
 	}
 	// hours is a plain number: the average is sum/count.
 	if want := fmt.Sprintf("count %d, sum %d, min %d, max %d, average %.2f", count, sum, lo, hi, float64(sum)/float64(count)); !strings.Contains(verdict.Statement, want) {
 		t.Errorf("statement %q, want %q in it", verdict.Statement, want)
 	}
-	data, _ := b.Marshal()
-	if _, err := bundle.ParseAggregate(data); err != nil {
+	data := marshalAgg(t, b)
+	if _, err := bundle.Parse(data); err != nil {
 		t.Fatal(err)
 	}
 
@@ -121,7 +121,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 	u := func(x uint64) *uint64 { return &x }
 	for name, tc := range map[string]struct {
 		mod   func(a *bundle.Aggregate)
-		check string
+		check verifier.Check
 	}{
 		"count":            {func(a *bundle.Aggregate) { a.Count = u(*a.Count + 1) }, verifier.CheckProof},
 		"sum":              {func(a *bundle.Aggregate) { a.Sum = "1" }, verifier.CheckProof},
@@ -139,14 +139,13 @@ func TestAggregateEndToEnd(t *testing.T) {
 		"claimed small": {func(a *bundle.Aggregate) {
 			a.Small, a.Count, a.Sum, a.Min, a.Max = true, u(0), "0", u(0), u(0)
 		}, verifier.CheckProof},
-		"claimed small, values kept": {func(a *bundle.Aggregate) { a.Small = true }, verifier.CheckProof},
+		"claimed small, values kept": {func(a *bundle.Aggregate) { a.Small = true }, verifier.CheckDecode}, // the bundle format refuses it
 		"another min group":          {func(a *bundle.Aggregate) { a.MinGroup = count - 1 }, verifier.CheckProof},
 		"min group 2^32":             {func(a *bundle.Aggregate) { a.MinGroup = 1 << 32 }, verifier.CheckDecode},
 	} {
-		data, _ := b.Marshal()
-		bad, _ := bundle.ParseAggregate(data)
+		bad := cloneAgg(b)
 		tc.mod(bad)
-		if verdict := v.VerifyAggregate(bad, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != tc.check {
+		if verdict := v.VerifyAggregateProto(aggProto(bad), anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != tc.check {
 			t.Errorf("%s: valid=%v failed=%q (%s), want %q", name, verdict.Valid, verdict.Failed, verdict.Reason, tc.check)
 		}
 	}
@@ -155,10 +154,9 @@ func TestAggregateEndToEnd(t *testing.T) {
 	// verdict).
 	sumP := new(big.Int).Add(new(big.Int).SetUint64(sum), fr.Modulus())
 	for _, s := range []string{"0" + b.Sum, "08", "0x10", "+" + b.Sum, "-0", "-" + b.Sum, sumP.String(), " " + b.Sum, b.Sum + " ", "1 0", "", "1e3", "٣"} {
-		data, _ := b.Marshal()
-		bad, _ := bundle.ParseAggregate(data)
+		bad := cloneAgg(b)
 		bad.Sum = s
-		if verdict := v.VerifyAggregate(bad, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckDecode {
+		if verdict := v.VerifyAggregateProto(aggProto(bad), anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckDecode {
 			t.Errorf("sum %q: valid=%v failed=%q (%s), want %q", s, verdict.Valid, verdict.Failed, verdict.Reason, verifier.CheckDecode)
 		}
 	}
@@ -171,11 +169,11 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if !sb.Small || *sb.Count != 0 || sb.Sum != "0" || *sb.Min != 0 || *sb.Max != 0 {
 		t.Fatalf("small group: %s", sb.Statement())
 	}
-	sdata, _ := sb.Marshal()
-	if _, err := bundle.ParseAggregate(sdata); err != nil {
+	sdata := marshalAgg(t, sb)
+	if _, err := bundle.Parse(sdata); err != nil {
 		t.Fatalf("small bundle does not parse: %v", err)
 	}
-	sv := v.VerifyAggregate(sb, anchored, verifier.Expect{Nonce: &nonce})
+	sv := v.VerifyAggregateProto(aggProto(sb), anchored, verifier.Expect{Nonce: &nonce})
 	if !sv.Valid || !strings.Contains(sv.Statement, fmt.Sprintf("fewer than %d records match", count+1)) {
 		t.Fatalf("small group: valid=%v %s: %s; %q", sv.Valid, sv.Failed, sv.Reason, sv.Statement)
 	}
@@ -187,9 +185,9 @@ func TestAggregateEndToEnd(t *testing.T) {
 		"lower min group":  func(a *bundle.Aggregate) { a.MinGroup = count },
 		"another nonce":    func(a *bundle.Aggregate) { a.Nonce = records.ElementHex(other) },
 	} {
-		bad, _ := bundle.ParseAggregate(sdata)
+		bad := cloneAgg(sb)
 		mod(bad)
-		if verdict := v.VerifyAggregate(bad, anchored, verifier.Expect{}); verdict.Valid {
+		if verdict := v.VerifyAggregateProto(aggProto(bad), anchored, verifier.Expect{}); verdict.Valid {
 			t.Errorf("small group %s: verified", name)
 		}
 	}
@@ -221,7 +219,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign.Root = b.Root // claim this collection's root
-	if verdict := v.VerifyAggregate(foreign, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+	if verdict := v.VerifyAggregateProto(aggProto(foreign), anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
 		t.Fatalf("another collection's chunks: %+v", verdict)
 	}
 
@@ -234,11 +232,11 @@ func TestAggregateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := anchorOf(st, "coldchain")
-	if verdict := v.VerifyAggregate(b, fresh, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckAnchor {
+	if verdict := v.VerifyAggregateProto(aggProto(b), fresh, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckAnchor {
 		t.Fatalf("superseded bundle: %+v", verdict)
 	}
 	sameRoot := &verifier.Anchored{Root: anchored.Root, Columns: fresh.Columns}
-	if verdict := v.VerifyAggregate(b, sameRoot, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+	if verdict := v.VerifyAggregateProto(aggProto(b), sameRoot, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
 		t.Fatalf("superseded columns: %+v", verdict)
 	}
 	anchored = fresh
@@ -259,13 +257,20 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if *tb.Holds != (over == 0) || tb.Count != nil {
 		t.Fatalf("threshold: holds %v with %d over the limit; count revealed: %v", *tb.Holds, over, tb.Count != nil)
 	}
-	if verdict := v.VerifyAggregate(tb, anchored, verifier.Expect{}); !verdict.Valid {
+	if verdict := v.VerifyAggregateProto(aggProto(tb), anchored, verifier.Expect{}); !verdict.Valid {
 		t.Fatalf("threshold rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	flipped := !*tb.Holds
 	tb.Holds = &flipped
-	if verdict := v.VerifyAggregate(tb, anchored, verifier.Expect{}); verdict.Valid {
+	if verdict := v.VerifyAggregateProto(aggProto(tb), anchored, verifier.Expect{}); verdict.Valid {
 		t.Fatal("a flipped threshold answer verified")
 	}
 	t.Logf("%s; %d shipments of the lot over 8.0 °C", b.Statement(), over)
+}
+
+// cloneAgg copies an aggregate for tampering.
+func cloneAgg(b *bundle.Aggregate) *bundle.Aggregate {
+	c := *b
+	c.Chunks = append([]bundle.AggChunk(nil), b.Chunks...)
+	return &c
 }

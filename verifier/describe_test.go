@@ -44,23 +44,23 @@ func TestDescribeDates(t *testing.T) {
 	}
 	b := &bundle.Aggregate{Collection: "c", Query: "x == 1", Field: "shipped", Count: u(2),
 		Min: u(enc(day, "2026-01-31")), Max: u(enc(day, "2026-07-14"))}
-	got := verifier.Describe(b, day, big.NewInt(0))
+	got := verifier.Describe(aggProto(b), day, big.NewInt(0))
 	if want := "count 2, min 2026-01-31, max 2026-07-14"; !strings.Contains(got, want) || strings.Contains(got, "sum") || strings.Contains(got, "average") {
 		t.Errorf("date field: %q, want %q and no sum", got, want)
 	}
 	b.Field, b.Min, b.Max = "seen", u(enc(ts, "2026-01-31T23:59:59Z")), u(enc(ts, "2026-07-14T08:00:00Z"))
-	if got, want := verifier.Describe(b, ts, big.NewInt(0)), "min 2026-01-31T23:59:59Z, max 2026-07-14T08:00:00Z"; !strings.Contains(got, want) {
+	if got, want := verifier.Describe(aggProto(b), ts, big.NewInt(0)), "min 2026-01-31T23:59:59Z, max 2026-07-14T08:00:00Z"; !strings.Contains(got, want) {
 		t.Errorf("timestamp field: %q, want %q", got, want)
 	}
 	// A summable field: the sum rendered is the one passed in (the
 	// verified one), not the bundle's text.
 	n := &records.Field{Name: "n", Type: records.Uint, Width: 16}
 	b = &bundle.Aggregate{Collection: "c", Query: "x == 1", Field: "n", Count: u(2), Sum: "0x10", Min: u(3), Max: u(13)}
-	if got, want := verifier.Describe(b, n, big.NewInt(16)), "count 2, sum 16, min 3, max 13, average 8.00"; !strings.Contains(got, want) {
+	if got, want := verifier.Describe(aggProto(b), n, big.NewInt(16)), "count 2, sum 16, min 3, max 13, average 8.00"; !strings.Contains(got, want) {
 		t.Errorf("number field: %q, want %q", got, want)
 	}
 	b.Small, b.MinGroup = true, 5
-	if got := verifier.Describe(b, n, big.NewInt(0)); !strings.Contains(got, "fewer than 5 records match") || strings.Contains(got, "count 2") {
+	if got := verifier.Describe(aggProto(b), n, big.NewInt(0)); !strings.Contains(got, "fewer than 5 records match") || strings.Contains(got, "count 2") {
 		t.Errorf("small group: %q", got)
 	}
 }

@@ -6,13 +6,10 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
 )
-
-// CheckExpect: the bundle answers the question the asker asked (kind,
-// collection, query, subject, field, mode, threshold).
-const CheckExpect = "expectation"
 
 // Aggregate modes an asker can pin.
 const (
@@ -31,13 +28,13 @@ type Threshold struct {
 // subject question, a weaker query, another field or threshold) fails.
 // Zero fields are not pinned.
 type Expect struct {
-	Kind       string      // bundle.KindSubject, KindExists or KindAggregate
-	Collection string      // the collection's full name, HOLDER/NAME as on the ledger
-	Query      string      // the query text as asked, compared by canonical hash
-	QueryHash  *fr.Element // or its hash
-	Nonce      *fr.Element // the nonce it issued
-	Subject    string      // the subject it asked about: requires a subject bundle
-	Blind      *fr.Element // the blind it sent with a subject question; required with Subject
+	Kind       zkv1.StatementKind // bundle.KindSubject, KindExists or KindAggregate
+	Collection string             // the collection's full name, HOLDER/NAME as on the ledger
+	Query      string             // the query text as asked, compared by canonical hash
+	QueryHash  *fr.Element        // or its hash
+	Nonce      *fr.Element        // the nonce it issued
+	Subject    string             // the subject it asked about: requires a subject bundle
+	Blind      *fr.Element        // the blind it sent with a subject question; required with Subject
 
 	// Aggregates.
 	Field     string
@@ -48,12 +45,12 @@ type Expect struct {
 // statement checks the pins every kind shares against a bundle's kind,
 // collection and query hash (the latter already proven to be the hash of
 // the bundle's query text under schema). It returns "" or why not.
-func (e *Expect) statement(kind, collection string, schema *records.Schema, queryHash fr.Element) string {
-	if e.Kind != "" && e.Kind != kind {
-		return fmt.Sprintf("asked a %s question, the bundle answers a %s question", e.Kind, kind)
+func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *records.Schema, queryHash fr.Element) string {
+	if e.Kind != 0 && e.Kind != kind {
+		return fmt.Sprintf("asked a %s question, the bundle answers a %s question", bundle.KindName(e.Kind), bundle.KindName(kind))
 	}
 	if e.Subject != "" && kind != bundle.KindSubject {
-		return fmt.Sprintf("asked about a subject, the bundle is a %s statement", kind)
+		return fmt.Sprintf("asked about a subject, the bundle is a %s statement", bundle.KindName(kind))
 	}
 	if e.Subject != "" && e.Blind == nil {
 		return "a pinned subject needs the blind sent with the question (the key commitment hides the key under it)"
@@ -78,19 +75,20 @@ func (e *Expect) statement(kind, collection string, schema *records.Schema, quer
 		return "the bundle answers another query than the pinned query hash"
 	}
 	if kind != bundle.KindAggregate && (e.Field != "" || e.Mode != "" || e.Threshold != nil) {
-		return fmt.Sprintf("asked an aggregate question, the bundle is a %s statement", kind)
+		return fmt.Sprintf("asked an aggregate question, the bundle is a %s statement", bundle.KindName(kind))
 	}
 	return ""
 }
 
 // aggregate checks the aggregate pins: field, mode and threshold, the
 // threshold compared in the circuit's terms so that "8" and "8.0" agree.
-func (e *Expect) aggregate(b *bundle.Aggregate, f *records.Field) string {
-	if e.Field != "" && e.Field != b.Field {
-		return fmt.Sprintf("asked about field %q, the bundle aggregates %q", e.Field, b.Field)
+func (e *Expect) aggregate(b *zkv1.AggregateBody, f *records.Field) string {
+	if e.Field != "" && e.Field != b.GetField() {
+		return fmt.Sprintf("asked about field %q, the bundle aggregates %q", e.Field, b.GetField())
 	}
 	mode := ModeReveal
-	if b.Holds != nil {
+	th := b.GetThreshold()
+	if th != nil {
 		mode = ModeThreshold
 	}
 	if e.Mode != "" && e.Mode != mode {
@@ -104,9 +102,9 @@ func (e *Expect) aggregate(b *bundle.Aggregate, f *records.Field) string {
 		if err != nil {
 			return fmt.Sprintf("the pinned threshold: %v", err)
 		}
-		got, err := f.ThresholdValue(b.Which, b.Threshold)
-		if err != nil || t.Which != b.Which || t.Relation != b.Relation || want.Cmp(got) != 0 {
-			return fmt.Sprintf("asked whether %s %s %s, the bundle answers %s %s %s", t.Which, t.Relation, t.Value, b.Which, b.Relation, b.Threshold)
+		got, err := f.ThresholdValue(th.GetWhich(), th.GetThreshold())
+		if err != nil || t.Which != th.GetWhich() || t.Relation != th.GetRelation() || want.Cmp(got) != 0 {
+			return fmt.Sprintf("asked whether %s %s %s, the bundle answers %s %s %s", t.Which, t.Relation, t.Value, th.GetWhich(), th.GetRelation(), th.GetThreshold())
 		}
 	}
 	return ""
@@ -114,8 +112,8 @@ func (e *Expect) aggregate(b *bundle.Aggregate, f *records.Field) string {
 
 // nonce parses a bundle's nonce and checks it is the one the asker issued,
 // when it pinned one. It returns the failed check and why, or "".
-func (e *Expect) nonce(text string, pass func(string)) (fr.Element, string, string) {
-	n, err := records.ParseElement(text)
+func (e *Expect) nonce(raw []byte, pass func(Check)) (fr.Element, Check, string) {
+	n, err := element(raw)
 	if err != nil {
 		return n, CheckDecode, fmt.Sprintf("nonce: %v", err)
 	}
@@ -125,5 +123,5 @@ func (e *Expect) nonce(text string, pass func(string)) (fr.Element, string, stri
 		}
 		pass(CheckNonce)
 	}
-	return n, "", ""
+	return n, 0, ""
 }

@@ -1,6 +1,7 @@
 package verifier_test
 
 import (
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -15,7 +16,7 @@ const pinSchema = `{"name":"people","key":"id","fields":[{"name":"income","type"
 // skeleton is a bundle whose statement checks pass and whose proof is
 // junk: a verdict on it fails either the expectation check (the pins) or,
 // past it, the proof.
-func skeleton(t *testing.T, kind, text string) *bundle.Bundle {
+func skeleton(t *testing.T, kind zkv1.StatementKind, text string) *bundle.Bundle {
 	t.Helper()
 	sc, err := records.ParseSchema([]byte(pinSchema))
 	if err != nil {
@@ -25,9 +26,9 @@ func skeleton(t *testing.T, kind, text string) *bundle.Bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle.Bundle{Version: bundle.Version, Kind: kind, Collection: "people", CollectionID: records.ElementHex(records.CollectionID("people")),
+	b := &bundle.Bundle{Kind: kind, Collection: "people", CollectionID: records.ElementHex(records.CollectionID("people")),
 		Schema: []byte(pinSchema), Query: prep.Text, QueryHash: prep.HashHex(), Root: records.ElementHex(fr.NewElement(7)),
-		Nonce: records.ElementHex(fr.NewElement(9)), Circuit: kind, CircuitID: "id-" + kind, VKSHA256: "vk-" + kind, Proof: []byte{1, 2, 3}, Result: true}
+		Nonce: records.ElementHex(fr.NewElement(9)), Circuit: bundle.KindName(kind), CircuitID: fakeID("id-", kind), VKSHA256: fakeID("vk-", kind), Proof: []byte{1, 2, 3}, Result: true}
 	if kind == bundle.KindSubject {
 		b.KeyCommitment = records.ElementHex(fr.NewElement(11))
 	}
@@ -38,8 +39,8 @@ func skeleton(t *testing.T, kind, text string) *bundle.Bundle {
 // the expectation check; pins it does answer pass on to the proof.
 func TestExpectPins(t *testing.T) {
 	v := verifier.New(map[string]verifier.Key{
-		bundle.KindSubject: {VKSHA256: "vk-subject", CircuitID: "id-subject"},
-		bundle.KindExists:  {VKSHA256: "vk-exists", CircuitID: "id-exists"},
+		"subject": {VKSHA256: fakeID("vk-", bundle.KindSubject), CircuitID: fakeID("id-", bundle.KindSubject)},
+		"exists":  {VKSHA256: fakeID("vk-", bundle.KindExists), CircuitID: fakeID("id-", bundle.KindExists)},
 	})
 	qh := func(text string) *fr.Element {
 		sc, _ := records.ParseSchema([]byte(pinSchema))
@@ -70,7 +71,7 @@ func TestExpectPins(t *testing.T) {
 		{"threshold pin on an exists bundle", exists, verifier.Expect{Threshold: &verifier.Threshold{Which: "count", Relation: "==", Value: "0"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			verdict := v.Verify(tc.b, tc.exp)
+			verdict := v.VerifyProto(subjectProto(tc.b), tc.exp)
 			if verdict.Valid {
 				t.Fatal("a junk proof verified")
 			}
@@ -85,11 +86,11 @@ func TestExpectPins(t *testing.T) {
 // bundle about "holder/x" fails a pin of another holder's "mallory/x", or
 // of the short "x" (any holder's); the full name passes.
 func TestExpectQualifiedCollection(t *testing.T) {
-	v := verifier.New(map[string]verifier.Key{bundle.KindExists: {VKSHA256: "vk-exists", CircuitID: "id-exists"}})
+	v := verifier.New(map[string]verifier.Key{"exists": {VKSHA256: fakeID("vk-", bundle.KindExists), CircuitID: fakeID("id-", bundle.KindExists)}})
 	b := skeleton(t, bundle.KindExists, "income <= 30000")
 	b.Collection, b.CollectionID = "holder/x", records.ElementHex(records.CollectionID("holder/x"))
 	for pin, pass := range map[string]bool{"holder/x": true, "mallory/x": false, "x": false} {
-		verdict := v.Verify(b, verifier.Expect{Collection: pin})
+		verdict := v.VerifyProto(subjectProto(b), verifier.Expect{Collection: pin})
 		if verdict.Valid {
 			t.Fatal("a junk proof verified")
 		}

@@ -1,14 +1,16 @@
-// Package verifier checks proof bundles: the verifying key is the pinned
-// one for the circuit, the query hash is recomputed from the query text and
-// schema, the collection id from its name, the nonce and subject are the
-// ones the verifier asked about, and the Groth16 proof verifies against
-// these public inputs. (Anchor, freshness and ledger-registry checks arrive
-// with the ledger.)
+// Package verifier owns every check of a proof bundle, for every statement
+// kind, in order: the ledger's circuit registry lists the bundle's keys, the
+// root is anchored by the collection's holder (signed, included under a
+// signed checkpoint, counted under the collection's M-of-N rule), it is
+// fresh, the schema is the registered one, the verifying key is the pinned
+// one, the statement (collection id, query hash, what the asker pinned),
+// nonce and subject are the asked ones, and the Groth16 proofs verify.
+// The ledger is read through a Ledger view: Local, Remote or Offline.
 package verifier
 
 import (
 	"bytes"
-	"errors"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -17,6 +19,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
@@ -54,120 +57,98 @@ func FromDir(dir string) (*Verifier, error) {
 	return &Verifier{keys: pinned}, nil
 }
 
-// Checks, in the order they run.
-const (
-	CheckDecode     = "decode"
-	CheckKey        = "verifying key"
-	CheckCollection = "collection id"
-	CheckQuery      = "query hash"
-	CheckNonce      = "nonce"
-	CheckSubject    = "subject"
-	CheckProof      = "proof"
-)
-
-// Verdict is the outcome of a verification.
-type Verdict struct {
-	Valid     bool
-	Statement string
-	Failed    string // the check that failed, if not valid
-	Reason    string
-	Checked   []string
-}
-
-// ErrInvalid is wrapped by Verdict.Err for invalid bundles.
-var ErrInvalid = errors.New("bundle is not valid")
-
-// Err returns nil for a valid verdict, else an error naming the check.
-func (v *Verdict) Err() error {
-	if v.Valid {
-		return nil
+// statementAndProof runs the checks after the ledger's: pinned key,
+// statement (collection id, query hash, expectation), nonce, subject,
+// completeness (aggregates) and proof. It sets v.Valid when all pass.
+func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict) {
+	if b.GetKind() == bundle.KindAggregate {
+		vf.verifyAggregate(b, anchor, exp, v)
+		return
 	}
-	return fmt.Errorf("%w: %s check failed: %s", ErrInvalid, v.Failed, v.Reason)
-}
-
-// VerifyBytes decodes and verifies an encoded bundle.
-func (vf *Verifier) VerifyBytes(data []byte, exp Expect) *Verdict {
-	b, err := bundle.Parse(data)
-	if err != nil {
-		return &Verdict{Failed: CheckDecode, Reason: err.Error()}
-	}
-	return vf.Verify(b, exp)
-}
-
-// Verify checks a bundle. It never panics on malformed input.
-func (vf *Verifier) Verify(b *bundle.Bundle, exp Expect) (v *Verdict) {
-	v = &Verdict{Statement: b.Statement()}
-	defer func() {
-		if r := recover(); r != nil { // gnark decoders on hostile bytes
-			v.Valid, v.Failed, v.Reason = false, CheckDecode, "malformed bundle"
-		}
-	}()
-	fail := func(check, format string, args ...any) *Verdict {
-		v.Failed, v.Reason = check, fmt.Sprintf(format, args...)
-		return v
-	}
-	pass := func(check string) { v.Checked = append(v.Checked, check) }
-
-	k, ok := vf.keys[b.Circuit]
+	name := bundle.CircuitName(b.GetCircuit())
+	k, ok := vf.keys[name]
 	if !ok {
-		return fail(CheckKey, "no pinned key for circuit %q", b.Circuit)
+		v.fail(CheckKey, "no pinned key for circuit %q", name)
+		return
 	}
-	if b.VKSHA256 != k.VKSHA256 || b.CircuitID != k.CircuitID {
-		return fail(CheckKey, "bundle names verifying key %.16s…, the pinned key for %s is %.16s…", b.VKSHA256, b.Circuit, k.VKSHA256)
+	if hex.EncodeToString(b.GetVkSha256()) != k.VKSHA256 || hex.EncodeToString(b.GetCircuitId()) != k.CircuitID {
+		v.fail(CheckKey, "bundle names verifying key %.16x…, the pinned key for %s is %.16s…", b.GetVkSha256(), name, k.VKSHA256)
+		return
 	}
-	pass(CheckKey)
+	v.pass(CheckKey)
 
-	coll, schema, prep, check, reason := statement(b.Collection, b.CollectionID, b.Schema, b.Query, b.QueryHash, pass)
-	if check != "" {
-		return fail(check, "%s", reason)
+	coll, schema, prep, check, reason := statement(b.GetCollection(), b.GetCollectionId(), b.GetSchema(), b.GetQuery(), b.GetQueryHash(), v.pass)
+	if check != 0 {
+		v.fail(check, "%s", reason)
+		return
 	}
-	if msg := exp.statement(b.Kind, b.Collection, schema, prep.Hash); msg != "" {
-		return fail(CheckExpect, "%s", msg)
+	if msg := exp.statement(b.GetKind(), b.GetCollection(), schema, prep.Hash); msg != "" {
+		v.fail(CheckExpect, "%s", msg)
+		return
 	}
-	pass(CheckExpect)
+	v.pass(CheckExpect)
 
-	root, err := records.ParseElement(b.Root)
+	root, err := element(b.GetRoot())
 	if err != nil {
-		return fail(CheckDecode, "root: %v", err)
+		v.fail(CheckDecode, "root: %v", err)
+		return
 	}
-	nonce, check, reason := exp.nonce(b.Nonce, pass)
-	if check != "" {
-		return fail(check, "%s", reason)
+	nonce, check, reason := exp.nonce(b.GetNonce(), v.pass)
+	if check != 0 {
+		v.fail(check, "%s", reason)
+		return
 	}
 
 	var public frontend.Circuit
-	switch b.Kind {
+	switch b.GetKind() {
 	case bundle.KindSubject:
-		kc, err := records.ParseElement(b.KeyCommitment)
+		kc, err := element(b.GetKeyCommitment())
 		if err != nil {
-			return fail(CheckDecode, "key commitment: %v", err)
+			v.fail(CheckDecode, "key commitment: %v", err)
+			return
 		}
 		if exp.Subject != "" {
 			want := circuits.KeyCommitment(coll, records.KeyDigest(exp.Subject), nonce, *exp.Blind) // the pins require a blind with a subject
 			if !want.Equal(&kc) {
-				return fail(CheckSubject, "the bundle is about another subject")
+				v.fail(CheckSubject, "the bundle is about another subject")
+				return
 			}
-			pass(CheckSubject)
+			v.pass(CheckSubject)
 		}
-		public = circuits.SubjectPublic(coll, root, kc, prep.Hash, nonce, b.Result)
+		public = circuits.SubjectPublic(coll, root, kc, prep.Hash, nonce, b.GetResult())
 	case bundle.KindExists:
 		public = circuits.ExistsPublic(coll, root, prep.Hash, nonce)
 	}
 
-	if msg := verifyProof(k, b.Proof, public); msg != "" {
-		return fail(proofCheck(msg), "%s", msg)
+	if msg := verifyProof(k, b.GetProof(), public); msg != "" {
+		v.fail(proofCheck(msg), "%s", msg)
+		return
 	}
-	pass(CheckProof)
+	v.pass(CheckProof)
 	v.Valid = true
-	return v
+}
+
+// element reads a 32-byte canonical BN254 scalar.
+func element(b []byte) (fr.Element, error) {
+	var e fr.Element
+	if len(b) != 32 {
+		return e, fmt.Errorf("want 32 bytes, got %d", len(b))
+	}
+	err := e.SetBytesCanonical(b)
+	return e, err
+}
+
+func elemBytes(e fr.Element) []byte {
+	b := e.Bytes()
+	return b[:]
 }
 
 // statement runs the checks every bundle shares: the collection id is the
 // named collection's, the schema parses, and the query text hashes to the
 // bundle's query hash. It reports the failed check and why, or "".
-func statement(collection, collectionID string, schemaRaw []byte, text, queryHash string, pass func(string)) (fr.Element, *records.Schema, *query.Prepared, string, string) {
+func statement(collection string, collectionID, schemaRaw []byte, text string, queryHash []byte, pass func(Check)) (fr.Element, *records.Schema, *query.Prepared, Check, string) {
 	coll := records.CollectionID(collection)
-	if records.ElementHex(coll) != collectionID {
+	if !bytes.Equal(elemBytes(coll), collectionID) {
 		return coll, nil, nil, CheckCollection, fmt.Sprintf("collection id does not match collection %q", collection)
 	}
 	pass(CheckCollection)
@@ -179,11 +160,11 @@ func statement(collection, collectionID string, schemaRaw []byte, text, queryHas
 	if err != nil {
 		return coll, nil, nil, CheckQuery, err.Error()
 	}
-	if prep.HashHex() != queryHash {
-		return coll, nil, nil, CheckQuery, fmt.Sprintf("the query text hashes to %.16s…, the bundle claims %.16s…", prep.HashHex(), queryHash)
+	if !bytes.Equal(elemBytes(prep.Hash), queryHash) {
+		return coll, nil, nil, CheckQuery, fmt.Sprintf("the query text hashes to %.16s…, the bundle claims %.16x…", prep.HashHex(), queryHash)
 	}
 	pass(CheckQuery)
-	return coll, schema, prep, "", ""
+	return coll, schema, prep, 0, ""
 }
 
 // verifyProof decodes a proof with gnark's checked reader and verifies it
@@ -219,7 +200,7 @@ const errNotVerified = "the proof does not verify for this statement"
 
 // proofCheck names the check a verifyProof failure belongs to: a proof that
 // does not verify fails "proof"; bytes that do not decode fail "decode".
-func proofCheck(msg string) string {
+func proofCheck(msg string) Check {
 	if msg == errNotVerified {
 		return CheckProof
 	}

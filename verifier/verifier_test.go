@@ -2,8 +2,10 @@ package verifier_test
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"os"
 	"strings"
 	"testing"
@@ -100,7 +102,7 @@ func TestSubjectBundles(t *testing.T) {
 		if b.Result != tc.want {
 			t.Fatalf("%s %q: result %v, want %v", tc.subject, tc.q, b.Result, tc.want)
 		}
-		data, _ := b.Marshal()
+		data := marshal(t, b)
 		verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: tc.subject, Blind: &blind})
 		if !verdict.Valid {
 			t.Fatalf("valid bundle rejected: %v", verdict.Err())
@@ -129,44 +131,46 @@ func TestTamperedBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, _ := b.Marshal()
-	zero := strings.Repeat("0", 63) + "1"
-	cases := map[string]func(m map[string]any){
-		"result":         func(m map[string]any) { m["result"] = false },
-		"query":          func(m map[string]any) { m["query"] = "income <= 30001" },
-		"query hash":     func(m map[string]any) { m["query_hash"] = zero },
-		"root":           func(m map[string]any) { m["root"] = zero },
-		"nonce":          func(m map[string]any) { m["nonce"] = zero },
-		"key commitment": func(m map[string]any) { m["key_commitment"] = zero },
-		"collection":     func(m map[string]any) { m["collection"] = "other" },
-		"collection id":  func(m map[string]any) { m["collection_id"] = zero },
-		"vk":             func(m map[string]any) { m["vk_sha256"] = zero },
-		"circuit":        func(m map[string]any) { m["circuit"] = "exists" },
-		"kind":           func(m map[string]any) { m["kind"] = "exists"; m["circuit"] = "exists"; delete(m, "key_commitment") },
-		"proof":          func(m map[string]any) { m["proof"] = "AAAA" },
-		"proof bits": func(m map[string]any) {
-			var raw []byte
-			json.Unmarshal([]byte(`"`+m["proof"].(string)+`"`), &raw)
-			raw[40] ^= 1
-			s, _ := json.Marshal(raw)
-			m["proof"] = strings.Trim(string(s), `"`)
+	good := marshal(t, b)
+	zero := make([]byte, 32)
+	zero[31] = 1
+	cases := map[string]func(m *zkv1.Bundle){
+		"result":         func(m *zkv1.Bundle) { m.Result = false },
+		"query":          func(m *zkv1.Bundle) { m.Query = "income <= 30001" },
+		"query hash":     func(m *zkv1.Bundle) { m.QueryHash = zero },
+		"root":           func(m *zkv1.Bundle) { m.Root = zero },
+		"nonce":          func(m *zkv1.Bundle) { m.Nonce = zero },
+		"key commitment": func(m *zkv1.Bundle) { m.KeyCommitment = zero },
+		"collection":     func(m *zkv1.Bundle) { m.Collection = "other" },
+		"collection id":  func(m *zkv1.Bundle) { m.CollectionId = zero },
+		"vk":             func(m *zkv1.Bundle) { m.VkSha256 = zero },
+		"circuit":        func(m *zkv1.Bundle) { m.Circuit = zkv1.Circuit_CIRCUIT_EXISTS },
+		"kind": func(m *zkv1.Bundle) {
+			m.Kind, m.Circuit, m.KeyCommitment = bundle.KindExists, zkv1.Circuit_CIRCUIT_EXISTS, nil
 		},
-		"schema": func(m map[string]any) {
-			m["schema"] = json.RawMessage(`{"name":"people","key":"id","fields":[{"name":"income","type":"uint","width":33}]}`)
+		"proof":      func(m *zkv1.Bundle) { m.Proof = []byte{0, 0, 0} },
+		"proof bits": func(m *zkv1.Bundle) { m.Proof[40] ^= 1 },
+		"schema": func(m *zkv1.Bundle) {
+			m.Schema = []byte(`{"name":"people","key":"id","fields":[{"name":"income","type":"uint","width":33}]}`)
 		},
-		"unknown field": func(m map[string]any) { m["extra"] = 1 },
+		"version": func(m *zkv1.Bundle) { m.Version = 1 },
 	}
 	for name, tamper := range cases {
-		var m map[string]any
-		json.Unmarshal(good, &m)
+		m, err := bundle.Parse(good)
+		if err != nil {
+			t.Fatal(err)
+		}
 		tamper(m)
-		data, _ := json.Marshal(m)
-		if verdict := v.VerifyBytes(data, verifier.Expect{}); verdict.Valid {
+		if verdict := v.VerifyProto(m, verifier.Expect{}); verdict.Valid {
 			t.Errorf("%s: tampered bundle verified", name)
 		}
 	}
-	if !v.VerifyBytes(good, verifier.Expect{}).Valid {
-		t.Fatal("untampered bundle rejected")
+	unknown := strings.Replace(string(good), "{", `{"extra": 1,`, 1)
+	if v.VerifyBytes([]byte(unknown), verifier.Expect{}).Failed != verifier.CheckDecode {
+		t.Error("a bundle with an unknown field decoded")
+	}
+	if verdict := v.VerifyBytes(good, verifier.Expect{}); !verdict.Valid {
+		t.Fatal("untampered bundle rejected", verdict.Err())
 	}
 }
 
@@ -177,7 +181,7 @@ func TestExistsBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := b.Marshal()
+	data := marshal(t, b)
 	if verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
 		t.Fatal(verdict.Err())
 	}
@@ -207,14 +211,15 @@ func TestStaleRootAfterUpdate(t *testing.T) {
 	// The old bundle still verifies against its own (old) root; pinning the
 	// current root is the ledger's job. Moving it to the new root fails.
 	b.Root = c.Root
-	data, _ := b.Marshal()
+	data := marshal(t, b)
+
 	if v.VerifyBytes(data, verifier.Expect{}).Failed != verifier.CheckProof {
 		t.Fatal("bundle re-pointed at the new root verified")
 	}
 }
 
 func FuzzVerifyBytes(f *testing.F) {
-	f.Add([]byte(`{"version":1,"kind":"exists","circuit":"exists","result":true,"proof":"AAAA"}`))
+	f.Add([]byte(`{"version":2,"kind":"STATEMENT_KIND_EXISTS","circuit":"CIRCUIT_EXISTS","result":true,"proof":"AAAA"}`))
 	f.Add([]byte(`{`))
 	v := verifier.New(nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -235,7 +240,7 @@ func TestSubjectBlind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := b.Marshal()
+	data := marshal(t, b)
 	if verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce, Subject: "b", Blind: &blind}); !verdict.Valid {
 		t.Fatalf("blinded bundle rejected: %v", verdict.Err())
 	}
@@ -256,4 +261,46 @@ func TestSubjectBlind(t *testing.T) {
 	if verdict := v.VerifyBytes(data, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
 		t.Fatalf("blinded bundle without a subject check: %v", verdict.Err())
 	}
+}
+
+// marshal encodes the prover's bundle as a bundle file.
+func marshal(t *testing.T, b *bundle.Bundle) []byte {
+	t.Helper()
+	data, err := bundle.Marshal(subjectProto(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// subjectProto is the prover's bundle in the bundle format, checked or
+// not (a tampered one reaches the verifier as it is).
+func subjectProto(b *bundle.Bundle) *zkv1.Bundle {
+	pb, _ := b.Proto()
+	return pb
+}
+
+// aggProto is subjectProto for aggregates.
+func aggProto(b *bundle.Aggregate) *zkv1.Bundle {
+	pb, _ := b.Proto()
+	return pb
+}
+
+func marshalAgg(t *testing.T, b *bundle.Aggregate) []byte {
+	t.Helper()
+	pb, err := b.Proto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := bundle.Marshal(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// fakeID is a stand-in 32-byte id (hex) for a kind's circuit or key.
+func fakeID(prefix string, kind zkv1.StatementKind) string {
+	h := sha256.Sum256([]byte(prefix + bundle.KindName(kind)))
+	return hex.EncodeToString(h[:])
 }

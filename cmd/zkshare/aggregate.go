@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
-	"github.com/zkshare/zkshare/service"
 )
 
 // parseThreshold reads "count == 0", "max <= 8.0", "sum >= 12000".
@@ -72,29 +69,27 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 	}
-	if *out == "" {
-		_, err = fmt.Fprintf(stdout, "%s\n", resp.GetBundle())
-		return err
-	}
-	fmt.Fprintf(stderr, "%s: %s\n", *out, resp.GetStatement())
-	return os.WriteFile(*out, append(resp.GetBundle(), '\n'), 0o644)
+	return writeBundle(resp.GetBundle(), resp.GetStatement(), *out, stdout, stderr)
 }
 
-// cmdVerifyAggregate checks an aggregate bundle on a node's verifier,
-// against what the asker pins.
+// cmdVerifyAggregate checks an aggregate bundle with the verifier against a
+// node's ledger (--server) or offline (--ledger-key), against what the
+// asker pins. It is `verify` for aggregate bundles.
 func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("verify-aggregate", stderr)
-	r := remoteFlags(f)
 	path := f.String("bundle", "", "aggregate bundle file")
 	asJSON := f.Bool("json", false, "print the verdict as JSON")
-	freshness := f.Duration("freshness", 0, "how long a replaced anchor still verifies (default: the server's)")
 	holderID := f.String("holder", "", "the collection's holder: qualifies a short --collection as HOLDER/NAME")
 	ef := addExpectFlags(f, true)
+	vf := addViewFlags(f)
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
-	if !r.on() || *path == "" {
-		return errors.New("verify-aggregate: --server and --bundle are required")
+	if *path == "" && f.NArg() == 1 {
+		*path = f.Arg(0)
+	}
+	if *path == "" {
+		return errors.New("verify-aggregate: --bundle is required")
 	}
 	exp, pe, err := ef.parse()
 	if err != nil {
@@ -103,23 +98,10 @@ func cmdVerifyAggregate(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err := qualifyPin(&exp, pe, *holderID); err != nil {
 		return err
 	}
-	pe.Kind, exp.Kind = zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, bundle.KindAggregate
-	fresh, err := freshnessSeconds(*freshness)
+	exp.Kind = bundle.KindAggregate
+	verdict, err := verifyFile(ctx, vf, *path, exp, bundle.KindAggregate)
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(*path)
-	if err != nil {
-		return err
-	}
-	opts, err := r.options()
-	if err != nil {
-		return err
-	}
-	resp, err := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...).VerifyAggregate(ctx,
-		&zkv1.VerifyAggregateRequest{Bundle: raw, Expect: pe, FreshnessSeconds: fresh})
-	if err != nil {
-		return err
-	}
-	return report(resp.GetVerdict(), exp, *asJSON, stdout)
+	return report(verdict.Proto(), exp, *asJSON, stdout)
 }

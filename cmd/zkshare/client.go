@@ -238,10 +238,11 @@ func remoteProve(ctx context.Context, r remote, req *zkv1.ProveRequest, out, aud
 // writeBundle writes a bundle as protojson to out, or to stdout when out
 // is "", and names its statement on stderr.
 func writeBundle(pb *zkv1.Bundle, statement, out string, stdout, stderr io.Writer) error {
-	enc, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(pb)
+	enc, err := bundle.Marshal(pb)
 	if err != nil {
 		return err
 	}
+	enc = bytes.TrimSuffix(enc, []byte("\n"))
 	if out == "" {
 		_, err = fmt.Fprintf(stdout, "%s\n", enc)
 		return err
@@ -280,18 +281,6 @@ func newBlind(hexBlind string, stderr io.Writer) (fr.Element, error) {
 	}
 	fmt.Fprintf(stderr, "blind: %s (keep it: `verify --subject` needs it as --blind; with it the bundle names your subject, without it no one)\n", records.ElementHex(b))
 	return b, nil
-}
-
-// parseProtoBundle reads a bundle file in the service's (protojson) form.
-func parseProtoBundle(data []byte) (*zkv1.Bundle, error) {
-	if len(data) > 4*bundle.MaxSize {
-		return nil, fmt.Errorf("bundle: %d bytes is too big", len(data))
-	}
-	var pb zkv1.Bundle
-	if err := protojson.Unmarshal(data, &pb); err != nil {
-		return nil, err
-	}
-	return &pb, nil
 }
 
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -525,7 +514,7 @@ func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, blindHex, 
 	if err != nil {
 		return err
 	}
-	pb, err := b.ToProto()
+	pb, err := b.Proto()
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
@@ -170,7 +169,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		nb := nonce.Bytes()
 		label, kind := "exists", zkv1.StatementKind_STATEMENT_KIND_EXISTS
-		if s.Kind == bundle.KindSubject {
+		if s.Kind == "subject" {
 			label, kind = "subject "+s.Subject, zkv1.StatementKind_STATEMENT_KIND_SUBJECT
 		}
 		constraints := m.Circuits[s.Kind].Constraints
@@ -186,7 +185,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		pr, err := consumer.Prove(ctx, req)
 		proveMS := time.Since(t0).Milliseconds()
-		if connect.CodeOf(err) == connect.CodeFailedPrecondition && s.Kind == bundle.KindExists {
+		if connect.CodeOf(err) == connect.CodeFailedPrecondition && s.Kind == "exists" {
 			ok := !s.Expected
 			if !ok {
 				mismatches++

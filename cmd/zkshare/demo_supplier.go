@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -144,7 +146,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 			answer = "no: some above 8.0"
 		}
 		fmt.Fprintf(tw, "%s\tcount(max_temp > 8.0) == 0\t%s\t%d\t%.1f\t%.1f\t%.0f\t%v\t%s\n", lot, answer, pr.GetChunksTotal(), proveS,
-			float64(time.Since(t1).Microseconds())/1000, float64(len(pr.GetBundle()))/1024, v.GetValid(), mark(ok))
+			float64(time.Since(t1).Microseconds())/1000, float64(proto.Size(pr.GetBundle()))/1024, v.GetValid(), mark(ok))
 		if !ok {
 			tw.Flush()
 			return fmt.Errorf("supplier demo: lot %s: verdict %v, %d shipments over the limit", lot, v, over[lot])

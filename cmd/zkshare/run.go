@@ -302,16 +302,11 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	enc, err := b.Marshal()
+	pb, err := b.Proto()
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		_, err = fmt.Fprintf(stdout, "%s\n", enc)
-		return err
-	}
-	fmt.Fprintf(stderr, "%s: %s\n", *out, b.Statement())
-	return os.WriteFile(*out, append(enc, '\n'), 0o644)
+	return writeBundle(pb, b.Statement(), *out, stdout, stderr)
 }
 
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }

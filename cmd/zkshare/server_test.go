@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net"
 	"os"
@@ -34,6 +35,7 @@ func TestServerCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := serveForTest(t, keyDir, data)
+	t.Setenv("ZKSHARE_KEYS", keyDir) // verify pins these keys, whichever the view
 	holderTok := service.TokenPath(data, service.HolderID)
 	adminTok := service.TokenPath(data, service.AdminID)
 	schema := filepath.Join(dir, "schema.json")
@@ -90,7 +92,7 @@ func TestServerCLI(t *testing.T) {
 	otherKey, _ := note.NewEd25519VerifierKey(cp.GetOrigin(), other.Public())
 	for name, args := range map[string][]string{
 		"another ledger's key": {"--ledger-key", otherKey},
-		"another holder":       {"--ledger-key", vkey, "--holder", "mallory"},
+		"another holder's key": {"--ledger-key", vkey, "--holder-key", hex.EncodeToString(other.Public())},
 	} {
 		if out, _, err := zk(t, append(append([]string{"verify", "--keys", keyDir}, args...), b)...); err == nil || !strings.Contains(err.Error(), "anchor check failed") {
 			t.Fatalf("offline verify, %s: %v\n%s", name, err, out)
@@ -212,6 +214,7 @@ func TestAggregateCLI(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "node")
 	url := serveForTest(t, keyDir, data)
+	t.Setenv("ZKSHARE_KEYS", keyDir) // verify-aggregate pins these keys
 	holderTok, adminTok := service.TokenPath(data, service.HolderID), service.TokenPath(data, service.AdminID)
 	csv := filepath.Join(dir, "shipments.csv")
 	all, err := os.ReadFile(filepath.Join("..", "..", "testdata", "coldchain", "shipments.csv"))
@@ -242,6 +245,18 @@ func TestAggregateCLI(t *testing.T) {
 	out, _ = step("verify-aggregate", "--server", url, "--bundle", q3)
 	if !strings.HasPrefix(out, "VALID:") || !strings.Contains(out, "count == 0") {
 		t.Fatalf("verify-aggregate: %q", out)
+	}
+	// Offline too: an aggregate bundle carries its anchor evidence.
+	cp, err := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ = step("verify-aggregate", "--ledger-key", vkey, "--bundle", q3); !strings.HasPrefix(out, "VALID:") || !strings.Contains(out, "offline") {
+		t.Fatalf("offline verify-aggregate: %q", out)
 	}
 	// A tampered bundle is refused with the failing check named.
 	b, _ := os.ReadFile(q3)

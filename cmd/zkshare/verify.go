@@ -1,8 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,13 +21,12 @@ import (
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // errUnanchored: the proof checks out, but nothing ties its root to a
 // collection anchored on a ledger, so it shows nothing about one.
-var errUnanchored = errors.New("not anchored: the proof shows nothing about any anchored collection (verify with --server, or offline with --ledger-key)")
+var errUnanchored = verifier.ErrUnanchored
 
 // expectFlags are the flags with which an asker pins what it asked.
 type expectFlags struct {
@@ -65,10 +65,10 @@ func (e expectFlags) parse() (verifier.Expect, *zkv1.Expectation, error) {
 	pe := &zkv1.Expectation{Collection: exp.Collection, Query: exp.Query, Subject: exp.Subject, Field: exp.Field}
 	switch k := optString(e.kind); k {
 	case "":
-	case bundle.KindSubject:
-		exp.Kind, pe.Kind = k, zkv1.StatementKind_STATEMENT_KIND_SUBJECT
-	case bundle.KindExists:
-		exp.Kind, pe.Kind = k, zkv1.StatementKind_STATEMENT_KIND_EXISTS
+	case "subject":
+		exp.Kind, pe.Kind = bundle.KindSubject, bundle.KindSubject
+	case "exists":
+		exp.Kind, pe.Kind = bundle.KindExists, bundle.KindExists
 	default:
 		return exp, nil, fmt.Errorf("--kind %q: want subject or exists", k)
 	}
@@ -145,7 +145,7 @@ func pinned(exp verifier.Expect) string {
 	for _, x := range []struct {
 		name string
 		set  bool
-	}{{"kind", exp.Kind != ""}, {"collection", exp.Collection != ""}, {"query", exp.Query != ""}, {"subject", exp.Subject != ""},
+	}{{"kind", exp.Kind != 0}, {"collection", exp.Collection != ""}, {"query", exp.Query != ""}, {"subject", exp.Subject != ""},
 		{"nonce", exp.Nonce != nil}, {"field", exp.Field != ""}, {"mode", exp.Mode != ""}, {"threshold", exp.Threshold != nil}} {
 		if x.set {
 			p = append(p, x.name)
@@ -157,16 +157,81 @@ func pinned(exp verifier.Expect) string {
 	return strings.Join(p, ", ")
 }
 
+// viewFlags choose the ledger view a verification rests on: a node
+// (--server, or its alias --ledger), or offline the bundle's own evidence
+// against --ledger-key. Neither: the verdict is NOT ANCHORED.
+type viewFlags struct {
+	r         remote
+	keyDir    *string
+	ledgerKey *string
+	holderKey *string
+	freshness *time.Duration
+}
+
+func addViewFlags(f *flags) viewFlags {
+	v := viewFlags{
+		keyDir:    f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory whose verifying keys are pinned"),
+		ledgerKey: f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key: verify the anchor offline"),
+		holderKey: f.String("holder-key", "", "offline: the holder's Ed25519 public key (hex), known out of band: the anchor must be signed with it"),
+		freshness: f.Duration("freshness", 0, "how long a replaced root still verifies (default: only the latest)"),
+		r:         remoteFlags(f),
+	}
+	f.StringVar(v.r.server, "ledger", *v.r.server, "a node's URL: verify against its ledger (same as --server)")
+	return v
+}
+
+// verifyFile runs the verifier on a bundle file through the chosen view.
+func verifyFile(ctx context.Context, vf viewFlags, path string, exp verifier.Expect, want zkv1.StatementKind) (*verifier.Verdict, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bundle.Parse(data)
+	if err != nil {
+		return &verifier.Verdict{Failed: verifier.CheckDecode, Reason: err.Error()}, nil
+	}
+	if want != 0 && b.GetKind() != want {
+		return &verifier.Verdict{Statement: bundle.Statement(b), Failed: verifier.CheckExpect,
+			Reason: fmt.Sprintf("want a %s bundle, got a %s bundle", bundle.KindName(want), bundle.KindName(b.GetKind()))}, nil
+	}
+	pinned, err := verifier.FromDir(*vf.keyDir)
+	if err != nil {
+		return nil, fmt.Errorf("--keys: %w", err)
+	}
+	var view verifier.Ledger
+	switch {
+	case vf.r.on():
+		opts, err := vf.r.options()
+		if err != nil {
+			return nil, err
+		}
+		view = verifier.Remote{C: zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *vf.r.server, opts...)}
+	case *vf.ledgerKey != "":
+		off, err := verifier.NewOffline(b, *vf.ledgerKey, pinned)
+		if err != nil {
+			return nil, fmt.Errorf("--ledger-key: %w", err)
+		}
+		if *vf.holderKey != "" {
+			k, err := hex.DecodeString(*vf.holderKey)
+			if err != nil || len(k) != ed25519.PublicKeySize {
+				return nil, errors.New("--holder-key: want 32 bytes of hex, an Ed25519 public key")
+			}
+			off.HolderKey = k
+		}
+		if m, err := keys.ReadManifest(*vf.keyDir); err == nil {
+			off.Manifest = m
+		}
+		view = off
+	}
+	return pinned.Verify(ctx, view, b, exp, verifier.Options{Freshness: *vf.freshness}), nil
+}
+
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("verify", stderr)
-	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory whose verifying keys are pinned (offline)")
 	asJSON := f.Bool("json", false, "print the verdict as JSON")
-	ledgerKey := f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key: verify the anchor offline")
-	holderID := f.String("holder", "", "the collection's holder: qualifies a short --collection as HOLDER/NAME; offline, the anchor must be its")
-	freshness := f.Duration("freshness", 0, "with --server: how long a replaced root still verifies (default: the server's)")
+	holderID := f.String("holder", "", "the collection's holder: qualifies a short --collection as HOLDER/NAME")
 	ef := addExpectFlags(f, false)
-	r := remoteFlags(f)
-	f.StringVar(r.server, "ledger", *r.server, "a node's URL: verify online against its ledger (same as --server)")
+	vf := addViewFlags(f)
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
@@ -180,43 +245,11 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := qualifyPin(&exp, pe, *holderID); err != nil {
 		return err
 	}
-	fresh, err := freshnessSeconds(*freshness)
+	verdict, err := verifyFile(ctx, vf, f.Arg(0), exp, 0)
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(f.Arg(0))
-	if err != nil {
-		return err
-	}
-	pb, perr := parseProtoBundle(data)
-	var resp *zkv1.VerifyResponse
-	switch {
-	case perr == nil && r.on():
-		opts, err := r.options()
-		if err != nil {
-			return err
-		}
-		c := zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), *r.server, opts...)
-		if resp, err = c.Verify(ctx, &zkv1.VerifyRequest{Bundle: pb, Expect: pe, FreshnessSeconds: fresh}); err != nil {
-			return err
-		}
-	case perr == nil:
-		if resp, err = verifyOffline(pb, *keyDir, *ledgerKey, *holderID, exp); err != nil {
-			return err
-		}
-	default:
-		// A bare bundle from a local store: no anchor at all.
-		v, err := verifier.FromDir(*keyDir)
-		if err != nil {
-			return err
-		}
-		verdict := v.VerifyBytes(data, exp)
-		resp = &zkv1.VerifyResponse{Statement: verdict.Statement, Checks: verdict.Checked, FailedCheck: verdict.Failed, Reason: verdict.Reason}
-		if verdict.Valid {
-			resp.FailedCheck, resp.Reason = service.CheckAnchor, errUnanchored.Error()
-		}
-	}
-	return report(resp, exp, *asJSON, stdout)
+	return report(verdict.Proto(), exp, *asJSON, stdout)
 }
 
 // report prints a verdict and returns its error: a verdict that does not
@@ -251,74 +284,4 @@ func report(resp *zkv1.VerifyResponse, exp verifier.Expect, asJSON bool, stdout 
 		return fmt.Errorf("%w: %s check failed: %s", verifier.ErrInvalid, resp.GetFailedCheck(), resp.GetReason())
 	}
 	return nil
-}
-
-// verifyOffline checks a service bundle without a node: the anchor is
-// included under a checkpoint signed by the named ledger key (the ledger
-// accepts an anchor only from the collection's holder), then the
-// statement, the pins and the proof against the key directory's keys.
-// Without a ledger key the verdict is "not anchored".
-func verifyOffline(pb *zkv1.Bundle, keyDir, ledgerKey, holder string, exp verifier.Expect) (*zkv1.VerifyResponse, error) {
-	resp := &zkv1.VerifyResponse{}
-	b, err := bundle.FromProto(pb)
-	if err != nil {
-		resp.FailedCheck, resp.Reason = verifier.CheckDecode, err.Error()
-		return resp, nil
-	}
-	resp.Statement = b.Statement()
-	anchored := false
-	if ledgerKey != "" {
-		sender, err := checkAnchorOffline(pb, ledgerKey, holder)
-		if err != nil {
-			resp.FailedCheck, resp.Reason = service.CheckAnchor, err.Error()
-			return resp, nil
-		}
-		anchored = true
-		resp.Checks = append(resp.Checks, fmt.Sprintf("%s (by %s, included under the signed checkpoint)", service.CheckAnchor, sender))
-		resp.Warnings = append(resp.Warnings, "offline: whether the root was since replaced, whether the anchor got the M-of-N confirmations its collection may require, and whether the keys are the ledger's registered ones, need --server")
-	}
-	v, err := verifier.FromDir(keyDir)
-	if err != nil {
-		return nil, err
-	}
-	if m, err := keys.ReadManifest(keyDir); err == nil && m.Circuits[b.Circuit].Setup != keys.SetupCeremony {
-		resp.Warnings = append(resp.Warnings, fmt.Sprintf("the %s keys in %s come from a single-party development setup: whoever ran it can forge proofs", b.Circuit, keyDir))
-	}
-	verdict := v.Verify(b, exp)
-	resp.Checks = append(resp.Checks, verdict.Checked...)
-	resp.Valid, resp.FailedCheck, resp.Reason = verdict.Valid, verdict.Failed, verdict.Reason
-	if verdict.Valid && !anchored {
-		resp.Valid, resp.FailedCheck, resp.Reason = false, service.CheckAnchor, errUnanchored.Error()
-	}
-	return resp, nil
-}
-
-// checkAnchorOffline: the bundle's anchor transaction anchors its
-// collection's root and is included under a checkpoint signed by vkey. It
-// returns the anchor's sender, which must be holder when one is named.
-func checkAnchorOffline(pb *zkv1.Bundle, vkey, holder string) (string, error) {
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return "", fmt.Errorf("--ledger-key: %w", err)
-	}
-	if _, err := ledger.VerifyInclusion(pb.GetCheckpoint(), v.Name(), v, pb.GetAnchorTx(), pb.GetAnchorLogIndex(), pb.GetAnchorInclusion()); err != nil {
-		return "", err
-	}
-	tx, err := ledger.DecodeTx(pb.GetAnchorTx())
-	if err != nil {
-		return "", err
-	}
-	a := tx.Body.GetAnchor()
-	if a == nil || !bytes.Equal(a.GetCollectionId(), pb.GetCollectionId()) || !bytes.Equal(a.GetRoot(), pb.GetRoot()) {
-		return "", errors.New("the anchor transaction does not anchor this collection's root")
-	}
-	if holder != "" && tx.Body.GetSender() != holder {
-		return "", fmt.Errorf("anchored by %q, not by %q", tx.Body.GetSender(), holder)
-	}
-	// The ledger registers HOLDER/NAME for HOLDER only, and takes its
-	// anchors from its holder only.
-	if h, _, ok := ledger.SplitName(pb.GetCollection()); ok && h != tx.Body.GetSender() {
-		return "", fmt.Errorf("anchored by %q, but collection %q is %q's", tx.Body.GetSender(), pb.GetCollection(), h)
-	}
-	return tx.Body.GetSender(), nil
 }

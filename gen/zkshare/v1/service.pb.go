@@ -78,6 +78,168 @@ func (StatementKind) EnumDescriptor() ([]byte, []int) {
 	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{0}
 }
 
+// Circuit names a circuit of the ledger's registry.
+type Circuit int32
+
+const (
+	Circuit_CIRCUIT_UNSPECIFIED Circuit = 0
+	// "subject": a keyed record satisfies (or not) a query.
+	Circuit_CIRCUIT_SUBJECT Circuit = 1
+	// "exists": some record satisfies a query.
+	Circuit_CIRCUIT_EXISTS Circuit = 2
+	// "aggregate": one chunk of an aggregate.
+	Circuit_CIRCUIT_AGGREGATE Circuit = 3
+	// "aggregate-total": combines the chunks' partials, revealed.
+	Circuit_CIRCUIT_AGGREGATE_TOTAL Circuit = 4
+	// "aggregate-threshold": combines them against a threshold.
+	Circuit_CIRCUIT_AGGREGATE_THRESHOLD Circuit = 5
+)
+
+// Enum value maps for Circuit.
+var (
+	Circuit_name = map[int32]string{
+		0: "CIRCUIT_UNSPECIFIED",
+		1: "CIRCUIT_SUBJECT",
+		2: "CIRCUIT_EXISTS",
+		3: "CIRCUIT_AGGREGATE",
+		4: "CIRCUIT_AGGREGATE_TOTAL",
+		5: "CIRCUIT_AGGREGATE_THRESHOLD",
+	}
+	Circuit_value = map[string]int32{
+		"CIRCUIT_UNSPECIFIED":         0,
+		"CIRCUIT_SUBJECT":             1,
+		"CIRCUIT_EXISTS":              2,
+		"CIRCUIT_AGGREGATE":           3,
+		"CIRCUIT_AGGREGATE_TOTAL":     4,
+		"CIRCUIT_AGGREGATE_THRESHOLD": 5,
+	}
+)
+
+func (x Circuit) Enum() *Circuit {
+	p := new(Circuit)
+	*p = x
+	return p
+}
+
+func (x Circuit) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Circuit) Descriptor() protoreflect.EnumDescriptor {
+	return file_zkshare_v1_service_proto_enumTypes[1].Descriptor()
+}
+
+func (Circuit) Type() protoreflect.EnumType {
+	return &file_zkshare_v1_service_proto_enumTypes[1]
+}
+
+func (x Circuit) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Circuit.Descriptor instead.
+func (Circuit) EnumDescriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{1}
+}
+
+// Check is one check of a verification, in the order they run. The
+// verifier's output names each in words too (Verdict, VerifyResponse).
+type Check int32
+
+const (
+	Check_CHECK_UNSPECIFIED Check = 0
+	// "decode": the bundle decodes and is well formed.
+	Check_CHECK_DECODE Check = 1
+	// "key registry": the circuit and its verifying key are registered.
+	Check_CHECK_KEY_REGISTRY Check = 2
+	// "anchor": the root is anchored by the collection's holder (signature,
+	// inclusion under a signed checkpoint, M-of-N confirmations).
+	Check_CHECK_ANCHOR Check = 3
+	// "freshness": the root is the latest, or was replaced within the window.
+	Check_CHECK_FRESHNESS Check = 4
+	// "schema": the schema is the collection's registered one.
+	Check_CHECK_SCHEMA Check = 5
+	// "verifying key": the bundle's key is the pinned one.
+	Check_CHECK_VERIFYING_KEY Check = 6
+	// "collection id": the collection id is the named collection's.
+	Check_CHECK_COLLECTION_ID Check = 7
+	// "query hash": the query text hashes to the bound query hash.
+	Check_CHECK_QUERY_HASH Check = 8
+	// "expectation": the bundle answers the question asked.
+	Check_CHECK_EXPECTATION Check = 9
+	// "nonce": the bundle answers the asker's nonce.
+	Check_CHECK_NONCE Check = 10
+	// "subject": the bundle is about the subject asked about.
+	Check_CHECK_SUBJECT Check = 11
+	// "completeness": an aggregate's chunks are exactly the anchored columns.
+	Check_CHECK_COMPLETENESS Check = 12
+	// "proof": the Groth16 proof(s) verify.
+	Check_CHECK_PROOF Check = 13
+)
+
+// Enum value maps for Check.
+var (
+	Check_name = map[int32]string{
+		0:  "CHECK_UNSPECIFIED",
+		1:  "CHECK_DECODE",
+		2:  "CHECK_KEY_REGISTRY",
+		3:  "CHECK_ANCHOR",
+		4:  "CHECK_FRESHNESS",
+		5:  "CHECK_SCHEMA",
+		6:  "CHECK_VERIFYING_KEY",
+		7:  "CHECK_COLLECTION_ID",
+		8:  "CHECK_QUERY_HASH",
+		9:  "CHECK_EXPECTATION",
+		10: "CHECK_NONCE",
+		11: "CHECK_SUBJECT",
+		12: "CHECK_COMPLETENESS",
+		13: "CHECK_PROOF",
+	}
+	Check_value = map[string]int32{
+		"CHECK_UNSPECIFIED":   0,
+		"CHECK_DECODE":        1,
+		"CHECK_KEY_REGISTRY":  2,
+		"CHECK_ANCHOR":        3,
+		"CHECK_FRESHNESS":     4,
+		"CHECK_SCHEMA":        5,
+		"CHECK_VERIFYING_KEY": 6,
+		"CHECK_COLLECTION_ID": 7,
+		"CHECK_QUERY_HASH":    8,
+		"CHECK_EXPECTATION":   9,
+		"CHECK_NONCE":         10,
+		"CHECK_SUBJECT":       11,
+		"CHECK_COMPLETENESS":  12,
+		"CHECK_PROOF":         13,
+	}
+)
+
+func (x Check) Enum() *Check {
+	p := new(Check)
+	*p = x
+	return p
+}
+
+func (x Check) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Check) Descriptor() protoreflect.EnumDescriptor {
+	return file_zkshare_v1_service_proto_enumTypes[2].Descriptor()
+}
+
+func (Check) Type() protoreflect.EnumType {
+	return &file_zkshare_v1_service_proto_enumTypes[2]
+}
+
+func (x Check) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Check.Descriptor instead.
+func (Check) EnumDescriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{2}
+}
+
 // AggregateMode is how much an aggregate answer reveals.
 type AggregateMode int32
 
@@ -114,11 +276,11 @@ func (x AggregateMode) String() string {
 }
 
 func (AggregateMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_zkshare_v1_service_proto_enumTypes[1].Descriptor()
+	return file_zkshare_v1_service_proto_enumTypes[3].Descriptor()
 }
 
 func (AggregateMode) Type() protoreflect.EnumType {
-	return &file_zkshare_v1_service_proto_enumTypes[1]
+	return &file_zkshare_v1_service_proto_enumTypes[3]
 }
 
 func (x AggregateMode) Number() protoreflect.EnumNumber {
@@ -127,7 +289,7 @@ func (x AggregateMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AggregateMode.Descriptor instead.
 func (AggregateMode) EnumDescriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{1}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{3}
 }
 
 // AnchorStatus says whether an anchor counts, as of the ledger's tip.
@@ -171,11 +333,11 @@ func (x AnchorStatus) String() string {
 }
 
 func (AnchorStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_zkshare_v1_service_proto_enumTypes[2].Descriptor()
+	return file_zkshare_v1_service_proto_enumTypes[4].Descriptor()
 }
 
 func (AnchorStatus) Type() protoreflect.EnumType {
-	return &file_zkshare_v1_service_proto_enumTypes[2]
+	return &file_zkshare_v1_service_proto_enumTypes[4]
 }
 
 func (x AnchorStatus) Number() protoreflect.EnumNumber {
@@ -184,18 +346,452 @@ func (x AnchorStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AnchorStatus.Descriptor instead.
 func (AnchorStatus) EnumDescriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{4}
+}
+
+// LedgerEvidence is one ledger transaction, its index in the ledger's log
+// and its inclusion proof under the bundle's checkpoint.
+type LedgerEvidence struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tx            []byte                 `protobuf:"bytes,1,opt,name=tx,proto3" json:"tx,omitempty"`
+	LogIndex      uint64                 `protobuf:"varint,2,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	Inclusion     [][]byte               `protobuf:"bytes,3,rep,name=inclusion,proto3" json:"inclusion,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LedgerEvidence) Reset() {
+	*x = LedgerEvidence{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LedgerEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LedgerEvidence) ProtoMessage() {}
+
+func (x *LedgerEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LedgerEvidence.ProtoReflect.Descriptor instead.
+func (*LedgerEvidence) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LedgerEvidence) GetTx() []byte {
+	if x != nil {
+		return x.Tx
+	}
+	return nil
+}
+
+func (x *LedgerEvidence) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *LedgerEvidence) GetInclusion() [][]byte {
+	if x != nil {
+		return x.Inclusion
+	}
+	return nil
+}
+
+// AggregateBody is what an aggregate bundle adds to the shared header.
+type AggregateBody struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Slot  uint32                 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	// Digest of the chunks' column commitments (anchored with the root).
+	Columns []byte `protobuf:"bytes,3,opt,name=columns,proto3" json:"columns,omitempty"`
+	// The collection's anchor of root and columns.
+	AnchorSequence uint64            `protobuf:"varint,4,opt,name=anchor_sequence,json=anchorSequence,proto3" json:"anchor_sequence,omitempty"`
+	ChunkRows      uint32            `protobuf:"varint,5,opt,name=chunk_rows,json=chunkRows,proto3" json:"chunk_rows,omitempty"`
+	Chunks         []*AggregateChunk `protobuf:"bytes,6,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	ChunkCircuitId []byte            `protobuf:"bytes,7,opt,name=chunk_circuit_id,json=chunkCircuitId,proto3" json:"chunk_circuit_id,omitempty"`
+	ChunkVkSha256  []byte            `protobuf:"bytes,8,opt,name=chunk_vk_sha256,json=chunkVkSha256,proto3" json:"chunk_vk_sha256,omitempty"`
+	// Types that are valid to be assigned to Answer:
+	//
+	//	*AggregateBody_Reveal
+	//	*AggregateBody_Threshold
+	Answer        isAggregateBody_Answer `protobuf_oneof:"answer"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateBody) Reset() {
+	*x = AggregateBody{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateBody) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateBody) ProtoMessage() {}
+
+func (x *AggregateBody) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateBody.ProtoReflect.Descriptor instead.
+func (*AggregateBody) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AggregateBody) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *AggregateBody) GetSlot() uint32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *AggregateBody) GetColumns() []byte {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *AggregateBody) GetAnchorSequence() uint64 {
+	if x != nil {
+		return x.AnchorSequence
+	}
+	return 0
+}
+
+func (x *AggregateBody) GetChunkRows() uint32 {
+	if x != nil {
+		return x.ChunkRows
+	}
+	return 0
+}
+
+func (x *AggregateBody) GetChunks() []*AggregateChunk {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+func (x *AggregateBody) GetChunkCircuitId() []byte {
+	if x != nil {
+		return x.ChunkCircuitId
+	}
+	return nil
+}
+
+func (x *AggregateBody) GetChunkVkSha256() []byte {
+	if x != nil {
+		return x.ChunkVkSha256
+	}
+	return nil
+}
+
+func (x *AggregateBody) GetAnswer() isAggregateBody_Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *AggregateBody) GetReveal() *AggregateReveal {
+	if x != nil {
+		if x, ok := x.Answer.(*AggregateBody_Reveal); ok {
+			return x.Reveal
+		}
+	}
+	return nil
+}
+
+func (x *AggregateBody) GetThreshold() *AggregateThresholdAnswer {
+	if x != nil {
+		if x, ok := x.Answer.(*AggregateBody_Threshold); ok {
+			return x.Threshold
+		}
+	}
+	return nil
+}
+
+type isAggregateBody_Answer interface {
+	isAggregateBody_Answer()
+}
+
+type AggregateBody_Reveal struct {
+	Reveal *AggregateReveal `protobuf:"bytes,9,opt,name=reveal,proto3,oneof"`
+}
+
+type AggregateBody_Threshold struct {
+	Threshold *AggregateThresholdAnswer `protobuf:"bytes,10,opt,name=threshold,proto3,oneof"`
+}
+
+func (*AggregateBody_Reveal) isAggregateBody_Answer() {}
+
+func (*AggregateBody_Threshold) isAggregateBody_Answer() {}
+
+// AggregateChunk is one chunk's blinded partial and its proof.
+type AggregateChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partial       []byte                 `protobuf:"bytes,1,opt,name=partial,proto3" json:"partial,omitempty"`
+	Proof         []byte                 `protobuf:"bytes,2,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateChunk) Reset() {
+	*x = AggregateChunk{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateChunk) ProtoMessage() {}
+
+func (x *AggregateChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateChunk.ProtoReflect.Descriptor instead.
+func (*AggregateChunk) Descriptor() ([]byte, []int) {
 	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{2}
 }
 
-// Bundle is a self-contained proof: the statement, its public inputs, the
-// Groth16 proof, which key verifies it, and the anchor of its root on the
-// ledger with an inclusion proof under a signed checkpoint.
+func (x *AggregateChunk) GetPartial() []byte {
+	if x != nil {
+		return x.Partial
+	}
+	return nil
+}
+
+func (x *AggregateChunk) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+// AggregateReveal: the aggregates in the field's encoding (sum as a
+// canonical decimal), all zero and small set when fewer than min_group
+// records matched.
+type AggregateReveal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         uint64                 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Sum           string                 `protobuf:"bytes,2,opt,name=sum,proto3" json:"sum,omitempty"`
+	Min           uint64                 `protobuf:"varint,3,opt,name=min,proto3" json:"min,omitempty"`
+	Max           uint64                 `protobuf:"varint,4,opt,name=max,proto3" json:"max,omitempty"`
+	MinGroup      uint64                 `protobuf:"varint,5,opt,name=min_group,json=minGroup,proto3" json:"min_group,omitempty"`
+	Small         bool                   `protobuf:"varint,6,opt,name=small,proto3" json:"small,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateReveal) Reset() {
+	*x = AggregateReveal{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateReveal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateReveal) ProtoMessage() {}
+
+func (x *AggregateReveal) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateReveal.ProtoReflect.Descriptor instead.
+func (*AggregateReveal) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AggregateReveal) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AggregateReveal) GetSum() string {
+	if x != nil {
+		return x.Sum
+	}
+	return ""
+}
+
+func (x *AggregateReveal) GetMin() uint64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *AggregateReveal) GetMax() uint64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *AggregateReveal) GetMinGroup() uint64 {
+	if x != nil {
+		return x.MinGroup
+	}
+	return 0
+}
+
+func (x *AggregateReveal) GetSmall() bool {
+	if x != nil {
+		return x.Small
+	}
+	return false
+}
+
+// AggregateThresholdAnswer: which aggregate (count, sum, min, max), the
+// relation (<=, >=, ==), the threshold in the field's terms, the field's
+// signed offset, and whether it holds.
+type AggregateThresholdAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Which         string                 `protobuf:"bytes,1,opt,name=which,proto3" json:"which,omitempty"`
+	Relation      string                 `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
+	Threshold     string                 `protobuf:"bytes,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Offset        uint64                 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	Holds         bool                   `protobuf:"varint,5,opt,name=holds,proto3" json:"holds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateThresholdAnswer) Reset() {
+	*x = AggregateThresholdAnswer{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateThresholdAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateThresholdAnswer) ProtoMessage() {}
+
+func (x *AggregateThresholdAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateThresholdAnswer.ProtoReflect.Descriptor instead.
+func (*AggregateThresholdAnswer) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AggregateThresholdAnswer) GetWhich() string {
+	if x != nil {
+		return x.Which
+	}
+	return ""
+}
+
+func (x *AggregateThresholdAnswer) GetRelation() string {
+	if x != nil {
+		return x.Relation
+	}
+	return ""
+}
+
+func (x *AggregateThresholdAnswer) GetThreshold() string {
+	if x != nil {
+		return x.Threshold
+	}
+	return ""
+}
+
+func (x *AggregateThresholdAnswer) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *AggregateThresholdAnswer) GetHolds() bool {
+	if x != nil {
+		return x.Holds
+	}
+	return false
+}
+
+// Bundle is a self-contained proof of any statement kind: a shared header
+// (version, kind, collection, collection id, schema, query, query hash,
+// root, nonce), the kind's public values (key commitment and result, or
+// the aggregate body), the Groth16 proof, which key verifies it, and the
+// anchor of its root on the ledger with the evidence an offline verifier
+// needs. On disk it is protojson; encoded, at most bundle.MaxSize bytes.
 type Bundle struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	Version      uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	Kind         StatementKind          `protobuf:"varint,2,opt,name=kind,proto3,enum=zkshare.v1.StatementKind" json:"kind,omitempty"`
-	Collection   string                 `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
-	CollectionId []byte                 `protobuf:"bytes,4,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 2: this format (one message for every kind, typed circuit, evidence).
+	Version      uint32        `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Kind         StatementKind `protobuf:"varint,2,opt,name=kind,proto3,enum=zkshare.v1.StatementKind" json:"kind,omitempty"`
+	Collection   string        `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	CollectionId []byte        `protobuf:"bytes,4,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
 	// The collection's schema (JSON) as registered; its hash is on the ledger.
 	Schema    []byte `protobuf:"bytes,5,opt,name=schema,proto3" json:"schema,omitempty"`
 	Query     string `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
@@ -206,23 +802,34 @@ type Bundle struct {
 	KeyCommitment []byte `protobuf:"bytes,9,opt,name=key_commitment,json=keyCommitment,proto3" json:"key_commitment,omitempty"`
 	Result        bool   `protobuf:"varint,10,opt,name=result,proto3" json:"result,omitempty"`
 	Nonce         []byte `protobuf:"bytes,11,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	Circuit       string `protobuf:"bytes,12,opt,name=circuit,proto3" json:"circuit,omitempty"`
-	CircuitId     []byte `protobuf:"bytes,13,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
-	VkSha256      []byte `protobuf:"bytes,14,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
-	Proof         []byte `protobuf:"bytes,15,opt,name=proof,proto3" json:"proof,omitempty"`
+	// The circuit of proof (for aggregates: the combining circuit).
+	Circuit   Circuit `protobuf:"varint,20,opt,name=circuit,proto3,enum=zkshare.v1.Circuit" json:"circuit,omitempty"`
+	CircuitId []byte  `protobuf:"bytes,13,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	VkSha256  []byte  `protobuf:"bytes,14,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	Proof     []byte  `protobuf:"bytes,15,opt,name=proof,proto3" json:"proof,omitempty"`
 	// The anchor transaction of root, its index in the ledger's log, its
 	// inclusion proof, and the signed checkpoint the proof is against.
 	AnchorTx        []byte   `protobuf:"bytes,16,opt,name=anchor_tx,json=anchorTx,proto3" json:"anchor_tx,omitempty"`
 	AnchorLogIndex  uint64   `protobuf:"varint,17,opt,name=anchor_log_index,json=anchorLogIndex,proto3" json:"anchor_log_index,omitempty"`
 	AnchorInclusion [][]byte `protobuf:"bytes,18,rep,name=anchor_inclusion,json=anchorInclusion,proto3" json:"anchor_inclusion,omitempty"`
 	Checkpoint      []byte   `protobuf:"bytes,19,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Aggregates only.
+	Aggregate *AggregateBody `protobuf:"bytes,21,opt,name=aggregate,proto3" json:"aggregate,omitempty"`
+	// Offline evidence, each under checkpoint: the collection's registration
+	// (and any later confirmer-setting transactions), the ConfirmAnchor
+	// transactions of this anchor, and the transaction that set the holder's
+	// key; and the ledger's genesis hash, which transaction signatures cover.
+	CollectionTxs []*LedgerEvidence `protobuf:"bytes,22,rep,name=collection_txs,json=collectionTxs,proto3" json:"collection_txs,omitempty"`
+	Confirmations []*LedgerEvidence `protobuf:"bytes,23,rep,name=confirmations,proto3" json:"confirmations,omitempty"`
+	HolderKeyTx   *LedgerEvidence   `protobuf:"bytes,24,opt,name=holder_key_tx,json=holderKeyTx,proto3" json:"holder_key_tx,omitempty"`
+	GenesisHash   []byte            `protobuf:"bytes,25,opt,name=genesis_hash,json=genesisHash,proto3" json:"genesis_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Bundle) Reset() {
 	*x = Bundle{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[0]
+	mi := &file_zkshare_v1_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +841,7 @@ func (x *Bundle) String() string {
 func (*Bundle) ProtoMessage() {}
 
 func (x *Bundle) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[0]
+	mi := &file_zkshare_v1_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +854,7 @@ func (x *Bundle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bundle.ProtoReflect.Descriptor instead.
 func (*Bundle) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{0}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Bundle) GetVersion() uint32 {
@@ -327,11 +934,11 @@ func (x *Bundle) GetNonce() []byte {
 	return nil
 }
 
-func (x *Bundle) GetCircuit() string {
+func (x *Bundle) GetCircuit() Circuit {
 	if x != nil {
 		return x.Circuit
 	}
-	return ""
+	return Circuit_CIRCUIT_UNSPECIFIED
 }
 
 func (x *Bundle) GetCircuitId() []byte {
@@ -383,6 +990,41 @@ func (x *Bundle) GetCheckpoint() []byte {
 	return nil
 }
 
+func (x *Bundle) GetAggregate() *AggregateBody {
+	if x != nil {
+		return x.Aggregate
+	}
+	return nil
+}
+
+func (x *Bundle) GetCollectionTxs() []*LedgerEvidence {
+	if x != nil {
+		return x.CollectionTxs
+	}
+	return nil
+}
+
+func (x *Bundle) GetConfirmations() []*LedgerEvidence {
+	if x != nil {
+		return x.Confirmations
+	}
+	return nil
+}
+
+func (x *Bundle) GetHolderKeyTx() *LedgerEvidence {
+	if x != nil {
+		return x.HolderKeyTx
+	}
+	return nil
+}
+
+func (x *Bundle) GetGenesisHash() []byte {
+	if x != nil {
+		return x.GenesisHash
+	}
+	return nil
+}
+
 // A record as text, in schema field order.
 type Record struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -394,7 +1036,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[1]
+	mi := &file_zkshare_v1_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +1048,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[1]
+	mi := &file_zkshare_v1_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +1061,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{1}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Record) GetKey() string {
@@ -452,7 +1094,7 @@ type CreateCollectionRequest struct {
 
 func (x *CreateCollectionRequest) Reset() {
 	*x = CreateCollectionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[2]
+	mi := &file_zkshare_v1_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +1106,7 @@ func (x *CreateCollectionRequest) String() string {
 func (*CreateCollectionRequest) ProtoMessage() {}
 
 func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[2]
+	mi := &file_zkshare_v1_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +1119,7 @@ func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCollectionRequest.ProtoReflect.Descriptor instead.
 func (*CreateCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{2}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateCollectionRequest) GetSchema() []byte {
@@ -518,7 +1160,7 @@ type CreateCollectionResponse struct {
 
 func (x *CreateCollectionResponse) Reset() {
 	*x = CreateCollectionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[3]
+	mi := &file_zkshare_v1_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +1172,7 @@ func (x *CreateCollectionResponse) String() string {
 func (*CreateCollectionResponse) ProtoMessage() {}
 
 func (x *CreateCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[3]
+	mi := &file_zkshare_v1_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +1185,7 @@ func (x *CreateCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCollectionResponse.ProtoReflect.Descriptor instead.
 func (*CreateCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{3}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateCollectionResponse) GetCollection() *CollectionInfo {
@@ -578,7 +1220,7 @@ type CollectionInfo struct {
 
 func (x *CollectionInfo) Reset() {
 	*x = CollectionInfo{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[4]
+	mi := &file_zkshare_v1_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +1232,7 @@ func (x *CollectionInfo) String() string {
 func (*CollectionInfo) ProtoMessage() {}
 
 func (x *CollectionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[4]
+	mi := &file_zkshare_v1_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +1245,7 @@ func (x *CollectionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionInfo.ProtoReflect.Descriptor instead.
 func (*CollectionInfo) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{4}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CollectionInfo) GetName() string {
@@ -680,7 +1322,7 @@ type CommitRecordsRequest struct {
 
 func (x *CommitRecordsRequest) Reset() {
 	*x = CommitRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[5]
+	mi := &file_zkshare_v1_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +1334,7 @@ func (x *CommitRecordsRequest) String() string {
 func (*CommitRecordsRequest) ProtoMessage() {}
 
 func (x *CommitRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[5]
+	mi := &file_zkshare_v1_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +1347,7 @@ func (x *CommitRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRecordsRequest.ProtoReflect.Descriptor instead.
 func (*CommitRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{5}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CommitRecordsRequest) GetCollection() string {
@@ -736,7 +1378,7 @@ type CommitRecordsResponse struct {
 
 func (x *CommitRecordsResponse) Reset() {
 	*x = CommitRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[6]
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +1390,7 @@ func (x *CommitRecordsResponse) String() string {
 func (*CommitRecordsResponse) ProtoMessage() {}
 
 func (x *CommitRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[6]
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +1403,7 @@ func (x *CommitRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRecordsResponse.ProtoReflect.Descriptor instead.
 func (*CommitRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{6}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CommitRecordsResponse) GetInserted() uint64 {
@@ -815,7 +1457,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[7]
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1469,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[7]
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1482,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{7}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -859,7 +1501,7 @@ type GetCollectionResponse struct {
 
 func (x *GetCollectionResponse) Reset() {
 	*x = GetCollectionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[8]
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1513,7 @@ func (x *GetCollectionResponse) String() string {
 func (*GetCollectionResponse) ProtoMessage() {}
 
 func (x *GetCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[8]
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1526,7 @@ func (x *GetCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionResponse.ProtoReflect.Descriptor instead.
 func (*GetCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{8}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCollectionResponse) GetCollection() *CollectionInfo {
@@ -913,7 +1555,7 @@ type ProveRequest struct {
 
 func (x *ProveRequest) Reset() {
 	*x = ProveRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[9]
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1567,7 @@ func (x *ProveRequest) String() string {
 func (*ProveRequest) ProtoMessage() {}
 
 func (x *ProveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[9]
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1580,7 @@ func (x *ProveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveRequest.ProtoReflect.Descriptor instead.
 func (*ProveRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{9}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ProveRequest) GetCollection() string {
@@ -1000,7 +1642,7 @@ type ProveAggregateRequest struct {
 
 func (x *ProveAggregateRequest) Reset() {
 	*x = ProveAggregateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1654,7 @@ func (x *ProveAggregateRequest) String() string {
 func (*ProveAggregateRequest) ProtoMessage() {}
 
 func (x *ProveAggregateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1667,7 @@ func (x *ProveAggregateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveAggregateRequest.ProtoReflect.Descriptor instead.
 func (*ProveAggregateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ProveAggregateRequest) GetCollection() string {
@@ -1078,7 +1720,7 @@ type AggregateThreshold struct {
 
 func (x *AggregateThreshold) Reset() {
 	*x = AggregateThreshold{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1732,7 @@ func (x *AggregateThreshold) String() string {
 func (*AggregateThreshold) ProtoMessage() {}
 
 func (x *AggregateThreshold) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1745,7 @@ func (x *AggregateThreshold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateThreshold.ProtoReflect.Descriptor instead.
 func (*AggregateThreshold) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AggregateThreshold) GetAggregate() string {
@@ -1130,11 +1772,8 @@ func (x *AggregateThreshold) GetValue() string {
 // ProveAggregateResponse: progress messages (chunks proven so far), then
 // one with the bundle.
 type ProveAggregateResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The aggregate bundle as JSON, the form `zkshare aggregate` writes:
-	// chunk proofs, the combining proof, the anchor it is about. Set in the
-	// last message only.
-	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Bundle *Bundle                `protobuf:"bytes,6,opt,name=bundle,proto3" json:"bundle,omitempty"`
 	// The statement in words, with the bundle.
 	Statement   string `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
 	ChunksDone  uint32 `protobuf:"varint,3,opt,name=chunks_done,json=chunksDone,proto3" json:"chunks_done,omitempty"`
@@ -1147,7 +1786,7 @@ type ProveAggregateResponse struct {
 
 func (x *ProveAggregateResponse) Reset() {
 	*x = ProveAggregateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1798,7 @@ func (x *ProveAggregateResponse) String() string {
 func (*ProveAggregateResponse) ProtoMessage() {}
 
 func (x *ProveAggregateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,10 +1811,10 @@ func (x *ProveAggregateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveAggregateResponse.ProtoReflect.Descriptor instead.
 func (*ProveAggregateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *ProveAggregateResponse) GetBundle() []byte {
+func (x *ProveAggregateResponse) GetBundle() *Bundle {
 	if x != nil {
 		return x.Bundle
 	}
@@ -1223,7 +1862,7 @@ type ProveResponse struct {
 
 func (x *ProveResponse) Reset() {
 	*x = ProveResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1874,7 @@ func (x *ProveResponse) String() string {
 func (*ProveResponse) ProtoMessage() {}
 
 func (x *ProveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1887,7 @@ func (x *ProveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveResponse.ProtoReflect.Descriptor instead.
 func (*ProveResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ProveResponse) GetBundle() *Bundle {
@@ -1303,7 +1942,7 @@ type AuditReceipt struct {
 
 func (x *AuditReceipt) Reset() {
 	*x = AuditReceipt{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1954,7 @@ func (x *AuditReceipt) String() string {
 func (*AuditReceipt) ProtoMessage() {}
 
 func (x *AuditReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1967,7 @@ func (x *AuditReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditReceipt.ProtoReflect.Descriptor instead.
 func (*AuditReceipt) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AuditReceipt) GetTxHash() []byte {
@@ -1419,7 +2058,7 @@ type AccessPolicy struct {
 
 func (x *AccessPolicy) Reset() {
 	*x = AccessPolicy{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +2070,7 @@ func (x *AccessPolicy) String() string {
 func (*AccessPolicy) ProtoMessage() {}
 
 func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +2083,7 @@ func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessPolicy.ProtoReflect.Descriptor instead.
 func (*AccessPolicy) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AccessPolicy) GetRules() []*PolicyRule {
@@ -1479,7 +2118,7 @@ type PolicyRule struct {
 
 func (x *PolicyRule) Reset() {
 	*x = PolicyRule{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +2130,7 @@ func (x *PolicyRule) String() string {
 func (*PolicyRule) ProtoMessage() {}
 
 func (x *PolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +2143,7 @@ func (x *PolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyRule.ProtoReflect.Descriptor instead.
 func (*PolicyRule) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PolicyRule) GetConsumer() string {
@@ -1584,7 +2223,7 @@ type Expectation struct {
 
 func (x *Expectation) Reset() {
 	*x = Expectation{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +2235,7 @@ func (x *Expectation) String() string {
 func (*Expectation) ProtoMessage() {}
 
 func (x *Expectation) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +2248,7 @@ func (x *Expectation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expectation.ProtoReflect.Descriptor instead.
 func (*Expectation) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Expectation) GetKind() StatementKind {
@@ -1692,7 +2331,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +2343,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +2356,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetPolicyRequest) GetCollection() string {
@@ -1742,7 +2381,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +2393,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +2406,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 type GetPolicyRequest struct {
@@ -1779,7 +2418,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +2430,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +2443,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetPolicyRequest) GetCollection() string {
@@ -1823,7 +2462,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +2474,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +2487,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *AccessPolicy {
@@ -1869,7 +2508,7 @@ type UpdateRecordsRequest struct {
 
 func (x *UpdateRecordsRequest) Reset() {
 	*x = UpdateRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2520,7 @@ func (x *UpdateRecordsRequest) String() string {
 func (*UpdateRecordsRequest) ProtoMessage() {}
 
 func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2533,7 @@ func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateRecordsRequest) GetCollection() string {
@@ -1924,7 +2563,7 @@ type UpdateRecordsResponse struct {
 
 func (x *UpdateRecordsResponse) Reset() {
 	*x = UpdateRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2575,7 @@ func (x *UpdateRecordsResponse) String() string {
 func (*UpdateRecordsResponse) ProtoMessage() {}
 
 func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2588,7 @@ func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateRecordsResponse) GetUpdated() uint64 {
@@ -1998,7 +2637,7 @@ type ConfirmAnchorRequest struct {
 
 func (x *ConfirmAnchorRequest) Reset() {
 	*x = ConfirmAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2649,7 @@ func (x *ConfirmAnchorRequest) String() string {
 func (*ConfirmAnchorRequest) ProtoMessage() {}
 
 func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2662,7 @@ func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConfirmAnchorRequest) GetCollectionId() []byte {
@@ -2057,7 +2696,7 @@ type ConfirmAnchorResponse struct {
 
 func (x *ConfirmAnchorResponse) Reset() {
 	*x = ConfirmAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2708,7 @@ func (x *ConfirmAnchorResponse) String() string {
 func (*ConfirmAnchorResponse) ProtoMessage() {}
 
 func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2721,7 @@ func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConfirmAnchorResponse) GetTxHash() []byte {
@@ -2109,7 +2748,7 @@ type DeleteRecordsRequest struct {
 
 func (x *DeleteRecordsRequest) Reset() {
 	*x = DeleteRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2760,7 @@ func (x *DeleteRecordsRequest) String() string {
 func (*DeleteRecordsRequest) ProtoMessage() {}
 
 func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2773,7 @@ func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteRecordsRequest) GetCollection() string {
@@ -2164,7 +2803,7 @@ type DeleteRecordsResponse struct {
 
 func (x *DeleteRecordsResponse) Reset() {
 	*x = DeleteRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2815,7 @@ func (x *DeleteRecordsResponse) String() string {
 func (*DeleteRecordsResponse) ProtoMessage() {}
 
 func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2828,7 @@ func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteRecordsResponse) GetDeleted() uint64 {
@@ -2253,7 +2892,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2265,7 +2904,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2278,7 +2917,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Receipt) GetCollection() string {
@@ -2389,7 +3028,7 @@ type IssueReceiptRequest struct {
 
 func (x *IssueReceiptRequest) Reset() {
 	*x = IssueReceiptRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +3040,7 @@ func (x *IssueReceiptRequest) String() string {
 func (*IssueReceiptRequest) ProtoMessage() {}
 
 func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +3053,7 @@ func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptRequest.ProtoReflect.Descriptor instead.
 func (*IssueReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *IssueReceiptRequest) GetCollection() string {
@@ -2440,7 +3079,7 @@ type IssueReceiptResponse struct {
 
 func (x *IssueReceiptResponse) Reset() {
 	*x = IssueReceiptResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2452,7 +3091,7 @@ func (x *IssueReceiptResponse) String() string {
 func (*IssueReceiptResponse) ProtoMessage() {}
 
 func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2465,7 +3104,7 @@ func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptResponse.ProtoReflect.Descriptor instead.
 func (*IssueReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *IssueReceiptResponse) GetReceipt() *Receipt {
@@ -2493,7 +3132,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2505,7 +3144,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2518,7 +3157,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *VerifyRequest) GetBundle() *Bundle {
@@ -2568,14 +3207,17 @@ type VerifyResponse struct {
 	AnchorTimeUnixMs int64    `protobuf:"varint,7,opt,name=anchor_time_unix_ms,json=anchorTimeUnixMs,proto3" json:"anchor_time_unix_ms,omitempty"`
 	// What a valid verdict does not rule out, e.g. that the keys came from a
 	// single-party development setup.
-	Warnings      []string `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// The checks that passed and the one that failed, typed.
+	Passed        []Check `protobuf:"varint,9,rep,packed,name=passed,proto3,enum=zkshare.v1.Check" json:"passed,omitempty"`
+	Failed        Check   `protobuf:"varint,10,opt,name=failed,proto3,enum=zkshare.v1.Check" json:"failed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +3229,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +3242,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -2659,11 +3301,24 @@ func (x *VerifyResponse) GetWarnings() []string {
 	return nil
 }
 
+func (x *VerifyResponse) GetPassed() []Check {
+	if x != nil {
+		return x.Passed
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetFailed() Check {
+	if x != nil {
+		return x.Failed
+	}
+	return Check_CHECK_UNSPECIFIED
+}
+
 // VerifierService checks bundles against the ledger.
 type VerifyAggregateRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// An aggregate bundle, JSON.
-	Bundle []byte `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Bundle *Bundle                `protobuf:"bytes,4,opt,name=bundle,proto3" json:"bundle,omitempty"`
 	// As in VerifyRequest.
 	FreshnessSeconds uint32 `protobuf:"varint,2,opt,name=freshness_seconds,json=freshnessSeconds,proto3" json:"freshness_seconds,omitempty"`
 	// What the asker asked.
@@ -2674,7 +3329,7 @@ type VerifyAggregateRequest struct {
 
 func (x *VerifyAggregateRequest) Reset() {
 	*x = VerifyAggregateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2686,7 +3341,7 @@ func (x *VerifyAggregateRequest) String() string {
 func (*VerifyAggregateRequest) ProtoMessage() {}
 
 func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2699,10 +3354,10 @@ func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
-func (x *VerifyAggregateRequest) GetBundle() []byte {
+func (x *VerifyAggregateRequest) GetBundle() *Bundle {
 	if x != nil {
 		return x.Bundle
 	}
@@ -2732,7 +3387,7 @@ type VerifyAggregateResponse struct {
 
 func (x *VerifyAggregateResponse) Reset() {
 	*x = VerifyAggregateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +3399,7 @@ func (x *VerifyAggregateResponse) String() string {
 func (*VerifyAggregateResponse) ProtoMessage() {}
 
 func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +3412,7 @@ func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *VerifyAggregateResponse) GetVerdict() *VerifyResponse {
@@ -2775,7 +3430,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +3442,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +3455,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
 }
 
 type GetCheckpointResponse struct {
@@ -2809,15 +3464,17 @@ type GetCheckpointResponse struct {
 	Checkpoint []byte `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	Height     uint64 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
 	// The Ed25519 key that signs checkpoints and blocks.
-	NodeKey       []byte `protobuf:"bytes,3,opt,name=node_key,json=nodeKey,proto3" json:"node_key,omitempty"`
-	Origin        string `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	NodeKey []byte `protobuf:"bytes,3,opt,name=node_key,json=nodeKey,proto3" json:"node_key,omitempty"`
+	Origin  string `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The keys of every active validator: any of them may sign a checkpoint.
+	ValidatorKeys [][]byte `protobuf:"bytes,5,rep,name=validator_keys,json=validatorKeys,proto3" json:"validator_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +3486,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +3499,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -2873,6 +3530,13 @@ func (x *GetCheckpointResponse) GetOrigin() string {
 	return ""
 }
 
+func (x *GetCheckpointResponse) GetValidatorKeys() [][]byte {
+	if x != nil {
+		return x.ValidatorKeys
+	}
+	return nil
+}
+
 // GetConsistencyProofRequest asks for the RFC 6962 proof that the log of
 // from_size entries is a prefix of the log of to_size entries, so a client
 // can check that two checkpoints it was shown are of one history.
@@ -2887,7 +3551,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2899,7 +3563,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2912,7 +3576,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetConsistencyProofRequest) GetFromSize() uint64 {
@@ -2940,7 +3604,7 @@ type GetConsistencyProofResponse struct {
 
 func (x *GetConsistencyProofResponse) Reset() {
 	*x = GetConsistencyProofResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2952,7 +3616,7 @@ func (x *GetConsistencyProofResponse) String() string {
 func (*GetConsistencyProofResponse) ProtoMessage() {}
 
 func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2965,7 +3629,7 @@ func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofResponse.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetConsistencyProofResponse) GetProof() [][]byte {
@@ -2984,13 +3648,16 @@ type GetAnchorRequest struct {
 	// Also return an anchor that awaits its confirmations: the newest anchor
 	// (at or before at_height), whatever its status.
 	IncludePending bool `protobuf:"varint,3,opt,name=include_pending,json=includePending,proto3" json:"include_pending,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When set: the anchor with this sequence number, whatever its status
+	// (at_height and include_pending are then ignored).
+	Sequence      uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3669,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3682,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -3039,6 +3706,13 @@ func (x *GetAnchorRequest) GetIncludePending() bool {
 	return false
 }
 
+func (x *GetAnchorRequest) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
 type GetAnchorResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Anchor        *Anchor                `protobuf:"bytes,1,opt,name=anchor,proto3" json:"anchor,omitempty"`
@@ -3054,7 +3728,7 @@ type GetAnchorResponse struct {
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3066,7 +3740,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3079,7 +3753,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -3140,7 +3814,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3152,7 +3826,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3165,7 +3839,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -3188,7 +3862,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3200,7 +3874,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3213,7 +3887,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -3261,7 +3935,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3273,7 +3947,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3286,7 +3960,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -3312,7 +3986,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3324,7 +3998,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3337,7 +4011,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -3356,7 +4030,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3368,7 +4042,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3381,7 +4055,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -3400,7 +4074,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +4086,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +4099,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -3450,7 +4124,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3462,7 +4136,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3475,7 +4149,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -3522,7 +4196,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3534,7 +4208,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3547,7 +4221,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
@@ -3601,7 +4275,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3613,7 +4287,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3626,7 +4300,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -3634,6 +4308,259 @@ func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
 		return x.Entries
 	}
 	return nil
+}
+
+type GetCircuitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CircuitId     []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCircuitRequest) Reset() {
+	*x = GetCircuitRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCircuitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCircuitRequest) ProtoMessage() {}
+
+func (x *GetCircuitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCircuitRequest.ProtoReflect.Descriptor instead.
+func (*GetCircuitRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *GetCircuitRequest) GetCircuitId() []byte {
+	if x != nil {
+		return x.CircuitId
+	}
+	return nil
+}
+
+// GetCircuitResponse is a circuit registry entry.
+type GetCircuitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CircuitId     []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	VkSha256      []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	Setup         SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCircuitResponse) Reset() {
+	*x = GetCircuitResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCircuitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCircuitResponse) ProtoMessage() {}
+
+func (x *GetCircuitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCircuitResponse.ProtoReflect.Descriptor instead.
+func (*GetCircuitResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *GetCircuitResponse) GetCircuitId() []byte {
+	if x != nil {
+		return x.CircuitId
+	}
+	return nil
+}
+
+func (x *GetCircuitResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetCircuitResponse) GetVkSha256() []byte {
+	if x != nil {
+		return x.VkSha256
+	}
+	return nil
+}
+
+func (x *GetCircuitResponse) GetSetup() SetupKind {
+	if x != nil {
+		return x.Setup
+	}
+	return SetupKind_SETUP_KIND_UNSPECIFIED
+}
+
+type GetCollectionStateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CollectionId  []byte                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCollectionStateRequest) Reset() {
+	*x = GetCollectionStateRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCollectionStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCollectionStateRequest) ProtoMessage() {}
+
+func (x *GetCollectionStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCollectionStateRequest.ProtoReflect.Descriptor instead.
+func (*GetCollectionStateRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetCollectionStateRequest) GetCollectionId() []byte {
+	if x != nil {
+		return x.CollectionId
+	}
+	return nil
+}
+
+// GetCollectionStateResponse is what a verifier needs of a collection:
+// its holder, schema hash and which anchors count.
+type GetCollectionStateResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Holder     string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	SchemaHash []byte                 `protobuf:"bytes,3,opt,name=schema_hash,json=schemaHash,proto3" json:"schema_hash,omitempty"`
+	// The newest anchor that counts (0: none).
+	LatestSequence uint64 `protobuf:"varint,4,opt,name=latest_sequence,json=latestSequence,proto3" json:"latest_sequence,omitempty"`
+	// Anchors that await (or never got) their confirmations: they never count.
+	PendingSequences      []uint64 `protobuf:"varint,5,rep,packed,name=pending_sequences,json=pendingSequences,proto3" json:"pending_sequences,omitempty"`
+	Confirmers            []string `protobuf:"bytes,6,rep,name=confirmers,proto3" json:"confirmers,omitempty"`
+	ConfirmationsRequired uint32   `protobuf:"varint,7,opt,name=confirmations_required,json=confirmationsRequired,proto3" json:"confirmations_required,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *GetCollectionStateResponse) Reset() {
+	*x = GetCollectionStateResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCollectionStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCollectionStateResponse) ProtoMessage() {}
+
+func (x *GetCollectionStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCollectionStateResponse.ProtoReflect.Descriptor instead.
+func (*GetCollectionStateResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetCollectionStateResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetCollectionStateResponse) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *GetCollectionStateResponse) GetSchemaHash() []byte {
+	if x != nil {
+		return x.SchemaHash
+	}
+	return nil
+}
+
+func (x *GetCollectionStateResponse) GetLatestSequence() uint64 {
+	if x != nil {
+		return x.LatestSequence
+	}
+	return 0
+}
+
+func (x *GetCollectionStateResponse) GetPendingSequences() []uint64 {
+	if x != nil {
+		return x.PendingSequences
+	}
+	return nil
+}
+
+func (x *GetCollectionStateResponse) GetConfirmers() []string {
+	if x != nil {
+		return x.Confirmers
+	}
+	return nil
+}
+
+func (x *GetCollectionStateResponse) GetConfirmationsRequired() uint32 {
+	if x != nil {
+		return x.ConfirmationsRequired
+	}
+	return 0
 }
 
 type RegisterParticipantRequest struct {
@@ -3648,7 +4575,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3660,7 +4587,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3673,7 +4600,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -3716,7 +4643,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[51]
+	mi := &file_zkshare_v1_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3728,7 +4655,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[51]
+	mi := &file_zkshare_v1_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3741,7 +4668,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{51}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -3777,7 +4704,41 @@ var File_zkshare_v1_service_proto protoreflect.FileDescriptor
 const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"\x18zkshare/v1/service.proto\x12\n" +
-	"zkshare.v1\x1a\x1bzkshare/v1/governance.proto\x1a\x17zkshare/v1/ledger.proto\"\xca\x04\n" +
+	"zkshare.v1\x1a\x1bzkshare/v1/governance.proto\x1a\x17zkshare/v1/ledger.proto\"[\n" +
+	"\x0eLedgerEvidence\x12\x0e\n" +
+	"\x02tx\x18\x01 \x01(\fR\x02tx\x12\x1b\n" +
+	"\tlog_index\x18\x02 \x01(\x04R\blogIndex\x12\x1c\n" +
+	"\tinclusion\x18\x03 \x03(\fR\tinclusion\"\xa8\x03\n" +
+	"\rAggregateBody\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
+	"\acolumns\x18\x03 \x01(\fR\acolumns\x12'\n" +
+	"\x0fanchor_sequence\x18\x04 \x01(\x04R\x0eanchorSequence\x12\x1d\n" +
+	"\n" +
+	"chunk_rows\x18\x05 \x01(\rR\tchunkRows\x122\n" +
+	"\x06chunks\x18\x06 \x03(\v2\x1a.zkshare.v1.AggregateChunkR\x06chunks\x12(\n" +
+	"\x10chunk_circuit_id\x18\a \x01(\fR\x0echunkCircuitId\x12&\n" +
+	"\x0fchunk_vk_sha256\x18\b \x01(\fR\rchunkVkSha256\x125\n" +
+	"\x06reveal\x18\t \x01(\v2\x1b.zkshare.v1.AggregateRevealH\x00R\x06reveal\x12D\n" +
+	"\tthreshold\x18\n" +
+	" \x01(\v2$.zkshare.v1.AggregateThresholdAnswerH\x00R\tthresholdB\b\n" +
+	"\x06answer\"@\n" +
+	"\x0eAggregateChunk\x12\x18\n" +
+	"\apartial\x18\x01 \x01(\fR\apartial\x12\x14\n" +
+	"\x05proof\x18\x02 \x01(\fR\x05proof\"\x90\x01\n" +
+	"\x0fAggregateReveal\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\x12\x10\n" +
+	"\x03sum\x18\x02 \x01(\tR\x03sum\x12\x10\n" +
+	"\x03min\x18\x03 \x01(\x04R\x03min\x12\x10\n" +
+	"\x03max\x18\x04 \x01(\x04R\x03max\x12\x1b\n" +
+	"\tmin_group\x18\x05 \x01(\x04R\bminGroup\x12\x14\n" +
+	"\x05small\x18\x06 \x01(\bR\x05small\"\x98\x01\n" +
+	"\x18AggregateThresholdAnswer\x12\x14\n" +
+	"\x05which\x18\x01 \x01(\tR\x05which\x12\x1a\n" +
+	"\brelation\x18\x02 \x01(\tR\brelation\x12\x1c\n" +
+	"\tthreshold\x18\x03 \x01(\tR\tthreshold\x12\x16\n" +
+	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x14\n" +
+	"\x05holds\x18\x05 \x01(\bR\x05holds\"\x94\a\n" +
 	"\x06Bundle\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.zkshare.v1.StatementKindR\x04kind\x12\x1e\n" +
@@ -3793,8 +4754,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x0ekey_commitment\x18\t \x01(\fR\rkeyCommitment\x12\x16\n" +
 	"\x06result\x18\n" +
 	" \x01(\bR\x06result\x12\x14\n" +
-	"\x05nonce\x18\v \x01(\fR\x05nonce\x12\x18\n" +
-	"\acircuit\x18\f \x01(\tR\acircuit\x12\x1d\n" +
+	"\x05nonce\x18\v \x01(\fR\x05nonce\x12-\n" +
+	"\acircuit\x18\x14 \x01(\x0e2\x13.zkshare.v1.CircuitR\acircuit\x12\x1d\n" +
 	"\n" +
 	"circuit_id\x18\r \x01(\fR\tcircuitId\x12\x1b\n" +
 	"\tvk_sha256\x18\x0e \x01(\fR\bvkSha256\x12\x14\n" +
@@ -3804,7 +4765,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x10anchor_inclusion\x18\x12 \x03(\fR\x0fanchorInclusion\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x13 \x01(\fR\n" +
-	"checkpoint\"2\n" +
+	"checkpoint\x127\n" +
+	"\taggregate\x18\x15 \x01(\v2\x19.zkshare.v1.AggregateBodyR\taggregate\x12A\n" +
+	"\x0ecollection_txs\x18\x16 \x03(\v2\x1a.zkshare.v1.LedgerEvidenceR\rcollectionTxs\x12@\n" +
+	"\rconfirmations\x18\x17 \x03(\v2\x1a.zkshare.v1.LedgerEvidenceR\rconfirmations\x12>\n" +
+	"\rholder_key_tx\x18\x18 \x01(\v2\x1a.zkshare.v1.LedgerEvidenceR\vholderKeyTx\x12!\n" +
+	"\fgenesis_hash\x18\x19 \x01(\fR\vgenesisHashJ\x04\b\f\x10\rR\fcircuit_name\"2\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\tR\x06values\"\x9c\x01\n" +
@@ -3869,14 +4835,14 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x12AggregateThreshold\x12\x1c\n" +
 	"\taggregate\x18\x01 \x01(\tR\taggregate\x12\x1a\n" +
 	"\brelation\x18\x02 \x01(\tR\brelation\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\tR\x05value\"\xc2\x01\n" +
-	"\x16ProveAggregateResponse\x12\x16\n" +
-	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12\x1c\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\xdc\x01\n" +
+	"\x16ProveAggregateResponse\x12*\n" +
+	"\x06bundle\x18\x06 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\x12\x1f\n" +
 	"\vchunks_done\x18\x03 \x01(\rR\n" +
 	"chunksDone\x12!\n" +
 	"\fchunks_total\x18\x04 \x01(\rR\vchunksTotal\x12.\n" +
-	"\x05audit\x18\x05 \x01(\v2\x18.zkshare.v1.AuditReceiptR\x05audit\"\x89\x01\n" +
+	"\x05audit\x18\x05 \x01(\v2\x18.zkshare.v1.AuditReceiptR\x05auditJ\x04\b\x01\x10\x02\"\x89\x01\n" +
 	"\rProveResponse\x12*\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\x12.\n" +
@@ -3995,7 +4961,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12+\n" +
 	"\x11freshness_seconds\x18\x04 \x01(\rR\x10freshnessSeconds\x12/\n" +
-	"\x06expect\x18\x05 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"\x87\x02\n" +
+	"\x06expect\x18\x05 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"\xdd\x02\n" +
 	"\x0eVerifyResponse\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\x12!\n" +
@@ -4004,30 +4970,35 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x06checks\x18\x05 \x03(\tR\x06checks\x12#\n" +
 	"\ranchor_height\x18\x06 \x01(\x04R\fanchorHeight\x12-\n" +
 	"\x13anchor_time_unix_ms\x18\a \x01(\x03R\x10anchorTimeUnixMs\x12\x1a\n" +
-	"\bwarnings\x18\b \x03(\tR\bwarnings\"\x8e\x01\n" +
-	"\x16VerifyAggregateRequest\x12\x16\n" +
-	"\x06bundle\x18\x01 \x01(\fR\x06bundle\x12+\n" +
+	"\bwarnings\x18\b \x03(\tR\bwarnings\x12)\n" +
+	"\x06passed\x18\t \x03(\x0e2\x11.zkshare.v1.CheckR\x06passed\x12)\n" +
+	"\x06failed\x18\n" +
+	" \x01(\x0e2\x11.zkshare.v1.CheckR\x06failed\"\xa8\x01\n" +
+	"\x16VerifyAggregateRequest\x12*\n" +
+	"\x06bundle\x18\x04 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12+\n" +
 	"\x11freshness_seconds\x18\x02 \x01(\rR\x10freshnessSeconds\x12/\n" +
-	"\x06expect\x18\x03 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"O\n" +
+	"\x06expect\x18\x03 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expectJ\x04\b\x01\x10\x02\"O\n" +
 	"\x17VerifyAggregateResponse\x124\n" +
 	"\averdict\x18\x01 \x01(\v2\x1a.zkshare.v1.VerifyResponseR\averdict\"\x16\n" +
-	"\x14GetCheckpointRequest\"\x82\x01\n" +
+	"\x14GetCheckpointRequest\"\xa9\x01\n" +
 	"\x15GetCheckpointResponse\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\fR\n" +
 	"checkpoint\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x04R\x06height\x12\x19\n" +
 	"\bnode_key\x18\x03 \x01(\fR\anodeKey\x12\x16\n" +
-	"\x06origin\x18\x04 \x01(\tR\x06origin\"R\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\x12%\n" +
+	"\x0evalidator_keys\x18\x05 \x03(\fR\rvalidatorKeys\"R\n" +
 	"\x1aGetConsistencyProofRequest\x12\x1b\n" +
 	"\tfrom_size\x18\x01 \x01(\x04R\bfromSize\x12\x17\n" +
 	"\ato_size\x18\x02 \x01(\x04R\x06toSize\"3\n" +
 	"\x1bGetConsistencyProofResponse\x12\x14\n" +
-	"\x05proof\x18\x01 \x03(\fR\x05proof\"}\n" +
+	"\x05proof\x18\x01 \x03(\fR\x05proof\"\x99\x01\n" +
 	"\x10GetAnchorRequest\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x1b\n" +
 	"\tat_height\x18\x02 \x01(\x04R\batHeight\x12'\n" +
-	"\x0finclude_pending\x18\x03 \x01(\bR\x0eincludePending\"\xf9\x01\n" +
+	"\x0finclude_pending\x18\x03 \x01(\bR\x0eincludePending\x12\x1a\n" +
+	"\bsequence\x18\x04 \x01(\x04R\bsequence\"\xf9\x01\n" +
 	"\x11GetAnchorResponse\x12*\n" +
 	"\x06anchor\x18\x01 \x01(\v2\x12.zkshare.v1.AnchorR\x06anchor\x12\x17\n" +
 	"\atx_hash\x18\x02 \x01(\fR\x06txHash\x12\x16\n" +
@@ -4073,7 +5044,29 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x05 \x01(\x03R\n" +
 	"timeUnixMs\"L\n" +
 	"\x18ListAuditEntriesResponse\x120\n" +
-	"\aentries\x18\x01 \x03(\v2\x16.zkshare.v1.AuditEntryR\aentries\"q\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.zkshare.v1.AuditEntryR\aentries\"2\n" +
+	"\x11GetCircuitRequest\x12\x1d\n" +
+	"\n" +
+	"circuit_id\x18\x01 \x01(\fR\tcircuitId\"\x91\x01\n" +
+	"\x12GetCircuitResponse\x12\x1d\n" +
+	"\n" +
+	"circuit_id\x18\x01 \x01(\fR\tcircuitId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
+	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\x12+\n" +
+	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"@\n" +
+	"\x19GetCollectionStateRequest\x12#\n" +
+	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\"\x96\x02\n" +
+	"\x1aGetCollectionStateResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x1f\n" +
+	"\vschema_hash\x18\x03 \x01(\fR\n" +
+	"schemaHash\x12'\n" +
+	"\x0flatest_sequence\x18\x04 \x01(\x04R\x0elatestSequence\x12+\n" +
+	"\x11pending_sequences\x18\x05 \x03(\x04R\x10pendingSequences\x12\x1e\n" +
+	"\n" +
+	"confirmers\x18\x06 \x03(\tR\n" +
+	"confirmers\x125\n" +
+	"\x16confirmations_required\x18\a \x01(\rR\x15confirmationsRequired\"q\n" +
 	"\x1aRegisterParticipantRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x10.zkshare.v1.RoleR\x04role\x12\x1d\n" +
@@ -4089,7 +5082,30 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
 	"\x15STATEMENT_KIND_EXISTS\x10\x02\x12\x1c\n" +
-	"\x18STATEMENT_KIND_AGGREGATE\x10\x03*h\n" +
+	"\x18STATEMENT_KIND_AGGREGATE\x10\x03*\xa0\x01\n" +
+	"\aCircuit\x12\x17\n" +
+	"\x13CIRCUIT_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fCIRCUIT_SUBJECT\x10\x01\x12\x12\n" +
+	"\x0eCIRCUIT_EXISTS\x10\x02\x12\x15\n" +
+	"\x11CIRCUIT_AGGREGATE\x10\x03\x12\x1b\n" +
+	"\x17CIRCUIT_AGGREGATE_TOTAL\x10\x04\x12\x1f\n" +
+	"\x1bCIRCUIT_AGGREGATE_THRESHOLD\x10\x05*\xad\x02\n" +
+	"\x05Check\x12\x15\n" +
+	"\x11CHECK_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fCHECK_DECODE\x10\x01\x12\x16\n" +
+	"\x12CHECK_KEY_REGISTRY\x10\x02\x12\x10\n" +
+	"\fCHECK_ANCHOR\x10\x03\x12\x13\n" +
+	"\x0fCHECK_FRESHNESS\x10\x04\x12\x10\n" +
+	"\fCHECK_SCHEMA\x10\x05\x12\x17\n" +
+	"\x13CHECK_VERIFYING_KEY\x10\x06\x12\x17\n" +
+	"\x13CHECK_COLLECTION_ID\x10\a\x12\x14\n" +
+	"\x10CHECK_QUERY_HASH\x10\b\x12\x15\n" +
+	"\x11CHECK_EXPECTATION\x10\t\x12\x0f\n" +
+	"\vCHECK_NONCE\x10\n" +
+	"\x12\x11\n" +
+	"\rCHECK_SUBJECT\x10\v\x12\x16\n" +
+	"\x12CHECK_COMPLETENESS\x10\f\x12\x0f\n" +
+	"\vCHECK_PROOF\x10\r*h\n" +
 	"\rAggregateMode\x12\x1e\n" +
 	"\x1aAGGREGATE_MODE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AGGREGATE_MODE_REVEAL\x10\x01\x12\x1c\n" +
@@ -4114,7 +5130,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\rSetConfirmers\x12 .zkshare.v1.SetConfirmersRequest\x1a!.zkshare.v1.SetConfirmersResponse2\xae\x01\n" +
 	"\x0fVerifierService\x12?\n" +
 	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse\x12Z\n" +
-	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\xee\x04\n" +
+	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\xa0\x06\n" +
 	"\rLedgerService\x12T\n" +
 	"\rGetCheckpoint\x12 .zkshare.v1.GetCheckpointRequest\x1a!.zkshare.v1.GetCheckpointResponse\x12f\n" +
 	"\x13GetConsistencyProof\x12&.zkshare.v1.GetConsistencyProofRequest\x1a'.zkshare.v1.GetConsistencyProofResponse\x12H\n" +
@@ -4123,7 +5139,10 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"ListBlocks\x12\x1d.zkshare.v1.ListBlocksRequest\x1a\x1e.zkshare.v1.ListBlocksResponse\x12P\n" +
 	"\vWatchBlocks\x12\x1e.zkshare.v1.WatchBlocksRequest\x1a\x1f.zkshare.v1.WatchBlocksResponse0\x01\x12]\n" +
-	"\x10ListAuditEntries\x12#.zkshare.v1.ListAuditEntriesRequest\x1a$.zkshare.v1.ListAuditEntriesResponse2\xd4\x02\n" +
+	"\x10ListAuditEntries\x12#.zkshare.v1.ListAuditEntriesRequest\x1a$.zkshare.v1.ListAuditEntriesResponse\x12K\n" +
+	"\n" +
+	"GetCircuit\x12\x1d.zkshare.v1.GetCircuitRequest\x1a\x1e.zkshare.v1.GetCircuitResponse\x12c\n" +
+	"\x12GetCollectionState\x12%.zkshare.v1.GetCollectionStateRequest\x1a&.zkshare.v1.GetCollectionStateResponse2\xd4\x02\n" +
 	"\fAdminService\x12f\n" +
 	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponse\x12B\n" +
 	"\aPropose\x12\x1a.zkshare.v1.ProposeRequest\x1a\x1b.zkshare.v1.ProposeResponse\x12B\n" +
@@ -4145,164 +5164,193 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 	return file_zkshare_v1_service_proto_rawDescData
 }
 
-var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
-	(AggregateMode)(0),                  // 1: zkshare.v1.AggregateMode
-	(AnchorStatus)(0),                   // 2: zkshare.v1.AnchorStatus
-	(*Bundle)(nil),                      // 3: zkshare.v1.Bundle
-	(*Record)(nil),                      // 4: zkshare.v1.Record
-	(*CreateCollectionRequest)(nil),     // 5: zkshare.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),    // 6: zkshare.v1.CreateCollectionResponse
-	(*CollectionInfo)(nil),              // 7: zkshare.v1.CollectionInfo
-	(*CommitRecordsRequest)(nil),        // 8: zkshare.v1.CommitRecordsRequest
-	(*CommitRecordsResponse)(nil),       // 9: zkshare.v1.CommitRecordsResponse
-	(*GetCollectionRequest)(nil),        // 10: zkshare.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),       // 11: zkshare.v1.GetCollectionResponse
-	(*ProveRequest)(nil),                // 12: zkshare.v1.ProveRequest
-	(*ProveAggregateRequest)(nil),       // 13: zkshare.v1.ProveAggregateRequest
-	(*AggregateThreshold)(nil),          // 14: zkshare.v1.AggregateThreshold
-	(*ProveAggregateResponse)(nil),      // 15: zkshare.v1.ProveAggregateResponse
-	(*ProveResponse)(nil),               // 16: zkshare.v1.ProveResponse
-	(*AuditReceipt)(nil),                // 17: zkshare.v1.AuditReceipt
-	(*AccessPolicy)(nil),                // 18: zkshare.v1.AccessPolicy
-	(*PolicyRule)(nil),                  // 19: zkshare.v1.PolicyRule
-	(*Expectation)(nil),                 // 20: zkshare.v1.Expectation
-	(*SetPolicyRequest)(nil),            // 21: zkshare.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),           // 22: zkshare.v1.SetPolicyResponse
-	(*GetPolicyRequest)(nil),            // 23: zkshare.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),           // 24: zkshare.v1.GetPolicyResponse
-	(*UpdateRecordsRequest)(nil),        // 25: zkshare.v1.UpdateRecordsRequest
-	(*UpdateRecordsResponse)(nil),       // 26: zkshare.v1.UpdateRecordsResponse
-	(*ConfirmAnchorRequest)(nil),        // 27: zkshare.v1.ConfirmAnchorRequest
-	(*ConfirmAnchorResponse)(nil),       // 28: zkshare.v1.ConfirmAnchorResponse
-	(*DeleteRecordsRequest)(nil),        // 29: zkshare.v1.DeleteRecordsRequest
-	(*DeleteRecordsResponse)(nil),       // 30: zkshare.v1.DeleteRecordsResponse
-	(*Receipt)(nil),                     // 31: zkshare.v1.Receipt
-	(*IssueReceiptRequest)(nil),         // 32: zkshare.v1.IssueReceiptRequest
-	(*IssueReceiptResponse)(nil),        // 33: zkshare.v1.IssueReceiptResponse
-	(*VerifyRequest)(nil),               // 34: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 35: zkshare.v1.VerifyResponse
-	(*VerifyAggregateRequest)(nil),      // 36: zkshare.v1.VerifyAggregateRequest
-	(*VerifyAggregateResponse)(nil),     // 37: zkshare.v1.VerifyAggregateResponse
-	(*GetCheckpointRequest)(nil),        // 38: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 39: zkshare.v1.GetCheckpointResponse
-	(*GetConsistencyProofRequest)(nil),  // 40: zkshare.v1.GetConsistencyProofRequest
-	(*GetConsistencyProofResponse)(nil), // 41: zkshare.v1.GetConsistencyProofResponse
-	(*GetAnchorRequest)(nil),            // 42: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),           // 43: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),       // 44: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),      // 45: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),           // 46: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),          // 47: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),          // 48: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),         // 49: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),     // 50: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                  // 51: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),    // 52: zkshare.v1.ListAuditEntriesResponse
-	(*RegisterParticipantRequest)(nil),  // 53: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil), // 54: zkshare.v1.RegisterParticipantResponse
-	(*Anchor)(nil),                      // 55: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 56: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 57: zkshare.v1.Audit
-	(Role)(0),                           // 58: zkshare.v1.Role
-	(*SetConfirmersRequest)(nil),        // 59: zkshare.v1.SetConfirmersRequest
-	(*ProposeRequest)(nil),              // 60: zkshare.v1.ProposeRequest
-	(*ApproveRequest)(nil),              // 61: zkshare.v1.ApproveRequest
-	(*ListProposalsRequest)(nil),        // 62: zkshare.v1.ListProposalsRequest
-	(*SetConfirmersResponse)(nil),       // 63: zkshare.v1.SetConfirmersResponse
-	(*ProposeResponse)(nil),             // 64: zkshare.v1.ProposeResponse
-	(*ApproveResponse)(nil),             // 65: zkshare.v1.ApproveResponse
-	(*ListProposalsResponse)(nil),       // 66: zkshare.v1.ListProposalsResponse
+	(Circuit)(0),                        // 1: zkshare.v1.Circuit
+	(Check)(0),                          // 2: zkshare.v1.Check
+	(AggregateMode)(0),                  // 3: zkshare.v1.AggregateMode
+	(AnchorStatus)(0),                   // 4: zkshare.v1.AnchorStatus
+	(*LedgerEvidence)(nil),              // 5: zkshare.v1.LedgerEvidence
+	(*AggregateBody)(nil),               // 6: zkshare.v1.AggregateBody
+	(*AggregateChunk)(nil),              // 7: zkshare.v1.AggregateChunk
+	(*AggregateReveal)(nil),             // 8: zkshare.v1.AggregateReveal
+	(*AggregateThresholdAnswer)(nil),    // 9: zkshare.v1.AggregateThresholdAnswer
+	(*Bundle)(nil),                      // 10: zkshare.v1.Bundle
+	(*Record)(nil),                      // 11: zkshare.v1.Record
+	(*CreateCollectionRequest)(nil),     // 12: zkshare.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),    // 13: zkshare.v1.CreateCollectionResponse
+	(*CollectionInfo)(nil),              // 14: zkshare.v1.CollectionInfo
+	(*CommitRecordsRequest)(nil),        // 15: zkshare.v1.CommitRecordsRequest
+	(*CommitRecordsResponse)(nil),       // 16: zkshare.v1.CommitRecordsResponse
+	(*GetCollectionRequest)(nil),        // 17: zkshare.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),       // 18: zkshare.v1.GetCollectionResponse
+	(*ProveRequest)(nil),                // 19: zkshare.v1.ProveRequest
+	(*ProveAggregateRequest)(nil),       // 20: zkshare.v1.ProveAggregateRequest
+	(*AggregateThreshold)(nil),          // 21: zkshare.v1.AggregateThreshold
+	(*ProveAggregateResponse)(nil),      // 22: zkshare.v1.ProveAggregateResponse
+	(*ProveResponse)(nil),               // 23: zkshare.v1.ProveResponse
+	(*AuditReceipt)(nil),                // 24: zkshare.v1.AuditReceipt
+	(*AccessPolicy)(nil),                // 25: zkshare.v1.AccessPolicy
+	(*PolicyRule)(nil),                  // 26: zkshare.v1.PolicyRule
+	(*Expectation)(nil),                 // 27: zkshare.v1.Expectation
+	(*SetPolicyRequest)(nil),            // 28: zkshare.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),           // 29: zkshare.v1.SetPolicyResponse
+	(*GetPolicyRequest)(nil),            // 30: zkshare.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),           // 31: zkshare.v1.GetPolicyResponse
+	(*UpdateRecordsRequest)(nil),        // 32: zkshare.v1.UpdateRecordsRequest
+	(*UpdateRecordsResponse)(nil),       // 33: zkshare.v1.UpdateRecordsResponse
+	(*ConfirmAnchorRequest)(nil),        // 34: zkshare.v1.ConfirmAnchorRequest
+	(*ConfirmAnchorResponse)(nil),       // 35: zkshare.v1.ConfirmAnchorResponse
+	(*DeleteRecordsRequest)(nil),        // 36: zkshare.v1.DeleteRecordsRequest
+	(*DeleteRecordsResponse)(nil),       // 37: zkshare.v1.DeleteRecordsResponse
+	(*Receipt)(nil),                     // 38: zkshare.v1.Receipt
+	(*IssueReceiptRequest)(nil),         // 39: zkshare.v1.IssueReceiptRequest
+	(*IssueReceiptResponse)(nil),        // 40: zkshare.v1.IssueReceiptResponse
+	(*VerifyRequest)(nil),               // 41: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),              // 42: zkshare.v1.VerifyResponse
+	(*VerifyAggregateRequest)(nil),      // 43: zkshare.v1.VerifyAggregateRequest
+	(*VerifyAggregateResponse)(nil),     // 44: zkshare.v1.VerifyAggregateResponse
+	(*GetCheckpointRequest)(nil),        // 45: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 46: zkshare.v1.GetCheckpointResponse
+	(*GetConsistencyProofRequest)(nil),  // 47: zkshare.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil), // 48: zkshare.v1.GetConsistencyProofResponse
+	(*GetAnchorRequest)(nil),            // 49: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),           // 50: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),       // 51: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),      // 52: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),           // 53: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),          // 54: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),          // 55: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),         // 56: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),     // 57: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                  // 58: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),    // 59: zkshare.v1.ListAuditEntriesResponse
+	(*GetCircuitRequest)(nil),           // 60: zkshare.v1.GetCircuitRequest
+	(*GetCircuitResponse)(nil),          // 61: zkshare.v1.GetCircuitResponse
+	(*GetCollectionStateRequest)(nil),   // 62: zkshare.v1.GetCollectionStateRequest
+	(*GetCollectionStateResponse)(nil),  // 63: zkshare.v1.GetCollectionStateResponse
+	(*RegisterParticipantRequest)(nil),  // 64: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil), // 65: zkshare.v1.RegisterParticipantResponse
+	(*Anchor)(nil),                      // 66: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 67: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 68: zkshare.v1.Audit
+	(SetupKind)(0),                      // 69: zkshare.v1.SetupKind
+	(Role)(0),                           // 70: zkshare.v1.Role
+	(*SetConfirmersRequest)(nil),        // 71: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),              // 72: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),              // 73: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),        // 74: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),       // 75: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),             // 76: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),             // 77: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),       // 78: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
-	0,  // 0: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
-	7,  // 1: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	4,  // 2: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
-	7,  // 3: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	0,  // 4: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
-	14, // 5: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
-	17, // 6: zkshare.v1.ProveAggregateResponse.audit:type_name -> zkshare.v1.AuditReceipt
-	3,  // 7: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
-	17, // 8: zkshare.v1.ProveResponse.audit:type_name -> zkshare.v1.AuditReceipt
-	19, // 9: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
-	0,  // 10: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
-	1,  // 11: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
-	0,  // 12: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
-	1,  // 13: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
-	14, // 14: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
-	18, // 15: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
-	18, // 16: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
-	4,  // 17: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
-	31, // 18: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
-	3,  // 19: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	20, // 20: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
-	20, // 21: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
-	35, // 22: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	55, // 23: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	2,  // 24: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
-	56, // 25: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	56, // 26: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	57, // 27: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	17, // 28: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
-	51, // 29: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	58, // 30: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	5,  // 31: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	8,  // 32: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	25, // 33: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	29, // 34: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	10, // 35: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	21, // 36: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	23, // 37: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	12, // 38: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	13, // 39: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
-	32, // 40: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	27, // 41: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	59, // 42: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
-	34, // 43: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	36, // 44: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	38, // 45: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	40, // 46: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
-	42, // 47: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	44, // 48: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	46, // 49: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	48, // 50: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	50, // 51: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	53, // 52: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	60, // 53: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
-	61, // 54: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
-	62, // 55: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
-	6,  // 56: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	9,  // 57: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	26, // 58: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	30, // 59: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	11, // 60: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	22, // 61: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	24, // 62: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	16, // 63: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	15, // 64: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	33, // 65: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	28, // 66: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	63, // 67: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
-	35, // 68: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	37, // 69: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	39, // 70: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	41, // 71: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	43, // 72: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	45, // 73: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	47, // 74: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	49, // 75: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	52, // 76: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	54, // 77: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	64, // 78: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
-	65, // 79: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
-	66, // 80: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
-	56, // [56:81] is the sub-list for method output_type
-	31, // [31:56] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	7,  // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
+	8,  // 1: zkshare.v1.AggregateBody.reveal:type_name -> zkshare.v1.AggregateReveal
+	9,  // 2: zkshare.v1.AggregateBody.threshold:type_name -> zkshare.v1.AggregateThresholdAnswer
+	0,  // 3: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
+	1,  // 4: zkshare.v1.Bundle.circuit:type_name -> zkshare.v1.Circuit
+	6,  // 5: zkshare.v1.Bundle.aggregate:type_name -> zkshare.v1.AggregateBody
+	5,  // 6: zkshare.v1.Bundle.collection_txs:type_name -> zkshare.v1.LedgerEvidence
+	5,  // 7: zkshare.v1.Bundle.confirmations:type_name -> zkshare.v1.LedgerEvidence
+	5,  // 8: zkshare.v1.Bundle.holder_key_tx:type_name -> zkshare.v1.LedgerEvidence
+	14, // 9: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	11, // 10: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
+	14, // 11: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	0,  // 12: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
+	21, // 13: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
+	10, // 14: zkshare.v1.ProveAggregateResponse.bundle:type_name -> zkshare.v1.Bundle
+	24, // 15: zkshare.v1.ProveAggregateResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	10, // 16: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
+	24, // 17: zkshare.v1.ProveResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	26, // 18: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
+	0,  // 19: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
+	3,  // 20: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
+	0,  // 21: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
+	3,  // 22: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
+	21, // 23: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
+	25, // 24: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
+	25, // 25: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
+	11, // 26: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
+	38, // 27: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
+	10, // 28: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	27, // 29: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
+	2,  // 30: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
+	2,  // 31: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
+	10, // 32: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
+	27, // 33: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
+	42, // 34: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
+	66, // 35: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	4,  // 36: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
+	67, // 37: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	67, // 38: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	68, // 39: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	24, // 40: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
+	58, // 41: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	69, // 42: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
+	70, // 43: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	12, // 44: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	15, // 45: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	32, // 46: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	36, // 47: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	17, // 48: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	28, // 49: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	30, // 50: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	19, // 51: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	20, // 52: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	39, // 53: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	34, // 54: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	71, // 55: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	41, // 56: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	43, // 57: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	45, // 58: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	47, // 59: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
+	49, // 60: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	51, // 61: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	53, // 62: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	55, // 63: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	57, // 64: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	60, // 65: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
+	62, // 66: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
+	64, // 67: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	72, // 68: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	73, // 69: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	74, // 70: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	13, // 71: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	16, // 72: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	33, // 73: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	37, // 74: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	18, // 75: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	29, // 76: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	31, // 77: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	23, // 78: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	22, // 79: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	40, // 80: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	35, // 81: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	75, // 82: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	42, // 83: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	44, // 84: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	46, // 85: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	48, // 86: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	50, // 87: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	52, // 88: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	54, // 89: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	56, // 90: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	59, // 91: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	61, // 92: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
+	63, // 93: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
+	65, // 94: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	76, // 95: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	77, // 96: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	78, // 97: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	71, // [71:98] is the sub-list for method output_type
+	44, // [44:71] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -4312,13 +5360,17 @@ func file_zkshare_v1_service_proto_init() {
 	}
 	file_zkshare_v1_governance_proto_init()
 	file_zkshare_v1_ledger_proto_init()
+	file_zkshare_v1_service_proto_msgTypes[1].OneofWrappers = []any{
+		(*AggregateBody_Reveal)(nil),
+		(*AggregateBody_Threshold)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   52,
+			NumEnums:      5,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

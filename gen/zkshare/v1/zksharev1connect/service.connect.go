@@ -97,6 +97,12 @@ const (
 	// LedgerServiceListAuditEntriesProcedure is the fully-qualified name of the LedgerService's
 	// ListAuditEntries RPC.
 	LedgerServiceListAuditEntriesProcedure = "/zkshare.v1.LedgerService/ListAuditEntries"
+	// LedgerServiceGetCircuitProcedure is the fully-qualified name of the LedgerService's GetCircuit
+	// RPC.
+	LedgerServiceGetCircuitProcedure = "/zkshare.v1.LedgerService/GetCircuit"
+	// LedgerServiceGetCollectionStateProcedure is the fully-qualified name of the LedgerService's
+	// GetCollectionState RPC.
+	LedgerServiceGetCollectionStateProcedure = "/zkshare.v1.LedgerService/GetCollectionState"
 	// AdminServiceRegisterParticipantProcedure is the fully-qualified name of the AdminService's
 	// RegisterParticipant RPC.
 	AdminServiceRegisterParticipantProcedure = "/zkshare.v1.AdminService/RegisterParticipant"
@@ -628,6 +634,8 @@ type LedgerServiceClient interface {
 	ListBlocks(context.Context, *v1.ListBlocksRequest) (*v1.ListBlocksResponse, error)
 	WatchBlocks(context.Context, *v1.WatchBlocksRequest) (*connect.ServerStreamForClient[v1.WatchBlocksResponse], error)
 	ListAuditEntries(context.Context, *v1.ListAuditEntriesRequest) (*v1.ListAuditEntriesResponse, error)
+	GetCircuit(context.Context, *v1.GetCircuitRequest) (*v1.GetCircuitResponse, error)
+	GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error)
 }
 
 // NewLedgerServiceClient constructs a client for the zkshare.v1.LedgerService service. By default,
@@ -683,6 +691,18 @@ func NewLedgerServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(ledgerServiceMethods.ByName("ListAuditEntries")),
 			connect.WithClientOptions(opts...),
 		),
+		getCircuit: connect.NewClient[v1.GetCircuitRequest, v1.GetCircuitResponse](
+			httpClient,
+			baseURL+LedgerServiceGetCircuitProcedure,
+			connect.WithSchema(ledgerServiceMethods.ByName("GetCircuit")),
+			connect.WithClientOptions(opts...),
+		),
+		getCollectionState: connect.NewClient[v1.GetCollectionStateRequest, v1.GetCollectionStateResponse](
+			httpClient,
+			baseURL+LedgerServiceGetCollectionStateProcedure,
+			connect.WithSchema(ledgerServiceMethods.ByName("GetCollectionState")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -695,6 +715,8 @@ type ledgerServiceClient struct {
 	listBlocks          *connect.Client[v1.ListBlocksRequest, v1.ListBlocksResponse]
 	watchBlocks         *connect.Client[v1.WatchBlocksRequest, v1.WatchBlocksResponse]
 	listAuditEntries    *connect.Client[v1.ListAuditEntriesRequest, v1.ListAuditEntriesResponse]
+	getCircuit          *connect.Client[v1.GetCircuitRequest, v1.GetCircuitResponse]
+	getCollectionState  *connect.Client[v1.GetCollectionStateRequest, v1.GetCollectionStateResponse]
 }
 
 // GetCheckpoint calls zkshare.v1.LedgerService.GetCheckpoint.
@@ -756,6 +778,24 @@ func (c *ledgerServiceClient) ListAuditEntries(ctx context.Context, req *v1.List
 	return nil, err
 }
 
+// GetCircuit calls zkshare.v1.LedgerService.GetCircuit.
+func (c *ledgerServiceClient) GetCircuit(ctx context.Context, req *v1.GetCircuitRequest) (*v1.GetCircuitResponse, error) {
+	response, err := c.getCircuit.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetCollectionState calls zkshare.v1.LedgerService.GetCollectionState.
+func (c *ledgerServiceClient) GetCollectionState(ctx context.Context, req *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error) {
+	response, err := c.getCollectionState.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // LedgerServiceHandler is an implementation of the zkshare.v1.LedgerService service.
 type LedgerServiceHandler interface {
 	GetCheckpoint(context.Context, *v1.GetCheckpointRequest) (*v1.GetCheckpointResponse, error)
@@ -765,6 +805,8 @@ type LedgerServiceHandler interface {
 	ListBlocks(context.Context, *v1.ListBlocksRequest) (*v1.ListBlocksResponse, error)
 	WatchBlocks(context.Context, *v1.WatchBlocksRequest, *connect.ServerStream[v1.WatchBlocksResponse]) error
 	ListAuditEntries(context.Context, *v1.ListAuditEntriesRequest) (*v1.ListAuditEntriesResponse, error)
+	GetCircuit(context.Context, *v1.GetCircuitRequest) (*v1.GetCircuitResponse, error)
+	GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error)
 }
 
 // NewLedgerServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -816,6 +858,18 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(ledgerServiceMethods.ByName("ListAuditEntries")),
 		connect.WithHandlerOptions(opts...),
 	)
+	ledgerServiceGetCircuitHandler := connect.NewUnaryHandlerSimple(
+		LedgerServiceGetCircuitProcedure,
+		svc.GetCircuit,
+		connect.WithSchema(ledgerServiceMethods.ByName("GetCircuit")),
+		connect.WithHandlerOptions(opts...),
+	)
+	ledgerServiceGetCollectionStateHandler := connect.NewUnaryHandlerSimple(
+		LedgerServiceGetCollectionStateProcedure,
+		svc.GetCollectionState,
+		connect.WithSchema(ledgerServiceMethods.ByName("GetCollectionState")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.LedgerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case LedgerServiceGetCheckpointProcedure:
@@ -832,6 +886,10 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 			ledgerServiceWatchBlocksHandler.ServeHTTP(w, r)
 		case LedgerServiceListAuditEntriesProcedure:
 			ledgerServiceListAuditEntriesHandler.ServeHTTP(w, r)
+		case LedgerServiceGetCircuitProcedure:
+			ledgerServiceGetCircuitHandler.ServeHTTP(w, r)
+		case LedgerServiceGetCollectionStateProcedure:
+			ledgerServiceGetCollectionStateHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -867,6 +925,14 @@ func (UnimplementedLedgerServiceHandler) WatchBlocks(context.Context, *v1.WatchB
 
 func (UnimplementedLedgerServiceHandler) ListAuditEntries(context.Context, *v1.ListAuditEntriesRequest) (*v1.ListAuditEntriesResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.ListAuditEntries is not implemented"))
+}
+
+func (UnimplementedLedgerServiceHandler) GetCircuit(context.Context, *v1.GetCircuitRequest) (*v1.GetCircuitResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.GetCircuit is not implemented"))
+}
+
+func (UnimplementedLedgerServiceHandler) GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.GetCollectionState is not implemented"))
 }
 
 // AdminServiceClient is a client for the zkshare.v1.AdminService service.

@@ -1,0 +1,120 @@
+package bundle
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/ledger"
+)
+
+// ErrNotAnchored: the bundle's root is not the collection's anchor that
+// counts (not anchored yet, or awaiting its M-of-N confirmations). The
+// holder commits again, or waits for the confirmations.
+var ErrNotAnchored = errors.New("bundle: the root is not anchored by an anchor that counts")
+
+// Attach adds to b the anchor of its root (the collection's anchor seq; 0:
+// its last), the signed checkpoint, and every transaction an offline
+// verifier needs, each with its inclusion proof under that checkpoint: the
+// collection's registration, the ConfirmAnchor transactions of the anchor,
+// and the transaction that set the holder's current key. The node calls it
+// after proving (subject, exists and aggregate alike).
+func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
+	st := l.State()
+	coll, ok := st.Collections[fmt.Sprintf("%x", b.GetCollectionId())]
+	if !ok {
+		return fmt.Errorf("%w: collection %q is not registered", ErrNotAnchored, b.GetCollection())
+	}
+	if seq == 0 && coll.Last != nil {
+		seq = coll.Last.Sequence
+	}
+	if seq == 0 || !coll.Counts(seq) {
+		return fmt.Errorf("%w: anchor %d of %q awaits %d confirmations or is not written", ErrNotAnchored, seq, b.GetCollection(), coll.Required)
+	}
+	e, err := l.AnchorBySequence(b.GetCollectionId(), seq)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotAnchored, err)
+	}
+	if !bytes.Equal(e.Tx.Body.GetAnchor().GetRoot(), b.GetRoot()) {
+		return fmt.Errorf("%w: anchor %d is of another root; commit again", ErrNotAnchored, seq)
+	}
+	if agg := b.GetAggregate(); agg != nil {
+		if !bytes.Equal(e.Tx.Body.GetAnchor().GetColumns(), agg.GetColumns()) {
+			return fmt.Errorf("%w: anchor %d is of other columns; commit again", ErrNotAnchored, seq)
+		}
+		agg.AnchorSequence = seq
+	}
+	cp, head, err := l.Checkpoint()
+	if err != nil {
+		return err
+	}
+	evidence := func(e *ledger.Entry) (*zkv1.LedgerEvidence, error) {
+		incl, err := l.InclusionProof(e.LogIndex, head.LogSize)
+		if err != nil {
+			return nil, err
+		}
+		return &zkv1.LedgerEvidence{Tx: e.Tx.Raw, LogIndex: e.LogIndex, Inclusion: incl}, nil
+	}
+	anchor, err := evidence(e)
+	if err != nil {
+		return err
+	}
+	// The other transactions are found by a pass over the log up to the
+	// checkpoint. TODO(ledger index): the ledger indexes neither
+	// registrations nor confirmations; with such an index this is a lookup.
+	var reg, key *ledger.Entry
+	var confirms []*ledger.Entry
+	seen := map[string]bool{}
+	for i := uint64(0); i < head.LogSize; i++ {
+		x, err := l.Entry(i)
+		if err != nil {
+			return err
+		}
+		body := x.Tx.Body
+		switch k := body.GetKind().(type) {
+		case *zkv1.TxBody_RegisterCollection:
+			if bytes.Equal(k.RegisterCollection.GetCollectionId(), b.GetCollectionId()) {
+				reg = x
+			}
+		case *zkv1.TxBody_RegisterParticipant:
+			if k.RegisterParticipant.GetId() == coll.Holder && i < e.LogIndex {
+				key = x
+			}
+		case *zkv1.TxBody_RotateKey:
+			if k.RotateKey.GetId() == coll.Holder && i < e.LogIndex {
+				key = x
+			}
+		case *zkv1.TxBody_ConfirmAnchor:
+			c := k.ConfirmAnchor
+			if bytes.Equal(c.GetCollectionId(), b.GetCollectionId()) && c.GetSequence() == seq && !seen[body.GetSender()] {
+				seen[body.GetSender()] = true
+				confirms = append(confirms, x)
+			}
+		}
+	}
+	b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint = anchor.Tx, anchor.LogIndex, anchor.Inclusion, cp
+	gh := st.GenesisHash
+	b.GenesisHash = append([]byte(nil), gh...)
+	b.CollectionTxs, b.Confirmations, b.HolderKeyTx = nil, nil, nil
+	if reg != nil {
+		ev, err := evidence(reg)
+		if err != nil {
+			return err
+		}
+		b.CollectionTxs = append(b.CollectionTxs, ev)
+	}
+	for _, c := range confirms {
+		ev, err := evidence(c)
+		if err != nil {
+			return err
+		}
+		b.Confirmations = append(b.Confirmations, ev)
+	}
+	if key != nil {
+		if b.HolderKeyTx, err = evidence(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
