@@ -15,7 +15,7 @@ GOVULNCHECK := $(TMP)/bin/govulncheck
 VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB := $(TMP)/vulndb/.version-$(VULNDB_VERSION)
 
-.PHONY: all build test test-short bench lint lint-all lint-go golangci-lint vulncheck buf-lint demo testdata fuzz clean generate checkgenerate gentools tools
+.PHONY: all build test test-short bench lint lint-all lint-go golangci-lint vulncheck vulncheck-text buf-lint demo testdata fuzz clean generate checkgenerate gentools tools
 
 all: build test
 
@@ -52,10 +52,12 @@ bench:
 # and checkgenerate. The tools are pinned and installed into .tmp on first
 # use; .ci/run runs `make lint`.
 #
-# `make lint` gates golangci-lint on the packages in LINT_PKGS (clean now);
-# `make lint-all` gates every package. Once service/, cmd/, verifier/, bundle/
-# (and the new node/, client/) are clean, set LINT_PKGS to ./... (and
-# `lint-all` becomes the same as `lint`).
+# `make lint` gates golangci-lint on the packages in LINT_PKGS (clean now)
+# and govulncheck on modules; `make lint-all` gates every package and the
+# standard library too. To make the full gate the CI gate: once service/,
+# cmd/, verifier/, bundle/ (and the new node/, client/) are clean, set
+# LINT_PKGS := ./...; once CI's Go has the standard library's fixes, set
+# VULNGATE := -stdlib (then `lint` and `lint-all` are the same).
 LINT_PKGS := ./audit/... ./bench/... ./circuits/... ./consortium/... \
 	./holder/... ./internal/... ./keys/... ./ledger/... ./prover/... \
 	./query/... ./receipt/... ./records/... ./tree/...
@@ -63,6 +65,7 @@ LINT_PKGS := ./audit/... ./bench/... ./circuits/... ./consortium/... \
 lint: lint-go golangci-lint vulncheck buf-lint checkgenerate
 
 lint-all: LINT_PKGS := ./...
+lint-all: VULNGATE := -stdlib
 lint-all: lint
 
 lint-go:
@@ -72,8 +75,16 @@ lint-go:
 golangci-lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run $(LINT_PKGS)
 
-# govulncheck reports only vulnerabilities in code we call.
+# govulncheck reports the vulnerabilities in code we call (-show verbose for
+# the traces: make vulncheck-text). internal/vulngate fails on those in
+# modules (fix: upgrade the module); those in the standard library need a
+# newer Go on the CI machine and fail only under lint-all (VULNGATE=-stdlib).
+VULNGATE :=
 vulncheck: $(GOVULNCHECK) $(VULNDB)
+	$(GOVULNCHECK) -db file://$(TMP)/vulndb -format json $(PKGS) > $(TMP)/govulncheck.json
+	$(GO) run ./internal/vulngate $(VULNGATE) < $(TMP)/govulncheck.json
+
+vulncheck-text: $(GOVULNCHECK) $(VULNDB)
 	$(GOVULNCHECK) -db file://$(TMP)/vulndb $(PKGS)
 
 buf-lint: $(BUF)
