@@ -22,7 +22,7 @@ const Domain = "zkshare/audit/v1"
 // SaltSize is the length of a receipt's salt.
 const SaltSize = 32
 
-// ErrMismatch: the receipt does not open the ledger's entry. It is about
+// ErrMismatch means the receipt does not open the ledger's entry. It is about
 // another question, or it was changed.
 var ErrMismatch = errors.New("audit receipt does not open the ledger's entry")
 

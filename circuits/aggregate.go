@@ -53,7 +53,7 @@ type Aggregate struct {
 // AggClauses is how many clauses an aggregate's query may have.
 const AggClauses = 4
 
-// ErrAggClauses: an aggregate's query has more than AggClauses clauses.
+// ErrAggClauses means an aggregate's query has more than AggClauses clauses.
 var ErrAggClauses = fmt.Errorf("an aggregate's query has at most %d clauses", AggClauses)
 
 // AggRowVars is one position of the chunk: live or empty, and its values.
@@ -231,7 +231,7 @@ type AggResult struct {
 	Sum             fr.Element // up to Count * 2^64
 }
 
-// ErrNotNumeric: the aggregated field of a counted record is not a 64-bit
+// ErrNotNumeric means the aggregated field of a counted record is not a 64-bit
 // number (a string digest, say).
 var ErrNotNumeric = errors.New("aggregated value is not a 64-bit number")
 

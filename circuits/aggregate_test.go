@@ -340,7 +340,7 @@ func TestAggregateChunks(t *testing.T) {
 	// Read slot 1 as a signed 16-bit field: its offset is 2^15, so the
 	// real sum is sum - count*2^15, a negative number.
 	realSigned := int64(sum) - int64(want.Count)<<15
-	big64 := func(v int64) *big.Int { return big.NewInt(v) }
+	big64 := big.NewInt
 	for _, tc := range []struct {
 		which, rel int
 		threshold  *big.Int

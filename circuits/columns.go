@@ -21,7 +21,7 @@ import (
 // random mask (gnark derives hint ids from the function's name).
 var randomizeHint = func() solver.HintID {
 	h := fnv.New32a()
-	h.Write([]byte("github.com/consensys/gnark/internal/hints.Randomize"))
+	_, _ = h.Write([]byte("github.com/consensys/gnark/internal/hints.Randomize")) // a hash.Hash never returns an error
 	return solver.HintID(h.Sum32())
 }()
 

@@ -56,8 +56,10 @@ func Digest(label string, data []byte, bits int) fr.Element {
 var permutations sync.Map // width -> *poseidon2.Permutation
 
 func permutation(width int) *poseidon2.Permutation {
-	if p, ok := permutations.Load(width); ok {
-		return p.(*poseidon2.Permutation)
+	if v, ok := permutations.Load(width); ok {
+		if p, ok := v.(*poseidon2.Permutation); ok {
+			return p
+		}
 	}
 	var p *poseidon2.Permutation
 	switch width {

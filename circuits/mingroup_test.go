@@ -58,31 +58,31 @@ func TestAggregateMinGroup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			real := circuits.Combine(tc.parts)
+			combined := circuits.Combine(tc.parts)
 			if small != tc.small {
 				t.Fatalf("small %v, want %v", small, tc.small)
 			}
 			if small && (res.Count != 0 || !res.Sum.IsZero() || res.Min != 0 || res.Max != 0) {
 				t.Fatalf("small result shows %+v", res)
 			}
-			if !small && (res.Count != real.Count || res.Min != real.Min || res.Max != real.Max || !res.Sum.Equal(&real.Sum)) {
-				t.Fatalf("revealed %+v, want %+v", res, real)
+			if !small && (res.Count != combined.Count || res.Min != combined.Min || res.Max != combined.Max || !res.Sum.Equal(&combined.Sum)) {
+				t.Fatalf("revealed %+v, want %+v", res, combined)
 			}
 			if !solved(circuits.NewAggregateTotal(4), a) {
 				t.Fatal("valid witness not solved")
 			}
 			reveal := func(b *circuits.AggregateTotal) {
-				b.Small, b.Count, b.Sum, b.Min, b.Max = 0, real.Count, real.Sum, real.Min, real.Max
+				b.Small, b.Count, b.Sum, b.Min, b.Max = 0, combined.Count, combined.Sum, combined.Min, combined.Max
 			}
 			hide := func(b *circuits.AggregateTotal) { b.Small, b.Count, b.Sum, b.Min, b.Max = 1, 0, 0, 0, 0 }
 			cases := map[string]func(b *circuits.AggregateTotal){
 				"flipped small":   func(b *circuits.AggregateTotal) { b.Small = 1 - b.Small.(int) },
 				"small not a bit": func(b *circuits.AggregateTotal) { b.Small = 2 },
-				"other count":     func(b *circuits.AggregateTotal) { b.Count = real.Count + 1 },
+				"other count":     func(b *circuits.AggregateTotal) { b.Count = combined.Count + 1 },
 				"other sum":       func(b *circuits.AggregateTotal) { b.Sum = 7 },
 				"other min":       func(b *circuits.AggregateTotal) { b.Min = 6 },
 				"other max":       func(b *circuits.AggregateTotal) { b.Max = 1 },
-				"other min group": func(b *circuits.AggregateTotal) { b.MinGroup = flipGroup(tc.k, real.Count) },
+				"other min group": func(b *circuits.AggregateTotal) { b.MinGroup = flipGroup(tc.k, combined.Count) },
 				"min group 2^32":  func(b *circuits.AggregateTotal) { b.MinGroup = uint64(1) << 32 },
 				"min group negative": func(b *circuits.AggregateTotal) {
 					b.MinGroup = new(big.Int).Sub(ecc.BN254.ScalarField(), big.NewInt(1))
@@ -123,16 +123,16 @@ func TestAggregateMinGroupHint(t *testing.T) {
 		lie uint64 // what the hint claims for k <= count
 	}{{3, 0}, {4, 1}, {0, 0}} {
 		a, _, small, _ := circuits.AggregateTotalAssignment(4, mgParts, mgBlinds, tc.k, mgNonce)
-		real := circuits.Combine(mgParts)
+		combined := circuits.Combine(mgParts)
 		if small {
-			a.Small, a.Count, a.Sum, a.Min, a.Max = 0, real.Count, real.Sum, real.Min, real.Max
+			a.Small, a.Count, a.Sum, a.Min, a.Max = 0, combined.Count, combined.Sum, combined.Min, combined.Max
 		} else {
 			a.Small, a.Count, a.Sum, a.Min, a.Max = 1, 0, 0, 0, 0
 		}
 		// The liar answers the group comparison (k <= 3) wrongly, every
 		// other comparison (min and max) truly.
 		liar := func(_ *big.Int, in, out []*big.Int) error {
-			if in[0].Uint64() == tc.k && in[1].Uint64() == real.Count {
+			if in[0].Uint64() == tc.k && in[1].Uint64() == combined.Count {
 				out[0].SetUint64(tc.lie)
 				return nil
 			}

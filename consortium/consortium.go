@@ -319,7 +319,9 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		}
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	return m, os.WriteFile(filepath.Join(out, "consortium.json"), b, 0o644)
+	// The manifest is public (origin, genesis hash, names, RPC addresses):
+	// clients read it to reach the consortium.
+	return m, os.WriteFile(filepath.Join(out, "consortium.json"), b, 0o644) //nolint:gosec // G306: see above
 }
 
 func join(s []string) string {
@@ -334,19 +336,31 @@ func join(s []string) string {
 }
 
 // freePorts returns n loopback ports: base, base+1, ... or free ones.
-func freePorts(n, base int) ([]int, error) {
+func freePorts(n, base int) (_ []int, err error) {
 	ports := make([]int, n)
+	// Each port stays reserved until all are chosen, so none is picked twice.
+	var lc net.ListenConfig
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			err = errors.Join(err, ln.Close())
+		}
+	}()
 	for i := range ports {
 		if base > 0 {
 			ports[i] = base + i
 			continue
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		defer ln.Close()
+		lns = append(lns, ln)
+		addr, ok := ln.Addr().(*net.TCPAddr)
+		if !ok {
+			return nil, fmt.Errorf("listener address %v is not TCP", ln.Addr())
+		}
+		ports[i] = addr.Port
 	}
 	return ports, nil
 }
@@ -398,24 +412,21 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 	if next != nil && l.Node() == next {
 		// The rotation was committed before the node last stopped.
 		if err := adoptKey(o); err != nil {
-			l.Close()
-			return nil, err
+			return nil, errors.Join(err, l.Close())
 		}
 	}
 	// A consensus key rotation committed before the node last stopped.
 	var seen uint64
 	ch, _ := l.ConsensusHead()
 	if err := adoptConsensusKey(cfg, l.State(), id.ID, n.pv, ch, &seen); err != nil {
-		l.Close()
-		return nil, err
+		return nil, errors.Join(err, l.Close())
 	}
 	if n.pv.get() == nil {
 		n.pv.set(privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()))
 	}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
-		l.Close()
-		return nil, err
+		return nil, errors.Join(err, l.Close())
 	}
 	app := NewApp(l, log)
 	app.onCommit = func(st *ledger.State) {
@@ -427,12 +438,10 @@ func Start(dir string, log *slog.Logger) (*Node, error) {
 	cn, err := node.NewNode(cfg, n.pv, nodeKey, proxy.NewLocalClientCreator(app), node.DefaultGenesisDocProviderFunc(cfg),
 		cmtcfg.DefaultDBProvider, node.DefaultMetricsProvider(cfg.Instrumentation), cmtlog.NewNopLogger())
 	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("consortium: %w", err)
+		return nil, errors.Join(fmt.Errorf("consortium: %w", err), l.Close())
 	}
 	if err := cn.Start(); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("consortium: %w", err)
+		return nil, errors.Join(fmt.Errorf("consortium: %w", err), l.Close())
 	}
 	n.comet, n.client = cn, local.New(cn)
 	return n, nil

@@ -153,7 +153,7 @@ func (c *consortiumNet) ready(k int) {
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(c.orgs[k].url + "/readyz"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == http.StatusOK {
 				return
 			}
 		}

@@ -1,12 +1,14 @@
 package consortium
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -104,7 +106,7 @@ func proposerOf(st *ledger.State, addr []byte) string {
 		}
 		for _, k := range keys {
 			if len(k) == ed25519.PublicKeySize {
-				if sum := sha256.Sum256(k); string(sum[:20]) == string(addr) {
+				if sum := sha256.Sum256(k); bytes.Equal(sum[:20], addr) {
 					return id
 				}
 			}
@@ -180,7 +182,8 @@ func PrepareKeyRotation(dir string) (cur, next *ledger.Identity, err error) {
 	if next, err = ledger.NewIdentity(cur.ID); err != nil {
 		return nil, nil, err
 	}
-	return cur, next, next.Save(o.nextKeyPath())
+	err = next.Save(o.nextKeyPath())
+	return cur, next, err
 }
 
 // adoptKey makes the prepared ledger key the organisation's stored node
@@ -257,8 +260,10 @@ func PrepareConsensusKeyRotation(dir string) (id *ledger.Identity, next ed25519.
 // just committed.
 func adoptConsensusKey(cfg *cmtcfg.Config, st *ledger.State, id string, sw *switchPV, height uint64, seen *uint64) error {
 	path := nextConsensusKeyPath(cfg)
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil // none prepared
+	} else if err != nil {
+		return err
 	}
 	p, ok := st.Participants[id]
 	if !ok || len(p.ConsensusKey) != ed25519.PublicKeySize {

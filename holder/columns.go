@@ -14,7 +14,7 @@ import (
 	"github.com/zkshare/zkshare/tree"
 )
 
-// ErrNoColumns: the store has no column basis (no aggregate keys), so it
+// ErrNoColumns means the store has no column basis (no aggregate keys), so it
 // keeps no column commitments.
 var ErrNoColumns = errors.New("no aggregate keys: run `zkshare keys setup --aggregate`")
 

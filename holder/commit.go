@@ -392,7 +392,13 @@ func (s *Store) Find(ctx context.Context, name string, q *circuits.Query) (*Witn
 			if err != nil {
 				return false, fmt.Errorf("stored record: %w", err)
 			}
-			if ok, err := q.Eval(&slots); err != nil || !ok {
+			ok, err := q.Eval(&slots)
+			if err != nil {
+				// A record outside the circuit's width or domain cannot be
+				// a witness: keep looking.
+				return false, nil //nolint:nilerr // see above
+			}
+			if !ok {
 				return false, nil
 			}
 			w, err = readWitness(txn, c, name, key, e)

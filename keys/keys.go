@@ -152,7 +152,8 @@ func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Keys are public material: other users verify with the .vk files.
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: see above
 		return nil, err
 	}
 	m, err := ReadManifest(dir)
@@ -188,7 +189,13 @@ func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress,
 		if err := writeFile(filepath.Join(dir, name+".vk"), func(w io.Writer) error { _, err := w.Write(vkBuf.Bytes()); return err }); err != nil {
 			return nil, err
 		}
-		if err := writeFile(filepath.Join(dir, name+".pk"), func(w io.Writer) error { return pk.(interface{ WriteDump(io.Writer) error }).WriteDump(w) }); err != nil {
+		if err := writeFile(filepath.Join(dir, name+".pk"), func(w io.Writer) error {
+			d, ok := pk.(dumper)
+			if !ok {
+				return fmt.Errorf("%T cannot WriteDump", pk)
+			}
+			return d.WriteDump(w)
+		}); err != nil {
 			return nil, err
 		}
 		if err := writeFile(filepath.Join(dir, name+".ccs"), func(w io.Writer) error { _, err := cs.WriteTo(w); return err }); err != nil {
@@ -215,25 +222,39 @@ func filesPresent(dir, name string) bool {
 	return true
 }
 
+// dumper is the fast, unchecked encoding of gnark's BN254 proving keys, for
+// keys from our own key directory only.
+type dumper interface {
+	WriteDump(io.Writer) error
+	ReadDump(io.Reader) error
+}
+
 // writeFile writes atomically: a temporary file, synced, then renamed.
-func writeFile(path string, write func(io.Writer) error) error {
+func writeFile(path string, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	renamed := false
+	defer func() {
+		if !renamed {
+			err = errors.Join(err, os.Remove(f.Name()))
+		}
+	}()
 	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	renamed = true
+	return nil
 }
 
 // Proving is what a prover needs for one circuit.
@@ -262,7 +283,11 @@ func LoadProving(dir, name string) (*Proving, error) {
 	}
 	pk := groth16.NewProvingKey(ecc.BN254)
 	if err := readFile(filepath.Join(dir, name+".pk"), func(r io.Reader) error {
-		return pk.(interface{ ReadDump(io.Reader) error }).ReadDump(r)
+		d, ok := pk.(dumper)
+		if !ok {
+			return fmt.Errorf("%T cannot ReadDump", pk)
+		}
+		return d.ReadDump(r)
 	}); err != nil {
 		return nil, err
 	}
@@ -339,9 +364,8 @@ func readFile(path string, read func(io.Reader) error) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	if err := read(bufioReader(f)); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return errors.Join(fmt.Errorf("read %s: %w", path, err), f.Close())
 	}
-	return nil
+	return f.Close()
 }

@@ -54,7 +54,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$", "-test.v")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCrashRecovery$", "-test.v")
 	cmd.Env = append(os.Environ(), "ZKSHARE_LEDGER_CRASH_DIR="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

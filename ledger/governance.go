@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -163,11 +164,11 @@ func (s *State) checkConsensusKey(role zkv1.Role, key []byte) error {
 
 // HadConsensusKey says whether key is p's current or a past consensus key.
 func (p Participant) HadConsensusKey(key []byte) bool {
-	if len(p.ConsensusKey) > 0 && string(p.ConsensusKey) == string(key) {
+	if len(p.ConsensusKey) > 0 && bytes.Equal(p.ConsensusKey, key) {
 		return true
 	}
 	for _, e := range p.PastConsensusKeys {
-		if string(e.Key) == string(key) {
+		if bytes.Equal(e.Key, key) {
 			return true
 		}
 	}
@@ -202,11 +203,11 @@ func (p Participant) BlockKeyAt(h uint64) ed25519.PublicKey {
 
 // HadKey says whether key is p's current key or one of its past keys.
 func (p Participant) HadKey(key []byte) bool {
-	if string(p.Key) == string(key) {
+	if bytes.Equal(p.Key, key) {
 		return true
 	}
 	for _, e := range p.PastKeys {
-		if string(e.Key) == string(key) {
+		if bytes.Equal(e.Key, key) {
 			return true
 		}
 	}
@@ -266,7 +267,7 @@ func (s *State) propose(sender Participant, r *zkv1.Propose, bc BlockContext) (f
 	governor := s.isGovernor(sender)
 	id, err := ProposalID(a)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	key := hex.EncodeToString(id)
 	p, open := s.Proposals[key]
@@ -296,7 +297,7 @@ func (s *State) propose(sender Participant, r *zkv1.Propose, bc BlockContext) (f
 	}
 	action, err := deterministic.Marshal(a)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	p = Proposal{ID: id, Action: action, Kind: actionKind(a), Proposer: sender.ID, Height: bc.Height, Expires: bc.TimeUnixMs + ProposalLifetime}
 	return func() {
@@ -326,7 +327,7 @@ func (s *State) approve(sender Participant, r *zkv1.Approve, bc BlockContext) (f
 	}
 	var a zkv1.GovernanceAction
 	if err := proto.Unmarshal(p.Action, &a); err != nil {
-		return nil, fmt.Errorf("%w: proposal %s: %v", ErrCorrupt, key, err)
+		return nil, fmt.Errorf("%w: proposal %s: %w", ErrCorrupt, key, err)
 	}
 	// The action is checked again against today's state: it applies now
 	// if this approval reaches the threshold.

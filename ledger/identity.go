@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,7 +35,17 @@ func newIdentity(id string, r io.Reader) (*Identity, error) {
 }
 
 // Public returns the identity's public key.
-func (id *Identity) Public() ed25519.PublicKey { return id.Key.Public().(ed25519.PublicKey) }
+func (id *Identity) Public() ed25519.PublicKey { return publicKey(id.Key) }
+
+// publicKey returns key's public half; crypto/ed25519 documents that an
+// ed25519.PrivateKey's Public is always an ed25519.PublicKey.
+func publicKey(key ed25519.PrivateKey) ed25519.PublicKey {
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok {
+		panic(fmt.Sprintf("ed25519.PrivateKey.Public returned a %T", key.Public()))
+	}
+	return pub
+}
 
 type identityFile struct {
 	ID        string `json:"id"`
@@ -53,12 +64,10 @@ func (id *Identity) Save(path string) error {
 		return fmt.Errorf("save identity %s: %w", id.ID, err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("save identity %s: %w", id.ID, err)
+		return errors.Join(fmt.Errorf("save identity %s: %w", id.ID, err), f.Close())
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	return f.Close()
 }
@@ -87,7 +96,7 @@ func LoadIdentity(path string) (*Identity, error) {
 // the key format golang.org/x/mod/sumdb/note defines.
 func noteSigner(name string, key ed25519.PrivateKey) (note.Signer, error) {
 	const algEd25519 = 1
-	pub := append([]byte{algEd25519}, key.Public().(ed25519.PublicKey)...)
+	pub := append([]byte{algEd25519}, publicKey(key)...)
 	h := sha256.Sum256(append([]byte(name+"\n"), pub...))
 	skey := fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", name, binary.BigEndian.Uint32(h[:4]),
 		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, key.Seed()...)))

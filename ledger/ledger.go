@@ -175,7 +175,7 @@ func auditCollKey(coll []byte, i uint64) []byte {
 func headerKey(h uint64) []byte { return binary.BigEndian.AppendUint64([]byte("h/"), h) }
 
 // Init creates a ledger in dir from genesis. It fails if one exists.
-func Init(dir string, g *Genesis) error {
+func Init(dir string, g *Genesis) (err error) {
 	if !idRE.MatchString(g.Origin) && !strings.Contains(g.Origin, "/") {
 		return fmt.Errorf("ledger origin %q: use a name like example.org/zkshare", g.Origin)
 	}
@@ -193,7 +193,7 @@ func Init(dir string, g *Genesis) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
 	gh, err := g.Hash()
 	if err != nil {
 		return err
@@ -253,12 +253,10 @@ func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
 		subs: make(chan *submission, 4*opts.MaxBlockTxs), quit: make(chan struct{}), done: make(chan struct{})}
 	l.rangeFac = &compact.RangeFactory{Hash: l.hasher.HashChildren}
 	if err := l.load(); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	if err := l.checkTip(); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	if node == nil {
 		close(l.done)
@@ -273,15 +271,13 @@ func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
 		}
 	}
 	if p, ok := l.State().Participants[node.ID]; !ok || p.Role != zkv1.Role_ROLE_VALIDATOR || !ed25519.PublicKey(p.Key).Equal(node.Public()) {
-		db.Close()
-		return nil, fmt.Errorf("open ledger: %q is not a validator of this ledger with this key", node.ID)
+		return nil, errors.Join(fmt.Errorf("open ledger: %q is not a validator of this ledger with this key", node.ID), db.Close())
 	}
 	l.node = node
 	l.cur.Store(node)
 	l.signer = &rotatingSigner{}
 	if err := l.signer.set(l.origin, node); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	l.check = l.State().Clone()
 	if opts.Broadcast != nil {
@@ -523,7 +519,7 @@ func (l *Ledger) cut(batch []*submission) {
 func (l *Ledger) buildBlock(head Head, st *State, bc BlockContext, txs []*Tx, proposer string, signer *Identity) (*zkv1.Block, *Head, map[compact.NodeID][]byte, error) {
 	logRange, err := l.rangeFac.NewRange(0, head.LogSize, head.LogRange)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: log range: %v", ErrCorrupt, err)
+		return nil, nil, nil, fmt.Errorf("%w: log range: %w", ErrCorrupt, err)
 	}
 	blockRange := l.rangeFac.NewEmptyRange(0)
 	nodes := map[compact.NodeID][]byte{}
@@ -646,7 +642,7 @@ func (l *Ledger) Header(height uint64) (*zkv1.BlockHeader, error) {
 	}
 	var hdr zkv1.BlockHeader
 	if err := proto.Unmarshal(raw, &hdr); err != nil {
-		return nil, fmt.Errorf("%w: block %d header: %v", ErrCorrupt, height, err)
+		return nil, fmt.Errorf("%w: block %d header: %w", ErrCorrupt, height, err)
 	}
 	return &hdr, nil
 }
@@ -681,19 +677,19 @@ func headerField(b []byte) ([]byte, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, fmt.Errorf("%w: block: %v", ErrCorrupt, protowire.ParseError(n))
+			return nil, fmt.Errorf("%w: block: %w", ErrCorrupt, protowire.ParseError(n))
 		}
 		b = b[n:]
 		if num == 1 && typ == protowire.BytesType {
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return nil, fmt.Errorf("%w: block header: %v", ErrCorrupt, protowire.ParseError(n))
+				return nil, fmt.Errorf("%w: block header: %w", ErrCorrupt, protowire.ParseError(n))
 			}
 			return bytes.Clone(v), nil
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return nil, fmt.Errorf("%w: block: %v", ErrCorrupt, protowire.ParseError(n))
+			return nil, fmt.Errorf("%w: block: %w", ErrCorrupt, protowire.ParseError(n))
 		}
 		b = b[n:]
 	}
@@ -704,11 +700,11 @@ func headerField(b []byte) ([]byte, error) {
 func decodeBlock(b []byte) (*zkv1.Block, *zkv1.BlockHeader, error) {
 	var blk zkv1.Block
 	if err := proto.Unmarshal(b, &blk); err != nil {
-		return nil, nil, fmt.Errorf("%w: block: %v", ErrCorrupt, err)
+		return nil, nil, fmt.Errorf("%w: block: %w", ErrCorrupt, err)
 	}
 	var hdr zkv1.BlockHeader
 	if err := proto.Unmarshal(blk.GetHeader(), &hdr); err != nil {
-		return nil, nil, fmt.Errorf("%w: block header: %v", ErrCorrupt, err)
+		return nil, nil, fmt.Errorf("%w: block header: %w", ErrCorrupt, err)
 	}
 	return &blk, &hdr, nil
 }

@@ -52,7 +52,9 @@ func getEntry(txn *badger.Txn, index uint64) (*Entry, error) {
 	}
 	tx, err := DecodeTx(b[:len(b)-8])
 	if err != nil {
-		return nil, fmt.Errorf("%w: entry %d: %v", ErrCorrupt, index, err)
+		// The cause is detail only: a stored entry that fails to decode is
+		// corruption, not the caller's ErrMalformed.
+		return nil, fmt.Errorf("%w: entry %d: %v", ErrCorrupt, index, err) //nolint:errorlint // see above
 	}
 	return &Entry{Tx: tx, Height: binary.BigEndian.Uint64(b[len(b)-8:]), LogIndex: index}, nil
 }
@@ -143,7 +145,9 @@ func (l *Ledger) rehash(ns proof.Nodes) ([][]byte, error) {
 		for i, id := range ns.IDs {
 			item, err := txn.Get(nodeKey(id))
 			if err != nil {
-				return fmt.Errorf("%w: log node %d/%d: %v", ErrCorrupt, id.Level, id.Index, err)
+				// A missing log node is corruption: do not let callers match
+				// badger.ErrKeyNotFound in the cause.
+				return fmt.Errorf("%w: log node %d/%d: %v", ErrCorrupt, id.Level, id.Index, err) //nolint:errorlint // see above
 			}
 			if hashes[i], err = item.ValueCopy(nil); err != nil {
 				return err

@@ -388,7 +388,7 @@ func loadState(txn *badger.Txn) (*State, error) {
 			return errors.New("unknown kind")
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: state entry %q: %v", ErrCorrupt, k, err)
+			return nil, fmt.Errorf("%w: state entry %q: %w", ErrCorrupt, k, err)
 		}
 	}
 	if _, err := st.fold(); err != nil {

@@ -87,11 +87,11 @@ func DecodeTx(raw []byte) (*Tx, error) {
 	}
 	var env zkv1.Tx
 	if err := proto.Unmarshal(raw, &env); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	var body zkv1.TxBody
 	if err := proto.Unmarshal(env.GetBody(), &body); err != nil {
-		return nil, fmt.Errorf("%w: body: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: body: %w", ErrMalformed, err)
 	}
 	if err := canonical(&env, raw); err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func DecodeTx(raw []byte) (*Tx, error) {
 func canonical(m proto.Message, raw []byte) error {
 	again, err := deterministic.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if !bytes.Equal(again, raw) {
 		return fmt.Errorf("%w: not the canonical encoding", ErrMalformed)

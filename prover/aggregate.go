@@ -42,10 +42,10 @@ type AggregateRequest struct {
 	Nonce fr.Element
 }
 
-// ErrBadAggregate: the request names no usable field or threshold.
+// ErrBadAggregate means the request names no usable field or threshold.
 var ErrBadAggregate = errors.New("bad aggregate request")
 
-// ErrSmallGroup: a threshold question about fewer records than the
+// ErrSmallGroup means a threshold question about fewer records than the
 // minimum group is not answered (a revealed one is, in-circuit, with only
 // "fewer than k").
 var ErrSmallGroup = errors.New("group too small")
@@ -158,8 +158,12 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 				if _, err := proof.WriteTo(&buf); err != nil {
 					return err
 				}
+				partial, ok := a.Partial.(fr.Element)
+				if !ok {
+					return fmt.Errorf("aggregate chunk %d: partial is a %T, not a field element", i, a.Partial)
+				}
 				parts[i] = res
-				out.Chunks[i] = bundle.AggChunk{Partial: records.ElementHex(a.Partial.(fr.Element)), Proof: buf.Bytes()}
+				out.Chunks[i] = bundle.AggChunk{Partial: records.ElementHex(partial), Proof: buf.Bytes()}
 				return nil
 			}()
 			mu.Lock()

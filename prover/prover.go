@@ -106,7 +106,7 @@ type Request struct {
 	Blind fr.Element
 }
 
-// ErrNoWitness: an exists statement with no satisfying record cannot be
+// ErrNoWitness means an exists statement with no satisfying record cannot be
 // proven. The answer is "not shown", never a false proof.
 var ErrNoWitness = errors.New("no record satisfies the query")
 
@@ -176,8 +176,12 @@ func subject(b *bundle.Bundle, collID, nonce, blind fr.Element, prep *query.Prep
 	if err != nil {
 		return nil, fmt.Errorf("subject witness: %w", err)
 	}
+	kc, ok := a.KeyCommitment.(fr.Element)
+	if !ok {
+		return nil, fmt.Errorf("subject witness: key commitment is a %T, not a field element", a.KeyCommitment)
+	}
 	b.Root, b.Result = records.ElementHex(w.Root), result
-	b.KeyCommitment = records.ElementHex(a.KeyCommitment.(fr.Element))
+	b.KeyCommitment = records.ElementHex(kc)
 	return a, nil
 }
 

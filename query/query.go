@@ -209,7 +209,6 @@ func (p *parser) next() token {
 	}
 	return t
 }
-func (p *parser) peek() token { return p.toks[p.i] }
 
 func (p *parser) clause() (Clause, error) {
 	f := p.next()

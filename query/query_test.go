@@ -1,6 +1,7 @@
 package query_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -162,7 +163,7 @@ func FuzzUnmarshalQuery(f *testing.F) {
 			return
 		}
 		again, _ := q.MarshalBinary()
-		if string(again) != string(b) {
+		if !bytes.Equal(again, b) {
 			t.Fatal("re-encoding differs")
 		}
 	})

@@ -60,8 +60,8 @@ func (f *Field) Decode(v uint64) string {
 
 // RealSum is the text of a sum of count encoded values.
 func (f *Field) RealSum(sum *big.Int, count uint64) string {
-	real := new(big.Int).Sub(sum, new(big.Int).Mul(new(big.Int).SetUint64(count), new(big.Int).SetUint64(f.Offset())))
-	return f.formatReal(real)
+	v := new(big.Int).Sub(sum, new(big.Int).Mul(new(big.Int).SetUint64(count), new(big.Int).SetUint64(f.Offset())))
+	return f.formatReal(v)
 }
 
 // formatReal writes an integer count of the field's smallest unit.
@@ -81,7 +81,8 @@ func (f *Field) formatReal(v *big.Int) string {
 	return out
 }
 
-// Aggregates a threshold can be about, in circuits' order (AggCount...).
+// AggregateNames are the aggregates a threshold can be about, in circuits'
+// order (AggCount...).
 var AggregateNames = []string{"count", "sum", "min", "max"}
 
 // Relations a threshold can use, in circuits' order (RelLE...).

@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -77,9 +78,10 @@ func write(dir string, n int) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	w := csv.NewWriter(f)
-	w.Write([]string{"shipment_id", "lot", "supplier", "origin", "max_temp", "hours", "co2_kg", "certified"})
+	if err := w.Write([]string{"shipment_id", "lot", "supplier", "origin", "max_temp", "hours", "co2_kg", "certified"}); err != nil {
+		return errors.Join(err, f.Close())
+	}
 	exp := map[string]*Expected{}
 	for i := 0; i < n; i++ {
 		l := lots[r.IntN(len(lots))]
@@ -109,14 +111,19 @@ func write(dir string, n int) error {
 		if origin == "XX" {
 			e.FromBanned++
 		}
-		w.Write([]string{
+		if err := w.Write([]string{
 			fmt.Sprintf("S%06d", i+1), l.name, suppliers[r.IntN(len(suppliers))], origin,
 			fmt.Sprintf("%.1f", float64(temp)/10), fmt.Sprint(hours), fmt.Sprintf("%d.%02d", co2/100, co2%100),
 			fmt.Sprint(r.IntN(10) != 0),
-		})
+		}); err != nil {
+			return errors.Join(err, f.Close())
+		}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	var list []*Expected

@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -97,14 +98,18 @@ func run(out string, n int) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"citizen_id", "income", "age", "household", "region", "status", "disabled", "born", "savings", "balance"})
+	if err := w.Write([]string{"citizen_id", "income", "age", "household", "region", "status", "disabled", "born", "savings", "balance"}); err != nil {
+		return errors.Join(err, f.Close())
+	}
 	for _, c := range people {
-		w.Write([]string{c.id, fmt.Sprint(c.income), fmt.Sprint(c.age), fmt.Sprint(c.household), c.region, c.status,
-			fmt.Sprint(c.disabled), c.born.Format(time.DateOnly), fmt.Sprintf("%d.%02d", c.savings/100, c.savings%100), fmt.Sprint(c.balance)})
+		if err := w.Write([]string{c.id, fmt.Sprint(c.income), fmt.Sprint(c.age), fmt.Sprint(c.household), c.region, c.status,
+			fmt.Sprint(c.disabled), c.born.Format(time.DateOnly), fmt.Sprintf("%d.%02d", c.savings/100, c.savings%100), fmt.Sprint(c.balance)}); err != nil {
+			return errors.Join(err, f.Close())
+		}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return err

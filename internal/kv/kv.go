@@ -13,7 +13,7 @@ import (
 	"github.com/zkshare/zkshare/internal/logging"
 )
 
-// ErrLocked: another process has the store open. Stop it, or use another directory.
+// ErrLocked means another process has the store open. Stop it, or use another directory.
 var ErrLocked = errors.New("store is in use by another process")
 
 // Open opens (or creates) the badger store in dir; dir "" keeps it in memory.

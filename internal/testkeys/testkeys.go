@@ -6,6 +6,8 @@ package testkeys
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -33,15 +35,23 @@ func Dir(ctx context.Context, names ...string) (string, func(), error) {
 		}
 		for _, f := range files {
 			if err := os.Symlink(filepath.Join(shared, f), filepath.Join(dir, f)); err != nil {
-				os.RemoveAll(dir)
-				return "", nil, err
+				return "", nil, errors.Join(err, os.RemoveAll(dir))
 			}
 		}
-		return dir, func() { os.RemoveAll(dir) }, nil
+		return dir, cleanup(dir), nil
 	}
 	if _, err := keys.Setup(ctx, dir, nil, nil, names...); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
+		return "", nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	return dir, func() { os.RemoveAll(dir) }, nil
+	return dir, cleanup(dir), nil
+}
+
+// cleanup removes a temporary key directory; a failure leaves only a
+// temporary directory behind, so it is logged rather than returned.
+func cleanup(dir string) func() {
+	return func() {
+		if err := os.RemoveAll(dir); err != nil {
+			slog.Warn("testkeys: temporary key directory not removed", "dir", dir, "err", err)
+		}
+	}
 }
