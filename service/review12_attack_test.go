@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/bundle"
@@ -169,5 +168,3 @@ func TestAttackVerifyBundleSizeLimit(t *testing.T) {
 	_, err = n.verifier("").VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: ab})
 	wantCode(t, "VerifyAggregate of a 2 MiB bundle", err, connect.CodeInvalidArgument, "bundle")
 }
-
-var _ = time.Second
