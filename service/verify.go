@@ -8,6 +8,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/verifier"
+	"google.golang.org/protobuf/proto"
 )
 
 // Check names, as VerifyResponse.failed_check has them.
@@ -21,11 +22,23 @@ type verifierService struct{ s *Server }
 // Verify checks a bundle of any kind with the verifier against this node's
 // ledger. A bundle that fails a check is a valid answer (valid=false, the
 // check and the reason), not an error.
+// An aggregate bundle takes VerifyAggregate's bound here too.
 func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (*zkv1.VerifyResponse, error) {
+	if req.GetBundle().GetKind() == bundle.KindAggregate || req.GetBundle().GetAggregate() != nil {
+		release, err := v.s.aggVerify.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	return v.verify(ctx, req.GetBundle(), req.GetExpect(), req.GetNonce(), req.GetSubject(), req.GetFreshnessSeconds())
 }
 
 func (v *verifierService) verify(ctx context.Context, b *zkv1.Bundle, pe *zkv1.Expectation, nonce []byte, subject string, seconds uint32) (*zkv1.VerifyResponse, error) {
+	// The documented bundle size limit holds on the wire too.
+	if n := proto.Size(b); n > bundle.MaxSize {
+		return nil, invalid("bundle", "%d bytes, limit %d", n, bundle.MaxSize)
+	}
 	exp, err := expectation(pe, nonce, subject)
 	if err != nil {
 		return nil, err

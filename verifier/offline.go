@@ -114,9 +114,10 @@ func (v *Offline) Collection(_ context.Context, id []byte) (*Collection, error) 
 	} else {
 		c.Pending = []uint64{a.GetSequence()}
 	}
-	if reg.GetConfirmationsRequired() > 0 {
-		c.Warnings = append(c.Warnings, "offline: the confirmation rule is the collection's registered one; a later change of confirmers needs a node")
-	}
+	// Always said: a collection registered without confirmers may since
+	// have been put under M-of-N (SetConfirmers), and its later anchors then
+	// await confirmations that the registration does not ask for.
+	c.Warnings = append(c.Warnings, fmt.Sprintf("offline: the confirmation rule is the collection's registered one (%d required); a later change of confirmers needs a node", reg.GetConfirmationsRequired()))
 	// The holder's key.
 	switch {
 	case v.HolderKey != nil:
