@@ -22,6 +22,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/verifier"
 )
 
 // ErrBadURL means New was given a base URL it cannot use: give it
@@ -38,6 +39,7 @@ type Client struct {
 	holder  zksharev1connect.HolderServiceClient
 	ledger  zksharev1connect.LedgerServiceClient
 	admin   zksharev1connect.AdminServiceClient
+	pinned  *verifier.Verifier // for Verify
 }
 
 // Option configures New.
@@ -50,6 +52,7 @@ type config struct {
 	http     *http.Client
 	protocol string // "connect", "grpc" or "grpcweb"
 	extra    []connect.ClientOption
+	pinned   *verifier.Verifier
 }
 
 // WithToken sends token as a bearer token on every call. Without it calls
@@ -159,6 +162,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		holder:  zksharev1connect.NewHolderServiceClient(hc, base, copts...),
 		ledger:  zksharev1connect.NewLedgerServiceClient(hc, base, copts...),
 		admin:   zksharev1connect.NewAdminServiceClient(hc, base, copts...),
+		pinned:  cfg.pinned,
 	}, nil
 }
 
