@@ -1,7 +1,8 @@
 // Package client is the Go SDK for a zkshare node: a holder creates
 // collections, commits records and answers questions; a consumer asks for
-// proofs; anyone reads the ledger; an admin registers participants and
-// governs. It speaks Connect by default, or gRPC and gRPC-Web, over one
+// proofs; anyone reads the ledger and verifies bundles (Verify runs the
+// verifier package here, with keys the caller pinned); an admin registers
+// participants and governs. It speaks Connect by default, or gRPC and gRPC-Web, over one
 // connection per Client.
 //
 // Errors from the node are connect errors wrapped with the call's context:
@@ -221,7 +222,7 @@ func wrap(call string, err error) error {
 
 // Wrap makes a Client of generated service clients that the caller built
 // (with its own interceptors, say); any may be nil if its calls are not
-// used.
+// used. Such a Client pins no verifying keys: its Verify returns ErrNoKeys.
 func Wrap(holder zksharev1connect.HolderServiceClient, ledger zksharev1connect.LedgerServiceClient, admin zksharev1connect.AdminServiceClient) *Client {
 	return &Client{holder: holder, ledger: ledger, admin: admin}
 }
