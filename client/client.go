@@ -1,7 +1,8 @@
 // Package client is the Go SDK for a zkshare node: a holder creates
 // collections, commits records and answers questions; a consumer asks for
-// proofs; anyone reads the ledger; an admin registers participants and
-// governs. It speaks Connect by default, or gRPC and gRPC-Web, over one
+// proofs; anyone reads the ledger and verifies bundles (Verify runs the
+// verifier package here, with keys the caller pinned); an admin registers
+// participants and governs. It speaks Connect by default, or gRPC and gRPC-Web, over one
 // connection per Client.
 //
 // Errors from the node are connect errors wrapped with the call's context:
@@ -22,6 +23,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/verifier"
 )
 
 // ErrBadURL means New was given a base URL it cannot use: give it
@@ -38,6 +40,7 @@ type Client struct {
 	holder  zksharev1connect.HolderServiceClient
 	ledger  zksharev1connect.LedgerServiceClient
 	admin   zksharev1connect.AdminServiceClient
+	pinned  *verifier.Verifier // for Verify
 }
 
 // Option configures New.
@@ -50,6 +53,7 @@ type config struct {
 	http     *http.Client
 	protocol string // "connect", "grpc" or "grpcweb"
 	extra    []connect.ClientOption
+	pinned   *verifier.Verifier
 }
 
 // WithToken sends token as a bearer token on every call. Without it calls
@@ -159,6 +163,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		holder:  zksharev1connect.NewHolderServiceClient(hc, base, copts...),
 		ledger:  zksharev1connect.NewLedgerServiceClient(hc, base, copts...),
 		admin:   zksharev1connect.NewAdminServiceClient(hc, base, copts...),
+		pinned:  cfg.pinned,
 	}, nil
 }
 
@@ -217,7 +222,7 @@ func wrap(call string, err error) error {
 
 // Wrap makes a Client of generated service clients that the caller built
 // (with its own interceptors, say); any may be nil if its calls are not
-// used.
+// used. Such a Client pins no verifying keys: its Verify returns ErrNoKeys.
 func Wrap(holder zksharev1connect.HolderServiceClient, ledger zksharev1connect.LedgerServiceClient, admin zksharev1connect.AdminServiceClient) *Client {
 	return &Client{holder: holder, ledger: ledger, admin: admin}
 }

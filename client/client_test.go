@@ -15,6 +15,7 @@ import (
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/verifier"
 )
 
 func TestNewOptions(t *testing.T) {
@@ -44,6 +45,9 @@ func TestNewOptions(t *testing.T) {
 		{"ca file over http", "http://127.0.0.1:8080", []client.Option{client.WithCAFile("ca.pem")}, client.ErrOptions},
 		{"tls and http client", "https://node.example", []client.Option{client.WithTLS(&tls.Config{}), client.WithHTTPClient(http.DefaultClient)}, client.ErrOptions},
 		{"nil http client", "http://127.0.0.1:8080", []client.Option{client.WithHTTPClient(nil)}, client.ErrOptions},
+		{"empty key dir", "http://127.0.0.1:8080", []client.Option{client.WithKeyDir("")}, client.ErrOptions},
+		{"key dir without keys", "http://127.0.0.1:8080", []client.Option{client.WithKeyDir(t.TempDir())}, client.ErrOptions},
+		{"nil verifier", "http://127.0.0.1:8080", []client.Option{client.WithVerifier(nil)}, client.ErrOptions},
 		{"missing ca file", "https://node.example", []client.Option{client.WithCAFile(filepath.Join(t.TempDir(), "none.pem"))}, client.ErrOptions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,5 +219,28 @@ func TestCommitChunkBytes(t *testing.T) {
 	}
 	if resp.GetRecordCount() != n || len(seen) < 5 || seen[len(seen)-1] != n {
 		t.Errorf("%d records in messages ending at %v; want %d in at least 5 messages", resp.GetRecordCount(), seen, n)
+	}
+}
+
+// Verify runs only with keys the caller pinned: never the node's.
+func TestVerifyNeedsPinnedKeys(t *testing.T) {
+	c, err := client.New(node.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Verify(t.Context(), &zkv1.Bundle{}, verifier.Expect{}); !errors.Is(err, client.ErrNoKeys) {
+		t.Fatalf("Verify without keys = %v, want ErrNoKeys", err)
+	}
+	c, err = client.New(node.URL, client.WithKeyDir(node.KeyDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An old version-1 JSON bundle is refused with its message.
+	v, err := c.VerifyBytes(t.Context(), []byte(`{"version": 1, "kind": "subject"}`), verifier.Expect{})
+	if err != nil || v.Valid || v.Failed != verifier.CheckDecode || !strings.Contains(v.Reason, "old (version 1)") {
+		t.Fatalf("old bundle: %+v, %v", v, err)
+	}
+	if _, err := c.VerifyFile(t.Context(), filepath.Join(t.TempDir(), "none.json"), verifier.Expect{}); err == nil || !strings.Contains(err.Error(), "none.json") {
+		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/records"
@@ -22,11 +23,13 @@ const CommitChunk = 2000
 // quarter of the node's 16 MiB message limit).
 const CommitChunkBytes = 4 << 20
 
-// CallOption configures one streaming call (Commit, ProveAggregate).
+// CallOption configures one call: a streaming one (Commit,
+// ProveAggregate) or Verify.
 type CallOption func(*callConfig)
 
 type callConfig struct {
-	progress func(done, total int)
+	progress  func(done, total int)
+	freshness time.Duration // Verify
 }
 
 // WithProgress reports a streaming call's progress. Commit calls it after

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/audit"
 	"github.com/zkshare/zkshare/bundle"
@@ -66,7 +65,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scheme = "https"
 	}
 	fmt.Fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on %s://%s\n  holder token: %s\n  admin token:  %s\n",
-		scheme, ln.Addr(), service.TokenPath(*data, service.HolderID), service.TokenPath(*data, service.AdminID))
+		scheme, ln.Addr(), node.TokenPath(*data, node.HolderID), node.TokenPath(*data, node.AdminID))
 	if vkey, err := note.NewEd25519VerifierKey(srv.Ledger().Origin(), srv.Ledger().NodeKey()); err == nil {
 		fmt.Fprintf(stderr, "  checkpoint key (for offline verify --ledger-key): %s\n", vkey)
 	}
@@ -106,23 +105,13 @@ func (r remote) bearer() (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// options are connect client options sending the token, for commands that
-// build generated clients themselves.
-func (r remote) options() ([]connect.ClientOption, error) {
-	tok, err := r.bearer()
-	if err != nil || tok == "" {
-		return nil, err
-	}
-	return []connect.ClientOption{connect.WithInterceptors(client.Bearer(tok))}, nil
-}
-
-// client is the SDK's client of --server with the token.
-func (r remote) client() (*client.Client, error) {
+// client is the SDK's client of --server with the token, and extra.
+func (r remote) client(extra ...client.Option) (*client.Client, error) {
 	tok, err := r.bearer()
 	if err != nil {
 		return nil, err
 	}
-	var opts []client.Option
+	opts := extra
 	if tok != "" {
 		opts = append(opts, client.WithToken(tok))
 	}

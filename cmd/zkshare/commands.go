@@ -37,11 +37,11 @@ func commands() []command {
     (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
 --receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)`, cmdProve},
 		{"receipt issue", "issue a subject their record receipt", `--server URL --token T --collection NAME --subject KEY --out FILE`, cmdReceiptIssue},
-		{"verify", "check a bundle against a ledger: online, or offline against a trusted ledger key", `(--server URL | --keys DIR --ledger-key VKEY) [--holder ID] [--kind subject|exists]
+		{"verify", "check a bundle against a ledger: a node's, or offline against a trusted ledger key", `--keys DIR (--server URL | --ledger-key VKEY [--holder-key HEX]) [--holder ID] [--kind subject|exists]
     [--collection HOLDER/NAME] [--query '...'] [--subject KEY --blind HEX] [--nonce HEX] [--json] BUNDLE`, cmdVerify},
 		{"aggregate", "prove an aggregate over every record of a collection", `--server URL --token T --collection NAME --field F --query '...'
     [--threshold "count == 0"] [--nonce HEX] [--out FILE]`, cmdAggregate},
-		{"verify-aggregate", "check an aggregate bundle against a ledger", `--server URL --bundle FILE [--holder ID] [--collection HOLDER/NAME] [--query '...'] [--field F]
+		{"verify-aggregate", "check an aggregate bundle against a ledger", `--keys DIR (--server URL | --ledger-key VKEY) --bundle FILE [--holder ID] [--collection HOLDER/NAME] [--query '...'] [--field F]
     [--mode reveal|threshold] [--threshold "count == 0"] [--nonce HEX]`, cmdVerifyAggregate},
 		{"policy set", "set who may ask what about a collection", `--server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,aggregate]
     [--templates "income <=,age >="] [--rate PER-MINUTE]
@@ -67,7 +67,8 @@ commands:
 const usageTail = `
 Collections are named HOLDER/NAME on the ledger: a node qualifies a short --collection (and a
 --name) with its holder's id. verify and verify-aggregate pin the full name: a short --collection
-is qualified only with --holder.
+is qualified only with --holder. Both verify in this process with the verifying keys of --keys,
+reading a node's ledger (--server) or only the bundle's own evidence (--ledger-key: no node is asked).
 
 Flags also come from the environment: --data from ZKSHARE_DATA, --keys from ZKSHARE_KEYS,
 --server from ZKSHARE_SERVER, --token from ZKSHARE_TOKEN, --token-file from ZKSHARE_TOKEN_FILE.

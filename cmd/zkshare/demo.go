@@ -13,14 +13,16 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/service"
+	"github.com/zkshare/zkshare/verifier"
 )
 
 type sample struct {
@@ -83,14 +85,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stderr, "2. node: serving on %s (data in %s)\n", url, data)
 
 	token := func(id string) (string, error) {
-		b, err := os.ReadFile(service.TokenPath(data, id))
+		b, err := os.ReadFile(node.TokenPath(data, id))
 		return strings.TrimSpace(string(b)), err
 	}
-	adminTok, err := token(service.AdminID)
+	adminTok, err := token(node.AdminID)
 	if err != nil {
 		return err
 	}
-	holderTok, err := token(service.HolderID)
+	holderTok, err := token(node.HolderID)
 	if err != nil {
 		return err
 	}
@@ -156,7 +158,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	third := zksharev1connect.NewVerifierServiceClient(client.HTTPClient(), url) // verification needs no account
+	// The third party needs no account: it reads the ledger and verifies
+	// in its own process, with the verifying keys it pinned.
+	third, err := client.New(url, client.WithKeyDir(*keyDir))
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(stderr, "5. the bank asks, the holder proves, a third party verifies against the ledger:")
 	fmt.Fprintln(stderr)
 	tw := newTable(stdout)
@@ -198,17 +205,20 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		t1 := time.Now()
 		// The third party pins the question the bank asked.
-		v, err := third.Verify(ctx, &zkv1.VerifyRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
-			Kind: kind, Collection: fullName, Query: s.Query, Subject: s.Subject, Blind: req.GetBlind(), Nonce: nb[:]}})
+		exp := verifier.Expect{Kind: kind, Collection: fullName, Query: s.Query, Subject: s.Subject, Nonce: &nonce}
+		if s.Subject != "" {
+			exp.Blind = elementOf(req.GetBlind())
+		}
+		v, err := third.Verify(ctx, pr.GetBundle(), exp)
 		if err != nil {
 			return err
 		}
 		verifyMS := float64(time.Since(t1).Microseconds()) / 1000
-		ok := v.GetValid() && pr.GetBundle().GetResult() == s.Expected
+		ok := v.Valid && pr.GetBundle().GetResult() == s.Expected
 		if !ok {
 			mismatches++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, s.Query, pr.GetBundle().GetResult(), constraints, proveMS, verifyMS, len(pr.GetBundle().GetProof()), v.GetValid(), mark(ok))
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, s.Query, pr.GetBundle().GetResult(), constraints, proveMS, verifyMS, len(pr.GetBundle().GetProof()), v.Valid, mark(ok))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -220,7 +230,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *supplier != "" {
-		d := demoNode{url: url, http: client.HTTPClient(), adminTok: adminTok, holderTok: holderTok}
+		d := demoNode{url: url, third: third, adminTok: adminTok, holderTok: holderTok}
 		if err := demoSupplier(ctx, d, *supplier, *shipments, stdout, stderr); err != nil {
 			return err
 		}
@@ -230,6 +240,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "\nall answers match the datasets' expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
 	return nil
+}
+
+// elementOf reads a 32-byte big-endian scalar, as nonces and blinds travel.
+func elementOf(b []byte) *fr.Element {
+	var e fr.Element
+	e.SetBytes(b)
+	return &e
 }
 
 func mark(ok bool) string {

@@ -13,19 +13,19 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/verifier"
 )
 
 // demoNode is how the demo reaches its node.
 type demoNode struct {
 	url                 string
-	http                connect.HTTPClient // for the verifier's generated client
+	third               *client.Client // the third party: no token, pinned keys
 	adminTok, holderTok string
 }
 
@@ -110,7 +110,6 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	if err != nil {
 		return err
 	}
-	third := zksharev1connect.NewVerifierServiceClient(d.http, d.url)
 	fmt.Fprintln(stderr, "7. the buyer asks, for two lots, whether every shipment stayed at or below 8.0 °C; the supplier proves over every record; a third party verifies:")
 	fmt.Fprintln(stderr)
 	tw := newTable(stdout)
@@ -132,24 +131,22 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		}
 		proveS := time.Since(t0).Seconds()
 		t1 := time.Now()
-		vr, err := third.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: &zkv1.Expectation{
-			Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: fullName, Query: q, Field: "max_temp",
-			Mode: zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD, Threshold: th, Nonce: nb[:]}})
+		v, err := d.third.Verify(ctx, pr.GetBundle(), verifier.Expect{Kind: bundle.KindAggregate, Collection: fullName, Query: q, Field: "max_temp",
+			Mode: verifier.ModeThreshold, Threshold: &verifier.Threshold{Which: th.GetAggregate(), Relation: th.GetRelation(), Value: th.GetValue()}, Nonce: &nonce})
 		if err != nil {
 			return err
 		}
-		v := vr.GetVerdict()
-		holds := strings.HasSuffix(v.GetStatement(), " holds")
-		ok := v.GetValid() && holds == (over[lot] == 0)
+		holds := strings.HasSuffix(v.Statement, " holds")
+		ok := v.Valid && holds == (over[lot] == 0)
 		answer := "yes: none above 8.0"
 		if !holds {
 			answer = "no: some above 8.0"
 		}
 		fmt.Fprintf(tw, "%s\tcount(max_temp > 8.0) == 0\t%s\t%d\t%.1f\t%.1f\t%.0f\t%v\t%s\n", lot, answer, pr.GetChunksTotal(), proveS,
-			float64(time.Since(t1).Microseconds())/1000, float64(proto.Size(pr.GetBundle()))/1024, v.GetValid(), mark(ok))
+			float64(time.Since(t1).Microseconds())/1000, float64(proto.Size(pr.GetBundle()))/1024, v.Valid, mark(ok))
 		if !ok {
 			tw.Flush()
-			return fmt.Errorf("supplier demo: lot %s: verdict %v, %d shipments over the limit", lot, v, over[lot])
+			return fmt.Errorf("supplier demo: lot %s: verdict %v (%v), %d shipments over the limit", lot, v.Valid, v.Err(), over[lot])
 		}
 	}
 	return tw.Flush()

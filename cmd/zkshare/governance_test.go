@@ -11,7 +11,7 @@ import (
 
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
-	"github.com/zkshare/zkshare/service"
+	"github.com/zkshare/zkshare/node"
 )
 
 // TestGovernanceCLI runs the README's governance commands against a
@@ -28,7 +28,7 @@ func TestGovernanceCLI(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "node")
 	url := serveForTest(t, keyDir, data)
-	adminTok, holderTok := service.TokenPath(data, service.AdminID), service.TokenPath(data, service.HolderID)
+	adminTok, holderTok := node.TokenPath(data, node.AdminID), node.TokenPath(data, node.HolderID)
 	step := func(args ...string) (string, string) {
 		t.Helper()
 		out, errs, err := zk(t, args...)
@@ -85,7 +85,7 @@ func TestGovernanceCLI(t *testing.T) {
 		Kind     string `json:"kind"`
 		Proposer string `json:"proposer"`
 	}
-	if err := json.Unmarshal([]byte(out), &p); err != nil || p.ID != m[1] || p.Kind != "set_confirmers" || p.Proposer != service.HolderID {
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.ID != m[1] || p.Kind != "set_confirmers" || p.Proposer != node.HolderID {
 		t.Fatalf("list --json: %v %s", err, out)
 	}
 	if out, _ := step("governance", "approve", "--server", url, "--token-file", adminTok, m[1]); !strings.Contains(out, "applied (1 of 1 approvals: admin)") {

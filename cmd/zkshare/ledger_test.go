@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,12 +12,11 @@ import (
 
 	"connectrpc.com/connect"
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
-	"github.com/zkshare/zkshare/service"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -141,10 +139,7 @@ func TestLedgerInitThenServe(t *testing.T) {
 		t.Fatalf("ledger init: %v\n%s", err, out)
 	}
 	url := serveForTest(t, keyDir, data)
-	cp, err := zksharev1connect.NewLedgerServiceClient(http.DefaultClient, url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := checkpointOf(t, url)
 	if cp.GetOrigin() != "init.example/ledger" || !strings.Contains(out, "checkpoint key "+cp.GetOrigin()) {
 		t.Fatalf("serve runs ledger %q, init printed:\n%s", cp.GetOrigin(), out)
 	}
@@ -152,8 +147,11 @@ func TestLedgerInitThenServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := zksharev1connect.NewHolderServiceClient(http.DefaultClient, url, connect.WithInterceptors(service.Bearer(strings.TrimSpace(string(tok)))))
-	if _, err := c.GetPolicy(t.Context(), &zkv1.GetPolicyRequest{Collection: "none"}); connect.CodeOf(err) != connect.CodeNotFound {
+	c, err := client.New(url, client.WithToken(strings.TrimSpace(string(tok))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetPolicy(t.Context(), "none"); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("the holder's token from ledger init: %v, want NotFound", err)
 	}
 }

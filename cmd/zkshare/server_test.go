@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/node"
 
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
-	"github.com/zkshare/zkshare/service"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -36,8 +36,8 @@ func TestServerCLI(t *testing.T) {
 	}
 	url := serveForTest(t, keyDir, data)
 	t.Setenv("ZKSHARE_KEYS", keyDir) // verify pins these keys, whichever the view
-	holderTok := service.TokenPath(data, service.HolderID)
-	adminTok := service.TokenPath(data, service.AdminID)
+	holderTok := node.TokenPath(data, node.HolderID)
+	adminTok := node.TokenPath(data, node.AdminID)
 	schema := filepath.Join(dir, "schema.json")
 	os.WriteFile(schema, []byte(`{"name":"people","key":"id","fields":[{"name":"income","type":"uint","width":32},{"name":"age","type":"uint","width":8}]}`), 0o644)
 	csv := filepath.Join(dir, "r.csv")
@@ -77,15 +77,12 @@ func TestServerCLI(t *testing.T) {
 	if out, _, err := zk(t, "verify", "--keys", keyDir, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b); !errors.Is(err, errUnanchored) || !strings.HasPrefix(out, "NOT ANCHORED") {
 		t.Fatalf("offline verify without a ledger key: %v\n%s", err, out)
 	}
-	cp, err := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := checkpointOf(t, url)
 	vkey, err := note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := step("verify", "--keys", keyDir, "--ledger-key", vkey, "--holder", service.HolderID, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b); !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "offline") || !strings.Contains(out, "development setup") {
+	if out := step("verify", "--keys", keyDir, "--ledger-key", vkey, "--holder", node.HolderID, "--subject", "SECRET-ID-1", "--blind", blind, "--nonce", nonce, b); !strings.HasPrefix(out, "VALID") || !strings.Contains(out, "offline") || !strings.Contains(out, "development setup") {
 		t.Fatalf("offline verify: %s", out)
 	}
 	other, _ := ledger.NewIdentity("elsewhere")
@@ -116,7 +113,7 @@ func TestServerCLI(t *testing.T) {
 		t.Fatalf("pinned subject with another blind: %v\n%s", err, out)
 	}
 	// Collections are HOLDER/NAME; --holder qualifies a short pin.
-	for _, pin := range [][]string{{"--collection", service.HolderID + "/people"}, {"--holder", service.HolderID, "--collection", "people"}} {
+	for _, pin := range [][]string{{"--collection", node.HolderID + "/people"}, {"--holder", node.HolderID, "--collection", "people"}} {
 		if out := step(append(append([]string{"verify", "--ledger", url, "--kind", "subject"}, pin...), "--query", "income>=400000", "--nonce", nonce, b)...); !strings.Contains(out, "pinned: kind, collection, query, nonce") {
 			t.Fatalf("pinned verify %v: %s", pin, out)
 		}
@@ -186,7 +183,7 @@ func serveForTest(t *testing.T, keyDir, data string) string {
 	url := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := os.Stat(service.TokenPath(data, service.HolderID)); err == nil {
+		if _, err := os.Stat(node.TokenPath(data, node.HolderID)); err == nil {
 			if c, err := net.Dial("tcp", addr); err == nil {
 				c.Close()
 				break
@@ -215,7 +212,7 @@ func TestAggregateCLI(t *testing.T) {
 	data := filepath.Join(dir, "node")
 	url := serveForTest(t, keyDir, data)
 	t.Setenv("ZKSHARE_KEYS", keyDir) // verify-aggregate pins these keys
-	holderTok, adminTok := service.TokenPath(data, service.HolderID), service.TokenPath(data, service.AdminID)
+	holderTok, adminTok := node.TokenPath(data, node.HolderID), node.TokenPath(data, node.AdminID)
 	csv := filepath.Join(dir, "shipments.csv")
 	all, err := os.ReadFile(filepath.Join("..", "..", "testdata", "coldchain", "shipments.csv"))
 	if err != nil {
@@ -247,10 +244,7 @@ func TestAggregateCLI(t *testing.T) {
 		t.Fatalf("verify-aggregate: %q", out)
 	}
 	// Offline too: an aggregate bundle carries its anchor evidence.
-	cp, err := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := checkpointOf(t, url)
 	vkey, err := note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey())
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +266,7 @@ func TestAggregateCLI(t *testing.T) {
 	}
 	// The collection pinned by its full name, or short with --holder; a
 	// short name alone is any holder's and pins nothing.
-	if out, _ = step("verify-aggregate", "--server", url, "--bundle", co2, "--holder", service.HolderID, "--collection", "coldchain"); !strings.HasPrefix(out, "VALID:") {
+	if out, _ = step("verify-aggregate", "--server", url, "--bundle", co2, "--holder", node.HolderID, "--collection", "coldchain"); !strings.HasPrefix(out, "VALID:") {
 		t.Fatalf("pinned with --holder: %q", out)
 	}
 	if _, _, err := zk(t, "verify-aggregate", "--server", url, "--bundle", co2, "--collection", "coldchain"); err == nil || !strings.Contains(err.Error(), "HOLDER/NAME") {
@@ -282,4 +276,18 @@ func TestAggregateCLI(t *testing.T) {
 	if _, _, err := zk(t, "aggregate", "--server", url, "--token", buyer, "--collection", "coldchain", "--field", "co2_kg", "--query", "x", "--threshold", "count"); err == nil {
 		t.Fatal("a malformed threshold was accepted")
 	}
+}
+
+// checkpointOf is the node's latest checkpoint, read through the SDK.
+func checkpointOf(t *testing.T, url string) *zkv1.GetCheckpointResponse {
+	t.Helper()
+	c, err := client.New(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := c.Checkpoint(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
 }

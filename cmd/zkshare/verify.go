@@ -14,12 +14,11 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/records"
-	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -171,7 +170,7 @@ type viewFlags struct {
 func addViewFlags(f *flags) viewFlags {
 	v := viewFlags{
 		keyDir:    f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory whose verifying keys are pinned"),
-		ledgerKey: f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key: verify the anchor offline"),
+		ledgerKey: f.String("ledger-key", envOr("ZKSHARE_LEDGER_KEY", ""), "the ledger's checkpoint key: verify offline with the bundle's own evidence (no node is asked, even with --server)"),
 		holderKey: f.String("holder-key", "", "offline: the holder's Ed25519 public key (hex), known out of band: the anchor must be signed with it"),
 		freshness: f.Duration("freshness", 0, "how long a replaced root still verifies (default: only the latest)"),
 		r:         remoteFlags(f),
@@ -180,7 +179,10 @@ func addViewFlags(f *flags) viewFlags {
 	return v
 }
 
-// verifyFile runs the verifier on a bundle file through the chosen view.
+// verifyFile runs the verifier on a bundle file through the chosen view:
+// a node's ledger through the SDK (--server), the bundle's own evidence
+// against --ledger-key (offline: no node is asked, even with --server), or
+// none (never VALID). The verifying keys are always --keys.
 func verifyFile(ctx context.Context, vf viewFlags, path string, exp verifier.Expect, want zkv1.StatementKind) (*verifier.Verdict, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -188,7 +190,7 @@ func verifyFile(ctx context.Context, vf viewFlags, path string, exp verifier.Exp
 	}
 	b, err := bundle.Parse(data)
 	if err != nil {
-		return &verifier.Verdict{Failed: verifier.CheckDecode, Reason: err.Error()}, nil
+		return &verifier.Verdict{Failed: verifier.CheckDecode, Reason: fmt.Sprintf("%s: %v", path, err)}, nil
 	}
 	if want != 0 && b.GetKind() != want {
 		return &verifier.Verdict{Statement: bundle.Statement(b), Failed: verifier.CheckExpect,
@@ -198,14 +200,8 @@ func verifyFile(ctx context.Context, vf viewFlags, path string, exp verifier.Exp
 	if err != nil {
 		return nil, fmt.Errorf("--keys: %w", err)
 	}
-	var view verifier.Ledger
+	opts := verifier.Options{Freshness: *vf.freshness}
 	switch {
-	case vf.r.on():
-		opts, err := vf.r.options()
-		if err != nil {
-			return nil, err
-		}
-		view = verifier.Remote{C: zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), *vf.r.server, opts...)}
 	case *vf.ledgerKey != "":
 		off, err := verifier.NewOffline(b, *vf.ledgerKey, pinned)
 		if err != nil {
@@ -221,9 +217,16 @@ func verifyFile(ctx context.Context, vf viewFlags, path string, exp verifier.Exp
 		if m, err := keys.ReadManifest(*vf.keyDir); err == nil {
 			off.Manifest = m
 		}
-		view = off
+		return pinned.Verify(ctx, off, b, exp, opts), nil
+	case vf.r.on():
+		c, err := vf.r.client(client.WithVerifier(pinned))
+		if err != nil {
+			return nil, err
+		}
+		return c.Verify(ctx, b, exp, client.WithFreshness(*vf.freshness))
+	default:
+		return pinned.Verify(ctx, nil, b, exp, opts), nil
 	}
-	return pinned.Verify(ctx, view, b, exp, verifier.Options{Freshness: *vf.freshness}), nil
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -17,7 +17,7 @@ import (
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
-	"github.com/zkshare/zkshare/service"
+	"github.com/zkshare/zkshare/node"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -53,10 +53,7 @@ func TestLedgerWatch(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "node")
 	url := serveForTest(t, keyDir, data)
-	cp, err := zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), url).GetCheckpoint(t.Context(), &zkv1.GetCheckpointRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := checkpointOf(t, url)
 	vkey, err := note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey())
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +69,7 @@ func TestLedgerWatch(t *testing.T) {
 			t.Fatalf("no first checkpoint: %s", errs.String())
 		}
 	}
-	if _, _, err := zk(t, "participant", "add", "--server", url, "--token-file", service.TokenPath(data, service.AdminID), "--id", "bank", "--out", filepath.Join(dir, "bank.json")); err != nil {
+	if _, _, err := zk(t, "participant", "add", "--server", url, "--token-file", node.TokenPath(data, node.AdminID), "--id", "bank", "--out", filepath.Join(dir, "bank.json")); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {

@@ -30,6 +30,10 @@ type Node struct {
 	stop                    context.CancelFunc
 	served                  chan error
 	cleanup                 []func()
+
+	// KeyDir is the node's circuit key directory: a verifier in the same
+	// process pins its verifying keys (client.WithKeyDir).
+	KeyDir string
 }
 
 // Start runs a node with the named circuits' keys (keys.Core if none).
@@ -47,6 +51,7 @@ func Start(ctx context.Context, circuits ...string) (n *Node, err error) {
 		return nil, fmt.Errorf("testnode: keys: %w", err)
 	}
 	n.cleanup = append(n.cleanup, cleanup)
+	n.KeyDir = keyDir
 	data, err := os.MkdirTemp("", "zkshare-testnode")
 	if err != nil {
 		return nil, fmt.Errorf("testnode: %w", err)
