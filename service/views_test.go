@@ -123,6 +123,18 @@ func TestVerifierViews(t *testing.T) {
 		}
 	}
 
+	// An offline view reads its evidence from the bundle it was made for:
+	// used on another bundle, it refuses rather than lend that evidence.
+	offGood, err := verifier.NewOffline(good, vkey, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := proto.CloneOf(good)
+	other.Query = "income <= 30001"
+	if v := pinned.Verify(ctx, offGood, other, verifier.Expect{}, verifier.Options{}); v.Valid || v.Failed != verifier.CheckAnchor {
+		t.Errorf("offline view of another bundle: valid=%v %s", v.Valid, v.Reason)
+	}
+
 	// A stale root: replaced by an update, it verifies within the window
 	// only. Offline, replacement is not visible (a warning says so).
 	update := people(20, 10000)[:1]

@@ -13,6 +13,7 @@ import (
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/proto"
 )
 
 // Offline is the view of a ledger that a bundle carries: its checkpoint and
@@ -50,7 +51,16 @@ func (v *Offline) included(e *zkv1.LedgerEvidence) (*ledger.Tx, error) {
 	if _, err := ledger.VerifyInclusion(v.Bundle.GetCheckpoint(), v.LedgerKey.Name(), v.LedgerKey, e.GetTx(), e.GetLogIndex(), e.GetInclusion()); err != nil {
 		return nil, err
 	}
-	return ledger.DecodeTx(e.GetTx())
+	tx, err := ledger.DecodeTx(e.GetTx())
+	if err != nil {
+		return nil, err
+	}
+	// A transaction names its ledger: one of another ledger (even one a
+	// compromised key fitted under this checkpoint) is not this ledger's.
+	if tx.Body.GetOrigin() != v.LedgerKey.Name() {
+		return nil, fmt.Errorf("a transaction of ledger %q, not %q", tx.Body.GetOrigin(), v.LedgerKey.Name())
+	}
+	return tx, nil
 }
 
 // Circuit implements Ledger from the pinned keys.
@@ -155,6 +165,11 @@ func (v *Offline) AnchorBySequence(context.Context, []byte, uint64) (*Anchor, er
 // OnLedger implements Ledger: the anchor is included under the checkpoint
 // the trusted ledger key signed.
 func (v *Offline) OnLedger(_ context.Context, b *zkv1.Bundle) (*Anchor, error) {
+	// The evidence read by Collection is v.Bundle's: it must be the bundle
+	// being verified, or another bundle's confirmations could count.
+	if b != v.Bundle && !proto.Equal(b, v.Bundle) {
+		return nil, errors.New("the offline view was made for another bundle")
+	}
 	tx, err := v.included(&zkv1.LedgerEvidence{Tx: b.GetAnchorTx(), LogIndex: b.GetAnchorLogIndex(), Inclusion: b.GetAnchorInclusion()})
 	if err != nil {
 		return nil, err
