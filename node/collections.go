@@ -77,6 +77,9 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 	if err := n.actsAsHolder(c); err != nil {
 		return nil, nil, err
 	}
+	if len(nc.Schema) == 0 || len(nc.Schema) > MaxSchemaBytes {
+		return nil, nil, invalid("schema", "want a schema of 1 to %d bytes", MaxSchemaBytes)
+	}
 	sc, err := records.ParseSchema(nc.Schema)
 	if err != nil {
 		return nil, nil, invalid("schema", "%v", err)

@@ -54,7 +54,8 @@ var public = map[string]bool{
 	zksharev1connect.LedgerServiceGetCollectionStateProcedure: true,
 }
 
-// roles says who may call the other procedures.
+// roles says who may call the other procedures. Whether this node may act
+// for the caller (sign as its holder or admin) is the engine's rule.
 var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceCreateCollectionProcedure:   {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceCommitRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
@@ -73,46 +74,6 @@ var roles = map[string][]zkv1.Role{
 	// Open proposals are on the ledger anyway; a holder follows its own.
 	zksharev1connect.AdminServiceListProposalsProcedure:  {zkv1.Role_ROLE_ADMIN, zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceSetConfirmersProcedure: {zkv1.Role_ROLE_HOLDER},
-}
-
-// nodeHolderOnly are the procedures the node does as its own holder: it
-// signs their ledger transactions (or keeps their private data) with the
-// local holder's key, so only that holder may call them. Another holder
-// registered on the ledger acts through its own node.
-var nodeHolderOnly = map[string]bool{
-	zksharev1connect.HolderServiceCreateCollectionProcedure: true,
-	zksharev1connect.HolderServiceCommitRecordsProcedure:    true,
-	zksharev1connect.HolderServiceDeleteRecordsProcedure:    true,
-	zksharev1connect.HolderServiceUpdateRecordsProcedure:    true,
-	zksharev1connect.HolderServiceSetPolicyProcedure:        true,
-	zksharev1connect.HolderServiceGetPolicyProcedure:        true,
-	zksharev1connect.HolderServiceIssueReceiptProcedure:     true,
-	zksharev1connect.HolderServiceConfirmAnchorProcedure:    true,
-	zksharev1connect.HolderServiceSetConfirmersProcedure:    true,
-}
-
-// nodeAdminOnly are the procedures the node signs with its admin's key:
-// only that admin may call them (another admin acts through its own node).
-var nodeAdminOnly = map[string]bool{
-	zksharev1connect.AdminServiceRegisterParticipantProcedure: true,
-	zksharev1connect.AdminServiceProposeProcedure:             true,
-	zksharev1connect.AdminServiceApproveProcedure:             true,
-}
-
-// actsFor refuses a holder-only procedure to any caller but the identity
-// the node signs as.
-func (s *Server) actsFor(c node.Caller, procedure string) error {
-	if admin := s.node.AdminID(); nodeAdminOnly[procedure] && (admin == "" || c.ID != admin) {
-		who := "no admin"
-		if admin != "" {
-			who = fmt.Sprintf("admin %q", admin)
-		}
-		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for %s; admin %q's node must do this", who, c.ID))
-	}
-	if !nodeHolderOnly[procedure] || c.ID == s.node.HolderID() {
-		return nil
-	}
-	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for holder %q; holder %q's node must do this", s.node.HolderID(), c.ID))
 }
 
 // callerOf is the request's authenticated caller; the zero Caller (no
@@ -138,7 +99,7 @@ func (s *Server) authorize() connect.Interceptor {
 		}
 		for _, r := range allowed {
 			if r == c.Role {
-				return s.actsFor(c, procedure)
+				return nil // the engine checks that this node acts for c
 			}
 		}
 		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s %q may not call %s", strings.ToLower(strings.TrimPrefix(c.Role.String(), "ROLE_")), c.ID, procedure))
@@ -172,23 +133,11 @@ func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc
 	}
 }
 
-// recoverInterceptor turns a handler panic into an Internal error (and a
-// log line with the stack, never the request).
-func recoverInterceptor(log *slog.Logger) connect.Interceptor {
-	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (resp connect.AnyResponse, err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					log.ErrorContext(ctx, "handler panic", "procedure", req.Spec().Procedure, "stack", string(debug.Stack()))
-					err = connect.NewError(connect.CodeInternal, errors.New("internal error"))
-				}
-			}()
-			resp, err = next(ctx, req)
-			var ie *internalError
-			if errors.As(err, &ie) {
-				log.ErrorContext(ctx, "request failed", "procedure", req.Spec().Procedure, "err", ie.cause)
-			}
-			return resp, err
-		}
+// recovered answers a handler panic, unary or streaming, with Internal
+// "internal error", and logs it with the stack (never the request).
+func recovered(log *slog.Logger) connect.HandlerOption {
+	return connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, r any) error {
+		log.ErrorContext(ctx, "handler panic", slog.String("procedure", spec.Procedure), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	})
 }
