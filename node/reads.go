@@ -28,6 +28,18 @@ func (n *Node) Checkpoint(context.Context) (*zkv1.GetCheckpointResponse, error) 
 	return resp, nil
 }
 
+// ConsistencyProof proves that the log of from entries is a prefix of the
+// log of to entries.
+func (n *Node) ConsistencyProof(_ context.Context, from, to uint64) ([][]byte, error) {
+	if from > to {
+		return nil, invalid("from_size", "%d is more than to_size %d", from, to)
+	}
+	if size := n.ledger.Head().LogSize; to > size {
+		return nil, errorf(ErrOutOfRange, "to_size: %d is beyond the log's %d entries", to, size)
+	}
+	return n.ledger.ConsistencyProof(from, to)
+}
+
 // Transaction is a transaction by hash, with its inclusion proof under the
 // latest checkpoint.
 func (n *Node) Transaction(_ context.Context, hash []byte) (*zkv1.GetTransactionResponse, error) {

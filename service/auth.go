@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"connectrpc.com/authn"
@@ -83,54 +84,21 @@ func callerOf(ctx context.Context) node.Caller {
 	return c
 }
 
-// authorize checks the caller's role for every procedure that needs one.
-func (s *Server) authorize() connect.Interceptor {
-	check := func(ctx context.Context, procedure string) error {
-		if public[procedure] {
-			return nil
-		}
-		c := callerOf(ctx)
-		if c.ID == "" {
-			return connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a bearer token"))
-		}
-		allowed, ok := roles[procedure]
-		if !ok {
-			return connect.NewError(connect.CodePermissionDenied, errors.New("no role may call this"))
-		}
-		for _, r := range allowed {
-			if r == c.Role {
-				return nil // the engine checks that this node acts for c
-			}
-		}
-		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s %q may not call %s", strings.ToLower(strings.TrimPrefix(c.Role.String(), "ROLE_")), c.ID, procedure))
+// authorize checks the caller's role for every procedure that needs one,
+// before the request is decoded (a request gate: refused calls never reach
+// the interceptors).
+func authorize(ctx context.Context, spec connect.Spec, _ connect.Peer, _ http.Header) (context.Context, error) {
+	if public[spec.Procedure] {
+		return ctx, nil
 	}
-	return &authInterceptor{check: check}
-}
-
-type authInterceptor struct {
-	check func(ctx context.Context, procedure string) error
-}
-
-func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if err := a.check(ctx, req.Spec().Procedure); err != nil {
-			return nil, err
-		}
-		return next(ctx, req)
+	c := callerOf(ctx)
+	if c.ID == "" {
+		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a bearer token"))
 	}
-}
-
-func (a *authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if err := a.check(ctx, conn.Spec().Procedure); err != nil {
-			return err
-		}
-		return next(ctx, conn)
+	if slices.Contains(roles[spec.Procedure], c.Role) {
+		return ctx, nil // the engine checks that this node acts for c
 	}
+	return ctx, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s %q may not call %s", strings.ToLower(strings.TrimPrefix(c.Role.String(), "ROLE_")), c.ID, spec.Procedure))
 }
 
 // recovered answers a handler panic, unary or streaming, with Internal

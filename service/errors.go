@@ -45,6 +45,8 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeResourceExhausted, err)
 	case errors.Is(err, node.ErrUnauthenticated):
 		return connect.NewError(connect.CodeUnauthenticated, err)
+	case errors.Is(err, node.ErrOutOfRange):
+		return connect.NewError(connect.CodeOutOfRange, err)
 	case errors.As(err, &syn), errors.As(err, &typ):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, records.ErrInvalidBatch), errors.As(err, &fe):

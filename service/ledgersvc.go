@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"fmt"
 
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -19,14 +18,7 @@ func (l *ledgerService) GetCheckpoint(ctx context.Context, _ *zkv1.GetCheckpoint
 // GetConsistencyProof proves that the log of from_size entries is a prefix
 // of the log of to_size entries.
 func (l *ledgerService) GetConsistencyProof(ctx context.Context, req *zkv1.GetConsistencyProofRequest) (*zkv1.GetConsistencyProofResponse, error) {
-	from, to := req.GetFromSize(), req.GetToSize()
-	if from > to {
-		return nil, invalid("from_size", "%d is more than to_size %d", from, to)
-	}
-	if size := l.s.node.Ledger().Head().LogSize; to > size {
-		return nil, connect.NewError(connect.CodeOutOfRange, fmt.Errorf("to_size: %d is beyond the log's %d entries", to, size))
-	}
-	p, err := l.s.node.Ledger().ConsistencyProof(from, to)
+	p, err := l.s.node.ConsistencyProof(ctx, req.GetFromSize(), req.GetToSize())
 	if err != nil {
 		return nil, toConnect(err)
 	}

@@ -111,11 +111,12 @@ func (s *Server) Handler() http.Handler {
 	return s.authenticate(mux)
 }
 
-// handlerOptions: telemetry (metrics, and logs of internal errors) first,
-// then authorisation; innermost, panics become Internal errors.
+// handlerOptions: authorisation before decoding, then telemetry (metrics,
+// and logs of internal errors); innermost, panics become Internal errors.
 func (s *Server) handlerOptions(m *metrics) []connect.HandlerOption {
 	return []connect.HandlerOption{
-		connect.WithInterceptors(m.interceptor(), s.authorize()),
+		connect.WithRequestGate(authorize),
+		connect.WithInterceptors(m.interceptor()),
 		recovered(s.log),
 		connect.WithReadMaxBytes(maxMessageBytes),
 	}
@@ -123,9 +124,6 @@ func (s *Server) handlerOptions(m *metrics) []connect.HandlerOption {
 
 // Ledger is the node's ledger, for tools and tests.
 func (s *Server) Ledger() *ledger.Ledger { return s.node.Ledger() }
-
-// Node is the engine this server fronts.
-func (s *Server) Node() *node.Node { return s.node }
 
 // Close closes the engine.
 func (s *Server) Close() error { return s.node.Close() }
