@@ -76,7 +76,7 @@ func TestPanicsRecovered(t *testing.T) {
 		})
 	}
 	logs := n.logs.String()
-	for _, want := range []string{"procedure=" + zksharev1connect.LedgerServiceWatchBlocksProcedure, "procedure=" + zksharev1connect.LedgerServiceListBlocksProcedure, "panic=\"stream boom\"", "runtime/debug.Stack"} {
+	for _, want := range []string{"procedure=" + zksharev1connect.LedgerServiceWatchBlocksProcedure, "procedure=" + zksharev1connect.LedgerServiceListBlocksProcedure, "panic=\"stream boom\"", "service_test.panicky.WatchBlocks"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the panic log should hold %s:\n%s", want, logs)
 		}

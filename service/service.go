@@ -1,4 +1,4 @@
-// Package service puts a node engine (package node) and the verifier
+// Package service puts a node engine (package node), verifier included,
 // behind the Connect API: one process, one port, Connect, gRPC and
 // gRPC-Web. Its handlers are adapters: proto in, engine call, proto out,
 // with errors mapped to Connect codes in one place (errors.go).
