@@ -282,7 +282,7 @@ func (n *Node) ConfirmAnchor(ctx context.Context, c Caller, collectionID []byte,
 		return nil, invalid("root", "want 32 bytes, got %d", len(root))
 	}
 	// The confirmation is signed as this node's holder: only it may ask.
-	if err := n.actsAsHolder(c); err != nil {
+	if err := n.ActsAsHolder(c); err != nil {
 		return nil, err
 	}
 	return n.send(ctx, n.holderID, ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: collectionID, Sequence: sequence, Root: root}))

@@ -43,6 +43,9 @@ func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollecti
 // CommitRecords takes a stream of record batches and commits them in one
 // engine call: validated whole, committed, then anchored.
 func (h *holderService) CommitRecords(ctx context.Context, stream *connect.ClientStream[zkv1.CommitRecordsRequest]) (*zkv1.CommitRecordsResponse, error) {
+	if err := h.s.node.ActsAsHolder(callerOf(ctx)); err != nil {
+		return nil, toConnect(err) // before receiving the records
+	}
 	var name string
 	var recs []records.Record
 	for stream.Receive() {
