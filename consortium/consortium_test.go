@@ -20,12 +20,14 @@ import (
 
 	"connectrpc.com/connect"
 	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/zkshare/zkshare/client"
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 )
 
@@ -115,7 +117,7 @@ func newNet(t *testing.T, n int) *consortiumNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &consortiumNet{t: t, keys: keyDir, client: service.HTTPClient()}
+	c := &consortiumNet{t: t, keys: keyDir, client: client.HTTPClient()}
 	for _, name := range m.Orgs {
 		addr := freeAddr(t)
 		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addr, url: "http://" + addr})
@@ -179,7 +181,7 @@ func (c *consortiumNet) stop(k int) {
 }
 
 func (c *consortiumNet) token(k int, id string) string {
-	b, err := os.ReadFile(service.TokenPath(c.orgs[k].dir, id))
+	b, err := os.ReadFile(node.TokenPath(c.orgs[k].dir, id))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -187,7 +189,7 @@ func (c *consortiumNet) token(k int, id string) string {
 }
 
 func (c *consortiumNet) holder(k int) zksharev1connect.HolderServiceClient {
-	return zksharev1connect.NewHolderServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(service.Bearer(c.token(k, service.HolderID))))
+	return zksharev1connect.NewHolderServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(client.Bearer(c.token(k, node.HolderID))))
 }
 
 const schema = `{"name":"usage","key":"cell","fields":[{"name":"gb","type":"uint","width":32}]}`
@@ -290,7 +292,7 @@ func TestFourOrganisations(t *testing.T) {
 	// Registering the bank takes three organisations' admins: org1's
 	// request is pending until org2's and org3's identical ones approve it.
 	admin := func(k int) zksharev1connect.AdminServiceClient {
-		return zksharev1connect.NewAdminServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(service.Bearer(c.token(k, service.AdminID))))
+		return zksharev1connect.NewAdminServiceClient(c.client, c.orgs[k].url, connect.WithInterceptors(client.Bearer(c.token(k, node.AdminID))))
 	}
 	bankKey, _ := ledger.NewIdentity("bank")
 	bankReq := &zkv1.RegisterParticipantRequest{Id: "bank", Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bankKey.Public()}
@@ -309,7 +311,7 @@ func TestFourOrganisations(t *testing.T) {
 	}
 	nonce := make([]byte, 32)
 	nonce[31] = 7
-	bank := zksharev1connect.NewHolderServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(service.Bearer(reg.GetToken())))
+	bank := zksharev1connect.NewHolderServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(client.Bearer(reg.GetToken())))
 	pr, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "usage-org1", Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: "cell-3", Query: "gb <= 100", Nonce: nonce, Blind: nonce})
 	if err != nil {
 		t.Fatal(err)
@@ -402,7 +404,7 @@ func TestFourOrganisations(t *testing.T) {
 		t.Fatalf("org1 approving its own proposal again: %v %v (nothing to send)", ar, err)
 	}
 	approve(2, pid, true)
-	shop := zksharev1connect.NewLedgerServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(service.Bearer(gp.GetToken())))
+	shop := zksharev1connect.NewLedgerServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(client.Bearer(gp.GetToken())))
 	if _, err := shop.ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{Consumer: "shop"}); err != nil {
 		t.Fatalf("the registered participant's token on org1: %v", err)
 	}

@@ -41,11 +41,14 @@ type AggregateAnswer struct {
 // hears of each chunk proven.
 func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion, progress func(done, total int)) (*AggregateAnswer, error) {
 	coll := n.Qualify(q.Collection)
-	if q.Query == "" {
-		return nil, invalid("query", "want the question's predicate")
+	if q.Query == "" || len(q.Query) > MaxQueryBytes {
+		return nil, invalid("query", "want the question's predicate, 1 to %d bytes", MaxQueryBytes)
 	}
-	if q.Field == "" {
+	if q.Field == "" || len(q.Field) > MaxValueBytes {
 		return nil, invalid("field", "name the aggregated field")
+	}
+	if len(q.Threshold.GetValue()) > MaxValueBytes {
+		return nil, invalid("threshold.value", "too long")
 	}
 	var nonce fr.Element
 	if len(q.Nonce) != 32 || nonce.SetBytesCanonical(q.Nonce) != nil {

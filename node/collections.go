@@ -33,9 +33,11 @@ func elemBytes(e fr.Element) []byte {
 	return b[:]
 }
 
-// actsAsHolder: only the identity this node signs as may have it act as a
+// ActsAsHolder: only the identity this node signs as may have it act as a
 // holder (another holder registered on the ledger acts through its node).
-func (n *Node) actsAsHolder(c Caller) error {
+// Every holder call checks it; a transport may ask first, before it
+// receives a long stream.
+func (n *Node) ActsAsHolder(c Caller) error {
 	if c.ID != n.holderID.ID {
 		return errorf(ErrPermissionDenied, "this node acts for holder %q; holder %q's node must do this", n.holderID.ID, c.ID)
 	}
@@ -45,7 +47,7 @@ func (n *Node) actsAsHolder(c Caller) error {
 // ownsCollection: the caller must be the identity this node signs as and
 // the collection's registered holder.
 func (n *Node) ownsCollection(c Caller, name string) error {
-	if err := n.actsAsHolder(c); err != nil {
+	if err := n.ActsAsHolder(c); err != nil {
 		return err
 	}
 	lc, ok := n.ledger.State().Collections[collectionKey(name)]
@@ -74,8 +76,11 @@ type NewCollection struct {
 // in the holder store. It returns the collection and the registration's
 // transaction hash (nil when a create cut short is completed).
 func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection) (*zkv1.CollectionInfo, []byte, error) {
-	if err := n.actsAsHolder(c); err != nil {
+	if err := n.ActsAsHolder(c); err != nil {
 		return nil, nil, err
+	}
+	if len(nc.Schema) == 0 || len(nc.Schema) > MaxSchemaBytes {
+		return nil, nil, invalid("schema", "want a schema of 1 to %d bytes", MaxSchemaBytes)
 	}
 	sc, err := records.ParseSchema(nc.Schema)
 	if err != nil {

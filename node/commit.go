@@ -32,6 +32,9 @@ func (n *Node) Commit(ctx context.Context, c Caller, collection string, recs []r
 	if len(recs) == 0 {
 		return nil, invalid("records", "none sent")
 	}
+	if err := checkValues(recs); err != nil {
+		return nil, err
+	}
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
 	if err := n.ownsCollection(c, coll); err != nil {
@@ -48,6 +51,9 @@ func (n *Node) Update(ctx context.Context, c Caller, collection string, recs []r
 	coll := n.Qualify(collection)
 	if len(recs) == 0 {
 		return nil, invalid("records", "none sent")
+	}
+	if err := checkValues(recs); err != nil {
+		return nil, err
 	}
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()

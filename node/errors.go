@@ -27,6 +27,9 @@ var (
 	ErrResourceExhausted = errors.New("resource exhausted")
 	// ErrUnauthenticated: no such token, or its participant is not active.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrOutOfRange: the ledger is not that far yet (a log size, a height);
+	// retry once it is.
+	ErrOutOfRange = errors.New("out of range")
 )
 
 // InvalidArgumentError is a malformed request, naming the field at fault.

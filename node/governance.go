@@ -282,8 +282,8 @@ func (n *Node) ConfirmAnchor(ctx context.Context, c Caller, collectionID []byte,
 		return nil, invalid("root", "want 32 bytes, got %d", len(root))
 	}
 	// The confirmation is signed as this node's holder: only it may ask.
-	if c.ID != n.holderID.ID {
-		return nil, errorf(ErrPermissionDenied, "this node confirms as holder %q only", n.holderID.ID)
+	if err := n.ActsAsHolder(c); err != nil {
+		return nil, err
 	}
 	return n.send(ctx, n.holderID, ledger.Confirm(&zkv1.ConfirmAnchor{CollectionId: collectionID, Sequence: sequence, Root: root}))
 }

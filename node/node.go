@@ -24,6 +24,7 @@ import (
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/verifier"
 )
 
 // DefaultOrigin names a new single-node ledger.
@@ -40,6 +41,10 @@ type Config struct {
 	// ProveConcurrency bounds proofs in flight (default: cores);
 	// ProveQueue how many more may wait (default 2x concurrency).
 	ProveConcurrency, ProveQueue int
+	// Freshness is how long a superseded root still verifies (default 1h);
+	// MaxFreshness the longest window a verifier may ask for (default 24h,
+	// at least Freshness).
+	Freshness, MaxFreshness time.Duration
 	// Consortium: Data is an organisation's directory made by
 	// `zkshare consortium init`; the ledger runs under CometBFT.
 	Consortium bool
@@ -58,6 +63,7 @@ type Node struct {
 	tokens   *tokens
 	policies *policies
 	manifest *keys.Manifest
+	verifier *verifier.Verifier
 	queue    chan struct{} // prove slots: in flight plus waiting
 
 	// commitMu orders commits (and their anchors) against proofs, so a
@@ -84,6 +90,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ProveQueue <= 0 {
 		cfg.ProveQueue = 2 * cfg.ProveConcurrency
 	}
+	if cfg.Freshness <= 0 {
+		cfg.Freshness = time.Hour
+	}
+	if cfg.MaxFreshness <= 0 {
+		cfg.MaxFreshness = 24 * time.Hour
+	}
+	cfg.MaxFreshness = max(cfg.MaxFreshness, cfg.Freshness)
 	m, err := keys.ReadManifest(cfg.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("circuit keys: %w", err)
@@ -140,6 +153,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.stopLedger = n.ledger.Close
 	}
 	if n.store, err = holder.Open(holderDir(cfg.Data), cfg.Log); err != nil {
+		return nil, err
+	}
+	if n.verifier, err = verifier.FromDir(cfg.Keys); err != nil {
 		return nil, err
 	}
 	if n.prover, err = prover.New(n.store, cfg.Keys, prover.WithConcurrency(cfg.ProveConcurrency), prover.WithLogger(cfg.Log)); err != nil {

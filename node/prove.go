@@ -62,8 +62,11 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	default:
 		return nil, invalid("kind", "want STATEMENT_KIND_SUBJECT or STATEMENT_KIND_EXISTS")
 	}
-	if q.Query == "" {
-		return nil, invalid("query", "want the question's predicate")
+	if q.Query == "" || len(q.Query) > MaxQueryBytes {
+		return nil, invalid("query", "want the question's predicate, 1 to %d bytes", MaxQueryBytes)
+	}
+	if len(q.Subject) > MaxValueBytes {
+		return nil, invalid("subject", "at most %d bytes", MaxValueBytes)
 	}
 	var nonce fr.Element
 	if err := nonce.SetBytesCanonical(q.Nonce); err != nil || len(q.Nonce) != 32 {
@@ -163,7 +166,7 @@ func (n *Node) attachAnchor(pb *zkv1.Bundle) error {
 // is never for consumers, and nothing of it is logged.
 func (n *Node) IssueReceipt(ctx context.Context, c Caller, collection, subject string) (*zkv1.Receipt, error) {
 	coll := n.Qualify(collection)
-	if subject == "" {
+	if subject == "" || len(subject) > MaxValueBytes {
 		return nil, invalid("subject", "want the subject's key")
 	}
 	n.commitMu.RLock()

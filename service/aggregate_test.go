@@ -2,17 +2,20 @@ package service_test
 
 import (
 	"encoding/csv"
-	"google.golang.org/protobuf/encoding/protojson"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
 	"google.golang.org/protobuf/proto"
@@ -31,7 +34,7 @@ func TestAggregateService(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	n := startNode(t, service.Config{Keys: dir, VerifyAggregatePerMinute: 1000})
+	n := startNode(t, service.Config{Keys: dir}, service.WithVerifyAggregateLimit(0, 1000))
 	n.register("buyer", zkv1.Role_ROLE_CONSUMER)
 	n.register("nosy", zkv1.Role_ROLE_CONSUMER)
 	n.register("nosy2", zkv1.Role_ROLE_CONSUMER)
@@ -59,7 +62,7 @@ func TestAggregateService(t *testing.T) {
 			over[r[1]]++
 		}
 	}
-	h := n.holder(service.HolderID)
+	h := n.holder(node.HolderID)
 	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaJSON, Name: "coldchain"}); err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +79,9 @@ func TestAggregateService(t *testing.T) {
 	ask := func(lot string) (*zkv1.ProveAggregateResponse, *zkv1.VerifyResponse) {
 		t.Helper()
 		var progress []int
-		pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "max_temp",
+		pr, err := client.Wrap(buyer, nil, nil).ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "max_temp",
 			Query: `lot == "` + lot + `" AND max_temp > 8.0`, Threshold: &zkv1.AggregateThreshold{Aggregate: "count", Relation: "==", Value: "0"}},
-			func(done, total int) { progress = append(progress, done, total) })
+			client.WithProgress(func(done, total int) { progress = append(progress, done, total) }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +118,7 @@ func TestAggregateService(t *testing.T) {
 		}
 	}
 	// Reveal mode: the total CO2 of a lot, with its average.
-	pr, err := service.ProveAggregate(ctx, buyer, &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, nil)
+	pr, err := client.Wrap(buyer, nil, nil).ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +128,7 @@ func TestAggregateService(t *testing.T) {
 		t.Fatalf("reveal: %v %v", vr, err)
 	}
 	// The asker pins its question: the same bundle fails for any other.
-	asked := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: service.HolderID + "/coldchain", Query: `lot == "L-2026-Q1"`,
+	asked := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_AGGREGATE, Collection: node.HolderID + "/coldchain", Query: `lot == "L-2026-Q1"`,
 		Field: "co2_kg", Mode: zkv1.AggregateMode_AGGREGATE_MODE_REVEAL, Nonce: nonce(42)}
 	if vr, err := vf.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: pr.GetBundle(), Expect: asked}); err != nil || !vr.GetVerdict().GetValid() {
 		t.Fatalf("pinned as asked: %v %v", vr, err)
@@ -151,7 +154,7 @@ func TestAggregateService(t *testing.T) {
 		}
 	}
 	// A minimum group of 1,000: a lot's revealed total shows only "fewer than 1000".
-	sr, err := service.ProveAggregate(ctx, n.holder("narrow"), &zkv1.ProveAggregateRequest{Nonce: nonce(44), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, nil)
+	sr, err := client.Wrap(n.holder("narrow"), nil, nil).ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Nonce: nonce(44), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +179,7 @@ func TestAggregateService(t *testing.T) {
 		"field not granted": {"nosy2", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "hours", Query: `lot == "L-2026-Q1"`}, connect.CodePermissionDenied},
 		"mode not granted":  {"nosy2", &zkv1.ProveAggregateRequest{Nonce: nonce(42), Collection: "coldchain", Field: "co2_kg", Query: `lot == "L-2026-Q1"`}, connect.CodePermissionDenied},
 	} {
-		if _, err := service.ProveAggregate(ctx, n.holder(tc.who), tc.req, nil); code(err) != tc.code {
+		if _, err := client.Wrap(n.holder(tc.who), nil, nil).ProveAggregate(ctx, tc.req); code(err) != tc.code {
 			t.Errorf("%s: %v, want %v", name, err, tc.code)
 		}
 	}

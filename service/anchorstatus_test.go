@@ -5,6 +5,7 @@ import (
 
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 )
 
@@ -14,8 +15,8 @@ import (
 func TestGetAnchorStatus(t *testing.T) {
 	ctx := t.Context()
 	n := startNode(t, service.Config{})
-	h := n.holder(service.HolderID)
-	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{service.HolderID}, ConfirmationsRequired: 1})
+	h := n.holder(node.HolderID)
+	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{node.HolderID}, ConfirmationsRequired: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/zkshare/zkshare/audit"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 	"google.golang.org/protobuf/proto"
 )
@@ -96,11 +97,11 @@ func TestAuditContentsPrivate(t *testing.T) {
 	if _, err := n.ledgerClient("").ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{Consumer: "bank-of-canaries"}); code(err) != connect.CodeUnauthenticated {
 		t.Fatalf("listing without a token: %v", err)
 	}
-	held, err := n.ledgerClient(service.HolderID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: r.GetCollectionId()})
+	held, err := n.ledgerClient(node.HolderID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: r.GetCollectionId()})
 	if err != nil || len(held.GetEntries()) != 1 || held.GetEntries()[0].GetReceipt().GetConsumer() != "bank-of-canaries" {
 		t.Fatalf("the holder's entries: %v %v", held, err)
 	}
-	if after, err := n.ledgerClient(service.HolderID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: r.GetCollectionId(), AfterLogIndex: r.GetLogIndex()}); err != nil || len(after.GetEntries()) != 0 {
+	if after, err := n.ledgerClient(node.HolderID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: r.GetCollectionId(), AfterLogIndex: r.GetLogIndex()}); err != nil || len(after.GetEntries()) != 0 {
 		t.Fatalf("entries after the last: %v %v", after, err)
 	}
 }

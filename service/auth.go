@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"connectrpc.com/authn"
@@ -54,7 +55,8 @@ var public = map[string]bool{
 	zksharev1connect.LedgerServiceGetCollectionStateProcedure: true,
 }
 
-// roles says who may call the other procedures.
+// roles says who may call the other procedures. Whether this node may act
+// for the caller (sign as its holder or admin) is the engine's rule.
 var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceCreateCollectionProcedure:   {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceCommitRecordsProcedure:      {zkv1.Role_ROLE_HOLDER},
@@ -75,46 +77,6 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceSetConfirmersProcedure: {zkv1.Role_ROLE_HOLDER},
 }
 
-// nodeHolderOnly are the procedures the node does as its own holder: it
-// signs their ledger transactions (or keeps their private data) with the
-// local holder's key, so only that holder may call them. Another holder
-// registered on the ledger acts through its own node.
-var nodeHolderOnly = map[string]bool{
-	zksharev1connect.HolderServiceCreateCollectionProcedure: true,
-	zksharev1connect.HolderServiceCommitRecordsProcedure:    true,
-	zksharev1connect.HolderServiceDeleteRecordsProcedure:    true,
-	zksharev1connect.HolderServiceUpdateRecordsProcedure:    true,
-	zksharev1connect.HolderServiceSetPolicyProcedure:        true,
-	zksharev1connect.HolderServiceGetPolicyProcedure:        true,
-	zksharev1connect.HolderServiceIssueReceiptProcedure:     true,
-	zksharev1connect.HolderServiceConfirmAnchorProcedure:    true,
-	zksharev1connect.HolderServiceSetConfirmersProcedure:    true,
-}
-
-// nodeAdminOnly are the procedures the node signs with its admin's key:
-// only that admin may call them (another admin acts through its own node).
-var nodeAdminOnly = map[string]bool{
-	zksharev1connect.AdminServiceRegisterParticipantProcedure: true,
-	zksharev1connect.AdminServiceProposeProcedure:             true,
-	zksharev1connect.AdminServiceApproveProcedure:             true,
-}
-
-// actsFor refuses a holder-only procedure to any caller but the identity
-// the node signs as.
-func (s *Server) actsFor(c node.Caller, procedure string) error {
-	if admin := s.node.AdminID(); nodeAdminOnly[procedure] && (admin == "" || c.ID != admin) {
-		who := "no admin"
-		if admin != "" {
-			who = fmt.Sprintf("admin %q", admin)
-		}
-		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for %s; admin %q's node must do this", who, c.ID))
-	}
-	if !nodeHolderOnly[procedure] || c.ID == s.node.HolderID() {
-		return nil
-	}
-	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("this node acts for holder %q; holder %q's node must do this", s.node.HolderID(), c.ID))
-}
-
 // callerOf is the request's authenticated caller; the zero Caller (no
 // id) when it sent no token.
 func callerOf(ctx context.Context) node.Caller {
@@ -122,73 +84,28 @@ func callerOf(ctx context.Context) node.Caller {
 	return c
 }
 
-// authorize checks the caller's role for every procedure that needs one.
-func (s *Server) authorize() connect.Interceptor {
-	check := func(ctx context.Context, procedure string) error {
-		if public[procedure] {
-			return nil
-		}
-		c := callerOf(ctx)
-		if c.ID == "" {
-			return connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a bearer token"))
-		}
-		allowed, ok := roles[procedure]
-		if !ok {
-			return connect.NewError(connect.CodePermissionDenied, errors.New("no role may call this"))
-		}
-		for _, r := range allowed {
-			if r == c.Role {
-				return s.actsFor(c, procedure)
-			}
-		}
-		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s %q may not call %s", strings.ToLower(strings.TrimPrefix(c.Role.String(), "ROLE_")), c.ID, procedure))
+// authorize checks the caller's role for every procedure that needs one,
+// before the request is decoded (a request gate: refused calls never reach
+// the interceptors).
+func authorize(ctx context.Context, spec connect.Spec, _ connect.Peer, _ http.Header) (context.Context, error) {
+	if public[spec.Procedure] {
+		return ctx, nil
 	}
-	return &authInterceptor{check: check}
-}
-
-type authInterceptor struct {
-	check func(ctx context.Context, procedure string) error
-}
-
-func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if err := a.check(ctx, req.Spec().Procedure); err != nil {
-			return nil, err
-		}
-		return next(ctx, req)
+	c := callerOf(ctx)
+	if c.ID == "" {
+		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("this call needs a bearer token"))
 	}
-}
-
-func (a *authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if err := a.check(ctx, conn.Spec().Procedure); err != nil {
-			return err
-		}
-		return next(ctx, conn)
+	if slices.Contains(roles[spec.Procedure], c.Role) {
+		return ctx, nil // the engine checks that this node acts for c
 	}
+	return ctx, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s %q may not call %s", strings.ToLower(strings.TrimPrefix(c.Role.String(), "ROLE_")), c.ID, spec.Procedure))
 }
 
-// recoverInterceptor turns a handler panic into an Internal error (and a
-// log line with the stack, never the request).
-func recoverInterceptor(log *slog.Logger) connect.Interceptor {
-	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (resp connect.AnyResponse, err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					log.ErrorContext(ctx, "handler panic", "procedure", req.Spec().Procedure, "stack", string(debug.Stack()))
-					err = connect.NewError(connect.CodeInternal, errors.New("internal error"))
-				}
-			}()
-			resp, err = next(ctx, req)
-			var ie *internalError
-			if errors.As(err, &ie) {
-				log.ErrorContext(ctx, "request failed", "procedure", req.Spec().Procedure, "err", ie.cause)
-			}
-			return resp, err
-		}
+// recovered answers a handler panic, unary or streaming, with Internal
+// "internal error", and logs it with the stack (never the request).
+func recovered(log *slog.Logger) connect.HandlerOption {
+	return connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, r any) error {
+		log.ErrorContext(ctx, "handler panic", slog.String("procedure", spec.Procedure), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	})
 }

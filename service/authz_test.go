@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 )
 
@@ -18,8 +19,8 @@ func TestOtherHolderCannotActAsNodeHolder(t *testing.T) {
 	n := startNode(t, service.Config{})
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	n.register("mallory", zkv1.Role_ROLE_HOLDER)
-	h := n.holder(service.HolderID)
-	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{service.HolderID, "mallory"}, ConfirmationsRequired: 1})
+	h := n.holder(node.HolderID)
+	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{node.HolderID, "mallory"}, ConfirmationsRequired: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestOtherHolderCannotActAsNodeHolder(t *testing.T) {
 	refused("ConfirmAnchor", err)
 	_, err = n.ledgerClient("mallory").ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: id})
 	refused("ListAuditEntries", err)
-	if _, err := n.ledgerClient(service.AdminID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: id}); code(err) != connect.CodePermissionDenied {
+	if _, err := n.ledgerClient(node.AdminID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: id}); code(err) != connect.CodePermissionDenied {
 		t.Errorf("an admin listing a holder's audit entries: %v", err)
 	}
 	if lc := n.srv.Ledger().State().Collections[hex.EncodeToString(id)]; lc.Last.Sequence != 1 || len(lc.Pending[1].Confirmations) != 0 {
@@ -81,7 +82,7 @@ func TestOtherHolderCannotActAsNodeHolder(t *testing.T) {
 		// The update's anchor awaits its confirmation: no receipt yet, but not refused.
 		t.Fatalf("receipt under an unconfirmed anchor: %v", err)
 	}
-	if _, err := n.ledgerClient(service.HolderID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: id}); err != nil {
+	if _, err := n.ledgerClient(node.HolderID).ListAuditEntries(ctx, &zkv1.ListAuditEntriesRequest{CollectionId: id}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -36,7 +36,7 @@ func peakHeap(stop chan struct{}) func() uint64 {
 	return func() uint64 { <-done; return peak.Load() }
 }
 
-func benchNode(b *testing.B) (*node, *zkv1.Bundle) {
+func benchNode(b *testing.B) (*testNode, *zkv1.Bundle) {
 	n := startNode(b, service.Config{})
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	n.createAndCommit("people", people(1000, 10000))

@@ -16,13 +16,15 @@ import (
 // toConnect maps a domain error (the engine's kinds in node/errors.go,
 // and those of the packages below it) to its Connect code, in one place. Errors
 // of unknown kind become Internal with a generic message: their text could
-// quote data the caller must not see.
+// quote data the caller must not see. nil stays nil.
 func toConnect(err error) error {
 	var ce *connect.Error
 	var syn *query.SyntaxError
 	var typ *query.TypeError
 	var fe *records.FieldError
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &ce):
 		return err
 	case errors.Is(err, context.Canceled):
@@ -43,6 +45,8 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeResourceExhausted, err)
 	case errors.Is(err, node.ErrUnauthenticated):
 		return connect.NewError(connect.CodeUnauthenticated, err)
+	case errors.Is(err, node.ErrOutOfRange):
+		return connect.NewError(connect.CodeOutOfRange, err)
 	case errors.As(err, &syn), errors.As(err, &typ):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, records.ErrInvalidBatch), errors.As(err, &fe):

@@ -23,6 +23,7 @@ func TestToConnect(t *testing.T) {
 		{fmt.Errorf("records committed but not anchored: %w", node.ErrFailedPrecondition), connect.CodeFailedPrecondition},
 		{node.ErrResourceExhausted, connect.CodeResourceExhausted},
 		{node.ErrUnauthenticated, connect.CodeUnauthenticated},
+		{fmt.Errorf("proof: %w", node.ErrOutOfRange), connect.CodeOutOfRange},
 	} {
 		if got := connect.CodeOf(toConnect(tc.err)); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.err, got, tc.want)

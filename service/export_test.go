@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+
+	"connectrpc.com/connect"
 )
 
 // ProveForBench runs the bare prover on a subject statement, for the
@@ -16,4 +18,11 @@ func SetMaxConnectionsForTest(n int) (restore func()) {
 	old := maxConnections
 	maxConnections = n
 	return func() { maxConnections = old }
+}
+
+// HandlerOptionsForTest are the options Handler serves every service with
+// (telemetry, authorisation, panic recovery), for tests that mount a
+// service of their own.
+func (s *Server) HandlerOptionsForTest() []connect.HandlerOption {
+	return s.handlerOptions(newMetrics(s))
 }

@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 )
 
-func (n *node) admin(id string) zksharev1connect.AdminServiceClient {
-	return zksharev1connect.NewAdminServiceClient(service.HTTPClient(), n.url, n.as(id)...)
+func (n *testNode) admin(id string) zksharev1connect.AdminServiceClient {
+	return zksharev1connect.NewAdminServiceClient(client.HTTPClient(), n.url, n.as(id)...)
 }
 
 // wantCode fails unless err has code c and its message names what.
@@ -34,11 +36,11 @@ func wantCode(t *testing.T, what string, err error, c connect.Code, names string
 func TestGovernanceSingleNode(t *testing.T) {
 	ctx := t.Context()
 	n := startNode(t, service.Config{})
-	adm := n.admin(service.AdminID)
+	adm := n.admin(node.AdminID)
 	l := n.srv.Ledger()
 
 	lp, err := adm.ListProposals(ctx, &zkv1.ListProposalsRequest{})
-	if err != nil || len(lp.GetProposals()) != 0 || lp.GetNeeded() != 1 || strings.Join(lp.GetGovernors(), ",") != service.AdminID {
+	if err != nil || len(lp.GetProposals()) != 0 || lp.GetNeeded() != 1 || strings.Join(lp.GetGovernors(), ",") != node.AdminID {
 		t.Fatalf("ListProposals on a new node: %v %v", lp, err)
 	}
 
@@ -49,7 +51,7 @@ func TestGovernanceSingleNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := pr.GetStatus(); !st.GetApplied() || st.GetNeeded() != 1 || strings.Join(st.GetApprovals(), ",") != service.AdminID || len(st.GetTxHash()) != 32 || pr.GetToken() == "" {
+	if st := pr.GetStatus(); !st.GetApplied() || st.GetNeeded() != 1 || strings.Join(st.GetApprovals(), ",") != node.AdminID || len(st.GetTxHash()) != 32 || pr.GetToken() == "" {
 		t.Fatalf("Propose at M=1: %v", pr)
 	}
 	if p, ok := l.State().Participants["bank"]; !ok || p.Role != zkv1.Role_ROLE_CONSUMER {
@@ -71,19 +73,19 @@ func TestGovernanceSingleNode(t *testing.T) {
 	wantCode(t, "Propose a circuit with a short id", err, connect.CodeInvalidArgument, "action.register_circuit.circuit_id")
 	_, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRegisterParticipant("bank", zkv1.Role_ROLE_CONSUMER, bank.Public())})
 	wantCode(t, "Propose an existing participant", err, connect.CodeAlreadyExists, "registered already")
-	_, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRevokeParticipant(service.AdminID)})
+	_, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRevokeParticipant(node.AdminID)})
 	wantCode(t, "Propose revoking the last governor", err, connect.CodeFailedPrecondition, "governors")
 	_, err = adm.Approve(ctx, &zkv1.ApproveRequest{ProposalId: []byte{1, 2, 3}})
 	wantCode(t, "Approve a short id", err, connect.CodeInvalidArgument, "proposal_id")
 	_, err = adm.Approve(ctx, &zkv1.ApproveRequest{ProposalId: bytes.Repeat([]byte{7}, 32)})
 	wantCode(t, "Approve an unknown proposal", err, connect.CodeNotFound, "no open proposal")
-	_, err = n.admin(service.HolderID).Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRevokeParticipant("bank")})
+	_, err = n.admin(node.HolderID).Propose(ctx, &zkv1.ProposeRequest{Action: ledger.ActRevokeParticipant("bank")})
 	wantCode(t, "a holder proposing", err, connect.CodePermissionDenied, "may not call")
 	_, err = n.admin("bank").ListProposals(ctx, &zkv1.ListProposalsRequest{})
 	wantCode(t, "a consumer listing proposals", err, connect.CodePermissionDenied, "may not call")
 
 	// The holder proposes its collection's confirmers; the admin approves.
-	h := n.holder(service.HolderID)
+	h := n.holder(node.HolderID)
 	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people"})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +104,7 @@ func TestGovernanceSingleNode(t *testing.T) {
 	wantCode(t, "SetConfirmers of an unknown collection", err, connect.CodeNotFound, "others")
 	_, err = n.holder("mallory").SetConfirmers(ctx, sc)
 	wantCode(t, "another holder's SetConfirmers", err, connect.CodePermissionDenied, `"mallory"`)
-	_, err = n.holder(service.AdminID).SetConfirmers(ctx, sc)
+	_, err = n.holder(node.AdminID).SetConfirmers(ctx, sc)
 	wantCode(t, "an admin's SetConfirmers", err, connect.CodePermissionDenied, "may not call")
 
 	sr, err := h.SetConfirmers(ctx, sc)
@@ -116,18 +118,18 @@ func TestGovernanceSingleNode(t *testing.T) {
 	if err != nil || !bytes.Equal(again.GetStatus().GetProposalId(), sr.GetStatus().GetProposalId()) || len(again.GetStatus().GetTxHash()) != 0 {
 		t.Fatalf("SetConfirmers again: %v %v (the same open proposal, nothing sent)", again, err)
 	}
-	lp, err = n.admin(service.HolderID).ListProposals(ctx, &zkv1.ListProposalsRequest{})
+	lp, err = n.admin(node.HolderID).ListProposals(ctx, &zkv1.ListProposalsRequest{})
 	if err != nil || len(lp.GetProposals()) != 1 {
 		t.Fatalf("ListProposals by the holder: %v %v", lp, err)
 	}
 	p := lp.GetProposals()[0]
-	if !bytes.Equal(p.GetId(), sr.GetStatus().GetProposalId()) || p.GetKind() != "set_confirmers" || p.GetProposer() != service.HolderID ||
+	if !bytes.Equal(p.GetId(), sr.GetStatus().GetProposalId()) || p.GetKind() != "set_confirmers" || p.GetProposer() != node.HolderID ||
 		len(p.GetApprovals()) != 0 || p.GetNeeded() != 1 || p.GetExpiresUnixMs() <= time.Now().UnixMilli() ||
 		!bytes.Equal(p.GetAction().GetSetConfirmers().GetCollectionId(), cr.GetCollection().GetId()) {
 		t.Fatalf("listed proposal: %v", p)
 	}
 	ar, err := adm.Approve(ctx, &zkv1.ApproveRequest{ProposalId: p.GetId()})
-	if err != nil || !ar.GetStatus().GetApplied() || strings.Join(ar.GetStatus().GetApprovals(), ",") != service.AdminID {
+	if err != nil || !ar.GetStatus().GetApplied() || strings.Join(ar.GetStatus().GetApprovals(), ",") != node.AdminID {
 		t.Fatalf("Approve: %v %v", ar, err)
 	}
 	if c := l.State().Collections[hex.EncodeToString(cr.GetCollection().GetId())]; strings.Join(c.Confirmers, ",") != "mallory" || c.Required != 1 {
@@ -151,7 +153,7 @@ func TestGovernanceSingleNode(t *testing.T) {
 	wantCode(t, "another admin's token registering as this node's admin", err, connect.CodePermissionDenied, `acts for admin "admin"`)
 	rev := ledger.ActRevokeParticipant("bank")
 	pr, err = adm.Propose(ctx, &zkv1.ProposeRequest{Action: rev})
-	if st := pr.GetStatus(); err != nil || st.GetApplied() || st.GetNeeded() != 2 || strings.Join(st.GetApprovals(), ",") != service.AdminID {
+	if st := pr.GetStatus(); err != nil || st.GetApplied() || st.GetNeeded() != 2 || strings.Join(st.GetApprovals(), ",") != node.AdminID {
 		t.Fatalf("Propose at M=2: %v %v", pr, err)
 	}
 	if lp, err := n.admin("gov2").ListProposals(ctx, &zkv1.ListProposalsRequest{}); err != nil || len(lp.GetProposals()) != 1 || lp.GetProposals()[0].GetKind() != "revoke_participant" || lp.GetNeeded() != 2 {

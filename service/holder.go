@@ -10,14 +10,11 @@ import (
 	"github.com/zkshare/zkshare/records"
 )
 
-// Request size limits: what one message may carry, checked before the
-// engine sees it.
+// Message limits: records one message, and one CommitRecords call, may
+// carry (the engine bounds each value).
 const (
-	maxSchemaBytes    = 16 << 10
-	maxQueryBytes     = 2 << 10
 	maxRecordsPerMsg  = 10_000
 	maxRecordsPerCall = 5_000_000
-	maxValueBytes     = 1 << 10
 )
 
 type holderService struct{ s *Server }
@@ -27,9 +24,6 @@ func invalid(field, format string, args ...any) error {
 }
 
 func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCollectionRequest) (*zkv1.CreateCollectionResponse, error) {
-	if len(req.GetSchema()) == 0 || len(req.GetSchema()) > maxSchemaBytes {
-		return nil, invalid("schema", "want a schema of 1 to %d bytes", maxSchemaBytes)
-	}
 	info, tx, err := h.s.node.CreateCollection(ctx, callerOf(ctx), node.NewCollection{Name: req.GetName(), Schema: req.GetSchema(),
 		Confirmers: req.GetConfirmers(), ConfirmationsRequired: req.GetConfirmationsRequired()})
 	if err != nil {
@@ -49,6 +43,9 @@ func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollecti
 // CommitRecords takes a stream of record batches and commits them in one
 // engine call: validated whole, committed, then anchored.
 func (h *holderService) CommitRecords(ctx context.Context, stream *connect.ClientStream[zkv1.CommitRecordsRequest]) (*zkv1.CommitRecordsResponse, error) {
+	if err := h.s.node.ActsAsHolder(callerOf(ctx)); err != nil {
+		return nil, toConnect(err) // before receiving the records
+	}
 	var name string
 	var recs []records.Record
 	for stream.Receive() {
@@ -64,11 +61,7 @@ func (h *holderService) CommitRecords(ctx context.Context, stream *connect.Clien
 		if len(recs)+len(m.GetRecords()) > maxRecordsPerCall {
 			return nil, invalid("records", "at most %d per call", maxRecordsPerCall)
 		}
-		more, err := fromProto(m.GetRecords(), len(recs))
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, more...)
+		recs = append(recs, fromProto(m.GetRecords())...)
 	}
 	if err := stream.Err(); err != nil {
 		return nil, toConnect(err)
@@ -84,30 +77,19 @@ func (h *holderService) CommitRecords(ctx context.Context, stream *connect.Clien
 		Root: res.Root, AnchorTxHash: res.Anchor.Hash[:], AnchorHeight: res.Anchor.Height}, nil
 }
 
-// fromProto converts records, refusing values too long for any field;
-// base numbers them in error messages.
-func fromProto(in []*zkv1.Record, base int) ([]records.Record, error) {
+func fromProto(in []*zkv1.Record) []records.Record {
 	out := make([]records.Record, len(in))
 	for i, r := range in {
-		for _, v := range r.GetValues() {
-			if len(v) > maxValueBytes {
-				return nil, invalid("records", "record #%d: a value is longer than %d bytes", base+i+1, maxValueBytes)
-			}
-		}
 		out[i] = records.Record{Key: r.GetKey(), Values: r.GetValues()}
 	}
-	return out, nil
+	return out
 }
 
 func (h *holderService) UpdateRecords(ctx context.Context, req *zkv1.UpdateRecordsRequest) (*zkv1.UpdateRecordsResponse, error) {
 	if n := len(req.GetRecords()); n == 0 || n > maxRecordsPerMsg {
 		return nil, invalid("records", "want 1 to %d records", maxRecordsPerMsg)
 	}
-	recs, err := fromProto(req.GetRecords(), 0)
-	if err != nil {
-		return nil, err
-	}
-	res, err := h.s.node.Update(ctx, callerOf(ctx), req.GetCollection(), recs)
+	res, err := h.s.node.Update(ctx, callerOf(ctx), req.GetCollection(), fromProto(req.GetRecords()))
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -126,12 +108,6 @@ func (h *holderService) DeleteRecords(ctx context.Context, req *zkv1.DeleteRecor
 }
 
 func (h *holderService) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv1.ProveResponse, error) {
-	if len(req.GetSubject()) > maxValueBytes {
-		return nil, invalid("subject", "at most %d bytes", maxValueBytes)
-	}
-	if q := req.GetQuery(); q == "" || len(q) > maxQueryBytes {
-		return nil, invalid("query", "want 1 to %d bytes", maxQueryBytes)
-	}
 	a, err := h.s.node.Prove(ctx, callerOf(ctx), node.Question{Collection: req.GetCollection(), Kind: req.GetKind(), Subject: req.GetSubject(),
 		Query: req.GetQuery(), Nonce: req.GetNonce(), Blind: req.GetBlind()})
 	if err != nil {
@@ -157,9 +133,6 @@ func (h *holderService) GetPolicy(ctx context.Context, req *zkv1.GetPolicyReques
 
 // IssueReceipt is for the holder alone; nothing of the receipt is logged.
 func (h *holderService) IssueReceipt(ctx context.Context, req *zkv1.IssueReceiptRequest) (*zkv1.IssueReceiptResponse, error) {
-	if req.GetSubject() == "" || len(req.GetSubject()) > maxValueBytes {
-		return nil, invalid("subject", "want the subject's key")
-	}
 	r, err := h.s.node.IssueReceipt(ctx, callerOf(ctx), req.GetCollection(), req.GetSubject())
 	if err != nil {
 		return nil, toConnect(err)
@@ -185,15 +158,6 @@ func (h *holderService) SetConfirmers(ctx context.Context, req *zkv1.SetConfirme
 
 // ProveAggregate streams a message per chunk proven, then the bundle.
 func (h *holderService) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest, stream *connect.ServerStream[zkv1.ProveAggregateResponse]) error {
-	if q := req.GetQuery(); q == "" || len(q) > maxQueryBytes {
-		return invalid("query", "want 1 to %d bytes", maxQueryBytes)
-	}
-	if f := req.GetField(); f == "" || len(f) > maxValueBytes {
-		return invalid("field", "name the aggregated field")
-	}
-	if len(req.GetThreshold().GetValue()) > maxValueBytes {
-		return invalid("threshold.value", "too long")
-	}
 	a, err := h.s.node.ProveAggregate(ctx, callerOf(ctx), node.AggregateQuestion{Collection: req.GetCollection(), Query: req.GetQuery(),
 		Field: req.GetField(), Threshold: req.GetThreshold(), Nonce: req.GetNonce()},
 		func(done, total int) {

@@ -106,10 +106,8 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	return err
 }
 
-// HTTPClient forwards to client.HTTPClient for tests and callers not yet
-// moved to the client package.
+// HTTPClient and Bearer forward to package client, for cmd/zkshare only
+// (its owner moves it to client/); nothing else should use them.
 func HTTPClient() *http.Client { return client.HTTPClient() }
 
-// Bearer is client.Bearer, for tests and callers not yet moved to the
-// client package.
 type Bearer = client.Bearer

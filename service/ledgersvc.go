@@ -2,45 +2,23 @@ package service
 
 import (
 	"context"
-	"encoding/hex"
-	"fmt"
-	"slices"
-	"time"
 
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/node"
 )
 
-const maxListLimit = 1000
-
 type ledgerService struct{ s *Server }
 
 func (l *ledgerService) GetCheckpoint(ctx context.Context, _ *zkv1.GetCheckpointRequest) (*zkv1.GetCheckpointResponse, error) {
-	cp, h, err := l.s.ledger.Checkpoint()
-	if err != nil {
-		return nil, toConnect(err)
-	}
-	resp := &zkv1.GetCheckpointResponse{Checkpoint: cp, Height: h.Height, NodeKey: l.s.ledger.NodeKey(), Origin: l.s.ledger.Origin()}
-	for _, p := range l.s.ledger.Participants() {
-		if p.Role == zkv1.Role_ROLE_VALIDATOR && !p.Revoked {
-			resp.ValidatorKeys = append(resp.ValidatorKeys, p.Key)
-		}
-	}
-	return resp, nil
+	resp, err := l.s.node.Checkpoint(ctx)
+	return resp, toConnect(err)
 }
 
 // GetConsistencyProof proves that the log of from_size entries is a prefix
 // of the log of to_size entries.
 func (l *ledgerService) GetConsistencyProof(ctx context.Context, req *zkv1.GetConsistencyProofRequest) (*zkv1.GetConsistencyProofResponse, error) {
-	from, to := req.GetFromSize(), req.GetToSize()
-	if from > to {
-		return nil, invalid("from_size", "%d is more than to_size %d", from, to)
-	}
-	if size := l.s.ledger.Head().LogSize; to > size {
-		return nil, connect.NewError(connect.CodeOutOfRange, fmt.Errorf("to_size: %d is beyond the log's %d entries", to, size))
-	}
-	p, err := l.s.ledger.ConsistencyProof(from, to)
+	p, err := l.s.node.ConsistencyProof(ctx, req.GetFromSize(), req.GetToSize())
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -59,31 +37,12 @@ func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorReques
 }
 
 func (l *ledgerService) GetTransaction(ctx context.Context, req *zkv1.GetTransactionRequest) (*zkv1.GetTransactionResponse, error) {
-	if len(req.GetHash()) != 32 {
-		return nil, invalid("hash", "want 32 bytes")
-	}
-	e, err := l.s.ledger.Transaction(req.GetHash())
-	if err != nil {
-		return nil, toConnect(err)
-	}
-	cp, h, err := l.s.ledger.Checkpoint()
-	if err != nil {
-		return nil, toConnect(err)
-	}
-	p, err := l.s.ledger.InclusionProof(e.LogIndex, h.LogSize)
-	if err != nil {
-		return nil, toConnect(err)
-	}
-	return &zkv1.GetTransactionResponse{Tx: e.Tx.Raw, Height: e.Height, LogIndex: e.LogIndex, Inclusion: p, Checkpoint: cp}, nil
+	resp, err := l.s.node.Transaction(ctx, req.GetHash())
+	return resp, toConnect(err)
 }
 
 func (l *ledgerService) ListBlocks(ctx context.Context, req *zkv1.ListBlocksRequest) (*zkv1.ListBlocksResponse, error) {
-	limit := int(req.GetLimit())
-	if limit == 0 || limit > maxListLimit {
-		limit = maxListLimit
-	}
-	from := max(req.GetFromHeight(), 1)
-	hdrs, err := l.s.ledger.Blocks(from, l.s.ledger.Head().Height, limit)
+	hdrs, err := l.s.node.Blocks(ctx, req.GetFromHeight(), int(req.GetLimit()))
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -98,25 +57,9 @@ func (l *ledgerService) WatchBlocks(ctx context.Context, req *zkv1.WatchBlocksRe
 		return err
 	}
 	defer release()
-	next := max(req.GetFromHeight(), 1)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		for ; next <= l.s.ledger.Head().Height; next++ {
-			hdr, err := l.s.ledger.Header(next)
-			if err != nil {
-				return toConnect(err)
-			}
-			if err := stream.Send(&zkv1.WatchBlocksResponse{Header: hdr}); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	return toConnect(l.s.node.FollowBlocks(ctx, req.GetFromHeight(), func(hdr *zkv1.BlockHeader) error {
+		return stream.Send(&zkv1.WatchBlocksResponse{Header: hdr})
+	}))
 }
 
 // ListAuditEntries: a holder sees its collections' entries, a consumer its
@@ -130,35 +73,12 @@ func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAudi
 	return &zkv1.ListAuditEntriesResponse{Entries: entries}, nil
 }
 
-// GetCircuit returns a circuit registry entry.
 func (l *ledgerService) GetCircuit(ctx context.Context, req *zkv1.GetCircuitRequest) (*zkv1.GetCircuitResponse, error) {
-	if len(req.GetCircuitId()) != 32 {
-		return nil, invalid("circuit_id", "want 32 bytes")
-	}
-	c, ok := l.s.ledger.State().Circuits[hex.EncodeToString(req.GetCircuitId())]
-	if !ok {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("circuit_id: %x is not registered", req.GetCircuitId()))
-	}
-	return &zkv1.GetCircuitResponse{CircuitId: c.ID, Name: c.Name, VkSha256: c.VKSHA256, Setup: c.Setup}, nil
+	resp, err := l.s.node.Circuit(ctx, req.GetCircuitId())
+	return resp, toConnect(err)
 }
 
-// GetCollectionState returns what a verifier needs of a collection.
 func (l *ledgerService) GetCollectionState(ctx context.Context, req *zkv1.GetCollectionStateRequest) (*zkv1.GetCollectionStateResponse, error) {
-	if len(req.GetCollectionId()) != 32 {
-		return nil, invalid("collection_id", "want 32 bytes")
-	}
-	c, ok := l.s.ledger.State().Collections[hex.EncodeToString(req.GetCollectionId())]
-	if !ok {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("collection_id: %x is not registered", req.GetCollectionId()))
-	}
-	resp := &zkv1.GetCollectionStateResponse{Name: c.Name, Holder: c.Holder, SchemaHash: c.SchemaHash,
-		Confirmers: c.Confirmers, ConfirmationsRequired: c.Required}
-	if c.Latest != nil {
-		resp.LatestSequence = c.Latest.Sequence
-	}
-	for seq := range c.Pending {
-		resp.PendingSequences = append(resp.PendingSequences, seq)
-	}
-	slices.Sort(resp.PendingSequences)
-	return resp, nil
+	resp, err := l.s.node.CollectionState(ctx, req.GetCollectionId())
+	return resp, toConnect(err)
 }

@@ -15,7 +15,7 @@ import (
 // TestWatchStreamsBounded: WatchBlocks streams are bounded per client and
 // in total; a closed stream frees its place (issue 18, item 5).
 func TestWatchStreamsBounded(t *testing.T) {
-	n := startNode(t, service.Config{WatchStreamsPerClient: 2, WatchStreamsTotal: 3})
+	n := startNode(t, service.Config{}, service.WithWatchStreamLimit(2, 3))
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	n.register("insurer", zkv1.Role_ROLE_CONSUMER)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
 )
@@ -26,7 +28,7 @@ func TestCollectionNamesQualified(t *testing.T) {
 	n := startNode(t, service.Config{})
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	mallory, _ := ledger.NewIdentity("mallory")
-	admin := zksharev1connect.NewAdminServiceClient(service.HTTPClient(), n.url, n.as(service.AdminID)...)
+	admin := zksharev1connect.NewAdminServiceClient(client.HTTPClient(), n.url, n.as(node.AdminID)...)
 	if _, err := admin.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: "mallory", Role: zkv1.Role_ROLE_HOLDER, PublicKey: mallory.Public()}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,14 +61,14 @@ func TestCollectionNamesQualified(t *testing.T) {
 
 	// The holder's short names are its own.
 	n.createAndCommit("people", people(10, 100))
-	h := n.holder(service.HolderID)
+	h := n.holder(node.HolderID)
 	for _, name := range []string{"people", "holder/people"} {
 		got, err := n.holder("").GetCollection(ctx, &zkv1.GetCollectionRequest{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c := got.GetCollection()
-		if c.GetName() != "holder/people" || c.GetHolder() != service.HolderID || !bytes.Equal(c.GetId(), ledger.CollectionID("holder/people")) || c.GetRecordCount() != 10 {
+		if c.GetName() != "holder/people" || c.GetHolder() != node.HolderID || !bytes.Equal(c.GetId(), ledger.CollectionID("holder/people")) || c.GetRecordCount() != 10 {
 			t.Fatalf("GetCollection(%q): %v", name, c)
 		}
 	}

@@ -1,67 +1,32 @@
-// Package service puts a node engine (package node) and the verifier
+// Package service puts a node engine (package node), verifier included,
 // behind the Connect API: one process, one port, Connect, gRPC and
 // gRPC-Web. Its handlers are adapters: proto in, engine call, proto out,
 // with errors mapped to Connect codes in one place (errors.go).
 package service
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime"
-	"time"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
-	"github.com/zkshare/zkshare/verifier"
 )
 
-// Config configures a node.
-type Config struct {
-	// Data is the node's data directory; created on first start.
-	Data string
-	// Keys is the circuit key directory (`zkshare keys setup`).
-	Keys string
-	// Origin names a new ledger (default zkshare.local/ledger).
-	Origin string
-	// ProveConcurrency bounds proofs in flight (default: cores);
-	// ProveQueue how many more may wait (default 2x concurrency).
-	ProveConcurrency, ProveQueue int
-	// Freshness is how long a superseded root still verifies (default 1h);
-	// MaxFreshness the longest window a verifier may ask for (default 24h,
-	// at least Freshness).
-	Freshness, MaxFreshness time.Duration
-	// VerifyAggregateConcurrency bounds aggregate verifications in flight
-	// (default: cores); more are refused with ResourceExhausted.
-	// VerifyAggregatePerMinute is each client's rate (default 30).
-	VerifyAggregateConcurrency, VerifyAggregatePerMinute int
-	Log                                                  *slog.Logger
-	// Consortium: Data is an organisation's directory made by
-	// `zkshare consortium init`; the ledger runs under CometBFT.
-	Consortium bool
-
-	// WatchStreamsPerClient bounds the WatchBlocks streams one client (its
-	// participant id, else its IP address, an IPv6 /64 as one) holds open
-	// (default 4); WatchStreamsTotal all clients' (default 256). More are
-	// refused with ResourceExhausted.
-	WatchStreamsPerClient, WatchStreamsTotal int
-}
+// Config configures the node engine a server opens (package node's).
+type Config = node.Config
 
 // Server is a running node's Connect services over its engine.
 type Server struct {
-	cfg  Config
 	log  *slog.Logger
 	node *node.Node
-	// ledger and verifier serve Verify and VerifyAggregate.
-	ledger   *ledger.Ledger
-	verifier *verifier.Verifier
 	// aggVerify bounds the public VerifyAggregate (up to 129 Groth16
 	// verifications a request).
 	aggVerify *publicLimit
@@ -69,53 +34,50 @@ type Server struct {
 	watch *streamLimit
 }
 
-// Local identities and token files, as the engine names them.
+// AdminID, HolderID and TokenPath are node's, for cmd/zkshare only (its
+// owner moves it to package node).
 const (
 	AdminID  = node.AdminID
-	NodeID   = node.NodeID
 	HolderID = node.HolderID
 )
 
-// TokenPath is where a local identity's API token is kept.
 func TokenPath(data, id string) string { return node.TokenPath(data, id) }
+
+// An Option sets a server limit.
+type Option func(*Server)
+
+// WithVerifyAggregateLimit bounds aggregate verifications in flight
+// (0: cores; more are refused with ResourceExhausted) and each client's
+// calls a minute (0: 30).
+func WithVerifyAggregateLimit(concurrency, perMinute int) Option {
+	return func(s *Server) {
+		s.aggVerify = newPublicLimit(cmp.Or(max(concurrency, 0), runtime.GOMAXPROCS(0)), cmp.Or(max(perMinute, 0), 30))
+	}
+}
+
+// WithWatchStreamLimit bounds the WatchBlocks streams one client (its
+// participant id, else its IP address, an IPv6 /64 as one) holds open
+// (0: 4), and all clients' (0: 256). More are refused with
+// ResourceExhausted.
+func WithWatchStreamLimit(perClient, total int) Option {
+	return func(s *Server) { s.watch = newStreamLimit(cmp.Or(max(perClient, 0), 4), cmp.Or(max(total, 0), 256)) }
+}
 
 // New opens (or, on first start, creates) a node in cfg.Data and puts its
 // services in front of it.
-func New(ctx context.Context, cfg Config) (*Server, error) {
+func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Freshness <= 0 {
-		cfg.Freshness = time.Hour
-	}
-	if cfg.MaxFreshness <= 0 {
-		cfg.MaxFreshness = 24 * time.Hour
-	}
-	cfg.MaxFreshness = max(cfg.MaxFreshness, cfg.Freshness)
-	if cfg.VerifyAggregateConcurrency <= 0 {
-		cfg.VerifyAggregateConcurrency = runtime.GOMAXPROCS(0)
-	}
-	if cfg.VerifyAggregatePerMinute <= 0 {
-		cfg.VerifyAggregatePerMinute = 30
-	}
-	if cfg.WatchStreamsPerClient <= 0 {
-		cfg.WatchStreamsPerClient = 4
-	}
-	if cfg.WatchStreamsTotal <= 0 {
-		cfg.WatchStreamsTotal = 256
-	}
-	n, err := node.Open(ctx, node.Config{Data: cfg.Data, Keys: cfg.Keys, Origin: cfg.Origin, ProveConcurrency: cfg.ProveConcurrency,
-		ProveQueue: cfg.ProveQueue, Consortium: cfg.Consortium, Log: cfg.Log})
+	n, err := node.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	v, err := verifier.FromDir(cfg.Keys)
-	if err != nil {
-		return nil, errors.Join(err, n.Close())
+	s := &Server{log: cfg.Log, node: n}
+	for _, o := range append([]Option{WithVerifyAggregateLimit(0, 0), WithWatchStreamLimit(0, 0)}, opts...) {
+		o(s)
 	}
-	return &Server{cfg: cfg, log: cfg.Log, node: n, ledger: n.Ledger(), verifier: v,
-		aggVerify: newPublicLimit(cfg.VerifyAggregateConcurrency, cfg.VerifyAggregatePerMinute),
-		watch:     newStreamLimit(cfg.WatchStreamsPerClient, cfg.WatchStreamsTotal)}, nil
+	return s, nil
 }
 
 // maxMessageBytes bounds one request message (a CommitRecords batch included).
@@ -126,11 +88,7 @@ const maxMessageBytes = 16 << 20
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	m := newMetrics(s)
-	// Telemetry first, then authorisation; panics become Internal errors.
-	opts := []connect.HandlerOption{
-		connect.WithInterceptors(m.interceptor(), recoverInterceptor(s.log), s.authorize()),
-		connect.WithReadMaxBytes(maxMessageBytes),
-	}
+	opts := s.handlerOptions(m)
 	mux.Handle(zksharev1connect.NewHolderServiceHandler(&holderService{s}, opts...))
 	mux.Handle(zksharev1connect.NewVerifierServiceHandler(&verifierService{s}, opts...))
 	mux.Handle(zksharev1connect.NewLedgerServiceHandler(&ledgerService{s}, opts...))
@@ -144,7 +102,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", m.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.ready(); err != nil {
+		if err := s.node.Ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -153,18 +111,19 @@ func (s *Server) Handler() http.Handler {
 	return s.authenticate(mux)
 }
 
-func (s *Server) ready() error { return s.node.Ready() }
+// handlerOptions: authorisation before decoding, then telemetry (metrics,
+// and logs of internal errors); innermost, panics become Internal errors.
+func (s *Server) handlerOptions(m *metrics) []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithRequestGate(authorize),
+		connect.WithInterceptors(m.interceptor()),
+		recovered(s.log),
+		connect.WithReadMaxBytes(maxMessageBytes),
+	}
+}
 
 // Ledger is the node's ledger, for tools and tests.
-func (s *Server) Ledger() *ledger.Ledger { return s.ledger }
-
-// Node is the engine this server fronts.
-func (s *Server) Node() *node.Node { return s.node }
+func (s *Server) Ledger() *ledger.Ledger { return s.node.Ledger() }
 
 // Close closes the engine.
 func (s *Server) Close() error { return s.node.Close() }
-
-func elemBytes(e fr.Element) []byte {
-	b := e.Bytes()
-	return b[:]
-}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/zkshare/zkshare/verifier"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zkshare/zkshare/client"
+	"github.com/zkshare/zkshare/node"
+	"github.com/zkshare/zkshare/verifier"
 
 	"connectrpc.com/connect"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -58,8 +61,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// node is a server on loopback with its clients' tokens.
-type node struct {
+// testNode is a server on loopback with its clients' tokens.
+type testNode struct {
 	t       testing.TB
 	url     string
 	data    string
@@ -88,7 +91,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startNode(t testing.TB, cfg service.Config) *node {
+func startNode(t testing.TB, cfg service.Config, opts ...service.Option) *testNode {
 	t.Helper()
 	logs := &syncBuffer{}
 	if cfg.Keys == "" {
@@ -98,7 +101,7 @@ func startNode(t testing.TB, cfg service.Config) *node {
 		cfg.Data = t.TempDir()
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := service.New(t.Context(), cfg)
+	srv, err := service.New(t.Context(), cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +112,9 @@ func startNode(t testing.TB, cfg service.Config) *node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- service.Serve(ctx, service.NewHTTPServer(srv.Handler(), cfg.Log), ln, 5*time.Second) }()
-	n := &node{t: t, url: "http://" + ln.Addr().String(), data: cfg.Data, srv: srv, logs: logs, tokens: map[string]string{}, seen: &bytes.Buffer{}}
-	for _, id := range []string{service.AdminID, service.HolderID} {
-		b, err := os.ReadFile(service.TokenPath(cfg.Data, id))
+	n := &testNode{t: t, url: "http://" + ln.Addr().String(), data: cfg.Data, srv: srv, logs: logs, tokens: map[string]string{}, seen: &bytes.Buffer{}}
+	for _, id := range []string{node.AdminID, node.HolderID} {
+		b, err := os.ReadFile(node.TokenPath(cfg.Data, id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,10 +135,10 @@ func startNode(t testing.TB, cfg service.Config) *node {
 }
 
 // as returns client options that send id's token, and record responses.
-func (n *node) as(id string) []connect.ClientOption {
+func (n *testNode) as(id string) []connect.ClientOption {
 	opts := append([]connect.ClientOption{}, n.opts...)
 	if tok := n.tokens[id]; tok != "" {
-		opts = append(opts, connect.WithInterceptors(service.Bearer(tok))) // for streaming calls
+		opts = append(opts, connect.WithInterceptors(client.Bearer(tok))) // for streaming calls
 	}
 	return append(opts, connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
@@ -157,23 +160,23 @@ func (n *node) as(id string) []connect.ClientOption {
 	})))
 }
 
-func (n *node) holder(id string) zksharev1connect.HolderServiceClient {
-	return zksharev1connect.NewHolderServiceClient(service.HTTPClient(), n.url, n.as(id)...)
+func (n *testNode) holder(id string) zksharev1connect.HolderServiceClient {
+	return zksharev1connect.NewHolderServiceClient(client.HTTPClient(), n.url, n.as(id)...)
 }
 
-func (n *node) verifier(id string) zksharev1connect.VerifierServiceClient {
-	return zksharev1connect.NewVerifierServiceClient(service.HTTPClient(), n.url, n.as(id)...)
+func (n *testNode) verifier(id string) zksharev1connect.VerifierServiceClient {
+	return zksharev1connect.NewVerifierServiceClient(client.HTTPClient(), n.url, n.as(id)...)
 }
 
-func (n *node) ledgerClient(id string) zksharev1connect.LedgerServiceClient {
-	return zksharev1connect.NewLedgerServiceClient(service.HTTPClient(), n.url, n.as(id)...)
+func (n *testNode) ledgerClient(id string) zksharev1connect.LedgerServiceClient {
+	return zksharev1connect.NewLedgerServiceClient(client.HTTPClient(), n.url, n.as(id)...)
 }
 
 // register makes a consumer through the admin API.
-func (n *node) register(id string, role zkv1.Role) {
+func (n *testNode) register(id string, role zkv1.Role) {
 	n.t.Helper()
 	ident, _ := ledger.NewIdentity(id)
-	admin := zksharev1connect.NewAdminServiceClient(service.HTTPClient(), n.url, n.as(service.AdminID)...)
+	admin := zksharev1connect.NewAdminServiceClient(client.HTTPClient(), n.url, n.as(node.AdminID)...)
 	resp, err := admin.RegisterParticipant(n.t.Context(), &zkv1.RegisterParticipantRequest{Id: id, Role: role, PublicKey: ident.Public()})
 	if err != nil {
 		n.t.Fatal(err)
@@ -199,10 +202,10 @@ func people(n int, income int) []*zkv1.Record {
 }
 
 // createAndCommit makes a collection that every consumer may ask anything.
-func (n *node) createAndCommit(name string, recs []*zkv1.Record) *zkv1.CommitRecordsResponse {
+func (n *testNode) createAndCommit(name string, recs []*zkv1.Record) *zkv1.CommitRecordsResponse {
 	n.t.Helper()
 	ctx := n.t.Context()
-	h := n.holder(service.HolderID)
+	h := n.holder(node.HolderID)
 	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: name}); err != nil {
 		n.t.Fatal(err)
 	}
@@ -210,18 +213,18 @@ func (n *node) createAndCommit(name string, recs []*zkv1.Record) *zkv1.CommitRec
 	return n.commit(name, recs)
 }
 
-func (n *node) setPolicy(name string, rules ...*zkv1.PolicyRule) {
+func (n *testNode) setPolicy(name string, rules ...*zkv1.PolicyRule) {
 	n.t.Helper()
-	if _, err := n.holder(service.HolderID).SetPolicy(n.t.Context(), &zkv1.SetPolicyRequest{Collection: name, Policy: &zkv1.AccessPolicy{Rules: rules}}); err != nil {
+	if _, err := n.holder(node.HolderID).SetPolicy(n.t.Context(), &zkv1.SetPolicyRequest{Collection: name, Policy: &zkv1.AccessPolicy{Rules: rules}}); err != nil {
 		n.t.Fatal(err)
 	}
 }
 
-func (n *node) commit(name string, recs []*zkv1.Record) *zkv1.CommitRecordsResponse {
+func (n *testNode) commit(name string, recs []*zkv1.Record) *zkv1.CommitRecordsResponse {
 	n.t.Helper()
 	ctx, call := connect.NewClientContext(n.t.Context())
-	call.RequestHeader().Set("Authorization", "Bearer "+n.tokens[service.HolderID])
-	stream, err := n.holder(service.HolderID).CommitRecords(ctx)
+	call.RequestHeader().Set("Authorization", "Bearer "+n.tokens[node.HolderID])
+	stream, err := n.holder(node.HolderID).CommitRecords(ctx)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -265,7 +268,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-func endToEnd(t *testing.T, n *node) {
+func endToEnd(t *testing.T, n *testNode) {
 	ctx := t.Context()
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	res := n.createAndCommit("people", people(40, 10000))
@@ -297,7 +300,7 @@ func endToEnd(t *testing.T, n *node) {
 	// A receipt lets the subject prove a fact about its own record offline.
 	// The holder hands it to the subject; it is not a consumer-facing
 	// response, so this client does not record it for the privacy scan.
-	holderOnly := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), n.url, append(append([]connect.ClientOption{}, n.opts...), connect.WithInterceptors(service.Bearer(n.tokens[service.HolderID])))...)
+	holderOnly := zksharev1connect.NewHolderServiceClient(client.HTTPClient(), n.url, append(append([]connect.ClientOption{}, n.opts...), connect.WithInterceptors(client.Bearer(n.tokens[node.HolderID])))...)
 	rr, err := holderOnly.IssueReceipt(ctx, &zkv1.IssueReceiptRequest{Collection: "people", Subject: canaries[0]})
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +339,7 @@ func endToEnd(t *testing.T, n *node) {
 	}
 
 	// Auth: no token, wrong token, wrong role.
-	anon := zksharev1connect.NewHolderServiceClient(service.HTTPClient(), n.url, n.opts...)
+	anon := zksharev1connect.NewHolderServiceClient(client.HTTPClient(), n.url, n.opts...)
 	if _, err := anon.Prove(ctx, &zkv1.ProveRequest{Collection: "people"}); code(err) != connect.CodeUnauthenticated {
 		t.Fatalf("no token: %v", err)
 	}
@@ -344,7 +347,7 @@ func endToEnd(t *testing.T, n *node) {
 	if _, err := n.holder("mallory").Prove(ctx, &zkv1.ProveRequest{Collection: "people"}); code(err) != connect.CodeUnauthenticated {
 		t.Fatalf("wrong token: %v", err)
 	}
-	if _, err := n.holder(service.HolderID).Prove(ctx, &zkv1.ProveRequest{Collection: "people"}); code(err) != connect.CodePermissionDenied {
+	if _, err := n.holder(node.HolderID).Prove(ctx, &zkv1.ProveRequest{Collection: "people"}); code(err) != connect.CodePermissionDenied {
 		t.Fatalf("holder calling Prove: %v", err)
 	}
 	if _, err := bank.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "x"}); code(err) != connect.CodePermissionDenied {
@@ -383,7 +386,7 @@ func endToEnd(t *testing.T, n *node) {
 	// Collection A's bundle presented for collection B.
 	n.createAndCommit("people-b", people(40, 10000))
 	forged := proto.CloneOf(pr.GetBundle())
-	forged.Collection = service.HolderID + "/people-b"
+	forged.Collection = node.HolderID + "/people-b"
 	resp, _ := n.holder("").GetCollection(ctx, &zkv1.GetCollectionRequest{Name: "people-b"})
 	forged.CollectionId = resp.GetCollection().GetId()
 	if v, _ := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: forged}); v.GetValid() {
@@ -545,11 +548,11 @@ func TestAccessPolicy(t *testing.T) {
 	}
 }
 
-func accessPolicy(t *testing.T, n *node) {
+func accessPolicy(t *testing.T, n *testNode) {
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
 	n.register("insurer", zkv1.Role_ROLE_CONSUMER)
 	ctx := t.Context()
-	h := n.holder(service.HolderID)
+	h := n.holder(node.HolderID)
 	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people"}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
 	"google.golang.org/protobuf/proto"
@@ -40,14 +42,14 @@ func TestVerifyPinsTheQuestion(t *testing.T) {
 		}
 		return pr.GetBundle()
 	}
-	expect := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Collection: service.HolderID + "/people", Query: asked,
+	expect := &zkv1.Expectation{Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Collection: node.HolderID + "/people", Query: asked,
 		Subject: canaries[0], Blind: blind, Nonce: nonce(5)}
 	honest := prove("people", zkv1.StatementKind_STATEMENT_KIND_SUBJECT, canaries[0], asked)
 	if v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: honest, Expect: expect}); err != nil || !v.GetValid() {
 		t.Fatalf("the honest answer: %v %v", v, err)
 	}
 	// Spelled differently, the same question still pins the same hash.
-	same := &zkv1.Expectation{Query: "income<=30000", Collection: service.HolderID + "/people"}
+	same := &zkv1.Expectation{Query: "income<=30000", Collection: node.HolderID + "/people"}
 	if v, err := vf.Verify(ctx, &zkv1.VerifyRequest{Bundle: honest, Expect: same}); err != nil || !v.GetValid() {
 		t.Fatalf("the same query spelled otherwise: %v %v", v, err)
 	}
@@ -144,8 +146,8 @@ func TestUnconfirmedSuccessorDoesNotReplace(t *testing.T) {
 	ctx := t.Context()
 	n := startNode(t, service.Config{})
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
-	h := n.holder(service.HolderID)
-	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{service.HolderID}, ConfirmationsRequired: 1})
+	h := n.holder(node.HolderID)
+	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{node.HolderID}, ConfirmationsRequired: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +187,7 @@ func TestUnconfirmedSuccessorDoesNotReplace(t *testing.T) {
 // TestVerifyAggregateBounded: the public VerifyAggregate is rate-limited per
 // client before any bundle is decoded.
 func TestVerifyAggregateBounded(t *testing.T) {
-	n := startNode(t, service.Config{VerifyAggregatePerMinute: 2})
+	n := startNode(t, service.Config{}, service.WithVerifyAggregateLimit(0, 2))
 	vf := n.verifier("")
 	for i := range 2 {
 		if vr, err := vf.VerifyAggregate(t.Context(), &zkv1.VerifyAggregateRequest{Bundle: &zkv1.Bundle{}}); err != nil || vr.GetVerdict().GetValid() {
@@ -203,8 +205,8 @@ func TestProveRefusesUnconfirmedRoot(t *testing.T) {
 	ctx := t.Context()
 	n := startNode(t, service.Config{})
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
-	h := n.holder(service.HolderID)
-	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{service.HolderID}, ConfirmationsRequired: 1}); err != nil {
+	h := n.holder(node.HolderID)
+	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{node.HolderID}, ConfirmationsRequired: 1}); err != nil {
 		t.Fatal(err)
 	}
 	n.setPolicy("people", &zkv1.PolicyRule{Consumer: "*", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_EXISTS}})
@@ -244,7 +246,7 @@ func TestThresholdRespectsMinGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := n.holder(service.HolderID)
+	h := n.holder(node.HolderID)
 	if _, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schemaJSON, Name: "coldchain"}); err != nil {
 		t.Fatal(err)
 	}
@@ -257,12 +259,12 @@ func TestThresholdRespectsMinGroup(t *testing.T) {
 	c := n.holder("narrow")
 	one := &zkv1.ProveAggregateRequest{Nonce: nonce(2), Collection: "coldchain", Field: "co2_kg", Query: `supplier == "Glacier SA"`,
 		Threshold: &zkv1.AggregateThreshold{Aggregate: "sum", Relation: "==", Value: "582.06"}}
-	if _, err := service.ProveAggregate(ctx, c, one, nil); code(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "fewer than 2") {
+	if _, err := client.Wrap(c, nil, nil).ProveAggregate(ctx, one); code(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "fewer than 2") {
 		t.Fatalf("a threshold over one record with a minimum group of 2: %v", err)
 	}
 	both := proto.CloneOf(one)
 	both.Query = `lot == "L-1"`
-	pr, err := service.ProveAggregate(ctx, c, both, nil)
+	pr, err := client.Wrap(c, nil, nil).ProveAggregate(ctx, both)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,11 +304,11 @@ func TestColumnsAnchoredOnUnchangedRoot(t *testing.T) {
 	n = startNode(t, service.Config{Keys: all, Data: data})
 	n.tokens["buyer"] = buyerTok
 	ask := &zkv1.ProveAggregateRequest{Nonce: nonce(1), Collection: "people", Field: "income", Query: "age >= 0"}
-	if _, err := service.ProveAggregate(ctx, n.holder("buyer"), ask, nil); code(err) != connect.CodeFailedPrecondition {
+	if _, err := client.Wrap(n.holder("buyer"), nil, nil).ProveAggregate(ctx, ask); code(err) != connect.CodeFailedPrecondition {
 		t.Fatalf("before the columns are anchored: %v", err)
 	}
 	n.commit("people", people(10, 100)) // the same records: the same root
-	pr, err := service.ProveAggregate(ctx, n.holder("buyer"), ask, nil)
+	pr, err := client.Wrap(n.holder("buyer"), nil, nil).ProveAggregate(ctx, ask)
 	if err != nil {
 		t.Fatalf("after a commit of the same records: %v", err)
 	}

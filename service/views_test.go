@@ -8,6 +8,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
 	"golang.org/x/mod/sumdb/note"
@@ -107,7 +108,7 @@ func TestVerifierViews(t *testing.T) {
 
 	// Offline with the holder's key known out of band: the anchor's
 	// signature is checked against it.
-	holderKey := n.srv.Ledger().State().Participants[service.HolderID].Key
+	holderKey := n.srv.Ledger().State().Participants[node.HolderID].Key
 	for key, valid := range map[string]bool{"the holder's": true, "another": false} {
 		off, err := verifier.NewOffline(good, vkey, pinned)
 		if err != nil {
@@ -165,8 +166,8 @@ func TestOfflineConfirmations(t *testing.T) {
 	ctx := t.Context()
 	n := startNode(t, service.Config{})
 	n.register("bank", zkv1.Role_ROLE_CONSUMER)
-	h := n.holder(service.HolderID)
-	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{service.HolderID}, ConfirmationsRequired: 1})
+	h := n.holder(node.HolderID)
+	cr, err := h.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: []byte(schema), Name: "people", Confirmers: []string{node.HolderID}, ConfirmationsRequired: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/internal/testkeys"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 )
 
@@ -58,7 +59,7 @@ func Start(ctx context.Context, circuits ...string) (n *Node, err error) {
 	}
 	n.cleanup = append(n.cleanup, func() { os.RemoveAll(data) })
 	log := slog.New(slog.DiscardHandler)
-	if n.srv, err = service.New(ctx, service.Config{Data: data, Keys: keyDir, Log: log, VerifyAggregatePerMinute: 1000}); err != nil {
+	if n.srv, err = service.New(ctx, service.Config{Data: data, Keys: keyDir, Log: log}, service.WithVerifyAggregateLimit(0, 1000)); err != nil {
 		return nil, fmt.Errorf("testnode: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -71,8 +72,8 @@ func Start(ctx context.Context, circuits ...string) (n *Node, err error) {
 		n.served <- service.Serve(sctx, service.NewHTTPServer(n.srv.Handler(), log), ln, 5*time.Second)
 	}()
 	n.URL = "http://" + ln.Addr().String()
-	for id, tok := range map[string]*string{service.AdminID: &n.AdminToken, service.HolderID: &n.HolderToken} {
-		b, err := os.ReadFile(service.TokenPath(data, id))
+	for id, tok := range map[string]*string{node.AdminID: &n.AdminToken, node.HolderID: &n.HolderToken} {
+		b, err := os.ReadFile(node.TokenPath(data, id))
 		if err != nil {
 			return nil, fmt.Errorf("testnode: %w", err)
 		}

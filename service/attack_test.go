@@ -128,7 +128,7 @@ func fakeAggregate() *zkv1.Bundle {
 // proofs and a combining proof each, for an anonymous caller).
 func TestAttackVerifyBypassesAggregateLimit(t *testing.T) {
 	ctx := t.Context()
-	n := startNode(t, service.Config{VerifyAggregatePerMinute: 1, VerifyAggregateConcurrency: 1})
+	n := startNode(t, service.Config{}, service.WithVerifyAggregateLimit(1, 1))
 	vc := n.verifier("")
 	b := fakeAggregate()
 	if _, err := vc.VerifyAggregate(ctx, &zkv1.VerifyAggregateRequest{Bundle: b}); err != nil {
