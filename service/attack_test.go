@@ -12,6 +12,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
 	"github.com/zkshare/zkshare/verifier"
 	"golang.org/x/mod/sumdb/note"
@@ -38,12 +39,12 @@ func TestAttackOfflinePendingAnchorAfterSetConfirmers(t *testing.T) {
 	good := pr.GetBundle()
 
 	// Governance puts the collection under 1-of-1 confirmation.
-	h := n.holder(service.HolderID)
+	h := n.holder(node.HolderID)
 	sr, err := h.SetConfirmers(ctx, &zkv1.SetConfirmersRequest{Collection: "people", Confirmers: []string{"mallory"}, ConfirmationsRequired: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.admin(service.AdminID).Approve(ctx, &zkv1.ApproveRequest{ProposalId: sr.GetStatus().GetProposalId()}); err != nil {
+	if _, err := n.admin(node.AdminID).Approve(ctx, &zkv1.ApproveRequest{ProposalId: sr.GetStatus().GetProposalId()}); err != nil {
 		t.Fatal(err)
 	}
 	// The holder anchors a new root that nobody confirms: it does not count.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/zkshare/zkshare/client"
 	"golang.org/x/net/netutil"
 )
 
@@ -105,9 +104,3 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	}
 	return err
 }
-
-// HTTPClient and Bearer forward to package client, for cmd/zkshare only
-// (its owner moves it to client/); nothing else should use them.
-func HTTPClient() *http.Client { return client.HTTPClient() }
-
-type Bearer = client.Bearer

@@ -34,15 +34,6 @@ type Server struct {
 	watch *streamLimit
 }
 
-// AdminID, HolderID and TokenPath are node's, for cmd/zkshare only (its
-// owner moves it to package node).
-const (
-	AdminID  = node.AdminID
-	HolderID = node.HolderID
-)
-
-func TokenPath(data, id string) string { return node.TokenPath(data, id) }
-
 // An Option sets a server limit.
 type Option func(*Server)
 
