@@ -40,7 +40,7 @@ const (
 	KindAggregate = zkv1.StatementKind_STATEMENT_KIND_AGGREGATE
 )
 
-// ErrOldFormat: the bundle is a version-1 JSON bundle. Prove again with this
+// ErrOldFormat means the bundle is a version-1 JSON bundle. Prove again with this
 // zkshare to get a version-2 bundle.
 var ErrOldFormat = errors.New("bundle: an old (version 1) JSON bundle; this zkshare reads only version 2 bundles: prove again to get one")
 

@@ -9,7 +9,7 @@ import (
 	"github.com/zkshare/zkshare/ledger"
 )
 
-// ErrNotAnchored: the bundle's root is not the collection's anchor that
+// ErrNotAnchored means the bundle's root is not the collection's anchor that
 // counts (not anchored yet, or awaiting its M-of-N confirmations). The
 // holder commits again, or waits for the confirmations.
 var ErrNotAnchored = errors.New("bundle: the root is not anchored by an anchor that counts")
@@ -34,7 +34,7 @@ func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 	}
 	e, err := l.AnchorBySequence(b.GetCollectionId(), seq)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotAnchored, err)
+		return fmt.Errorf("%w: %w", ErrNotAnchored, err)
 	}
 	if !bytes.Equal(e.Tx.Body.GetAnchor().GetRoot(), b.GetRoot()) {
 		return fmt.Errorf("%w: anchor %d is of another root; commit again", ErrNotAnchored, seq)

@@ -33,8 +33,9 @@ func elemBytes(e fr.Element) []byte {
 	return b[:]
 }
 
-// ActsAsHolder: only the identity this node signs as may have it act as a
-// holder (another holder registered on the ledger acts through its node).
+// ActsAsHolder checks that only the identity this node signs as may have it
+// act as a holder (another holder registered on the ledger acts through its
+// node).
 // Every holder call checks it; a transport may ask first, before it
 // receives a long stream.
 func (n *Node) ActsAsHolder(c Caller) error {

@@ -38,7 +38,9 @@ type InvalidArgumentError struct {
 	Reason string
 }
 
-func (e *InvalidArgumentError) Error() string        { return e.Field + ": " + e.Reason }
+func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalidArgument) true.
 func (e *InvalidArgumentError) Is(target error) bool { return target == ErrInvalidArgument }
 
 // invalid builds an *InvalidArgumentError.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -147,7 +148,7 @@ func (n *Node) RegisterParticipant(ctx context.Context, c Caller, id string, rol
 		ledger.ActRegisterParticipant(id, role, publicKey),
 		func(st *ledger.State) bool {
 			p, ok := st.Participants[id]
-			return ok && p.Role == role && string(p.Key) == string(publicKey)
+			return ok && p.Role == role && bytes.Equal(p.Key, publicKey)
 		})
 	if err != nil {
 		return nil, err
@@ -235,7 +236,7 @@ func (n *Node) ListProposals(context.Context) (*Proposals, error) {
 		}
 		var action zkv1.GovernanceAction
 		if err := proto.Unmarshal(p.Action, &action); err != nil {
-			return nil, fmt.Errorf("%w: proposal %x: %v", ledger.ErrCorrupt, p.ID, err)
+			return nil, fmt.Errorf("%w: proposal %x: %v", ledger.ErrCorrupt, p.ID, err) //nolint:errorlint // corrupt, not the decoder's kind of error: the cause is detail only
 		}
 		out.Open = append(out.Open, &zkv1.GovernanceProposal{Id: p.ID, Action: &action, Kind: p.Kind, Proposer: p.Proposer,
 			Height: p.Height, ExpiresUnixMs: p.Expires, Approvals: p.Approvals, Needed: needed})

@@ -35,7 +35,7 @@ func holderDir(data string) string   { return datadir.HolderStore(data) }
 func tokensPath(data string) string  { return datadir.Tokens(data) }
 func policiesDir(data string) string { return datadir.Policies(data) }
 
-// ErrInitialized: Init found a node in the directory already. Serve it,
+// ErrInitialized means Init found a node in the directory already. Serve it,
 // or choose another directory.
 var ErrInitialized = errors.New("this directory already holds a node")
 

@@ -118,7 +118,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			n.Close()
+			// The open failed: its error is what the caller needs; a
+			// close error would only hide it.
+			_ = n.Close()
 		}
 	}()
 	nodeID, err := ledger.LoadIdentity(IdentityPath(cfg.Data, NodeID))

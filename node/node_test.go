@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -142,16 +143,16 @@ func TestCommitAnchorOrdering(t *testing.T) {
 		t.Fatalf("commit: %+v %v", c1, err)
 	}
 	lc := n.Ledger().State().Collections[hexID("holder/people")]
-	if lc.Last == nil || string(lc.Last.Root) != string(c1.Root) || string(lc.Last.TxHash) != string(c1.Anchor.Hash[:]) {
+	if lc.Last == nil || !bytes.Equal(lc.Last.Root, c1.Root) || !bytes.Equal(lc.Last.TxHash, c1.Anchor.Hash[:]) {
 		t.Fatal("the committed root is not the collection's last anchor")
 	}
 	// The same records again are new versions (fresh salts): a new root,
 	// anchored next in sequence.
 	c2, err := n.Commit(ctx, holderC, "people", recs)
-	if err != nil || c2.Updated != 2 || string(c2.Root) == string(c1.Root) {
+	if err != nil || c2.Updated != 2 || bytes.Equal(c2.Root, c1.Root) {
 		t.Fatalf("the same records again: %+v %v", c2, err)
 	}
-	if lc := n.Ledger().State().Collections[hexID("holder/people")]; lc.Last.Sequence != 2 || string(lc.Last.TxHash) != string(c2.Anchor.Hash[:]) {
+	if lc := n.Ledger().State().Collections[hexID("holder/people")]; lc.Last.Sequence != 2 || !bytes.Equal(lc.Last.TxHash, c2.Anchor.Hash[:]) {
 		t.Fatalf("second anchor: sequence %d", lc.Last.Sequence)
 	}
 	if _, err := n.Update(ctx, holderC, "people", []records.Record{{Key: "a", Values: []string{"1", "2"}}, {Key: "zz", Values: []string{"1", "2"}}}); !errors.Is(err, node.ErrNotFound) {
@@ -169,10 +170,10 @@ func TestCommitAnchorOrdering(t *testing.T) {
 	}
 	n = open(t, data)
 	got, err := n.Collection(ctx, "people")
-	if err != nil || got.GetRecordCount() != 1 || string(got.GetRoot()) != string(d.Root) {
+	if err != nil || got.GetRecordCount() != 1 || !bytes.Equal(got.GetRoot(), d.Root) {
 		t.Fatalf("after restart: %v %v", got, err)
 	}
-	if lc := n.Ledger().State().Collections[hexID("holder/people")]; string(lc.Last.Root) != string(d.Root) {
+	if lc := n.Ledger().State().Collections[hexID("holder/people")]; !bytes.Equal(lc.Last.Root, d.Root) {
 		t.Fatal("after restart the last anchor is not the acknowledged root")
 	}
 }

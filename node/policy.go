@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -142,12 +143,10 @@ func (p *policies) set(coll string, pol *zkv1.AccessPolicy) error {
 		return err
 	}
 	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -207,7 +206,7 @@ func (p *policies) allow(coll, consumer string, q question) (minGroup uint32, er
 			continue
 		}
 		if q.kind == zkv1.StatementKind_STATEMENT_KIND_AGGREGATE &&
-			(!slices.Contains(r.GetAggregateModes(), q.mode) || !(slices.Contains(r.GetAggregateFields(), q.field) || slices.Contains(r.GetAggregateFields(), "*"))) {
+			(!slices.Contains(r.GetAggregateModes(), q.mode) || !slices.Contains(r.GetAggregateFields(), q.field) && !slices.Contains(r.GetAggregateFields(), "*")) {
 			continue
 		}
 		if n := r.GetRatePerMinute(); n > 0 {

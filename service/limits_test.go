@@ -108,7 +108,7 @@ func TestHTTPServerLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { _ = c.Close() })
 		idle = append(idle, c)
 	}
 	get := func() error {

@@ -454,7 +454,7 @@ func endToEnd(t *testing.T, n *testNode) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
 			t.Fatalf("%s: %d, no %q in\n%.2000s", path, resp.StatusCode, want, body)
 		}
 	}

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"math/big"
 	"slices"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -218,9 +219,9 @@ func Describe(b *zkv1.Bundle, f *records.Field, sum *big.Int) string {
 	if !f.Summable() { // a sum of dates or enum values means nothing
 		return fmt.Sprintf("%s count %d, min %s, max %s", head, r.GetCount(), f.Decode(r.GetMin()), f.Decode(r.GetMax()))
 	}
-	real := f.RealSum(sum, r.GetCount())
-	out := fmt.Sprintf("%s count %d, sum %s, min %s, max %s", head, r.GetCount(), real, f.Decode(r.GetMin()), f.Decode(r.GetMax()))
-	if q, ok := new(big.Rat).SetString(real); ok {
+	realSum := f.RealSum(sum, r.GetCount())
+	out := fmt.Sprintf("%s count %d, sum %s, min %s, max %s", head, r.GetCount(), realSum, f.Decode(r.GetMin()), f.Decode(r.GetMax()))
+	if q, ok := new(big.Rat).SetString(realSum); ok {
 		out += ", average " + new(big.Rat).Quo(q, new(big.Rat).SetUint64(r.GetCount())).FloatString(f.Scale+2)
 	}
 	return out

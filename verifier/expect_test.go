@@ -1,8 +1,9 @@
 package verifier_test
 
 import (
-	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"testing"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"

@@ -31,7 +31,7 @@ type Ledger interface {
 	OnLedger(ctx context.Context, b *zkv1.Bundle) (*Anchor, error)
 }
 
-// ErrNotFound: the ledger has no such circuit, collection or anchor.
+// ErrNotFound means the ledger has no such circuit, collection or anchor.
 var ErrNotFound = errors.New("not on the ledger")
 
 // Circuit is a circuit registry entry.
@@ -112,7 +112,7 @@ func collectionOf(c *ledger.Collection) *Collection {
 func (v Local) AnchorBySequence(_ context.Context, id []byte, seq uint64) (*Anchor, error) {
 	e, err := v.L.AnchorBySequence(id, seq)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return v.anchor(e), nil
 }

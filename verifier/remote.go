@@ -21,7 +21,7 @@ type Remote struct {
 
 func notFound(err error) error {
 	if connect.CodeOf(err) == connect.CodeNotFound {
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
 }

@@ -182,6 +182,6 @@ func checkFresh(ctx context.Context, view Ledger, coll *Collection, seq uint64, 
 	return errors.New("the root's anchor is not the collection's latest, and no successor counts")
 }
 
-// ErrUnanchored: the proof may check out, but nothing ties its root to a
+// ErrUnanchored means the proof may check out, but nothing ties its root to a
 // collection anchored on a ledger, so it shows nothing about one.
 var ErrUnanchored = errors.New("not anchored: the proof shows nothing about any anchored collection (verify against a ledger: a node, or offline with the ledger's key)")

@@ -31,7 +31,11 @@ func Token(data, name string) string { return filepath.Join(data, "identities", 
 // Ledger is the ledger's directory.
 func Ledger(data string) string { return filepath.Join(data, "ledger") }
 
-// Holder store, token hashes and access policies.
+// HolderStore is the holder's private store.
 func HolderStore(data string) string { return filepath.Join(data, "holder") }
-func Tokens(data string) string      { return filepath.Join(data, "tokens.json") }
-func Policies(data string) string    { return filepath.Join(data, "policies") }
+
+// Tokens is the file of API token hashes.
+func Tokens(data string) string { return filepath.Join(data, "tokens.json") }
+
+// Policies is the directory of access policies.
+func Policies(data string) string { return filepath.Join(data, "policies") }
