@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/service"
+	"github.com/zkshare/zkshare/verifier"
 )
 
 // peakHeap samples the process's heap until stop is closed.
@@ -58,6 +60,51 @@ func BenchmarkServiceVerify(b *testing.B) {
 			v, err := vf.Verify(context.Background(), &zkv1.VerifyRequest{Bundle: bundle})
 			if err != nil || !v.GetValid() {
 				b.Errorf("verify: %v %v", v, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
+}
+
+// BenchmarkSDKVerify: concurrent client.Verify calls, which run the
+// verifier in the caller's process and read the node's ledger over HTTP
+// (the remote view).
+func BenchmarkSDKVerify(b *testing.B) {
+	n, bundle := benchNode(b)
+	c, err := client.New(n.url, client.WithKeyDir(sharedKeys(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			v, err := c.Verify(context.Background(), bundle, verifier.Expect{})
+			if err != nil || !v.Valid {
+				b.Errorf("verify: %v %v", v, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
+}
+
+// BenchmarkLocalVerify: the verifier against the node's own ledger in
+// process (the local view), no HTTP: what the Verify RPC costs inside.
+func BenchmarkLocalVerify(b *testing.B) {
+	n, bundle := benchNode(b)
+	vf, err := verifier.FromDir(sharedKeys(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	view := verifier.Local{L: n.srv.Ledger()}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if v := vf.Verify(context.Background(), view, bundle, verifier.Expect{}, verifier.Options{Freshness: time.Hour}); !v.Valid {
+				b.Errorf("verify: %s", v.Reason)
 				return
 			}
 		}
