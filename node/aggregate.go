@@ -72,7 +72,7 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 
 	n.commitMu.RLock()
 	defer n.commitMu.RUnlock()
-	b, err := n.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: q.Query, Field: q.Field, Threshold: th, Nonce: nonce, MinGroup: uint64(minGroup)},
+	pb, err := n.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: q.Query, Field: q.Field, Threshold: th, Nonce: nonce, MinGroup: uint64(minGroup)},
 		func(done, total int) {
 			n.log.InfoContext(ctx, "aggregate chunk proven", "collection", coll, "done", done, "total", total)
 			if progress != nil {
@@ -84,10 +84,6 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	}
 	// The bundle is about the anchored state: the root and columns of the
 	// collection's last anchor, which must count.
-	pb, err := b.Proto()
-	if err != nil {
-		return nil, err
-	}
 	if err := n.attachAnchor(pb); err != nil {
 		return nil, err
 	}
@@ -101,6 +97,6 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	if err != nil {
 		return nil, fmt.Errorf("audit entry: %w", err)
 	}
-	n.log.InfoContext(ctx, "aggregate served", "collection", coll, "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
-	return &AggregateAnswer{Bundle: pb, Statement: bundle.Statement(pb), Chunks: len(b.Chunks), Audit: ar}, nil
+	n.log.InfoContext(ctx, "aggregate served", "collection", coll, "consumer", c.ID, "chunks", len(pb.GetAggregate().GetChunks()), "bundle", hex.EncodeToString(bh[:8]))
+	return &AggregateAnswer{Bundle: pb, Statement: bundle.Statement(pb), Chunks: len(pb.GetAggregate().GetChunks()), Audit: ar}, nil
 }

@@ -3,7 +3,6 @@ package prover
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -14,6 +13,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
@@ -54,9 +54,9 @@ var ErrSmallGroup = errors.New("group too small")
 // chunk of circuits.AggChunkRows positions (in parallel, within the
 // prover's slots), then one that combines their hidden partial results.
 // progress, if not nil, gets chunks done of total.
-func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress func(done, total int)) (*bundle.Aggregate, error) {
+func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress func(done, total int)) (*zkv1.Bundle, error) {
 	for _, name := range keys.Aggregates {
-		if p.keys[name] == nil {
+		if p.keys[keys.CircuitOf(name)] == nil {
 			return nil, fmt.Errorf("aggregate: no keys for circuit %s: run `zkshare keys setup --aggregate`", name)
 		}
 	}
@@ -127,12 +127,11 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 			return nil, err
 		}
 	}
-	out := &bundle.Aggregate{Collection: req.Collection,
-		CollectionID: records.ElementHex(records.CollectionID(req.Collection)), Schema: c.Schema, Query: prep.Text,
-		QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Field: req.Field, Slot: slot, Root: records.ElementHex(cols.Root),
-		Columns: hex.EncodeToString(cols.Digest[:]), ChunkRows: n, Chunks: make([]bundle.AggChunk, chunks)}
-	ck := p.keys["aggregate"]
-	out.ChunkCircuit, out.ChunkVK = ck.Entry.CircuitID, ck.Entry.VKSHA256
+	ck := p.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]
+	body := &zkv1.AggregateBody{Field: req.Field, Slot: uint32(slot), ChunkRows: uint32(n), Columns: slices.Clone(cols.Digest[:]),
+		ChunkCircuitId: ck.CircuitID, ChunkVkSha256: ck.VKSHA256, Chunks: make([]*zkv1.AggregateChunk, chunks)}
+	out := header(bundle.KindAggregate, req.Collection, records.CollectionID(req.Collection), c.Schema, prep, req.Nonce)
+	out.Root, out.Result, out.Aggregate = elem(cols.Root), true, body
 	parts := make([]circuits.AggResult, chunks)
 	errs := make([]error, chunks)
 	var wg sync.WaitGroup
@@ -159,7 +158,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 					return err
 				}
 				parts[i] = res
-				out.Chunks[i] = bundle.AggChunk{Partial: records.ElementHex(a.Partial.(fr.Element)), Proof: buf.Bytes()}
+				body.Chunks[i] = &zkv1.AggregateChunk{Partial: elem(a.Partial.(fr.Element)), Proof: buf.Bytes()}
 				return nil
 			}()
 			mu.Lock()
@@ -182,29 +181,25 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		if err != nil {
 			return nil, err
 		}
-		final, out.Circuit = a, "aggregate-threshold"
-		out.Which, out.Relation, out.Threshold, out.Offset, out.Holds = t.Which, t.Relation, t.Value, offset, &holds
+		final, out.Circuit, out.Result = a, zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD, holds
+		body.Answer = &zkv1.AggregateBody_Threshold{Threshold: &zkv1.AggregateThresholdAnswer{Which: t.Which, Relation: t.Relation,
+			Threshold: t.Value, Offset: offset, Holds: holds}}
 	} else {
 		a, res, small, err := circuits.AggregateTotalAssignment(circuits.AggMaxChunks, parts, blinds, req.MinGroup, req.Nonce)
 		if err != nil {
 			return nil, err
 		}
-		final, out.Circuit = a, "aggregate-total"
+		final, out.Circuit = a, zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL
 		// When small, res is all zero: the bundle shows only that.
-		out.Count, out.Sum, out.Min, out.Max = &res.Count, res.Sum.String(), &res.Min, &res.Max
-		out.MinGroup, out.Small = req.MinGroup, small
+		body.Answer = &zkv1.AggregateBody_Reveal{Reveal: &zkv1.AggregateReveal{Count: res.Count, Sum: res.Sum.String(), Min: res.Min, Max: res.Max,
+			MinGroup: req.MinGroup, Small: small}}
 	}
-	fk := p.keys[out.Circuit]
-	out.CircuitID, out.VKSHA256 = fk.Entry.CircuitID, fk.Entry.VKSHA256
-	if out.Proof, err = p.proveBytes(ctx, out.Circuit, final); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return p.finish(ctx, out, final)
 }
 
-// proveBytes proves with the named circuit's key and encodes the proof.
-func (p *Prover) proveBytes(ctx context.Context, circuit string, a frontend.Circuit) ([]byte, error) {
-	proof, err := p.prove(ctx, p.keys[circuit], a)
+// proveBytes proves with a circuit's key and encodes the proof.
+func (p *Prover) proveBytes(ctx context.Context, k *keys.Proving, a frontend.Circuit) ([]byte, error) {
+	proof, err := p.prove(ctx, k, a)
 	if err != nil {
 		return nil, err
 	}

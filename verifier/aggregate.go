@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"math/big"
@@ -32,10 +31,10 @@ type Anchored struct {
 func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict) {
 	fail := func(check Check, format string, args ...any) { v.fail(check, format, args...) }
 	ab := b.GetAggregate()
-	ck, ok := vf.keys["aggregate"]
-	fk, ok2 := vf.keys[bundle.CircuitName(b.GetCircuit())]
-	if !ok || !ok2 || hex.EncodeToString(ab.GetChunkVkSha256()) != ck.VKSHA256 || hex.EncodeToString(ab.GetChunkCircuitId()) != ck.CircuitID ||
-		hex.EncodeToString(b.GetVkSha256()) != fk.VKSHA256 || hex.EncodeToString(b.GetCircuitId()) != fk.CircuitID {
+	ck, ok := vf.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]
+	fk, ok2 := vf.keys[b.GetCircuit()]
+	if !ok || !ok2 || !bytes.Equal(ab.GetChunkVkSha256(), ck.VKSHA256) || !bytes.Equal(ab.GetChunkCircuitId(), ck.CircuitID) ||
+		!bytes.Equal(b.GetVkSha256(), fk.VKSHA256) || !bytes.Equal(b.GetCircuitId(), fk.CircuitID) {
 		fail(CheckKey, "the bundle's keys are not the pinned aggregate keys")
 		return
 	}
