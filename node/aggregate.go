@@ -10,6 +10,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/records"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -54,7 +55,15 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	var th *prover.Threshold
 	mode := zkv1.AggregateMode_AGGREGATE_MODE_REVEAL
 	if t := q.Threshold; t != nil {
-		th = &prover.Threshold{Which: t.GetAggregate(), Relation: t.GetRelation(), Value: t.GetValue()}
+		which, err := records.ParseAggregate(t.GetAggregate())
+		if err != nil {
+			return nil, invalid("threshold.aggregate", "%v", err)
+		}
+		rel, err := records.ParseRelation(t.GetRelation())
+		if err != nil {
+			return nil, invalid("threshold.relation", "%v", err)
+		}
+		th = &prover.Threshold{Which: which, Relation: rel, Value: t.GetValue()}
 		mode = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD
 	}
 	if _, ok := n.ledger.State().Collections[collectionKey(coll)]; !ok {

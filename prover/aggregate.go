@@ -20,10 +20,12 @@ import (
 )
 
 // Threshold asks for one bit instead of the aggregates: whether Which
-// (count, sum, min or max) stands in Relation (<=, >= or ==) to Value, a
-// value of the field as a person writes it ("8.0", "12000").
+// stands in Relation to Value, a value of the field as a person writes it
+// ("8.0", "12000").
 type Threshold struct {
-	Which, Relation, Value string
+	Which    records.Aggregate
+	Relation records.Relation
+	Value    string
 }
 
 // AggregateRequest asks for an aggregate of one field over every live
@@ -77,11 +79,9 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	if req.MinGroup >= 1<<circuits.MinGroupBits {
 		return nil, fmt.Errorf("%w: min group: %d, at most 2^%d-1", ErrBadAggregate, req.MinGroup, circuits.MinGroupBits)
 	}
-	var which, relation int
 	var threshold *big.Int
 	if t := req.Threshold; t != nil {
-		which, relation = slices.Index(records.AggregateNames, t.Which), slices.Index(records.Relations, t.Relation)
-		if which < 0 || relation < 0 {
+		if !t.Which.Valid() || !t.Relation.Valid() {
 			return nil, fmt.Errorf("%w: threshold %s %s: want count, sum, min or max, and <=, >= or ==", ErrBadAggregate, t.Which, t.Relation)
 		}
 		if threshold, err = f.ThresholdValue(t.Which, t.Value); err != nil {
@@ -177,12 +177,12 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	}
 	var final frontend.Circuit
 	if t := req.Threshold; t != nil {
-		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, which, relation, threshold, offset, req.Nonce)
+		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, int(t.Which), int(t.Relation), threshold, offset, req.Nonce)
 		if err != nil {
 			return nil, err
 		}
 		final, out.Circuit, out.Result = a, zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD, holds
-		body.Answer = &zkv1.AggregateBody_Threshold{Threshold: &zkv1.AggregateThresholdAnswer{Which: t.Which, Relation: t.Relation,
+		body.Answer = &zkv1.AggregateBody_Threshold{Threshold: &zkv1.AggregateThresholdAnswer{Which: t.Which.String(), Relation: t.Relation.String(),
 			Threshold: t.Value, Offset: offset, Holds: holds}}
 	} else {
 		a, res, small, err := circuits.AggregateTotalAssignment(circuits.AggMaxChunks, parts, blinds, req.MinGroup, req.Nonce)

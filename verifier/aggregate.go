@@ -5,7 +5,6 @@ import (
 	"fmt"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"math/big"
-	"slices"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -143,10 +142,8 @@ func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect
 		for i := range partials {
 			t.Partials[i] = partials[i]
 		}
-		which := slices.Index(records.AggregateNames, th.GetWhich())
-		rel := slices.Index(records.Relations, th.GetRelation())
-		tv, err := f.ThresholdValue(th.GetWhich(), th.GetThreshold())
-		if which < 0 || rel < 0 || err != nil || th.GetOffset() != offset {
+		which, rel, tv, err := thresholdOf(f, th.GetWhich(), th.GetRelation(), th.GetThreshold())
+		if err != nil || th.GetOffset() != offset {
 			fail(CheckDecode, "threshold statement %s %s %s (offset %d)", th.GetWhich(), th.GetRelation(), th.GetThreshold(), th.GetOffset())
 			return
 		}
@@ -159,7 +156,7 @@ func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect
 		if th.GetHolds() {
 			holds = 1
 		}
-		t.Which, t.Relation, t.Threshold, t.Offset, t.Holds, t.Nonce = which, rel, in, offset, holds, nonce
+		t.Which, t.Relation, t.Threshold, t.Offset, t.Holds, t.Nonce = int(which), int(rel), in, offset, holds, nonce
 		final = t
 	default:
 		fail(CheckDecode, "no aggregate answer")

@@ -201,7 +201,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 	}
 	// A threshold question about a group below the minimum is not answered.
 	if _, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: q, Field: "hours", MinGroup: 1<<31 - 1,
-		Threshold: &prover.Threshold{Which: "count", Relation: "==", Value: "0"}}, nil); !errors.Is(err, prover.ErrSmallGroup) {
+		Threshold: &prover.Threshold{Which: records.AggCount, Relation: records.RelEQ, Value: "0"}}, nil); !errors.Is(err, prover.ErrSmallGroup) {
 		t.Fatalf("a minimum group with a threshold: %v", err)
 	}
 
@@ -258,7 +258,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 		}
 	}
 	tb, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: `lot == "L-2026-Q3" AND max_temp > 8.0`, Field: "hours",
-		Threshold: &prover.Threshold{Which: "count", Relation: "==", Value: "0"}}, nil)
+		Threshold: &prover.Threshold{Which: records.AggCount, Relation: records.RelEQ, Value: "0"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
