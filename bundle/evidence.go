@@ -18,8 +18,10 @@ var ErrNotAnchored = errors.New("bundle: the root is not anchored by an anchor t
 // its last), the signed checkpoint, and every transaction an offline
 // verifier needs, each with its inclusion proof under that checkpoint: the
 // collection's registration, the ConfirmAnchor transactions of the anchor,
-// and the transaction that set the holder's current key. The node calls it
-// after proving (subject, exists and aggregate alike).
+// and the transaction that set the holder's key in effect at the anchor.
+// Each is found through the ledger's indexes, so its cost does not grow
+// with the log. The node calls it after proving (subject, exists and
+// aggregate alike).
 func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 	st := l.State()
 	coll, ok := st.Collections[fmt.Sprintf("%x", b.GetCollectionId())]
