@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/keys"
@@ -100,7 +101,7 @@ func benchProve(b *testing.B, req prover.Request) {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(e.prover.Constraints(bundle.KindName(req.Kind))), "constraints")
+	b.ReportMetric(float64(e.prover.Constraints(bundle.KindCircuit(req.Kind))), "constraints")
 }
 
 func BenchmarkProveSubject(b *testing.B) {
@@ -114,11 +115,10 @@ func BenchmarkProveExists(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	e := setup(b)
 	nonce, _ := prover.NewNonce()
-	bun, err := e.prover.Prove(context.Background(), prover.Request{Collection: "benefits", Kind: bundle.KindSubject, Subject: "C00042", Query: eligibility, Nonce: nonce})
+	pb, err := e.prover.Prove(context.Background(), prover.Request{Collection: "benefits", Kind: bundle.KindSubject, Subject: "C00042", Query: eligibility, Nonce: nonce})
 	if err != nil {
 		b.Fatal(err)
 	}
-	pb, _ := bun.Proto()
 	v, err := verifier.FromDir(e.keyDir)
 	if err != nil {
 		b.Fatal(err)
@@ -130,7 +130,7 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(verdict.Err())
 		}
 	}
-	b.ReportMetric(float64(e.prover.Constraints("subject")), "constraints")
+	b.ReportMetric(float64(e.prover.Constraints(zkv1.Circuit_CIRCUIT_SUBJECT)), "constraints")
 }
 
 func BenchmarkLoadProvingKey(b *testing.B) {

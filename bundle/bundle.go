@@ -57,24 +57,14 @@ func KindName(k zkv1.StatementKind) string {
 	return fmt.Sprintf("kind(%d)", int32(k))
 }
 
-var circuitNames = map[zkv1.Circuit]string{
-	zkv1.Circuit_CIRCUIT_SUBJECT:             "subject",
-	zkv1.Circuit_CIRCUIT_EXISTS:              "exists",
-	zkv1.Circuit_CIRCUIT_AGGREGATE:           "aggregate",
-	zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL:     "aggregate-total",
-	zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD: "aggregate-threshold",
-}
-
-// CircuitName is a circuit's name in the key directory and the ledger's
-// registry ("" for none).
-func CircuitName(c zkv1.Circuit) string { return circuitNames[c] }
-
-// CircuitOf is the circuit of a registry name (CIRCUIT_UNSPECIFIED if none).
-func CircuitOf(name string) zkv1.Circuit {
-	for c, n := range circuitNames {
-		if n == name {
-			return c
-		}
+// KindCircuit is the circuit that proves a subject or exists statement
+// (CIRCUIT_UNSPECIFIED for other kinds: an aggregate takes several).
+func KindCircuit(k zkv1.StatementKind) zkv1.Circuit {
+	switch k {
+	case KindSubject:
+		return zkv1.Circuit_CIRCUIT_SUBJECT
+	case KindExists:
+		return zkv1.Circuit_CIRCUIT_EXISTS
 	}
 	return zkv1.Circuit_CIRCUIT_UNSPECIFIED
 }

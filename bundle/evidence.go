@@ -18,8 +18,10 @@ var ErrNotAnchored = errors.New("bundle: the root is not anchored by an anchor t
 // its last), the signed checkpoint, and every transaction an offline
 // verifier needs, each with its inclusion proof under that checkpoint: the
 // collection's registration, the ConfirmAnchor transactions of the anchor,
-// and the transaction that set the holder's current key. The node calls it
-// after proving (subject, exists and aggregate alike).
+// and the transaction that set the holder's key in effect at the anchor.
+// Each is found through the ledger's indexes, so its cost does not grow
+// with the log. The node calls it after proving (subject, exists and
+// aggregate alike).
 func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 	st := l.State()
 	coll, ok := st.Collections[fmt.Sprintf("%x", b.GetCollectionId())]
@@ -60,38 +62,24 @@ func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 	if err != nil {
 		return err
 	}
-	// The other transactions are found by a pass over the log up to the
-	// checkpoint. TODO(ledger index): the ledger indexes neither
-	// registrations nor confirmations; with such an index this is a lookup.
-	var reg, key *ledger.Entry
-	var confirms []*ledger.Entry
-	seen := map[string]bool{}
-	for i := uint64(0); i < head.LogSize; i++ {
-		x, err := l.Entry(i)
-		if err != nil {
-			return err
-		}
-		body := x.Tx.Body
-		switch k := body.GetKind().(type) {
-		case *zkv1.TxBody_RegisterCollection:
-			if bytes.Equal(k.RegisterCollection.GetCollectionId(), b.GetCollectionId()) {
-				reg = x
-			}
-		case *zkv1.TxBody_RegisterParticipant:
-			if k.RegisterParticipant.GetId() == coll.Holder && i < e.LogIndex {
-				key = x
-			}
-		case *zkv1.TxBody_RotateKey:
-			if k.RotateKey.GetId() == coll.Holder && i < e.LogIndex {
-				key = x
-			}
-		case *zkv1.TxBody_ConfirmAnchor:
-			c := k.ConfirmAnchor
-			if bytes.Equal(c.GetCollectionId(), b.GetCollectionId()) && c.GetSequence() == seq && !seen[body.GetSender()] {
-				seen[body.GetSender()] = true
-				confirms = append(confirms, x)
-			}
-		}
+	// The other transactions are index lookups (no pass over the log), each
+	// within the checkpoint: the registration, the anchor's confirmations,
+	// and the transaction that set the holder's key in effect at the anchor.
+	reg, err := l.Registration(b.GetCollectionId())
+	if errors.Is(err, ledger.ErrNotFound) || (err == nil && reg.LogIndex >= head.LogSize) {
+		reg = nil
+	} else if err != nil {
+		return err
+	}
+	confirms, err := l.Confirmations(b.GetCollectionId(), seq, head.LogSize)
+	if err != nil {
+		return err
+	}
+	key, err := l.KeyTxBefore(coll.Holder, e.LogIndex)
+	if errors.Is(err, ledger.ErrNotFound) {
+		key = nil
+	} else if err != nil {
+		return err
 	}
 	b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint = anchor.Tx, anchor.LogIndex, anchor.Inclusion, cp
 	gh := st.GenesisHash

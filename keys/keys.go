@@ -29,6 +29,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/zkshare/zkshare/circuits"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 )
 
 // Circuits maps circuit names to their empty (shape-only) definitions.
@@ -259,10 +260,13 @@ func writeFile(path string, write func(io.Writer) error) (err error) {
 
 // Proving is what a prover needs for one circuit.
 type Proving struct {
-	Name  string
-	Entry Entry
-	CS    constraint.ConstraintSystem
-	PK    groth16.ProvingKey
+	Name    string
+	Circuit zkv1.Circuit
+	Entry   Entry
+	// CircuitID and VKSHA256 are the entry's, decoded (32 bytes each).
+	CircuitID, VKSHA256 []byte
+	CS                  constraint.ConstraintSystem
+	PK                  groth16.ProvingKey
 }
 
 // LoadProving loads a circuit's constraint system and proving key from a
@@ -276,6 +280,10 @@ func LoadProving(dir, name string) (*Proving, error) {
 	e, ok := m.Circuits[name]
 	if !ok {
 		return nil, fmt.Errorf("no %s keys in %s: run `zkshare keys setup`", name, dir)
+	}
+	id, vk, err := e.Digests(name)
+	if err != nil {
+		return nil, err
 	}
 	cs := groth16.NewCS(ecc.BN254)
 	if err := readFile(filepath.Join(dir, name+".ccs"), func(r io.Reader) error { _, err := cs.ReadFrom(r); return err }); err != nil {
@@ -291,7 +299,7 @@ func LoadProving(dir, name string) (*Proving, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return &Proving{Name: name, Entry: e, CS: cs, PK: pk}, nil
+	return &Proving{Name: name, Circuit: CircuitOf(name), Entry: e, CircuitID: id, VKSHA256: vk, CS: cs, PK: pk}, nil
 }
 
 // CheckCurrent reports an error if the keys in dir were made for circuits

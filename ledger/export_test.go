@@ -108,3 +108,24 @@ func SeedStateForTest(dir string, seed func(*State)) error {
 	}
 	return wb.Flush()
 }
+
+// DropIndexesForTest deletes the registration, key and confirmation index
+// entries of the ledger in dir, behind the ledger's back; with
+// dropVersion it also deletes the index version, as in a store written
+// before those indexes existed.
+func DropIndexesForTest(dir string, dropVersion bool) error {
+	db, err := openDB(dir, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, p := range []string{"rc/", "pk/", "cf/"} {
+		if err := db.DropPrefix([]byte(p)); err != nil {
+			return err
+		}
+	}
+	if !dropVersion {
+		return nil
+	}
+	return db.Update(func(txn *badger.Txn) error { return txn.Delete(keyIndexVersion) })
+}

@@ -212,7 +212,7 @@ func Init(dir string, g *Genesis) (err error) {
 		gb, _ := json.Marshal(g)
 		empty := rfc6962.DefaultHasher.EmptyRoot()
 		hb, _ := json.Marshal(&Head{Hash: gh[:], TimeUnixMs: g.TimeUnixMs, LogRoot: empty})
-		for k, v := range map[string][]byte{string(keyGenesis): gb, string(keyHead): hb} {
+		for k, v := range map[string][]byte{string(keyGenesis): gb, string(keyHead): hb, string(keyIndexVersion): indexVersion} {
 			if err := txn.Set([]byte(k), v); err != nil {
 				return err
 			}
@@ -254,6 +254,10 @@ func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
 	l.rangeFac = &compact.RangeFactory{Hash: l.hasher.HashChildren}
 	if err := l.load(); err != nil {
 		return nil, errors.Join(err, db.Close())
+	}
+	if err := l.reindex(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger: rebuild indexes: %w", err)
 	}
 	if err := l.checkTip(); err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -602,12 +606,8 @@ func (l *Ledger) writeBlock(head Head, st *State, bc BlockContext, txs []*Tx, bl
 		idx := head.LogSize + uint64(i)
 		// An entry is the transaction's bytes, then the height of its block.
 		set(txKey(idx), binary.BigEndian.AppendUint64(append(make([]byte, 0, len(tx.Raw)+8), tx.Raw...), bc.Height))
-		set(hashKey(tx.Hash[:]), binary.BigEndian.AppendUint64(nil, idx))
-		switch k := tx.Body.GetKind().(type) {
-		case *zkv1.TxBody_Anchor:
-			set(anchorKey(k.Anchor.GetCollectionId(), k.Anchor.GetSequence()), binary.BigEndian.AppendUint64(nil, idx))
-		case *zkv1.TxBody_Audit:
-			set(auditCollKey(k.Audit.GetCollectionId(), idx), nil)
+		for _, e := range txIndex(tx, idx) {
+			set(e.key, e.val)
 		}
 	}
 	if serr := storeChanges(set, func(k []byte) {

@@ -118,9 +118,10 @@ func readHeader(txn *badger.Txn, h uint64) (*zkv1.BlockHeader, []byte, error) {
 
 // Verify replays the whole chain from genesis: every header's link, the
 // proposer's signature, every transaction through Apply (so every
-// transaction signature), every block's transaction root, the log root
-// and size, and the state hash. It returns the first bad block as a
-// *BadBlockError. progress, if not nil, gets (height, tip height).
+// transaction signature) and its log and index entries, every block's
+// transaction root, the log root and size, and the state hash. It
+// returns the first bad block as a *BadBlockError. progress, if not nil,
+// gets (height, tip height).
 func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) error {
 	head := l.Head()
 	return l.db.View(func(txn *badger.Txn) error {
@@ -194,6 +195,9 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 				e, err := getEntry(txn, logRange.End())
 				if err != nil || !bytes.Equal(e.Tx.Raw, raw) || e.Height != h {
 					return bad(h, "transaction %d: log entry %d differs", i, logRange.End())
+				}
+				if err := checkIndexed(txn, tx, logRange.End()); err != nil {
+					return bad(h, "transaction %d: %v", i, err)
 				}
 				leaf := l.hasher.HashLeaf(raw)
 				if err := logRange.Append(leaf, nil); err != nil {

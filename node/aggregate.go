@@ -10,6 +10,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/prover"
+	"github.com/zkshare/zkshare/records"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -57,7 +58,15 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	var th *prover.Threshold
 	mode := zkv1.AggregateMode_AGGREGATE_MODE_REVEAL
 	if t := q.Threshold; t != nil {
-		th = &prover.Threshold{Which: t.GetAggregate(), Relation: t.GetRelation(), Value: t.GetValue()}
+		which, err := records.ParseAggregate(t.GetAggregate())
+		if err != nil {
+			return nil, invalid("threshold.aggregate", "%v", err)
+		}
+		rel, err := records.ParseRelation(t.GetRelation())
+		if err != nil {
+			return nil, invalid("threshold.relation", "%v", err)
+		}
+		th = &prover.Threshold{Which: which, Relation: rel, Value: t.GetValue()}
 		mode = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD
 	}
 	if _, ok := n.ledger.State().Collections[collectionKey(coll)]; !ok {
@@ -75,7 +84,7 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 
 	n.commitMu.RLock()
 	defer n.commitMu.RUnlock()
-	b, err := n.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: q.Query, Field: q.Field, Threshold: th, Nonce: nonce, MinGroup: uint64(minGroup)},
+	pb, err := n.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: q.Query, Field: q.Field, Threshold: th, Nonce: nonce, MinGroup: uint64(minGroup)},
 		func(done, total int) {
 			n.log.InfoContext(ctx, "aggregate chunk proven", "collection", coll, "done", done, "total", total)
 			if progress != nil {
@@ -87,10 +96,6 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	}
 	// The bundle is about the anchored state: the root and columns of the
 	// collection's last anchor, which must count.
-	pb, err := b.Proto()
-	if err != nil {
-		return nil, err
-	}
 	if err := n.attachAnchor(pb); err != nil {
 		return nil, err
 	}
@@ -104,6 +109,6 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	if err != nil {
 		return nil, fmt.Errorf("audit entry: %w", err)
 	}
-	n.log.InfoContext(ctx, "aggregate served", "collection", coll, "consumer", c.ID, "chunks", len(b.Chunks), "bundle", hex.EncodeToString(bh[:8]))
-	return &AggregateAnswer{Bundle: pb, Statement: bundle.Statement(pb), Chunks: len(b.Chunks), Audit: ar}, nil
+	n.log.InfoContext(ctx, "aggregate served", "collection", coll, "consumer", c.ID, "chunks", len(pb.GetAggregate().GetChunks()), "bundle", hex.EncodeToString(bh[:8]))
+	return &AggregateAnswer{Bundle: pb, Statement: bundle.Statement(pb), Chunks: len(pb.GetAggregate().GetChunks()), Audit: ar}, nil
 }

@@ -95,17 +95,13 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 
 	n.commitMu.RLock()
 	defer n.commitMu.RUnlock()
-	b, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind})
+	pb, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind})
 	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
 		// "No such subject" and "no matching record" are answers too.
 		if aerr := n.auditUnproven(ctx, coll, c.ID, bundle.KindName(kind), q.Query, nonce); aerr != nil {
 			return nil, fmt.Errorf("audit entry: %w", aerr)
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	pb, err := b.Proto()
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +119,7 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 		return nil, fmt.Errorf("audit entry: %w", err)
 	}
 	n.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", bundle.KindName(kind), "bundle", hex.EncodeToString(bh[:8]))
-	return &Answer{Bundle: pb, Statement: b.Statement(), Audit: ar}, nil
+	return &Answer{Bundle: pb, Statement: bundle.Statement(pb), Audit: ar}, nil
 }
 
 // auditUnproven records a question that was answered without a bundle.

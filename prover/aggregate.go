@@ -3,7 +3,6 @@ package prover
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -14,16 +13,19 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
 )
 
 // Threshold asks for one bit instead of the aggregates: whether Which
-// (count, sum, min or max) stands in Relation (<=, >= or ==) to Value, a
-// value of the field as a person writes it ("8.0", "12000").
+// stands in Relation to Value, a value of the field as a person writes it
+// ("8.0", "12000").
 type Threshold struct {
-	Which, Relation, Value string
+	Which    records.Aggregate
+	Relation records.Relation
+	Value    string
 }
 
 // AggregateRequest asks for an aggregate of one field over every live
@@ -54,9 +56,9 @@ var ErrSmallGroup = errors.New("group too small")
 // chunk of circuits.AggChunkRows positions (in parallel, within the
 // prover's slots), then one that combines their hidden partial results.
 // progress, if not nil, gets chunks done of total.
-func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress func(done, total int)) (*bundle.Aggregate, error) {
+func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress func(done, total int)) (*zkv1.Bundle, error) {
 	for _, name := range keys.Aggregates {
-		if p.keys[name] == nil {
+		if p.keys[keys.CircuitOf(name)] == nil {
 			return nil, fmt.Errorf("aggregate: no keys for circuit %s: run `zkshare keys setup --aggregate`", name)
 		}
 	}
@@ -77,11 +79,9 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	if req.MinGroup >= 1<<circuits.MinGroupBits {
 		return nil, fmt.Errorf("%w: min group: %d, at most 2^%d-1", ErrBadAggregate, req.MinGroup, circuits.MinGroupBits)
 	}
-	var which, relation int
 	var threshold *big.Int
 	if t := req.Threshold; t != nil {
-		which, relation = slices.Index(records.AggregateNames, t.Which), slices.Index(records.Relations, t.Relation)
-		if which < 0 || relation < 0 {
+		if !t.Which.Valid() || !t.Relation.Valid() {
 			return nil, fmt.Errorf("%w: threshold %s %s: want count, sum, min or max, and <=, >= or ==", ErrBadAggregate, t.Which, t.Relation)
 		}
 		if threshold, err = f.ThresholdValue(t.Which, t.Value); err != nil {
@@ -127,12 +127,11 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 			return nil, err
 		}
 	}
-	out := &bundle.Aggregate{Collection: req.Collection,
-		CollectionID: records.ElementHex(records.CollectionID(req.Collection)), Schema: c.Schema, Query: prep.Text,
-		QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Field: req.Field, Slot: slot, Root: records.ElementHex(cols.Root),
-		Columns: hex.EncodeToString(cols.Digest[:]), ChunkRows: n, Chunks: make([]bundle.AggChunk, chunks)}
-	ck := p.keys["aggregate"]
-	out.ChunkCircuit, out.ChunkVK = ck.Entry.CircuitID, ck.Entry.VKSHA256
+	ck := p.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]
+	body := &zkv1.AggregateBody{Field: req.Field, Slot: uint32(slot), ChunkRows: uint32(n), Columns: slices.Clone(cols.Digest[:]),
+		ChunkCircuitId: ck.CircuitID, ChunkVkSha256: ck.VKSHA256, Chunks: make([]*zkv1.AggregateChunk, chunks)}
+	out := header(bundle.KindAggregate, req.Collection, records.CollectionID(req.Collection), c.Schema, prep, req.Nonce)
+	out.Root, out.Result, out.Aggregate = elem(cols.Root), true, body
 	parts := make([]circuits.AggResult, chunks)
 	errs := make([]error, chunks)
 	var wg sync.WaitGroup
@@ -163,7 +162,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 					return fmt.Errorf("aggregate chunk %d: partial is a %T, not a field element", i, a.Partial)
 				}
 				parts[i] = res
-				out.Chunks[i] = bundle.AggChunk{Partial: records.ElementHex(partial), Proof: buf.Bytes()}
+				body.Chunks[i] = &zkv1.AggregateChunk{Partial: elem(partial), Proof: buf.Bytes()}
 				return nil
 			}()
 			mu.Lock()
@@ -182,33 +181,29 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	}
 	var final frontend.Circuit
 	if t := req.Threshold; t != nil {
-		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, which, relation, threshold, offset, req.Nonce)
+		a, holds, err := circuits.AggregateThresholdAssignment(circuits.AggMaxChunks, parts, blinds, int(t.Which), int(t.Relation), threshold, offset, req.Nonce)
 		if err != nil {
 			return nil, err
 		}
-		final, out.Circuit = a, "aggregate-threshold"
-		out.Which, out.Relation, out.Threshold, out.Offset, out.Holds = t.Which, t.Relation, t.Value, offset, &holds
+		final, out.Circuit, out.Result = a, zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD, holds
+		body.Answer = &zkv1.AggregateBody_Threshold{Threshold: &zkv1.AggregateThresholdAnswer{Which: t.Which.String(), Relation: t.Relation.String(),
+			Threshold: t.Value, Offset: offset, Holds: holds}}
 	} else {
 		a, res, small, err := circuits.AggregateTotalAssignment(circuits.AggMaxChunks, parts, blinds, req.MinGroup, req.Nonce)
 		if err != nil {
 			return nil, err
 		}
-		final, out.Circuit = a, "aggregate-total"
+		final, out.Circuit = a, zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL
 		// When small, res is all zero: the bundle shows only that.
-		out.Count, out.Sum, out.Min, out.Max = &res.Count, res.Sum.String(), &res.Min, &res.Max
-		out.MinGroup, out.Small = req.MinGroup, small
+		body.Answer = &zkv1.AggregateBody_Reveal{Reveal: &zkv1.AggregateReveal{Count: res.Count, Sum: res.Sum.String(), Min: res.Min, Max: res.Max,
+			MinGroup: req.MinGroup, Small: small}}
 	}
-	fk := p.keys[out.Circuit]
-	out.CircuitID, out.VKSHA256 = fk.Entry.CircuitID, fk.Entry.VKSHA256
-	if out.Proof, err = p.proveBytes(ctx, out.Circuit, final); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return p.finish(ctx, out, final)
 }
 
-// proveBytes proves with the named circuit's key and encodes the proof.
-func (p *Prover) proveBytes(ctx context.Context, circuit string, a frontend.Circuit) ([]byte, error) {
-	proof, err := p.prove(ctx, p.keys[circuit], a)
+// proveBytes proves with a circuit's key and encodes the proof.
+func (p *Prover) proveBytes(ctx context.Context, k *keys.Proving, a frontend.Circuit) ([]byte, error) {
+	proof, err := p.prove(ctx, k, a)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zkshare/zkshare/circuits"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
@@ -81,7 +82,7 @@ func BenchmarkProveAggregate(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64(p.Constraints("aggregate"))/circuits.AggChunkRows, "constraints/row")
+			b.ReportMetric(float64(p.Constraints(zkv1.Circuit_CIRCUIT_AGGREGATE))/circuits.AggChunkRows, "constraints/row")
 			var ru syscall.Rusage
 			if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 				b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")

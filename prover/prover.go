@@ -4,7 +4,6 @@
 package prover
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -30,7 +29,7 @@ import (
 // Prover proves statements about one holder store's collections.
 type Prover struct {
 	store *holder.Store
-	keys  map[string]*keys.Proving
+	keys  map[zkv1.Circuit]*keys.Proving
 	slots chan struct{}
 	log   *slog.Logger
 }
@@ -50,7 +49,7 @@ func WithLogger(l *slog.Logger) Option { return func(p *Prover) { p.log = l } }
 // aggregate keys present, it also hands store the aggregate circuit's column
 // basis, so that the store keeps (and anchors carry) column commitments.
 func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
-	p := &Prover{store: store, keys: map[string]*keys.Proving{}, log: slog.New(slog.DiscardHandler)}
+	p := &Prover{store: store, keys: map[zkv1.Circuit]*keys.Proving{}, log: slog.New(slog.DiscardHandler)}
 	p.slots = make(chan struct{}, runtime.GOMAXPROCS(0))
 	for _, o := range opts {
 		o(p)
@@ -67,9 +66,9 @@ func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.keys[name] = k
+		p.keys[k.Circuit] = k
 	}
-	if k := p.keys["aggregate"]; k != nil && store != nil {
+	if k := p.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]; k != nil && store != nil {
 		basis, err := circuits.ColumnBasisOf(k.PK, circuits.AggChunkRows)
 		if err != nil {
 			return nil, err
@@ -80,7 +79,7 @@ func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
 }
 
 // Constraints returns a circuit's constraint count.
-func (p *Prover) Constraints(circuit string) int { return p.keys[circuit].CS.GetNbConstraints() }
+func (p *Prover) Constraints(c zkv1.Circuit) int { return p.keys[c].CS.GetNbConstraints() }
 
 // NewNonce draws a fresh verifier nonce.
 func NewNonce() (fr.Element, error) {
@@ -110,8 +109,9 @@ type Request struct {
 // proven. The answer is "not shown", never a false proof.
 var ErrNoWitness = errors.New("no record satisfies the query")
 
-// Prove answers a request with a bundle.
-func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error) {
+// Prove answers a request with a checked bundle, without anchor evidence
+// (see bundle.Attach).
+func (p *Prover) Prove(ctx context.Context, req Request) (*zkv1.Bundle, error) {
 	c, err := p.store.Collection(req.Collection)
 	if err != nil {
 		return nil, err
@@ -123,8 +123,7 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error)
 	}
 	collID := records.CollectionID(req.Collection)
 	var assignment frontend.Circuit
-	b := &bundle.Bundle{Kind: req.Kind, Collection: req.Collection, CollectionID: records.ElementHex(collID),
-		Schema: c.Schema, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(req.Nonce), Circuit: bundle.KindName(req.Kind)}
+	b := header(req.Kind, req.Collection, collID, c.Schema, prep, req.Nonce)
 	switch req.Kind {
 	case bundle.KindSubject:
 		w, err := p.store.Record(ctx, req.Collection, req.Subject)
@@ -147,31 +146,36 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*bundle.Bundle, error)
 			return nil, fmt.Errorf("exists witness: %w", err)
 		}
 		assignment = a
-		b.Root, b.Result = records.ElementHex(w.Root), true
+		b.Circuit, b.Root, b.Result = bundle.KindCircuit(bundle.KindExists), elem(w.Root), true
 	default:
-		return nil, fmt.Errorf("statement kind %q: want subject or exists", req.Kind)
+		return nil, fmt.Errorf("statement kind %s: want subject or exists", bundle.KindName(req.Kind))
 	}
 	return p.finish(ctx, b, assignment)
 }
 
+// elem is a field element as the bundle carries it: 32 bytes, big-endian.
+func elem(e fr.Element) []byte { b := e.Bytes(); return b[:] }
+
+// header starts a bundle: the statement's header, without circuit or proof.
+func header(kind zkv1.StatementKind, collection string, collID fr.Element, schema []byte, prep *query.Prepared, nonce fr.Element) *zkv1.Bundle {
+	return &zkv1.Bundle{Version: bundle.Version, Kind: kind, Collection: collection, CollectionId: elem(collID),
+		Schema: schema, Query: prep.Text, QueryHash: elem(prep.Hash), Nonce: elem(nonce)}
+}
+
 // finish proves the assignment with the circuit the bundle names and
-// completes the bundle.
-func (p *Prover) finish(ctx context.Context, b *bundle.Bundle, assignment frontend.Circuit) (*bundle.Bundle, error) {
+// completes and checks the bundle.
+func (p *Prover) finish(ctx context.Context, b *zkv1.Bundle, assignment frontend.Circuit) (*zkv1.Bundle, error) {
 	k := p.keys[b.Circuit]
-	b.CircuitID, b.VKSHA256 = k.Entry.CircuitID, k.Entry.VKSHA256
-	proof, err := p.prove(ctx, k, assignment)
+	b.CircuitId, b.VkSha256 = k.CircuitID, k.VKSHA256
+	proof, err := p.proveBytes(ctx, k, assignment)
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if _, err := proof.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	b.Proof = buf.Bytes()
-	return b, nil
+	b.Proof = proof
+	return b, bundle.Check(b)
 }
 
-func subject(b *bundle.Bundle, collID, nonce, blind fr.Element, prep *query.Prepared, w *holder.Witness) (frontend.Circuit, error) {
+func subject(b *zkv1.Bundle, collID, nonce, blind fr.Element, prep *query.Prepared, w *holder.Witness) (frontend.Circuit, error) {
 	a, result, err := circuits.SubjectAssignment(collID, w.Root, nonce, blind, prep.Encoded, &w.Record)
 	if err != nil {
 		return nil, fmt.Errorf("subject witness: %w", err)
@@ -180,15 +184,15 @@ func subject(b *bundle.Bundle, collID, nonce, blind fr.Element, prep *query.Prep
 	if !ok {
 		return nil, fmt.Errorf("subject witness: key commitment is a %T, not a field element", a.KeyCommitment)
 	}
-	b.Root, b.Result = records.ElementHex(w.Root), result
-	b.KeyCommitment = records.ElementHex(kc)
+	b.Circuit, b.Root, b.Result = bundle.KindCircuit(bundle.KindSubject), elem(w.Root), result
+	b.KeyCommitment = elem(kc)
 	return a, nil
 }
 
 // ProveOwn proves a subject statement from a witness the subject holds (a
 // receipt), without a holder store; nonce and blind are the asking
 // verifier's.
-func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []byte, w *holder.Witness, text string, nonce, blind fr.Element) (*bundle.Bundle, error) {
+func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []byte, w *holder.Witness, text string, nonce, blind fr.Element) (*zkv1.Bundle, error) {
 	schema, err := records.ParseSchema(schemaRaw)
 	if err != nil {
 		return nil, err
@@ -198,8 +202,7 @@ func (p *Prover) ProveOwn(ctx context.Context, collection string, schemaRaw []by
 		return nil, err
 	}
 	collID := records.CollectionID(collection)
-	b := &bundle.Bundle{Kind: bundle.KindSubject, Collection: collection, CollectionID: records.ElementHex(collID),
-		Schema: schemaRaw, Query: prep.Text, QueryHash: prep.HashHex(), Nonce: records.ElementHex(nonce), Circuit: "subject"}
+	b := header(bundle.KindSubject, collection, collID, schemaRaw, prep, nonce)
 	a, err := subject(b, collID, nonce, blind, prep, w)
 	if err != nil {
 		return nil, err

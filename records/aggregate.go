@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zkshare/zkshare/circuits"
 )
 
 // Offset is what the field's encoding adds to a value: 2^(w-1) for signed
@@ -81,26 +83,90 @@ func (f *Field) formatReal(v *big.Int) string {
 	return out
 }
 
-// AggregateNames are the aggregates a threshold can be about, in circuits'
-// order (AggCount...).
-var AggregateNames = []string{"count", "sum", "min", "max"}
+// Aggregate is what a threshold is about. Its values are the circuits'
+// (circuits.AggCount...); its text form ("count", "sum", "min", "max") is
+// for flags, requests and bundles, parsed at those edges (ParseAggregate).
+type Aggregate int
 
-// Relations a threshold can use, in circuits' order (RelLE...).
-var Relations = []string{"<=", ">=", "=="}
+// Aggregates a threshold can be about.
+const (
+	AggCount Aggregate = circuits.AggCount
+	AggSum   Aggregate = circuits.AggSum
+	AggMin   Aggregate = circuits.AggMin
+	AggMax   Aggregate = circuits.AggMax
+)
+
+var aggregateNames = [...]string{AggCount: "count", AggSum: "sum", AggMin: "min", AggMax: "max"}
+
+// Valid says whether a is one of the four aggregates.
+func (a Aggregate) Valid() bool { return a >= 0 && int(a) < len(aggregateNames) }
+
+// String is the aggregate's word.
+func (a Aggregate) String() string {
+	if !a.Valid() {
+		return fmt.Sprintf("aggregate(%d)", int(a))
+	}
+	return aggregateNames[a]
+}
+
+// ParseAggregate reads an aggregate's word.
+func ParseAggregate(s string) (Aggregate, error) {
+	for a, name := range aggregateNames {
+		if name == s {
+			return Aggregate(a), nil
+		}
+	}
+	return 0, fmt.Errorf("aggregate %q: want count, sum, min or max", s)
+}
+
+// Relation is how a threshold compares: aggregate <= T, >= T or == T. Its
+// values are the circuits' (circuits.RelLE...); its text form is the
+// operator, parsed at the edges (ParseRelation).
+type Relation int
+
+// Relations a threshold can use.
+const (
+	RelLE Relation = circuits.RelLE
+	RelGE Relation = circuits.RelGE
+	RelEQ Relation = circuits.RelEQ
+)
+
+var relationNames = [...]string{RelLE: "<=", RelGE: ">=", RelEQ: "=="}
+
+// Valid says whether r is one of the three relations.
+func (r Relation) Valid() bool { return r >= 0 && int(r) < len(relationNames) }
+
+// String is the relation's operator.
+func (r Relation) String() string {
+	if !r.Valid() {
+		return fmt.Sprintf("relation(%d)", int(r))
+	}
+	return relationNames[r]
+}
+
+// ParseRelation reads a relation's operator.
+func ParseRelation(s string) (Relation, error) {
+	for r, name := range relationNames {
+		if name == s {
+			return Relation(r), nil
+		}
+	}
+	return 0, fmt.Errorf("relation %q: want <=, >= or ==", s)
+}
 
 // ThresholdValue turns a threshold's text into the circuit's terms: a count
 // for COUNT, the field's encoding for MIN and MAX, and the real value in the
 // field's smallest unit (signed) for SUM. Prover and verifier both derive it
 // from the text, so the words a verifier reads are what was proven.
-func (f *Field) ThresholdValue(which string, text string) (*big.Int, error) {
+func (f *Field) ThresholdValue(which Aggregate, text string) (*big.Int, error) {
 	switch which {
-	case "count":
+	case AggCount:
 		n, err := strconv.ParseUint(text, 10, 64)
 		if err != nil {
 			return nil, errors.New("a count threshold is a whole number")
 		}
 		return new(big.Int).SetUint64(n), nil
-	case "min", "max":
+	case AggMin, AggMax:
 		if f.Type == String {
 			return nil, errors.New("strings have no minimum or maximum")
 		}
@@ -109,7 +175,7 @@ func (f *Field) ThresholdValue(which string, text string) (*big.Int, error) {
 			return nil, fmt.Errorf("threshold %q: %w", text, err)
 		}
 		return new(big.Int).SetUint64(v), nil
-	case "sum":
+	case AggSum:
 		if !f.Summable() {
 			return nil, fmt.Errorf("%s values cannot be summed", f.Type)
 		}
@@ -128,5 +194,5 @@ func (f *Field) ThresholdValue(which string, text string) (*big.Int, error) {
 			return v, nil
 		}
 	}
-	return nil, fmt.Errorf("aggregate %q: want count, sum, min or max", which)
+	return nil, fmt.Errorf("%v: want count, sum, min or max", which)
 }

@@ -23,7 +23,11 @@ func TestAggregateValues(t *testing.T) {
 		{hours, "sum", "12000", "12000", false},
 		{hours, "avg", "1", "", true},
 	} {
-		got, err := tc.f.ThresholdValue(tc.which, tc.in)
+		which, err := ParseAggregate(tc.which)
+		var got *big.Int
+		if err == nil {
+			got, err = tc.f.ThresholdValue(which, tc.in)
+		}
 		if (err != nil) != tc.wantErr || (err == nil && got.String() != tc.want) {
 			t.Errorf("%s %s %q: %v, %v; want %s", tc.f.Name, tc.which, tc.in, got, err, tc.want)
 		}
@@ -84,5 +88,35 @@ func TestDecode(t *testing.T) {
 		if got := tc.f.Decode(tc.v); got != tc.want {
 			t.Errorf("%s Decode(%d) = %q, want %q", tc.f.Type, tc.v, got, tc.want)
 		}
+	}
+}
+
+// The text forms of aggregates and relations read back as themselves, and
+// their values are the circuits' (the order ThresholdAssignment expects).
+func TestAggregateAndRelationNames(t *testing.T) {
+	for i, name := range []string{"count", "sum", "min", "max"} {
+		a, err := ParseAggregate(name)
+		if err != nil || int(a) != i || a.String() != name {
+			t.Errorf("aggregate %q: %d (%s), %v", name, a, a, err)
+		}
+	}
+	for i, name := range []string{"<=", ">=", "=="} {
+		r, err := ParseRelation(name)
+		if err != nil || int(r) != i || r.String() != name {
+			t.Errorf("relation %q: %d (%s), %v", name, r, r, err)
+		}
+	}
+	for _, bad := range []string{"", "avg", "COUNT", " count"} {
+		if _, err := ParseAggregate(bad); err == nil {
+			t.Errorf("aggregate %q parsed", bad)
+		}
+	}
+	for _, bad := range []string{"", "<", "!=", "=<"} {
+		if _, err := ParseRelation(bad); err == nil {
+			t.Errorf("relation %q parsed", bad)
+		}
+	}
+	if s := Aggregate(7).String(); s != "aggregate(7)" {
+		t.Errorf("out of range: %s", s)
 	}
 }

@@ -319,11 +319,7 @@ func endToEnd(t *testing.T, n *testNode) {
 	var n7, b7 fr.Element
 	n7.SetBytes(nonce(7))
 	b7.SetBytes(nonce(107)) // the subject's own blind
-	ob, err := own.ProveOwn(ctx, rr.GetReceipt().GetCollection(), rr.GetReceipt().GetSchema(), w, "age >= 65", n7, b7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opb, err := ob.Proto()
+	opb, err := own.ProveOwn(ctx, rr.GetReceipt().GetCollection(), rr.GetReceipt().GetSchema(), w, "age >= 65", n7, b7)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,8 @@ package verifier
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	"math/big"
-	"slices"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 
@@ -33,10 +31,10 @@ type Anchored struct {
 func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict) {
 	fail := func(check Check, format string, args ...any) { v.fail(check, format, args...) }
 	ab := b.GetAggregate()
-	ck, ok := vf.keys["aggregate"]
-	fk, ok2 := vf.keys[bundle.CircuitName(b.GetCircuit())]
-	if !ok || !ok2 || hex.EncodeToString(ab.GetChunkVkSha256()) != ck.VKSHA256 || hex.EncodeToString(ab.GetChunkCircuitId()) != ck.CircuitID ||
-		hex.EncodeToString(b.GetVkSha256()) != fk.VKSHA256 || hex.EncodeToString(b.GetCircuitId()) != fk.CircuitID {
+	ck, ok := vf.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]
+	fk, ok2 := vf.keys[b.GetCircuit()]
+	if !ok || !ok2 || !bytes.Equal(ab.GetChunkVkSha256(), ck.VKSHA256) || !bytes.Equal(ab.GetChunkCircuitId(), ck.CircuitID) ||
+		!bytes.Equal(b.GetVkSha256(), fk.VKSHA256) || !bytes.Equal(b.GetCircuitId(), fk.CircuitID) {
 		fail(CheckKey, "the bundle's keys are not the pinned aggregate keys")
 		return
 	}
@@ -145,10 +143,8 @@ func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect
 		for i := range partials {
 			t.Partials[i] = partials[i]
 		}
-		which := slices.Index(records.AggregateNames, th.GetWhich())
-		rel := slices.Index(records.Relations, th.GetRelation())
-		tv, err := f.ThresholdValue(th.GetWhich(), th.GetThreshold())
-		if which < 0 || rel < 0 || err != nil || th.GetOffset() != offset {
+		which, rel, tv, err := thresholdOf(f, th.GetWhich(), th.GetRelation(), th.GetThreshold())
+		if err != nil || th.GetOffset() != offset {
 			fail(CheckDecode, "threshold statement %s %s %s (offset %d)", th.GetWhich(), th.GetRelation(), th.GetThreshold(), th.GetOffset())
 			return
 		}
@@ -161,7 +157,7 @@ func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect
 		if th.GetHolds() {
 			holds = 1
 		}
-		t.Which, t.Relation, t.Threshold, t.Offset, t.Holds, t.Nonce = which, rel, in, offset, holds, nonce
+		t.Which, t.Relation, t.Threshold, t.Offset, t.Holds, t.Nonce = int(which), int(rel), in, offset, holds, nonce
 		final = t
 	default:
 		fail(CheckDecode, "no aggregate answer")

@@ -1,8 +1,8 @@
 package verifier_test
 
 import (
+	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -15,10 +15,12 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/verifier"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestAggregateEndToEnd commits 2,100 cold-chain shipments (three chunks),
@@ -79,11 +81,12 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Small || b.MinGroup != count || b.Nonce != records.ElementHex(nonce) {
-		t.Fatalf("aggregate: small %v, min group %d, nonce %s", b.Small, b.MinGroup, b.Nonce)
+	nb := nonce.Bytes()
+	if r := reveal(b); r.GetSmall() || r.GetMinGroup() != count || !bytes.Equal(b.GetNonce(), nb[:]) {
+		t.Fatalf("aggregate: small %v, min group %d, nonce %x", r.GetSmall(), r.GetMinGroup(), b.GetNonce())
 	}
-	if len(b.Chunks) != 3 || *b.Count != count || b.Sum != strconv.FormatUint(sum, 10) || *b.Min != lo || *b.Max != hi {
-		t.Fatalf("aggregate: %d chunks, %s; want count %d sum %d min %d max %d", len(b.Chunks), b.Statement(), count, sum, lo, hi)
+	if r := reveal(b); len(b.GetAggregate().GetChunks()) != 3 || r.GetCount() != count || r.GetSum() != strconv.FormatUint(sum, 10) || r.GetMin() != lo || r.GetMax() != hi {
+		t.Fatalf("aggregate: %d chunks, %s; want count %d sum %d min %d max %d", len(b.GetAggregate().GetChunks()), bundle.Statement(b), count, sum, lo, hi)
 	}
 	anchorOf := func(st *holder.Store, name string) *verifier.Anchored {
 		cols, err := st.Columns(ctx, name)
@@ -94,18 +97,18 @@ func TestAggregateEndToEnd(t *testing.T) {
 		return &verifier.Anchored{Root: root[:], Columns: cols.Digest[:]}
 	}
 	anchored := anchorOf(st, "coldchain")
-	verdict := v.VerifyAggregateProto(aggProto(b), anchored, verifier.Expect{})
+	verdict := v.VerifyAggregateProto(b, anchored, verifier.Expect{})
 	if !verdict.Valid {
 		t.Fatalf("valid aggregate rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	// The nonce is bound: the asker's verifies, another fails the nonce
 	// check, and a bundle whose nonce was rewritten fails the proof.
-	if verdict := v.VerifyAggregateProto(aggProto(b), anchored, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
+	if verdict := v.VerifyAggregateProto(b, anchored, verifier.Expect{Nonce: &nonce}); !verdict.Valid {
 		t.Fatalf("aggregate for its own nonce: %s: %s", verdict.Failed, verdict.Reason)
 	}
 	var other fr.Element
 	other.SetUint64(0xfeee)
-	if verdict := v.VerifyAggregateProto(aggProto(b), anchored, verifier.Expect{Nonce: &other}); verdict.Valid || verdict.Failed != verifier.CheckNonce {
+	if verdict := v.VerifyAggregateProto(b, anchored, verifier.Expect{Nonce: &other}); verdict.Valid || verdict.Failed != verifier.CheckNonce {
 		t.Fatalf("aggregate for another nonce: valid=%v failed=%q", verdict.Valid, verdict.Failed)
 	}
 	// hours is a plain number: the average is sum/count.
@@ -118,34 +121,37 @@ func TestAggregateEndToEnd(t *testing.T) {
 	}
 
 	// Tampering: each must fail, and say which check.
-	u := func(x uint64) *uint64 { return &x }
+	ob := other.Bytes()
 	for name, tc := range map[string]struct {
-		mod   func(a *bundle.Aggregate)
+		mod   func(a *zkv1.Bundle)
 		check verifier.Check
 	}{
-		"count":            {func(a *bundle.Aggregate) { a.Count = u(*a.Count + 1) }, verifier.CheckProof},
-		"sum":              {func(a *bundle.Aggregate) { a.Sum = "1" }, verifier.CheckProof},
-		"a chunk left out": {func(a *bundle.Aggregate) { a.Chunks = a.Chunks[:2] }, verifier.CheckCompleteness},
-		"chunks swapped":   {func(a *bundle.Aggregate) { a.Chunks[0], a.Chunks[1] = a.Chunks[1], a.Chunks[0] }, verifier.CheckCompleteness},
-		"another partial":  {func(a *bundle.Aggregate) { a.Chunks[1].Partial = a.Chunks[0].Partial }, verifier.CheckProof},
-		"another query":    {func(a *bundle.Aggregate) { a.Query = `lot == "L-2026-Q1" AND max_temp <= 8.0` }, verifier.CheckQuery},
-		"another field":    {func(a *bundle.Aggregate) { a.Field, a.Slot = "co2_kg", 5 }, verifier.CheckProof},
-		"a chunk repeated": {func(a *bundle.Aggregate) { a.Chunks[2] = a.Chunks[1] }, verifier.CheckCompleteness},
-		"columns claimed":  {func(a *bundle.Aggregate) { a.Columns = hex.EncodeToString(make([]byte, 32)) }, verifier.CheckCompleteness},
+		"count":            {func(a *zkv1.Bundle) { reveal(a).Count++ }, verifier.CheckProof},
+		"sum":              {func(a *zkv1.Bundle) { reveal(a).Sum = "1" }, verifier.CheckProof},
+		"a chunk left out": {func(a *zkv1.Bundle) { a.Aggregate.Chunks = a.Aggregate.Chunks[:2] }, verifier.CheckCompleteness},
+		"chunks swapped": {func(a *zkv1.Bundle) {
+			a.Aggregate.Chunks[0], a.Aggregate.Chunks[1] = a.Aggregate.Chunks[1], a.Aggregate.Chunks[0]
+		}, verifier.CheckCompleteness},
+		"another partial":  {func(a *zkv1.Bundle) { a.Aggregate.Chunks[1].Partial = a.Aggregate.Chunks[0].Partial }, verifier.CheckProof},
+		"another query":    {func(a *zkv1.Bundle) { a.Query = `lot == "L-2026-Q1" AND max_temp <= 8.0` }, verifier.CheckQuery},
+		"another field":    {func(a *zkv1.Bundle) { a.Aggregate.Field, a.Aggregate.Slot = "co2_kg", 5 }, verifier.CheckProof},
+		"a chunk repeated": {func(a *zkv1.Bundle) { a.Aggregate.Chunks[2] = a.Aggregate.Chunks[1] }, verifier.CheckCompleteness},
+		"columns claimed":  {func(a *zkv1.Bundle) { a.Aggregate.Columns = make([]byte, 32) }, verifier.CheckCompleteness},
 		// Replayed as the answer to another request.
-		"another nonce": {func(a *bundle.Aggregate) { a.Nonce = records.ElementHex(other) }, verifier.CheckProof},
-		"no nonce":      {func(a *bundle.Aggregate) { a.Nonce = "" }, verifier.CheckDecode},
+		"another nonce": {func(a *zkv1.Bundle) { a.Nonce = ob[:] }, verifier.CheckProof},
+		"no nonce":      {func(a *zkv1.Bundle) { a.Nonce = nil }, verifier.CheckDecode},
 		// The group is large enough: the holder cannot claim it small.
-		"claimed small": {func(a *bundle.Aggregate) {
-			a.Small, a.Count, a.Sum, a.Min, a.Max = true, u(0), "0", u(0), u(0)
+		"claimed small": {func(a *zkv1.Bundle) {
+			r := reveal(a)
+			r.Small, r.Count, r.Sum, r.Min, r.Max = true, 0, "0", 0, 0
 		}, verifier.CheckProof},
-		"claimed small, values kept": {func(a *bundle.Aggregate) { a.Small = true }, verifier.CheckDecode}, // the bundle format refuses it
-		"another min group":          {func(a *bundle.Aggregate) { a.MinGroup = count - 1 }, verifier.CheckProof},
-		"min group 2^32":             {func(a *bundle.Aggregate) { a.MinGroup = 1 << 32 }, verifier.CheckDecode},
+		"claimed small, values kept": {func(a *zkv1.Bundle) { reveal(a).Small = true }, verifier.CheckDecode}, // the bundle format refuses it
+		"another min group":          {func(a *zkv1.Bundle) { reveal(a).MinGroup = count - 1 }, verifier.CheckProof},
+		"min group 2^32":             {func(a *zkv1.Bundle) { reveal(a).MinGroup = 1 << 32 }, verifier.CheckDecode},
 	} {
 		bad := cloneAgg(b)
 		tc.mod(bad)
-		if verdict := v.VerifyAggregateProto(aggProto(bad), anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != tc.check {
+		if verdict := v.VerifyAggregateProto(bad, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != tc.check {
 			t.Errorf("%s: valid=%v failed=%q (%s), want %q", name, verdict.Valid, verdict.Failed, verdict.Reason, tc.check)
 		}
 	}
@@ -153,10 +159,11 @@ func TestAggregateEndToEnd(t *testing.T) {
 	// or of one equal to it modulo p, fails to decode (and never reaches the
 	// verdict).
 	sumP := new(big.Int).Add(new(big.Int).SetUint64(sum), fr.Modulus())
-	for _, s := range []string{"0" + b.Sum, "08", "0x10", "+" + b.Sum, "-0", "-" + b.Sum, sumP.String(), " " + b.Sum, b.Sum + " ", "1 0", "", "1e3", "٣"} {
+	bs := reveal(b).GetSum()
+	for _, s := range []string{"0" + bs, "08", "0x10", "+" + bs, "-0", "-" + bs, sumP.String(), " " + bs, bs + " ", "1 0", "", "1e3", "٣"} {
 		bad := cloneAgg(b)
-		bad.Sum = s
-		if verdict := v.VerifyAggregateProto(aggProto(bad), anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckDecode {
+		reveal(bad).Sum = s
+		if verdict := v.VerifyAggregateProto(bad, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckDecode {
 			t.Errorf("sum %q: valid=%v failed=%q (%s), want %q", s, verdict.Valid, verdict.Failed, verdict.Reason, verifier.CheckDecode)
 		}
 	}
@@ -166,34 +173,35 @@ func TestAggregateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sb.Small || *sb.Count != 0 || sb.Sum != "0" || *sb.Min != 0 || *sb.Max != 0 {
-		t.Fatalf("small group: %s", sb.Statement())
+	if r := reveal(sb); !r.GetSmall() || r.GetCount() != 0 || r.GetSum() != "0" || r.GetMin() != 0 || r.GetMax() != 0 {
+		t.Fatalf("small group: %s", bundle.Statement(sb))
 	}
 	sdata := marshalAgg(t, sb)
 	if _, err := bundle.Parse(sdata); err != nil {
 		t.Fatalf("small bundle does not parse: %v", err)
 	}
-	sv := v.VerifyAggregateProto(aggProto(sb), anchored, verifier.Expect{Nonce: &nonce})
+	sv := v.VerifyAggregateProto(sb, anchored, verifier.Expect{Nonce: &nonce})
 	if !sv.Valid || !strings.Contains(sv.Statement, fmt.Sprintf("fewer than %d records match", count+1)) {
 		t.Fatalf("small group: valid=%v %s: %s; %q", sv.Valid, sv.Failed, sv.Reason, sv.Statement)
 	}
-	for name, mod := range map[string]func(a *bundle.Aggregate){
-		"revealed": func(a *bundle.Aggregate) {
-			a.Small, a.Count, a.Sum, a.Min, a.Max = false, u(count), strconv.FormatUint(sum, 10), u(lo), u(hi)
+	for name, mod := range map[string]func(a *zkv1.Bundle){
+		"revealed": func(a *zkv1.Bundle) {
+			r := reveal(a)
+			r.Small, r.Count, r.Sum, r.Min, r.Max = false, count, strconv.FormatUint(sum, 10), lo, hi
 		},
-		"not small, zeros": func(a *bundle.Aggregate) { a.Small = false },
-		"lower min group":  func(a *bundle.Aggregate) { a.MinGroup = count },
-		"another nonce":    func(a *bundle.Aggregate) { a.Nonce = records.ElementHex(other) },
+		"not small, zeros": func(a *zkv1.Bundle) { reveal(a).Small = false },
+		"lower min group":  func(a *zkv1.Bundle) { reveal(a).MinGroup = count },
+		"another nonce":    func(a *zkv1.Bundle) { a.Nonce = ob[:] },
 	} {
 		bad := cloneAgg(sb)
 		mod(bad)
-		if verdict := v.VerifyAggregateProto(aggProto(bad), anchored, verifier.Expect{}); verdict.Valid {
+		if verdict := v.VerifyAggregateProto(bad, anchored, verifier.Expect{}); verdict.Valid {
 			t.Errorf("small group %s: verified", name)
 		}
 	}
 	// A threshold question about a group below the minimum is not answered.
 	if _, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: q, Field: "hours", MinGroup: 1<<31 - 1,
-		Threshold: &prover.Threshold{Which: "count", Relation: "==", Value: "0"}}, nil); !errors.Is(err, prover.ErrSmallGroup) {
+		Threshold: &prover.Threshold{Which: records.AggCount, Relation: records.RelEQ, Value: "0"}}, nil); !errors.Is(err, prover.ErrSmallGroup) {
 		t.Fatalf("a minimum group with a threshold: %v", err)
 	}
 
@@ -219,7 +227,7 @@ func TestAggregateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign.Root = b.Root // claim this collection's root
-	if verdict := v.VerifyAggregateProto(aggProto(foreign), anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+	if verdict := v.VerifyAggregateProto(foreign, anchored, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
 		t.Fatalf("another collection's chunks: %+v", verdict)
 	}
 
@@ -232,11 +240,11 @@ func TestAggregateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := anchorOf(st, "coldchain")
-	if verdict := v.VerifyAggregateProto(aggProto(b), fresh, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckAnchor {
+	if verdict := v.VerifyAggregateProto(b, fresh, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckAnchor {
 		t.Fatalf("superseded bundle: %+v", verdict)
 	}
 	sameRoot := &verifier.Anchored{Root: anchored.Root, Columns: fresh.Columns}
-	if verdict := v.VerifyAggregateProto(aggProto(b), sameRoot, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
+	if verdict := v.VerifyAggregateProto(b, sameRoot, verifier.Expect{}); verdict.Valid || verdict.Failed != verifier.CheckCompleteness {
 		t.Fatalf("superseded columns: %+v", verdict)
 	}
 	anchored = fresh
@@ -250,27 +258,27 @@ func TestAggregateEndToEnd(t *testing.T) {
 		}
 	}
 	tb, err := p.Aggregate(ctx, prover.AggregateRequest{Collection: "coldchain", Query: `lot == "L-2026-Q3" AND max_temp > 8.0`, Field: "hours",
-		Threshold: &prover.Threshold{Which: "count", Relation: "==", Value: "0"}}, nil)
+		Threshold: &prover.Threshold{Which: records.AggCount, Relation: records.RelEQ, Value: "0"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *tb.Holds != (over == 0) || tb.Count != nil {
-		t.Fatalf("threshold: holds %v with %d over the limit; count revealed: %v", *tb.Holds, over, tb.Count != nil)
+	th := tb.GetAggregate().GetThreshold()
+	if th.GetHolds() != (over == 0) || reveal(tb) != nil {
+		t.Fatalf("threshold: holds %v with %d over the limit; count revealed: %v", th.GetHolds(), over, reveal(tb) != nil)
 	}
-	if verdict := v.VerifyAggregateProto(aggProto(tb), anchored, verifier.Expect{}); !verdict.Valid {
+	if verdict := v.VerifyAggregateProto(tb, anchored, verifier.Expect{}); !verdict.Valid {
 		t.Fatalf("threshold rejected: %s: %s", verdict.Failed, verdict.Reason)
 	}
-	flipped := !*tb.Holds
-	tb.Holds = &flipped
-	if verdict := v.VerifyAggregateProto(aggProto(tb), anchored, verifier.Expect{}); verdict.Valid {
+	th.Holds = !th.Holds
+	tb.Result = th.Holds
+	if verdict := v.VerifyAggregateProto(tb, anchored, verifier.Expect{}); verdict.Valid {
 		t.Fatal("a flipped threshold answer verified")
 	}
-	t.Logf("%s; %d shipments of the lot over 8.0 °C", b.Statement(), over)
+	t.Logf("%s; %d shipments of the lot over 8.0 °C", bundle.Statement(b), over)
 }
 
-// cloneAgg copies an aggregate for tampering.
-func cloneAgg(b *bundle.Aggregate) *bundle.Aggregate {
-	c := *b
-	c.Chunks = append([]bundle.AggChunk(nil), b.Chunks...)
-	return &c
-}
+// cloneAgg copies an aggregate bundle for tampering.
+func cloneAgg(b *zkv1.Bundle) *zkv1.Bundle { return proto.Clone(b).(*zkv1.Bundle) }
+
+// reveal is an aggregate bundle's revealed answer (nil for a threshold).
+func reveal(b *zkv1.Bundle) *zkv1.AggregateReveal { return b.GetAggregate().GetReveal() }

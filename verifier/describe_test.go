@@ -7,6 +7,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/verifier"
 )
@@ -32,7 +33,6 @@ func TestParseSum(t *testing.T) {
 // read as dates and times, and a field that cannot be summed shows no sum
 // or average.
 func TestDescribeDates(t *testing.T) {
-	u := func(x uint64) *uint64 { return &x }
 	day := &records.Field{Name: "shipped", Type: records.Date}
 	ts := &records.Field{Name: "seen", Type: records.Timestamp}
 	enc := func(f *records.Field, s string) uint64 {
@@ -42,25 +42,31 @@ func TestDescribeDates(t *testing.T) {
 		}
 		return v
 	}
-	b := &bundle.Aggregate{Collection: "c", Query: "x == 1", Field: "shipped", Count: u(2),
-		Min: u(enc(day, "2026-01-31")), Max: u(enc(day, "2026-07-14"))}
-	got := verifier.Describe(aggProto(b), day, big.NewInt(0))
+	b := revealed("shipped", &zkv1.AggregateReveal{Count: 2, Min: enc(day, "2026-01-31"), Max: enc(day, "2026-07-14")})
+	got := verifier.Describe(b, day, big.NewInt(0))
 	if want := "count 2, min 2026-01-31, max 2026-07-14"; !strings.Contains(got, want) || strings.Contains(got, "sum") || strings.Contains(got, "average") {
 		t.Errorf("date field: %q, want %q and no sum", got, want)
 	}
-	b.Field, b.Min, b.Max = "seen", u(enc(ts, "2026-01-31T23:59:59Z")), u(enc(ts, "2026-07-14T08:00:00Z"))
-	if got, want := verifier.Describe(aggProto(b), ts, big.NewInt(0)), "min 2026-01-31T23:59:59Z, max 2026-07-14T08:00:00Z"; !strings.Contains(got, want) {
+	b = revealed("seen", &zkv1.AggregateReveal{Count: 2, Min: enc(ts, "2026-01-31T23:59:59Z"), Max: enc(ts, "2026-07-14T08:00:00Z")})
+	if got, want := verifier.Describe(b, ts, big.NewInt(0)), "min 2026-01-31T23:59:59Z, max 2026-07-14T08:00:00Z"; !strings.Contains(got, want) {
 		t.Errorf("timestamp field: %q, want %q", got, want)
 	}
 	// A summable field: the sum rendered is the one passed in (the
 	// verified one), not the bundle's text.
 	n := &records.Field{Name: "n", Type: records.Uint, Width: 16}
-	b = &bundle.Aggregate{Collection: "c", Query: "x == 1", Field: "n", Count: u(2), Sum: "0x10", Min: u(3), Max: u(13)}
-	if got, want := verifier.Describe(aggProto(b), n, big.NewInt(16)), "count 2, sum 16, min 3, max 13, average 8.00"; !strings.Contains(got, want) {
+	b = revealed("n", &zkv1.AggregateReveal{Count: 2, Sum: "0x10", Min: 3, Max: 13})
+	if got, want := verifier.Describe(b, n, big.NewInt(16)), "count 2, sum 16, min 3, max 13, average 8.00"; !strings.Contains(got, want) {
 		t.Errorf("number field: %q, want %q", got, want)
 	}
-	b.Small, b.MinGroup = true, 5
-	if got := verifier.Describe(aggProto(b), n, big.NewInt(0)); !strings.Contains(got, "fewer than 5 records match") || strings.Contains(got, "count 2") {
+	r := b.GetAggregate().GetReveal()
+	r.Small, r.MinGroup = true, 5
+	if got := verifier.Describe(b, n, big.NewInt(0)); !strings.Contains(got, "fewer than 5 records match") || strings.Contains(got, "count 2") {
 		t.Errorf("small group: %q", got)
 	}
+}
+
+// revealed is an aggregate bundle (unchecked) with a revealed answer.
+func revealed(field string, r *zkv1.AggregateReveal) *zkv1.Bundle {
+	return &zkv1.Bundle{Kind: bundle.KindAggregate, Collection: "c", Query: "x == 1",
+		Aggregate: &zkv1.AggregateBody{Field: field, Answer: &zkv1.AggregateBody_Reveal{Reveal: r}}}
 }

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -98,12 +99,12 @@ func (e *Expect) aggregate(b *zkv1.AggregateBody, f *records.Field) string {
 		if mode != ModeThreshold {
 			return "asked a threshold question, the bundle reveals the aggregates"
 		}
-		want, err := f.ThresholdValue(t.Which, t.Value)
+		which, rel, want, err := thresholdOf(f, t.Which, t.Relation, t.Value)
 		if err != nil {
 			return fmt.Sprintf("the pinned threshold: %v", err)
 		}
-		got, err := f.ThresholdValue(th.GetWhich(), th.GetThreshold())
-		if err != nil || t.Which != th.GetWhich() || t.Relation != th.GetRelation() || want.Cmp(got) != 0 {
+		gotWhich, gotRel, got, err := thresholdOf(f, th.GetWhich(), th.GetRelation(), th.GetThreshold())
+		if err != nil || which != gotWhich || rel != gotRel || want.Cmp(got) != 0 {
 			return fmt.Sprintf("asked whether %s %s %s, the bundle answers %s %s %s", t.Which, t.Relation, t.Value, th.GetWhich(), th.GetRelation(), th.GetThreshold())
 		}
 	}
@@ -124,4 +125,19 @@ func (e *Expect) nonce(raw []byte, pass func(Check)) (fr.Element, Check, string)
 		pass(CheckNonce)
 	}
 	return n, 0, ""
+}
+
+// thresholdOf reads a threshold's text: its aggregate, relation and value
+// in the circuit's terms.
+func thresholdOf(f *records.Field, which, relation, value string) (records.Aggregate, records.Relation, *big.Int, error) {
+	w, err := records.ParseAggregate(which)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	r, err := records.ParseRelation(relation)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	v, err := f.ThresholdValue(w, value)
+	return w, r, v, err
 }

@@ -17,7 +17,7 @@ const pinSchema = `{"name":"people","key":"id","fields":[{"name":"income","type"
 // skeleton is a bundle whose statement checks pass and whose proof is
 // junk: a verdict on it fails either the expectation check (the pins) or,
 // past it, the proof.
-func skeleton(t *testing.T, kind zkv1.StatementKind, text string) *bundle.Bundle {
+func skeleton(t *testing.T, kind zkv1.StatementKind, text string) *zkv1.Bundle {
 	t.Helper()
 	sc, err := records.ParseSchema([]byte(pinSchema))
 	if err != nil {
@@ -27,21 +27,24 @@ func skeleton(t *testing.T, kind zkv1.StatementKind, text string) *bundle.Bundle
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle.Bundle{Kind: kind, Collection: "people", CollectionID: records.ElementHex(records.CollectionID("people")),
-		Schema: []byte(pinSchema), Query: prep.Text, QueryHash: prep.HashHex(), Root: records.ElementHex(fr.NewElement(7)),
-		Nonce: records.ElementHex(fr.NewElement(9)), Circuit: bundle.KindName(kind), CircuitID: fakeID("id-", kind), VKSHA256: fakeID("vk-", kind), Proof: []byte{1, 2, 3}, Result: true}
+	b := &zkv1.Bundle{Version: bundle.Version, Kind: kind, Collection: "people", CollectionId: elem(records.CollectionID("people")),
+		Schema: []byte(pinSchema), Query: prep.Text, QueryHash: elem(prep.Hash), Root: elem(fr.NewElement(7)),
+		Nonce: elem(fr.NewElement(9)), Circuit: bundle.KindCircuit(kind), CircuitId: fakeID("id-", kind), VkSha256: fakeID("vk-", kind), Proof: []byte{1, 2, 3}, Result: true}
 	if kind == bundle.KindSubject {
-		b.KeyCommitment = records.ElementHex(fr.NewElement(11))
+		b.KeyCommitment = elem(fr.NewElement(11))
 	}
 	return b
 }
 
+// elem is a field element as a bundle carries it.
+func elem(e fr.Element) []byte { b := e.Bytes(); return b[:] }
+
 // TestExpectPins: each pinned value that the bundle does not answer fails
 // the expectation check; pins it does answer pass on to the proof.
 func TestExpectPins(t *testing.T) {
-	v := verifier.New(map[string]verifier.Key{
-		"subject": {VKSHA256: fakeID("vk-", bundle.KindSubject), CircuitID: fakeID("id-", bundle.KindSubject)},
-		"exists":  {VKSHA256: fakeID("vk-", bundle.KindExists), CircuitID: fakeID("id-", bundle.KindExists)},
+	v := verifier.New(map[zkv1.Circuit]verifier.Key{
+		zkv1.Circuit_CIRCUIT_SUBJECT: {VKSHA256: fakeID("vk-", bundle.KindSubject), CircuitID: fakeID("id-", bundle.KindSubject)},
+		zkv1.Circuit_CIRCUIT_EXISTS:  {VKSHA256: fakeID("vk-", bundle.KindExists), CircuitID: fakeID("id-", bundle.KindExists)},
 	})
 	qh := func(text string) *fr.Element {
 		sc, _ := records.ParseSchema([]byte(pinSchema))
@@ -55,7 +58,7 @@ func TestExpectPins(t *testing.T) {
 	exists := skeleton(t, bundle.KindExists, "income <= 30000")
 	for _, tc := range []struct {
 		name string
-		b    *bundle.Bundle
+		b    *zkv1.Bundle
 		exp  verifier.Expect
 		pass bool // the pins hold (the junk proof then fails)
 	}{
@@ -72,7 +75,7 @@ func TestExpectPins(t *testing.T) {
 		{"threshold pin on an exists bundle", exists, verifier.Expect{Threshold: &verifier.Threshold{Which: "count", Relation: "==", Value: "0"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			verdict := v.VerifyProto(subjectProto(tc.b), tc.exp)
+			verdict := v.VerifyProto(tc.b, tc.exp)
 			if verdict.Valid {
 				t.Fatal("a junk proof verified")
 			}
@@ -87,11 +90,11 @@ func TestExpectPins(t *testing.T) {
 // bundle about "holder/x" fails a pin of another holder's "mallory/x", or
 // of the short "x" (any holder's); the full name passes.
 func TestExpectQualifiedCollection(t *testing.T) {
-	v := verifier.New(map[string]verifier.Key{"exists": {VKSHA256: fakeID("vk-", bundle.KindExists), CircuitID: fakeID("id-", bundle.KindExists)}})
+	v := verifier.New(map[zkv1.Circuit]verifier.Key{zkv1.Circuit_CIRCUIT_EXISTS: {VKSHA256: fakeID("vk-", bundle.KindExists), CircuitID: fakeID("id-", bundle.KindExists)}})
 	b := skeleton(t, bundle.KindExists, "income <= 30000")
-	b.Collection, b.CollectionID = "holder/x", records.ElementHex(records.CollectionID("holder/x"))
+	b.Collection, b.CollectionId = "holder/x", elem(records.CollectionID("holder/x"))
 	for pin, pass := range map[string]bool{"holder/x": true, "mallory/x": false, "x": false} {
-		verdict := v.VerifyProto(subjectProto(b), verifier.Expect{Collection: pin})
+		verdict := v.VerifyProto(b, verifier.Expect{Collection: pin})
 		if verdict.Valid {
 			t.Fatal("a junk proof verified")
 		}

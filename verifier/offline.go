@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -65,10 +64,10 @@ func (v *Offline) included(e *zkv1.LedgerEvidence) (*ledger.Tx, error) {
 
 // Circuit implements Ledger from the pinned keys.
 func (v *Offline) Circuit(_ context.Context, id []byte) (*Circuit, error) {
-	for name, k := range v.Pinned.keys {
-		if k.CircuitID == fmt.Sprintf("%x", id) {
-			c := &Circuit{ID: id, Name: name, Setup: zkv1.SetupKind_SETUP_KIND_CEREMONY}
-			c.VKSHA256, _ = hex.DecodeString(k.VKSHA256)
+	for circuit, k := range v.Pinned.keys {
+		if bytes.Equal(k.CircuitID, id) {
+			name := keys.NameOf(circuit)
+			c := &Circuit{ID: id, Name: name, VKSHA256: k.VKSHA256, Setup: zkv1.SetupKind_SETUP_KIND_CEREMONY}
 			if v.Manifest == nil || v.Manifest.Circuits[name].Setup != keys.SetupCeremony {
 				c.Setup = zkv1.SetupKind_SETUP_KIND_UNSPECIFIED
 			}

@@ -16,9 +16,11 @@ import (
 	"github.com/consensys/gnark/backend/groth16"
 	groth16_bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/verifier"
+	"google.golang.org/protobuf/proto"
 )
 
 // countAt is where the commitment count sits in a compressed proof: after
@@ -34,7 +36,7 @@ func withCount(proof []byte, n uint32) []byte {
 
 // subjectProof proves a subject statement and returns the bundle, the
 // subject circuit's verifying key and the verifier.
-func subjectProof(t *testing.T) (*bundle.Bundle, groth16.VerifyingKey, *verifier.Verifier) {
+func subjectProof(t *testing.T) (*zkv1.Bundle, groth16.VerifyingKey, *verifier.Verifier) {
 	_, p, v := setup(t)
 	nonce, _ := prover.NewNonce()
 	b, err := p.Prove(context.Background(), prover.Request{Collection: "people", Kind: bundle.KindSubject, Subject: "b", Query: `income <= 30000`, Nonce: nonce})
@@ -49,11 +51,11 @@ func subjectProof(t *testing.T) (*bundle.Bundle, groth16.VerifyingKey, *verifier
 }
 
 // verdictWith verifies b with its proof bytes replaced by proof.
-func verdictWith(t *testing.T, v *verifier.Verifier, b *bundle.Bundle, proof []byte) *verifier.Verdict {
+func verdictWith(t *testing.T, v *verifier.Verifier, b *zkv1.Bundle, proof []byte) *verifier.Verdict {
 	t.Helper()
-	c := *b
+	c := proto.Clone(b).(*zkv1.Bundle)
 	c.Proof = proof
-	return v.VerifyProto(subjectProto(&c), verifier.Expect{})
+	return v.VerifyProto(c, verifier.Expect{})
 }
 
 // TestProofEncodingAttacks: proofs whose declared commitment count or

@@ -10,7 +10,6 @@ package verifier
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -27,22 +26,21 @@ import (
 
 // Key is a pinned verifying key.
 type Key struct {
-	VK        groth16.VerifyingKey
-	VKSHA256  string
-	CircuitID string
+	VK                  groth16.VerifyingKey
+	VKSHA256, CircuitID []byte // 32 bytes each
 }
 
 // Verifier checks bundles against pinned keys.
 type Verifier struct {
-	keys map[string]Key
+	keys map[zkv1.Circuit]Key
 }
 
-// New pins the given keys, by circuit name.
-func New(pinned map[string]Key) *Verifier { return &Verifier{keys: pinned} }
+// New pins the given keys, by circuit.
+func New(pinned map[zkv1.Circuit]Key) *Verifier { return &Verifier{keys: pinned} }
 
 // FromDir pins the verifying keys of a key directory.
 func FromDir(dir string) (*Verifier, error) {
-	pinned := map[string]Key{}
+	pinned := map[zkv1.Circuit]Key{}
 	present, err := keys.Present(dir)
 	if err != nil {
 		return nil, err
@@ -52,7 +50,11 @@ func FromDir(dir string) (*Verifier, error) {
 		if err != nil {
 			return nil, err
 		}
-		pinned[name] = Key{VK: vk, VKSHA256: e.VKSHA256, CircuitID: e.CircuitID}
+		id, sum, err := e.Digests(name)
+		if err != nil {
+			return nil, err
+		}
+		pinned[keys.CircuitOf(name)] = Key{VK: vk, VKSHA256: sum, CircuitID: id}
 	}
 	return &Verifier{keys: pinned}, nil
 }
@@ -65,14 +67,14 @@ func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expe
 		vf.verifyAggregate(b, anchor, exp, v)
 		return
 	}
-	name := bundle.CircuitName(b.GetCircuit())
-	k, ok := vf.keys[name]
+	name := keys.NameOf(b.GetCircuit())
+	k, ok := vf.keys[b.GetCircuit()]
 	if !ok {
 		v.fail(CheckKey, "no pinned key for circuit %q", name)
 		return
 	}
-	if hex.EncodeToString(b.GetVkSha256()) != k.VKSHA256 || hex.EncodeToString(b.GetCircuitId()) != k.CircuitID {
-		v.fail(CheckKey, "bundle names verifying key %.16x…, the pinned key for %s is %.16s…", b.GetVkSha256(), name, k.VKSHA256)
+	if !bytes.Equal(b.GetVkSha256(), k.VKSHA256) || !bytes.Equal(b.GetCircuitId(), k.CircuitID) {
+		v.fail(CheckKey, "bundle names verifying key %.16x…, the pinned key for %s is %.16x…", b.GetVkSha256(), name, k.VKSHA256)
 		return
 	}
 	v.pass(CheckKey)

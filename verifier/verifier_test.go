@@ -207,12 +207,12 @@ func TestStaleRootAfterUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := st.Collection("people")
-	if c.Root == b.Root {
+	if c.Root == hex.EncodeToString(b.Root) {
 		t.Fatal("update did not change the root")
 	}
 	// The old bundle still verifies against its own (old) root; pinning the
 	// current root is the ledger's job. Moving it to the new root fails.
-	b.Root = c.Root
+	b.Root, _ = hex.DecodeString(c.Root)
 	data := marshal(t, b)
 
 	if v.VerifyBytes(data, verifier.Expect{}).Failed != verifier.CheckProof {
@@ -266,43 +266,26 @@ func TestSubjectBlind(t *testing.T) {
 }
 
 // marshal encodes the prover's bundle as a bundle file.
-func marshal(t *testing.T, b *bundle.Bundle) []byte {
+func marshal(t *testing.T, b *zkv1.Bundle) []byte {
 	t.Helper()
-	data, err := bundle.Marshal(subjectProto(b))
+	data, err := bundle.Marshal(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return data
 }
 
-// subjectProto is the prover's bundle in the bundle format, checked or
-// not (a tampered one reaches the verifier as it is).
-func subjectProto(b *bundle.Bundle) *zkv1.Bundle {
-	pb, _ := b.Proto()
-	return pb
-}
-
-// aggProto is subjectProto for aggregates.
-func aggProto(b *bundle.Aggregate) *zkv1.Bundle {
-	pb, _ := b.Proto()
-	return pb
-}
-
-func marshalAgg(t *testing.T, b *bundle.Aggregate) []byte {
+func marshalAgg(t *testing.T, b *zkv1.Bundle) []byte {
 	t.Helper()
-	pb, err := b.Proto()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := bundle.Marshal(pb)
+	data, err := bundle.Marshal(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return data
 }
 
-// fakeID is a stand-in 32-byte id (hex) for a kind's circuit or key.
-func fakeID(prefix string, kind zkv1.StatementKind) string {
+// fakeID is a stand-in 32-byte id for a kind's circuit or key.
+func fakeID(prefix string, kind zkv1.StatementKind) []byte {
 	h := sha256.Sum256([]byte(prefix + bundle.KindName(kind)))
-	return hex.EncodeToString(h[:])
+	return h[:]
 }

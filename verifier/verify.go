@@ -9,6 +9,7 @@ import (
 
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/records"
 )
@@ -48,22 +49,21 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 	}
 
 	// Key registry: every circuit the bundle uses is registered with its key.
-	circuits := []struct {
-		id, vk []byte
-		name   string
-	}{{b.GetCircuitId(), b.GetVkSha256(), bundle.CircuitName(b.GetCircuit())}}
+	type used struct {
+		id, vk  []byte
+		circuit zkv1.Circuit
+	}
+	circuits := []used{{b.GetCircuitId(), b.GetVkSha256(), b.GetCircuit()}}
 	if a := b.GetAggregate(); a != nil {
-		circuits = append([]struct {
-			id, vk []byte
-			name   string
-		}{{a.GetChunkCircuitId(), a.GetChunkVkSha256(), "aggregate"}}, circuits...)
+		circuits = append([]used{{a.GetChunkCircuitId(), a.GetChunkVkSha256(), zkv1.Circuit_CIRCUIT_AGGREGATE}}, circuits...)
 	}
 	for _, k := range circuits {
 		c, err := view.Circuit(ctx, k.id)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return v.fail(CheckRegistry, "reading the registry: %v", err)
 		}
-		if err != nil || !bytes.Equal(c.VKSHA256, k.vk) || c.Name != k.name {
+		// The registry names circuits in words: the text form of zkv1.Circuit.
+		if err != nil || !bytes.Equal(c.VKSHA256, k.vk) || k.circuit == zkv1.Circuit_CIRCUIT_UNSPECIFIED || keys.CircuitOf(c.Name) != k.circuit {
 			return v.fail(CheckRegistry, "circuit %x with verifying key %x is not registered on the ledger", k.id, k.vk)
 		}
 		if c.Setup != zkv1.SetupKind_SETUP_KIND_CEREMONY {

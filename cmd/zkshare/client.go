@@ -499,16 +499,12 @@ func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, blindHex, 
 	if err != nil {
 		return err
 	}
-	b, err := p.ProveOwn(ctx, r.GetCollection(), r.GetSchema(), w, q, nonce, blind)
-	if err != nil {
-		return err
-	}
-	pb, err := b.Proto()
+	pb, err := p.ProveOwn(ctx, r.GetCollection(), r.GetSchema(), w, q, nonce, blind)
 	if err != nil {
 		return err
 	}
 	pb.AnchorTx, pb.AnchorLogIndex, pb.AnchorInclusion, pb.Checkpoint = r.GetAnchorTx(), r.GetAnchorLogIndex(), r.GetAnchorInclusion(), r.GetCheckpoint()
-	return writeBundle(pb, b.Statement(), out, stdout, stderr)
+	return writeBundle(pb, bundle.Statement(pb), out, stdout, stderr)
 }
 
 func cmdConsortiumInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -298,15 +298,11 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *exists {
 		req.Kind = bundle.KindExists
 	}
-	b, err := p.Prove(ctx, req)
+	pb, err := p.Prove(ctx, req)
 	if err != nil {
 		return err
 	}
-	pb, err := b.Proto()
-	if err != nil {
-		return err
-	}
-	return writeBundle(pb, b.Statement(), *out, stdout, stderr)
+	return writeBundle(pb, bundle.Statement(pb), *out, stdout, stderr)
 }
 
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
