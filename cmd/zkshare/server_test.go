@@ -159,7 +159,9 @@ func TestServerCLI(t *testing.T) {
 }
 
 // serveForTest runs `zkshare serve` on a free loopback port until the test
-// ends, and returns its URL once it accepts connections.
+// ends, and returns its URL once it accepts connections. Startup compiles
+// the circuits (the aggregate's 330k constraints among them), so the wait
+// allows minutes on a loaded machine: it is a wait, not a timed assertion.
 func serveForTest(t *testing.T, keyDir, data string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -181,7 +183,7 @@ func serveForTest(t *testing.T, keyDir, data string) string {
 		}
 	})
 	url := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		if _, err := os.Stat(node.TokenPath(data, node.HolderID)); err == nil {
 			if c, err := net.Dial("tcp", addr); err == nil {
