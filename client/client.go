@@ -128,7 +128,7 @@ func WithConnectOptions(opts ...connect.ClientOption) Option {
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrBadURL, baseURL, err)
+		return nil, fmt.Errorf("%w %q: %w", ErrBadURL, baseURL, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("%w %q: want http://HOST:PORT or https://HOST:PORT", ErrBadURL, baseURL)
@@ -189,7 +189,7 @@ func (c *config) httpClient(scheme string) (*http.Client, error) {
 	if c.caFile != "" {
 		pem, err := os.ReadFile(c.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: WithCAFile: %v", ErrOptions, err)
+			return nil, fmt.Errorf("%w: WithCAFile: %w", ErrOptions, err)
 		}
 		pool := tc.RootCAs
 		if pool == nil {

@@ -356,10 +356,10 @@ func ExampleClient_Checkpoint() {
 	// consistent
 }
 
-// WatchBlocks follows the ledger as it grows; break to stop.
+// WatchBlocks follows the ledger as it grows; break to stop (breaking
+// closes the stream; so does ending ctx).
 func ExampleClient_WatchBlocks() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	c, err := client.New(node.URL)
 	if err != nil {
 		log.Fatal(err)

@@ -172,13 +172,17 @@ func (c *Client) Prove(ctx context.Context, req *zkv1.ProveRequest) (*zkv1.Prove
 // ProveAggregate asks for an aggregate proof over every live record of a
 // collection and waits for it (seconds per 1,024 records), reporting the
 // node's progress through WithProgress.
-func (c *Client) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest, opts ...CallOption) (*zkv1.ProveAggregateResponse, error) {
+func (c *Client) ProveAggregate(ctx context.Context, req *zkv1.ProveAggregateRequest, opts ...CallOption) (resp *zkv1.ProveAggregateResponse, err error) {
 	cfg := callOptions(opts)
 	stream, err := c.holder.ProveAggregate(ctx, req)
 	if err != nil {
 		return nil, wrap("prove aggregate", err)
 	}
-	defer stream.Close()
+	defer func() {
+		if cerr := stream.Close(); cerr != nil {
+			resp, err = nil, errors.Join(err, wrap("prove aggregate: close stream", cerr))
+		}
+	}()
 	for stream.Receive() {
 		m := stream.Msg()
 		if m.GetBundle() != nil {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 
@@ -61,13 +62,15 @@ func (c *Client) WatchBlocks(ctx context.Context, fromHeight uint64) iter.Seq2[*
 			}
 			return
 		}
-		defer stream.Close()
 		for stream.Receive() {
 			if !yield(stream.Msg().GetHeader(), nil) {
+				// The caller stopped: there is no one left to tell of a
+				// failure to close.
+				_ = stream.Close()
 				return
 			}
 		}
-		if err := stream.Err(); err != nil && ctx.Err() == nil {
+		if err := errors.Join(stream.Err(), stream.Close()); err != nil && ctx.Err() == nil {
 			yield(nil, wrap("watch blocks", err))
 		}
 	}

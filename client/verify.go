@@ -26,7 +26,7 @@ func WithKeyDir(dir string) Option {
 		}
 		v, err := verifier.FromDir(dir)
 		if err != nil {
-			return fmt.Errorf("%w: WithKeyDir %s: %v", ErrOptions, dir, err)
+			return fmt.Errorf("%w: WithKeyDir %s: %w", ErrOptions, dir, err)
 		}
 		c.pinned = v
 		return nil
@@ -91,7 +91,9 @@ func (c *Client) VerifyBytes(ctx context.Context, data []byte, exp verifier.Expe
 	}
 	b, err := bundle.Parse(data)
 	if err != nil {
-		return &verifier.Verdict{Failed: verifier.CheckDecode, Reason: err.Error()}, nil
+		// Bytes that are not a bundle are a verdict (the decode check
+		// failed), not a verification that could not run.
+		return &verifier.Verdict{Failed: verifier.CheckDecode, Reason: err.Error()}, nil //nolint:nilerr // see above
 	}
 	return c.Verify(ctx, b, exp, opts...)
 }

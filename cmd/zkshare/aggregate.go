@@ -43,7 +43,7 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if *nonceHex == "" {
-		fmt.Fprintf(stderr, "nonce: %x (pin it: verify-aggregate --nonce)\n", nonce)
+		fprintf(stderr, "nonce: %x (pin it: verify-aggregate --nonce)\n", nonce)
 	}
 	req := &zkv1.ProveAggregateRequest{Collection: *coll, Field: *field, Query: *q, Nonce: nonce}
 	if *threshold != "" {
@@ -57,10 +57,10 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "proving over every record of %s (about 4 s per 1,024 positions on 2 cores)\n", *coll)
+	fprintf(stderr, "proving over every record of %s (about 4 s per 1,024 positions on 2 cores)\n", *coll)
 	resp, err := c.ProveAggregate(ctx, req,
-		client.WithProgress(func(done, total int) { fmt.Fprintf(stderr, "\r  chunks proven: %d of %d", done, total) }))
-	fmt.Fprintln(stderr)
+		client.WithProgress(func(done, total int) { fprintf(stderr, "\r  chunks proven: %d of %d", done, total) }))
+	fprintln(stderr)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("serve", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "node data directory (created on first start)")
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "circuit key directory")
@@ -55,8 +55,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", *addr)
+	defer func() { err = errors.Join(err, srv.Close()) }()
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return err
 	}
@@ -64,10 +64,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if t.CertFile != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on %s://%s\n  holder token: %s\n  admin token:  %s\n",
+	fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on %s://%s\n  holder token: %s\n  admin token:  %s\n",
 		scheme, ln.Addr(), node.TokenPath(*data, node.HolderID), node.TokenPath(*data, node.AdminID))
 	if vkey, err := note.NewEd25519VerifierKey(srv.Ledger().Origin(), srv.Ledger().NodeKey()); err == nil {
-		fmt.Fprintf(stderr, "  checkpoint key (for offline verify --ledger-key): %s\n", vkey)
+		fprintf(stderr, "  checkpoint key (for offline verify --ledger-key): %s\n", vkey)
 	}
 	e.log.Info("serving", "addr", ln.Addr().String(), "data", *data)
 	if (t.CertFile == "") != (t.KeyFile == "") || (t.ClientCA != "" && t.CertFile == "") {
@@ -156,7 +156,7 @@ func cmdParticipantAdd(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := ident.Save(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s registered (tx %x); identity in %s\ntoken: %s\n", *id, resp.GetTxHash(), *out, resp.GetToken())
+	fprintf(stdout, "%s registered (tx %x); identity in %s\ntoken: %s\n", *id, resp.GetTxHash(), *out, resp.GetToken())
 	return nil
 }
 
@@ -173,7 +173,7 @@ func remoteCollectionCreate(ctx context.Context, r remote, schemaPath, name stri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "collection %s id=%x registered on the ledger (tx %x)\n", resp.GetCollection().GetName(), resp.GetCollection().GetId(), resp.GetRegisterTxHash())
+	fprintf(stdout, "collection %s id=%x registered on the ledger (tx %x)\n", resp.GetCollection().GetName(), resp.GetCollection().GetId(), resp.GetRegisterTxHash())
 	return nil
 }
 
@@ -202,7 +202,7 @@ func remoteCommit(ctx context.Context, r remote, coll, path string, stdout, stde
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "committed %d new, %d updated; %d records; root %x anchored at height %d (tx %x) in %s\n",
+	fprintf(stdout, "committed %d new, %d updated; %d records; root %x anchored at height %d (tx %x) in %s\n",
 		resp.GetInserted(), resp.GetUpdated(), resp.GetRecordCount(), resp.GetRoot(), resp.GetAnchorHeight(), resp.GetAnchorTxHash(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -236,8 +236,9 @@ func writeBundle(pb *zkv1.Bundle, statement, out string, stdout, stderr io.Write
 		_, err = fmt.Fprintf(stdout, "%s\n", enc)
 		return err
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", out, statement)
-	return os.WriteFile(out, append(enc, '\n'), 0o644)
+	fprintf(stderr, "%s: %s\n", out, statement)
+	// A bundle is for sharing: it holds nothing the consumers may not see.
+	return os.WriteFile(out, append(enc, '\n'), 0o644) //nolint:gosec // G306: see above
 }
 
 func newNonceBytes(hexNonce string) ([]byte, error) {
@@ -259,8 +260,11 @@ func newNonceBytes(hexNonce string) ([]byte, error) {
 func newBlind(hexBlind string, stderr io.Writer) (fr.Element, error) {
 	if hexBlind != "" {
 		b, err := records.ParseElement(hexBlind)
-		if err != nil || b.IsZero() {
-			return b, fmt.Errorf("--blind: want a non-zero BN254 scalar in hex (%v)", err)
+		if err != nil {
+			return b, fmt.Errorf("--blind: want a non-zero BN254 scalar in hex: %w", err)
+		}
+		if b.IsZero() {
+			return b, errors.New("--blind: want a non-zero BN254 scalar in hex, not zero")
 		}
 		return b, nil
 	}
@@ -268,7 +272,7 @@ func newBlind(hexBlind string, stderr io.Writer) (fr.Element, error) {
 	if err != nil {
 		return b, err
 	}
-	fmt.Fprintf(stderr, "blind: %s (keep it: `verify --subject` needs it as --blind; with it the bundle names your subject, without it no one)\n", records.ElementHex(b))
+	fprintf(stderr, "blind: %s (keep it: `verify --subject` needs it as --blind; with it the bundle names your subject, without it no one)\n", records.ElementHex(b))
 	return b, nil
 }
 
@@ -303,10 +307,12 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		a := e.GetReceipt()
-		enc.Encode(map[string]any{"height": e.GetHeight(), "time": time.UnixMilli(e.GetTimeUnixMs()).UTC().Format(time.RFC3339),
+		if err := enc.Encode(map[string]any{"height": e.GetHeight(), "time": time.UnixMilli(e.GetTimeUnixMs()).UTC().Format(time.RFC3339),
 			"holder": e.GetHolder(), "consumer": a.GetConsumer(), "statement": a.GetStatement(), "result": a.GetResult(),
 			"query_hash": hex.EncodeToString(a.GetQueryHash()), "nonce": hex.EncodeToString(a.GetNonce()), "bundle_hash": hex.EncodeToString(a.GetBundleHash()),
-			"tx": hex.EncodeToString(a.GetTxHash()), "commitment": hex.EncodeToString(e.GetAudit().GetCommitment())})
+			"tx": hex.EncodeToString(a.GetTxHash()), "commitment": hex.EncodeToString(e.GetAudit().GetCommitment())}); err != nil {
+			return fmt.Errorf("audit: write entry: %w", err)
+		}
 	}
 	return nil
 }
@@ -361,7 +367,7 @@ func cmdAuditCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if vkey, err = note.NewEd25519VerifierKey(cp.GetOrigin(), cp.GetNodeKey()); err != nil {
 			return err
 		}
-		fmt.Fprintln(stderr, "audit check: trusting the node's checkpoint key (pin one with --ledger-key)")
+		fprintln(stderr, "audit check: trusting the node's checkpoint key (pin one with --ledger-key)")
 	}
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
@@ -380,7 +386,7 @@ func cmdAuditCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := audit.Check(&r, tx.Body.GetAudit()); err != nil {
 		return fmt.Errorf("audit check: %w", err)
 	}
-	fmt.Fprintf(stdout, "OK: audit entry %x (height %d, log index %d, by holder %s) is %s's %s question, answered %v\n",
+	fprintf(stdout, "OK: audit entry %x (height %d, log index %d, by holder %s) is %s's %s question, answered %v\n",
 		r.GetTxHash(), tr.GetHeight(), tr.GetLogIndex(), tx.Body.GetSender(), r.GetConsumer(), r.GetStatement(), r.GetResult())
 	return nil
 }
@@ -437,7 +443,7 @@ func cmdPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := c.SetPolicy(ctx, *coll, &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{rule}}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "policy of %s: %s may ask %s\n", *coll, *consumer, *kinds)
+	fprintf(stdout, "policy of %s: %s may ask %s\n", *coll, *consumer, *kinds)
 	return nil
 }
 
@@ -468,7 +474,7 @@ func cmdReceiptIssue(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := os.WriteFile(*out, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "receipt for one record of %s written to %s (private: it holds the record's values and salt)\n", *coll, *out)
+	fprintf(stdout, "receipt for one record of %s written to %s (private: it holds the record's values and salt)\n", *coll, *out)
 	return nil
 }
 
@@ -526,8 +532,8 @@ func cmdConsortiumInit(ctx context.Context, args []string, stdout, stderr io.Wri
 		if err := node.InitOrg(filepath.Join(*out, o)); err != nil {
 			return fmt.Errorf("consortium init: %s: %w", o, err)
 		}
-		fmt.Fprintf(stdout, "%s/%s: run with `zkshare serve --consortium %s/%s --keys DIR --addr ...`\n", *out, o, *out, o)
+		fprintf(stdout, "%s/%s: run with `zkshare serve --consortium %s/%s --keys DIR --addr ...`\n", *out, o, *out, o)
 	}
-	fmt.Fprintln(stdout, "the ledger admin's key is in org1; every organisation must use the same circuit keys")
+	fprintln(stdout, "the ledger admin's key is in org1; every organisation must use the same circuit keys")
 	return nil
 }

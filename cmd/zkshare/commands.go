@@ -77,11 +77,11 @@ Common flags: --log-level debug|info|warn|error, --log-format text|json.
 
 // writeUsage prints the whole command list.
 func writeUsage(w io.Writer) {
-	fmt.Fprint(w, usageHead)
+	fprint(w, usageHead)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
+		fprintf(w, "  %-22s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, usageTail)
+	fprint(w, usageTail)
 }
 
 // writeCommandUsage prints one command's forms and summary.
@@ -89,18 +89,18 @@ func writeCommandUsage(w io.Writer, c command) {
 	for i, line := range strings.Split(c.usage, "\n") {
 		switch {
 		case i == 0:
-			fmt.Fprintf(w, "usage: zkshare %s %s\n", c.name, line)
+			fprintf(w, "usage: zkshare %s %s\n", c.name, line)
 		case strings.HasPrefix(line, "    "):
-			fmt.Fprintf(w, "       %s%s\n", strings.Repeat(" ", len(c.name)+8), strings.TrimPrefix(line, "    "))
+			fprintf(w, "       %s%s\n", strings.Repeat(" ", len(c.name)+8), strings.TrimPrefix(line, "    "))
 		default:
-			fmt.Fprintf(w, "       zkshare %s %s\n", c.name, line)
+			fprintf(w, "       zkshare %s %s\n", c.name, line)
 		}
 	}
-	fmt.Fprintf(w, "\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
+	fprintf(w, "\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
 	if g := group(c.name); len(g) > 0 {
-		fmt.Fprintln(w, "\nsubcommands:")
+		fprintln(w, "\nsubcommands:")
 		for _, s := range g {
-			fmt.Fprintf(w, "  %-22s %s\n", s.name, s.summary)
+			fprintf(w, "  %-22s %s\n", s.name, s.summary)
 		}
 	}
 }
@@ -145,7 +145,7 @@ func help(args []string, stdout io.Writer) error {
 	}
 	if c, rest, ok := lookup(args); ok && len(rest) == 0 {
 		writeCommandUsage(stdout, c)
-		fmt.Fprintf(stdout, "\nRun 'zkshare %s --help' for its flags.\n", c.name)
+		fprintf(stdout, "\nRun 'zkshare %s --help' for its flags.\n", c.name)
 		return nil
 	}
 	if g := group(args[0]); len(g) > 0 && len(args) == 1 {
@@ -156,18 +156,31 @@ func help(args []string, stdout io.Writer) error {
 }
 
 func writeGroup(w io.Writer, word string, g []command) {
-	fmt.Fprintf(w, "usage: zkshare %s SUBCOMMAND [flags]\n\nsubcommands:\n", word)
+	fprintf(w, "usage: zkshare %s SUBCOMMAND [flags]\n\nsubcommands:\n", word)
 	for _, c := range g {
-		fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
+		fprintf(w, "  %-22s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'zkshare %s SUBCOMMAND --help' for its flags.\n", word)
+	fprintf(w, "\nRun 'zkshare %s SUBCOMMAND --help' for its flags.\n", word)
 }
 
 func isHelp(arg string) bool {
 	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run runs the command line args. A command that succeeds but could not
+// write all of its output to stdout fails with the write error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	out := &stickyWriter{w: stdout}
+	defer func() {
+		if werr := out.Err(); werr != nil && err == nil {
+			err = fmt.Errorf("write output: %w", werr)
+		}
+	}()
+	return runCommand(ctx, args, out, stderr)
+}
+
+// runCommand is run with stdout wrapped.
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		writeUsage(stderr)
 		return errUsage

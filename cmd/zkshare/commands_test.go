@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -61,5 +63,25 @@ func TestLookup(t *testing.T) {
 		if ok != tc.ok || c.name != tc.name || len(rest) != tc.rest {
 			t.Errorf("lookup(%q) = %q, %d, %v", tc.args, c.name, len(rest), ok)
 		}
+	}
+}
+
+// failWriter fails every write, as stdout on a full disk does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errWrite }
+
+var errWrite = errors.New("no space left on device")
+
+// TestOutputWriteError: a command whose output could not be written fails
+// with the write error, though its prints are not checked one by one.
+func TestOutputWriteError(t *testing.T) {
+	var errb bytes.Buffer
+	err := run(context.Background(), []string{"help"}, failWriter{}, &errb)
+	if !errors.Is(err, errWrite) {
+		t.Fatalf("help with a failing stdout: %v", err)
+	}
+	if err := run(context.Background(), []string{"help"}, io.Discard, &errb); err != nil {
+		t.Fatalf("help: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,7 +38,7 @@ type sample struct {
 // collection and committing the records over Connect (anchored on the
 // ledger), a consumer asking every sample question, and a third party
 // verifying each bundle against the ledger.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("demo", stderr)
 	dataset := f.String("dataset", "testdata/benefits", "directory with schema.json, records.csv and queries.json")
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", ""), "key directory (default: a temporary one)")
@@ -51,17 +52,17 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 	if *keyDir == "" {
 		*keyDir = filepath.Join(tmp, "keys")
 	}
 
-	fmt.Fprintln(stderr, "1. keys: Groth16 setup (development, single-party: never for production)")
+	fprintln(stderr, "1. keys: Groth16 setup (development, single-party: never for production)")
 	names := keys.Core
 	if *supplier != "" {
 		names = append(append([]string{}, keys.Core...), keys.Aggregates...)
 	}
-	m, err := keys.Setup(ctx, *keyDir, e.log, func(c, step string) { fmt.Fprintf(stderr, "   %-19s %s\n", c, step) }, names...)
+	m, err := keys.Setup(ctx, *keyDir, e.log, func(c, step string) { fprintf(stderr, "   %-19s %s\n", c, step) }, names...)
 	if err != nil {
 		return err
 	}
@@ -72,17 +73,20 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	defer func() { err = errors.Join(err, srv.Close()) }()
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	sctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- service.Serve(sctx, service.NewHTTPServer(srv.Handler(), e.log), ln, 5*time.Second) }()
-	defer func() { stop(); <-served }()
+	defer func() {
+		stop()
+		err = errors.Join(err, <-served)
+	}()
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stderr, "2. node: serving on %s (data in %s)\n", url, data)
+	fprintf(stderr, "2. node: serving on %s (data in %s)\n", url, data)
 
 	token := func(id string) (string, error) {
 		b, err := os.ReadFile(node.TokenPath(data, id))
@@ -113,7 +117,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "3. admin: registered consumer \"bank\" on the ledger; the holder's policy lets it ask subject and exists questions")
+	fprintln(stderr, "3. admin: registered consumer \"bank\" on the ledger; the holder's policy lets it ask subject and exists questions")
 
 	schemaRaw, err := os.ReadFile(filepath.Join(*dataset, "schema.json"))
 	if err != nil {
@@ -143,7 +147,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "4. holder: committed %d records to %s over Connect in %s; root %.8x… anchored at ledger height %d\n",
+	fprintf(stderr, "4. holder: committed %d records to %s over Connect in %s; root %.8x… anchored at ledger height %d\n",
 		res.GetRecordCount(), fullName, time.Since(start).Round(time.Millisecond), res.GetRoot(), res.GetAnchorHeight())
 
 	var samples []sample
@@ -164,10 +168,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "5. the bank asks, the holder proves, a third party verifies against the ledger:")
-	fmt.Fprintln(stderr)
+	fprintln(stderr, "5. the bank asks, the holder proves, a third party verifies against the ledger:")
+	fprintln(stderr)
 	tw := newTable(stdout)
-	fmt.Fprintln(tw, "statement\tquery\tanswer\tconstraints\tprove ms\tverify ms\tproof bytes\tverified\texpected")
+	fprintln(tw, "statement\tquery\tanswer\tconstraints\tprove ms\tverify ms\tproof bytes\tverified\texpected")
 	mismatches := 0
 	for _, s := range samples {
 		nonce, err := prover.NewNonce()
@@ -197,7 +201,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if !ok {
 				mismatches++
 			}
-			fmt.Fprintf(tw, "%s\t%s\tno record: not provable\t%d\t-\t-\t-\t-\t%s\n", label, s.Query, constraints, mark(ok))
+			fprintf(tw, "%s\t%s\tno record: not provable\t%d\t-\t-\t-\t-\t%s\n", label, s.Query, constraints, mark(ok))
 			continue
 		}
 		if err != nil {
@@ -218,7 +222,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if !ok {
 			mismatches++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, s.Query, pr.GetBundle().GetResult(), constraints, proveMS, verifyMS, len(pr.GetBundle().GetProof()), v.Valid, mark(ok))
+		fprintf(tw, "%s\t%s\t%v\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, s.Query, pr.GetBundle().GetResult(), constraints, proveMS, verifyMS, len(pr.GetBundle().GetProof()), v.Valid, mark(ok))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -238,7 +242,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "\nall answers match the datasets' expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
+	fprintf(stderr, "\nall answers match the datasets' expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
 	return nil
 }
 

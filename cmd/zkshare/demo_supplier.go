@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -79,7 +80,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "\n6. supplier: committed %d shipments to %s in %s, anchored with their column commitments at height %d\n",
+	fprintf(stderr, "\n6. supplier: committed %d shipments to %s in %s, anchored with their column commitments at height %d\n",
 		res.GetRecordCount(), fullName, time.Since(start).Round(time.Millisecond), res.GetAnchorHeight())
 
 	// The expected answers, straight from the CSV text.
@@ -110,10 +111,10 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "7. the buyer asks, for two lots, whether every shipment stayed at or below 8.0 °C; the supplier proves over every record; a third party verifies:")
-	fmt.Fprintln(stderr)
+	fprintln(stderr, "7. the buyer asks, for two lots, whether every shipment stayed at or below 8.0 °C; the supplier proves over every record; a third party verifies:")
+	fprintln(stderr)
 	tw := newTable(stdout)
-	fmt.Fprintln(tw, "lot\tstatement\tanswer\tchunks\tprove s\tverify ms\tbundle KiB\tverified\texpected")
+	fprintln(tw, "lot\tstatement\tanswer\tchunks\tprove s\tverify ms\tbundle KiB\tverified\texpected")
 	for _, lot := range []string{good, bad} {
 		t0 := time.Now()
 		q := fmt.Sprintf("lot == %q AND max_temp > 8.0", lot)
@@ -124,8 +125,8 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		}
 		nb := nonce.Bytes()
 		pr, err := buyerClient.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp", Query: q, Threshold: th, Nonce: nb[:]},
-			client.WithProgress(func(done, total int) { fmt.Fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) }))
-		fmt.Fprint(stderr, "\r\033[K")
+			client.WithProgress(func(done, total int) { fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) }))
+		fprint(stderr, "\r\033[K")
 		if err != nil {
 			return fmt.Errorf("lot %s: %w", lot, err)
 		}
@@ -142,11 +143,11 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		if !holds {
 			answer = "no: some above 8.0"
 		}
-		fmt.Fprintf(tw, "%s\tcount(max_temp > 8.0) == 0\t%s\t%d\t%.1f\t%.1f\t%.0f\t%v\t%s\n", lot, answer, pr.GetChunksTotal(), proveS,
+		fprintf(tw, "%s\tcount(max_temp > 8.0) == 0\t%s\t%d\t%.1f\t%.1f\t%.0f\t%v\t%s\n", lot, answer, pr.GetChunksTotal(), proveS,
 			float64(time.Since(t1).Microseconds())/1000, float64(proto.Size(pr.GetBundle()))/1024, v.Valid, mark(ok))
 		if !ok {
-			tw.Flush()
-			return fmt.Errorf("supplier demo: lot %s: verdict %v (%v), %d shipments over the limit", lot, v.Valid, v.Err(), over[lot])
+			// v.Err is nil for a valid verdict that answered wrongly.
+			return errors.Join(fmt.Errorf("supplier demo: lot %s: verdict %v, %d shipments over the limit", lot, v.Valid, over[lot]), v.Err(), tw.Flush())
 		}
 	}
 	return tw.Flush()

@@ -107,14 +107,14 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 		if err := ident.Save(*out); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "%s's identity (private key) in %s\n", ident.ID, *out)
+		fprintf(stderr, "%s's identity (private key) in %s\n", ident.ID, *out)
 	}
 	if *asJSON {
 		return printJSON(stdout, map[string]any{"status": statusJSON(resp.GetStatus()), "token": resp.GetToken()})
 	}
 	printStatus(stdout, resp.GetStatus())
 	if resp.GetToken() != "" {
-		fmt.Fprintf(stdout, "token: %s\n", resp.GetToken())
+		fprintf(stdout, "token: %s\n", resp.GetToken())
 	}
 	return nil
 }
@@ -211,15 +211,15 @@ func cmdGovernanceList(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		return nil
 	}
-	fmt.Fprintf(stderr, "governors: %s; %d of them apply a proposal\n", strings.Join(resp.GetGovernors(), ", "), resp.GetNeeded())
+	fprintf(stderr, "governors: %s; %d of them apply a proposal\n", strings.Join(resp.GetGovernors(), ", "), resp.GetNeeded())
 	if len(resp.GetProposals()) == 0 {
-		fmt.Fprintln(stderr, "no open proposals")
+		fprintln(stderr, "no open proposals")
 		return nil
 	}
 	tw := newTable(stdout)
-	fmt.Fprintln(tw, "PROPOSAL\tACTION\tPROPOSER\tAPPROVALS\tEXPIRES")
+	fprintln(tw, "PROPOSAL\tACTION\tPROPOSER\tAPPROVALS\tEXPIRES")
 	for _, p := range resp.GetProposals() {
-		fmt.Fprintf(tw, "%x\t%s\t%s\t%d/%d %s\t%s\n", p.GetId(), describeAction(p.GetAction()), p.GetProposer(),
+		fprintf(tw, "%x\t%s\t%s\t%d/%d %s\t%s\n", p.GetId(), describeAction(p.GetAction()), p.GetProposer(),
 			len(p.GetApprovals()), p.GetNeeded(), strings.Join(p.GetApprovals(), ","), time.UnixMilli(p.GetExpiresUnixMs()).UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
@@ -257,7 +257,7 @@ func cmdCollectionConfirmers(ctx context.Context, args []string, stdout, stderr 
 	}
 	printStatus(stdout, resp.GetStatus())
 	if !resp.GetStatus().GetApplied() {
-		fmt.Fprintf(stderr, "the governors approve it with `zkshare governance approve %x`\n", resp.GetStatus().GetProposalId())
+		fprintf(stderr, "the governors approve it with `zkshare governance approve %x`\n", resp.GetStatus().GetProposalId())
 	}
 	return nil
 }
@@ -265,14 +265,14 @@ func cmdCollectionConfirmers(ctx context.Context, args []string, stdout, stderr 
 // printStatus says where a proposal stands, in one line.
 func printStatus(w io.Writer, st *zkv1.ProposalStatus) {
 	if st.GetApplied() {
-		fmt.Fprintf(w, "proposal %x: applied (%d of %d approvals: %s)\n", st.GetProposalId(), len(st.GetApprovals()), st.GetNeeded(), strings.Join(st.GetApprovals(), ", "))
+		fprintf(w, "proposal %x: applied (%d of %d approvals: %s)\n", st.GetProposalId(), len(st.GetApprovals()), st.GetNeeded(), strings.Join(st.GetApprovals(), ", "))
 		return
 	}
 	by := ""
 	if len(st.GetApprovals()) > 0 {
 		by = " (" + strings.Join(st.GetApprovals(), ", ") + ")"
 	}
-	fmt.Fprintf(w, "proposal %x: open, %d of %d approvals%s; awaiting %d more governor approval(s)\n", st.GetProposalId(),
+	fprintf(w, "proposal %x: open, %d of %d approvals%s; awaiting %d more governor approval(s)\n", st.GetProposalId(),
 		len(st.GetApprovals()), st.GetNeeded(), by, max(0, int(st.GetNeeded())-len(st.GetApprovals())))
 }
 

@@ -73,7 +73,7 @@ func TestGovernanceCLI(t *testing.T) {
 	step("collection", "create", "--server", url, "--token-file", holderTok, "--schema", schema)
 	out, errs := step("collection", "confirmers", "--server", url, "--token-file", holderTok, "--collection", "people", "--confirmers", "shop", "--required", "1")
 	m := regexp.MustCompile(`proposal ([0-9a-f]{64}): open, 0 of 1 approvals`).FindStringSubmatch(out)
-	if m == nil || !strings.Contains(errs, "governance approve "+m[1]) {
+	if len(m) < 2 || !strings.Contains(errs, "governance approve "+m[1]) {
 		t.Fatalf("collection confirmers: %s%s", out, errs)
 	}
 	if out, _ := step("governance", "list", "--server", url, "--token-file", adminTok); !strings.Contains(out, m[1]) || !strings.Contains(out, "1 of [shop]") || !strings.Contains(out, "0/1") {

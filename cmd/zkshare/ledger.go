@@ -44,12 +44,12 @@ func cmdLedgerInit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ledger %s in %s\n", *origin, ledgerDir(*data))
+	fprintf(stdout, "ledger %s in %s\n", *origin, ledgerDir(*data))
 	for _, id := range []string{node.AdminID, node.NodeID, node.HolderID} {
-		fmt.Fprintf(stdout, "%-14s %s (%s)\n", id+" key", base64.StdEncoding.EncodeToString(ids[id].Public()), identityPath(*data, id))
+		fprintf(stdout, "%-14s %s (%s)\n", id+" key", base64.StdEncoding.EncodeToString(ids[id].Public()), identityPath(*data, id))
 	}
-	fmt.Fprintf(stdout, "checkpoint key %s\n", vkey)
-	fmt.Fprintf(stdout, "tokens         %s, %s\n", node.TokenPath(*data, node.AdminID), node.TokenPath(*data, node.HolderID))
+	fprintf(stdout, "checkpoint key %s\n", vkey)
+	fprintf(stdout, "tokens         %s, %s\n", node.TokenPath(*data, node.AdminID), node.TokenPath(*data, node.HolderID))
 	return nil
 }
 
@@ -65,7 +65,7 @@ func openLedger(data string, e *env) (*ledger.Ledger, error) {
 	return ledger.Open(ledgerDir(data), node, ledger.Options{Log: e.log})
 }
 
-func cmdLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("ledger verify", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "data directory")
 	e, err := f.parse(args)
@@ -76,26 +76,26 @@ func cmdLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	defer l.Close()
+	defer func() { err = errors.Join(err, l.Close()) }()
 	start := time.Now()
 	p := progress(stderr)
 	err = l.Verify(ctx, func(done, total uint64) { p("verify", int(done), int(total)) })
 	var bb *ledger.BadBlockError
 	if errors.As(err, &bb) {
-		fmt.Fprintf(stdout, "FAIL: first bad block is %d: %s\n", bb.Height, bb.Reason)
+		fprintf(stdout, "FAIL: first bad block is %d: %s\n", bb.Height, bb.Reason)
 		return err
 	}
 	if err != nil {
 		return err
 	}
 	h := l.Head()
-	fmt.Fprintf(stdout, "ok: %d blocks, %d transactions, every signature, transaction root, log root and state hash checked (%s)\n",
+	fprintf(stdout, "ok: %d blocks, %d transactions, every signature, transaction root, log root and state hash checked (%s)\n",
 		h.Height, h.LogSize, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "log root %x\n", h.LogRoot)
+	fprintf(stdout, "log root %x\n", h.LogRoot)
 	return nil
 }
 
-func cmdLedgerShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdLedgerShow(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("ledger show", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "data directory")
 	txHash := f.String("tx", "", "show this transaction (hex hash) with its inclusion proof")
@@ -108,16 +108,16 @@ func cmdLedgerShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
+	defer func() { err = errors.Join(err, l.Close()) }()
 	h := l.Head()
-	fmt.Fprintf(stdout, "origin   %s\nheight   %d\ntime     %s\nlog size %d\nlog root %x\n",
+	fprintf(stdout, "origin   %s\nheight   %d\ntime     %s\nlog size %d\nlog root %x\n",
 		l.Origin(), h.Height, time.UnixMilli(h.TimeUnixMs).UTC().Format(time.RFC3339Nano), h.LogSize, h.LogRoot)
 	if vkey, err := note.NewEd25519VerifierKey(l.Origin(), l.NodeKey()); err == nil {
-		fmt.Fprintf(stdout, "checkpoint key %s   (zkshare verify --ledger-key)\n", vkey)
+		fprintf(stdout, "checkpoint key %s   (zkshare verify --ledger-key)\n", vkey)
 	}
 	cp, _, cpErr := l.Checkpoint()
 	if cpErr == nil {
-		fmt.Fprintf(stdout, "\ncheckpoint:\n%s", cp)
+		fprintf(stdout, "\ncheckpoint:\n%s", cp)
 	}
 	if *txHash != "" {
 		return showTx(l, *txHash, cp, stdout)
@@ -130,12 +130,12 @@ func cmdLedgerShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\nrecent blocks:")
+	fprintln(stdout, "\nrecent blocks:")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "height\ttime\ttxs\tlog size\tproposer\ttx root")
+	fprintln(tw, "height\ttime\ttxs\tlog size\tproposer\ttx root")
 	for i := len(hdrs) - 1; i >= 0; i-- {
 		b := hdrs[i]
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%.16x\n", b.GetHeight(), time.UnixMilli(b.GetTimeUnixMs()).UTC().Format(time.RFC3339), b.GetTxCount(), b.GetLogSize(), b.GetProposer(), b.GetTxRoot())
+		fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%.16x\n", b.GetHeight(), time.UnixMilli(b.GetTimeUnixMs()).UTC().Format(time.RFC3339), b.GetTxCount(), b.GetLogSize(), b.GetProposer(), b.GetTxRoot())
 	}
 	return tw.Flush()
 }
@@ -153,15 +153,15 @@ func showTx(l *ledger.Ledger, hash string, checkpoint []byte, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\ntransaction %x\nheight %d, log index %d\n%s\n", en.Tx.Hash, en.Height, en.LogIndex, body)
+	fprintf(stdout, "\ntransaction %x\nheight %d, log index %d\n%s\n", en.Tx.Hash, en.Height, en.LogIndex, body)
 	size := l.Head().LogSize
 	p, err := l.InclusionProof(en.LogIndex, size)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "inclusion proof (index %d, size %d):\n", en.LogIndex, size)
+	fprintf(stdout, "inclusion proof (index %d, size %d):\n", en.LogIndex, size)
 	for _, h := range p {
-		fmt.Fprintf(stdout, "  %x\n", h)
+		fprintf(stdout, "  %x\n", h)
 	}
 	if checkpoint != nil {
 		v, err := ledger.NoteVerifier(l.Origin(), l.NodeKey())
@@ -171,7 +171,7 @@ func showTx(l *ledger.Ledger, hash string, checkpoint []byte, stdout io.Writer) 
 		if _, err := ledger.VerifyInclusion(checkpoint, l.Origin(), v, en.Tx.Raw, en.LogIndex, p); err != nil {
 			return fmt.Errorf("inclusion proof does not verify: %w", err)
 		}
-		fmt.Fprintln(stdout, "verified against the checkpoint above")
+		fprintln(stdout, "verified against the checkpoint above")
 	}
 	return nil
 }

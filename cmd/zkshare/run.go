@@ -26,8 +26,7 @@ import (
 var errUsage = errors.New("usage")
 
 type env struct {
-	stdout, stderr io.Writer
-	log            *slog.Logger
+	log *slog.Logger
 }
 
 // flags is a subcommand's flag set with the common logging flags.
@@ -44,7 +43,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 		if c, _, ok := lookup(strings.Fields(name)); ok {
 			writeCommandUsage(stderr, c)
 		}
-		fmt.Fprintln(stderr, "\nflags:")
+		fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
 	return &flags{FlagSet: fs, stderr: stderr,
@@ -75,7 +74,7 @@ func (f *flags) parse(args []string) (*env, error) {
 	}
 	l := slog.New(h)
 	logging.QuietGnark(l)
-	return &env{stderr: f.stderr, log: l}, nil
+	return &env{log: l}, nil
 }
 
 var errHelp = errors.New("help shown")
@@ -104,9 +103,9 @@ func progress(w io.Writer) func(phase string, done, total int) {
 		return func(string, int, int) {}
 	}
 	return func(phase string, done, total int) {
-		fmt.Fprintf(f, "\r%-6s %3d%% (%d/%d)   ", phase, done*100/max(total, 1), done, total)
+		fprintf(f, "\r%-6s %3d%% (%d/%d)   ", phase, done*100/max(total, 1), done, total)
 		if done >= total {
-			fmt.Fprintln(f)
+			fprintln(f)
 		}
 	}
 }
@@ -123,9 +122,9 @@ func cmdKeysSetup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *aggregate {
 		names = append(append([]string{}, keys.Core...), keys.Aggregates...)
 	}
-	fmt.Fprintln(stderr, "WARNING: development setup (single-party Groth16). Whoever holds this machine's randomness could forge proofs; use ceremony keys in production.")
+	fprintln(stderr, "WARNING: development setup (single-party Groth16). Whoever holds this machine's randomness could forge proofs; use ceremony keys in production.")
 	start := time.Now()
-	m, err := keys.Setup(ctx, *dir, e.log, func(c, step string) { fmt.Fprintf(stderr, "  %-8s %s\n", c, step) }, names...)
+	m, err := keys.Setup(ctx, *dir, e.log, func(c, step string) { fprintf(stderr, "  %-8s %s\n", c, step) }, names...)
 	if err != nil {
 		return err
 	}
@@ -134,13 +133,13 @@ func cmdKeysSetup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(stdout, "%-8s constraints=%d circuit_id=%.16s vk_sha256=%.16s setup=%s\n", n, c.Constraints, c.CircuitID, c.VKSHA256, c.Setup)
+		fprintf(stdout, "%-8s constraints=%d circuit_id=%.16s vk_sha256=%.16s setup=%s\n", n, c.Constraints, c.CircuitID, c.VKSHA256, c.Setup)
 	}
-	fmt.Fprintf(stderr, "keys in %s (%s)\n", *dir, time.Since(start).Round(time.Millisecond))
+	fprintf(stderr, "keys in %s (%s)\n", *dir, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("collection create", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
 	schemaPath := f.String("schema", "", "schema JSON file")
@@ -167,21 +166,21 @@ func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, st.Close()) }()
 	c, err := st.CreateCollection(ctx, *name, sc)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "collection %s id=%s schema=%s\n", c.Name, c.ID, sc.IDHex())
+	fprintf(stdout, "collection %s id=%s schema=%s\n", c.Name, c.ID, sc.IDHex())
 	return nil
 }
 
-func readRecords(sc *records.Schema, path string) ([]records.Record, error) {
+func readRecords(sc *records.Schema, path string) (_ []records.Record, err error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
+	defer func() { err = errors.Join(err, fh.Close()) }()
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
 		return sc.ReadCSV(fh)
@@ -191,7 +190,7 @@ func readRecords(sc *records.Schema, path string) ([]records.Record, error) {
 	return nil, fmt.Errorf("%s: want a .csv or .jsonl file", path)
 }
 
-func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("commit", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
 	coll := f.String("collection", "", "collection name")
@@ -210,7 +209,7 @@ func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, st.Close()) }()
 	c, err := st.Collection(*coll)
 	if err != nil {
 		return err
@@ -224,12 +223,12 @@ func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "committed %d records (%d new, %d updated) in %s; collection %s has %d, root %s\n",
+	fprintf(stdout, "committed %d records (%d new, %d updated) in %s; collection %s has %d, root %s\n",
 		len(recs), res.Inserted, res.Updated, time.Since(start).Round(time.Millisecond), *coll, res.Count, records.ElementHex(res.Root))
 	return nil
 }
 
-func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("prove", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory")
@@ -289,7 +288,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, st.Close()) }()
 	p, err := prover.New(st, *keyDir, prover.WithLogger(e.log))
 	if err != nil {
 		return err

@@ -71,12 +71,13 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[1], m[1])
 }
 
-// waitready URL waits (up to a minute) until URL/readyz answers 200.
+// waitready URL waits (up to 3 minutes: a node's startup compiles the
+// aggregate circuit, slow on a loaded machine) until URL/readyz answers 200.
 func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: waitready URL")
 	}
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(args[0] + "/readyz")
 		if err == nil {
@@ -87,7 +88,7 @@ func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ts.Fatalf("waitready: %s not ready after a minute", args[0])
+	ts.Fatalf("waitready: %s not ready after 3 minutes", args[0])
 }
 
 // editjson FILE KEY JSON-VALUE sets a top-level field of a JSON object: a

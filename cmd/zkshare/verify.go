@@ -263,21 +263,21 @@ func report(resp *zkv1.VerifyResponse, exp verifier.Expect, asJSON bool, stdout 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s\n", b)
+		fprintf(stdout, "%s\n", b)
 	} else {
 		switch {
 		case resp.GetValid():
-			fmt.Fprintf(stdout, "VALID: %s\nchecked: %s\npinned: %s\n", resp.GetStatement(), strings.Join(resp.GetChecks(), ", "), pinned(exp))
+			fprintf(stdout, "VALID: %s\nchecked: %s\npinned: %s\n", resp.GetStatement(), strings.Join(resp.GetChecks(), ", "), pinned(exp))
 			if resp.GetAnchorHeight() > 0 {
-				fmt.Fprintf(stdout, "anchored at height %d, %s\n", resp.GetAnchorHeight(), time.UnixMilli(resp.GetAnchorTimeUnixMs()).UTC().Format(time.RFC3339))
+				fprintf(stdout, "anchored at height %d, %s\n", resp.GetAnchorHeight(), time.UnixMilli(resp.GetAnchorTimeUnixMs()).UTC().Format(time.RFC3339))
 			}
 		case resp.GetReason() == errUnanchored.Error():
-			fmt.Fprintf(stdout, "NOT ANCHORED: the proof is well formed for \"%s\", but nothing ties it to a collection anchored on a ledger: it shows nothing about any holder's records\n", resp.GetStatement())
+			fprintf(stdout, "NOT ANCHORED: the proof is well formed for \"%s\", but nothing ties it to a collection anchored on a ledger: it shows nothing about any holder's records\n", resp.GetStatement())
 		default:
-			fmt.Fprintf(stdout, "INVALID: %s check failed: %s\n", resp.GetFailedCheck(), resp.GetReason())
+			fprintf(stdout, "INVALID: %s check failed: %s\n", resp.GetFailedCheck(), resp.GetReason())
 		}
 		for _, w := range resp.GetWarnings() {
-			fmt.Fprintf(stdout, "warning: %s\n", w)
+			fprintf(stdout, "warning: %s\n", w)
 		}
 	}
 	if resp.GetReason() == errUnanchored.Error() {

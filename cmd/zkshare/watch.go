@@ -77,7 +77,7 @@ func cmdLedgerWatch(ctx context.Context, args []string, stdout, stderr io.Writer
 			if v, err = note.NewVerifier(vkey); err != nil {
 				return fmt.Errorf("ledger watch: the node's key: %w", err)
 			}
-			fmt.Fprintf(stderr, "trusting the node's checkpoint key on first use: %s\n(pin it with --ledger-key)\n", vkey)
+			fprintf(stderr, "trusting the node's checkpoint key on first use: %s\n(pin it with --ledger-key)\n", vkey)
 		}
 		cp, _, _, err := log.ParseCheckpoint(resp.GetCheckpoint(), v.Name(), v)
 		if err != nil {
@@ -99,11 +99,11 @@ func cmdLedgerWatch(ctx context.Context, args []string, stdout, stderr io.Writer
 				return fmt.Errorf("ledger watch: consistency proof from %d to %d: %w", lastCP.Size, cp.Size, err)
 			}
 			if err := ledger.VerifyConsistency(last, resp.GetCheckpoint(), v.Name(), v, proof); err != nil {
-				return fmt.Errorf("ledger watch: %w: the log of %d entries does not extend the one of %d seen before: %v\nlast:\n%s\nnow:\n%s", errInconsistent, cp.Size, lastCP.Size, err, last, resp.GetCheckpoint())
+				return fmt.Errorf("ledger watch: %w: the log of %d entries does not extend the one of %d seen before: %w\nlast:\n%s\nnow:\n%s", errInconsistent, cp.Size, lastCP.Size, err, last, resp.GetCheckpoint())
 			}
 			status = fmt.Sprintf("consistent with size %d", lastCP.Size)
 		}
-		fmt.Fprintf(stdout, "%s  height %d  size %d  root %x  %s\n", time.Now().UTC().Format(time.RFC3339), resp.GetHeight(), cp.Size, cp.Hash, status)
+		fprintf(stdout, "%s  height %d  size %d  root %x  %s\n", time.Now().UTC().Format(time.RFC3339), resp.GetHeight(), cp.Size, cp.Hash, status)
 		last, lastCP = resp.GetCheckpoint(), cp
 	}
 	if last == nil {

@@ -30,7 +30,7 @@ type Node struct {
 	srv                     *service.Server
 	stop                    context.CancelFunc
 	served                  chan error
-	cleanup                 []func()
+	cleanup                 []func() error
 
 	// KeyDir is the node's circuit key directory: a verifier in the same
 	// process pins its verifying keys (client.WithKeyDir).
@@ -39,30 +39,32 @@ type Node struct {
 
 // Start runs a node with the named circuits' keys (keys.Core if none).
 // Set ZKSHARE_TEST_KEYS, or it spends minutes on key setup.
-func Start(ctx context.Context, circuits ...string) (n *Node, err error) {
+func Start(ctx context.Context, circuits ...string) (_ *Node, err error) {
 	logging.QuietGnark(slog.New(slog.DiscardHandler))
-	n = &Node{}
+	// n, not the result (which a failing return sets to nil), is what a
+	// failed start closes.
+	n := &Node{}
 	defer func() {
 		if err != nil {
-			n.Close()
+			err = errors.Join(err, n.Close())
 		}
 	}()
 	keyDir, cleanup, err := testkeys.Dir(ctx, circuits...)
 	if err != nil {
 		return nil, fmt.Errorf("testnode: keys: %w", err)
 	}
-	n.cleanup = append(n.cleanup, cleanup)
+	n.cleanup = append(n.cleanup, func() error { cleanup(); return nil })
 	n.KeyDir = keyDir
 	data, err := os.MkdirTemp("", "zkshare-testnode")
 	if err != nil {
 		return nil, fmt.Errorf("testnode: %w", err)
 	}
-	n.cleanup = append(n.cleanup, func() { os.RemoveAll(data) })
+	n.cleanup = append(n.cleanup, func() error { return os.RemoveAll(data) })
 	log := slog.New(slog.DiscardHandler)
 	if n.srv, err = service.New(ctx, service.Config{Data: data, Keys: keyDir, Log: log}, service.WithVerifyAggregateLimit(0, 1000)); err != nil {
 		return nil, fmt.Errorf("testnode: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("testnode: %w", err)
 	}
@@ -95,7 +97,7 @@ func (n *Node) Close() error {
 		n.srv = nil
 	}
 	for _, f := range n.cleanup {
-		f()
+		err = errors.Join(err, f())
 	}
 	n.cleanup = nil
 	return err
