@@ -256,8 +256,7 @@ func Open(dir string, node *Identity, opts Options) (*Ledger, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	if err := l.reindex(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open ledger: rebuild indexes: %w", err)
+		return nil, errors.Join(fmt.Errorf("open ledger: rebuild indexes: %w", err), db.Close())
 	}
 	if err := l.checkTip(); err != nil {
 		return nil, errors.Join(err, db.Close())
