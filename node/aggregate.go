@@ -2,16 +2,12 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
-	"google.golang.org/protobuf/proto"
 )
 
 // AggregateQuestion is a consumer's aggregate question over a whole
@@ -96,19 +92,9 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	}
 	// The bundle is about the anchored state: the root and columns of the
 	// collection's last anchor, which must count.
-	if err := n.attachAnchor(pb); err != nil {
-		return nil, err
-	}
-	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
+	ar, err := n.serve(ctx, c, pb)
 	if err != nil {
 		return nil, err
 	}
-	bh := sha256.Sum256(raw)
-	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: bundle.KindName(bundle.KindAggregate),
-		QueryHash: pb.GetQueryHash(), Nonce: elemBytes(nonce), Result: pb.GetResult(), BundleHash: bh[:]})
-	if err != nil {
-		return nil, fmt.Errorf("audit entry: %w", err)
-	}
-	n.log.InfoContext(ctx, "aggregate served", "collection", coll, "consumer", c.ID, "chunks", len(pb.GetAggregate().GetChunks()), "bundle", hex.EncodeToString(bh[:8]))
 	return &AggregateAnswer{Bundle: pb, Statement: bundle.Statement(pb), Chunks: len(pb.GetAggregate().GetChunks()), Audit: ar}, nil
 }

@@ -105,21 +105,34 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	if err != nil {
 		return nil, err
 	}
+	ar, err := n.serve(ctx, c, pb)
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{Bundle: pb, Statement: bundle.Statement(pb), Audit: ar}, nil
+}
+
+// serve makes a proven bundle an answer, for every statement kind: the
+// anchor and offline evidence attached, then the audit entry of the
+// question, which binds the bundle's hash. It returns the entry's opening.
+func (n *Node) serve(ctx context.Context, c Caller, pb *zkv1.Bundle) (*zkv1.AuditReceipt, error) {
 	if err := n.attachAnchor(pb); err != nil {
 		return nil, err
 	}
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode the bundle: %w", err)
 	}
 	bh := sha256.Sum256(raw)
-	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: bundle.KindName(kind),
+	kind := bundle.KindName(pb.GetKind())
+	ar, err := n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: pb.GetCollectionId(), Consumer: c.ID, Statement: kind,
 		QueryHash: pb.GetQueryHash(), Nonce: pb.GetNonce(), Result: pb.GetResult(), BundleHash: bh[:]})
 	if err != nil {
 		return nil, fmt.Errorf("audit entry: %w", err)
 	}
-	n.log.InfoContext(ctx, "proof served", "collection", coll, "consumer", c.ID, "statement", bundle.KindName(kind), "bundle", hex.EncodeToString(bh[:8]))
-	return &Answer{Bundle: pb, Statement: bundle.Statement(pb), Audit: ar}, nil
+	n.log.InfoContext(ctx, "answer served", "collection", pb.GetCollection(), "consumer", c.ID, "statement", kind,
+		"chunks", len(pb.GetAggregate().GetChunks()), "bundle", hex.EncodeToString(bh[:8]))
+	return ar, nil
 }
 
 // auditUnproven records a question that was answered without a bundle.
