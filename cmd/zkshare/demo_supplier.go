@@ -115,6 +115,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	fprintln(stderr)
 	tw := newTable(stdout)
 	fprintln(tw, "lot\tstatement\tanswer\tchunks\tprove s\tverify ms\tbundle KiB\tverified\texpected")
+	show := progress(stderr) // a terminal only: a log file gets no control characters
 	for _, lot := range []string{good, bad} {
 		t0 := time.Now()
 		q := fmt.Sprintf("lot == %q AND max_temp > 8.0", lot)
@@ -125,8 +126,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		}
 		nb := nonce.Bytes()
 		pr, err := buyerClient.ProveAggregate(ctx, &zkv1.ProveAggregateRequest{Collection: sc.Name, Field: "max_temp", Query: q, Threshold: th, Nonce: nb[:]},
-			client.WithProgress(func(done, total int) { fprintf(stderr, "\r   %s: chunks proven %d of %d", lot, done, total) }))
-		fprint(stderr, "\r\033[K")
+			client.WithProgress(func(done, total int) { show("   "+lot+": chunks proven", done, total) }))
 		if err != nil {
 			return fmt.Errorf("lot %s: %w", lot, err)
 		}
