@@ -92,11 +92,8 @@ func expectation(pe *zkv1.Expectation, nonce []byte, subject string) (verifier.E
 		return exp, invalid("expect.kind", "unknown statement kind %d", pe.GetKind())
 	}
 	switch pe.GetMode() {
-	case zkv1.AggregateMode_AGGREGATE_MODE_UNSPECIFIED:
-	case zkv1.AggregateMode_AGGREGATE_MODE_REVEAL:
-		exp.Mode = verifier.ModeReveal
-	case zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD:
-		exp.Mode = verifier.ModeThreshold
+	case zkv1.AggregateMode_AGGREGATE_MODE_UNSPECIFIED, verifier.ModeReveal, verifier.ModeThreshold:
+		exp.Mode = pe.GetMode()
 	default:
 		return exp, invalid("expect.mode", "unknown aggregate mode %d", pe.GetMode())
 	}
@@ -104,7 +101,15 @@ func expectation(pe *zkv1.Expectation, nonce []byte, subject string) (verifier.E
 		if len(t.GetValue()) > MaxValueBytes {
 			return exp, invalid("expect.threshold.value", "too long")
 		}
-		exp.Threshold = &verifier.Threshold{Which: t.GetAggregate(), Relation: t.GetRelation(), Value: t.GetValue()}
+		which, err := records.ParseAggregate(t.GetAggregate())
+		if err != nil {
+			return exp, invalid("expect.threshold.aggregate", "%v", err)
+		}
+		rel, err := records.ParseRelation(t.GetRelation())
+		if err != nil {
+			return exp, invalid("expect.threshold.relation", "%v", err)
+		}
+		exp.Threshold = &verifier.Threshold{Which: which, Relation: rel, Value: t.GetValue()}
 	}
 	var err error
 	if exp.QueryHash, err = scalar("expect.query_hash", pe.GetQueryHash()); err != nil {

@@ -14,14 +14,17 @@ import (
 
 // Aggregate modes an asker can pin.
 const (
-	ModeReveal    = "reveal"
-	ModeThreshold = "threshold"
+	ModeReveal    = zkv1.AggregateMode_AGGREGATE_MODE_REVEAL
+	ModeThreshold = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD
 )
 
 // Threshold is an aggregate threshold as asked: "max <= 8.0" is
-// {Which: "max", Relation: "<=", Value: "8.0"}, Value in the field's terms.
+// {Which: records.AggMax, Relation: records.RelLE, Value: "8.0"}, Value in
+// the field's terms (compared in the circuit's, so "8" and "8.0" agree).
 type Threshold struct {
-	Which, Relation, Value string
+	Which    records.Aggregate
+	Relation records.Relation
+	Value    string
 }
 
 // Expect is what the verifier itself knows and wants checked: the question
@@ -39,7 +42,7 @@ type Expect struct {
 
 	// Aggregates.
 	Field     string
-	Mode      string // ModeReveal or ModeThreshold
+	Mode      zkv1.AggregateMode // ModeReveal or ModeThreshold
 	Threshold *Threshold
 }
 
@@ -75,7 +78,7 @@ func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *r
 	if e.QueryHash != nil && !e.QueryHash.Equal(&queryHash) {
 		return "the bundle answers another query than the pinned query hash"
 	}
-	if kind != bundle.KindAggregate && (e.Field != "" || e.Mode != "" || e.Threshold != nil) {
+	if kind != bundle.KindAggregate && (e.Field != "" || e.Mode != 0 || e.Threshold != nil) {
 		return fmt.Sprintf("asked an aggregate question, the bundle is a %s statement", bundle.KindName(kind))
 	}
 	return ""
@@ -92,19 +95,19 @@ func (e *Expect) aggregate(b *zkv1.AggregateBody, f *records.Field) string {
 	if th != nil {
 		mode = ModeThreshold
 	}
-	if e.Mode != "" && e.Mode != mode {
-		return fmt.Sprintf("asked for a %s answer, the bundle gives a %s answer", e.Mode, mode)
+	if e.Mode != 0 && e.Mode != mode {
+		return fmt.Sprintf("asked for a %s answer, the bundle gives a %s answer", modeName(e.Mode), modeName(mode))
 	}
 	if t := e.Threshold; t != nil {
 		if mode != ModeThreshold {
 			return "asked a threshold question, the bundle reveals the aggregates"
 		}
-		which, rel, want, err := thresholdOf(f, t.Which, t.Relation, t.Value)
+		want, err := f.ThresholdValue(t.Which, t.Value)
 		if err != nil {
 			return fmt.Sprintf("the pinned threshold: %v", err)
 		}
 		gotWhich, gotRel, got, err := thresholdOf(f, th.GetWhich(), th.GetRelation(), th.GetThreshold())
-		if err != nil || which != gotWhich || rel != gotRel || want.Cmp(got) != 0 {
+		if err != nil || t.Which != gotWhich || t.Relation != gotRel || want.Cmp(got) != 0 {
 			return fmt.Sprintf("asked whether %s %s %s, the bundle answers %s %s %s", t.Which, t.Relation, t.Value, th.GetWhich(), th.GetRelation(), th.GetThreshold())
 		}
 	}
@@ -140,4 +143,15 @@ func thresholdOf(f *records.Field, which, relation, value string) (records.Aggre
 	}
 	v, err := f.ThresholdValue(w, value)
 	return w, r, v, err
+}
+
+// modeName is a mode in words, as --mode spells it.
+func modeName(m zkv1.AggregateMode) string {
+	switch m {
+	case ModeReveal:
+		return "reveal"
+	case ModeThreshold:
+		return "threshold"
+	}
+	return m.String()
 }

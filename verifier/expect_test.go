@@ -72,7 +72,7 @@ func TestExpectPins(t *testing.T) {
 		{"query for another schema", subject, verifier.Expect{Query: "weight <= 3"}, false},
 		{"another collection", subject, verifier.Expect{Collection: "people-b"}, false},
 		{"aggregate pins on a subject bundle", subject, verifier.Expect{Field: "income"}, false},
-		{"threshold pin on an exists bundle", exists, verifier.Expect{Threshold: &verifier.Threshold{Which: "count", Relation: "==", Value: "0"}}, false},
+		{"threshold pin on an exists bundle", exists, verifier.Expect{Threshold: &verifier.Threshold{Which: records.AggCount, Relation: records.RelEQ, Value: "0"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			verdict := v.VerifyProto(tc.b, tc.exp)

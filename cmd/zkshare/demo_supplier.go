@@ -133,7 +133,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 		proveS := time.Since(t0).Seconds()
 		t1 := time.Now()
 		v, err := d.third.Verify(ctx, pr.GetBundle(), verifier.Expect{Kind: bundle.KindAggregate, Collection: fullName, Query: q, Field: "max_temp",
-			Mode: verifier.ModeThreshold, Threshold: &verifier.Threshold{Which: th.GetAggregate(), Relation: th.GetRelation(), Value: th.GetValue()}, Nonce: &nonce})
+			Mode: verifier.ModeThreshold, Threshold: &verifier.Threshold{Which: records.AggCount, Relation: records.RelEQ, Value: th.GetValue()}, Nonce: &nonce})
 		if err != nil {
 			return err
 		}

@@ -60,7 +60,7 @@ func optString(p *string) string {
 
 // parse turns the flags into the verifier's expectation and the RPC's.
 func (e expectFlags) parse() (verifier.Expect, *zkv1.Expectation, error) {
-	exp := verifier.Expect{Collection: *e.collection, Query: *e.query, Subject: optString(e.subject), Field: optString(e.field), Mode: optString(e.mode)}
+	exp := verifier.Expect{Collection: *e.collection, Query: *e.query, Subject: optString(e.subject), Field: optString(e.field)}
 	pe := &zkv1.Expectation{Collection: exp.Collection, Query: exp.Query, Subject: exp.Subject, Field: exp.Field}
 	switch k := optString(e.kind); k {
 	case "":
@@ -77,20 +77,21 @@ func (e expectFlags) parse() (verifier.Expect, *zkv1.Expectation, error) {
 			return exp, nil, err
 		}
 		pe.Threshold = th
-		exp.Threshold = &verifier.Threshold{Which: th.GetAggregate(), Relation: th.GetRelation(), Value: th.GetValue()}
-		if exp.Mode == "" {
-			exp.Mode = verifier.ModeThreshold
+		if exp.Threshold, err = pinnedThreshold(th); err != nil {
+			return exp, nil, err
 		}
+		exp.Mode = verifier.ModeThreshold
 	}
-	switch exp.Mode {
+	switch m := optString(e.mode); m {
 	case "":
-	case verifier.ModeReveal:
-		pe.Mode = zkv1.AggregateMode_AGGREGATE_MODE_REVEAL
-	case verifier.ModeThreshold:
-		pe.Mode = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD
+	case "reveal":
+		exp.Mode = verifier.ModeReveal
+	case "threshold":
+		exp.Mode = verifier.ModeThreshold
 	default:
-		return exp, nil, fmt.Errorf("--mode %q: want reveal or threshold", exp.Mode)
+		return exp, nil, fmt.Errorf("--mode %q: want reveal or threshold", m)
 	}
+	pe.Mode = exp.Mode
 	for _, s := range []struct {
 		flag string
 		text string
@@ -145,7 +146,7 @@ func pinned(exp verifier.Expect) string {
 		name string
 		set  bool
 	}{{"kind", exp.Kind != 0}, {"collection", exp.Collection != ""}, {"query", exp.Query != ""}, {"subject", exp.Subject != ""},
-		{"nonce", exp.Nonce != nil}, {"field", exp.Field != ""}, {"mode", exp.Mode != ""}, {"threshold", exp.Threshold != nil}} {
+		{"nonce", exp.Nonce != nil}, {"field", exp.Field != ""}, {"mode", exp.Mode != 0}, {"threshold", exp.Threshold != nil}} {
 		if x.set {
 			p = append(p, x.name)
 		}
@@ -287,4 +288,17 @@ func report(resp *zkv1.VerifyResponse, exp verifier.Expect, asJSON bool, stdout 
 		return fmt.Errorf("%w: %s check failed: %s", verifier.ErrInvalid, resp.GetFailedCheck(), resp.GetReason())
 	}
 	return nil
+}
+
+// pinnedThreshold is a --threshold in the verifier's typed terms.
+func pinnedThreshold(th *zkv1.AggregateThreshold) (*verifier.Threshold, error) {
+	which, err := records.ParseAggregate(th.GetAggregate())
+	if err != nil {
+		return nil, fmt.Errorf("--threshold: %w", err)
+	}
+	rel, err := records.ParseRelation(th.GetRelation())
+	if err != nil {
+		return nil, fmt.Errorf("--threshold: %w", err)
+	}
+	return &verifier.Threshold{Which: which, Relation: rel, Value: th.GetValue()}, nil
 }
