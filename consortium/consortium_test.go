@@ -306,8 +306,16 @@ func TestFourOrganisations(t *testing.T) {
 	if r, err := admin(2).RegisterParticipant(ctx, bankReq); err != nil || r.GetPending() {
 		t.Fatalf("org3's approval: %v %v", r, err)
 	}
-	if _, err := c.holder(0).SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: "usage-org1", Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT}}}}}); err != nil {
-		t.Fatal(err)
+	// org3's node committed the registration; org1's applies it a block
+	// later at most: the policy names bank once org1 knows it.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(250 * time.Millisecond) {
+		_, err := c.holder(0).SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: "usage-org1", Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT}}}}})
+		if err == nil {
+			break
+		}
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	nonce := make([]byte, 32)
 	nonce[31] = 7
