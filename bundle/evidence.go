@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 
@@ -81,6 +82,14 @@ func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 	} else if err != nil {
 		return err
 	}
+	// The index holds direct key transactions only: a key set since by a
+	// governance proposal (a re-keying by the governors) has none, and the
+	// one found then sets a key that did not sign the anchor. Offline, it
+	// would fail an honest bundle; without it the offline view says the
+	// signature rests on the ledger's word.
+	if key != nil && !e.Tx.SignedBy(keySetBy(key.Tx, coll.Holder), l.Chain().GenesisHash) {
+		key = nil
+	}
 	b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint = anchor.Tx, anchor.LogIndex, anchor.Inclusion, cp
 	gh := st.GenesisHash
 	b.GenesisHash = append([]byte(nil), gh...)
@@ -103,6 +112,17 @@ func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 		if b.HolderKeyTx, err = evidence(key); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// keySetBy is the key tx sets for participant id (nil if it sets none).
+func keySetBy(tx *ledger.Tx, id string) ed25519.PublicKey {
+	if r := tx.Body.GetRegisterParticipant(); r != nil && r.GetId() == id {
+		return r.GetPublicKey()
+	}
+	if r := tx.Body.GetRotateKey(); r != nil && r.GetId() == id {
+		return r.GetPublicKey()
 	}
 	return nil
 }

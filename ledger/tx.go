@@ -166,6 +166,10 @@ func (tx *Tx) verify(key ed25519.PublicKey, genesis [32]byte) bool {
 	return true
 }
 
+// SignedBy says whether key signed tx for the ledger whose genesis hash is
+// genesis.
+func (tx *Tx) SignedBy(key ed25519.PublicKey, genesis [32]byte) bool { return tx.verify(key, genesis) }
+
 // NewTx builds and signs a transaction of kind for sender on chain (a
 // ledger's or its state's Chain).
 func NewTx(chain Chain, sender *Identity, sequence uint64, at time.Time, kind func(*zkv1.TxBody)) (*Tx, error) {
