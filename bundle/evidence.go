@@ -102,6 +102,12 @@ func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 		b.CollectionTxs = append(b.CollectionTxs, ev)
 	}
 	for _, c := range confirms {
+		// Only a confirmation of this very anchor: a stray index entry
+		// (a tampered disk) would otherwise fail an honest bundle offline.
+		ca := c.Tx.Body.GetConfirmAnchor()
+		if ca == nil || !bytes.Equal(ca.GetCollectionId(), b.GetCollectionId()) || ca.GetSequence() != seq || !bytes.Equal(ca.GetRoot(), b.GetRoot()) {
+			continue
+		}
 		ev, err := evidence(c)
 		if err != nil {
 			return err

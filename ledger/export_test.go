@@ -129,3 +129,14 @@ func DropIndexesForTest(dir string, dropVersion bool) error {
 	}
 	return db.Update(func(txn *badger.Txn) error { return txn.Delete(keyIndexVersion) })
 }
+
+// SetIndexVersionForTest writes another index version marker, as a binary
+// with other indexes would have.
+func SetIndexVersionForTest(dir string, v []byte) error {
+	db, err := openDB(dir, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Update(func(txn *badger.Txn) error { return txn.Set(keyIndexVersion, v) })
+}

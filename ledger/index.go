@@ -97,14 +97,21 @@ func checkIndexed(txn *badger.Txn, tx *Tx, idx uint64) error {
 // only adds entries derived from the log, so a crash part way is harmless:
 // the version is set last, and the next open reindexes again.
 func (l *Ledger) reindex() error {
+	var have []byte
 	err := l.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(keyIndexVersion)
+		item, err := txn.Get(keyIndexVersion)
+		if err != nil {
+			return err
+		}
+		have, err = item.ValueCopy(nil)
 		return err
 	})
-	if err == nil {
+	// Indexes of this version are complete; none, or another version's
+	// (a store an older or newer binary wrote blocks to), are rebuilt.
+	if err == nil && bytes.Equal(have, indexVersion) {
 		return nil
 	}
-	if !errors.Is(err, badger.ErrKeyNotFound) {
+	if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 		return err
 	}
 	wb := l.db.NewWriteBatch()

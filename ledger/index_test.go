@@ -76,19 +76,31 @@ func TestIndexLookups(t *testing.T) {
 
 // A store written before the indexes existed gets them on open.
 func TestReindexOnOpen(t *testing.T) {
-	n, reg, joined, rotated, anchored, confirms := indexed(t)
-	n.l.Close()
-	if err := ledger.DropIndexesForTest(n.dir, true); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.Open(n.dir, n.node, ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	checkLookups(t, l, reg, joined, rotated, anchored, confirms)
-	if err := l.Verify(context.Background(), nil); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name   string
+		marker []byte // nil: no marker at all
+	}{{"no version marker", nil}, {"another version's marker", []byte{0}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, reg, joined, rotated, anchored, confirms := indexed(t)
+			n.l.Close()
+			if err := ledger.DropIndexesForTest(n.dir, true); err != nil {
+				t.Fatal(err)
+			}
+			if tc.marker != nil {
+				if err := ledger.SetIndexVersionForTest(n.dir, tc.marker); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := ledger.Open(n.dir, n.node, ledger.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			checkLookups(t, l, reg, joined, rotated, anchored, confirms)
+			if err := l.Verify(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
