@@ -27,10 +27,12 @@ func toConnect(err error) error {
 		return nil
 	case errors.As(err, &ce):
 		return err
+	// The cause of a cancellation is the caller's own: its wrapped text
+	// (which step was running) is not.
 	case errors.Is(err, context.Canceled):
-		return connect.NewError(connect.CodeCanceled, err)
+		return connect.NewError(connect.CodeCanceled, context.Canceled)
 	case errors.Is(err, context.DeadlineExceeded):
-		return connect.NewError(connect.CodeDeadlineExceeded, err)
+		return connect.NewError(connect.CodeDeadlineExceeded, context.DeadlineExceeded)
 	case errors.Is(err, node.ErrInvalidArgument):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, node.ErrNotFound):
