@@ -54,15 +54,10 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	var th *prover.Threshold
 	mode := zkv1.AggregateMode_AGGREGATE_MODE_REVEAL
 	if t := q.Threshold; t != nil {
-		which, err := records.ParseAggregate(t.GetAggregate())
-		if err != nil {
-			return nil, invalid("threshold.aggregate", "%v", err)
+		var err error
+		if th, err = threshold("threshold", t); err != nil {
+			return nil, err
 		}
-		rel, err := records.ParseRelation(t.GetRelation())
-		if err != nil {
-			return nil, invalid("threshold.relation", "%v", err)
-		}
-		th = &prover.Threshold{Which: which, Relation: rel, Value: t.GetValue()}
 		mode = zkv1.AggregateMode_AGGREGATE_MODE_THRESHOLD
 	}
 	if _, ok := n.ledger.State().Collections[collectionKey(coll)]; !ok {
@@ -97,4 +92,17 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 		return nil, err
 	}
 	return &AggregateAnswer{Bundle: pb, Statement: bundle.Statement(pb), Chunks: len(pb.GetAggregate().GetChunks()), Audit: ar}, nil
+}
+
+// threshold reads a request's threshold; field names it in errors.
+func threshold(field string, t *zkv1.AggregateThreshold) (*records.Threshold, error) {
+	which, err := records.ParseAggregate(t.GetAggregate())
+	if err != nil {
+		return nil, invalid(field+".aggregate", "%v", err)
+	}
+	rel, err := records.ParseRelation(t.GetRelation())
+	if err != nil {
+		return nil, invalid(field+".relation", "%v", err)
+	}
+	return &records.Threshold{Which: which, Relation: rel, Value: t.GetValue()}, nil
 }

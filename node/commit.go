@@ -35,12 +35,7 @@ func (n *Node) Commit(ctx context.Context, c Caller, collection string, recs []r
 	if err := checkValues(recs); err != nil {
 		return nil, err
 	}
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
-	if err := n.ownsCollection(c, coll); err != nil {
-		return nil, err
-	}
-	return n.applyAndAnchor(ctx, coll, "committed", func() (*holder.CommitResult, error) {
+	return n.applyAndAnchor(ctx, c, coll, "committed", func() (*holder.CommitResult, error) {
 		return n.store.Commit(ctx, coll, recs, nil)
 	})
 }
@@ -55,20 +50,15 @@ func (n *Node) Update(ctx context.Context, c Caller, collection string, recs []r
 	if err := checkValues(recs); err != nil {
 		return nil, err
 	}
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
-	if err := n.ownsCollection(c, coll); err != nil {
-		return nil, err
-	}
-	for i, r := range recs {
-		if _, err := n.store.Record(ctx, coll, r.Key); err != nil {
-			if errors.Is(err, holder.ErrNotFound) {
-				return nil, errorf(ErrNotFound, "records[%d].key: no such record", i)
+	return n.applyAndAnchor(ctx, c, coll, "updated", func() (*holder.CommitResult, error) {
+		for i, r := range recs {
+			if _, err := n.store.Record(ctx, coll, r.Key); err != nil {
+				if errors.Is(err, holder.ErrNotFound) {
+					return nil, errorf(ErrNotFound, "records[%d].key: no such record", i)
+				}
+				return nil, err
 			}
-			return nil, err
 		}
-	}
-	return n.applyAndAnchor(ctx, coll, "updated", func() (*holder.CommitResult, error) {
 		return n.store.Commit(ctx, coll, recs, nil)
 	})
 }
@@ -79,20 +69,20 @@ func (n *Node) Delete(ctx context.Context, c Caller, collection string, keys []s
 	if len(keys) == 0 {
 		return nil, invalid("keys", "none sent")
 	}
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
-	if err := n.ownsCollection(c, coll); err != nil {
-		return nil, err
-	}
-	return n.applyAndAnchor(ctx, coll, "deleted", func() (*holder.CommitResult, error) {
+	return n.applyAndAnchor(ctx, c, coll, "deleted", func() (*holder.CommitResult, error) {
 		return n.store.Delete(ctx, coll, keys)
 	})
 }
 
-// applyAndAnchor applies a change to the holder store and anchors the new
-// root; the caller holds commitMu. A change applied but not anchored says
-// so: committing again anchors it.
-func (n *Node) applyAndAnchor(ctx context.Context, name, did string, apply func() (*holder.CommitResult, error)) (*Committed, error) {
+// applyAndAnchor applies a change of the caller's collection to the holder
+// store and anchors the new root, all under commitMu. A change applied but
+// not anchored says so: committing again anchors it.
+func (n *Node) applyAndAnchor(ctx context.Context, c Caller, name, did string, apply func() (*holder.CommitResult, error)) (*Committed, error) {
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	if err := n.ownsCollection(c, name); err != nil {
+		return nil, err
+	}
 	res, err := apply()
 	if err != nil {
 		return nil, err

@@ -2,49 +2,28 @@ package node_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/records"
 )
 
-var (
-	keysOnce    sync.Once
-	keyDir      string
-	keysCleanup func()
-	keysErr     error
-)
+// keys is the package's one key directory (linked from ZKSHARE_TEST_KEYS
+// when set).
+var pkgKeys testkeys.Shared
 
-// sharedKeys gives the package one key directory (linked from
-// ZKSHARE_TEST_KEYS when set).
-func sharedKeys(t testing.TB) string {
-	t.Helper()
-	keysOnce.Do(func() {
-		logging.QuietGnark(slog.New(slog.DiscardHandler))
-		keyDir, keysCleanup, keysErr = testkeys.Dir(context.Background())
-	})
-	if keysErr != nil {
-		t.Fatal(keysErr)
-	}
-	return keyDir
-}
+func sharedKeys(t testing.TB) string { return pkgKeys.Dir(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if keysCleanup != nil {
-		keysCleanup()
-	}
+	pkgKeys.Cleanup()
 	os.Exit(code)
 }
 

@@ -101,15 +101,11 @@ func expectation(pe *zkv1.Expectation, nonce []byte, subject string) (verifier.E
 		if len(t.GetValue()) > MaxValueBytes {
 			return exp, invalid("expect.threshold.value", "too long")
 		}
-		which, err := records.ParseAggregate(t.GetAggregate())
+		th, err := threshold("expect.threshold", t)
 		if err != nil {
-			return exp, invalid("expect.threshold.aggregate", "%v", err)
+			return exp, err
 		}
-		rel, err := records.ParseRelation(t.GetRelation())
-		if err != nil {
-			return exp, invalid("expect.threshold.relation", "%v", err)
-		}
-		exp.Threshold = &verifier.Threshold{Which: which, Relation: rel, Value: t.GetValue()}
+		exp.Threshold = th
 	}
 	var err error
 	if exp.QueryHash, err = scalar("expect.query_hash", pe.GetQueryHash()); err != nil {

@@ -22,11 +22,7 @@ import (
 // Threshold asks for one bit instead of the aggregates: whether Which
 // stands in Relation to Value, a value of the field as a person writes it
 // ("8.0", "12000").
-type Threshold struct {
-	Which    records.Aggregate
-	Relation records.Relation
-	Value    string
-}
+type Threshold = records.Threshold
 
 // AggregateRequest asks for an aggregate of one field over every live
 // record of a collection that satisfies a query.

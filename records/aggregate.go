@@ -196,3 +196,25 @@ func (f *Field) ThresholdValue(which Aggregate, text string) (*big.Int, error) {
 	}
 	return nil, fmt.Errorf("%v: want count, sum, min or max", which)
 }
+
+// Threshold is an aggregate compared with a value: "max <= 8.0" is
+// {Which: AggMax, Relation: RelLE, Value: "8.0"}, Value in the field's
+// terms (Field.ThresholdValue puts it in the circuit's).
+type Threshold struct {
+	Which    Aggregate
+	Relation Relation
+	Value    string
+}
+
+// ParseThreshold reads a threshold's text parts.
+func ParseThreshold(which, relation, value string) (*Threshold, error) {
+	w, err := ParseAggregate(which)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ParseRelation(relation)
+	if err != nil {
+		return nil, err
+	}
+	return &Threshold{Which: w, Relation: r, Value: value}, nil
+}

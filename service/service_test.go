@@ -23,7 +23,6 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
-	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/prover"
@@ -33,31 +32,15 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-var (
-	keysOnce    sync.Once
-	keyDir      string
-	keysCleanup func()
-	keysErr     error
-)
+// keys is the package's one key directory (linked from ZKSHARE_TEST_KEYS
+// when set).
+var pkgKeys testkeys.Shared
 
-// sharedKeys runs the (slow) dev key setup once for the package.
-func sharedKeys(t testing.TB) string {
-	t.Helper()
-	keysOnce.Do(func() {
-		logging.QuietGnark(slog.New(slog.DiscardHandler))
-		keyDir, keysCleanup, keysErr = testkeys.Dir(context.Background())
-	})
-	if keysErr != nil {
-		t.Fatal(keysErr)
-	}
-	return keyDir
-}
+func sharedKeys(t testing.TB) string { return pkgKeys.Dir(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if keysCleanup != nil {
-		keysCleanup()
-	}
+	pkgKeys.Cleanup()
 	os.Exit(code)
 }
 

@@ -21,11 +21,7 @@ const (
 // Threshold is an aggregate threshold as asked: "max <= 8.0" is
 // {Which: records.AggMax, Relation: records.RelLE, Value: "8.0"}, Value in
 // the field's terms (compared in the circuit's, so "8" and "8.0" agree).
-type Threshold struct {
-	Which    records.Aggregate
-	Relation records.Relation
-	Value    string
-}
+type Threshold = records.Threshold
 
 // Expect is what the verifier itself knows and wants checked: the question
 // it asked. A holder that answers another question (an exists bundle for a
@@ -133,16 +129,12 @@ func (e *Expect) nonce(raw []byte, pass func(Check)) (fr.Element, Check, string)
 // thresholdOf reads a threshold's text: its aggregate, relation and value
 // in the circuit's terms.
 func thresholdOf(f *records.Field, which, relation, value string) (records.Aggregate, records.Relation, *big.Int, error) {
-	w, err := records.ParseAggregate(which)
+	t, err := records.ParseThreshold(which, relation, value)
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	r, err := records.ParseRelation(relation)
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	v, err := f.ThresholdValue(w, value)
-	return w, r, v, err
+	v, err := f.ThresholdValue(t.Which, t.Value)
+	return t.Which, t.Relation, v, err
 }
 
 // modeName is a mode in words, as --mode spells it.

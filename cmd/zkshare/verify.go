@@ -292,13 +292,9 @@ func report(resp *zkv1.VerifyResponse, exp verifier.Expect, asJSON bool, stdout 
 
 // pinnedThreshold is a --threshold in the verifier's typed terms.
 func pinnedThreshold(th *zkv1.AggregateThreshold) (*verifier.Threshold, error) {
-	which, err := records.ParseAggregate(th.GetAggregate())
+	t, err := records.ParseThreshold(th.GetAggregate(), th.GetRelation(), th.GetValue())
 	if err != nil {
 		return nil, fmt.Errorf("--threshold: %w", err)
 	}
-	rel, err := records.ParseRelation(th.GetRelation())
-	if err != nil {
-		return nil, fmt.Errorf("--threshold: %w", err)
-	}
-	return &verifier.Threshold{Which: which, Relation: rel, Value: th.GetValue()}, nil
+	return t, nil
 }
