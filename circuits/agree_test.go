@@ -23,7 +23,7 @@ func (c *agreeCircuit) Define(api frontend.API) error {
 	g := newGadget(api)
 	leaf := g.leaf(c.SchemaID, c.Record.Key, c.Record.Salt, c.Record.Values[:])
 	api.AssertIsEqual(leaf, c.Leaf)
-	api.AssertIsEqual(g.root(leaf, c.Record.Index, c.Record.Siblings[:]), c.Root)
+	api.AssertIsEqual(g.walk(leaf, g.keyBits(c.Record.Key), c.Record.Depth, c.Record.Siblings[:]), c.Root)
 	api.AssertIsEqual(g.sponge(keyWidth, tagKey, []frontend.Variable{c.SchemaID, c.Record.Key, c.Nonce, c.Blind}), c.KeyCommitment)
 	return nil
 }
@@ -46,9 +46,9 @@ func recordFrom(seed []byte) (fr.Element, Record) {
 		v.Lsh(v, uint(word(i+100)%63))
 		r.Values[i].SetBigInt(v)
 	}
-	r.Key.SetUint64(word(20))
+	r.Key = Digest("zkshare/key/v1", seed, 248)
 	r.Salt.SetUint64(word(21))
-	r.Index = word(22) & (1<<Depth - 1)
+	r.Depth = int(word(22) % (Depth + 1))
 	for i := range r.Siblings {
 		r.Siblings[i].SetUint64(word(30 + i))
 	}
@@ -63,14 +63,24 @@ func checkAgreement(t *testing.T, seed []byte) {
 	nonce.SetUint64(uint64(len(seed)))
 	blind.Mul(&r.Salt, &r.Key)
 	leaf := r.Leaf(schema)
-	a := &agreeCircuit{Leaf: leaf, Root: Root(leaf, r.Index, &r.Siblings), KeyCommitment: KeyCommitment(schema, r.Key, nonce, blind),
+	root, err := TrieRoot(leaf, KeyPath(r.Key), r.Depth, &r.Siblings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agreeCircuit{Leaf: leaf, Root: root, KeyCommitment: KeyCommitment(schema, r.Key, nonce, blind),
 		SchemaID: schema, Nonce: nonce, Blind: blind, Record: r.vars()}
 	if err := test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()); err != nil {
 		t.Fatalf("native and in-circuit hashing disagree: %v", err)
 	}
-	a.Root = Root(leaf, r.Index^1, &r.Siblings)
+	if r.Depth > 0 {
+		a.Root, _ = TrieRoot(leaf, KeyPath(r.Key)^1<<(Depth-r.Depth), r.Depth, &r.Siblings)
+		if test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()) == nil {
+			t.Fatal("a root for another key path was accepted")
+		}
+	}
+	a.Root, _ = TrieRoot(leaf, KeyPath(r.Key), (r.Depth+1)%(Depth+1), &r.Siblings)
 	if test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()) == nil {
-		t.Fatal("a root for another position was accepted")
+		t.Fatal("a root for another depth was accepted")
 	}
 }
 

@@ -32,24 +32,39 @@ func str(s string) fr.Element {
 
 func newFixture(t testing.TB, rows [][4]fr.Element) *fixture {
 	f := &fixture{schema: el(77), collection: el(1001), nonce: el(555), blind: el(0xb11d), store: tree.NewMemory()}
-	leaves := make([]fr.Element, len(rows))
+	var ch []tree.Change
 	for i, row := range rows {
-		r := circuits.Record{Key: circuits.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i)), Index: uint64(i)}
+		r := circuits.Record{Key: circuits.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i))}
 		copy(r.Values[:], row[:])
 		f.records = append(f.records, r)
-		leaves[i] = r.Leaf(f.schema)
+		ch = append(ch, tree.Change{Path: circuits.KeyPath(r.Key), Leaf: r.Leaf(f.schema)})
 	}
-	if _, err := tree.Build(context.Background(), f.store, 0, leaves, nil); err != nil {
+	if _, err := tree.Apply(context.Background(), f.store, ch); err != nil {
 		t.Fatal(err)
 	}
 	for i := range f.records {
-		p, err := tree.Path(f.store, uint64(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.records[i].Siblings = p
+		f.prove(t, &f.records[i])
 	}
 	return f
+}
+
+// prove fills in a record's depth and siblings from the fixture's tree.
+func (f *fixture) prove(t testing.TB, r *circuits.Record) {
+	t.Helper()
+	p, err := tree.Prove(f.store, circuits.KeyPath(r.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Depth, r.Siblings = p.Depth, p.Siblings
+}
+
+// set commits a record (a new version when its key is present).
+func (f *fixture) set(t testing.TB, r *circuits.Record) {
+	t.Helper()
+	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Op: tree.Update, Path: circuits.KeyPath(r.Key), Leaf: r.Leaf(f.schema)}}); err != nil {
+		t.Fatal(err)
+	}
+	f.prove(t, r)
 }
 
 func (f *fixture) root() fr.Element { r, _ := tree.Root(f.store); return r }
@@ -158,7 +173,9 @@ func TestSubjectNegative(t *testing.T) {
 		"other query, same hash": func(a *circuits.Subject) {
 			a.Query.Bounds[0][1] = 30001
 		},
-		"wrong position": func(a *circuits.Subject) { a.Record.Index = 3 },
+		"wrong depth":    func(a *circuits.Subject) { a.Record.Depth = 3 },
+		"depth too deep": func(a *circuits.Subject) { a.Record.Depth = circuits.Depth + 1 },
+		"negative depth": func(a *circuits.Subject) { a.Record.Depth = -1 },
 	}
 	for name, tamper := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -174,19 +191,21 @@ func TestSubjectNegative(t *testing.T) {
 func TestSupersededVersion(t *testing.T) {
 	f := newFixture(t, rows)
 	old := f.records[2]
-	// The holder updates record 2: new value, new salt, same position.
+	// The holder updates record 2: new value, new salt, same key.
 	upd := old
 	upd.Values[0] = el(40000)
 	upd.Salt = el(123456)
-	if err := tree.Set(f.store, 2, upd.Leaf(f.schema)); err != nil {
-		t.Fatal(err)
-	}
+	f.set(t, &upd)
 	q := query(f, rng(0, 16, 0, 30000))
 	// A prover holding the old version and its old path cannot reach the new root.
 	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &old); err == nil {
 		t.Fatal("native witness built from a superseded version")
 	}
-	a, _, err := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, f.blind, q, &old)
+	oldRoot, err := old.Root(f.schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := circuits.SubjectAssignment(f.collection, oldRoot, f.nonce, f.blind, q, &old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +214,61 @@ func TestSupersededVersion(t *testing.T) {
 		t.Fatal("superseded version proven against the new root")
 	}
 	// Even with the fresh path, the old leaf is not in the tree.
-	old.Siblings, _ = tree.Path(f.store, 2)
-	a2, _, _ := circuits.SubjectAssignment(f.collection, circuits.Root(old.Leaf(f.schema), 2, &old.Siblings), f.nonce, f.blind, q, &old)
+	f.prove(t, &old)
+	r2, _ := old.Root(f.schema)
+	a2, _, _ := circuits.SubjectAssignment(f.collection, r2, f.nonce, f.blind, q, &old)
 	a2.Root = f.root()
 	if test.IsSolved(&circuits.Subject{}, a2, ecc.BN254.ScalarField()) == nil {
 		t.Fatal("superseded version with fresh siblings proven")
+	}
+}
+
+// TestEquivocation: a holder that puts a second leaf with key K into the
+// tree, at a place that is not K's, cannot prove anything about it: the
+// subject circuit walks K's own path, so only the leaf there answers.
+func TestEquivocation(t *testing.T) {
+	f := newFixture(t, rows)
+	honest := f.records[2]
+	// A second version of key 2, hidden at the place of another key path.
+	twin := honest
+	twin.Values[0] = el(40000)
+	twin.Salt = el(31337)
+	fake := circuits.KeyPath(honest.Key) ^ 1<<40
+	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Path: fake, Leaf: twin.Leaf(f.schema)}}); err != nil {
+		t.Fatal(err)
+	}
+	q := query(f, rng(0, 16, 0, 30000))
+	f.prove(t, &honest)
+	if _, ok, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &honest); err != nil || !ok {
+		t.Fatalf("the honest record: ok %v, %v", ok, err)
+	}
+	// The twin's path to the root exists, but at the fake key path.
+	p, err := tree.Prove(f.store, fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin.Depth, twin.Siblings = p.Depth, p.Siblings
+	if _, _, err := circuits.SubjectAssignment(f.collection, f.root(), f.nonce, f.blind, q, &twin); err == nil {
+		t.Fatal("native witness for the hidden twin")
+	}
+	// In circuit: the twin's siblings and depth from the fake place, walked
+	// by its key's own bits, lead elsewhere.
+	wrong, _ := twin.Root(f.schema)
+	a, _, err := circuits.SubjectAssignment(f.collection, wrong, f.nonce, f.blind, q, &twin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Root = f.root()
+	if test.IsSolved(&circuits.Subject{}, a, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("the hidden twin answered for key 2")
+	}
+	// And the key is not provably absent either.
+	abs, err := tree.Prove(f.store, circuits.KeyPath(honest.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if abs.End.Kind != tree.Leaf {
+		t.Fatal("key 2's walk does not end on its leaf")
 	}
 }
 
@@ -329,4 +398,170 @@ func TestProveVerify(t *testing.T) {
 	assert.CheckCircuit(&circuits.Exists{},
 		test.WithValidAssignment(e), test.WithInvalidAssignment(eBad),
 		test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16), test.NoFuzzing(), test.NoSerializationChecks())
+}
+
+func absence(t *testing.T, f *fixture, key fr.Element) *circuits.Absence {
+	t.Helper()
+	p, err := tree.Prove(f.store, circuits.KeyPath(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &circuits.Absence{Key: key, Depth: p.Depth, Siblings: p.Siblings}
+	if p.End.Kind == tree.Leaf {
+		for i := range f.records {
+			if circuits.KeyPath(f.records[i].Key) == p.End.Path {
+				r := &f.records[i]
+				in := circuits.LeafInput(f.schema, r.Key, r.Salt, &r.Values)
+				a.Other = &in
+			}
+		}
+	}
+	return a
+}
+
+func TestAbsent(t *testing.T) {
+	f := newFixture(t, rows)
+	missing := circuits.Digest("zkshare/key/v1", []byte("nobody"), 248)
+	a, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, absence(t, f, missing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assert := test.NewAssert(t)
+	assert.CheckCircuit(&circuits.Absent{}, test.WithValidAssignment(a), test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16), test.NoFuzzing(), test.NoSerializationChecks())
+
+	// A key whose walk ends on another key's leaf, and one on an empty slot.
+	var onLeaf, onEmpty bool
+	for i := range 200 {
+		k := circuits.Digest("zkshare/key/v1", []byte{byte(i), 0xee}, 248)
+		ab := absence(t, f, k)
+		onLeaf, onEmpty = onLeaf || ab.Other != nil, onEmpty || ab.Other == nil
+		w, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, ab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := test.IsSolved(&circuits.Absent{}, w, ecc.BN254.ScalarField()); err != nil {
+			t.Fatalf("absent key %d: %v", i, err)
+		}
+	}
+	// Keys that share a long prefix with a record leave chain nodes with
+	// an empty side: search for one whose walk ends there.
+	for i := 0; !onEmpty && i < 1<<16; i++ {
+		k := circuits.Digest("zkshare/key/v1", []byte{byte(i), byte(i >> 8), 1}, 248)
+		if circuits.KeyPath(k)>>58 != circuits.KeyPath(f.records[0].Key)>>58 {
+			continue
+		}
+		if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Path: circuits.KeyPath(k), Leaf: el(uint64(i))}}); err != nil {
+			t.Fatal(err)
+		}
+		f.records = append(f.records, circuits.Record{Key: k})
+		for j := range 200 {
+			probe := circuits.Digest("zkshare/key/v1", []byte{byte(j), 0xef}, 248)
+			ab := absence(t, f, probe)
+			if ab.Other == nil && ab.Depth > 0 {
+				onEmpty = true
+				w, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, ab)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := test.IsSolved(&circuits.Absent{}, w, ecc.BN254.ScalarField()); err != nil {
+					t.Fatalf("absent on an empty slot: %v", err)
+				}
+				break
+			}
+		}
+		break
+	}
+	if !onLeaf || !onEmpty {
+		t.Fatalf("walks ending on a leaf %v, on an empty slot %v: want both", onLeaf, onEmpty)
+	}
+	// The empty collection: the root itself is the empty slot.
+	w0, err := circuits.AbsentAssignment(f.collection, fr.Element{}, f.nonce, f.blind, &circuits.Absence{Key: missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := test.IsSolved(&circuits.Absent{}, w0, ecc.BN254.ScalarField()); err != nil {
+		t.Fatalf("absent from an empty collection: %v", err)
+	}
+	f = newFixture(t, rows)
+
+	present := f.records[1]
+	valid := func() *circuits.Absent {
+		w, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, absence(t, f, missing))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	cases := map[string]func(w *circuits.Absent){
+		"wrong root":       func(w *circuits.Absent) { w.Root = el(1) },
+		"other nonce":      func(w *circuits.Absent) { w.Nonce = el(556) },
+		"other collection": func(w *circuits.Absent) { w.CollectionID = el(1002) },
+		"key swapped under the commitment": func(w *circuits.Absent) {
+			w.Key = present.Key
+		},
+		"commitment of a present key": func(w *circuits.Absent) {
+			w.KeyCommitment = circuits.KeyCommitment(f.collection, present.Key, f.nonce, f.blind)
+		},
+		"wrong depth": func(w *circuits.Absent) { w.Depth = 1 },
+		"empty flag not boolean": func(w *circuits.Absent) { w.Empty = 2 },
+	}
+	for name, tamper := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := valid()
+			tamper(w)
+			if test.IsSolved(&circuits.Absent{}, w, ecc.BN254.ScalarField()) == nil {
+				t.Fatal("tampered witness solved")
+			}
+		})
+	}
+
+	// A present key cannot be proven absent: natively refused, and in
+	// circuit its own leaf (claimed as "another key's") or an empty slot
+	// claimed at its place do not solve.
+	ab := absence(t, f, present.Key)
+	if _, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, ab); err == nil {
+		t.Fatal("native absence witness for a present key")
+	}
+	w := valid()
+	w.Key, w.KeyCommitment = present.Key, circuits.KeyCommitment(f.collection, present.Key, f.nonce, f.blind)
+	w.Depth = ab.Depth
+	for i := range ab.Siblings {
+		w.Siblings[i] = ab.Siblings[i]
+	}
+	in := circuits.LeafInput(f.schema, present.Key, present.Salt, &present.Values)
+	w.Empty = 0
+	for i := range in {
+		w.Other[i] = in[i]
+	}
+	if test.IsSolved(&circuits.Absent{}, w, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("a present key proven absent with its own leaf")
+	}
+	w.Empty = 1
+	if test.IsSolved(&circuits.Absent{}, w, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("a present key proven absent by an empty slot at its place")
+	}
+	// An inner node claimed as the end of the walk: stop one level early.
+	if ab.Depth > 0 {
+		w.Depth = ab.Depth - 1
+		if test.IsSolved(&circuits.Absent{}, w, ecc.BN254.ScalarField()) == nil {
+			t.Fatal("a present key proven absent above its leaf")
+		}
+	}
+}
+
+// TestDeletedKeyAbsent: a deleted key is provably absent under the new root.
+func TestDeletedKeyAbsent(t *testing.T) {
+	f := newFixture(t, rows)
+	gone := f.records[0]
+	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Op: tree.Delete, Path: circuits.KeyPath(gone.Key)}}); err != nil {
+		t.Fatal(err)
+	}
+	f.records = f.records[1:]
+	w, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, absence(t, f, gone.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := test.IsSolved(&circuits.Absent{}, w, ecc.BN254.ScalarField()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestConstraintCount(t *testing.T) {
-	for name, c := range map[string]frontend.Circuit{"subject": &Subject{}, "exists": &Exists{}} {
+	for name, c := range map[string]frontend.Circuit{"subject": &Subject{}, "exists": &Exists{}, "absent": &Absent{}} {
 		cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, c)
 		if err != nil {
 			t.Fatal(err)

@@ -101,19 +101,6 @@ func (g *gadget) leaf(schemaID, key, salt frontend.Variable, values []frontend.V
 	return g.sponge(leafWidth, tagLeaf, in)
 }
 
-// root mirrors Root; index is decomposed to Depth bits, so it is in range.
-func (g *gadget) root(leaf, index frontend.Variable, siblings []frontend.Variable) frontend.Variable {
-	bits := g.api.ToBinary(index, Depth)
-	cur := leaf
-	for h := 0; h < Depth; h++ {
-		// left = bit ? sibling : cur; right = the other one.
-		left := g.api.Select(bits[h], siblings[h], cur)
-		right := g.api.Sub(g.api.Add(cur, siblings[h]), left)
-		cur = g.node(h, left, right)
-	}
-	return cur
-}
-
 // lessOrEqual returns 1 if a <= b, else 0, for a and b known to be below
 // 2^64: the hint's bit selects which difference must lie in [0, 2^64).
 func (g *gadget) lessOrEqual(a, b frontend.Variable) frontend.Variable {
@@ -239,4 +226,38 @@ func (g *gadget) assertNeutralFrom(bits []frontend.Variable, n int) {
 		g.api.AssertIsEqual(hb[4], 0)
 		g.api.AssertIsEqual(hb[5], 0)
 	}
+}
+
+// keyBits decomposes a 248-bit key digest, so its path bits are the ones
+// the digest has (a smaller decomposition could wrap around the field).
+func (g *gadget) keyBits(key frontend.Variable) []frontend.Variable {
+	return g.api.ToBinary(key, keyDigestBits)
+}
+
+// keyDigestBits is the width of key digests (records.KeyDigest).
+const keyDigestBits = 248
+
+// walk mirrors TrieRoot: the root above end, which sits at depth on the
+// walk of the key whose bits are given. depth is checked to lie in
+// 0..Depth: exactly one of depth == 0..Depth holds.
+func (g *gadget) walk(end frontend.Variable, keyBits []frontend.Variable, depth frontend.Variable, siblings []frontend.Variable) frontend.Variable {
+	api := g.api
+	// above[d] is 1 for d < depth: the nodes hashed on the way up.
+	above := make([]frontend.Variable, Depth)
+	var seen frontend.Variable = 0 // 1 once d >= depth
+	for d := 0; d <= Depth; d++ {
+		seen = api.Add(seen, api.IsZero(api.Sub(depth, d)))
+		if d < Depth {
+			above[d] = api.Sub(1, seen)
+		}
+	}
+	api.AssertIsEqual(seen, 1)
+	cur := end
+	for d := Depth - 1; d >= 0; d-- {
+		bit := keyBits[keyDigestBits-1-d]
+		left := api.Select(bit, siblings[d], cur)
+		right := api.Sub(api.Add(cur, siblings[d]), left)
+		cur = api.Select(above[d], g.node(d, left, right), cur)
+	}
+	return cur
 }

@@ -127,16 +127,6 @@ func Node(level int, left, right fr.Element) fr.Element {
 	return Compress(l, right)
 }
 
-// ZeroHashes returns the roots of empty subtrees: ZeroHashes()[h] is the
-// root of an empty subtree of height h; an empty leaf is 0.
-var ZeroHashes = sync.OnceValue(func() [Depth + 1]fr.Element {
-	var z [Depth + 1]fr.Element
-	for h := 0; h < Depth; h++ {
-		z[h+1] = Node(h, z[h], z[h])
-	}
-	return z
-})
-
 var twoTo126 = func() fr.Element {
 	var e fr.Element
 	e.SetBigInt(new(big.Int).Lsh(big.NewInt(1), SlotBits))
@@ -146,14 +136,19 @@ var twoTo126 = func() fr.Element {
 // Leaf is the record commitment: a width-12 sponge over the schema id, the
 // key digest, the salt and the values packed two per element.
 func Leaf(schemaID, key, salt fr.Element, values *[MaxFields]fr.Element) fr.Element {
-	in := make([]fr.Element, 0, 3+MaxFields/2)
-	in = append(in, schemaID, key, salt)
+	in := LeafInput(schemaID, key, salt, values)
+	return Sponge(leafWidth, tagLeaf, in[:])
+}
+
+// LeafInput is a leaf's sponge input: schema id, key digest, salt and the
+// values packed two per element.
+func LeafInput(schemaID, key, salt fr.Element, values *[MaxFields]fr.Element) [leafInputs]fr.Element {
+	var in [leafInputs]fr.Element
+	in[0], in[1], in[2] = schemaID, key, salt
 	for j := 0; j < MaxFields; j += 2 {
-		var p fr.Element
-		p.Mul(&values[j+1], &twoTo126).Add(&p, &values[j])
-		in = append(in, p)
+		in[3+j/2].Mul(&values[j+1], &twoTo126).Add(&in[3+j/2], &values[j])
 	}
-	return Sponge(leafWidth, tagLeaf, in)
+	return in
 }
 
 // KeyCommitment binds a subject's key digest to a collection, a verifier
@@ -165,19 +160,6 @@ func Leaf(schemaID, key, salt fr.Element, values *[MaxFields]fr.Element) fr.Elem
 // two bundles about one subject cannot be linked.
 func KeyCommitment(collection, key, nonce, blind fr.Element) fr.Element {
 	return Sponge(keyWidth, tagKey, []fr.Element{collection, key, nonce, blind})
-}
-
-// Root recomputes a root from a leaf, its position and its siblings.
-func Root(leaf fr.Element, index uint64, siblings *[Depth]fr.Element) fr.Element {
-	cur := leaf
-	for h := 0; h < Depth; h++ {
-		if index>>h&1 == 0 {
-			cur = Node(h, cur, siblings[h])
-		} else {
-			cur = Node(h, siblings[h], cur)
-		}
-	}
-	return cur
 }
 
 // PartialCommitment hides one chunk's partial aggregate behind a random

@@ -19,8 +19,11 @@ const (
 	// PoolSize is the number of equality constants (==, !=, in, not in)
 	// that one query may use across all of its clauses.
 	PoolSize = 16
-	// Depth is the depth of the collection tree (2^Depth leaves).
-	Depth = 32
+	// Depth is the deepest a leaf of the collection tree can sit: the
+	// number of key-path bits (tree.go). Two keys whose paths agree on all
+	// Depth bits cannot share a collection (for a million keys, a chance
+	// of about 2^-25).
+	Depth = 64
 	// SlotBits bounds every value slot: numbers are at most 64 bits wide and
 	// strings are 124-bit digests, so two slots pack into one field element.
 	SlotBits = 126

@@ -42,10 +42,60 @@ func columnKey(name string, chunk uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte("a/"+name+"/"), chunk)
 }
 
-// columnEntry is the subtree node a chunk's commitment was made for, its
-// salt and the commitment: the node changes whenever a record of the chunk
-// does (every version has a fresh salt), which marks the entry stale.
+// columnEntry is the chunk generation a chunk's commitment was made for,
+// its salt and the commitment: every write to a record of the chunk gives
+// the chunk a fresh generation (touch), which marks the entry stale.
 const columnEntrySize = 3 * 32
+
+// generationKey is where a chunk's generation lives: g/<name>/<chunk>.
+func generationKey(name string, chunk uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("g/"+name+"/"), chunk)
+}
+
+// columnRows is the number of rows per column chunk: the basis's, or the
+// aggregate circuit's shape before a basis is set.
+func (s *Store) columnRows() uint64 {
+	if s.basis != nil {
+		return uint64(s.basis.Rows())
+	}
+	return circuits.AggChunkRows
+}
+
+// touch gives the chunks of the given row positions fresh generations,
+// inside the transaction that changes their records.
+func (s *Store) touch(txn *badger.Txn, name string, pos []uint64) error {
+	seen := map[uint64]bool{}
+	for _, p := range pos {
+		chunk := p / s.columnRows()
+		if seen[chunk] {
+			continue
+		}
+		seen[chunk] = true
+		var g [1]fr.Element
+		if err := freshSalts(g[:]); err != nil {
+			return err
+		}
+		b := g[0].Bytes()
+		if err := txn.Set(generationKey(name, chunk), b[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// generation reads a chunk's generation: zero for a chunk never written.
+func generation(txn *badger.Txn, name string, chunk uint64) (fr.Element, error) {
+	var g fr.Element
+	item, err := txn.Get(generationKey(name, chunk))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return g, nil
+	}
+	if err != nil {
+		return g, err
+	}
+	err = item.Value(func(v []byte) error { return g.SetBytesCanonical(v) })
+	return g, err
+}
 
 // Columns returns the collection's column commitments, first bringing up to
 // date those of chunks whose records changed since (each with a fresh salt,
@@ -74,7 +124,6 @@ func (s *Store) columns(ctx context.Context, name string, allRows bool) (*Collec
 		return nil, nil, nil, ErrNoColumns
 	}
 	rows := s.basis.Rows()
-	level := bits.TrailingZeros(uint(rows))
 	c, err := s.Collection(name)
 	if err != nil {
 		return nil, nil, nil, err
@@ -94,7 +143,7 @@ func (s *Store) columns(ctx context.Context, name string, allRows bool) (*Collec
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if nodes[i], err = tree.Node(tn, level, i); err != nil {
+			if nodes[i], err = generation(txn, name, i); err != nil {
 				return err
 			}
 			ok, err := readColumn(txn, name, i, nodes[i], &out.Salts[i], &out.Commitments[i])
@@ -131,7 +180,7 @@ func (s *Store) columns(ctx context.Context, name string, allRows bool) (*Collec
 }
 
 // readColumn reads chunk i's stored commitment into salt and d; it reports
-// false when there is none or it was made for another subtree node.
+// false when there is none or it was made for another generation.
 func readColumn(txn *badger.Txn, name string, i uint64, node fr.Element, salt *fr.Element, d *bn254.G1Affine) (bool, error) {
 	item, err := txn.Get(columnKey(name, i))
 	if errors.Is(err, badger.ErrKeyNotFound) {

@@ -51,12 +51,6 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 		return nil, err
 	}
 
-	// Checked up front against the whole batch, so no prefix is written
-	// before an overflow is found.
-	if c.Next+uint64(len(recs)) > 1<<circuits.Depth {
-		return nil, fmt.Errorf("collection %s: %d more records could overflow its depth-%d tree", name, len(recs), circuits.Depth)
-	}
-
 	// A producer looks up, salts and hashes chunk k+1 while chunk k is
 	// written. Existing keys keep their positions, new keys take the next
 	// ones in batch order.
@@ -66,6 +60,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 	appended := make([]bool, len(recs))
 	salts := make([]fr.Element, len(recs))
 	leaves := make([]fr.Element, len(recs))
+	paths := make([]uint64, len(recs))
 	schemaID := schema.ID()
 	type span struct{ lo, hi int }
 	hashed := make(chan span, 1)
@@ -108,6 +103,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 			tree.Parallel(hi-lo, func(j int) {
 				i := lo + j
 				leaves[i] = circuits.Leaf(schemaID, encoded[i].Key, salts[i], &encoded[i].Slots)
+				paths[i] = circuits.KeyPath(encoded[i].Key)
 			})
 			select {
 			case hashed <- span{lo, hi}:
@@ -126,7 +122,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 		for lo := sp.lo; lo < sp.hi; {
 			hi := sp.hi
 			for {
-				b := batch{name: name, recs: recs, pos: pos, versions: versions, appended: appended, salts: salts, leaves: leaves, lo: lo, hi: hi}
+				b := batch{name: name, recs: recs, pos: pos, versions: versions, appended: appended, salts: salts, leaves: leaves, paths: paths, lo: lo, hi: hi}
 				err := s.apply(ctx, c, &b, res)
 				if err == nil {
 					break
@@ -165,6 +161,7 @@ type batch struct {
 	appended []bool
 	salts    []fr.Element
 	leaves   []fr.Element
+	paths    []uint64
 	lo, hi   int
 }
 
@@ -177,30 +174,27 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	ns := newNodes(b.name, txn)
-	var newLeaves []fr.Element
-	var upIdx []uint64
-	var upLeaves []fr.Element
+	changes := make([]tree.Change, 0, b.hi-b.lo)
+	added := 0
 	for i := b.lo; i < b.hi; i++ {
+		op := tree.Update
 		if b.appended[i] {
-			newLeaves = append(newLeaves, b.leaves[i])
-		} else {
-			upIdx = append(upIdx, b.pos[i])
-			upLeaves = append(upLeaves, b.leaves[i])
+			op = tree.Insert
+			added++
 		}
+		changes = append(changes, tree.Change{Op: op, Path: b.paths[i], Leaf: b.leaves[i], Ref: b.recs[i].Key})
 	}
-	if len(newLeaves) > 0 {
-		if _, err := tree.Build(ctx, ns, c.Next, newLeaves, nil); err != nil {
-			return err
-		}
+	root, err := tree.Apply(ctx, ns, changes)
+	if errors.Is(err, tree.ErrPathCollision) {
+		return fmt.Errorf("collection %s: a new key %w", b.name, ErrKeyPathCollision)
 	}
-	if err := tree.SetMany(ns, upIdx, upLeaves); err != nil {
-		return err
-	}
-	root, err := tree.Root(ns)
 	if err != nil {
 		return err
 	}
 	if err := ns.flush(); err != nil {
+		return err
+	}
+	if err := s.touch(txn, b.name, b.pos[b.lo:b.hi]); err != nil {
 		return err
 	}
 	var buf []byte
@@ -212,8 +206,8 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 		}
 	}
 	next := *c
-	next.Next += uint64(len(newLeaves))
-	next.Count += uint64(len(newLeaves))
+	next.Next += uint64(added)
+	next.Count += uint64(added)
 	next.Root = records.ElementHex(root)
 	meta, err := json.Marshal(&next)
 	if err != nil {
@@ -226,8 +220,8 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 		return fmt.Errorf("collection %s: commit records: %w", b.name, err)
 	}
 	*c = next
-	res.Inserted += len(newLeaves)
-	res.Updated += len(upIdx)
+	res.Inserted += added
+	res.Updated += b.hi - b.lo - added
 	res.Root = root
 	return nil
 }
@@ -244,6 +238,7 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	seen := map[string]bool{}
+	changes := make([]tree.Change, len(keys))
 	pos := make([]uint64, len(keys))
 	for i, k := range keys {
 		e, err := lookup(txn, name, k)
@@ -255,19 +250,20 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 		}
 		seen[k] = true
 		pos[i] = e.Pos
+		changes[i] = tree.Change{Op: tree.Delete, Path: circuits.KeyPath(records.KeyDigest(k))}
 		if err := txn.Delete(keyKey(name, k)); err != nil {
 			return nil, err
 		}
 	}
 	ns := newNodes(name, txn)
-	if err := tree.SetMany(ns, pos, make([]fr.Element, len(pos))); err != nil {
-		return nil, err
-	}
-	root, err := tree.Root(ns)
+	root, err := tree.Apply(ctx, ns, changes)
 	if err != nil {
 		return nil, err
 	}
 	if err := ns.flush(); err != nil {
+		return nil, err
+	}
+	if err := s.touch(txn, name, pos); err != nil {
 		return nil, err
 	}
 	c.Count -= uint64(len(keys))
@@ -338,15 +334,70 @@ func readWitness(txn *badger.Txn, c *Collection, name, key string, e *entry) (*W
 		return nil, fmt.Errorf("stored record: %w", err)
 	}
 	ns := newNodes(name, txn)
-	sib, err := tree.Path(ns, e.Pos)
+	path := circuits.KeyPath(kd)
+	p, err := tree.Prove(ns, path)
 	if err != nil {
 		return nil, err
+	}
+	if p.End.Kind != tree.Leaf || p.End.Path != path {
+		return nil, fmt.Errorf("collection %s: the tree has no leaf for a stored record: %w", name, errCorruptNode)
 	}
 	root, err := tree.Root(ns)
 	if err != nil {
 		return nil, err
 	}
-	return &Witness{Record: circuits.Record{Key: kd, Salt: e.Salt, Values: slots, Index: e.Pos, Siblings: sib}, Raw: raw, Version: e.Version, Root: root}, nil
+	return &Witness{Record: circuits.Record{Key: kd, Salt: e.Salt, Values: slots, Depth: p.Depth, Siblings: p.Siblings}, Raw: raw, Version: e.Version, Root: root}, nil
+}
+
+// AbsenceWitness is what the prover needs to show that a key has no live
+// record: where the key's walk ends, under Root.
+type AbsenceWitness struct {
+	Absence circuits.Absence
+	Root    fr.Element
+}
+
+// Absence returns the proof material that key has no live record under the
+// current root, or ErrPresent.
+func (s *Store) Absence(ctx context.Context, name, key string) (*AbsenceWitness, error) {
+	var w *AbsenceWitness
+	err := s.db.View(func(txn *badger.Txn) error {
+		c, err := getMeta(txn, name)
+		if err != nil {
+			return err
+		}
+		kd := records.KeyDigest(key)
+		ns := newNodes(name, txn)
+		p, err := tree.Prove(ns, circuits.KeyPath(kd))
+		if err != nil {
+			return err
+		}
+		w = &AbsenceWitness{Absence: circuits.Absence{Key: kd, Depth: p.Depth, Siblings: p.Siblings}}
+		if w.Root, err = tree.Root(ns); err != nil {
+			return err
+		}
+		if p.End.Kind != tree.Leaf {
+			return nil
+		}
+		if p.End.Ref == key {
+			return fmt.Errorf("collection %s: %w", name, ErrPresent)
+		}
+		// Another key's leaf: open it.
+		e, err := lookup(txn, name, p.End.Ref)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return fmt.Errorf("collection %s: a tree leaf has no record: %w", name, errCorruptNode)
+		}
+		okd, slots, err := c.schema.Encode(&records.Record{Key: p.End.Ref, Values: e.Values})
+		if err != nil {
+			return fmt.Errorf("stored record: %w", err)
+		}
+		in := circuits.LeafInput(c.schema.ID(), okd, e.Salt, &slots)
+		w.Absence.Other = &in
+		return nil
+	})
+	return w, err
 }
 
 // each calls f for every live record of a collection, in key order.

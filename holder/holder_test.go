@@ -46,8 +46,8 @@ func verifyWitness(t *testing.T, st *holder.Store, w *holder.Witness, sc *record
 	t.Helper()
 	c, _ := st.Collection("c")
 	root, _ := records.ParseElement(c.Root)
-	got := circuits.Root(w.Record.Leaf(sc.ID()), w.Record.Index, &w.Record.Siblings)
-	if !got.Equal(&root) {
+	got, err := w.Record.Root(sc.ID())
+	if err != nil || !got.Equal(&root) {
 		t.Fatal("witness does not lead to the collection root")
 	}
 }
@@ -72,9 +72,6 @@ func TestCommitUpdateDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyWitness(t, st, old, sc)
-	if old.Record.Index != 7 {
-		t.Fatalf("position %d, want dense 7", old.Record.Index)
-	}
 
 	// Update one key, append one: the old version drops out of the tree.
 	upd := []records.Record{{Key: "p00007", Values: []string{"5", "south"}}, {Key: "new", Values: []string{"1", "north"}}}
@@ -84,16 +81,26 @@ func TestCommitUpdateDelete(t *testing.T) {
 	}
 	cur, _ := st.Record(ctx, "c", "p00007")
 	verifyWitness(t, st, cur, sc)
-	if cur.Record.Index != 7 || cur.Version != 1 || cur.Record.Salt.Equal(&old.Record.Salt) {
-		t.Fatalf("update did not replace in place with a fresh salt: %+v", cur)
+	if cur.Version != 1 || cur.Record.Salt.Equal(&old.Record.Salt) {
+		t.Fatalf("update did not replace with a fresh salt: %+v", cur)
 	}
-	stale := circuits.Root(old.Record.Leaf(sc.ID()), 7, &cur.Record.Siblings)
-	if stale.Equal(&cur.Root) {
+	stale := old.Record
+	stale.Depth, stale.Siblings = cur.Record.Depth, cur.Record.Siblings
+	if r, _ := stale.Root(sc.ID()); r.Equal(&cur.Root) {
 		t.Fatal("superseded version still under the root")
 	}
-	nw, _ := st.Record(ctx, "c", "new")
-	if nw.Record.Index != 100 {
-		t.Fatalf("appended at %d, want 100", nw.Record.Index)
+	if _, err := st.Record(ctx, "c", "new"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Absence(ctx, "c", "new"); !errors.Is(err, holder.ErrPresent) {
+		t.Fatalf("absence of a present key: %v", err)
+	}
+	ab, err := st.Absence(ctx, "c", "nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := ab.Absence.Root(); err != nil || !r.Equal(&cur.Root) {
+		t.Fatalf("absence does not lead to the root: %v", err)
 	}
 
 	// Delete empties the position.
@@ -232,20 +239,18 @@ func rebuiltRoot(t *testing.T, st *holder.Store, name string, sc *records.Schema
 		t.Fatal(err)
 	}
 	m := tree.NewMemory()
-	var idx []uint64
-	var ls []fr.Element
+	var ch []tree.Change
 	for _, k := range keys {
 		w, err := st.Record(context.Background(), name, k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		idx = append(idx, w.Record.Index)
-		ls = append(ls, w.Record.Leaf(sc.ID()))
+		ch = append(ch, tree.Change{Path: circuits.KeyPath(w.Record.Key), Leaf: w.Record.Leaf(sc.ID())})
 	}
-	if err := tree.SetMany(m, idx, ls); err != nil {
+	r, err := tree.Apply(context.Background(), m, ch)
+	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := tree.Root(m)
 	return r
 }
 

@@ -30,6 +30,15 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrLocked: another process has the store open. Stop it, or use another directory.
 	ErrLocked = kv.ErrLocked
+	// ErrOldTree: the collection was built by a version of zkshare whose
+	// tree did not fix each key's place; recreate it and commit its
+	// records again.
+	ErrOldTree = errors.New("was built with an older tree format: recreate it and commit its records again")
+	// ErrPresent: the key has a live record, so it cannot be proven absent.
+	ErrPresent = errors.New("the key has a live record")
+	// ErrKeyPathCollision: two keys share a key path; only one of them can
+	// be in a collection.
+	ErrKeyPathCollision = errors.New("shares its key path with another key of the collection; rename one of them")
 )
 
 // Store is a holder's private store. One writer at a time; readers never
@@ -67,9 +76,12 @@ type Collection struct {
 	Name   string          `json:"name"`
 	ID     string          `json:"id"` // hex of the collection id element
 	Schema json.RawMessage `json:"schema"`
-	Next   uint64          `json:"next"`  // next free position
+	Next   uint64          `json:"next"`  // next free row (aggregates' position order)
 	Count  uint64          `json:"count"` // live records
 	Root   string          `json:"root"`  // hex
+	// Tree is the tree's format (treeFormat); 0 for a collection made by
+	// a version of zkshare whose tree did not fix a key's place.
+	Tree   int `json:"tree,omitempty"`
 	schema *records.Schema
 }
 
@@ -122,7 +134,7 @@ func (s *Store) CreateCollection(ctx context.Context, name string, schema *recor
 	if err != nil {
 		return nil, err
 	}
-	c := &Collection{Name: name, ID: records.ElementHex(records.CollectionID(name)), Schema: raw, Root: records.ElementHex(circuits.ZeroHashes()[circuits.Depth]), schema: schema}
+	c := &Collection{Name: name, ID: records.ElementHex(records.CollectionID(name)), Schema: raw, Root: records.ElementHex(fr.Element{}), Tree: treeFormat, schema: schema}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.db.Update(func(txn *badger.Txn) error {
@@ -187,6 +199,9 @@ func getMeta(txn *badger.Txn, name string) (*Collection, error) {
 	}
 	if c.schema, err = records.ParseSchema(c.Schema); err != nil {
 		return nil, fmt.Errorf("collection %s: stored schema: %w", name, err)
+	}
+	if c.Tree != treeFormat {
+		return nil, fmt.Errorf("collection %s: %w", name, ErrOldTree)
 	}
 	return &c, nil
 }

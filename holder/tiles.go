@@ -7,134 +7,113 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	badger "github.com/dgraph-io/badger/v4"
-	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/tree"
 )
 
-// Tree nodes are stored in tiles of tileWidth consecutive nodes of one
-// level, the way transparency logs store theirs: a million-leaf tree is
-// about 130k badger entries instead of two million, which is what makes
-// bulk loads write-bound no longer. A path still reads one tile per level.
-const (
-	tileBits  = 4
-	tileWidth = 1 << tileBits
-	tileBytes = tileWidth * fr.Bytes
-)
+// treeFormat marks collections whose tree is the keyed one of package
+// tree; a collection from before it has no marker and must be recreated.
+const treeFormat = 2
 
-type tileID struct {
-	level int
-	index uint64 // node index >> tileBits
+// Tree nodes are stored one badger entry per node under the collection,
+// the node's depth and its prefix; a leaf's entry also holds its key path
+// and its record's key, so that a walk ending on it can open it.
+func nodeKey(name string, p tree.Pos) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte("n/"+name+"/"), byte(p.Depth)), p.Prefix)
 }
 
-type tile [tileWidth]fr.Element
-
-func tileKey(name string, id tileID) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte("t/"+name+"/"), byte(id.level)), id.index)
-}
-
-// emptyTile is a tile of empty subtrees at level.
-func emptyTile(level int) *tile {
-	var t tile
-	z := circuits.ZeroHashes()[level]
-	for i := range t {
-		t[i] = z
-	}
-	return &t
-}
-
-func decodeTile(b []byte) (*tile, error) {
-	if len(b) != tileBytes {
-		return nil, fmt.Errorf("corrupt tree tile: %d bytes", len(b))
-	}
-	var t tile
-	for i := range t {
-		if err := t[i].SetBytesCanonical(b[i*fr.Bytes : (i+1)*fr.Bytes]); err != nil {
-			return nil, fmt.Errorf("corrupt tree tile: %w", err)
-		}
-	}
-	return &t, nil
-}
-
-func (t *tile) encode() []byte {
-	out := make([]byte, 0, tileBytes)
-	for i := range t {
-		b := t[i].Bytes()
-		out = append(out, b[:]...)
+func encodeNode(n tree.Node) []byte {
+	h := n.Hash.Bytes()
+	out := append([]byte{byte(n.Kind)}, h[:]...)
+	if n.Kind == tree.Leaf {
+		out = binary.BigEndian.AppendUint64(out, n.Path)
+		out = append(out, n.Ref...)
 	}
 	return out
 }
 
+var errCorruptNode = errors.New("corrupt tree node")
+
+func decodeNode(b []byte) (tree.Node, error) {
+	var n tree.Node
+	if len(b) < 1+fr.Bytes {
+		return n, fmt.Errorf("%w: %d bytes", errCorruptNode, len(b))
+	}
+	n.Kind = tree.Kind(b[0])
+	if err := n.Hash.SetBytesCanonical(b[1 : 1+fr.Bytes]); err != nil {
+		return n, fmt.Errorf("%w: %w", errCorruptNode, err)
+	}
+	rest := b[1+fr.Bytes:]
+	switch n.Kind {
+	case tree.Inner:
+		if len(rest) != 0 {
+			return n, fmt.Errorf("%w: inner node with %d extra bytes", errCorruptNode, len(rest))
+		}
+	case tree.Leaf:
+		if len(rest) < 8 {
+			return n, fmt.Errorf("%w: short leaf", errCorruptNode)
+		}
+		n.Path, n.Ref = binary.BigEndian.Uint64(rest), string(rest[8:])
+	default:
+		return n, fmt.Errorf("%w: kind %d", errCorruptNode, n.Kind)
+	}
+	return n, nil
+}
+
 // nodes is the tree.Store of one collection inside one badger
-// transaction: reads come from staged tiles, then badger; writes go to
-// staged tiles, which flush writes into the transaction.
+// transaction: reads see staged writes first; flush writes them into the
+// transaction, so a failed Apply leaves the transaction untouched.
 type nodes struct {
 	name   string
 	txn    *badger.Txn
-	staged map[tileID]*tile
+	staged map[tree.Pos]*tree.Node // nil: deleted
 }
 
 func newNodes(name string, txn *badger.Txn) *nodes {
-	return &nodes{name: name, txn: txn, staged: map[tileID]*tile{}}
+	return &nodes{name: name, txn: txn, staged: map[tree.Pos]*tree.Node{}}
 }
 
-// load returns the tile, staging it (a copy of the stored one) when stage.
-func (n *nodes) load(id tileID, stage bool) (*tile, error) {
-	if t, ok := n.staged[id]; ok {
-		return t, nil
-	}
-	var t *tile
-	item, err := n.txn.Get(tileKey(n.name, id))
-	switch {
-	case errors.Is(err, badger.ErrKeyNotFound):
-		t = emptyTile(id.level)
-	case err != nil:
-		return nil, err
-	default:
-		if err := item.Value(func(v []byte) error { t, err = decodeTile(v); return err }); err != nil {
-			return nil, err
+// Get implements tree.Store.
+func (n *nodes) Get(p tree.Pos) (tree.Node, error) {
+	if s, ok := n.staged[p]; ok {
+		if s == nil {
+			return tree.Node{}, nil
 		}
+		return *s, nil
 	}
-	if stage {
-		n.staged[id] = t
+	item, err := n.txn.Get(nodeKey(n.name, p))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return tree.Node{}, nil
 	}
-	return t, nil
+	if err != nil {
+		return tree.Node{}, err
+	}
+	var out tree.Node
+	err = item.Value(func(v []byte) error { out, err = decodeNode(v); return err })
+	return out, err
 }
 
-// Node implements tree.Store.
-func (n *nodes) Node(level int, index uint64) (fr.Element, bool, error) {
-	t, err := n.load(tileID{level, index >> tileBits}, false)
-	if err != nil {
-		return fr.Element{}, false, err
-	}
-	return t[index%tileWidth], true, nil
-}
-
-// SetNode implements tree.Store.
-func (n *nodes) SetNode(level int, index uint64, h fr.Element) error {
-	t, err := n.load(tileID{level, index >> tileBits}, true)
-	if err != nil {
-		return err
-	}
-	t[index%tileWidth] = h
+// Put implements tree.Store.
+func (n *nodes) Put(p tree.Pos, node tree.Node) error {
+	n.staged[p] = &node
 	return nil
 }
 
-// SetNodes implements tree.RunStore: a level's run of nodes from Build.
-func (n *nodes) SetNodes(level int, start uint64, hs []fr.Element) error {
-	for len(hs) > 0 {
-		t, err := n.load(tileID{level, start >> tileBits}, true)
-		if err != nil {
-			return err
-		}
-		k := copy(t[start%tileWidth:], hs)
-		hs, start = hs[k:], start+uint64(k)
-	}
+// Delete implements tree.Store.
+func (n *nodes) Delete(p tree.Pos) error {
+	n.staged[p] = nil
 	return nil
 }
 
-// flush writes every staged tile into the transaction.
+// flush writes every staged node into the transaction.
 func (n *nodes) flush() error {
-	for id, t := range n.staged {
-		if err := n.txn.Set(tileKey(n.name, id), t.encode()); err != nil {
+	for p, node := range n.staged {
+		var err error
+		if node == nil {
+			err = n.txn.Delete(nodeKey(n.name, p))
+		} else {
+			err = n.txn.Set(nodeKey(n.name, p), encodeNode(*node))
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,7 @@ import (
 var Circuits = map[string]func() frontend.Circuit{
 	"subject": func() frontend.Circuit { return &circuits.Subject{} },
 	"exists":  func() frontend.Circuit { return &circuits.Exists{} },
+	"absent":  func() frontend.Circuit { return &circuits.Absent{} },
 	// Aggregates: one proof per chunk, then one that combines the chunks.
 	"aggregate":           func() frontend.Circuit { return circuits.NewAggregate(circuits.AggChunkRows) },
 	"aggregate-total":     func() frontend.Circuit { return circuits.NewAggregateTotal(circuits.AggMaxChunks) },
@@ -45,7 +46,7 @@ var Circuits = map[string]func() frontend.Circuit{
 // Core are the circuits every node needs; Aggregates are set up on request
 // (`keys setup --aggregate`): their setup takes most of a minute.
 var (
-	Core       = []string{"exists", "subject"}
+	Core       = []string{"absent", "exists", "subject"}
 	Aggregates = []string{"aggregate", "aggregate-threshold", "aggregate-total"}
 )
 

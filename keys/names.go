@@ -15,6 +15,7 @@ var circuitNames = map[zkv1.Circuit]string{
 	zkv1.Circuit_CIRCUIT_AGGREGATE:           "aggregate",
 	zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL:     "aggregate-total",
 	zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD: "aggregate-threshold",
+	zkv1.Circuit_CIRCUIT_ABSENT:              "absent",
 }
 
 // NameOf is a circuit's name ("" for none).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/zkshare/zkshare/circuits"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/keys"
@@ -128,7 +129,7 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 		return nil, nil, errorf(ErrAlreadyExists, "name: collection %q exists", name)
 	}
 	rec, err := n.send(ctx, n.holderID, ledger.RegisterCollection(&zkv1.RegisterCollection{
-		CollectionId: elemBytes(records.CollectionID(name)), Name: name, SchemaHash: elemBytes(sc.ID()), TreeDepth: 32, CircuitIds: circuitIDs,
+		CollectionId: elemBytes(records.CollectionID(name)), Name: name, SchemaHash: elemBytes(sc.ID()), TreeDepth: circuits.Depth, CircuitIds: circuitIDs,
 		Confirmers: nc.Confirmers, ConfirmationsRequired: nc.ConfirmationsRequired,
 	}))
 	if err != nil {

@@ -21,8 +21,8 @@ func New(collection string, schemaRaw []byte, w *holder.Witness) *zkv1.Receipt {
 	coll := records.CollectionID(collection)
 	id := coll.Bytes()
 	r := &zkv1.Receipt{Collection: collection, CollectionId: id[:], Schema: schemaRaw, Key: w.Raw.Key, Values: w.Raw.Values,
-		Salt: salt[:], Version: w.Version, Position: w.Record.Index, Root: root[:]}
-	for i := range w.Record.Siblings {
+		Salt: salt[:], Version: w.Version, Depth: uint32(w.Record.Depth), Root: root[:]}
+	for i := range w.Record.Depth {
 		b := w.Record.Siblings[i].Bytes()
 		r.Siblings = append(r.Siblings, b[:])
 	}
@@ -44,10 +44,10 @@ func Witness(r *zkv1.Receipt) (*holder.Witness, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receipt: record: %w", err)
 	}
-	if len(r.GetSiblings()) != circuits.Depth {
-		return nil, fmt.Errorf("receipt: %d siblings, want %d", len(r.GetSiblings()), circuits.Depth)
+	if d := r.GetDepth(); d > circuits.Depth || len(r.GetSiblings()) != int(d) {
+		return nil, fmt.Errorf("receipt: %d siblings at depth %d, want one per level above the leaf (depth at most %d)", len(r.GetSiblings()), d, circuits.Depth)
 	}
-	w := &holder.Witness{Raw: raw, Version: r.GetVersion(), Record: circuits.Record{Key: key, Values: slots, Index: r.GetPosition()}}
+	w := &holder.Witness{Raw: raw, Version: r.GetVersion(), Record: circuits.Record{Key: key, Values: slots, Depth: int(r.GetDepth())}}
 	if err := element(&w.Record.Salt, r.GetSalt()); err != nil {
 		return nil, fmt.Errorf("receipt: salt: %w", err)
 	}
@@ -59,7 +59,7 @@ func Witness(r *zkv1.Receipt) (*holder.Witness, error) {
 			return nil, fmt.Errorf("receipt: sibling %d: %w", i, err)
 		}
 	}
-	if got := circuits.Root(w.Record.Leaf(sc.ID()), w.Record.Index, &w.Record.Siblings); !got.Equal(&w.Root) {
+	if got, err := w.Record.Root(sc.ID()); err != nil || !got.Equal(&w.Root) {
 		return nil, errors.New("receipt: the record and path do not lead to the receipt's root")
 	}
 	return w, nil

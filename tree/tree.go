@@ -1,13 +1,16 @@
-// Package tree is the collection tree: a sparse binary Merkle tree of fixed
-// depth over Poseidon2 (circuits.Node), with leaves placed densely from
-// position 0 and empty subtrees standing for their precomputed zero hashes.
+// Package tree is the collection tree: a compressed sparse Merkle tree over
+// Poseidon2 (circuits/tree.go has the hashing and the rules), keyed by each
+// record's key path, so that a key has one place and at most one leaf.
 //
-// Nodes live in a Store (in memory, or the holder's badger store); only
-// nodes that differ from the empty subtree's hash are stored.
+// Nodes live in a Store (in memory, or the holder's badger store) under
+// their depth and prefix. Apply changes many leaves at once and rehashes
+// every touched node once; Prove walks a key's path for the prover.
 package tree
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -18,159 +21,335 @@ import (
 	"github.com/zkshare/zkshare/circuits"
 )
 
-// Depth is the tree's depth; position p is a leaf iff p < 2^Depth.
+// Depth is the deepest a leaf can sit.
 const Depth = circuits.Depth
 
-// Store holds a tree's non-empty nodes. Level 0 is the leaves.
+// Kind is what a node of the tree is.
+type Kind uint8
+
+// The kinds of node. An empty subtree has no stored node.
+const (
+	Empty Kind = iota
+	Leaf
+	Inner
+)
+
+// Node is a stored node: an inner node's hash, or a leaf's hash, key path
+// and reference (a leaf moves when its neighbours come and go).
+type Node struct {
+	Kind Kind
+	Hash fr.Element
+	Path uint64 // leaves only
+	// Ref is the caller's name for a leaf's record (the holder's record
+	// key), so that whoever walks to a leaf can open it.
+	Ref string
+}
+
+// Pos is a node's place: its depth and the top Depth bits of its prefix
+// (the bits below depth are zero).
+type Pos struct {
+	Depth  int
+	Prefix uint64
+}
+
+// child is the position of the child on side bit.
+func (p Pos) child(bit uint64) Pos {
+	return Pos{p.Depth + 1, p.Prefix | bit<<(Depth-1-p.Depth)}
+}
+
+// Store holds a tree's nodes.
 type Store interface {
-	// Node returns the stored node, or ok=false for an empty subtree.
-	Node(level int, index uint64) (fr.Element, bool, error)
-	// SetNode stores a node; a zero-hash value may be stored or dropped.
-	SetNode(level int, index uint64, h fr.Element) error
+	// Get returns the node at p, Kind Empty when none is stored.
+	Get(p Pos) (Node, error)
+	// Put stores a node at p.
+	Put(p Pos, n Node) error
+	// Delete removes the node at p, if any.
+	Delete(p Pos) error
 }
 
-// RunStore is a Store that takes a run of consecutive nodes of one level at
-// once, which Build uses to avoid a call per node.
-type RunStore interface {
-	Store
-	SetNodes(level int, start uint64, hs []fr.Element) error
+// ErrPathCollision means two keys share all Depth bits of their key path:
+// only one of them can be in a collection.
+var ErrPathCollision = errors.New("two keys share a key path")
+
+// ErrNoSuchLeaf means a change deletes a key that the tree does not hold.
+var ErrNoSuchLeaf = errors.New("no leaf with that key path")
+
+// Op is what a Change does.
+type Op uint8
+
+// The operations: an insert must find no leaf on its path, an update and a
+// delete must find one.
+const (
+	Insert Op = iota
+	Update
+	Delete
+)
+
+// Change inserts, replaces or removes the leaf of a key path.
+type Change struct {
+	Op   Op
+	Path uint64
+	Leaf fr.Element
+	Ref  string
 }
 
-func setRun(s Store, level int, start uint64, hs []fr.Element) error {
-	if rs, ok := s.(RunStore); ok {
-		return rs.SetNodes(level, start, hs)
-	}
-	for i, h := range hs {
-		if err := s.SetNode(level, start+uint64(i), h); err != nil {
-			return err
+var root = Pos{}
+
+// Root returns the tree's root: 0 for an empty tree.
+func Root(s Store) (fr.Element, error) {
+	n, err := s.Get(root)
+	return n.Hash, err
+}
+
+// Apply makes the changes (at most one per path) and returns the new root.
+// Every node on the changed paths is rehashed once.
+func Apply(ctx context.Context, s Store, changes []Change) (fr.Element, error) {
+	ch := slices.Clone(changes)
+	slices.SortFunc(ch, func(a, b Change) int { return cmp.Compare(a.Path, b.Path) })
+	for i := 1; i < len(ch); i++ {
+		if ch[i].Path == ch[i-1].Path {
+			return fr.Element{}, fmt.Errorf("tree: two changes of key path %#x: %w", ch[i].Path, ErrPathCollision)
 		}
 	}
-	return nil
-}
-
-// Node returns the hash at (level, index), the zero hash if nothing is stored.
-func Node(s Store, level int, index uint64) (fr.Element, error) {
-	h, ok, err := s.Node(level, index)
+	a := applier{ctx: ctx, s: s}
+	n, err := a.update(root, ch)
 	if err != nil {
 		return fr.Element{}, err
 	}
-	if !ok {
-		return circuits.ZeroHashes()[level], nil
+	if err := a.place(root, n, true); err != nil {
+		return fr.Element{}, err
 	}
-	return h, nil
+	return n.Hash, nil
 }
 
-// Root returns the tree's root.
-func Root(s Store) (fr.Element, error) { return Node(s, Depth, 0) }
+type applier struct {
+	ctx   context.Context
+	s     Store
+	steps int
+}
 
-// Path returns the siblings of leaf index, bottom up: Depth reads.
-func Path(s Store, index uint64) ([Depth]fr.Element, error) {
-	var sib [Depth]fr.Element
-	if index>>Depth != 0 {
-		return sib, fmt.Errorf("position %d outside a depth-%d tree", index, Depth)
+// place writes the node a subtree resolved to at p (changed says whether
+// anything under p changed; an unchanged subtree is already in place).
+func (a *applier) place(p Pos, n Node, changed bool) error {
+	if !changed {
+		return nil
 	}
-	for h := 0; h < Depth; h++ {
-		var err error
-		if sib[h], err = Node(s, h, (index>>h)^1); err != nil {
-			return sib, err
+	if n.Kind == Empty {
+		return a.s.Delete(p)
+	}
+	return a.s.Put(p, n)
+}
+
+// split divides changes sorted by path at the bit of depth d.
+func split(ch []Change, d int) (left, right []Change) {
+	i, _ := slices.BinarySearchFunc(ch, uint64(1), func(c Change, bit uint64) int {
+		return cmp.Compare(circuits.PathBit(c.Path, d), bit)
+	})
+	return ch[:i], ch[i:]
+}
+
+// update applies the changes under p and returns what the subtree at p is
+// now, having written every node strictly below p; the node at p itself is
+// the caller's to place.
+func (a *applier) update(p Pos, ch []Change) (Node, error) {
+	cur, err := a.s.Get(p)
+	if err != nil || len(ch) == 0 {
+		return cur, err
+	}
+	if a.steps++; a.steps%4096 == 0 {
+		if err := a.ctx.Err(); err != nil {
+			return Node{}, err
 		}
 	}
-	return sib, nil
-}
-
-// Set writes a leaf and rehashes its path to the root: Depth hashes.
-func Set(s Store, index uint64, leaf fr.Element) error {
-	if index>>Depth != 0 {
-		return fmt.Errorf("position %d outside a depth-%d tree", index, Depth)
-	}
-	if err := s.SetNode(0, index, leaf); err != nil {
-		return err
-	}
-	cur := leaf
-	for h := 0; h < Depth; h++ {
-		sib, err := Node(s, h, index^1)
+	switch cur.Kind {
+	case Empty:
+		leaves, err := merge(nil, ch)
 		if err != nil {
-			return err
+			return Node{}, err
 		}
-		if index&1 == 0 {
-			cur = circuits.Node(h, cur, sib)
-		} else {
-			cur = circuits.Node(h, sib, cur)
+		return a.build(p, leaves)
+	case Leaf:
+		leaves, err := merge([]Node{cur}, ch)
+		if err != nil {
+			return Node{}, err
 		}
-		index >>= 1
-		if err := s.SetNode(h+1, index, cur); err != nil {
-			return err
+		return a.build(p, leaves)
+	}
+	if p.Depth == Depth {
+		return Node{}, fmt.Errorf("tree: inner node at depth %d", Depth)
+	}
+	lc, rc := split(ch, p.Depth)
+	kids := [2]Node{}
+	for bit, sub := range [2][]Change{lc, rc} {
+		if kids[bit], err = a.update(p.child(uint64(bit)), sub); err != nil {
+			return Node{}, err
 		}
 	}
+	return a.join(p, kids, [2]bool{len(lc) > 0, len(rc) > 0})
+}
+
+// join resolves a node from its two children and places them: a pair of
+// empties is empty, a lone leaf rises to p, anything else is inner.
+func (a *applier) join(p Pos, kids [2]Node, changed [2]bool) (Node, error) {
+	l, r := kids[0], kids[1]
+	var n Node
+	switch {
+	case l.Kind == Empty && r.Kind == Empty:
+		n = Node{}
+	case l.Kind == Empty && r.Kind == Leaf:
+		n = r
+	case r.Kind == Empty && l.Kind == Leaf:
+		n = l
+	default:
+		n = Node{Kind: Inner, Hash: circuits.Node(p.Depth, l.Hash, r.Hash)}
+	}
+	for bit := range kids {
+		c := p.child(uint64(bit))
+		if n.Kind != Inner { // the children are no longer nodes of their own
+			if err := a.s.Delete(c); err != nil {
+				return Node{}, err
+			}
+			continue
+		}
+		if err := a.place(c, kids[bit], changed[bit]); err != nil {
+			return Node{}, err
+		}
+	}
+	return n, nil
+}
+
+// merge applies changes (sorted) to the leaves (sorted) of a subtree.
+func merge(leaves []Node, ch []Change) ([]Node, error) {
+	out := make([]Node, 0, len(leaves)+len(ch))
+	i := 0
+	for _, c := range ch {
+		for i < len(leaves) && leaves[i].Path < c.Path {
+			out = append(out, leaves[i])
+			i++
+		}
+		present := i < len(leaves) && leaves[i].Path == c.Path
+		if present {
+			i++
+		}
+		switch {
+		case c.Op == Insert && present:
+			return nil, fmt.Errorf("tree: insert key path %#x: %w", c.Path, ErrPathCollision)
+		case c.Op != Insert && !present:
+			return nil, fmt.Errorf("tree: change key path %#x: %w", c.Path, ErrNoSuchLeaf)
+		case c.Op == Delete:
+			continue
+		}
+		out = append(out, Node{Kind: Leaf, Hash: c.Leaf, Path: c.Path, Ref: c.Ref})
+	}
+	return append(out, leaves[i:]...), nil
+}
+
+// build makes the subtree at p from its leaves (sorted, distinct paths)
+// and writes every node strictly below p.
+func (a *applier) build(p Pos, leaves []Node) (Node, error) {
+	switch len(leaves) {
+	case 0:
+		return Node{}, nil
+	case 1:
+		return leaves[0], nil
+	}
+	if p.Depth == Depth {
+		return Node{}, fmt.Errorf("tree: key path %#x: %w", leaves[0].Path, ErrPathCollision)
+	}
+	i := 0
+	for i < len(leaves) && circuits.PathBit(leaves[i].Path, p.Depth) == 0 {
+		i++
+	}
+	var kids [2]Node
+	var err error
+	if kids[0], err = a.build(p.child(0), leaves[:i]); err != nil {
+		return Node{}, err
+	}
+	if kids[1], err = a.build(p.child(1), leaves[i:]); err != nil {
+		return Node{}, err
+	}
+	// Nothing is stored below p yet: only non-empty children are written.
+	return a.join(p, kids, [2]bool{kids[0].Kind != Empty, kids[1].Kind != Empty})
+}
+
+// Proof is where a key's walk ends: the node there (its own leaf, another
+// key's leaf, or empty), its depth, and the siblings of the nodes above.
+type Proof struct {
+	End      Node
+	Depth    int
+	Siblings [Depth]fr.Element
+}
+
+// Prove walks path from the root.
+func Prove(s Store, path uint64) (*Proof, error) {
+	var pr Proof
+	p := root
+	for {
+		n, err := s.Get(p)
+		if err != nil {
+			return nil, err
+		}
+		if n.Kind != Inner {
+			pr.End, pr.Depth = n, p.Depth
+			return &pr, nil
+		}
+		if p.Depth == Depth {
+			return nil, fmt.Errorf("tree: inner node at depth %d", Depth)
+		}
+		bit := circuits.PathBit(path, p.Depth)
+		sib, err := s.Get(p.child(bit ^ 1))
+		if err != nil {
+			return nil, err
+		}
+		pr.Siblings[p.Depth] = sib.Hash
+		p = p.child(bit)
+	}
+}
+
+// Memory is an in-memory Store, for tests and tools.
+type Memory struct {
+	mu    sync.RWMutex
+	nodes map[Pos]Node
+}
+
+// NewMemory returns an empty in-memory tree store.
+func NewMemory() *Memory { return &Memory{nodes: map[Pos]Node{}} }
+
+// Get implements Store.
+func (m *Memory) Get(p Pos) (Node, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.nodes[p], nil
+}
+
+// Put implements Store.
+func (m *Memory) Put(p Pos, n Node) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nodes[p] = n
 	return nil
 }
 
-// Build computes every node above leaves placed at positions start,
-// start+1, ... in a tree whose positions below start are already stored,
-// level by level with all cores, and stores them. It returns the root.
-// progress, if not nil, is called with the number of levels done.
-func Build(ctx context.Context, s Store, start uint64, leaves []fr.Element, progress func(level int)) (fr.Element, error) {
-	if start+uint64(len(leaves)) > 1<<Depth {
-		return fr.Element{}, fmt.Errorf("%d leaves from position %d overflow a depth-%d tree", len(leaves), start, Depth)
-	}
-	if err := setRun(s, 0, start, leaves); err != nil {
-		return fr.Element{}, err
-	}
-	level := leaves
-	for h := 0; h < Depth; h++ {
-		if err := ctx.Err(); err != nil {
-			return fr.Element{}, err
-		}
-		if len(level) == 0 {
-			break
-		}
-		// The parents of [start, start+len) are [start/2, (start+len-1)/2].
-		lo, hi := start>>1, (start+uint64(len(level))-1)>>1
-		// Read the outside siblings at both ends before hashing.
-		var first, last fr.Element
-		var err error
-		if start&1 == 1 {
-			if first, err = Node(s, h, start-1); err != nil {
-				return fr.Element{}, err
-			}
-		}
-		end := start + uint64(len(level))
-		if end&1 == 1 {
-			if last, err = Node(s, h, end); err != nil {
-				return fr.Element{}, err
-			}
-		}
-		child := func(pos uint64) fr.Element {
-			switch {
-			case pos < start:
-				return first
-			case pos >= end:
-				return last
-			default:
-				return level[pos-start]
-			}
-		}
-		next := make([]fr.Element, hi-lo+1)
-		parallel(len(next), func(i int) {
-			p := lo + uint64(i)
-			next[i] = circuits.Node(h, child(2*p), child(2*p+1))
-		})
-		if err := setRun(s, h+1, lo, next); err != nil {
-			return fr.Element{}, err
-		}
-		level, start = next, lo
-		if progress != nil {
-			progress(h + 1)
-		}
-	}
-	return Root(s)
+// Delete implements Store.
+func (m *Memory) Delete(p Pos) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.nodes, p)
+	return nil
 }
 
-// parallel runs f(0..n-1) on all cores. Workers take blocks of indices
-// from a shared counter rather than fixed halves, so a worker slowed by
-// other work on the machine (the holder writes while it hashes) does not
-// leave the others idle at the end.
-func parallel(n int, f func(i int)) {
+// Len is the number of stored nodes.
+func (m *Memory) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.nodes)
+}
+
+// Parallel runs f(0..n-1) on all cores, for bulk leaf hashing. Workers
+// take blocks of indices from a shared counter rather than fixed halves, so
+// a worker slowed by other work on the machine (the holder writes while it
+// hashes) does not leave the others idle at the end.
+func Parallel(n int, f func(i int)) {
 	const block = 128
 	workers := runtime.GOMAXPROCS(0)
 	if n < 2*block || workers == 1 {
@@ -195,95 +374,4 @@ func parallel(n int, f func(i int)) {
 		})
 	}
 	wg.Wait()
-}
-
-// Parallel exposes the chunked worker loop for bulk leaf hashing.
-func Parallel(n int, f func(i int)) { parallel(n, f) }
-
-// Memory is an in-memory Store, for tests and for building a batch's nodes
-// before they are written.
-type Memory struct {
-	mu    sync.RWMutex
-	nodes map[[2]uint64]fr.Element
-}
-
-// NewMemory returns an empty in-memory tree store.
-func NewMemory() *Memory { return &Memory{nodes: map[[2]uint64]fr.Element{}} }
-
-// Node implements Store.
-func (m *Memory) Node(level int, index uint64) (fr.Element, bool, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	h, ok := m.nodes[[2]uint64{uint64(level), index}]
-	return h, ok, nil
-}
-
-// SetNode implements Store.
-func (m *Memory) SetNode(level int, index uint64, h fr.Element) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.nodes[[2]uint64{uint64(level), index}] = h
-	return nil
-}
-
-// Len is the number of stored nodes.
-func (m *Memory) Len() int {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return len(m.nodes)
-}
-
-// Each calls f for every stored node, in no particular order.
-func (m *Memory) Each(f func(level int, index uint64, h fr.Element) error) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for k, h := range m.nodes {
-		if err := f(int(k[0]), k[1], h); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SetMany writes leaves at the given positions and rehashes every node above
-// them once, level by level, so that k nearby updates cost about 2k hashes
-// rather than k*Depth. Positions must be distinct.
-func SetMany(s Store, index []uint64, leaves []fr.Element) error {
-	if len(index) != len(leaves) {
-		return fmt.Errorf("%d positions for %d leaves", len(index), len(leaves))
-	}
-	dirty := make([]uint64, len(index))
-	for i, p := range index {
-		if p>>Depth != 0 {
-			return fmt.Errorf("position %d outside a depth-%d tree", p, Depth)
-		}
-		if err := s.SetNode(0, p, leaves[i]); err != nil {
-			return err
-		}
-		dirty[i] = p
-	}
-	slices.Sort(dirty)
-	for h := 0; h < Depth && len(dirty) > 0; h++ {
-		parents := dirty[:0]
-		for _, p := range dirty {
-			if q := p >> 1; len(parents) == 0 || parents[len(parents)-1] != q {
-				parents = append(parents, q)
-			}
-		}
-		for _, q := range parents {
-			l, err := Node(s, h, 2*q)
-			if err != nil {
-				return err
-			}
-			r, err := Node(s, h, 2*q+1)
-			if err != nil {
-				return err
-			}
-			if err := s.SetNode(h+1, q, circuits.Node(h, l, r)); err != nil {
-				return err
-			}
-		}
-		dirty = parents
-	}
-	return nil
 }

@@ -2,146 +2,230 @@ package tree
 
 import (
 	"context"
+	"errors"
+	"maps"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/circuits"
 )
 
-func leaves(n int, seed uint64) []fr.Element {
-	out := make([]fr.Element, n)
-	for i := range out {
-		out[i].SetUint64(seed*1_000_003 + uint64(i) + 1)
-	}
-	return out
+func leafOf(path, version uint64) fr.Element {
+	var e fr.Element
+	e.SetUint64(path*7 + version + 1)
+	return e
 }
 
-func TestBuildMatchesSet(t *testing.T) {
-	for _, tc := range []struct{ first, second int }{{0, 1}, {1, 0}, {1, 1}, {3, 5}, {300, 301}, {1024, 7}} {
-		a, b := NewMemory(), NewMemory()
-		ls := leaves(tc.first+tc.second, 9)
-		for i, l := range ls {
-			if err := Set(a, uint64(i), l); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := Build(context.Background(), b, 0, ls[:tc.first], nil); err != nil {
-			t.Fatal(err)
-		}
-		rb, err := Build(context.Background(), b, uint64(tc.first), ls[tc.first:], nil)
+// fresh builds a tree from scratch from a set of leaves.
+func fresh(t *testing.T, set map[uint64]fr.Element) *Memory {
+	t.Helper()
+	m := NewMemory()
+	var ch []Change
+	for p, l := range set {
+		ch = append(ch, Change{Op: Insert, Path: p, Leaf: l})
+	}
+	if _, err := Apply(context.Background(), m, ch); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkProofs proves every present path and some absent ones.
+func checkProofs(t *testing.T, m *Memory, set map[uint64]fr.Element, absent []uint64) {
+	t.Helper()
+	r, _ := Root(m)
+	for p, l := range set {
+		pr, err := Prove(m, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ra, _ := Root(a)
-		if !ra.Equal(&rb) {
-			t.Fatalf("%+v: Build root differs from Set root", tc)
+		if pr.End.Kind != Leaf || pr.End.Path != p || !pr.End.Hash.Equal(&l) {
+			t.Fatalf("path %#x: walk ends on %+v", p, pr.End)
 		}
-		for _, i := range []int{0, tc.first, len(ls) - 1} {
-			if i < 0 || i >= len(ls) {
-				continue
-			}
-			p, err := Path(b, uint64(i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := circuits.Root(ls[i], uint64(i), &p); !got.Equal(&ra) {
-				t.Fatalf("%+v: path of leaf %d does not lead to the root", tc, i)
-			}
+		got, err := circuits.TrieRoot(l, p, pr.Depth, &pr.Siblings)
+		if err != nil || !got.Equal(&r) {
+			t.Fatalf("path %#x: proof does not lead to the root (%v)", p, err)
+		}
+	}
+	for _, p := range absent {
+		if _, ok := set[p]; ok {
+			continue
+		}
+		pr, err := Prove(m, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr.End.Kind == Leaf && pr.End.Path == p {
+			t.Fatalf("absent path %#x found", p)
+		}
+		got, err := circuits.TrieRoot(pr.End.Hash, p, pr.Depth, &pr.Siblings)
+		if err != nil || !got.Equal(&r) {
+			t.Fatalf("absent path %#x: proof does not lead to the root (%v)", p, err)
 		}
 	}
 }
 
-func TestEmptyRootIsZeroHash(t *testing.T) {
+func TestEmptyRootIsZero(t *testing.T) {
 	r, err := Root(NewMemory())
+	if err != nil || !r.IsZero() {
+		t.Fatalf("empty root %v, %v", r.String(), err)
+	}
+	pr, err := Prove(NewMemory(), 42)
+	if err != nil || pr.Depth != 0 || pr.End.Kind != Empty {
+		t.Fatalf("absence in an empty tree: %+v, %v", pr, err)
+	}
+}
+
+func TestSingleLeafIsRoot(t *testing.T) {
+	m := NewMemory()
+	l := leafOf(5, 0)
+	r, err := Apply(context.Background(), m, []Change{{Path: 5, Leaf: l}})
+	if err != nil || !r.Equal(&l) {
+		t.Fatalf("root of one leaf = %v, want the leaf (%v)", r.String(), err)
+	}
+}
+
+// TestIncrementalMatchesFresh applies random inserts, updates and deletes
+// in batches and checks that the stored nodes are exactly those of a tree
+// built from scratch over the same leaves: no stale node is left behind.
+func TestIncrementalMatchesFresh(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Paths that share long prefixes, to make deep chains and collapses.
+	pathOf := func() uint64 {
+		switch rng.IntN(3) {
+		case 0:
+			return rng.Uint64()
+		case 1:
+			return 0xabcd<<48 | rng.Uint64()&0xff
+		default:
+			return rng.Uint64() & 0xf
+		}
+	}
+	m := NewMemory()
+	set := map[uint64]fr.Element{}
+	for round := range 60 {
+		var ch []Change
+		seen := map[uint64]bool{}
+		for range rng.IntN(20) + 1 {
+			p := pathOf()
+			if _, ok := set[p]; ok && rng.IntN(2) == 0 {
+				p = randomKey(rng, set)
+			}
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			_, ok := set[p]
+			switch {
+			case ok && rng.IntN(2) == 0:
+				ch = append(ch, Change{Op: Delete, Path: p})
+			case ok:
+				ch = append(ch, Change{Op: Update, Path: p, Leaf: leafOf(p, uint64(round))})
+			default:
+				ch = append(ch, Change{Op: Insert, Path: p, Leaf: leafOf(p, uint64(round))})
+			}
+		}
+		r, err := Apply(context.Background(), m, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ch {
+			if c.Op == Delete {
+				delete(set, c.Path)
+			} else {
+				set[c.Path] = c.Leaf
+			}
+		}
+		f := fresh(t, set)
+		fr0, _ := Root(f)
+		if !r.Equal(&fr0) {
+			t.Fatalf("round %d: root differs from a fresh build", round)
+		}
+		if !maps.Equal(m.nodes, f.nodes) {
+			t.Fatalf("round %d: %d stored nodes, a fresh build has %d", round, m.Len(), f.Len())
+		}
+		checkProofs(t, m, set, []uint64{pathOf(), pathOf(), 0, ^uint64(0)})
+	}
+}
+
+func randomKey(rng *rand.Rand, set map[uint64]fr.Element) uint64 {
+	i := rng.IntN(len(set))
+	for p := range set {
+		if i == 0 {
+			return p
+		}
+		i--
+	}
+	return 0
+}
+
+func TestDeleteToEmpty(t *testing.T) {
+	m := NewMemory()
+	ctx := context.Background()
+	if _, err := Apply(ctx, m, []Change{{Path: 1, Leaf: leafOf(1, 0)}, {Path: 2, Leaf: leafOf(2, 0)}, {Path: 3, Leaf: leafOf(3, 0), Ref: "three"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Apply(ctx, m, []Change{{Op: Delete, Path: 1}, {Op: Delete, Path: 2}, {Op: Delete, Path: 3}})
+	if err != nil || !r.IsZero() || m.Len() != 0 {
+		t.Fatalf("after deleting everything: root %v, %d nodes, %v", r.String(), m.Len(), err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	if _, err := Apply(ctx, m, []Change{{Op: Delete, Path: 9}}); !errors.Is(err, ErrNoSuchLeaf) {
+		t.Fatalf("deleting a missing leaf: %v", err)
+	}
+	if _, err := Apply(ctx, m, []Change{{Op: Update, Path: 9, Leaf: leafOf(9, 0)}}); !errors.Is(err, ErrNoSuchLeaf) {
+		t.Fatalf("updating a missing leaf: %v", err)
+	}
+	if _, err := Apply(ctx, m, []Change{{Path: 9, Leaf: leafOf(9, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, m, []Change{{Path: 9, Leaf: leafOf(9, 1)}}); !errors.Is(err, ErrPathCollision) {
+		t.Fatalf("inserting a present path: %v", err)
+	}
+	m = NewMemory()
+	if _, err := Apply(ctx, m, []Change{{Path: 9, Leaf: leafOf(9, 0)}, {Path: 9, Leaf: leafOf(9, 1)}}); !errors.Is(err, ErrPathCollision) {
+		t.Fatalf("two changes of one path: %v", err)
+	}
+	if m.Len() != 0 {
+		t.Fatal("a failed Apply wrote nodes")
+	}
+}
+
+// TestSupersededNotProvable: after an update, the old leaf's proof no
+// longer leads to the root.
+func TestSupersededNotProvable(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	if _, err := Apply(ctx, m, []Change{{Path: 1 << 63, Leaf: leafOf(1, 0)}, {Path: 2, Leaf: leafOf(2, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := Prove(m, 2)
+	r, err := Apply(ctx, m, []Change{{Op: Update, Path: 2, Leaf: leafOf(2, 1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	z := circuits.ZeroHashes()[Depth]
-	if !r.Equal(&z) {
-		t.Fatal("empty tree root is not the depth-32 zero hash")
+	got, _ := circuits.TrieRoot(leafOf(2, 0), 2, old.Depth, &old.Siblings)
+	if got.Equal(&r) {
+		t.Fatal("the superseded leaf still proves against the new root")
 	}
 }
 
-func TestReplaceChangesRootAndOldPathFails(t *testing.T) {
-	s := NewMemory()
-	ls := leaves(10, 1)
-	if _, err := Build(context.Background(), s, 0, ls, nil); err != nil {
-		t.Fatal(err)
+func BenchmarkApplyFresh(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ch := make([]Change, 100_000)
+	for i := range ch {
+		ch[i] = Change{Path: rng.Uint64(), Leaf: leafOf(uint64(i), 0)}
 	}
-	oldPath, _ := Path(s, 4)
-	var repl fr.Element
-	repl.SetUint64(424242)
-	if err := Set(s, 4, repl); err != nil {
-		t.Fatal(err)
-	}
-	root, _ := Root(s)
-	if got := circuits.Root(ls[4], 4, &oldPath); got.Equal(&root) {
-		t.Fatal("superseded leaf still proves membership")
-	}
-	newPath, _ := Path(s, 4)
-	if got := circuits.Root(repl, 4, &newPath); !got.Equal(&root) {
-		t.Fatal("new leaf does not prove membership")
-	}
-}
-
-func TestOutOfRange(t *testing.T) {
-	if err := Set(NewMemory(), 1<<Depth, fr.Element{}); err == nil {
-		t.Fatal("position 2^32 accepted")
-	}
-}
-
-func BenchmarkTreeBuild(b *testing.B) {
-	const n = 1 << 20
-	ls := leaves(n, 3)
 	b.ResetTimer()
-	for b.Loop() {
-		if _, err := Build(context.Background(), NewMemory(), 0, ls, nil); err != nil {
+	for range b.N {
+		if _, err := Apply(context.Background(), NewMemory(), ch); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "leaves/s")
-}
-
-func TestSetManyMatchesSet(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		n     int
-		index []uint64
-	}{
-		{"none", 10, nil},
-		{"one", 10, []uint64{3}},
-		{"siblings", 10, []uint64{4, 5}},
-		{"unsorted spread", 600, []uint64{599, 0, 300, 1, 257}},
-		{"beyond the filled part", 10, []uint64{1 << 20, 11}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a, b := NewMemory(), NewMemory()
-			base := leaves(tc.n, 3)
-			for _, s := range []Store{a, b} {
-				if _, err := Build(context.Background(), s, 0, base, nil); err != nil {
-					t.Fatal(err)
-				}
-			}
-			up := leaves(len(tc.index), 4)
-			for i, p := range tc.index {
-				if err := Set(a, p, up[i]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := SetMany(b, tc.index, up); err != nil {
-				t.Fatal(err)
-			}
-			ra, _ := Root(a)
-			rb, _ := Root(b)
-			if !ra.Equal(&rb) {
-				t.Fatal("SetMany root differs from Set root")
-			}
-		})
-	}
-	if err := SetMany(NewMemory(), []uint64{1 << Depth}, leaves(1, 1)); err == nil {
-		t.Fatal("SetMany accepted a position outside the tree")
-	}
-	if err := SetMany(NewMemory(), []uint64{1}, nil); err == nil {
-		t.Fatal("SetMany accepted mismatched lengths")
-	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ch)), "ns/leaf")
 }

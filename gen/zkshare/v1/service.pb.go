@@ -93,6 +93,8 @@ const (
 	Circuit_CIRCUIT_AGGREGATE_TOTAL Circuit = 4
 	// "aggregate-threshold": combines them against a threshold.
 	Circuit_CIRCUIT_AGGREGATE_THRESHOLD Circuit = 5
+	// "absent": a key has no live record.
+	Circuit_CIRCUIT_ABSENT Circuit = 6
 )
 
 // Enum value maps for Circuit.
@@ -104,6 +106,7 @@ var (
 		3: "CIRCUIT_AGGREGATE",
 		4: "CIRCUIT_AGGREGATE_TOTAL",
 		5: "CIRCUIT_AGGREGATE_THRESHOLD",
+		6: "CIRCUIT_ABSENT",
 	}
 	Circuit_value = map[string]int32{
 		"CIRCUIT_UNSPECIFIED":         0,
@@ -112,6 +115,7 @@ var (
 		"CIRCUIT_AGGREGATE":           3,
 		"CIRCUIT_AGGREGATE_TOTAL":     4,
 		"CIRCUIT_AGGREGATE_THRESHOLD": 5,
+		"CIRCUIT_ABSENT":              6,
 	}
 )
 
@@ -2878,8 +2882,10 @@ type Receipt struct {
 	Values       []string               `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
 	Salt         []byte                 `protobuf:"bytes,6,opt,name=salt,proto3" json:"salt,omitempty"`
 	Version      uint64                 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
-	Position     uint64                 `protobuf:"varint,8,opt,name=position,proto3" json:"position,omitempty"`
-	// Bottom up, one per tree level.
+	// The depth of the record's leaf on its key's walk from the root.
+	Depth uint32 `protobuf:"varint,15,opt,name=depth,proto3" json:"depth,omitempty"`
+	// Top down: siblings[d] is the other child of the node at depth d, one
+	// per level above the leaf (depth of them).
 	Siblings        [][]byte `protobuf:"bytes,9,rep,name=siblings,proto3" json:"siblings,omitempty"`
 	Root            []byte   `protobuf:"bytes,10,opt,name=root,proto3" json:"root,omitempty"`
 	AnchorTx        []byte   `protobuf:"bytes,11,opt,name=anchor_tx,json=anchorTx,proto3" json:"anchor_tx,omitempty"`
@@ -2969,9 +2975,9 @@ func (x *Receipt) GetVersion() uint64 {
 	return 0
 }
 
-func (x *Receipt) GetPosition() uint64 {
+func (x *Receipt) GetDepth() uint32 {
 	if x != nil {
-		return x.Position
+		return x.Depth
 	}
 	return 0
 }
@@ -4928,7 +4934,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\frecord_count\x18\x02 \x01(\x04R\vrecordCount\x12\x12\n" +
 	"\x04root\x18\x03 \x01(\fR\x04root\x12$\n" +
 	"\x0eanchor_tx_hash\x18\x04 \x01(\fR\fanchorTxHash\x12#\n" +
-	"\ranchor_height\x18\x05 \x01(\x04R\fanchorHeight\"\x9c\x03\n" +
+	"\ranchor_height\x18\x05 \x01(\x04R\fanchorHeight\"\xa6\x03\n" +
 	"\aReceipt\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -4938,8 +4944,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x03key\x18\x04 \x01(\tR\x03key\x12\x16\n" +
 	"\x06values\x18\x05 \x03(\tR\x06values\x12\x12\n" +
 	"\x04salt\x18\x06 \x01(\fR\x04salt\x12\x18\n" +
-	"\aversion\x18\a \x01(\x04R\aversion\x12\x1a\n" +
-	"\bposition\x18\b \x01(\x04R\bposition\x12\x1a\n" +
+	"\aversion\x18\a \x01(\x04R\aversion\x12\x14\n" +
+	"\x05depth\x18\x0f \x01(\rR\x05depth\x12\x1a\n" +
 	"\bsiblings\x18\t \x03(\fR\bsiblings\x12\x12\n" +
 	"\x04root\x18\n" +
 	" \x01(\fR\x04root\x12\x1b\n" +
@@ -4948,7 +4954,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x10anchor_inclusion\x18\r \x03(\fR\x0fanchorInclusion\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x0e \x01(\fR\n" +
-	"checkpoint\"O\n" +
+	"checkpointJ\x04\b\b\x10\tR\bposition\"O\n" +
 	"\x13IssueReceiptRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -5082,14 +5088,15 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
 	"\x15STATEMENT_KIND_EXISTS\x10\x02\x12\x1c\n" +
-	"\x18STATEMENT_KIND_AGGREGATE\x10\x03*\xa0\x01\n" +
+	"\x18STATEMENT_KIND_AGGREGATE\x10\x03*\xb4\x01\n" +
 	"\aCircuit\x12\x17\n" +
 	"\x13CIRCUIT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fCIRCUIT_SUBJECT\x10\x01\x12\x12\n" +
 	"\x0eCIRCUIT_EXISTS\x10\x02\x12\x15\n" +
 	"\x11CIRCUIT_AGGREGATE\x10\x03\x12\x1b\n" +
 	"\x17CIRCUIT_AGGREGATE_TOTAL\x10\x04\x12\x1f\n" +
-	"\x1bCIRCUIT_AGGREGATE_THRESHOLD\x10\x05*\xad\x02\n" +
+	"\x1bCIRCUIT_AGGREGATE_THRESHOLD\x10\x05\x12\x12\n" +
+	"\x0eCIRCUIT_ABSENT\x10\x06*\xad\x02\n" +
 	"\x05Check\x12\x15\n" +
 	"\x11CHECK_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fCHECK_DECODE\x10\x01\x12\x16\n" +
