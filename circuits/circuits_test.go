@@ -502,7 +502,7 @@ func TestAbsent(t *testing.T) {
 		"commitment of a present key": func(w *circuits.Absent) {
 			w.KeyCommitment = circuits.KeyCommitment(f.collection, present.Key, f.nonce, f.blind)
 		},
-		"wrong depth": func(w *circuits.Absent) { w.Depth = 1 },
+		"wrong depth":            func(w *circuits.Absent) { w.Depth = 1 },
 		"empty flag not boolean": func(w *circuits.Absent) { w.Empty = 2 },
 	}
 	for name, tamper := range cases {
