@@ -2,10 +2,12 @@ package holder
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -29,12 +31,14 @@ type Progress func(phase string, done, total int)
 // fresh salt at the same position). The batch is validated whole first: one
 // bad record rejects it and nothing is written.
 //
-// The records are applied in chunks, each one badger transaction holding
-// the chunk's records, tree tiles and the collection's new root, so the
-// stored tree always matches the stored root and records. A crash during a
-// load larger than one chunk leaves a consistent prefix of it committed;
-// committing the same batch again completes it. Hashing of the next chunk
-// overlaps the write of the current one.
+// The records are applied in key-path order, in chunks, each one badger
+// transaction holding the chunk's records, tree nodes and the collection's
+// new root, so the stored tree always matches the stored root and records.
+// Path order keeps a chunk's tree changes inside one region of the tree, so
+// each node is written about once per load rather than once per chunk. A
+// crash during a load larger than one chunk leaves a consistent part of it
+// committed; committing the same batch again completes it. Hashing of the
+// next chunk overlaps the write of the current one.
 func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, progress Progress) (*CommitResult, error) {
 	if progress == nil {
 		progress = func(string, int, int) {}
@@ -50,17 +54,23 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 	if err != nil {
 		return nil, err
 	}
+	paths := make([]uint64, len(recs))
+	order := make([]int, len(recs))
+	for i := range encoded {
+		paths[i], order[i] = circuits.KeyPath(encoded[i].Key), i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(paths[a], paths[b]) })
+	recs, encoded, paths = permute(recs, order), permute(encoded, order), permute(paths, order)
 
 	// A producer looks up, salts and hashes chunk k+1 while chunk k is
-	// written. Existing keys keep their positions, new keys take the next
-	// ones in batch order.
+	// written. Existing keys keep their rows; new keys take the next rows
+	// as their chunk is applied.
 	ctx, cancel := context.WithCancel(ctx)
 	pos := make([]uint64, len(recs))
 	versions := make([]uint64, len(recs))
 	appended := make([]bool, len(recs))
 	salts := make([]fr.Element, len(recs))
 	leaves := make([]fr.Element, len(recs))
-	paths := make([]uint64, len(recs))
 	schemaID := schema.ID()
 	type span struct{ lo, hi int }
 	hashed := make(chan span, 1)
@@ -70,7 +80,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 		for range hashed { // wait for the producer to stop
 		}
 	}()
-	next, live := c.Next, c.Count
+	live := c.Count
 	go func() {
 		defer close(hashed)
 		for lo := 0; lo < len(recs); lo += s.chunk {
@@ -87,8 +97,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 					if e != nil {
 						pos[i], versions[i] = e.Pos, e.Version+1
 					} else {
-						pos[i], appended[i] = next, true
-						next++
+						appended[i] = true
 					}
 				}
 				return nil
@@ -103,7 +112,6 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 			tree.Parallel(hi-lo, func(j int) {
 				i := lo + j
 				leaves[i] = circuits.Leaf(schemaID, encoded[i].Key, salts[i], &encoded[i].Slots)
-				paths[i] = circuits.KeyPath(encoded[i].Key)
 			})
 			select {
 			case hashed <- span{lo, hi}:
@@ -180,6 +188,7 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 		op := tree.Update
 		if b.appended[i] {
 			op = tree.Insert
+			b.pos[i] = c.Next + uint64(added)
 			added++
 		}
 		changes = append(changes, tree.Change{Op: op, Path: b.paths[i], Leaf: b.leaves[i], Ref: b.recs[i].Key})
@@ -280,6 +289,15 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 	}
 	s.log.InfoContext(ctx, "records deleted", "collection", name, "deleted", len(keys), "count", c.Count, "root", c.Root)
 	return &CommitResult{Deleted: len(keys), Count: c.Count, Root: root}, nil
+}
+
+// permute returns xs in the given order.
+func permute[T any](xs []T, order []int) []T {
+	out := make([]T, len(xs))
+	for i, j := range order {
+		out[i] = xs[j]
+	}
+	return out
 }
 
 // lookup returns the live entry of key, or nil.

@@ -126,6 +126,7 @@ type applier struct {
 	ctx   context.Context
 	s     Store
 	steps int
+	mu    sync.Mutex // serialises writes from parallel builds
 }
 
 // place writes the node a subtree resolved to at p (changed says whether
@@ -134,6 +135,8 @@ func (a *applier) place(p Pos, n Node, changed bool) error {
 	if !changed {
 		return nil
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if n.Kind == Empty {
 		return a.s.Delete(p)
 	}
@@ -206,7 +209,7 @@ func (a *applier) join(p Pos, kids [2]Node, changed [2]bool) (Node, error) {
 	for bit := range kids {
 		c := p.child(uint64(bit))
 		if n.Kind != Inner { // the children are no longer nodes of their own
-			if err := a.s.Delete(c); err != nil {
+			if err := a.place(c, Node{}, true); err != nil {
 				return Node{}, err
 			}
 			continue
@@ -261,16 +264,32 @@ func (a *applier) build(p Pos, leaves []Node) (Node, error) {
 		i++
 	}
 	var kids [2]Node
-	var err error
-	if kids[0], err = a.build(p.child(0), leaves[:i]); err != nil {
-		return Node{}, err
+	var errs [2]error
+	if len(leaves) >= parallelBuild && p.Depth < parallelDepth {
+		// The halves write disjoint nodes: hash them side by side.
+		var wg sync.WaitGroup
+		wg.Go(func() { kids[0], errs[0] = a.build(p.child(0), leaves[:i]) })
+		kids[1], errs[1] = a.build(p.child(1), leaves[i:])
+		wg.Wait()
+	} else {
+		kids[0], errs[0] = a.build(p.child(0), leaves[:i])
+		if errs[0] == nil {
+			kids[1], errs[1] = a.build(p.child(1), leaves[i:])
+		}
 	}
-	if kids[1], err = a.build(p.child(1), leaves[i:]); err != nil {
+	if err := errors.Join(errs[:]...); err != nil {
 		return Node{}, err
 	}
 	// Nothing is stored below p yet: only non-empty children are written.
 	return a.join(p, kids, [2]bool{kids[0].Kind != Empty, kids[1].Kind != Empty})
 }
+
+// Builds of at least parallelBuild leaves split across goroutines down to
+// parallelDepth (up to 2^parallelDepth of them).
+const (
+	parallelBuild = 4096
+	parallelDepth = 4
+)
 
 // Proof is where a key's walk ends: the node there (its own leaf, another
 // key's leaf, or empty), its depth, and the siblings of the nodes above.
