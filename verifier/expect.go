@@ -50,7 +50,7 @@ type Expect struct {
 // the bundle's query text under schema). It returns "" or why not.
 func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *records.Schema, queryHash fr.Element) string {
 	if e.Kind != 0 && e.Kind != kind {
-		return fmt.Sprintf("asked a %s question, the bundle answers a %s question", bundle.KindName(e.Kind), bundle.KindName(kind))
+		return fmt.Sprintf("asked %s question, the bundle answers %s question", aKind(e.Kind), aKind(kind))
 	}
 	if e.Subject != "" {
 		// A pinned key asks a subject question, unless the kind pinned
@@ -60,7 +60,7 @@ func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *r
 			want = bundle.KindAbsent
 		}
 		if kind != want {
-			return fmt.Sprintf("asked a %s question about a key, the bundle is a %s statement", bundle.KindName(want), bundle.KindName(kind))
+			return fmt.Sprintf("asked %s question about a key, the bundle is %s statement", aKind(want), aKind(kind))
 		}
 	}
 	if e.Subject != "" && e.Blind == nil {
@@ -93,6 +93,16 @@ func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *r
 		return fmt.Sprintf("asked an aggregate question, the bundle is a %s statement", bundle.KindName(kind))
 	}
 	return ""
+}
+
+// aKind is a statement kind in words with its article: "a subject", "an
+// absent".
+func aKind(k zkv1.StatementKind) string {
+	name := bundle.KindName(k)
+	if strings.ContainsAny(name[:1], "aeiou") {
+		return "an " + name
+	}
+	return "a " + name
 }
 
 // aggregate checks the aggregate pins: field, mode and threshold, the
