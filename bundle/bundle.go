@@ -1,8 +1,9 @@
 // Package bundle is the one proof bundle format, for every statement kind:
 // the zkv1.Bundle message, protojson on disk, proto on the wire. It is the
 // one place that encodes (Marshal) and decodes (Parse, FromWire) bundles. A
-// bundle carries no record value, salt or raw key: a subject appears only
-// as a key commitment bound to the verifier's nonce and blind.
+// bundle carries no record value, salt or raw key: a subject (or an absent
+// key) appears only as a key commitment bound to the verifier's nonce and
+// blind.
 package bundle
 
 import (
@@ -38,15 +39,19 @@ const (
 	KindSubject   = zkv1.StatementKind_STATEMENT_KIND_SUBJECT
 	KindExists    = zkv1.StatementKind_STATEMENT_KIND_EXISTS
 	KindAggregate = zkv1.StatementKind_STATEMENT_KIND_AGGREGATE
+	KindAbsent    = zkv1.StatementKind_STATEMENT_KIND_ABSENT
 )
 
 // ErrOldFormat means the bundle is a version-1 JSON bundle. Prove again with this
 // zkshare to get a version-2 bundle.
 var ErrOldFormat = errors.New("bundle: an old (version 1) JSON bundle; this zkshare reads only version 2 bundles: prove again to get one")
 
-// KindName is a statement kind in words: subject, exists, aggregate.
+// KindName is a statement kind in words: subject, exists, aggregate,
+// absent.
 func KindName(k zkv1.StatementKind) string {
 	switch k {
+	case KindAbsent:
+		return "absent"
 	case KindSubject:
 		return "subject"
 	case KindExists:
@@ -57,10 +62,13 @@ func KindName(k zkv1.StatementKind) string {
 	return fmt.Sprintf("kind(%d)", int32(k))
 }
 
-// KindCircuit is the circuit that proves a subject or exists statement
-// (CIRCUIT_UNSPECIFIED for other kinds: an aggregate takes several).
+// KindCircuit is the circuit that proves a subject, exists or absent
+// statement (CIRCUIT_UNSPECIFIED for other kinds: an aggregate takes
+// several).
 func KindCircuit(k zkv1.StatementKind) zkv1.Circuit {
 	switch k {
+	case KindAbsent:
+		return zkv1.Circuit_CIRCUIT_ABSENT
 	case KindSubject:
 		return zkv1.Circuit_CIRCUIT_SUBJECT
 	case KindExists:
@@ -132,7 +140,8 @@ func FromWire(b *zkv1.Bundle) (*zkv1.Bundle, error) {
 
 // Check is the structural validation every bundle passes before any
 // cryptography: version, kind and circuit agree, every hash and scalar is
-// 32 bytes, sizes are bounded. It never decodes a proof.
+// 32 bytes, sizes are bounded. An absent statement has no query, query
+// hash or result. It never decodes a proof.
 func Check(b *zkv1.Bundle) error {
 	if b == nil {
 		return errors.New("bundle: missing")
@@ -140,12 +149,13 @@ func Check(b *zkv1.Bundle) error {
 	if b.GetVersion() != Version {
 		return fmt.Errorf("bundle: version %d, want %d", b.GetVersion(), Version)
 	}
+	absent := b.GetKind() == KindAbsent
 	for _, f := range []struct {
 		name string
 		v    []byte
 		opt  bool
 	}{
-		{"collection_id", b.GetCollectionId(), false}, {"query_hash", b.GetQueryHash(), false}, {"root", b.GetRoot(), false},
+		{"collection_id", b.GetCollectionId(), false}, {"query_hash", b.GetQueryHash(), absent}, {"root", b.GetRoot(), false},
 		{"nonce", b.GetNonce(), false}, {"circuit_id", b.GetCircuitId(), false}, {"vk_sha256", b.GetVkSha256(), false},
 		{"key_commitment", b.GetKeyCommitment(), true}, {"genesis_hash", b.GetGenesisHash(), true},
 	} {
@@ -156,7 +166,13 @@ func Check(b *zkv1.Bundle) error {
 			return fmt.Errorf("bundle: %s must be 32 bytes, got %d", f.name, len(f.v))
 		}
 	}
-	for _, s := range []struct{ name, v string }{{"collection", b.GetCollection()}, {"query", b.GetQuery()}} {
+	for _, s := range []struct {
+		name, v string
+		opt     bool
+	}{{"collection", b.GetCollection(), false}, {"query", b.GetQuery(), absent}} {
+		if s.v == "" && s.opt {
+			continue
+		}
 		if s.v == "" || len(s.v) > maxText {
 			return fmt.Errorf("bundle: %s: want 1 to %d bytes", s.name, maxText)
 		}
@@ -174,6 +190,11 @@ func Check(b *zkv1.Bundle) error {
 		if len(b.GetKeyCommitment()) != 0 || !b.GetResult() || b.GetCircuit() != zkv1.Circuit_CIRCUIT_EXISTS || agg != nil {
 			return errors.New("bundle: an exists statement has no key commitment, a true result, the exists circuit and no aggregate")
 		}
+	case KindAbsent:
+		if len(b.GetKeyCommitment()) == 0 || b.GetQuery() != "" || len(b.GetQueryHash()) != 0 || b.GetResult() ||
+			b.GetCircuit() != zkv1.Circuit_CIRCUIT_ABSENT || agg != nil {
+			return errors.New("bundle: an absent statement has a key_commitment, the absent circuit, and no query, query hash, result or aggregate")
+		}
 	case KindAggregate:
 		if len(b.GetKeyCommitment()) != 0 || agg == nil {
 			return errors.New("bundle: an aggregate statement has an aggregate body and no key commitment")
@@ -182,7 +203,7 @@ func Check(b *zkv1.Bundle) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("bundle: kind %d, want subject, exists or aggregate", b.GetKind())
+		return fmt.Errorf("bundle: kind %d, want subject, exists, aggregate or absent", b.GetKind())
 	}
 	evidence := append([]*zkv1.LedgerEvidence{{Tx: b.GetAnchorTx(), Inclusion: b.GetAnchorInclusion()}, b.GetHolderKeyTx()}, b.GetCollectionTxs()...)
 	evidence = append(evidence, b.GetConfirmations()...)
@@ -249,6 +270,10 @@ func Statement(b *zkv1.Bundle) string {
 		return fmt.Sprintf("the subject's record in %s %s: %s", b.GetCollection(), verdict, b.GetQuery())
 	case KindExists:
 		return fmt.Sprintf("some record in %s satisfies: %s", b.GetCollection(), b.GetQuery())
+	case KindAbsent:
+		// The key is named only by its commitment: whoever holds the key
+		// and the blind recognises it.
+		return fmt.Sprintf("the key committed as %.8x… has no live record in %s", b.GetKeyCommitment(), b.GetCollection())
 	case KindAggregate:
 		a := b.GetAggregate()
 		if t := a.GetThreshold(); t != nil {

@@ -19,6 +19,12 @@ func subject() *zkv1.Bundle {
 		Circuit: zkv1.Circuit_CIRCUIT_SUBJECT, CircuitId: h(6), VkSha256: h(7), Proof: []byte{1}}
 }
 
+func absent() *zkv1.Bundle {
+	b := subject()
+	b.Kind, b.Circuit, b.Query, b.QueryHash, b.Result = bundle.KindAbsent, zkv1.Circuit_CIRCUIT_ABSENT, "", nil, false
+	return b
+}
+
 func aggregate() *zkv1.Bundle {
 	b := subject()
 	b.Kind, b.KeyCommitment, b.Circuit = bundle.KindAggregate, nil, zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL
@@ -29,7 +35,7 @@ func aggregate() *zkv1.Bundle {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for name, b := range map[string]*zkv1.Bundle{"subject": subject(), "aggregate": aggregate()} {
+	for name, b := range map[string]*zkv1.Bundle{"subject": subject(), "aggregate": aggregate(), "absent": absent()} {
 		data, err := bundle.Marshal(b)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -97,6 +103,31 @@ func TestRejects(t *testing.T) {
 			t.Errorf("aggregate %s: accepted", name)
 		}
 	}
+	for name, mut := range map[string]func(*zkv1.Bundle){
+		"no key commitment":  func(b *zkv1.Bundle) { b.KeyCommitment = nil },
+		"short key":          func(b *zkv1.Bundle) { b.KeyCommitment = h(4)[:31] },
+		"a query":            func(b *zkv1.Bundle) { b.Query = "a < 1" },
+		"a query hash":       func(b *zkv1.Bundle) { b.QueryHash = h(2) },
+		"a result":           func(b *zkv1.Bundle) { b.Result = true },
+		"subject circuit":    func(b *zkv1.Bundle) { b.Circuit = zkv1.Circuit_CIRCUIT_SUBJECT },
+		"with aggregate":     func(b *zkv1.Bundle) { b.Aggregate = aggregate().Aggregate },
+		"kind subject":       func(b *zkv1.Bundle) { b.Kind = bundle.KindSubject },
+		"no collection":      func(b *zkv1.Bundle) { b.Collection = "" },
+		"kind exists":        func(b *zkv1.Bundle) { b.Kind = bundle.KindExists },
+		"subject relabelled": func(b *zkv1.Bundle) { b.Kind, b.Query, b.QueryHash = bundle.KindSubject, "a < 1", h(2) },
+	} {
+		b := absent()
+		mut(b)
+		if _, err := bundle.FromWire(b); err == nil {
+			t.Errorf("absent %s: accepted", name)
+		}
+	}
+	// A subject bundle relabelled absent is refused too.
+	b := subject()
+	b.Kind = bundle.KindAbsent
+	if _, err := bundle.FromWire(b); err == nil {
+		t.Error("a subject bundle relabelled absent: accepted")
+	}
 	if _, err := bundle.FromWire(nil); err == nil {
 		t.Error("nil accepted")
 	}
@@ -109,7 +140,7 @@ func TestRejects(t *testing.T) {
 // FuzzParse: Parse never panics; what it accepts re-encodes to bytes that
 // parse to the same bundle and encode to the same bytes again.
 func FuzzParse(f *testing.F) {
-	for _, b := range []*zkv1.Bundle{subject(), aggregate()} {
+	for _, b := range []*zkv1.Bundle{subject(), aggregate(), absent()} {
 		data, _ := bundle.Marshal(b)
 		f.Add(data)
 	}
@@ -133,4 +164,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("encoding is not stable")
 		}
 	})
+}
+
+// TestAbsentStatement: the statement of an absent bundle names the
+// collection and the key only by its commitment.
+func TestAbsentStatement(t *testing.T) {
+	b := absent()
+	b.KeyCommitment = append([]byte{0xab, 0xcd, 0xef, 0x01}, h(4)[4:]...)
+	got := bundle.Statement(b)
+	for _, want := range []string{"abcdef01", "no live record", "holder/c"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("statement %q lacks %q", got, want)
+		}
+	}
+	if bundle.KindName(bundle.KindAbsent) != "absent" || bundle.KindCircuit(bundle.KindAbsent) != zkv1.Circuit_CIRCUIT_ABSENT {
+		t.Error("absent's name or circuit")
+	}
 }

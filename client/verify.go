@@ -51,7 +51,7 @@ func WithFreshness(d time.Duration) CallOption {
 	return func(c *callConfig) { c.freshness = d }
 }
 
-// Verify checks a bundle of any kind (subject, exists, aggregate) in this
+// Verify checks a bundle of any kind (subject, exists, aggregate, absent) in this
 // process with the verifier package, against this client's node's ledger
 // (verifier.Remote over the client's connection): key registry, anchor,
 // freshness, schema, pinned key, statement, nonce, subject, proof. exp is

@@ -74,7 +74,8 @@ func checkPolicy(pol *zkv1.AccessPolicy, sc *records.Schema, participants func(s
 			return invalid(field+".consumer", "%q is not a registered consumer (or use \"*\")", c)
 		}
 		for _, k := range r.GetKinds() {
-			if k != zkv1.StatementKind_STATEMENT_KIND_SUBJECT && k != zkv1.StatementKind_STATEMENT_KIND_EXISTS && k != zkv1.StatementKind_STATEMENT_KIND_AGGREGATE {
+			if k != zkv1.StatementKind_STATEMENT_KIND_SUBJECT && k != zkv1.StatementKind_STATEMENT_KIND_EXISTS && k != zkv1.StatementKind_STATEMENT_KIND_AGGREGATE &&
+				k != zkv1.StatementKind_STATEMENT_KIND_ABSENT {
 				return invalid(field+".kinds", "unknown statement kind %d", k)
 			}
 		}
@@ -190,10 +191,14 @@ type question struct {
 // names the consumer (or "*"), grants the kind (and for aggregates the
 // field and mode) and admits every clause decides; its rate limit then
 // applies. It returns the rule's minimum group size for revealed aggregates.
+// An absent question has no query: a rule's templates admit it when the
+// rule grants the absent kind.
 func (p *policies) allow(coll, consumer string, q question) (minGroup uint32, err error) {
-	parsed, err := query.Parse(q.query)
-	if err != nil {
-		return 0, err
+	parsed := &query.Query{}
+	if q.kind != zkv1.StatementKind_STATEMENT_KIND_ABSENT {
+		if parsed, err = query.Parse(q.query); err != nil {
+			return 0, err
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

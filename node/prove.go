@@ -18,20 +18,22 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Question is a consumer's subject or exists question.
+// Question is a consumer's subject, exists or absent question.
 type Question struct {
 	// Collection is short (this node's holder's) or HOLDER/NAME.
 	Collection string
-	// Kind is STATEMENT_KIND_SUBJECT or STATEMENT_KIND_EXISTS.
+	// Kind is STATEMENT_KIND_SUBJECT, STATEMENT_KIND_EXISTS or
+	// STATEMENT_KIND_ABSENT.
 	Kind zkv1.StatementKind
-	// Subject is the subject's key (subject statements only).
+	// Subject is the subject's key (subject statements), or the key asked
+	// to have no live record (absent statements).
 	Subject string
-	// Query is the predicate's text form.
+	// Query is the predicate's text form (none for absent statements).
 	Query string
 	// Nonce is the asker's 32-byte BN254 scalar, fresh for each question.
 	Nonce []byte
 	// Blind is the asker's secret 32-byte non-zero scalar that hides the
-	// subject's key (subject statements only).
+	// key (subject and absent statements only).
 	Blind []byte
 }
 
@@ -45,8 +47,10 @@ type Answer struct {
 
 // Prove answers a consumer's question with a bundle anchored on the ledger,
 // and records an audit entry of it. A question answered without a bundle
-// (no such subject, no matching record) is audited too, and fails with
-// the prover's error.
+// (no such subject, no matching record, a key asked absent that has a
+// record) is audited too, and fails with the prover's error; a present key
+// fails with ErrFailedPrecondition, whose message names neither the key
+// nor any value.
 func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error) {
 	coll := n.Qualify(q.Collection)
 	kind := q.Kind
@@ -59,10 +63,17 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 		if q.Subject != "" {
 			return nil, invalid("subject", "an exists statement names no subject")
 		}
+	case zkv1.StatementKind_STATEMENT_KIND_ABSENT:
+		if q.Subject == "" {
+			return nil, invalid("subject", "an absent statement needs the key asked about")
+		}
+		if q.Query != "" {
+			return nil, invalid("query", "an absent statement has no query")
+		}
 	default:
-		return nil, invalid("kind", "want STATEMENT_KIND_SUBJECT or STATEMENT_KIND_EXISTS")
+		return nil, invalid("kind", "want STATEMENT_KIND_SUBJECT, STATEMENT_KIND_EXISTS or STATEMENT_KIND_ABSENT")
 	}
-	if q.Query == "" || len(q.Query) > MaxQueryBytes {
+	if kind != bundle.KindAbsent && (q.Query == "" || len(q.Query) > MaxQueryBytes) {
 		return nil, invalid("query", "want the question's predicate, 1 to %d bytes", MaxQueryBytes)
 	}
 	if len(q.Subject) > MaxValueBytes {
@@ -76,10 +87,10 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	switch {
 	case kind == bundle.KindExists && len(q.Blind) != 0:
 		return nil, invalid("blind", "an exists statement names no subject to blind")
-	case kind == bundle.KindSubject && (len(q.Blind) != 32 || blind.SetBytesCanonical(q.Blind) != nil || blind.IsZero()):
+	case kind != bundle.KindExists && (len(q.Blind) != 32 || blind.SetBytesCanonical(q.Blind) != nil || blind.IsZero()):
 		// Without a secret blind, anyone holding the bundle could recover
 		// a low-entropy key from the key commitment by trying keys.
-		return nil, invalid("blind", "a subject statement needs 32 random bytes (a non-zero BN254 scalar) that the asker keeps")
+		return nil, invalid("blind", "a %s statement needs 32 random bytes (a non-zero BN254 scalar) that the asker keeps", bundle.KindName(kind))
 	}
 	if _, ok := n.ledger.State().Collections[collectionKey(coll)]; !ok {
 		return nil, errorf(ErrNotFound, "collection: %q is not registered", coll)
@@ -96,11 +107,16 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	n.commitMu.RLock()
 	defer n.commitMu.RUnlock()
 	pb, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind})
-	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) {
-		// "No such subject" and "no matching record" are answers too.
+	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) || errors.Is(err, holder.ErrPresent) {
+		// "No such subject", "no matching record" and "the key is
+		// present" are answers too.
 		if aerr := n.auditUnproven(ctx, coll, c.ID, bundle.KindName(kind), q.Query, nonce); aerr != nil {
 			return nil, fmt.Errorf("audit entry: %w", aerr)
 		}
+	}
+	if errors.Is(err, holder.ErrPresent) {
+		// Only the kind of failure: never the key, nor the record's values.
+		return nil, errorf(ErrFailedPrecondition, "subject: the key asked about has a live record in %s: its absence cannot be proven", coll)
 	}
 	if err != nil {
 		return nil, err
@@ -144,13 +160,17 @@ func (n *Node) auditUnproven(ctx context.Context, coll, consumer, kind, text str
 	if err != nil {
 		return err
 	}
-	prep, err := query.Prepare(text, c.SchemaOf())
-	if err != nil {
-		return err
+	var queryHash []byte // none for an absent question
+	if text != "" {
+		prep, err := query.Prepare(text, c.SchemaOf())
+		if err != nil {
+			return err
+		}
+		queryHash = elemBytes(prep.Hash)
 	}
 	id := records.CollectionID(coll)
 	_, err = n.recordAudit(ctx, &zkv1.AuditReceipt{CollectionId: elemBytes(id), Consumer: consumer, Statement: kind,
-		QueryHash: elemBytes(prep.Hash), Nonce: elemBytes(nonce), Result: false})
+		QueryHash: queryHash, Nonce: elemBytes(nonce), Result: false})
 	if err == nil {
 		n.log.InfoContext(ctx, "question answered without a bundle", "collection", coll, "consumer", consumer, "statement", kind)
 	}

@@ -86,7 +86,7 @@ func expectation(pe *zkv1.Expectation, nonce []byte, subject string) (verifier.E
 	}
 	switch pe.GetKind() {
 	case zkv1.StatementKind_STATEMENT_KIND_UNSPECIFIED:
-	case bundle.KindSubject, bundle.KindExists, bundle.KindAggregate:
+	case bundle.KindSubject, bundle.KindExists, bundle.KindAggregate, bundle.KindAbsent:
 		exp.Kind = pe.GetKind()
 	default:
 		return exp, invalid("expect.kind", "unknown statement kind %d", pe.GetKind())

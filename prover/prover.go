@@ -95,12 +95,12 @@ func NewNonce() (fr.Element, error) {
 // Request is a consumer's question.
 type Request struct {
 	Collection string
-	Kind       zkv1.StatementKind // bundle.KindSubject or bundle.KindExists
-	Subject    string             // the subject's key, for subject statements
-	Query      string
+	Kind       zkv1.StatementKind // bundle.KindSubject, KindExists or KindAbsent
+	Subject    string             // the subject's key (subject), or the key asked to be absent (absent)
+	Query      string             // the predicate (none for absent)
 	Nonce      fr.Element
-	// Blind is the asking verifier's random key blind for subject
-	// statements (circuits.KeyCommitment): it keeps a low-entropy key from
+	// Blind is the asking verifier's random key blind for subject and
+	// absent statements (circuits.KeyCommitment): it keeps a low-entropy key from
 	// being recovered from the bundle by trying every key.
 	Blind fr.Element
 }
@@ -112,6 +112,12 @@ var ErrNoWitness = errors.New("no record satisfies the query")
 // Prove answers a request with a checked bundle, without anchor evidence
 // (see bundle.Attach).
 func (p *Prover) Prove(ctx context.Context, req Request) (*zkv1.Bundle, error) {
+	if req.Kind == bundle.KindAbsent {
+		if req.Query != "" {
+			return nil, errors.New("an absent statement has no query")
+		}
+		return p.ProveAbsent(ctx, req.Collection, req.Subject, req.Nonce, req.Blind)
+	}
 	c, err := p.store.Collection(req.Collection)
 	if err != nil {
 		return nil, err
@@ -148,7 +154,7 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*zkv1.Bundle, error) {
 		assignment = a
 		b.Circuit, b.Root, b.Result = bundle.KindCircuit(bundle.KindExists), elem(w.Root), true
 	default:
-		return nil, fmt.Errorf("statement kind %s: want subject or exists", bundle.KindName(req.Kind))
+		return nil, fmt.Errorf("statement kind %s: want subject, exists or absent", bundle.KindName(req.Kind))
 	}
 	return p.finish(ctx, b, assignment)
 }
@@ -166,6 +172,9 @@ func header(kind zkv1.StatementKind, collection string, collID fr.Element, schem
 // completes and checks the bundle.
 func (p *Prover) finish(ctx context.Context, b *zkv1.Bundle, assignment frontend.Circuit) (*zkv1.Bundle, error) {
 	k := p.keys[b.Circuit]
+	if k == nil {
+		return nil, fmt.Errorf("no proving key for circuit %s: run `zkshare keys setup` on the key directory", keys.NameOf(b.Circuit))
+	}
 	b.CircuitId, b.VkSha256 = k.CircuitID, k.VKSHA256
 	proof, err := p.proveBytes(ctx, k, assignment)
 	if err != nil {
@@ -187,6 +196,36 @@ func subject(b *zkv1.Bundle, collID, nonce, blind fr.Element, prep *query.Prepar
 	b.Circuit, b.Root, b.Result = bundle.KindCircuit(bundle.KindSubject), elem(w.Root), result
 	b.KeyCommitment = elem(kc)
 	return a, nil
+}
+
+// ProveAbsent proves that key has no live record in collection under the
+// collection's current root: the key's walk down the tree ends on an empty
+// slot or on another key's leaf. nonce and blind are the asking verifier's;
+// the bundle names the key only by its commitment to them (as a subject's).
+// A key with a live record fails with an error wrapping holder.ErrPresent
+// (which never quotes the key), an unknown collection with
+// holder.ErrNotFound.
+func (p *Prover) ProveAbsent(ctx context.Context, collection, key string, nonce, blind fr.Element) (*zkv1.Bundle, error) {
+	c, err := p.store.Collection(collection)
+	if err != nil {
+		return nil, err
+	}
+	w, err := p.store.Absence(ctx, collection, key)
+	if err != nil {
+		return nil, err
+	}
+	collID := records.CollectionID(collection)
+	a, err := circuits.AbsentAssignment(collID, w.Root, nonce, blind, &w.Absence)
+	if err != nil {
+		return nil, fmt.Errorf("absent witness: %w", err)
+	}
+	kc, ok := a.KeyCommitment.(fr.Element)
+	if !ok {
+		return nil, fmt.Errorf("absent witness: key commitment is a %T, not a field element", a.KeyCommitment)
+	}
+	b := &zkv1.Bundle{Version: bundle.Version, Kind: bundle.KindAbsent, Collection: collection, CollectionId: elem(collID),
+		Schema: c.Schema, Root: elem(w.Root), KeyCommitment: elem(kc), Nonce: elem(nonce), Circuit: bundle.KindCircuit(bundle.KindAbsent)}
+	return p.finish(ctx, b, a)
 }
 
 // ProveOwn proves a subject statement from a witness the subject holds (a

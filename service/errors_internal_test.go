@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/node"
 )
 
@@ -24,6 +25,7 @@ func TestToConnect(t *testing.T) {
 		{node.ErrResourceExhausted, connect.CodeResourceExhausted},
 		{node.ErrUnauthenticated, connect.CodeUnauthenticated},
 		{fmt.Errorf("proof: %w", node.ErrOutOfRange), connect.CodeOutOfRange},
+		{fmt.Errorf("collection c: %w", holder.ErrPresent), connect.CodeFailedPrecondition},
 	} {
 		if got := connect.CodeOf(toConnect(tc.err)); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.err, got, tc.want)

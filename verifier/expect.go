@@ -7,6 +7,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
+	"github.com/zkshare/zkshare/circuits"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
@@ -28,13 +29,15 @@ type Threshold = records.Threshold
 // subject question, a weaker query, another field or threshold) fails.
 // Zero fields are not pinned.
 type Expect struct {
-	Kind       zkv1.StatementKind // bundle.KindSubject, KindExists or KindAggregate
+	Kind       zkv1.StatementKind // bundle.KindSubject, KindExists, KindAggregate or KindAbsent
 	Collection string             // the collection's full name, HOLDER/NAME as on the ledger
 	Query      string             // the query text as asked, compared by canonical hash
 	QueryHash  *fr.Element        // or its hash
 	Nonce      *fr.Element        // the nonce it issued
-	Subject    string             // the subject it asked about: requires a subject bundle
-	Blind      *fr.Element        // the blind it sent with a subject question; required with Subject
+	// Subject is the key it asked about: it requires a subject bundle about
+	// that key, or with Kind KindAbsent an absent bundle about that key.
+	Subject string
+	Blind   *fr.Element // the blind it sent with a subject or absent question; required with Subject
 
 	// Aggregates.
 	Field     string
@@ -47,10 +50,18 @@ type Expect struct {
 // the bundle's query text under schema). It returns "" or why not.
 func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *records.Schema, queryHash fr.Element) string {
 	if e.Kind != 0 && e.Kind != kind {
-		return fmt.Sprintf("asked a %s question, the bundle answers a %s question", bundle.KindName(e.Kind), bundle.KindName(kind))
+		return fmt.Sprintf("asked %s question, the bundle answers %s question", aKind(e.Kind), aKind(kind))
 	}
-	if e.Subject != "" && kind != bundle.KindSubject {
-		return fmt.Sprintf("asked about a subject, the bundle is a %s statement", bundle.KindName(kind))
+	if e.Subject != "" {
+		// A pinned key asks a subject question, unless the kind pinned
+		// is absent: a bundle of the other kind answers another question.
+		want := bundle.KindSubject
+		if e.Kind == bundle.KindAbsent {
+			want = bundle.KindAbsent
+		}
+		if kind != want {
+			return fmt.Sprintf("asked %s question about a key, the bundle is %s statement", aKind(want), aKind(kind))
+		}
 	}
 	if e.Subject != "" && e.Blind == nil {
 		return "a pinned subject needs the blind sent with the question (the key commitment hides the key under it)"
@@ -62,7 +73,11 @@ func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *r
 		}
 		return fmt.Sprintf("asked about collection %q, the bundle is about %q", e.Collection, collection)
 	}
-	if e.Query != "" {
+	if kind == bundle.KindAbsent {
+		if e.Query != "" || e.QueryHash != nil {
+			return "asked a query, the bundle is an absent statement (which answers none)"
+		}
+	} else if e.Query != "" {
 		prep, err := query.Prepare(e.Query, schema)
 		if err != nil {
 			return fmt.Sprintf("the pinned query does not apply to the bundle's schema: %v", err)
@@ -71,13 +86,23 @@ func (e *Expect) statement(kind zkv1.StatementKind, collection string, schema *r
 			return fmt.Sprintf("asked %q, the bundle answers another query", prep.Text)
 		}
 	}
-	if e.QueryHash != nil && !e.QueryHash.Equal(&queryHash) {
+	if kind != bundle.KindAbsent && e.QueryHash != nil && !e.QueryHash.Equal(&queryHash) {
 		return "the bundle answers another query than the pinned query hash"
 	}
 	if kind != bundle.KindAggregate && (e.Field != "" || e.Mode != 0 || e.Threshold != nil) {
 		return fmt.Sprintf("asked an aggregate question, the bundle is a %s statement", bundle.KindName(kind))
 	}
 	return ""
+}
+
+// aKind is a statement kind in words with its article: "a subject", "an
+// absent".
+func aKind(k zkv1.StatementKind) string {
+	name := bundle.KindName(k)
+	if strings.ContainsAny(name[:1], "aeiou") {
+		return "an " + name
+	}
+	return "a " + name
 }
 
 // aggregate checks the aggregate pins: field, mode and threshold, the
@@ -124,6 +149,25 @@ func (e *Expect) nonce(raw []byte, pass func(Check)) (fr.Element, Check, string)
 		pass(CheckNonce)
 	}
 	return n, 0, ""
+}
+
+// subject checks the pinned key, when there is one: the asker recomputes
+// the key commitment from the key and the blind it asked with, under the
+// bundle's collection id and nonce. It returns the failed check and why,
+// or 0.
+func (e *Expect) subject(coll, nonce, kc fr.Element, pass func(Check)) (Check, string) {
+	if e.Subject == "" {
+		return 0, ""
+	}
+	if e.Blind == nil { // statement refuses this first; never a nil dereference
+		return CheckExpect, "a pinned key needs the blind sent with the question"
+	}
+	want := circuits.KeyCommitment(coll, records.KeyDigest(e.Subject), nonce, *e.Blind)
+	if !want.Equal(&kc) {
+		return CheckSubject, "the bundle is about another key than the one asked about"
+	}
+	pass(CheckSubject)
+	return 0, ""
 }
 
 // thresholdOf reads a threshold's text: its aggregate, relation and value

@@ -78,6 +78,10 @@ func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expe
 		return
 	}
 	v.pass(CheckKey)
+	if b.GetKind() == bundle.KindAbsent {
+		vf.verifyAbsent(b, k, exp, v)
+		return
+	}
 
 	coll, schema, prep, check, reason := statement(b.GetCollection(), b.GetCollectionId(), b.GetSchema(), b.GetQuery(), b.GetQueryHash(), v.pass)
 	if check != 0 {
@@ -109,13 +113,9 @@ func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expe
 			v.fail(CheckDecode, "key commitment: %v", err)
 			return
 		}
-		if exp.Subject != "" {
-			want := circuits.KeyCommitment(coll, records.KeyDigest(exp.Subject), nonce, *exp.Blind) // the pins require a blind with a subject
-			if !want.Equal(&kc) {
-				v.fail(CheckSubject, "the bundle is about another subject")
-				return
-			}
-			v.pass(CheckSubject)
+		if check, reason := exp.subject(coll, nonce, kc, v.pass); check != 0 {
+			v.fail(check, "%s", reason)
+			return
 		}
 		public = circuits.SubjectPublic(coll, root, kc, prep.Hash, nonce, b.GetResult())
 	case bundle.KindExists:
@@ -123,6 +123,48 @@ func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expe
 	}
 
 	if msg := verifyProof(k, b.GetProof(), public); msg != "" {
+		v.fail(proofCheck(msg), "%s", msg)
+		return
+	}
+	v.pass(CheckProof)
+	v.Valid = true
+}
+
+// verifyAbsent runs an absent bundle's checks after the pinned key:
+// collection id, expectation (no query to pin), nonce, the key (the asker
+// recomputes the key commitment from the key and the blind it asked with,
+// as for a subject) and proof. It sets v.Valid when all pass.
+func (vf *Verifier) verifyAbsent(b *zkv1.Bundle, k Key, exp Expect, v *Verdict) {
+	coll, check, reason := collectionID(b.GetCollection(), b.GetCollectionId(), v.pass)
+	if check != 0 {
+		v.fail(check, "%s", reason)
+		return
+	}
+	if msg := exp.statement(b.GetKind(), b.GetCollection(), nil, fr.Element{}); msg != "" {
+		v.fail(CheckExpect, "%s", msg)
+		return
+	}
+	v.pass(CheckExpect)
+	root, err := element(b.GetRoot())
+	if err != nil {
+		v.fail(CheckDecode, "root: %v", err)
+		return
+	}
+	nonce, check, reason := exp.nonce(b.GetNonce(), v.pass)
+	if check != 0 {
+		v.fail(check, "%s", reason)
+		return
+	}
+	kc, err := element(b.GetKeyCommitment())
+	if err != nil {
+		v.fail(CheckDecode, "key commitment: %v", err)
+		return
+	}
+	if check, reason := exp.subject(coll, nonce, kc, v.pass); check != 0 {
+		v.fail(check, "%s", reason)
+		return
+	}
+	if msg := verifyProof(k, b.GetProof(), circuits.AbsentPublic(coll, root, kc, nonce)); msg != "" {
 		v.fail(proofCheck(msg), "%s", msg)
 		return
 	}
@@ -148,12 +190,11 @@ func elemBytes(e fr.Element) []byte {
 // statement runs the checks every bundle shares: the collection id is the
 // named collection's, the schema parses, and the query text hashes to the
 // bundle's query hash. It reports the failed check and why, or "".
-func statement(collection string, collectionID, schemaRaw []byte, text string, queryHash []byte, pass func(Check)) (fr.Element, *records.Schema, *query.Prepared, Check, string) {
-	coll := records.CollectionID(collection)
-	if !bytes.Equal(elemBytes(coll), collectionID) {
-		return coll, nil, nil, CheckCollection, fmt.Sprintf("collection id does not match collection %q", collection)
+func statement(collection string, collectionIDBytes, schemaRaw []byte, text string, queryHash []byte, pass func(Check)) (fr.Element, *records.Schema, *query.Prepared, Check, string) {
+	coll, check, reason := collectionID(collection, collectionIDBytes, pass)
+	if check != 0 {
+		return coll, nil, nil, check, reason
 	}
-	pass(CheckCollection)
 	schema, err := records.ParseSchema(schemaRaw)
 	if err != nil {
 		return coll, nil, nil, CheckQuery, fmt.Sprintf("schema: %v", err)
@@ -167,6 +208,17 @@ func statement(collection string, collectionID, schemaRaw []byte, text string, q
 	}
 	pass(CheckQuery)
 	return coll, schema, prep, 0, ""
+}
+
+// collectionID checks that a bundle's collection id is its named
+// collection's; it returns the id, or the failed check and why.
+func collectionID(collection string, id []byte, pass func(Check)) (fr.Element, Check, string) {
+	coll := records.CollectionID(collection)
+	if !bytes.Equal(elemBytes(coll), id) {
+		return coll, CheckCollection, fmt.Sprintf("collection id does not match collection %q", collection)
+	}
+	pass(CheckCollection)
+	return coll, 0, ""
 }
 
 // verifyProof decodes a proof with gnark's checked reader and verifies it

@@ -255,9 +255,9 @@ func newNonceBytes(hexNonce string) ([]byte, error) {
 	return b[:], nil
 }
 
-// newBlind is the blind for a subject question: the given hex, or fresh
-// random. The asker keeps it; verifying the subject needs it.
-func newBlind(hexBlind string, stderr io.Writer) (fr.Element, error) {
+// newBlind is the blind for a subject or absent question: the given hex,
+// or fresh random. The asker keeps it; verifying the key needs it.
+func newBlind(hexBlind string, kind zkv1.StatementKind, stderr io.Writer) (fr.Element, error) {
 	if hexBlind != "" {
 		b, err := records.ParseElement(hexBlind)
 		if err != nil {
@@ -272,7 +272,11 @@ func newBlind(hexBlind string, stderr io.Writer) (fr.Element, error) {
 	if err != nil {
 		return b, err
 	}
-	fprintf(stderr, "blind: %s (keep it: `verify --subject` needs it as --blind; with it the bundle names your subject, without it no one)\n", records.ElementHex(b))
+	flag := "--subject"
+	if kind == bundle.KindAbsent {
+		flag = "--absent"
+	}
+	fprintf(stderr, "blind: %s (keep it: `verify %s` needs it as --blind; with it the bundle names your key, without it no one)\n", records.ElementHex(b), flag)
 	return b, nil
 }
 
@@ -427,7 +431,7 @@ func cmdPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, k := range strings.Split(*kinds, ",") {
 		v, ok := zkv1.StatementKind_value["STATEMENT_KIND_"+strings.ToUpper(strings.TrimSpace(k))]
 		if !ok {
-			return fmt.Errorf("--kinds: %q: want subject, exists or aggregate", k)
+			return fmt.Errorf("--kinds: %q: want subject, exists, absent or aggregate", k)
 		}
 		rule.Kinds = append(rule.Kinds, zkv1.StatementKind(v))
 	}
@@ -501,7 +505,7 @@ func proveFromReceipt(ctx context.Context, path, keyDir, q, nonceHex, blindHex, 
 	if err != nil {
 		return err
 	}
-	blind, err := newBlind(blindHex, stderr)
+	blind, err := newBlind(blindHex, bundle.KindSubject, stderr)
 	if err != nil {
 		return err
 	}

@@ -33,17 +33,18 @@ func commands() []command {
 		{"governance approve", "approve an open governance proposal", `--server URL --token-file ADMIN.token PROPOSAL-ID [--json]`, cmdGovernanceApprove},
 		{"governance list", "list open governance proposals", `--server URL --token-file T [--json]`, cmdGovernanceList},
 		{"commit", "commit records (CSV or JSONL) and anchor the new root", `(--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl`, cmdCommit},
-		{"prove", "answer a question about a subject's record, or whether some record matches", `(--data DIR --keys DIR | --server URL --token T) --collection NAME
+		{"prove", "answer a question about a subject's record, whether some record matches, or that a key has none", `(--data DIR --keys DIR | --server URL --token T) --collection NAME
     (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]
+(--data DIR --keys DIR | --server URL --token T) --collection NAME --absent KEY [--blind HEX] [--nonce HEX] [--out FILE]
 --receipt FILE --keys DIR --query '...' [--nonce HEX] [--out FILE]   (a subject, offline)`, cmdProve},
 		{"receipt issue", "issue a subject their record receipt", `--server URL --token T --collection NAME --subject KEY --out FILE`, cmdReceiptIssue},
-		{"verify", "check a bundle against a ledger: a node's, or offline against a trusted ledger key", `--keys DIR (--server URL | --ledger-key VKEY [--holder-key HEX]) [--holder ID] [--kind subject|exists]
-    [--collection HOLDER/NAME] [--query '...'] [--subject KEY --blind HEX] [--nonce HEX] [--json] BUNDLE`, cmdVerify},
+		{"verify", "check a bundle against a ledger: a node's, or offline against a trusted ledger key", `--keys DIR (--server URL | --ledger-key VKEY [--holder-key HEX]) [--holder ID] [--kind subject|exists|absent]
+    [--collection HOLDER/NAME] [--query '...'] [--subject KEY --blind HEX | --absent KEY --blind HEX] [--nonce HEX] [--json] BUNDLE`, cmdVerify},
 		{"aggregate", "prove an aggregate over every record of a collection", `--server URL --token T --collection NAME --field F --query '...'
     [--threshold "count == 0"] [--nonce HEX] [--out FILE]`, cmdAggregate},
 		{"verify-aggregate", "check an aggregate bundle against a ledger", `--keys DIR (--server URL | --ledger-key VKEY) --bundle FILE [--holder ID] [--collection HOLDER/NAME] [--query '...'] [--field F]
     [--mode reveal|threshold] [--threshold "count == 0"] [--nonce HEX]`, cmdVerifyAggregate},
-		{"policy set", "set who may ask what about a collection", `--server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,aggregate]
+		{"policy set", "set who may ask what about a collection", `--server URL --token T --collection NAME [--consumer ID|*] [--kinds subject,exists,absent,aggregate]
     [--templates "income <=,age >="] [--rate PER-MINUTE]
     [--aggregate-fields F,G|* --aggregate-modes reveal,threshold --min-group K]`, cmdPolicySet},
 		{"audit", "list audit entries: who asked what, and when", `--server URL --token T (--collection NAME | --consumer ID)`, cmdAudit},

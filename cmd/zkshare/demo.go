@@ -117,7 +117,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	if err != nil {
 		return err
 	}
-	fprintln(stderr, "3. admin: registered consumer \"bank\" on the ledger; the holder's policy lets it ask subject and exists questions")
+	fprintln(stderr, "3. admin: registered consumer \"bank\" on the ledger; the holder's policy lets it ask subject, exists and absent questions")
 
 	schemaRaw, err := os.ReadFile(filepath.Join(*dataset, "schema.json"))
 	if err != nil {
@@ -134,7 +134,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	// The ledger names it HOLDER/NAME; a third party pins that full name.
 	fullName := created.GetCollection().GetName()
 	err = holderClient.SetPolicy(ctx, sc.Name, &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{
-		Consumer: bank.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS}, RatePerMinute: 600}}})
+		Consumer: bank.ID, Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS,
+			zkv1.StatementKind_STATEMENT_KIND_ABSENT}, RatePerMinute: 600}}})
 	if err != nil {
 		return err
 	}
@@ -224,6 +225,21 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		}
 		fprintf(tw, "%s\t%s\t%v\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, s.Query, pr.GetBundle().GetResult(), constraints, proveMS, verifyMS, len(pr.GetBundle().GetProof()), v.Valid, mark(ok))
 	}
+	// Non-membership: C10001 was never enrolled (the dataset stops at
+	// C10000), C00005 was; the expected answers come from the records.
+	enrolled := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		enrolled[r.Key] = true
+	}
+	for _, key := range []string{"C10001", "C00005"} {
+		ok, err := demoAbsent(ctx, consumer, third, sc.Name, fullName, key, !enrolled[key], m.Circuits["absent"].Constraints, tw)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			mismatches++
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -244,6 +260,43 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	}
 	fprintf(stderr, "\nall answers match the datasets' expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
 	return nil
+}
+
+// demoAbsent has the bank ask that key has no live record, and the third
+// party verify the answer with the key and blind the bank asked with (the
+// bank shares them with it). A key that has a record cannot be proven
+// absent: the node refuses, naming neither key nor value. It reports
+// whether the outcome is the expected one.
+func demoAbsent(ctx context.Context, consumer, third *client.Client, name, fullName, key string, absent bool, constraints int, tw io.Writer) (bool, error) {
+	nonce, err := prover.NewNonce()
+	if err != nil {
+		return false, err
+	}
+	blind, err := prover.NewNonce() // the bank's secret: the bundle names the key to it alone
+	if err != nil {
+		return false, err
+	}
+	nb, bb := nonce.Bytes(), blind.Bytes()
+	label := "absent " + key
+	t0 := time.Now()
+	pr, err := consumer.Prove(ctx, &zkv1.ProveRequest{Collection: name, Kind: zkv1.StatementKind_STATEMENT_KIND_ABSENT, Subject: key, Nonce: nb[:], Blind: bb[:]})
+	proveMS := time.Since(t0).Milliseconds()
+	if connect.CodeOf(err) == connect.CodeFailedPrecondition {
+		fprintf(tw, "%s\t-\thas a record: not provable\t%d\t-\t-\t-\t-\t%s\n", label, constraints, mark(!absent))
+		return !absent, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", label, err)
+	}
+	t1 := time.Now()
+	v, err := third.Verify(ctx, pr.GetBundle(), verifier.Expect{Kind: zkv1.StatementKind_STATEMENT_KIND_ABSENT, Collection: fullName, Subject: key, Blind: &blind, Nonce: &nonce})
+	if err != nil {
+		return false, err
+	}
+	verifyMS := float64(time.Since(t1).Microseconds()) / 1000
+	ok := v.Valid && absent
+	fprintf(tw, "%s\t-\tno record\t%d\t%d\t%.1f\t%d\t%v\t%s\n", label, constraints, proveMS, verifyMS, len(pr.GetBundle().GetProof()), v.Valid, mark(ok))
+	return ok, nil
 }
 
 // elementOf reads a 32-byte big-endian scalar, as nonces and blinds travel.

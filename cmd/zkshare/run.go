@@ -235,9 +235,10 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	coll := f.String("collection", "", "collection name")
 	subject := f.String("subject", "", "prove about the record with this key")
 	exists := f.Bool("exists", false, "prove that some record satisfies the query")
+	absent := f.String("absent", "", "prove that no live record has this key (no --query)")
 	q := f.String("query", "", "predicate")
 	nonceHex := f.String("nonce", "", "verifier nonce (hex; default: fresh)")
-	blindHex := f.String("blind", "", "with --subject: the secret blind of the subject's key commitment (hex; default: fresh, printed)")
+	blindHex := f.String("blind", "", "with --subject or --absent: the secret blind of the key commitment (hex; default: fresh, printed)")
 	out := f.String("out", "", "bundle file (default: stdout)")
 	auditOut := f.String("audit-receipt", "", "with --server: write the answer's audit receipt here (`audit check` reads it)")
 	receiptPath := f.String("receipt", "", "prove about your own record from this receipt, offline")
@@ -252,12 +253,31 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		}
 		return proveFromReceipt(ctx, *receiptPath, *keyDir, *q, *nonceHex, *blindHex, *out, stdout, stderr)
 	}
-	if *coll == "" || *q == "" || (*subject == "") == !*exists {
-		return errors.New("prove: want --collection, --query and exactly one of --subject or --exists")
+	asked := 0
+	for _, set := range []bool{*subject != "", *exists, *absent != ""} {
+		if set {
+			asked++
+		}
+	}
+	if *coll == "" || asked != 1 {
+		return errors.New("prove: want --collection and exactly one of --subject KEY, --exists or --absent KEY")
+	}
+	if (*absent != "") == (*q != "") {
+		if *absent != "" {
+			return errors.New("prove: --absent asks about a key, not a query: drop --query")
+		}
+		return errors.New("prove: want --query")
+	}
+	kind, key := bundle.KindSubject, *subject
+	switch {
+	case *exists:
+		kind = bundle.KindExists
+	case *absent != "":
+		kind, key = bundle.KindAbsent, *absent
 	}
 	var blind fr.Element
-	if *subject != "" {
-		if blind, err = newBlind(*blindHex, stderr); err != nil {
+	if kind != bundle.KindExists {
+		if blind, err = newBlind(*blindHex, kind, stderr); err != nil {
 			return err
 		}
 	}
@@ -266,10 +286,8 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		if err != nil {
 			return err
 		}
-		req := &zkv1.ProveRequest{Collection: *coll, Kind: zkv1.StatementKind_STATEMENT_KIND_SUBJECT, Subject: *subject, Query: *q, Nonce: nonce}
-		if *exists {
-			req.Kind = zkv1.StatementKind_STATEMENT_KIND_EXISTS
-		} else {
+		req := &zkv1.ProveRequest{Collection: *coll, Kind: kind, Subject: key, Query: *q, Nonce: nonce}
+		if kind != bundle.KindExists {
 			bb := blind.Bytes()
 			req.Blind = bb[:]
 		}
@@ -293,11 +311,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if err != nil {
 		return err
 	}
-	req := prover.Request{Collection: *coll, Kind: bundle.KindSubject, Subject: *subject, Query: *q, Nonce: nonce, Blind: blind}
-	if *exists {
-		req.Kind = bundle.KindExists
-	}
-	pb, err := p.Prove(ctx, req)
+	pb, err := p.Prove(ctx, prover.Request{Collection: *coll, Kind: kind, Subject: key, Query: *q, Nonce: nonce, Blind: blind})
 	if err != nil {
 		return err
 	}

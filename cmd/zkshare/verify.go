@@ -29,8 +29,8 @@ var errUnanchored = verifier.ErrUnanchored
 
 // expectFlags are the flags with which an asker pins what it asked.
 type expectFlags struct {
-	kind, collection, query, subject, blind, nonce *string
-	field, mode, threshold                         *string
+	kind, collection, query, subject, absent, blind, nonce *string
+	field, mode, threshold                                 *string
 }
 
 func addExpectFlags(f *flags, aggregate bool) expectFlags {
@@ -45,9 +45,10 @@ func addExpectFlags(f *flags, aggregate bool) expectFlags {
 		e.threshold = f.String("threshold", "", "the threshold you asked about, e.g. \"count == 0\" (implies --mode threshold)")
 		return e
 	}
-	e.kind = f.String("kind", "", "the kind of question you asked: subject or exists (--subject implies subject)")
+	e.kind = f.String("kind", "", "the kind of question you asked: subject, exists or absent (--subject implies subject, --absent absent)")
 	e.subject = f.String("subject", "", "the subject you asked about")
-	e.blind = f.String("blind", "", "the blind you sent with a subject question (hex; `prove` prints it)")
+	e.absent = f.String("absent", "", "the key you asked to have no live record")
+	e.blind = f.String("blind", "", "the blind you sent with a subject or absent question (hex; `prove` prints it)")
 	return e
 }
 
@@ -68,8 +69,16 @@ func (e expectFlags) parse() (verifier.Expect, *zkv1.Expectation, error) {
 		exp.Kind, pe.Kind = bundle.KindSubject, bundle.KindSubject
 	case "exists":
 		exp.Kind, pe.Kind = bundle.KindExists, bundle.KindExists
+	case "absent":
+		exp.Kind, pe.Kind = bundle.KindAbsent, bundle.KindAbsent
 	default:
-		return exp, nil, fmt.Errorf("--kind %q: want subject or exists", k)
+		return exp, nil, fmt.Errorf("--kind %q: want subject, exists or absent", k)
+	}
+	if a := optString(e.absent); a != "" {
+		if exp.Subject != "" || (exp.Kind != 0 && exp.Kind != bundle.KindAbsent) {
+			return exp, nil, errors.New("--absent pins an absent question: it goes with neither --subject nor another --kind")
+		}
+		exp.Kind, pe.Kind, exp.Subject, pe.Subject = bundle.KindAbsent, bundle.KindAbsent, a, a
 	}
 	if t := optString(e.threshold); t != "" {
 		th, err := parseThreshold(t)

@@ -33,6 +33,9 @@ const (
 	// COUNT, SUM, MIN or MAX of a field over every live record that
 	// satisfies the query, revealed or compared with a threshold.
 	StatementKind_STATEMENT_KIND_AGGREGATE StatementKind = 3
+	// A key has no live record (non-membership): sanctions lists,
+	// revocation. No query; the key appears only as a key commitment.
+	StatementKind_STATEMENT_KIND_ABSENT StatementKind = 4
 )
 
 // Enum value maps for StatementKind.
@@ -42,12 +45,14 @@ var (
 		1: "STATEMENT_KIND_SUBJECT",
 		2: "STATEMENT_KIND_EXISTS",
 		3: "STATEMENT_KIND_AGGREGATE",
+		4: "STATEMENT_KIND_ABSENT",
 	}
 	StatementKind_value = map[string]int32{
 		"STATEMENT_KIND_UNSPECIFIED": 0,
 		"STATEMENT_KIND_SUBJECT":     1,
 		"STATEMENT_KIND_EXISTS":      2,
 		"STATEMENT_KIND_AGGREGATE":   3,
+		"STATEMENT_KIND_ABSENT":      4,
 	}
 )
 
@@ -801,8 +806,10 @@ type Bundle struct {
 	Query     string `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
 	QueryHash []byte `protobuf:"bytes,7,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
 	Root      []byte `protobuf:"bytes,8,opt,name=root,proto3" json:"root,omitempty"`
-	// H(collection, key, nonce, blind): names the subject only to who knows
-	// the key and the blind the asker sent with the question.
+	// H(collection, key, nonce, blind): names the subject (or, for an absent
+	// statement, the missing key) only to who knows the key and the blind the
+	// asker sent with the question. Absent statements have no query, query
+	// hash or result.
 	KeyCommitment []byte `protobuf:"bytes,9,opt,name=key_commitment,json=keyCommitment,proto3" json:"key_commitment,omitempty"`
 	Result        bool   `protobuf:"varint,10,opt,name=result,proto3" json:"result,omitempty"`
 	Nonce         []byte `protobuf:"bytes,11,opt,name=nonce,proto3" json:"nonce,omitempty"`
@@ -1544,13 +1551,15 @@ type ProveRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	Kind       StatementKind          `protobuf:"varint,2,opt,name=kind,proto3,enum=zkshare.v1.StatementKind" json:"kind,omitempty"`
-	// The subject's key, for STATEMENT_KIND_SUBJECT.
+	// The subject's key, for STATEMENT_KIND_SUBJECT; for
+	// STATEMENT_KIND_ABSENT the key asked to have no live record.
 	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
-	Query   string `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
+	// The predicate; empty for STATEMENT_KIND_ABSENT.
+	Query string `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
 	// 32 bytes from the verifier; fresh for every question.
 	Nonce []byte `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	// For STATEMENT_KIND_SUBJECT: 32 random bytes (a BN254 scalar) that the
-	// asking consumer keeps. The bundle's key commitment hashes them with the
+	// For STATEMENT_KIND_SUBJECT and STATEMENT_KIND_ABSENT: 32 random bytes (a
+	// non-zero BN254 scalar) that the asking consumer keeps. The bundle's key commitment hashes them with the
 	// key, so a bundle passed on names no one; verifying the subject needs them.
 	Blind         []byte `protobuf:"bytes,6,opt,name=blind,proto3" json:"blind,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1932,7 +1941,7 @@ type AuditReceipt struct {
 	Salt         []byte `protobuf:"bytes,4,opt,name=salt,proto3" json:"salt,omitempty"`
 	CollectionId []byte `protobuf:"bytes,5,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
 	Consumer     string `protobuf:"bytes,6,opt,name=consumer,proto3" json:"consumer,omitempty"`
-	// subject, exists or aggregate.
+	// subject, exists, aggregate or absent.
 	Statement string `protobuf:"bytes,7,opt,name=statement,proto3" json:"statement,omitempty"`
 	QueryHash []byte `protobuf:"bytes,8,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
 	Nonce     []byte `protobuf:"bytes,9,opt,name=nonce,proto3" json:"nonce,omitempty"`
@@ -2211,7 +2220,8 @@ type Expectation struct {
 	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
 	// Or the query hash itself (32 bytes).
 	QueryHash []byte `protobuf:"bytes,4,opt,name=query_hash,json=queryHash,proto3" json:"query_hash,omitempty"`
-	// A subject's key: requires a subject statement about that key.
+	// A subject's key: requires a subject statement about that key (with
+	// kind STATEMENT_KIND_ABSENT: an absent statement about that key).
 	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
 	// The blind sent with the question (32 bytes); required with subject.
 	Blind []byte `protobuf:"bytes,6,opt,name=blind,proto3" json:"blind,omitempty"`
@@ -5083,12 +5093,13 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\atx_hash\x18\x02 \x01(\fR\x06txHash\x12\x18\n" +
 	"\apending\x18\x03 \x01(\bR\apending\x12\x1f\n" +
 	"\vproposal_id\x18\x04 \x01(\fR\n" +
-	"proposalId*\x84\x01\n" +
+	"proposalId*\x9f\x01\n" +
 	"\rStatementKind\x12\x1e\n" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
 	"\x15STATEMENT_KIND_EXISTS\x10\x02\x12\x1c\n" +
-	"\x18STATEMENT_KIND_AGGREGATE\x10\x03*\xb4\x01\n" +
+	"\x18STATEMENT_KIND_AGGREGATE\x10\x03\x12\x19\n" +
+	"\x15STATEMENT_KIND_ABSENT\x10\x04*\xb4\x01\n" +
 	"\aCircuit\x12\x17\n" +
 	"\x13CIRCUIT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fCIRCUIT_SUBJECT\x10\x01\x12\x12\n" +
