@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zkshare/zkshare/circuits"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -222,15 +223,18 @@ func checkAggregate(c zkv1.Circuit, a *zkv1.AggregateBody) error {
 	if a.GetField() == "" || len(a.GetField()) > maxText {
 		return errors.New("bundle: aggregate: no field")
 	}
-	if len(a.GetColumns()) != 32 || len(a.GetChunkCircuitId()) != 32 || len(a.GetChunkVkSha256()) != 32 {
-		return errors.New("bundle: aggregate: columns, chunk_circuit_id and chunk_vk_sha256 must be 32 bytes")
+	if len(a.GetChunkCircuitId()) != 32 || len(a.GetChunkVkSha256()) != 32 {
+		return errors.New("bundle: aggregate: chunk_circuit_id and chunk_vk_sha256 must be 32 bytes")
 	}
-	if len(a.GetChunks()) == 0 || len(a.GetChunks()) > 128 {
-		return fmt.Errorf("bundle: aggregate: %d chunks, want 1 to 128", len(a.GetChunks()))
+	if len(a.GetChunks()) == 0 || len(a.GetChunks()) > circuits.AggMaxChunks {
+		return fmt.Errorf("bundle: aggregate: %d chunks, want 1 to %d", len(a.GetChunks()), circuits.AggMaxChunks)
 	}
 	for i, ch := range a.GetChunks() {
-		if len(ch.GetPartial()) != 32 || len(ch.GetProof()) == 0 || len(ch.GetProof()) > maxProof {
-			return fmt.Errorf("bundle: aggregate: chunk %d: a 32-byte partial and a proof of at most %d bytes", i, maxProof)
+		if len(ch.GetPartial()) != 32 || len(ch.GetRoot()) != 32 || len(ch.GetProof()) == 0 || len(ch.GetProof()) > maxProof {
+			return fmt.Errorf("bundle: aggregate: chunk %d: a 32-byte partial and root and a proof of at most %d bytes", i, maxProof)
+		}
+		if ch.GetDepth() > circuits.Depth {
+			return fmt.Errorf("bundle: aggregate: chunk %d: depth %d, at most %d", i, ch.GetDepth(), circuits.Depth)
 		}
 	}
 	switch ans := a.GetAnswer().(type) {

@@ -28,8 +28,8 @@ func absent() *zkv1.Bundle {
 func aggregate() *zkv1.Bundle {
 	b := subject()
 	b.Kind, b.KeyCommitment, b.Circuit = bundle.KindAggregate, nil, zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL
-	b.Aggregate = &zkv1.AggregateBody{Field: "f", Columns: h(8), ChunkCircuitId: h(9), ChunkVkSha256: h(10), ChunkRows: 1024,
-		Chunks: []*zkv1.AggregateChunk{{Partial: h(11), Proof: []byte{2}}},
+	b.Aggregate = &zkv1.AggregateBody{Field: "f", ChunkCircuitId: h(9), ChunkVkSha256: h(10), ChunkRows: 512, ChunkInners: 768,
+		Chunks: []*zkv1.AggregateChunk{{Partial: h(11), Proof: []byte{2}, Depth: 1, Prefix: 1 << 63, Root: h(8)}},
 		Answer: &zkv1.AggregateBody_Reveal{Reveal: &zkv1.AggregateReveal{Count: 3, Sum: "12", Min: 1, Max: 7}}}
 	return b
 }
@@ -95,7 +95,8 @@ func TestRejects(t *testing.T) {
 		"no chunks":                     func(b *zkv1.Bundle) { b.Aggregate.Chunks = nil },
 		"reveal with threshold circuit": func(b *zkv1.Bundle) { b.Circuit = zkv1.Circuit_CIRCUIT_AGGREGATE_THRESHOLD },
 		"small with values":             func(b *zkv1.Bundle) { b.Aggregate.GetReveal().Small, b.Aggregate.GetReveal().MinGroup = true, 4 },
-		"short columns":                 func(b *zkv1.Bundle) { b.Aggregate.Columns = h(8)[:3] },
+		"short chunk root":              func(b *zkv1.Bundle) { b.Aggregate.Chunks[0].Root = h(8)[:3] },
+		"chunk deeper than the tree":    func(b *zkv1.Bundle) { b.Aggregate.Chunks[0].Depth = 65 },
 	} {
 		b := aggregate()
 		mut(b)

@@ -43,9 +43,6 @@ func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 		return fmt.Errorf("%w: anchor %d is of another root; commit again", ErrNotAnchored, seq)
 	}
 	if agg := b.GetAggregate(); agg != nil {
-		if !bytes.Equal(e.Tx.Body.GetAnchor().GetColumns(), agg.GetColumns()) {
-			return fmt.Errorf("%w: anchor %d is of other columns; commit again", ErrNotAnchored, seq)
-		}
 		agg.AnchorSequence = seq
 	}
 	cp, head, err := l.Checkpoint()

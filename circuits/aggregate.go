@@ -13,19 +13,24 @@ import (
 	"github.com/consensys/gnark/std/selector"
 )
 
-// Aggregate proves COUNT, SUM, MIN and MAX of one field over every position
-// of a chunk of the collection that satisfies a query.
+// Aggregate proves COUNT, SUM, MIN and MAX of one field over every record
+// of a region of the collection tree that satisfies a query.
 //
-// Completeness comes from a column commitment rather than from re-hashing
-// every row: the circuit commits (gnark's BSB22 commitment, a Pedersen
-// commitment over the proving key's basis) to the chunk's rows, live flag and
-// values in position order, plus a salt. With the commitment's own mask set
-// to zero (AggregateProverOptions), that commitment is a deterministic
-// function of the rows and the salt, which the holder computes natively
-// (ColumnBasis.Commit) and anchors with every new root. A verifier reads the
-// commitment from each chunk proof (ProofColumns) and checks that they are
-// the anchored ones: a record left out, counted twice, reordered, taken from
-// another collection or superseded changes a commitment.
+// A region is a node of the tree (public: its depth, prefix and hash) and
+// everything under it. The circuit is given the region's leaves (records)
+// and inner nodes, hashes every one of them, and proves with a multiset
+// argument that together they are exactly the tree under the region's
+// node: every non-empty child an inner node names is one leaf row or one
+// inner slot at the child's place, and every leaf row and used inner slot
+// is named once, by its parent or as the region's node. A leaf's place is
+// derived from its own key, so each leaf sits where its key's walk ends:
+// the records counted are exactly those that subject, exists and absent
+// proofs see. The verifier recomputes the anchored root from the regions'
+// hashes (tree.RootOfRegions), so no record is left out or counted twice.
+//
+// The multiset argument compares products of (c^3 - d - c*p - c^2*h) over
+// the (depth, prefix, hash) tuples of both sides, at a challenge c that
+// gnark derives from a commitment to every tuple wire (Schwartz-Zippel).
 //
 // The query's first AggClauses clauses run on every row; the others must be
 // neutral. BenchmarkAggregate reports constraints per row.
@@ -39,15 +44,16 @@ type Aggregate struct {
 	// result stays hidden; AggregateTotal opens and combines the partials.
 	// An empty result is count 0, sum 0, min 2^64-1, max 0.
 	Partial frontend.Variable `gnark:",public"`
-	Blind   frontend.Variable
+	// The region: the node at Depth whose prefix is Prefix (the top Depth
+	// bits of its key paths, the rest zero), and its hash Root.
+	Depth  frontend.Variable `gnark:",public"`
+	Prefix frontend.Variable `gnark:",public"`
+	Root   frontend.Variable `gnark:",public"`
+	Blind  frontend.Variable
 
-	Query queryVars
-	// Rows and Salt are committed, in this order; nothing else is.
-	Rows []AggRowVars
-	Salt frontend.Variable
-	// Mask hides the circuit's other (range-check) commitment, whose own
-	// random mask AggregateProverOptions zeroes too.
-	Mask frontend.Variable
+	Query  queryVars
+	Leaves []AggLeafVars
+	Inners []AggInnerVars
 }
 
 // AggClauses is how many clauses an aggregate's query may have.
@@ -56,24 +62,36 @@ const AggClauses = 4
 // ErrAggClauses means an aggregate's query has more than AggClauses clauses.
 var ErrAggClauses = fmt.Errorf("an aggregate's query has at most %d clauses", AggClauses)
 
-// AggRowVars is one position of the chunk: live or empty, and its values.
-type AggRowVars struct {
+// AggLeafVars is one leaf row of a region: a record and its place, or an
+// unused row (Live 0).
+type AggLeafVars struct {
 	Live   frontend.Variable
+	Key    frontend.Variable
+	Salt   frontend.Variable
 	Values [MaxFields]frontend.Variable
+	// Depth is where the leaf sits; Path and Low split the key digest
+	// (Key = Path*2^184 + Low), and Rem is Path's bits below Depth.
+	Depth, Path, Low, Rem frontend.Variable
 }
 
-// rowWires is the number of committed wires per row: live and the values.
-const rowWires = 1 + MaxFields
-
-// ColumnWires is the number of committed wires of an n-row chunk: the rows,
-// the salt and gnark's mask (zero).
-func ColumnWires(n int) int { return n*rowWires + 2 }
-
-// NewAggregate returns an aggregate circuit over chunks of n positions,
-// ready to compile.
-func NewAggregate(n int) *Aggregate {
-	return &Aggregate{Rows: make([]AggRowVars, n)}
+// AggInnerVars is one inner node slot of a region: the node at Depth with
+// Prefix and its children's hashes, or an unused slot (Used 0).
+type AggInnerVars struct {
+	Used, Depth, Prefix, Left, Right frontend.Variable
 }
+
+// NewAggregate returns an aggregate circuit over regions of at most leaves
+// records and inners inner nodes, ready to compile.
+func NewAggregate(leaves, inners int) *Aggregate {
+	return &Aggregate{Leaves: make([]AggLeafVars, leaves), Inners: make([]AggInnerVars, inners)}
+}
+
+// lowBits is the width of a key digest below its path.
+const lowBits = keyDigestBits - Depth
+
+// tuple is a (depth, prefix, hash) of the multiset argument, counted when
+// on is 1.
+type tuple struct{ on, depth, prefix, hash frontend.Variable }
 
 // clausePlan is what the rows share of one clause: computed once per chunk.
 type clausePlan struct {
@@ -156,28 +174,10 @@ func (g *gadget) evalRow(plans []clausePlan, values []frontend.Variable) fronten
 
 // Define implements frontend.Circuit.
 func (c *Aggregate) Define(api frontend.API) error {
-	n := len(c.Rows)
-	if n == 0 {
+	if len(c.Leaves) == 0 || len(c.Inners) == 0 {
 		return errors.New("aggregate: no rows")
 	}
-	committer, ok := api.(frontend.Committer)
-	if !ok {
-		return errors.New("aggregate: the builder cannot commit")
-	}
-	cols := make([]frontend.Variable, 0, n*rowWires+1)
-	for i := range c.Rows {
-		cols = append(cols, c.Rows[i].Live)
-		cols = append(cols, c.Rows[i].Values[:]...)
-	}
-	cols = append(cols, c.Salt)
-	inConstraint(api, c.Salt)
-	if _, err := committer.Commit(cols...); err != nil {
-		return fmt.Errorf("aggregate: commit to the rows: %w", err)
-	}
 	g := newGadget(api)
-	multicommit.WithCommitment(api, func(frontend.API, frontend.Variable) error { return nil }, c.Mask)
-	inConstraint(api, c.Mask)
-
 	api.AssertIsEqual(g.queryHash(&c.Query), c.QueryHash)
 	header := api.ToBinary(c.Query.Header, headerBits)
 	g.assertNeutralFrom(header, AggClauses)
@@ -188,12 +188,31 @@ func (c *Aggregate) Define(api frontend.API) error {
 	fieldBits := api.ToBinary(c.Field, 4)
 	fieldScale := g.pow2(api.ToBinary(api.Sub(MaxWidth, c.FieldWidth), 6)) // width in 1..64
 	maxU64 := new(big.Int).SetUint64(math.MaxUint64)
+	two184 := new(big.Int).Lsh(big.NewInt(1), lowBits)
+
+	// named: the region's node and every non-empty child; placed: every
+	// leaf row and used inner slot.
+	named := []tuple{{1, c.Depth, c.Prefix, c.Root}}
+	placed := make([]tuple, 0, len(c.Leaves)+len(c.Inners))
+	var committed []frontend.Variable
 
 	var count, sum frontend.Variable = 0, 0
 	var minV, maxV frontend.Variable = maxU64, 0
-	for i := range c.Rows {
-		r := &c.Rows[i]
+	for i := range c.Leaves {
+		r := &c.Leaves[i]
 		api.AssertIsBoolean(r.Live)
+		h := g.leaf(c.Query.SchemaID, r.Key, r.Salt, r.Values[:])
+		g.rc.Check(r.Path, Depth)
+		g.rc.Check(r.Low, lowBits)
+		api.AssertIsEqual(r.Key, api.Add(api.Mul(r.Path, two184), r.Low))
+		// Rem < 2^(Depth-depth): Rem and Rem*2^depth both below 2^64, so
+		// Path-Rem is the only prefix of depth bits the path can have.
+		g.rc.Check(r.Rem, Depth)
+		g.rc.Check(api.Mul(r.Rem, g.pow2(api.ToBinary(r.Depth, 7))), Depth)
+		prefix := api.Sub(r.Path, r.Rem)
+		placed = append(placed, tuple{r.Live, r.Depth, prefix, h})
+		committed = append(committed, r.Live, r.Depth, prefix, h)
+
 		inc := api.Mul(r.Live, g.evalRow(plans, r.Values[:]))
 		v := selector.BinaryMux(api, fieldBits, r.Values[:])
 		g.checkWidth(v, fieldScale)
@@ -204,13 +223,40 @@ func (c *Aggregate) Define(api frontend.API) error {
 		minV = api.Select(g.lessOrEqual(candMin, minV), candMin, minV)
 		maxV = api.Select(g.lessOrEqual(maxV, counted), counted, maxV)
 	}
+	for i := range c.Inners {
+		n := &c.Inners[i]
+		api.AssertIsBoolean(n.Used)
+		// 63-Depth in 0..63: an inner node has children, so sits above 64.
+		half := g.pow2(api.ToBinary(api.Sub(Depth-1, n.Depth), 6)) // 2^(63-depth)
+		h := g.perm(2).Compress(api.Add(n.Left, bigOf(tagNode), 1, n.Depth), n.Right)
+		placed = append(placed, tuple{n.Used, n.Depth, n.Prefix, h})
+		child := api.Add(n.Depth, 1)
+		for _, ch := range []struct{ prefix, hash frontend.Variable }{{n.Prefix, n.Left}, {api.Add(n.Prefix, half), n.Right}} {
+			on := api.Mul(n.Used, api.Sub(1, api.IsZero(ch.hash)))
+			named = append(named, tuple{on, child, ch.prefix, ch.hash})
+		}
+		committed = append(committed, n.Used, n.Depth, n.Prefix, n.Left, n.Right, h)
+	}
+	multicommit.WithCommitment(api, func(api frontend.API, ch frontend.Variable) error {
+		ch2 := api.Mul(ch, ch)
+		ch3 := api.Mul(ch2, ch)
+		product := func(ts []tuple) frontend.Variable {
+			var p frontend.Variable = 1
+			for _, t := range ts {
+				f := api.Sub(ch3, api.Add(t.depth, api.Mul(ch, t.prefix), api.Mul(ch2, t.hash)))
+				p = api.Mul(p, api.Add(1, api.Mul(t.on, api.Sub(f, 1))))
+			}
+			return p
+		}
+		api.AssertIsEqual(product(named), product(placed))
+		return nil
+	}, committed...)
 	api.AssertIsEqual(g.sponge(leafWidth, tagPartial, []frontend.Variable{count, sum, minV, maxV, c.Blind}), c.Partial)
 	return nil
 }
 
-// inConstraint puts a wire that is only committed into a constraint: a
-// committed wire that is in none has a zero basis point, and a salt or mask
-// there would hide nothing. (gnark does the same for its own mask.)
+// inConstraint puts a wire into a constraint: a public input that is in
+// none is not bound by a Groth16 proof.
 func inConstraint(api frontend.API, v frontend.Variable) {
 	api.AssertIsEqual(api.Mul(v, v), api.Mul(v, v))
 }
@@ -218,10 +264,29 @@ func inConstraint(api frontend.API, v frontend.Variable) {
 // AggField is the aggregated field: its value slot and declared width.
 type AggField struct{ Slot, Width int }
 
-// AggRow is one position of a chunk as the prover holds it.
-type AggRow struct {
-	Live   bool
-	Values [MaxFields]fr.Element
+// AggLeaf is a record of a region as the prover holds it, with the depth
+// its leaf sits at.
+type AggLeaf struct {
+	Key, Salt fr.Element
+	Values    [MaxFields]fr.Element
+	Depth     int
+}
+
+// AggInner is an inner node of a region: its place and its children.
+type AggInner struct {
+	Depth       int
+	Prefix      uint64
+	Left, Right fr.Element
+}
+
+// AggRegion is a region of the tree: its node's place and hash, and every
+// leaf and inner node under it (the node itself included).
+type AggRegion struct {
+	Depth  int
+	Prefix uint64
+	Root   fr.Element
+	Leaves []AggLeaf
+	Inners []AggInner
 }
 
 // AggResult is what an aggregate proof reveals. Values are the slots'
@@ -235,10 +300,14 @@ type AggResult struct {
 // number (a string digest, say).
 var ErrNotNumeric = errors.New("aggregated value is not a 64-bit number")
 
-// AggregateAssignment evaluates the aggregate natively and builds the
-// circuit's full witness: the partial result hidden behind blind, the rows'
-// commitment behind salt, and the range-check commitment behind mask.
-func AggregateAssignment(q *Query, field AggField, rows []AggRow, salt, blind, mask fr.Element) (*Aggregate, AggResult, error) {
+// ErrRegionTooBig means a region has more leaves or inner nodes than the
+// circuit has rows or slots for.
+var ErrRegionTooBig = errors.New("region larger than the aggregate circuit")
+
+// AggregateAssignment evaluates the aggregate natively over a region and
+// builds the circuit's full witness for a circuit of the given shape, the
+// partial result hidden behind blind.
+func AggregateAssignment(q *Query, field AggField, reg *AggRegion, leaves, inners int, blind fr.Element) (*Aggregate, AggResult, error) {
 	res := AggResult{Min: math.MaxUint64}
 	if err := q.Validate(); err != nil {
 		return nil, res, err
@@ -256,46 +325,77 @@ func AggregateAssignment(q *Query, field AggField, rows []AggRow, salt, blind, m
 	if field.Slot < 0 || field.Slot >= MaxFields || field.Width < 1 || field.Width > MaxWidth {
 		return nil, res, fmt.Errorf("aggregate: field slot %d (0..%d), width %d (1..64)", field.Slot, MaxFields-1, field.Width)
 	}
-	if len(rows) == 0 {
-		return nil, res, errors.New("aggregate: no rows")
+	if len(reg.Leaves) > leaves || len(reg.Inners) > inners {
+		return nil, res, fmt.Errorf("aggregate: %d leaves and %d inner nodes for %d and %d: %w", len(reg.Leaves), len(reg.Inners), leaves, inners, ErrRegionTooBig)
 	}
-	a := NewAggregate(len(rows))
+	if reg.Depth < 0 || reg.Depth > Depth {
+		return nil, res, fmt.Errorf("aggregate: region depth %d", reg.Depth)
+	}
+	a := NewAggregate(leaves, inners)
 	a.Query = q.vars()
-	for i := range rows {
-		r := &rows[i]
-		v := AggRowVars{Live: boolToInt(r.Live)}
-		for j := range r.Values {
-			v.Values[j] = r.Values[j]
+	lowMask := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), lowBits), big.NewInt(1))
+	for i := range a.Leaves {
+		v := AggLeafVars{Live: 0, Key: 0, Salt: 0, Depth: 0, Path: 0, Low: 0, Rem: 0}
+		for j := range v.Values {
+			v.Values[j] = 0
 		}
-		a.Rows[i] = v
-		if !r.IsUint64(field.Slot) {
-			return nil, res, fmt.Errorf("row %d: %w", i, ErrNotNumeric)
+		if i < len(reg.Leaves) {
+			l := &reg.Leaves[i]
+			if l.Depth < 0 || l.Depth > Depth {
+				return nil, res, fmt.Errorf("aggregate: leaf %d at depth %d", i, l.Depth)
+			}
+			path := KeyPath(l.Key)
+			v.Live, v.Key, v.Salt, v.Depth, v.Path = 1, l.Key, l.Salt, l.Depth, path
+			v.Low = new(big.Int).And(bigOf(l.Key), lowMask)
+			v.Rem = path & (^uint64(0) >> l.Depth) // the bits below depth; none at 64
+			for j := range l.Values {
+				v.Values[j] = l.Values[j]
+			}
+			if !l.Values[field.Slot].IsUint64() {
+				return nil, res, fmt.Errorf("leaf %d: %w", i, ErrNotNumeric)
+			}
+			if x := l.Values[field.Slot].Uint64(); field.Width < 64 && x>>field.Width != 0 {
+				return nil, res, fmt.Errorf("leaf %d, slot %d: %w", i, field.Slot, ErrOutOfWidth)
+			}
+			ok, err := q.Eval(&l.Values)
+			if err != nil {
+				return nil, res, fmt.Errorf("leaf %d: %w", i, err)
+			}
+			if ok {
+				x := l.Values[field.Slot].Uint64()
+				res.Count++
+				var e fr.Element
+				e.SetUint64(x)
+				res.Sum.Add(&res.Sum, &e)
+				res.Min, res.Max = min(res.Min, x), max(res.Max, x)
+			}
 		}
-		if x := r.Values[field.Slot].Uint64(); field.Width < 64 && x>>field.Width != 0 {
-			return nil, res, fmt.Errorf("row %d, slot %d: %w", i, field.Slot, ErrOutOfWidth)
+		a.Leaves[i] = v
+	}
+	for i := range a.Inners {
+		v := AggInnerVars{Used: 0, Depth: 0, Prefix: 0, Left: 0, Right: 0}
+		if i < len(reg.Inners) {
+			n := &reg.Inners[i]
+			if n.Depth < 0 || n.Depth >= Depth {
+				return nil, res, fmt.Errorf("aggregate: inner node %d at depth %d", i, n.Depth)
+			}
+			v = AggInnerVars{Used: 1, Depth: n.Depth, Prefix: n.Prefix, Left: n.Left, Right: n.Right}
 		}
-		if !r.Live {
-			continue
-		}
-		ok, err := q.Eval(&r.Values)
-		if err != nil {
-			return nil, res, fmt.Errorf("row %d: %w", i, err)
-		}
-		if !ok {
-			continue
-		}
-		x := r.Values[field.Slot].Uint64()
-		res.Count++
-		var e fr.Element
-		e.SetUint64(x)
-		res.Sum.Add(&res.Sum, &e)
-		res.Min, res.Max = min(res.Min, x), max(res.Max, x)
+		a.Inners[i] = v
 	}
 	a.QueryHash = q.Hash()
 	a.Field, a.FieldWidth = field.Slot, field.Width
-	a.Salt, a.Mask = salt, mask
+	a.Depth, a.Prefix, a.Root = reg.Depth, reg.Prefix, reg.Root
 	a.Blind, a.Partial = blind, res.Commit(blind)
 	return a, res, nil
+}
+
+// AggregatePublic is the public part of a chunk's witness, for verifiers.
+func AggregatePublic(leaves, inners int, queryHash fr.Element, field AggField, partial fr.Element, depth int, prefix uint64, root fr.Element) *Aggregate {
+	a := NewAggregate(leaves, inners)
+	a.QueryHash, a.Field, a.FieldWidth, a.Partial = queryHash, field.Slot, field.Width, partial
+	a.Depth, a.Prefix, a.Root = depth, prefix, root
+	return a
 }
 
 // Commit is the partial commitment to a chunk's result.
@@ -422,9 +522,6 @@ func AggregateTotalAssignment(k int, parts []AggResult, blinds []fr.Element, min
 	a.MinGroup, a.Small, a.Nonce = minGroup, boolToInt(small), nonce
 	return a, res, small, nil
 }
-
-// IsUint64 says whether slot j holds a value below 2^64.
-func (r *AggRow) IsUint64(j int) bool { return r.Values[j].IsUint64() }
 
 // Which aggregate a threshold statement is about, and how it compares.
 const (

@@ -1,60 +1,101 @@
 package circuits_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/backend"
-	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/consensys/gnark/test"
 	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/tree"
 )
 
-// aggRows is an 8-position chunk: the fixture's 4 records at positions
-// 0..3, a deleted position 4, two more records, and an empty position 7.
-func aggRows() []circuits.AggRow {
-	vals := [][4]fr.Element{rows[0], rows[1], rows[2], rows[3], {}, {el(7), el(500), str("north"), signed8(5)}, {el(30000), el(9), str("east"), signed8(-9)}, {}}
-	out := make([]circuits.AggRow, len(vals))
-	for i, v := range vals {
-		if i == 4 || i == 7 {
-			continue
-		}
-		out[i] = circuits.AggRow{Live: true}
-		copy(out[i].Values[:], v[:])
-	}
-	return out
+// aggVals are the records of the aggregate tests: the fixture's four and
+// two more.
+func aggVals() [][4]fr.Element {
+	return [][4]fr.Element{rows[0], rows[1], rows[2], rows[3], {el(7), el(500), str("north"), signed8(5)}, {el(30000), el(9), str("east"), signed8(-9)}}
 }
+
+// regionsOf commits records with the given values (keys "r0", "r1"...)
+// under the fixture's schema and splits the tree into regions; it returns
+// them with the tree's root.
+func regionsOf(t testing.TB, vals [][4]fr.Element, maxLeaves, maxInners int) ([]circuits.AggRegion, fr.Element) {
+	t.Helper()
+	schema := el(77)
+	recs := make([]circuits.AggLeaf, len(vals))
+	var ch []tree.Change
+	for i, v := range vals {
+		r := circuits.Record{Key: circuits.Digest("zkshare/key/v1", []byte("r"+strconv.Itoa(i)), 248), Salt: el(uint64(500 + i))}
+		copy(r.Values[:], v[:])
+		recs[i] = circuits.AggLeaf{Key: r.Key, Salt: r.Salt, Values: r.Values}
+		ch = append(ch, tree.Change{Path: circuits.KeyPath(r.Key), Leaf: r.Leaf(schema), Ref: strconv.Itoa(i)})
+	}
+	m := tree.NewMemory()
+	root, err := tree.Apply(context.Background(), m, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs, err := tree.Regions(m, maxLeaves, maxInners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]circuits.AggRegion, len(regs))
+	for i, r := range regs {
+		ar := circuits.AggRegion{Depth: r.Pos.Depth, Prefix: r.Pos.Prefix, Root: r.Root}
+		for _, l := range r.Leaves {
+			j, _ := strconv.Atoi(l.Ref)
+			leaf := recs[j]
+			leaf.Depth = l.Depth
+			ar.Leaves = append(ar.Leaves, leaf)
+		}
+		for _, n := range r.Inners {
+			ar.Inners = append(ar.Inners, circuits.AggInner{Depth: n.Pos.Depth, Prefix: n.Pos.Prefix, Left: n.Left, Right: n.Right})
+		}
+		out[i] = ar
+	}
+	return out, root
+}
+
+// The single-region tests' circuit shape.
+const testLeaves, testInners = 8, 16
 
 func TestAggregate(t *testing.T) {
 	f := newFixture(t, rows)
-	rs := aggRows()
-	q := query(f, rng(0, 16, 0, 30000)) // slot 0 <= 30000: positions 0, 2, 5, 6
-	mk := func(q *circuits.Query, rs []circuits.AggRow) (*circuits.Aggregate, circuits.AggResult) {
-		a, res, err := circuits.AggregateAssignment(q, slot1, rs, el(99), el(4242), el(7))
+	regs, _ := regionsOf(t, aggVals(), testLeaves, testInners)
+	if len(regs) != 1 {
+		t.Fatalf("%d regions, want 1", len(regs))
+	}
+	reg := &regs[0]
+	q := query(f, rng(0, 16, 0, 30000)) // slot 0 <= 30000: records 0, 2, 4, 5
+	mk := func(q *circuits.Query, reg *circuits.AggRegion) (*circuits.Aggregate, circuits.AggResult) {
+		a, res, err := circuits.AggregateAssignment(q, slot1, reg, testLeaves, testInners, el(4242))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return a, res
 	}
-	a, res := mk(q, rs)
-	// Slot 1 of positions 0, 2, 5, 6: 0, 2^40, 500, 9.
+	a, res := mk(q, reg)
+	// Slot 1 of records 0, 2, 4, 5: 0, 2^40, 500, 9.
 	if res.Count != 4 || res.Min != 0 || res.Max != 1<<40 || !res.Sum.Equal(ptr(el(1<<40+509))) {
 		t.Fatalf("native result %+v", res)
 	}
 	assert := test.NewAssert(t)
 	opts := []test.TestingOption{test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16)}
 	bad := func(mod func(a *circuits.Aggregate)) *circuits.Aggregate {
-		b, _ := mk(q, rs)
+		b, _ := mk(q, reg)
 		mod(b)
 		return b
 	}
-	assert.CheckCircuit(circuits.NewAggregate(8), append(opts,
+	shape := func() frontend.Circuit { return circuits.NewAggregate(testLeaves, testInners) }
+	assert.CheckCircuit(shape(), append(opts,
 		test.WithValidAssignment(a),
 		// A partial committing to another result: each of the four changed.
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Partial = withRes(res, func(r *circuits.AggResult) { r.Count-- }) })),
@@ -65,18 +106,18 @@ func TestAggregate(t *testing.T) {
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.QueryHash = el(1) })),
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Field = 0 })),
 		// A live flag that is not a bit, and a value beyond 64 bits.
-		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Rows[0].Live = 2 })),
-		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Rows[1].Values[1] = new(big.Int).Lsh(big.NewInt(1), 64) })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Leaves[0].Live = 2 })),
+		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.Leaves[1].Values[1] = new(big.Int).Lsh(big.NewInt(1), 64) })),
 		// The aggregated field declared narrower than its values (2^40 needs 41 bits).
 		test.WithInvalidAssignment(bad(func(b *circuits.Aggregate) { b.FieldWidth = 40 })),
 	)...)
 	// A value a clause reads beyond the clause's declared width: 300 in an
 	// 8-bit slot is in [0, 1000] as a number, and still unprovable.
 	w8 := query(f, rng(3, 8, 0, 1000))
-	wa, _ := mk(w8, rs)
-	wide8, _ := mk(w8, rs)
-	wide8.Rows[0].Values[3] = 300
-	assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithValidAssignment(wa), test.WithInvalidAssignment(wide8))...)
+	wa, _ := mk(w8, reg)
+	wide8, _ := mk(w8, reg)
+	wide8.Leaves[0].Values[3] = 300
+	assert.CheckCircuit(shape(), append(opts, test.WithValidAssignment(wa), test.WithInvalidAssignment(wide8))...)
 
 	// The operators: ==, !=, in, not in, and ranges, alone and together,
 	// each against the native evaluation.
@@ -88,32 +129,128 @@ func TestAggregate(t *testing.T) {
 		"four":      query(f, rng(0, 16, 0, 60000), circuits.Clause{Field: 2, Op: circuits.OpNotIn, String: true, Mask: 0b010}, rng(1, 64, 0, 1<<41), rng(3, 8, 0, 255)),
 		"empty set": query(f, rng(0, 16, 40000, 50000)),
 	} {
-		a, res := mk(cq, rs)
+		a, res := mk(cq, reg)
 		t.Logf("%s: %+v", name, res)
 		wrong := *a
 		wrong.Partial = withRes(res, func(r *circuits.AggResult) { r.Count++ })
-		assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithValidAssignment(a), test.WithInvalidAssignment(&wrong))...)
+		assert.CheckCircuit(shape(), append(opts, test.WithValidAssignment(a), test.WithInvalidAssignment(&wrong))...)
 	}
 
 	// No record satisfies: count 0, min 2^64-1, max 0.
-	_, res = mk(query(f, rng(0, 16, 40000, 50000)), rs)
+	_, res = mk(query(f, rng(0, 16, 40000, 50000)), reg)
 	if res.Count != 0 || res.Min != math.MaxUint64 || res.Max != 0 {
 		t.Fatalf("empty result %+v", res)
 	}
 	// More than AggClauses clauses cannot be aggregated.
 	wide := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
-	if _, _, err := circuits.AggregateAssignment(wide, slot1, rs, el(1), el(1), el(1)); err == nil {
+	if _, _, err := circuits.AggregateAssignment(wide, slot1, reg, testLeaves, testInners, el(1)); err == nil {
 		t.Fatal("aggregated a five-clause query")
 	}
 	// ...and a prover cannot hide a fifth clause from the circuit.
 	sneaky := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000))
-	sa, _ := mk(sneaky, rs)
+	sa, _ := mk(sneaky, reg)
 	fifth := query(f, rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(0, 16, 0, 30000), rng(1, 64, 0, 5))
 	circuits.SetQueryForTest(sa, fifth)
-	assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithInvalidAssignment(sa))...)
+	assert.CheckCircuit(shape(), append(opts, test.WithInvalidAssignment(sa))...)
 	// A string slot cannot be summed.
-	if _, _, err := circuits.AggregateAssignment(q, circuits.AggField{Slot: 2, Width: 64}, rs, el(1), el(1), el(1)); err == nil {
+	if _, _, err := circuits.AggregateAssignment(q, circuits.AggField{Slot: 2, Width: 64}, reg, testLeaves, testInners, el(1)); err == nil {
 		t.Fatal("aggregated a string digest")
+	}
+	// A region larger than the circuit is refused natively.
+	if _, _, err := circuits.AggregateAssignment(q, slot1, reg, 2, testInners, el(1)); err == nil {
+		t.Fatal("a region of 6 leaves fitted 2 rows")
+	}
+}
+
+// TestAggregateBoundToTree: the rows a chunk proof counts are exactly the
+// leaves of its region of the tree. Leaving a record out, counting one
+// twice, adding one the tree does not hold, changing a value, moving a leaf
+// or naming another region all fail.
+func TestAggregateBoundToTree(t *testing.T) {
+	f := newFixture(t, rows)
+	regs, _ := regionsOf(t, aggVals(), testLeaves, testInners)
+	reg := &regs[0]
+	q := query(f, rng(0, 16, 0, 65535))
+	mk := func() *circuits.Aggregate {
+		a, _, err := circuits.AggregateAssignment(q, slot1, reg, testLeaves, testInners, el(4242))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if err := test.IsSolved(circuits.NewAggregate(testLeaves, testInners), mk(), ecc.BN254.ScalarField()); err != nil {
+		t.Fatal(err)
+	}
+	n := len(reg.Leaves)
+	// A fake record: a well-formed leaf row of a key the tree lacks.
+	fake := circuits.AggLeaf{Key: circuits.Digest("zkshare/key/v1", []byte("ghost"), 248), Salt: el(1)}
+	fake.Values[0], fake.Values[1] = el(1), el(1<<50)
+	withFake := *reg
+	withFake.Leaves = append(append([]circuits.AggLeaf(nil), reg.Leaves...), fake)
+	ghost, _, err := circuits.AggregateAssignment(q, slot1, &withFake, testLeaves, testInners, el(4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A record counted twice.
+	twice := withFake
+	twice.Leaves = append(append([]circuits.AggLeaf(nil), reg.Leaves...), reg.Leaves[0])
+	dup, _, err := circuits.AggregateAssignment(q, slot1, &twice, testLeaves, testInners, el(4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A record left out (with the partial of the smaller set).
+	less := *reg
+	less.Leaves = reg.Leaves[1:]
+	dropped, _, err := circuits.AggregateAssignment(q, slot1, &less, testLeaves, testInners, el(4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A value changed (a doctored record; the partial is the doctored one's).
+	doctored := *reg
+	doctored.Leaves = append([]circuits.AggLeaf(nil), reg.Leaves...)
+	doctored.Leaves[0].Values[1] = el(123456)
+	changed, _, err := circuits.AggregateAssignment(q, slot1, &doctored, testLeaves, testInners, el(4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]*circuits.Aggregate{
+		"record not in the tree": ghost,
+		"record counted twice":   dup,
+		"record left out":        dropped,
+		"value changed":          changed,
+		"leaf one level deeper": func() *circuits.Aggregate {
+			moved := *reg
+			moved.Leaves = append([]circuits.AggLeaf(nil), reg.Leaves...)
+			moved.Leaves[n-1].Depth++
+			a, _, err := circuits.AggregateAssignment(q, slot1, &moved, testLeaves, testInners, el(4242))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}(),
+		"another region root": func() *circuits.Aggregate { a := mk(); a.Root = el(5); return a }(),
+		"another region place": func() *circuits.Aggregate {
+			a := mk()
+			a.Depth = reg.Depth + 1
+			return a
+		}(),
+		"an inner node's child swapped": func() *circuits.Aggregate {
+			a := mk()
+			a.Inners[0].Left, a.Inners[0].Right = a.Inners[0].Right, a.Inners[0].Left
+			return a
+		}(),
+		"a prefix that is not the path's": func() *circuits.Aggregate {
+			a := mk()
+			a.Leaves[0].Rem = 0
+			return a
+		}(),
+	}
+	for name, a := range cases {
+		t.Run(name, func(t *testing.T) {
+			if test.IsSolved(circuits.NewAggregate(testLeaves, testInners), a, ecc.BN254.ScalarField()) == nil {
+				t.Fatal("solved")
+			}
+		})
 	}
 }
 
@@ -128,189 +265,63 @@ func withRes(r circuits.AggResult, mod func(*circuits.AggResult)) fr.Element {
 	return r.Commit(el(4242))
 }
 
-// TestGroth16AggregateColumns proves a chunk with real keys: the proof's
-// column commitment is the one the holder computes from the rows and salt,
-// and every way of changing the rows (a record left out, counted twice,
-// swapped, tampered, or another salt) gives another commitment, which the
-// verifier will not find anchored.
-func TestGroth16AggregateColumns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("Groth16 setup and proving are slow")
-	}
-	f := newFixture(t, rows)
-	q := query(f, rng(0, 16, 0, 30000))
-	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, vk, err := groth16.Setup(cs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	basis, err := circuits.ColumnBasisOf(pk, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	salt := el(31337)
-	anchored, err := basis.Commit(aggRows(), salt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prove := func(rs []circuits.AggRow, salt fr.Element) (groth16.Proof, *circuits.Aggregate) {
-		a, _, err := circuits.AggregateAssignment(q, slot1, rs, salt, el(4242), el(5))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
-		if err != nil {
-			t.Fatal(err)
-		}
-		proof, err := groth16.Prove(cs, pk, w, circuits.AggregateProverOptions()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return proof, a
-	}
-	proof, a := prove(aggRows(), salt)
-	got, err := circuits.ProofColumns(proof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.Equal(&anchored) {
-		t.Fatal("the proof's column commitment is not the holder's")
-	}
-	public := func(mod func(p *circuits.Aggregate)) error {
-		p := circuits.NewAggregate(8)
-		p.QueryHash, p.Field, p.FieldWidth, p.Partial = a.QueryHash, a.Field, a.FieldWidth, a.Partial
-		mod(p)
-		pw, err := frontend.NewWitness(p, ecc.BN254.ScalarField(), frontend.PublicOnly())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return groth16.Verify(proof, vk, pw)
-	}
-	if err := public(func(*circuits.Aggregate) {}); err != nil {
-		t.Fatalf("valid aggregate proof rejected: %v", err)
-	}
-	for name, mod := range map[string]func(p *circuits.Aggregate){
-		"partial": func(p *circuits.Aggregate) { p.Partial = el(5) },
-		"field":   func(p *circuits.Aggregate) { p.Field = 0 },
-		"query":   func(p *circuits.Aggregate) { p.QueryHash = el(3) },
-		"width":   func(p *circuits.Aggregate) { p.FieldWidth = 63 },
-	} {
-		if err := public(mod); err == nil {
-			t.Errorf("proof verified with another %s", name)
-		}
-	}
-	for name, mod := range map[string]func(rs []circuits.AggRow){
-		"record left out":   func(rs []circuits.AggRow) { rs[1].Live = false },
-		"record twice":      func(rs []circuits.AggRow) { rs[7] = rs[0] },
-		"records swapped":   func(rs []circuits.AggRow) { rs[0], rs[2] = rs[2], rs[0] },
-		"value tampered":    func(rs []circuits.AggRow) { rs[5].Values[1] = el(501) },
-		"superseded value":  func(rs []circuits.AggRow) { rs[6].Values[0] = el(29999) },
-		"deleted record":    func(rs []circuits.AggRow) { rs[4] = rs[5] },
-		"another salt only": nil,
-	} {
-		rs, s := aggRows(), salt
-		if mod != nil {
-			mod(rs)
-		} else {
-			s = el(31338)
-		}
-		p, _ := prove(rs, s)
-		d, err := circuits.ProofColumns(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Equal(&anchored) {
-			t.Errorf("%s: same column commitment", name)
-		}
-		if want, _ := basis.Commit(rs, s); !d.Equal(&want) {
-			t.Errorf("%s: proof and native commitments differ", name)
-		}
-	}
-	t.Logf("aggregate over 8 positions: %d constraints", cs.GetNbConstraints())
-}
-
-// BenchmarkAggregate reports constraints per row (from the difference
-// between a 64- and a 256-row chunk) and proves a chunk of each size: rows/s.
+// BenchmarkAggregate compiles the chunk circuit at its real shape and
+// reports its size per leaf row.
 func BenchmarkAggregate(b *testing.B) {
-	count := func(n int) int {
-		cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(n))
+	for range b.N {
+		cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(circuits.AggChunkRows, circuits.AggChunkInners))
 		if err != nil {
 			b.Fatal(err)
 		}
-		return cs.GetNbConstraints()
-	}
-	perRow := float64(count(256)-count(64)) / 192
-	f := newFixture(b, rows)
-	q := query(f, rng(0, 16, 0, 30000))
-	for _, n := range []int{256, 1024} {
-		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			rs := make([]circuits.AggRow, n)
-			for i := range rs {
-				rs[i] = circuits.AggRow{Live: i%7 != 3}
-				rs[i].Values[0], rs[i].Values[1] = el(uint64(i*1000%40000)), el(uint64(i*i))
-			}
-			cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, circuits.NewAggregate(n))
-			if err != nil {
-				b.Fatal(err)
-			}
-			pk, _, err := groth16.Setup(cs)
-			if err != nil {
-				b.Fatal(err)
-			}
-			a, _, err := circuits.AggregateAssignment(q, slot1, rs, el(1), el(4242), el(2))
-			if err != nil {
-				b.Fatal(err)
-			}
-			w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := groth16.Prove(cs, pk, w, circuits.AggregateProverOptions()...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(cs.GetNbConstraints()), "constraints")
-			b.ReportMetric(perRow, "constraints/row")
-			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
+		b.ReportMetric(float64(cs.GetNbConstraints()), "constraints")
+		b.ReportMetric(float64(cs.GetNbConstraints())/circuits.AggChunkRows, "constraints/leaf")
 	}
 }
 
-// TestAggregateChunks splits a 24-record collection into three 8-position
-// chunks: each chunk proof hides its partial; the total opens and combines
-// them.
+// TestAggregateChunks combines regions: each chunk proof hides its
+// partial; the total opens and combines them, and the regions rebuild the
+// tree's root.
 func TestAggregateChunks(t *testing.T) {
 	f := newFixture(t, rows)
 	q := query(f, rng(0, 16, 0, 30000))
-	all := make([]circuits.AggRow, 24)
-	for i := range all {
-		all[i] = circuits.AggRow{Live: i%5 != 4}
-		all[i].Values[0], all[i].Values[1] = el(uint64(i*2000)), el(uint64(3*i+1))
+	vals := make([][4]fr.Element, 24)
+	for i := range vals {
+		vals[i][0], vals[i][1] = el(uint64(i*2000)), el(uint64(3*i+1))
+	}
+	regs, root := regionsOf(t, vals, testLeaves, testInners)
+	if len(regs) < 2 || len(regs) > 4 {
+		t.Fatalf("%d regions, want 2..4", len(regs))
+	}
+	var roots []tree.RegionRoot
+	for _, r := range regs {
+		roots = append(roots, tree.RegionRoot{Pos: tree.Pos{Depth: r.Depth, Prefix: r.Prefix}, Root: r.Root})
+	}
+	if got, err := tree.RootOfRegions(roots); err != nil || !got.Equal(&root) {
+		t.Fatalf("regions rebuild another root: %v", err)
 	}
 
 	assert := test.NewAssert(t)
 	opts := []test.TestingOption{test.WithCurves(ecc.BN254), test.WithBackends(backend.GROTH16)}
 	var parts []circuits.AggResult
 	var blinds []fr.Element
-	for c := 0; c < 3; c++ {
+	for c := range regs {
 		blind := el(uint64(77 + c))
-		a, res, err := circuits.AggregateAssignment(q, slot1, all[8*c:8*c+8], el(uint64(c)), blind, el(3))
+		a, res, err := circuits.AggregateAssignment(q, slot1, &regs[c], testLeaves, testInners, blind)
 		if err != nil {
 			t.Fatal(err)
 		}
-		assert.CheckCircuit(circuits.NewAggregate(8), append(opts, test.WithValidAssignment(a))...)
+		if c == 0 {
+			assert.CheckCircuit(circuits.NewAggregate(testLeaves, testInners), append(opts, test.WithValidAssignment(a))...)
+		} else if err := test.IsSolved(circuits.NewAggregate(testLeaves, testInners), a, ecc.BN254.ScalarField()); err != nil {
+			t.Fatalf("region %d: %v", c, err)
+		}
 		parts, blinds = append(parts, res), append(blinds, blind)
 	}
-	// Ground truth straight from the rows: slot 0 <= 30000 means i <= 15.
+	// Ground truth straight from the records: slot 0 <= 30000 means i <= 15.
 	var want circuits.AggResult
 	want.Min = math.MaxUint64
-	for i, r := range all {
-		if r.Live && i*2000 <= 30000 {
+	for i := range vals {
+		if i*2000 <= 30000 {
 			v := uint64(3*i + 1)
 			want.Count++
 			want.Sum.Add(&want.Sum, ptr(el(v)))
@@ -324,7 +335,7 @@ func TestAggregateChunks(t *testing.T) {
 	if small || res.Count != want.Count || !res.Sum.Equal(&want.Sum) || res.Min != want.Min || res.Max != want.Max {
 		t.Fatalf("combined %+v, want %+v", res, want)
 	}
-	if total.Partials[3] != circuits.EmptyPartial() {
+	if len(regs) < 4 && total.Partials[3] != circuits.EmptyPartial() {
 		t.Fatal("unused slot is not the empty partial")
 	}
 	badTotal := func(mod func(a *circuits.AggregateTotal)) *circuits.AggregateTotal {
@@ -373,7 +384,7 @@ func TestAggregateChunks(t *testing.T) {
 		test.WithInvalidAssignment(badTotal(func(a *circuits.AggregateTotal) { a.Partials[1] = el(9) })),
 		// A chunk dropped from the total: its slot opened as empty.
 		test.WithInvalidAssignment(badTotal(func(a *circuits.AggregateTotal) {
-			a.Parts[2] = circuits.PartVars{Count: 0, Sum: 0, Min: uint64(math.MaxUint64), Max: 0, Blind: 0}
+			a.Parts[1] = circuits.PartVars{Count: 0, Sum: 0, Min: uint64(math.MaxUint64), Max: 0, Blind: 0}
 		})),
 	)...)
 }

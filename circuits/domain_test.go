@@ -135,47 +135,47 @@ func TestEvalDomainAgreement(t *testing.T) {
 // or not.
 func TestAggregateEnumDomain(t *testing.T) {
 	f := newFixture(t, rows)
-	rs := func(x uint64) []circuits.AggRow {
-		out := make([]circuits.AggRow, 8)
+	vals := func(x uint64) [][4]fr.Element {
+		out := make([][4]fr.Element, 8)
 		for i := range out {
-			out[i] = circuits.AggRow{Live: true}
-			out[i].Values[0], out[i].Values[1] = el(uint64(i%3)), el(uint64(10*i))
+			out[i][0], out[i][1] = el(uint64(i%3)), el(uint64(10*i))
 		}
-		out[4].Values[0] = el(x)
+		out[4][0] = el(x)
 		return out
+	}
+	region := func(x uint64) *circuits.AggRegion {
+		regs, _ := regionsOf(t, vals(x), testLeaves, testInners)
+		if len(regs) != 1 {
+			t.Fatalf("%d regions, want 1", len(regs))
+		}
+		return &regs[0]
 	}
 	high := circuits.Clause{Op: circuits.OpIn, Mask: 0b10} // == high (2)
 	q := enumQuery(f, enumMax, high)
-	a, res, err := circuits.AggregateAssignment(q, slot1, rs(2), el(1), el(4242), el(3))
+	a, res, err := circuits.AggregateAssignment(q, slot1, region(2), testLeaves, testInners, el(4242))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := test.IsSolved(circuits.NewAggregate(8), a, ecc.BN254.ScalarField()); err != nil {
+	if err := test.IsSolved(circuits.NewAggregate(testLeaves, testInners), a, ecc.BN254.ScalarField()); err != nil {
 		t.Fatalf("in-domain chunk: %v", err)
 	}
 	t.Logf("in domain: %+v", res)
-	if _, _, err := circuits.AggregateAssignment(q, slot1, rs(3), el(1), el(4242), el(3)); !errors.Is(err, circuits.ErrOutOfDomain) {
+	bad := region(3) // a record committed with encoding 3
+	if _, _, err := circuits.AggregateAssignment(q, slot1, bad, testLeaves, testInners, el(4242)); !errors.Is(err, circuits.ErrOutOfDomain) {
 		t.Fatalf("native aggregate over encoding 3: got %v, want ErrOutOfDomain", err)
 	}
-	// Row 4 holds 3; its partial claims it counted (as 2) or not (as 0).
-	for _, as := range []uint64{2, 0} {
-		b, _, err := circuits.AggregateAssignment(q, slot1, rs(as), el(1), el(4242), el(3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Rows[4].Values[0] = 3
-		if test.IsSolved(circuits.NewAggregate(8), b, ecc.BN254.ScalarField()) == nil {
-			t.Fatalf("out-of-domain row proven as %d", as)
-		}
-		// Control: with the width as the only bound, the row passes as
-		// not equal to 2.
-		if as == 0 {
-			w := enumQuery(f, 3, high)
-			c, _, _ := circuits.AggregateAssignment(w, slot1, rs(as), el(1), el(4242), el(3))
-			c.Rows[4].Values[0] = 3
-			if err := test.IsSolved(circuits.NewAggregate(8), c, ecc.BN254.ScalarField()); err != nil {
-				t.Fatalf("control: width-only domain: %v", err)
-			}
-		}
+	// Control: with the width as the only bound, the record passes as not
+	// equal to 2. With the domain bound, the same witness is unprovable.
+	w := enumQuery(f, 3, high)
+	c, _, err := circuits.AggregateAssignment(w, slot1, bad, testLeaves, testInners, el(4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := test.IsSolved(circuits.NewAggregate(testLeaves, testInners), c, ecc.BN254.ScalarField()); err != nil {
+		t.Fatalf("control: width-only domain: %v", err)
+	}
+	circuits.SetQueryForTest(c, q)
+	if test.IsSolved(circuits.NewAggregate(testLeaves, testInners), c, ecc.BN254.ScalarField()) == nil {
+		t.Fatal("out-of-domain record aggregated")
 	}
 }

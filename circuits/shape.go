@@ -38,11 +38,16 @@ const (
 	headerBits = MaxClauses*clauseBits + MaxClauses*PoolSize
 )
 
-// Aggregate proofs: chunks of AggChunkRows positions, and up to
-// AggMaxChunks chunks per collection (AggChunkRows*AggMaxChunks positions,
-// 131,072). A chunk proof is about 330k constraints (4.2 s on 2 cores); the
-// combining circuits cost about 500 constraints per chunk.
+// Aggregate proofs: one chunk proof per region of the tree (tree.Regions),
+// of at most AggChunkRows records and AggChunkInners inner nodes, and up to
+// AggMaxChunks regions per collection. Regions are subtrees split in
+// halves until they fit, so they are about half full to full: a collection
+// of up to about AggMaxChunks*AggChunkRows*3/4 records (98k) fits. A chunk
+// proof is about 692k constraints (about 1,150 per record row and 217 per
+// inner node slot); the combining circuits cost about 500 constraints per
+// chunk.
 const (
-	AggChunkRows = 1024
-	AggMaxChunks = 128
+	AggChunkRows   = 512
+	AggChunkInners = 768
+	AggMaxChunks   = 256
 )

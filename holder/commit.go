@@ -203,9 +203,6 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 	if err := ns.flush(); err != nil {
 		return err
 	}
-	if err := s.touch(txn, b.name, b.pos[b.lo:b.hi]); err != nil {
-		return err
-	}
 	var buf []byte
 	for i := b.lo; i < b.hi; i++ {
 		e := entry{Pos: b.pos[i], Version: b.versions[i], Salt: b.salts[i], Values: b.recs[i].Values}
@@ -248,7 +245,6 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 	defer txn.Discard()
 	seen := map[string]bool{}
 	changes := make([]tree.Change, len(keys))
-	pos := make([]uint64, len(keys))
 	for i, k := range keys {
 		e, err := lookup(txn, name, k)
 		if err != nil {
@@ -258,7 +254,6 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 			return nil, fmt.Errorf("delete: key #%d: %w or repeated", i+1, ErrNotFound)
 		}
 		seen[k] = true
-		pos[i] = e.Pos
 		changes[i] = tree.Change{Op: tree.Delete, Path: circuits.KeyPath(records.KeyDigest(k))}
 		if err := txn.Delete(keyKey(name, k)); err != nil {
 			return nil, err
@@ -270,9 +265,6 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 		return nil, err
 	}
 	if err := ns.flush(); err != nil {
-		return nil, err
-	}
-	if err := s.touch(txn, name, pos); err != nil {
 		return nil, err
 	}
 	c.Count -= uint64(len(keys))

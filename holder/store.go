@@ -17,7 +17,6 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	badger "github.com/dgraph-io/badger/v4"
-	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/internal/kv"
 	"github.com/zkshare/zkshare/records"
 )
@@ -50,9 +49,6 @@ type Store struct {
 	// chunk is how many records a commit hashes, and tries to write in
 	// one transaction, at a time.
 	chunk int
-	// basis, when set, is the aggregate circuit's column basis: the store
-	// then keeps column commitments (columns.go).
-	basis circuits.ColumnBasis
 }
 
 // Open opens (or creates) a store in dir; dir "" keeps it in memory.

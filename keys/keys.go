@@ -38,7 +38,7 @@ var Circuits = map[string]func() frontend.Circuit{
 	"exists":  func() frontend.Circuit { return &circuits.Exists{} },
 	"absent":  func() frontend.Circuit { return &circuits.Absent{} },
 	// Aggregates: one proof per chunk, then one that combines the chunks.
-	"aggregate":           func() frontend.Circuit { return circuits.NewAggregate(circuits.AggChunkRows) },
+	"aggregate":           func() frontend.Circuit { return circuits.NewAggregate(circuits.AggChunkRows, circuits.AggChunkInners) },
 	"aggregate-total":     func() frontend.Circuit { return circuits.NewAggregateTotal(circuits.AggMaxChunks) },
 	"aggregate-threshold": func() frontend.Circuit { return circuits.NewAggregateThreshold(circuits.AggMaxChunks) },
 }

@@ -85,7 +85,7 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	if err != nil {
 		return nil, err
 	}
-	// The bundle is about the anchored state: the root and columns of the
+	// The bundle is about the anchored state: the root of the
 	// collection's last anchor, which must count.
 	ar, err := n.serve(ctx, c, pb)
 	if err != nil {

@@ -95,23 +95,10 @@ func (n *Node) applyAndAnchor(ctx context.Context, c Caller, name, did string, a
 }
 
 // anchor records root as the collection's newest anchor, unless the last
-// anchor already covers it (and its columns, when there are any: a root
-// anchored before the aggregate keys existed is anchored again with them).
+// anchor already covers it.
 func (n *Node) anchor(ctx context.Context, name string, count uint64, root fr.Element) (*ledger.Receipt, error) {
 	lc := n.ledger.State().Collections[collectionKey(name)]
 	rb := root.Bytes()
-	// With aggregate keys, the anchor also covers the column commitments
-	// that aggregate proofs are checked against.
-	var columns []byte
-	cols, err := n.store.Columns(ctx, name)
-	switch {
-	case err == nil && cols.Root.Equal(&root):
-		columns = cols.Digest[:]
-	case err == nil:
-		return nil, errors.New("the collection changed while anchoring")
-	case !errors.Is(err, holder.ErrNoColumns):
-		return nil, fmt.Errorf("column commitments: %w", err)
-	}
 	var seq uint64
 	var prev []byte
 	if lc.Last != nil {
@@ -119,10 +106,10 @@ func (n *Node) anchor(ctx context.Context, name string, count uint64, root fr.El
 		// A root whose anchor never counted (it awaited confirmations
 		// when the collection's rule changed) is anchored again.
 		stuck := lc.Required == 0 && !lc.Counts(lc.Last.Sequence)
-		if bytes.Equal(prev, rb[:]) && (columns == nil || bytes.Equal(lc.Last.Columns, columns)) && !stuck {
+		if bytes.Equal(prev, rb[:]) && !stuck {
 			return &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}, nil
 		}
 	}
-	a := &zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev, Columns: columns}
+	a := &zkv1.Anchor{CollectionId: lc.ID, Root: rb[:], RecordCount: count, Sequence: seq + 1, PreviousRoot: prev}
 	return n.send(ctx, n.holderID, ledger.AnchorRoot(a))
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -88,22 +87,22 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	if err != nil {
 		return nil, err
 	}
-	n := circuits.AggChunkRows
-	if chunks := (meta.Next + uint64(n) - 1) / uint64(n); chunks > circuits.AggMaxChunks {
-		return nil, fmt.Errorf("aggregate: %s spans %d chunks of %d, at most %d are supported", req.Collection, chunks, n, circuits.AggMaxChunks)
-	}
-	c, rows, cols, err := p.store.AggregateSnapshot(ctx, req.Collection)
+	c, regions, root, err := p.store.AggregateSnapshot(ctx, req.Collection, circuits.AggChunkRows, circuits.AggChunkInners)
 	if err != nil {
 		return nil, err
 	}
-	chunks := len(rows) // a commit since the check above fails the combination
+	chunks := len(regions)
+	if chunks == 0 {
+		return nil, fmt.Errorf("%w: %s has no records to aggregate", ErrBadAggregate, req.Collection)
+	}
+	if chunks > circuits.AggMaxChunks {
+		return nil, fmt.Errorf("%w: %s spans %d regions of at most %d records, at most %d are supported", ErrBadAggregate, req.Collection, chunks, circuits.AggChunkRows, circuits.AggMaxChunks)
+	}
+	field := circuits.AggField{Slot: slot, Width: f.BitWidth()}
 	if req.Threshold != nil && req.MinGroup > 0 {
-		// One bit about fewer than k records would single them out, and a
-		// few such bits read a value: the holder answers no threshold
-		// question about a group smaller than its policy's minimum.
 		var count uint64
-		for i := range chunks {
-			_, res, err := circuits.AggregateAssignment(prep.Encoded, circuits.AggField{Slot: slot, Width: f.BitWidth()}, rows[i], cols.Salts[i], fr.Element{}, fr.Element{})
+		for i := range regions {
+			_, res, err := circuits.AggregateAssignment(prep.Encoded, field, &regions[i], circuits.AggChunkRows, circuits.AggChunkInners, fr.Element{})
 			if err != nil {
 				return nil, err
 			}
@@ -114,20 +113,16 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		}
 	}
 	blinds := make([]fr.Element, chunks)
-	masks := make([]fr.Element, chunks)
 	for i := range blinds {
 		if _, err := blinds[i].SetRandom(); err != nil {
 			return nil, err
 		}
-		if _, err := masks[i].SetRandom(); err != nil {
-			return nil, err
-		}
 	}
 	ck := p.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]
-	body := &zkv1.AggregateBody{Field: req.Field, Slot: uint32(slot), ChunkRows: uint32(n), Columns: slices.Clone(cols.Digest[:]),
+	body := &zkv1.AggregateBody{Field: req.Field, Slot: uint32(slot), ChunkRows: circuits.AggChunkRows, ChunkInners: circuits.AggChunkInners,
 		ChunkCircuitId: ck.CircuitID, ChunkVkSha256: ck.VKSHA256, Chunks: make([]*zkv1.AggregateChunk, chunks)}
 	out := header(bundle.KindAggregate, req.Collection, records.CollectionID(req.Collection), c.Schema, prep, req.Nonce)
-	out.Root, out.Result, out.Aggregate = elem(cols.Root), true, body
+	out.Root, out.Result, out.Aggregate = elem(root), true, body
 	parts := make([]circuits.AggResult, chunks)
 	errs := make([]error, chunks)
 	var wg sync.WaitGroup
@@ -136,18 +131,14 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	for i := range chunks {
 		wg.Go(func() {
 			errs[i] = func() error {
-				a, res, err := circuits.AggregateAssignment(prep.Encoded, circuits.AggField{Slot: slot, Width: f.BitWidth()}, rows[i], cols.Salts[i], blinds[i], masks[i])
+				reg := &regions[i]
+				a, res, err := circuits.AggregateAssignment(prep.Encoded, field, reg, circuits.AggChunkRows, circuits.AggChunkInners, blinds[i])
 				if err != nil {
 					return err
 				}
-				proof, err := p.prove(ctx, ck, a, circuits.AggregateProverOptions()...)
+				proof, err := p.prove(ctx, ck, a)
 				if err != nil {
 					return err
-				}
-				// The proof must carry the commitment the anchor covers;
-				// anything else is a bug, and no verifier would accept it.
-				if d, err := circuits.ProofColumns(proof); err != nil || !d.Equal(&cols.Commitments[i]) {
-					return errors.New("the proof's column commitment is not the stored one")
 				}
 				var buf bytes.Buffer
 				if _, err := proof.WriteTo(&buf); err != nil {
@@ -158,7 +149,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 					return fmt.Errorf("aggregate chunk %d: partial is a %T, not a field element", i, a.Partial)
 				}
 				parts[i] = res
-				body.Chunks[i] = &zkv1.AggregateChunk{Partial: elem(partial), Proof: buf.Bytes()}
+				body.Chunks[i] = &zkv1.AggregateChunk{Partial: elem(partial), Proof: buf.Bytes(), Depth: uint32(reg.Depth), Prefix: reg.Prefix, Root: elem(reg.Root)}
 				return nil
 			}()
 			mu.Lock()

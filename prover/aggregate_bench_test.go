@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/zkshare/zkshare/circuits"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -67,11 +66,6 @@ func BenchmarkProveAggregate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			t0 := time.Now()
-			if _, err := st.Columns(ctx, "coldchain"); err != nil {
-				b.Fatal(err)
-			}
-			commitS := time.Since(t0).Seconds()
 			var last atomic.Int64
 			b.ResetTimer()
 			for b.Loop() {
@@ -88,7 +82,6 @@ func BenchmarkProveAggregate(b *testing.B) {
 				b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
 			}
 			b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "cores")
-			b.ReportMetric(commitS, "column-commit-s")
 		})
 	}
 }

@@ -45,9 +45,7 @@ func WithConcurrency(n int) Option {
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(p *Prover) { p.log = l } }
 
-// New loads the proving keys in keyDir for every circuit. With the
-// aggregate keys present, it also hands store the aggregate circuit's column
-// basis, so that the store keeps (and anchors carry) column commitments.
+// New loads the proving keys in keyDir for every circuit.
 func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
 	p := &Prover{store: store, keys: map[zkv1.Circuit]*keys.Proving{}, log: slog.New(slog.DiscardHandler)}
 	p.slots = make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -67,13 +65,6 @@ func New(store *holder.Store, keyDir string, opts ...Option) (*Prover, error) {
 			return nil, err
 		}
 		p.keys[k.Circuit] = k
-	}
-	if k := p.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]; k != nil && store != nil {
-		basis, err := circuits.ColumnBasisOf(k.PK, circuits.AggChunkRows)
-		if err != nil {
-			return nil, err
-		}
-		store.SetColumnBasis(basis)
 	}
 	return p, nil
 }

@@ -119,8 +119,8 @@ func fakeAggregate() *zkv1.Bundle {
 	return &zkv1.Bundle{Version: bundle.Version, Kind: bundle.KindAggregate, Collection: "holder/people", CollectionId: h(0),
 		Query: "income >= 0", QueryHash: h(0), Root: h(0), Nonce: h(0), Circuit: zkv1.Circuit_CIRCUIT_AGGREGATE_TOTAL,
 		CircuitId: h(1), VkSha256: h(2), Proof: []byte{1},
-		Aggregate: &zkv1.AggregateBody{Field: "income", Columns: h(3), ChunkCircuitId: h(4), ChunkVkSha256: h(5),
-			Chunks: []*zkv1.AggregateChunk{{Partial: h(0), Proof: []byte{1}}},
+		Aggregate: &zkv1.AggregateBody{Field: "income", ChunkCircuitId: h(4), ChunkVkSha256: h(5),
+			Chunks: []*zkv1.AggregateChunk{{Partial: h(0), Proof: []byte{1}, Root: h(3)}},
 			Answer: &zkv1.AggregateBody_Reveal{Reveal: &zkv1.AggregateReveal{Sum: "0"}}}}
 }
 

@@ -59,7 +59,7 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeAlreadyExists, err)
 	case errors.Is(err, prover.ErrBadAggregate):
 		return connect.NewError(connect.CodeInvalidArgument, err)
-	case errors.Is(err, holder.ErrNoColumns), errors.Is(err, holder.ErrPresent):
+	case errors.Is(err, holder.ErrPresent):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, prover.ErrNoWitness), errors.Is(err, prover.ErrSmallGroup):
 		return connect.NewError(connect.CodeFailedPrecondition, err)

@@ -6,8 +6,8 @@ import (
 	"math/big"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/tree"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/frontend"
 	"github.com/zkshare/zkshare/bundle"
@@ -15,19 +15,17 @@ import (
 	"github.com/zkshare/zkshare/records"
 )
 
-// Anchored is what a ledger anchor says of a collection: its root and the
-// digest of its column commitments.
+// Anchored is what a ledger anchor says of a collection: its root.
 type Anchored struct {
-	Root    []byte
-	Columns []byte
+	Root []byte
 }
 
 // verifyAggregate checks an aggregate bundle after the ledger's checks:
 // pinned keys, collection id, query hash, the field's slot and offset from
-// the schema, the pins, the nonce, every chunk's proof, that the chunks'
-// column commitments digest to the bundle's (and to the anchored one, when
-// anchor is given), and the combining proof, which binds the bundle's
-// nonce, minimum group size and result.
+// the schema, the pins, the nonce, every chunk's proof over its region of
+// the tree, that the regions rebuild the bundle's root (and the anchored
+// one, when anchor is given), and the combining proof, which binds the
+// bundle's nonce, minimum group size and result.
 func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict) {
 	fail := func(check Check, format string, args ...any) { v.fail(check, format, args...) }
 	ab := b.GetAggregate()
@@ -67,47 +65,48 @@ func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect
 		return
 	}
 
-	if ab.GetChunkRows() != circuits.AggChunkRows || len(ab.GetChunks()) == 0 || len(ab.GetChunks()) > circuits.AggMaxChunks {
-		fail(CheckDecode, "%d chunks of %d rows", len(ab.GetChunks()), ab.GetChunkRows())
+	if ab.GetChunkRows() != circuits.AggChunkRows || ab.GetChunkInners() != circuits.AggChunkInners || len(ab.GetChunks()) == 0 || len(ab.GetChunks()) > circuits.AggMaxChunks {
+		fail(CheckDecode, "%d chunks of %d rows and %d inner nodes", len(ab.GetChunks()), ab.GetChunkRows(), ab.GetChunkInners())
 		return
 	}
-	commitments := make([]bn254.G1Affine, len(ab.GetChunks()))
 	var err error
 	partials := make([]fr.Element, circuits.AggMaxChunks)
 	for i := range partials {
 		partials[i] = circuits.EmptyPartial()
 	}
+	regions := make([]tree.RegionRoot, len(ab.GetChunks()))
 	for i, c := range ab.GetChunks() {
 		if partials[i], err = element(c.GetPartial()); err != nil {
 			fail(CheckDecode, "chunk %d partial: %v", i, err)
 			return
 		}
-		pub := circuits.NewAggregate(circuits.AggChunkRows)
-		pub.QueryHash, pub.Field, pub.FieldWidth, pub.Partial = prep.Hash, slot, f.BitWidth(), partials[i]
-		proof, msg := verifiedProof(ck, c.GetProof(), pub)
-		if msg != "" {
+		root, err := element(c.GetRoot())
+		if err != nil || c.GetDepth() > circuits.Depth {
+			fail(CheckDecode, "chunk %d region: depth %d, root: %v", i, c.GetDepth(), err)
+			return
+		}
+		regions[i] = tree.RegionRoot{Pos: tree.Pos{Depth: int(c.GetDepth()), Prefix: c.GetPrefix()}, Root: root}
+		pub := circuits.AggregatePublic(circuits.AggChunkRows, circuits.AggChunkInners, prep.Hash, circuits.AggField{Slot: slot, Width: f.BitWidth()},
+			partials[i], int(c.GetDepth()), c.GetPrefix(), root)
+		if _, msg := verifiedProof(ck, c.GetProof(), pub); msg != "" {
 			fail(proofCheck(msg), "chunk %d: %s", i, msg)
 			return
 		}
-		if commitments[i], err = circuits.ProofColumns(proof); err != nil {
-			fail(CheckDecode, "chunk %d: %v", i, err)
-			return
-		}
 	}
-	digest := circuits.ColumnsDigest(circuits.AggChunkRows, commitments)
-	if !bytes.Equal(ab.GetColumns(), digest[:]) {
-		fail(CheckCompleteness, "the chunks are not the bundle's columns: a chunk is missing, repeated, out of order or foreign")
+	// The regions must be disjoint nodes of the tree whose root the bundle
+	// names: then every record of the collection is in exactly one chunk.
+	root, err := tree.RootOfRegions(regions)
+	if err != nil {
+		fail(CheckCompleteness, "the chunks' regions: %v", err)
 		return
 	}
-	if anchor != nil {
-		if !bytes.Equal(anchor.Root, b.GetRoot()) {
-			fail(CheckAnchor, "the bundle's root is not the anchored root")
-			return
-		}
-		if !bytes.Equal(anchor.Columns, digest[:]) {
-			fail(CheckCompleteness, "the chunks are not the anchored columns: a record is missing, repeated, superseded or foreign")
-			return
-		}
+	if !bytes.Equal(elemBytes(root), b.GetRoot()) {
+		fail(CheckCompleteness, "the chunks' regions are not the tree of the bundle's root: a record is missing, repeated, superseded or foreign")
+		return
+	}
+	if anchor != nil && !bytes.Equal(anchor.Root, b.GetRoot()) {
+		fail(CheckAnchor, "the bundle's root is not the anchored root")
+		return
 	}
 	v.pass(CheckCompleteness)
 

@@ -39,7 +39,7 @@ func (vf *Verifier) VerifyProto(b *zkv1.Bundle, exp Expect) (v *Verdict) {
 }
 
 // VerifyAggregateProto runs the aggregate checks after the ledger's, with
-// the anchored root and columns when anchor is given.
+// the anchored root when anchor is given.
 func (vf *Verifier) VerifyAggregateProto(b *zkv1.Bundle, anchor *Anchored, exp Expect) *Verdict {
 	v := &Verdict{Statement: bundle.Statement(b)}
 	if err := bundle.Check(b); err != nil {

@@ -25,9 +25,9 @@ import (
 // Points carry their form in the two top bits of their first byte: 0b00 is
 // uncompressed (G1 64 bytes, G2 128), anything else compressed (G1 32, G2
 // 64). WriteTo, which the prover uses, compresses every point, so a proof
-// with n commitments is 32+64+32+4+32n+32 = 164+32n bytes: 196 for the
-// subject, exists and combining circuits (one BSB22 commitment, from range
-// checks), 228 for an aggregate chunk (that one and its column commitment).
+// with n commitments is 32+64+32+4+32n+32 = 164+32n bytes: 196 for every
+// circuit (one BSB22 commitment, from range checks and, in aggregate chunks,
+// the tree's multiset argument).
 // The checked ReadFrom accepts either form point by point, and so does
 // checkProofEncoding; the number of commitments comes from the key.
 //

@@ -105,14 +105,14 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 	var av *Anchored
 	if b.GetAggregate() != nil {
 		a := anchor.Tx.Body.GetAnchor()
-		av = &Anchored{Root: a.GetRoot(), Columns: a.GetColumns()}
+		av = &Anchored{Root: a.GetRoot()}
 	}
 	vf.statementAndProof(b, av, exp, v)
 	return v
 }
 
 // checkAnchor: the bundle's anchor transaction anchors its collection's
-// root (and columns), is on the view's ledger, was sent (and, where the view
+// root, is on the view's ledger, was sent (and, where the view
 // knows the key, signed) by the collection's holder, and counts.
 func checkAnchor(ctx context.Context, view Ledger, b *zkv1.Bundle) (*Collection, *Anchor, error) {
 	tx, err := ledger.DecodeTx(b.GetAnchorTx())
@@ -123,8 +123,8 @@ func checkAnchor(ctx context.Context, view Ledger, b *zkv1.Bundle) (*Collection,
 	if a == nil || !bytes.Equal(a.GetCollectionId(), b.GetCollectionId()) || !bytes.Equal(a.GetRoot(), b.GetRoot()) {
 		return nil, nil, errors.New("the anchor transaction does not anchor this collection's root")
 	}
-	if agg := b.GetAggregate(); agg != nil && (a.GetSequence() != agg.GetAnchorSequence() || !bytes.Equal(a.GetColumns(), agg.GetColumns())) {
-		return nil, nil, errors.New("the anchor transaction is not the aggregate's anchor of its columns")
+	if agg := b.GetAggregate(); agg != nil && a.GetSequence() != agg.GetAnchorSequence() {
+		return nil, nil, errors.New("the anchor transaction is not the aggregate's anchor")
 	}
 	coll, err := view.Collection(ctx, b.GetCollectionId())
 	if errors.Is(err, ErrNotFound) {

@@ -80,7 +80,7 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	if err != nil {
 		return err
 	}
-	fprintf(stderr, "\n6. supplier: committed %d shipments to %s in %s, anchored with their column commitments at height %d\n",
+	fprintf(stderr, "\n6. supplier: committed %d shipments to %s in %s, anchored at height %d\n",
 		res.GetRecordCount(), fullName, time.Since(start).Round(time.Millisecond), res.GetAnchorHeight())
 
 	// The expected answers, straight from the CSV text.

@@ -860,8 +860,8 @@ type Anchor struct {
 	Sequence uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// The root of the previous anchor; empty for the first.
 	PreviousRoot []byte `protobuf:"bytes,5,opt,name=previous_root,json=previousRoot,proto3" json:"previous_root,omitempty"`
-	// The digest of the collection's column commitments (32 bytes), which
-	// aggregate proofs are checked against; empty when the holder keeps none.
+	// Unused: a digest of column commitments (32 bytes), which aggregate
+	// proofs were once checked against; they now rest on the root alone.
 	Columns       []byte `protobuf:"bytes,6,opt,name=columns,proto3" json:"columns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

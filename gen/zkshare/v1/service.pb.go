@@ -180,7 +180,8 @@ const (
 	Check_CHECK_NONCE Check = 10
 	// "subject": the bundle is about the subject asked about.
 	Check_CHECK_SUBJECT Check = 11
-	// "completeness": an aggregate's chunks are exactly the anchored columns.
+	// "completeness": an aggregate's chunks are regions that together make
+	// the anchored tree, so they hold every record once.
 	Check_CHECK_COMPLETENESS Check = 12
 	// "proof": the Groth16 proof(s) verify.
 	Check_CHECK_PROOF Check = 13
@@ -425,11 +426,11 @@ type AggregateBody struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
 	Slot  uint32                 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
-	// Digest of the chunks' column commitments (anchored with the root).
-	Columns []byte `protobuf:"bytes,3,opt,name=columns,proto3" json:"columns,omitempty"`
-	// The collection's anchor of root and columns.
-	AnchorSequence uint64            `protobuf:"varint,4,opt,name=anchor_sequence,json=anchorSequence,proto3" json:"anchor_sequence,omitempty"`
+	// The collection's anchor of the root.
+	AnchorSequence uint64 `protobuf:"varint,4,opt,name=anchor_sequence,json=anchorSequence,proto3" json:"anchor_sequence,omitempty"`
+	// The chunk circuit's shape: record rows and inner node slots.
 	ChunkRows      uint32            `protobuf:"varint,5,opt,name=chunk_rows,json=chunkRows,proto3" json:"chunk_rows,omitempty"`
+	ChunkInners    uint32            `protobuf:"varint,11,opt,name=chunk_inners,json=chunkInners,proto3" json:"chunk_inners,omitempty"`
 	Chunks         []*AggregateChunk `protobuf:"bytes,6,rep,name=chunks,proto3" json:"chunks,omitempty"`
 	ChunkCircuitId []byte            `protobuf:"bytes,7,opt,name=chunk_circuit_id,json=chunkCircuitId,proto3" json:"chunk_circuit_id,omitempty"`
 	ChunkVkSha256  []byte            `protobuf:"bytes,8,opt,name=chunk_vk_sha256,json=chunkVkSha256,proto3" json:"chunk_vk_sha256,omitempty"`
@@ -486,13 +487,6 @@ func (x *AggregateBody) GetSlot() uint32 {
 	return 0
 }
 
-func (x *AggregateBody) GetColumns() []byte {
-	if x != nil {
-		return x.Columns
-	}
-	return nil
-}
-
 func (x *AggregateBody) GetAnchorSequence() uint64 {
 	if x != nil {
 		return x.AnchorSequence
@@ -503,6 +497,13 @@ func (x *AggregateBody) GetAnchorSequence() uint64 {
 func (x *AggregateBody) GetChunkRows() uint32 {
 	if x != nil {
 		return x.ChunkRows
+	}
+	return 0
+}
+
+func (x *AggregateBody) GetChunkInners() uint32 {
+	if x != nil {
+		return x.ChunkInners
 	}
 	return 0
 }
@@ -569,11 +570,16 @@ func (*AggregateBody_Reveal) isAggregateBody_Answer() {}
 
 func (*AggregateBody_Threshold) isAggregateBody_Answer() {}
 
-// AggregateChunk is one chunk's blinded partial and its proof.
+// AggregateChunk is one region of the tree (the node at depth whose key
+// paths start with prefix, and its hash), its blinded partial and its
+// proof. The regions rebuild the anchored root.
 type AggregateChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partial       []byte                 `protobuf:"bytes,1,opt,name=partial,proto3" json:"partial,omitempty"`
 	Proof         []byte                 `protobuf:"bytes,2,opt,name=proof,proto3" json:"proof,omitempty"`
+	Depth         uint32                 `protobuf:"varint,3,opt,name=depth,proto3" json:"depth,omitempty"`
+	Prefix        uint64                 `protobuf:"varint,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Root          []byte                 `protobuf:"bytes,5,opt,name=root,proto3" json:"root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -618,6 +624,27 @@ func (x *AggregateChunk) GetPartial() []byte {
 func (x *AggregateChunk) GetProof() []byte {
 	if x != nil {
 		return x.Proof
+	}
+	return nil
+}
+
+func (x *AggregateChunk) GetDepth() uint32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+func (x *AggregateChunk) GetPrefix() uint64 {
+	if x != nil {
+		return x.Prefix
+	}
+	return 0
+}
+
+func (x *AggregateChunk) GetRoot() []byte {
+	if x != nil {
+		return x.Root
 	}
 	return nil
 }
@@ -4724,24 +4751,27 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x0eLedgerEvidence\x12\x0e\n" +
 	"\x02tx\x18\x01 \x01(\fR\x02tx\x12\x1b\n" +
 	"\tlog_index\x18\x02 \x01(\x04R\blogIndex\x12\x1c\n" +
-	"\tinclusion\x18\x03 \x03(\fR\tinclusion\"\xa8\x03\n" +
+	"\tinclusion\x18\x03 \x03(\fR\tinclusion\"\xc0\x03\n" +
 	"\rAggregateBody\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
-	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
-	"\acolumns\x18\x03 \x01(\fR\acolumns\x12'\n" +
+	"\x04slot\x18\x02 \x01(\rR\x04slot\x12'\n" +
 	"\x0fanchor_sequence\x18\x04 \x01(\x04R\x0eanchorSequence\x12\x1d\n" +
 	"\n" +
-	"chunk_rows\x18\x05 \x01(\rR\tchunkRows\x122\n" +
+	"chunk_rows\x18\x05 \x01(\rR\tchunkRows\x12!\n" +
+	"\fchunk_inners\x18\v \x01(\rR\vchunkInners\x122\n" +
 	"\x06chunks\x18\x06 \x03(\v2\x1a.zkshare.v1.AggregateChunkR\x06chunks\x12(\n" +
 	"\x10chunk_circuit_id\x18\a \x01(\fR\x0echunkCircuitId\x12&\n" +
 	"\x0fchunk_vk_sha256\x18\b \x01(\fR\rchunkVkSha256\x125\n" +
 	"\x06reveal\x18\t \x01(\v2\x1b.zkshare.v1.AggregateRevealH\x00R\x06reveal\x12D\n" +
 	"\tthreshold\x18\n" +
 	" \x01(\v2$.zkshare.v1.AggregateThresholdAnswerH\x00R\tthresholdB\b\n" +
-	"\x06answer\"@\n" +
+	"\x06answerJ\x04\b\x03\x10\x04R\acolumns\"\x82\x01\n" +
 	"\x0eAggregateChunk\x12\x18\n" +
 	"\apartial\x18\x01 \x01(\fR\apartial\x12\x14\n" +
-	"\x05proof\x18\x02 \x01(\fR\x05proof\"\x90\x01\n" +
+	"\x05proof\x18\x02 \x01(\fR\x05proof\x12\x14\n" +
+	"\x05depth\x18\x03 \x01(\rR\x05depth\x12\x16\n" +
+	"\x06prefix\x18\x04 \x01(\x04R\x06prefix\x12\x12\n" +
+	"\x04root\x18\x05 \x01(\fR\x04root\"\x90\x01\n" +
 	"\x0fAggregateReveal\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x04R\x05count\x12\x10\n" +
 	"\x03sum\x18\x02 \x01(\tR\x03sum\x12\x10\n" +
