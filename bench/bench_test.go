@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
@@ -110,6 +111,12 @@ func BenchmarkProveSubject(b *testing.B) {
 
 func BenchmarkProveExists(b *testing.B) {
 	benchProve(b, prover.Request{Collection: "benefits", Kind: bundle.KindExists, Query: `age >= 90 AND income < 5000`})
+}
+
+func BenchmarkProveAbsent(b *testing.B) {
+	var blind fr.Element
+	blind.SetUint64(0xb11d)
+	benchProve(b, prover.Request{Collection: "benefits", Kind: bundle.KindAbsent, Subject: "C99999", Blind: blind})
 }
 
 func BenchmarkVerify(b *testing.B) {

@@ -243,13 +243,11 @@ const keyDigestBits = 248
 func (g *gadget) walk(end frontend.Variable, keyBits []frontend.Variable, depth frontend.Variable, siblings []frontend.Variable) frontend.Variable {
 	api := g.api
 	// above[d] is 1 for d < depth: the nodes hashed on the way up.
-	above := make([]frontend.Variable, Depth)
-	var seen frontend.Variable = 0 // 1 once d >= depth
-	for d := 0; d <= Depth; d++ {
+	above := make([]frontend.Variable, Depth+1)
+	seen := frontend.Variable(0) // 1 once d >= depth
+	for d := range above {
 		seen = api.Add(seen, api.IsZero(api.Sub(depth, d)))
-		if d < Depth {
-			above[d] = api.Sub(1, seen)
-		}
+		above[d] = api.Sub(1, seen)
 	}
 	api.AssertIsEqual(seen, 1)
 	cur := end

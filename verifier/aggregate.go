@@ -88,7 +88,7 @@ func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect
 		regions[i] = tree.RegionRoot{Pos: tree.Pos{Depth: int(c.GetDepth()), Prefix: c.GetPrefix()}, Root: root}
 		pub := circuits.AggregatePublic(circuits.AggChunkRows, circuits.AggChunkInners, prep.Hash, circuits.AggField{Slot: slot, Width: f.BitWidth()},
 			partials[i], int(c.GetDepth()), c.GetPrefix(), root)
-		if _, msg := verifiedProof(ck, c.GetProof(), pub); msg != "" {
+		if msg := verifyProof(ck, c.GetProof(), pub); msg != "" {
 			fail(proofCheck(msg), "chunk %d: %s", i, msg)
 			return
 		}

@@ -224,30 +224,24 @@ func collectionID(collection string, id []byte, pass func(Check)) (fr.Element, C
 // verifyProof decodes a proof with gnark's checked reader and verifies it
 // against public; it returns "" or why not.
 func verifyProof(k Key, raw []byte, public frontend.Circuit) string {
-	_, msg := verifiedProof(k, raw, public)
-	return msg
-}
-
-// verifiedProof is verifyProof that also returns the decoded proof.
-func verifiedProof(k Key, raw []byte, public frontend.Circuit) (groth16.Proof, string) {
 	if len(raw) > 4096 {
-		return nil, fmt.Sprintf("proof: %d bytes, too large", len(raw))
+		return fmt.Sprintf("proof: %d bytes, too large", len(raw))
 	}
 	if err := checkProofEncoding(raw, k.VK); err != nil {
-		return nil, fmt.Sprintf("proof: %v", err)
+		return fmt.Sprintf("proof: %v", err)
 	}
 	proof := groth16.NewProof(ecc.BN254)
 	if _, err := proof.ReadFrom(bytes.NewReader(raw)); err != nil {
-		return nil, fmt.Sprintf("proof: %v", err)
+		return fmt.Sprintf("proof: %v", err)
 	}
 	pw, err := frontend.NewWitness(public, ecc.BN254.ScalarField(), frontend.PublicOnly())
 	if err != nil {
-		return nil, fmt.Sprintf("public inputs: %v", err)
+		return fmt.Sprintf("public inputs: %v", err)
 	}
 	if err := groth16.Verify(proof, k.VK, pw); err != nil {
-		return nil, errNotVerified
+		return errNotVerified
 	}
-	return proof, ""
+	return ""
 }
 
 const errNotVerified = "the proof does not verify for this statement"
