@@ -28,9 +28,11 @@ import (
 // proofs see. The verifier recomputes the anchored root from the regions'
 // hashes (tree.RootOfRegions), so no record is left out or counted twice.
 //
-// The multiset argument compares products of (c^3 - d - c*p - c^2*h) over
-// the (depth, prefix, hash) tuples of both sides, at a challenge c that
-// gnark derives from a commitment to every tuple wire (Schwartz-Zippel).
+// The multiset argument compares products of (g - d - b*p - b^2*h) over the
+// (depth, prefix, hash) tuples of both sides, at challenges b and g that
+// come from gnark's commitment to every tuple wire and public input
+// (Schwartz-Zippel, twice: equal products at g mean equal multisets of the
+// compressed tuples, equal compressed tuples at b mean equal tuples).
 //
 // The query's first AggClauses clauses run on every row; the others must be
 // neutral. BenchmarkAggregate reports constraints per row.
@@ -50,6 +52,8 @@ type Aggregate struct {
 	Prefix frontend.Variable `gnark:",public"`
 	Root   frontend.Variable `gnark:",public"`
 	Blind  frontend.Variable
+	// Top is Prefix's top Depth bits: Prefix = Top * 2^(64-Depth).
+	Top frontend.Variable
 
 	Query  queryVars
 	Leaves []AggLeafVars
@@ -190,11 +194,18 @@ func (c *Aggregate) Define(api frontend.API) error {
 	maxU64 := new(big.Int).SetUint64(math.MaxUint64)
 	two184 := new(big.Int).Lsh(big.NewInt(1), lowBits)
 
+	// The region is a place in the tree: depth 0..64, and a prefix whose
+	// bits below the depth are zero.
+	api.ToBinary(c.Depth, 7)
+	g.rc.Check(c.Top, Depth)
+	api.AssertIsEqual(c.Prefix, api.Mul(c.Top, g.pow2(api.ToBinary(api.Sub(Depth, c.Depth), 7))))
+	g.rc.Check(c.Prefix, Depth)
+
 	// named: the region's node and every non-empty child; placed: every
 	// leaf row and used inner slot.
 	named := []tuple{{1, c.Depth, c.Prefix, c.Root}}
 	placed := make([]tuple, 0, len(c.Leaves)+len(c.Inners))
-	var committed []frontend.Variable
+	committed := []frontend.Variable{c.QueryHash, c.Field, c.FieldWidth, c.Partial, c.Depth, c.Prefix, c.Root}
 
 	var count, sum frontend.Variable = 0, 0
 	var minV, maxV frontend.Variable = maxU64, 0
@@ -238,12 +249,12 @@ func (c *Aggregate) Define(api frontend.API) error {
 		committed = append(committed, n.Used, n.Depth, n.Prefix, n.Left, n.Right, h)
 	}
 	multicommit.WithCommitment(api, func(api frontend.API, ch frontend.Variable) error {
-		ch2 := api.Mul(ch, ch)
-		ch3 := api.Mul(ch2, ch)
+		beta, beta2 := ch, api.Mul(ch, ch)
+		gamma := g.perm(2).Compress(ch, 1)
 		product := func(ts []tuple) frontend.Variable {
-			var p frontend.Variable = 1
+			p := frontend.Variable(1)
 			for _, t := range ts {
-				f := api.Sub(ch3, api.Add(t.depth, api.Mul(ch, t.prefix), api.Mul(ch2, t.hash)))
+				f := api.Sub(gamma, api.Add(t.depth, api.Mul(beta, t.prefix), api.Mul(beta2, t.hash)))
 				p = api.Mul(p, api.Add(1, api.Mul(t.on, api.Sub(f, 1))))
 			}
 			return p
@@ -386,6 +397,10 @@ func AggregateAssignment(q *Query, field AggField, reg *AggRegion, leaves, inner
 	a.QueryHash = q.Hash()
 	a.Field, a.FieldWidth = field.Slot, field.Width
 	a.Depth, a.Prefix, a.Root = reg.Depth, reg.Prefix, reg.Root
+	a.Top = uint64(0)
+	if reg.Depth > 0 {
+		a.Top = reg.Prefix >> (Depth - reg.Depth)
+	}
 	a.Blind, a.Partial = blind, res.Commit(blind)
 	return a, res, nil
 }

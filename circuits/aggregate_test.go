@@ -43,7 +43,7 @@ func regionsOf(t testing.TB, vals [][4]fr.Element, maxLeaves, maxInners int) ([]
 	if err != nil {
 		t.Fatal(err)
 	}
-	regs, err := tree.Regions(m, maxLeaves, maxInners)
+	regs, err := tree.Regions(m, 0, maxLeaves, maxInners)
 	if err != nil {
 		t.Fatal(err)
 	}

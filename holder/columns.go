@@ -12,9 +12,11 @@ import (
 )
 
 // AggregateSnapshot returns a collection, its root and its tree split into
-// regions of at most maxLeaves records and maxInners inner nodes, each
-// record opened as the aggregate circuit reads it: everything an aggregate
-// proof needs, from one consistent read.
+// regions of at most maxLeaves records and maxInners inner nodes, from a
+// grid of cells of about maxLeaves*3/8 to maxLeaves*3/4 records that
+// depends on the record count alone (tree.Regions says why), each record
+// opened as the aggregate circuit reads it: everything an aggregate proof
+// needs, from one consistent read.
 func (s *Store) AggregateSnapshot(ctx context.Context, name string, maxLeaves, maxInners int) (*Collection, []circuits.AggRegion, fr.Element, error) {
 	var c *Collection
 	var out []circuits.AggRegion
@@ -28,7 +30,7 @@ func (s *Store) AggregateSnapshot(ctx context.Context, name string, maxLeaves, m
 		if root, err = tree.Root(ns); err != nil {
 			return err
 		}
-		regs, err := tree.Regions(ns, maxLeaves, maxInners)
+		regs, err := tree.Regions(ns, tree.RegionDepth(c.Count, maxLeaves*3/4), maxLeaves, maxInners)
 		if err != nil {
 			return fmt.Errorf("collection %s: %w", name, err)
 		}

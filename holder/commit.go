@@ -261,6 +261,12 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 	}
 	ns := newNodes(name, txn)
 	root, err := tree.Apply(ctx, ns, changes)
+	if errors.Is(err, tree.ErrNoSuchLeaf) {
+		// Every key was found above: the tree lost a leaf. The tree's error
+		// names a key path, which stays here.
+		s.log.ErrorContext(ctx, "tree does not match records", "collection", name)
+		return nil, fmt.Errorf("collection %s: the tree does not hold a stored record: %w", name, errCorruptNode)
+	}
 	if err != nil {
 		return nil, err
 	}

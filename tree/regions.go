@@ -33,10 +33,17 @@ type InnerNode struct {
 	Left, Right fr.Element
 }
 
-// Regions splits the tree into the fewest regions it can find top down,
-// each with at most maxLeaves leaves and maxInners inner nodes, in prefix
-// order. It reads every node.
-func Regions(s Store, maxLeaves, maxInners int) ([]Region, error) {
+// Regions splits the tree into regions of at most maxLeaves leaves and
+// maxInners inner nodes, in prefix order, none above minDepth: the nodes at
+// minDepth, split further where one does not fit. It reads every node.
+//
+// A chunk proof shows its region's place, and places chosen by how many
+// records lie below them would tell a verifier, who can compute the key
+// paths of candidate keys, how many of them are present in each part of the
+// key space, down to single keys. With minDepth from RegionDepth, the
+// places are a fixed grid that depends on the record count alone (which
+// anchors show anyway), and a cell that must be split further is rare.
+func Regions(s Store, minDepth, maxLeaves, maxInners int) ([]Region, error) {
 	var out []Region
 	// visit returns the subtree at p as a region when it fits, else nil
 	// after emitting its parts.
@@ -63,7 +70,7 @@ func Regions(s Store, maxLeaves, maxInners int) ([]Region, error) {
 			}
 		}
 		fits := func(bit int) bool { return kids[bit] != nil || nodes[bit].Kind == Empty }
-		if fits(0) && fits(1) {
+		if p.Depth >= minDepth && fits(0) && fits(1) {
 			r := &Region{Pos: p, Root: n.Hash, Inners: []InnerNode{{p, nodes[0].Hash, nodes[1].Hash}}}
 			for _, k := range kids {
 				if k != nil {
@@ -91,6 +98,16 @@ func Regions(s Store, maxLeaves, maxInners int) ([]Region, error) {
 	}
 	slices.SortFunc(out, func(a, b Region) int { return cmp.Compare(a.Pos.Prefix, b.Pos.Prefix) })
 	return out, nil
+}
+
+// RegionDepth is the depth of the grid Regions should start from for a tree
+// of count leaves, so that a cell holds about target/2 to target of them.
+func RegionDepth(count uint64, target int) int {
+	d := 0
+	for d < Depth && count > uint64(target)<<d {
+		d++
+	}
+	return d
 }
 
 // RegionRoot is a region's place and hash, as a chunk proof shows them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -26,7 +27,7 @@ func randomTree(t *testing.T, n int, seed uint64) (*Memory, map[uint64]fr.Elemen
 func TestRegionsCoverTheTree(t *testing.T) {
 	for _, tc := range []struct{ n, leaves, inners int }{{0, 4, 4}, {1, 4, 4}, {2, 4, 4}, {50, 8, 12}, {300, 16, 24}, {300, 1000, 1000}, {1000, 64, 96}} {
 		m, set := randomTree(t, tc.n, uint64(tc.n))
-		regs, err := Regions(m, tc.leaves, tc.inners)
+		regs, err := Regions(m, 0, tc.leaves, tc.inners)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,4 +88,38 @@ func TestRootOfRegionsRejects(t *testing.T) {
 		t.Fatal("no regions: want the empty root")
 	}
 	_ = context.Background
+}
+
+// TestRegionGrid: from RegionDepth, region places depend on the record
+// count only, not on which keys are present.
+func TestRegionGrid(t *testing.T) {
+	places := func(seed uint64) []Pos {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		set := map[uint64]fr.Element{}
+		for len(set) < 3000 {
+			p := rng.Uint64()
+			set[p] = leafOf(p, 0)
+		}
+		regs, err := Regions(fresh(t, set), RegionDepth(3000, 384), 512, 768)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Pos
+		for _, r := range regs {
+			out = append(out, r.Pos)
+		}
+		return out
+	}
+	a, b := places(1), places(2)
+	if len(a) != 8 || !slices.Equal(a, b) {
+		t.Fatalf("regions of two trees of 3000 keys: %v and %v, want the same 8 grid cells", a, b)
+	}
+	for _, tc := range []struct {
+		count uint64
+		want  int
+	}{{0, 0}, {1, 0}, {384, 0}, {385, 1}, {768, 1}, {769, 2}, {98_304, 8}, {98_305, 9}} {
+		if got := RegionDepth(tc.count, 384); got != tc.want {
+			t.Errorf("RegionDepth(%d) = %d, want %d", tc.count, got, tc.want)
+		}
+	}
 }
