@@ -23,7 +23,7 @@ import (
 const Version = 2
 
 // MaxSize bounds an encoded bundle, protojson or proto: 1 MiB, room for an
-// aggregate's 128 chunk proofs and the anchor evidence. It is checked
+// aggregate's 256 chunk proofs (about 110 KB) and the anchor evidence. It is checked
 // before anything is decoded.
 const MaxSize = 1 << 20
 
