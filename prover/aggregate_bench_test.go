@@ -44,7 +44,7 @@ func BenchmarkProveAggregate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, n := range []int{1_000, 10_000, 100_000} {
+	for _, n := range []int{1_000, 10_000, 90_000} {
 		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
 			recs := make([]records.Record, n)
 			for i := range recs {
