@@ -22,14 +22,14 @@ all: build test
 build:
 	$(GO) build -o bin/zkshare ./cmd/zkshare
 
-# Keys for every circuit are set up once (about 100 s the first time) and
+# Keys for every circuit are set up once (about 4 min the first time) and
 # shared by the test packages through ZKSHARE_TEST_KEYS.
 TESTKEYS = $(CURDIR)/.tmp/testkeys
 
 test:
 	$(GO) vet $(PKGS)
 	$(GO) run ./cmd/zkshare keys setup --aggregate --keys $(TESTKEYS)
-	ZKSHARE_TEST_KEYS=$(TESTKEYS) $(GO) test -count=1 $(PKGS)
+	ZKSHARE_TEST_KEYS=$(TESTKEYS) $(GO) test -count=1 -timeout 20m $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
