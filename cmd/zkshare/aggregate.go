@@ -57,7 +57,7 @@ func cmdAggregate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fprintf(stderr, "proving over every record of %s (about 4 s per 1,024 positions on 2 cores)\n", *coll)
+	fprintf(stderr, "proving over every record of %s (about 10 s per region of up to 384 records on 2 cores)\n", *coll)
 	resp, err := c.ProveAggregate(ctx, req,
 		client.WithProgress(func(done, total int) { fprintf(stderr, "\r  chunks proven: %d of %d", done, total) }))
 	fprintln(stderr)
