@@ -11,6 +11,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/std/multicommit"
 	"github.com/consensys/gnark/std/selector"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // Aggregate proves COUNT, SUM, MIN and MAX of one field over every record
@@ -355,7 +356,7 @@ func AggregateAssignment(q *Query, field AggField, reg *AggRegion, leaves, inner
 			if l.Depth < 0 || l.Depth > Depth {
 				return nil, res, fmt.Errorf("aggregate: leaf %d at depth %d", i, l.Depth)
 			}
-			path := KeyPath(l.Key)
+			path := zkhash.KeyPath(l.Key)
 			v.Live, v.Key, v.Salt, v.Depth, v.Path = 1, l.Key, l.Salt, l.Depth, path
 			v.Low = new(big.Int).And(bigOf(l.Key), lowMask)
 			v.Rem = path & (^uint64(0) >> l.Depth) // the bits below depth; none at 64

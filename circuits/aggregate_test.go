@@ -16,6 +16,7 @@ import (
 	"github.com/consensys/gnark/test"
 	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/tree"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // aggVals are the records of the aggregate tests: the fixture's four and
@@ -33,10 +34,10 @@ func regionsOf(t testing.TB, vals [][4]fr.Element, maxLeaves, maxInners int) ([]
 	recs := make([]circuits.AggLeaf, len(vals))
 	var ch []tree.Change
 	for i, v := range vals {
-		r := circuits.Record{Key: circuits.Digest("zkshare/key/v1", []byte("r"+strconv.Itoa(i)), 248), Salt: el(uint64(500 + i))}
+		r := circuits.Record{Key: zkhash.Digest("zkshare/key/v1", []byte("r"+strconv.Itoa(i)), 248), Salt: el(uint64(500 + i))}
 		copy(r.Values[:], v[:])
 		recs[i] = circuits.AggLeaf{Key: r.Key, Salt: r.Salt, Values: r.Values}
-		ch = append(ch, tree.Change{Path: circuits.KeyPath(r.Key), Leaf: r.Leaf(schema), Ref: strconv.Itoa(i)})
+		ch = append(ch, tree.Change{Path: zkhash.KeyPath(r.Key), Leaf: r.Leaf(schema), Ref: strconv.Itoa(i)})
 	}
 	m := tree.NewMemory()
 	root, err := tree.Apply(context.Background(), m, ch)
@@ -183,7 +184,7 @@ func TestAggregateBoundToTree(t *testing.T) {
 	}
 	n := len(reg.Leaves)
 	// A fake record: a well-formed leaf row of a key the tree lacks.
-	fake := circuits.AggLeaf{Key: circuits.Digest("zkshare/key/v1", []byte("ghost"), 248), Salt: el(1)}
+	fake := circuits.AggLeaf{Key: zkhash.Digest("zkshare/key/v1", []byte("ghost"), 248), Salt: el(1)}
 	fake.Values[0], fake.Values[1] = el(1), el(1<<50)
 	withFake := *reg
 	withFake.Leaves = append(append([]circuits.AggLeaf(nil), reg.Leaves...), fake)

@@ -9,6 +9,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/test"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // agreeCircuit recomputes a leaf and a root in-circuit and compares them
@@ -46,7 +47,7 @@ func recordFrom(seed []byte) (fr.Element, Record) {
 		v.Lsh(v, uint(word(i+100)%63))
 		r.Values[i].SetBigInt(v)
 	}
-	r.Key = Digest("zkshare/key/v1", seed, 248)
+	r.Key = zkhash.Digest("zkshare/key/v1", seed, 248)
 	r.Salt.SetUint64(word(21))
 	r.Depth = int(word(22) % (Depth + 1))
 	for i := range r.Siblings {
@@ -63,22 +64,22 @@ func checkAgreement(t *testing.T, seed []byte) {
 	nonce.SetUint64(uint64(len(seed)))
 	blind.Mul(&r.Salt, &r.Key)
 	leaf := r.Leaf(schema)
-	root, err := TrieRoot(leaf, KeyPath(r.Key), r.Depth, &r.Siblings)
+	root, err := zkhash.TrieRoot(leaf, zkhash.KeyPath(r.Key), r.Depth, &r.Siblings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agreeCircuit{Leaf: leaf, Root: root, KeyCommitment: KeyCommitment(schema, r.Key, nonce, blind),
+	a := &agreeCircuit{Leaf: leaf, Root: root, KeyCommitment: zkhash.KeyCommitment(schema, r.Key, nonce, blind),
 		SchemaID: schema, Nonce: nonce, Blind: blind, Record: r.vars()}
 	if err := test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()); err != nil {
 		t.Fatalf("native and in-circuit hashing disagree: %v", err)
 	}
 	if r.Depth > 0 {
-		a.Root, _ = TrieRoot(leaf, KeyPath(r.Key)^1<<(Depth-r.Depth), r.Depth, &r.Siblings)
+		a.Root, _ = zkhash.TrieRoot(leaf, zkhash.KeyPath(r.Key)^1<<(Depth-r.Depth), r.Depth, &r.Siblings)
 		if test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()) == nil {
 			t.Fatal("a root for another key path was accepted")
 		}
 	}
-	a.Root, _ = TrieRoot(leaf, KeyPath(r.Key), (r.Depth+1)%(Depth+1), &r.Siblings)
+	a.Root, _ = zkhash.TrieRoot(leaf, zkhash.KeyPath(r.Key), (r.Depth+1)%(Depth+1), &r.Siblings)
 	if test.IsSolved(&agreeCircuit{}, a, ecc.BN254.ScalarField()) == nil {
 		t.Fatal("a root for another depth was accepted")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/test"
 	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 func TestAttackAggregate(t *testing.T) {
@@ -35,9 +36,9 @@ func TestAttackAggregate(t *testing.T) {
 
 	// A ghost leaf at depth 64 and an orphan inner at depth 63 naming it:
 	// the orphan's own tuple is named by nobody.
-	ghost := circuits.AggLeaf{Key: circuits.Digest("zkshare/key/v1", []byte("ghost"), 248), Salt: el(1), Depth: 64}
+	ghost := circuits.AggLeaf{Key: zkhash.Digest("zkshare/key/v1", []byte("ghost"), 248), Salt: el(1), Depth: 64}
 	ghost.Values[0], ghost.Values[1] = el(1), el(1<<50)
-	gp := circuits.KeyPath(ghost.Key)
+	gp := zkhash.KeyPath(ghost.Key)
 	gh := (&circuits.Record{Key: ghost.Key, Salt: ghost.Salt, Values: ghost.Values}).Leaf(el(77))
 	orphan := circuits.AggInner{Depth: 63, Prefix: gp &^ 1}
 	if gp&1 == 0 {
@@ -126,7 +127,7 @@ func TestAttackAggregate(t *testing.T) {
 			a.Inners[i].Prefix = reg.Inners[i].Prefix + 1
 		}
 		for i := range reg.Leaves {
-			rem := circuits.KeyPath(reg.Leaves[i].Key) & (^uint64(0) >> reg.Leaves[i].Depth)
+			rem := zkhash.KeyPath(reg.Leaves[i].Key) & (^uint64(0) >> reg.Leaves[i].Depth)
 			if rem == 0 {
 				t.Skip("a leaf has Rem 0")
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/test"
 	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // TestSubjectBlind: the key commitment is bound to the record's key, the
@@ -39,20 +40,20 @@ func TestSubjectBlind(t *testing.T) {
 	for name, tamper := range map[string]func(a *circuits.Subject){
 		"wrong blind in witness": func(a *circuits.Subject) { a.Blind = el(1) },
 		"commitment with another blind": func(a *circuits.Subject) {
-			a.KeyCommitment = circuits.KeyCommitment(f.collection, key, f.nonce, el(0xb11e))
+			a.KeyCommitment = zkhash.KeyCommitment(f.collection, key, f.nonce, el(0xb11e))
 		},
 		"commitment without the blind": func(a *circuits.Subject) {
-			a.KeyCommitment = circuits.KeyCommitment(f.collection, key, f.nonce, fr.Element{})
+			a.KeyCommitment = zkhash.KeyCommitment(f.collection, key, f.nonce, fr.Element{})
 		},
 		"commitment to another key": func(a *circuits.Subject) {
-			a.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[1].Key, f.nonce, f.blind)
+			a.KeyCommitment = zkhash.KeyCommitment(f.collection, f.records[1].Key, f.nonce, f.blind)
 		},
 		"commitment with another nonce": func(a *circuits.Subject) {
-			a.KeyCommitment = circuits.KeyCommitment(f.collection, key, el(556), f.blind)
+			a.KeyCommitment = zkhash.KeyCommitment(f.collection, key, el(556), f.blind)
 		},
 		"another public nonce": func(a *circuits.Subject) { a.Nonce = el(556) },
 		"commitment for another collection": func(a *circuits.Subject) {
-			a.KeyCommitment = circuits.KeyCommitment(el(1002), key, f.nonce, f.blind)
+			a.KeyCommitment = zkhash.KeyCommitment(el(1002), key, f.nonce, f.blind)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -72,7 +73,7 @@ func TestSubjectBlind(t *testing.T) {
 func TestKeyCommitmentBruteForce(t *testing.T) {
 	const space = 10000
 	keyOf := func(i int) fr.Element {
-		return circuits.Digest("zkshare/key/v1", fmt.Appendf(nil, "C%05d", i), 248)
+		return zkhash.Digest("zkshare/key/v1", fmt.Appendf(nil, "C%05d", i), 248)
 	}
 	collection, nonce := el(1001), el(555)
 	var blind fr.Element
@@ -80,11 +81,11 @@ func TestKeyCommitmentBruteForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	const subject = 5821
-	kc := circuits.KeyCommitment(collection, keyOf(subject), nonce, blind)
+	kc := zkhash.KeyCommitment(collection, keyOf(subject), nonce, blind)
 	search := func(b fr.Element) []int {
 		var found []int
 		for i := range space {
-			if c := circuits.KeyCommitment(collection, keyOf(i), nonce, b); c.Equal(&kc) {
+			if c := zkhash.KeyCommitment(collection, keyOf(i), nonce, b); c.Equal(&kc) {
 				found = append(found, i)
 			}
 		}
@@ -100,7 +101,7 @@ func TestKeyCommitmentBruteForce(t *testing.T) {
 		}
 	}
 	// And the commitment for the subject's own key differs per blind.
-	if kc0 := circuits.KeyCommitment(collection, keyOf(subject), nonce, fr.Element{}); kc0.Equal(&kc) {
+	if kc0 := zkhash.KeyCommitment(collection, keyOf(subject), nonce, fr.Element{}); kc0.Equal(&kc) {
 		t.Fatal("the blind does not change the commitment")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/consensys/gnark/test"
 	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/tree"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // fixture is a small committed collection: slot 0 is an unsigned 16-bit
@@ -27,17 +28,17 @@ type fixture struct {
 func el(v uint64) fr.Element { var e fr.Element; e.SetUint64(v); return e }
 
 func str(s string) fr.Element {
-	return circuits.Digest("zkshare/string/v1", []byte(s), circuits.StringBits)
+	return zkhash.Digest("zkshare/string/v1", []byte(s), circuits.StringBits)
 }
 
 func newFixture(t testing.TB, rows [][4]fr.Element) *fixture {
 	f := &fixture{schema: el(77), collection: el(1001), nonce: el(555), blind: el(0xb11d), store: tree.NewMemory()}
 	var ch []tree.Change
 	for i, row := range rows {
-		r := circuits.Record{Key: circuits.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i))}
+		r := circuits.Record{Key: zkhash.Digest("zkshare/key/v1", []byte{byte(i)}, 248), Salt: el(uint64(9000 + i))}
 		copy(r.Values[:], row[:])
 		f.records = append(f.records, r)
-		ch = append(ch, tree.Change{Path: circuits.KeyPath(r.Key), Leaf: r.Leaf(f.schema)})
+		ch = append(ch, tree.Change{Path: zkhash.KeyPath(r.Key), Leaf: r.Leaf(f.schema)})
 	}
 	if _, err := tree.Apply(context.Background(), f.store, ch); err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func newFixture(t testing.TB, rows [][4]fr.Element) *fixture {
 // prove fills in a record's depth and siblings from the fixture's tree.
 func (f *fixture) prove(t testing.TB, r *circuits.Record) {
 	t.Helper()
-	p, err := tree.Prove(f.store, circuits.KeyPath(r.Key))
+	p, err := tree.Prove(f.store, zkhash.KeyPath(r.Key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func (f *fixture) prove(t testing.TB, r *circuits.Record) {
 // set commits a record (a new version when its key is present).
 func (f *fixture) set(t testing.TB, r *circuits.Record) {
 	t.Helper()
-	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Op: tree.Update, Path: circuits.KeyPath(r.Key), Leaf: r.Leaf(f.schema)}}); err != nil {
+	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Op: tree.Update, Path: zkhash.KeyPath(r.Key), Leaf: r.Leaf(f.schema)}}); err != nil {
 		t.Fatal(err)
 	}
 	f.prove(t, r)
@@ -163,7 +164,7 @@ func TestSubjectNegative(t *testing.T) {
 	cases := map[string]func(a *circuits.Subject){
 		"wrong root": func(a *circuits.Subject) { a.Root = el(1) },
 		"wrong key": func(a *circuits.Subject) {
-			a.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[3].Key, f.nonce, f.blind)
+			a.KeyCommitment = zkhash.KeyCommitment(f.collection, f.records[3].Key, f.nonce, f.blind)
 		},
 		"other nonce":         func(a *circuits.Subject) { a.Nonce = el(556) },
 		"other collection":    func(a *circuits.Subject) { a.CollectionID = el(1002) },
@@ -233,7 +234,7 @@ func TestEquivocation(t *testing.T) {
 	twin := honest
 	twin.Values[0] = el(40000)
 	twin.Salt = el(31337)
-	fake := circuits.KeyPath(honest.Key) ^ 1<<40
+	fake := zkhash.KeyPath(honest.Key) ^ 1<<40
 	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Path: fake, Leaf: twin.Leaf(f.schema)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestEquivocation(t *testing.T) {
 		t.Fatal("the hidden twin answered for key 2")
 	}
 	// And the key is not provably absent either.
-	abs, err := tree.Prove(f.store, circuits.KeyPath(honest.Key))
+	abs, err := tree.Prove(f.store, zkhash.KeyPath(honest.Key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,16 +403,16 @@ func TestProveVerify(t *testing.T) {
 
 func absence(t *testing.T, f *fixture, key fr.Element) *circuits.Absence {
 	t.Helper()
-	p, err := tree.Prove(f.store, circuits.KeyPath(key))
+	p, err := tree.Prove(f.store, zkhash.KeyPath(key))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &circuits.Absence{Key: key, Depth: p.Depth, Siblings: p.Siblings}
 	if p.End.Kind == tree.Leaf {
 		for i := range f.records {
-			if circuits.KeyPath(f.records[i].Key) == p.End.Path {
+			if zkhash.KeyPath(f.records[i].Key) == p.End.Path {
 				r := &f.records[i]
-				in := circuits.LeafInput(f.schema, r.Key, r.Salt, &r.Values)
+				in := zkhash.LeafInput(f.schema, r.Key, r.Salt, &r.Values)
 				a.Other = &in
 			}
 		}
@@ -421,7 +422,7 @@ func absence(t *testing.T, f *fixture, key fr.Element) *circuits.Absence {
 
 func TestAbsent(t *testing.T) {
 	f := newFixture(t, rows)
-	missing := circuits.Digest("zkshare/key/v1", []byte("nobody"), 248)
+	missing := zkhash.Digest("zkshare/key/v1", []byte("nobody"), 248)
 	a, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, absence(t, f, missing))
 	if err != nil {
 		t.Fatal(err)
@@ -432,7 +433,7 @@ func TestAbsent(t *testing.T) {
 	// A key whose walk ends on another key's leaf, and one on an empty slot.
 	var onLeaf, onEmpty bool
 	for i := range 200 {
-		k := circuits.Digest("zkshare/key/v1", []byte{byte(i), 0xee}, 248)
+		k := zkhash.Digest("zkshare/key/v1", []byte{byte(i), 0xee}, 248)
 		ab := absence(t, f, k)
 		onLeaf, onEmpty = onLeaf || ab.Other != nil, onEmpty || ab.Other == nil
 		w, err := circuits.AbsentAssignment(f.collection, f.root(), f.nonce, f.blind, ab)
@@ -446,16 +447,16 @@ func TestAbsent(t *testing.T) {
 	// Keys that share a long prefix with a record leave chain nodes with
 	// an empty side: search for one whose walk ends there.
 	for i := 0; !onEmpty && i < 1<<16; i++ {
-		k := circuits.Digest("zkshare/key/v1", []byte{byte(i), byte(i >> 8), 1}, 248)
-		if circuits.KeyPath(k)>>58 != circuits.KeyPath(f.records[0].Key)>>58 {
+		k := zkhash.Digest("zkshare/key/v1", []byte{byte(i), byte(i >> 8), 1}, 248)
+		if zkhash.KeyPath(k)>>58 != zkhash.KeyPath(f.records[0].Key)>>58 {
 			continue
 		}
-		if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Path: circuits.KeyPath(k), Leaf: el(uint64(i))}}); err != nil {
+		if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Path: zkhash.KeyPath(k), Leaf: el(uint64(i))}}); err != nil {
 			t.Fatal(err)
 		}
 		f.records = append(f.records, circuits.Record{Key: k})
 		for j := range 200 {
-			probe := circuits.Digest("zkshare/key/v1", []byte{byte(j), 0xef}, 248)
+			probe := zkhash.Digest("zkshare/key/v1", []byte{byte(j), 0xef}, 248)
 			ab := absence(t, f, probe)
 			if ab.Other == nil && ab.Depth > 0 {
 				onEmpty = true
@@ -500,7 +501,7 @@ func TestAbsent(t *testing.T) {
 			w.Key = present.Key
 		},
 		"commitment of a present key": func(w *circuits.Absent) {
-			w.KeyCommitment = circuits.KeyCommitment(f.collection, present.Key, f.nonce, f.blind)
+			w.KeyCommitment = zkhash.KeyCommitment(f.collection, present.Key, f.nonce, f.blind)
 		},
 		"wrong depth":            func(w *circuits.Absent) { w.Depth = 1 },
 		"empty flag not boolean": func(w *circuits.Absent) { w.Empty = 2 },
@@ -523,12 +524,12 @@ func TestAbsent(t *testing.T) {
 		t.Fatal("native absence witness for a present key")
 	}
 	w := valid()
-	w.Key, w.KeyCommitment = present.Key, circuits.KeyCommitment(f.collection, present.Key, f.nonce, f.blind)
+	w.Key, w.KeyCommitment = present.Key, zkhash.KeyCommitment(f.collection, present.Key, f.nonce, f.blind)
 	w.Depth = ab.Depth
 	for i := range ab.Siblings {
 		w.Siblings[i] = ab.Siblings[i]
 	}
-	in := circuits.LeafInput(f.schema, present.Key, present.Salt, &present.Values)
+	in := zkhash.LeafInput(f.schema, present.Key, present.Salt, &present.Values)
 	w.Empty = 0
 	for i := range in {
 		w.Other[i] = in[i]
@@ -553,7 +554,7 @@ func TestAbsent(t *testing.T) {
 func TestDeletedKeyAbsent(t *testing.T) {
 	f := newFixture(t, rows)
 	gone := f.records[0]
-	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Op: tree.Delete, Path: circuits.KeyPath(gone.Key)}}); err != nil {
+	if _, err := tree.Apply(context.Background(), f.store, []tree.Change{{Op: tree.Delete, Path: zkhash.KeyPath(gone.Key)}}); err != nil {
 		t.Fatal(err)
 	}
 	f.records = f.records[1:]

@@ -10,6 +10,7 @@ import (
 	"github.com/consensys/gnark/std/permutation/poseidon2"
 	"github.com/consensys/gnark/std/rangecheck"
 	"github.com/consensys/gnark/std/selector"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 func init() {
@@ -85,7 +86,7 @@ func (g *gadget) sponge(width int, tag fr.Element, in []frontend.Variable) front
 
 // node mirrors Node.
 func (g *gadget) node(level int, left, right frontend.Variable) frontend.Variable {
-	return g.perm(2).Compress(g.api.Add(left, bigOf(NodeTag(level))), right)
+	return g.perm(2).Compress(g.api.Add(left, bigOf(zkhash.NodeTag(level))), right)
 }
 
 // leaf mirrors Leaf, and range-checks every slot to SlotBits so that the

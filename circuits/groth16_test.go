@@ -8,6 +8,7 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // TestGroth16SubjectRoundTrip proves for real and checks that the proof
@@ -39,7 +40,7 @@ func TestGroth16SubjectRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		kc := circuits.KeyCommitment(f.collection, f.records[rec].Key, f.nonce, f.blind)
+		kc := zkhash.KeyCommitment(f.collection, f.records[rec].Key, f.nonce, f.blind)
 		public := func(mod func(s *circuits.Subject)) error {
 			s := circuits.SubjectPublic(f.collection, f.root(), kc, q.Hash(), f.nonce, result)
 			mod(s)
@@ -61,7 +62,7 @@ func TestGroth16SubjectRoundTrip(t *testing.T) {
 			},
 			"other query": func(s *circuits.Subject) { s.QueryHash = query(f, rng(0, 16, 0, 30001)).Hash() },
 			"other key": func(s *circuits.Subject) {
-				s.KeyCommitment = circuits.KeyCommitment(f.collection, f.records[0].Key, f.nonce, f.blind)
+				s.KeyCommitment = zkhash.KeyCommitment(f.collection, f.records[0].Key, f.nonce, f.blind)
 			},
 		} {
 			if public(mod) == nil {

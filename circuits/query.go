@@ -8,6 +8,7 @@ import (
 	"math/big"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // Op is what a clause does with its selected value.
@@ -137,7 +138,7 @@ func (q *Query) Hash() fr.Element {
 		in = append(in, *b.SetBigInt(c.Bounds()))
 	}
 	in = append(in, q.Pool[:]...)
-	return Sponge(queryWidth, tagQuery, in)
+	return zkhash.Sponge(queryWidth, tagQuery, in)
 }
 
 // ErrOutOfWidth reports a value that does not fit the width a clause

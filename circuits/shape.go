@@ -7,11 +7,13 @@
 // the public query hash.
 package circuits
 
+import "github.com/zkshare/zkshare/zkhash"
+
 // The fixed shape of the subject and exists circuits. Changing any of these
 // changes the circuit ids and forces new keys.
 const (
 	// MaxFields is the number of value slots in a record commitment.
-	MaxFields = 16
+	MaxFields = zkhash.MaxFields
 	// MaxClauses is the number of predicate clauses a query may hold.
 	MaxClauses = 8
 	// MaxInValues is the most values one in(...) list may hold.
@@ -19,14 +21,11 @@ const (
 	// PoolSize is the number of equality constants (==, !=, in, not in)
 	// that one query may use across all of its clauses.
 	PoolSize = 16
-	// Depth is the deepest a leaf of the collection tree can sit: the
-	// number of key-path bits (tree.go). Two keys whose paths agree on all
-	// Depth bits cannot share a collection (for a million keys, a chance
-	// of about 2^-25).
-	Depth = 64
-	// SlotBits bounds every value slot: numbers are at most 64 bits wide and
-	// strings are 124-bit digests, so two slots pack into one field element.
-	SlotBits = 126
+	// Depth is the deepest a leaf of the collection tree can sit
+	// (zkhash.Depth).
+	Depth = zkhash.Depth
+	// SlotBits bounds every value slot (zkhash.SlotBits).
+	SlotBits = zkhash.SlotBits
 	// StringBits is the width of a string's digest.
 	StringBits = 124
 	// MaxWidth is the widest ordered (comparable) value.

@@ -94,9 +94,6 @@ type Absent struct {
 	Siblings [Depth]frontend.Variable
 }
 
-// leafInputs is the length of a leaf's sponge input.
-const leafInputs = 3 + MaxFields/2
-
 // Define implements frontend.Circuit.
 func (c *Absent) Define(api frontend.API) error {
 	g := newGadget(api)

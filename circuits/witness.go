@@ -5,6 +5,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/frontend"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // Record is a committed record as the prover holds it: key digest, salt,
@@ -20,7 +21,7 @@ type Record struct {
 
 // Root is the root the record's path leads to.
 func (r *Record) Root(schemaID fr.Element) (fr.Element, error) {
-	return TrieRoot(r.Leaf(schemaID), KeyPath(r.Key), r.Depth, &r.Siblings)
+	return zkhash.TrieRoot(r.Leaf(schemaID), zkhash.KeyPath(r.Key), r.Depth, &r.Siblings)
 }
 
 // checkRoot says whether the record's path leads to root.
@@ -37,7 +38,7 @@ func (r *Record) checkRoot(schemaID, root fr.Element) error {
 
 // Leaf returns the record's commitment under a schema.
 func (r *Record) Leaf(schemaID fr.Element) fr.Element {
-	return Leaf(schemaID, r.Key, r.Salt, &r.Values)
+	return zkhash.Leaf(schemaID, r.Key, r.Salt, &r.Values)
 }
 
 func (r *Record) vars() RecordVars {
@@ -76,7 +77,7 @@ func SubjectAssignment(collection, root, nonce, blind fr.Element, q *Query, r *R
 	if err := r.checkRoot(q.SchemaID, root); err != nil {
 		return nil, false, err
 	}
-	kc := KeyCommitment(collection, r.Key, nonce, blind)
+	kc := zkhash.KeyCommitment(collection, r.Key, nonce, blind)
 	return &Subject{
 		CollectionID:  collection,
 		Root:          root,
@@ -142,12 +143,12 @@ func (a *Absence) End() fr.Element {
 	if a.Other == nil {
 		return fr.Element{}
 	}
-	return Sponge(leafWidth, tagLeaf, a.Other[:])
+	return zkhash.Sponge(leafWidth, tagLeaf, a.Other[:])
 }
 
 // Root is the root the absence's path leads to.
 func (a *Absence) Root() (fr.Element, error) {
-	return TrieRoot(a.End(), KeyPath(a.Key), a.Depth, &a.Siblings)
+	return zkhash.TrieRoot(a.End(), zkhash.KeyPath(a.Key), a.Depth, &a.Siblings)
 }
 
 // AbsentAssignment builds a full witness for the absent circuit.
@@ -162,7 +163,7 @@ func AbsentAssignment(collection, root, nonce, blind fr.Element, a *Absence) (*A
 	if !got.Equal(&root) {
 		return nil, fmt.Errorf("absence path does not lead to root")
 	}
-	w := &Absent{CollectionID: collection, Root: root, KeyCommitment: KeyCommitment(collection, a.Key, nonce, blind), Nonce: nonce,
+	w := &Absent{CollectionID: collection, Root: root, KeyCommitment: zkhash.KeyCommitment(collection, a.Key, nonce, blind), Nonce: nonce,
 		Key: a.Key, Blind: blind, Empty: boolToInt(a.Other == nil), Depth: a.Depth}
 	for i := range w.Other {
 		w.Other[i] = 0

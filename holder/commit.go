@@ -15,6 +15,7 @@ import (
 	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/tree"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // CommitResult says what a commit did.
@@ -57,7 +58,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 	paths := make([]uint64, len(recs))
 	order := make([]int, len(recs))
 	for i := range encoded {
-		paths[i], order[i] = circuits.KeyPath(encoded[i].Key), i
+		paths[i], order[i] = zkhash.KeyPath(encoded[i].Key), i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(paths[a], paths[b]) })
 	recs, encoded, paths = permute(recs, order), permute(encoded, order), permute(paths, order)
@@ -111,7 +112,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 			}
 			tree.Parallel(hi-lo, func(j int) {
 				i := lo + j
-				leaves[i] = circuits.Leaf(schemaID, encoded[i].Key, salts[i], &encoded[i].Slots)
+				leaves[i] = zkhash.Leaf(schemaID, encoded[i].Key, salts[i], &encoded[i].Slots)
 			})
 			select {
 			case hashed <- span{lo, hi}:
@@ -254,7 +255,7 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 			return nil, fmt.Errorf("delete: key #%d: %w or repeated", i+1, ErrNotFound)
 		}
 		seen[k] = true
-		changes[i] = tree.Change{Op: tree.Delete, Path: circuits.KeyPath(records.KeyDigest(k))}
+		changes[i] = tree.Change{Op: tree.Delete, Path: zkhash.KeyPath(records.KeyDigest(k))}
 		if err := txn.Delete(keyKey(name, k)); err != nil {
 			return nil, err
 		}
@@ -350,7 +351,7 @@ func readWitness(txn *badger.Txn, c *Collection, name, key string, e *entry) (*W
 		return nil, fmt.Errorf("stored record: %w", err)
 	}
 	ns := newNodes(name, txn)
-	path := circuits.KeyPath(kd)
+	path := zkhash.KeyPath(kd)
 	p, err := tree.Prove(ns, path)
 	if err != nil {
 		return nil, err
@@ -383,7 +384,7 @@ func (s *Store) Absence(ctx context.Context, name, key string) (*AbsenceWitness,
 		}
 		kd := records.KeyDigest(key)
 		ns := newNodes(name, txn)
-		p, err := tree.Prove(ns, circuits.KeyPath(kd))
+		p, err := tree.Prove(ns, zkhash.KeyPath(kd))
 		if err != nil {
 			return err
 		}
@@ -409,7 +410,7 @@ func (s *Store) Absence(ctx context.Context, name, key string) (*AbsenceWitness,
 		if err != nil {
 			return fmt.Errorf("stored record: %w", err)
 		}
-		in := circuits.LeafInput(c.schema.ID(), okd, e.Salt, &slots)
+		in := zkhash.LeafInput(c.schema.ID(), okd, e.Salt, &slots)
 		w.Absence.Other = &in
 		return nil
 	})

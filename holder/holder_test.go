@@ -10,11 +10,11 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
-	"github.com/zkshare/zkshare/circuits"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/tree"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 func schema(t testing.TB) *records.Schema {
@@ -245,7 +245,7 @@ func rebuiltRoot(t *testing.T, st *holder.Store, name string, sc *records.Schema
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch = append(ch, tree.Change{Path: circuits.KeyPath(w.Record.Key), Leaf: w.Record.Leaf(sc.ID())})
+		ch = append(ch, tree.Change{Path: zkhash.KeyPath(w.Record.Key), Leaf: w.Record.Leaf(sc.ID())})
 	}
 	r, err := tree.Apply(context.Background(), m, ch)
 	if err != nil {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // CollectionID derives a collection's id element from its name.
 func CollectionID(name string) fr.Element {
-	return circuits.Digest("zkshare/collection/v1", []byte(name), 248)
+	return zkhash.Digest("zkshare/collection/v1", []byte(name), 248)
 }
 
 // ElementHex encodes a field element as 64 hex digits.

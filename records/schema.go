@@ -14,6 +14,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // Type is a field's type.
@@ -109,7 +110,7 @@ func (s *Schema) init() error {
 	if err != nil {
 		return err
 	}
-	s.id = circuits.Digest("zkshare/schema/v1", canon, 248)
+	s.id = zkhash.Digest("zkshare/schema/v1", canon, 248)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
@@ -35,12 +36,12 @@ func (f *Field) Encode(text string) (fr.Element, error) {
 
 // StringDigest is a string's encoding.
 func StringDigest(s string) fr.Element {
-	return circuits.Digest("zkshare/string/v1", []byte(s), circuits.StringBits)
+	return zkhash.Digest("zkshare/string/v1", []byte(s), circuits.StringBits)
 }
 
 // KeyDigest is a record key's encoding.
 func KeyDigest(key string) fr.Element {
-	return circuits.Digest("zkshare/key/v1", []byte(key), 248)
+	return zkhash.Digest("zkshare/key/v1", []byte(key), 248)
 }
 
 // EncodeUint encodes a non-string value as its ordered unsigned integer.

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 func TestAttackRootOfRegionsMore(t *testing.T) {
@@ -72,7 +72,7 @@ func TestAttackRegionsTampered(t *testing.T) {
 	for i, r := range regs {
 		if len(r.Leaves) == 1 && len(r.Inners) == 0 && r.Pos.Depth < Depth {
 			c := append([]RegionRoot(nil), rr...)
-			c[i].Pos = r.Pos.child(circuits.PathBit(r.Leaves[0].Path, r.Pos.Depth))
+			c[i].Pos = r.Pos.child(zkhash.PathBit(r.Leaves[0].Path, r.Pos.Depth))
 			check("a lone leaf one level deeper", c)
 			break
 		}

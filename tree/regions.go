@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // A Region is a node of the tree and everything under it, small enough for
@@ -149,7 +149,7 @@ func RootOfRegions(regions []RegionRoot) (fr.Element, error) {
 			return fr.Element{}, fmt.Errorf("%w: two regions at (%d, %#x)", ErrBadRegions, p.Depth, p.Prefix)
 		}
 		i, _ := slices.BinarySearchFunc(rs, uint64(1), func(r RegionRoot, bit uint64) int {
-			return cmp.Compare(circuits.PathBit(r.Pos.Prefix, p.Depth), bit)
+			return cmp.Compare(zkhash.PathBit(r.Pos.Prefix, p.Depth), bit)
 		})
 		l, err := build(p.child(0), rs[:i])
 		if err != nil {
@@ -159,7 +159,7 @@ func RootOfRegions(regions []RegionRoot) (fr.Element, error) {
 		if err != nil {
 			return fr.Element{}, err
 		}
-		return circuits.Node(p.Depth, l, r), nil
+		return zkhash.Node(p.Depth, l, r), nil
 	}
 	if len(rs) == 0 {
 		return fr.Element{}, nil

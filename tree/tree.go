@@ -1,6 +1,7 @@
 // Package tree is the collection tree: a compressed sparse Merkle tree over
-// Poseidon2 (circuits/tree.go has the hashing and the rules), keyed by each
-// record's key path, so that a key has one place and at most one leaf.
+// Poseidon2 (zkhash has the hashing and the rules), keyed by each record's
+// key path, so that a key has one place and at most one leaf. It needs no
+// circuit, so a ledger can build trees with it.
 //
 // Nodes live in a Store (in memory, or the holder's badger store) under
 // their depth and prefix. Apply changes many leaves at once and rehashes
@@ -18,11 +19,11 @@ import (
 	"sync/atomic"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // Depth is the deepest a leaf can sit.
-const Depth = circuits.Depth
+const Depth = zkhash.Depth
 
 // Kind is what a node of the tree is.
 type Kind uint8
@@ -146,7 +147,7 @@ func (a *applier) place(p Pos, n Node, changed bool) error {
 // split divides changes sorted by path at the bit of depth d.
 func split(ch []Change, d int) (left, right []Change) {
 	i, _ := slices.BinarySearchFunc(ch, uint64(1), func(c Change, bit uint64) int {
-		return cmp.Compare(circuits.PathBit(c.Path, d), bit)
+		return cmp.Compare(zkhash.PathBit(c.Path, d), bit)
 	})
 	return ch[:i], ch[i:]
 }
@@ -204,7 +205,7 @@ func (a *applier) join(p Pos, kids [2]Node, changed [2]bool) (Node, error) {
 	case r.Kind == Empty && l.Kind == Leaf:
 		n = l
 	default:
-		n = Node{Kind: Inner, Hash: circuits.Node(p.Depth, l.Hash, r.Hash)}
+		n = Node{Kind: Inner, Hash: zkhash.Node(p.Depth, l.Hash, r.Hash)}
 	}
 	for bit := range kids {
 		c := p.child(uint64(bit))
@@ -260,7 +261,7 @@ func (a *applier) build(p Pos, leaves []Node) (Node, error) {
 		return Node{}, fmt.Errorf("tree: key path %#x: %w", leaves[0].Path, ErrPathCollision)
 	}
 	i := 0
-	for i < len(leaves) && circuits.PathBit(leaves[i].Path, p.Depth) == 0 {
+	for i < len(leaves) && zkhash.PathBit(leaves[i].Path, p.Depth) == 0 {
 		i++
 	}
 	var kids [2]Node
@@ -315,7 +316,7 @@ func Prove(s Store, path uint64) (*Proof, error) {
 		if p.Depth == Depth {
 			return nil, fmt.Errorf("tree: inner node at depth %d", Depth)
 		}
-		bit := circuits.PathBit(path, p.Depth)
+		bit := zkhash.PathBit(path, p.Depth)
 		sib, err := s.Get(p.child(bit ^ 1))
 		if err != nil {
 			return nil, err

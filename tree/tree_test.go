@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/zkshare/zkshare/circuits"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 func leafOf(path, version uint64) fr.Element {
@@ -43,7 +43,7 @@ func checkProofs(t *testing.T, m *Memory, set map[uint64]fr.Element, absent []ui
 		if pr.End.Kind != Leaf || pr.End.Path != p || !pr.End.Hash.Equal(&l) {
 			t.Fatalf("path %#x: walk ends on %+v", p, pr.End)
 		}
-		got, err := circuits.TrieRoot(l, p, pr.Depth, &pr.Siblings)
+		got, err := zkhash.TrieRoot(l, p, pr.Depth, &pr.Siblings)
 		if err != nil || !got.Equal(&r) {
 			t.Fatalf("path %#x: proof does not lead to the root (%v)", p, err)
 		}
@@ -59,7 +59,7 @@ func checkProofs(t *testing.T, m *Memory, set map[uint64]fr.Element, absent []ui
 		if pr.End.Kind == Leaf && pr.End.Path == p {
 			t.Fatalf("absent path %#x found", p)
 		}
-		got, err := circuits.TrieRoot(pr.End.Hash, p, pr.Depth, &pr.Siblings)
+		got, err := zkhash.TrieRoot(pr.End.Hash, p, pr.Depth, &pr.Siblings)
 		if err != nil || !got.Equal(&r) {
 			t.Fatalf("absent path %#x: proof does not lead to the root (%v)", p, err)
 		}
@@ -209,7 +209,7 @@ func TestSupersededNotProvable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := circuits.TrieRoot(leafOf(2, 0), 2, old.Depth, &old.Siblings)
+	got, _ := zkhash.TrieRoot(leafOf(2, 0), 2, old.Depth, &old.Siblings)
 	if got.Equal(&r) {
 		t.Fatal("the superseded leaf still proves against the new root")
 	}

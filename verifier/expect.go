@@ -7,10 +7,10 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
-	"github.com/zkshare/zkshare/circuits"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
+	"github.com/zkshare/zkshare/zkhash"
 )
 
 // Aggregate modes an asker can pin.
@@ -162,7 +162,7 @@ func (e *Expect) subject(coll, nonce, kc fr.Element, pass func(Check)) (Check, s
 	if e.Blind == nil { // statement refuses this first; never a nil dereference
 		return CheckExpect, "a pinned key needs the blind sent with the question"
 	}
-	want := circuits.KeyCommitment(coll, records.KeyDigest(e.Subject), nonce, *e.Blind)
+	want := zkhash.KeyCommitment(coll, records.KeyDigest(e.Subject), nonce, *e.Blind)
 	if !want.Equal(&kc) {
 		return CheckSubject, "the bundle is about another key than the one asked about"
 	}
