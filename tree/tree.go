@@ -266,7 +266,7 @@ func (a *applier) build(p Pos, leaves []Node) (Node, error) {
 	}
 	var kids [2]Node
 	var errs [2]error
-	if len(leaves) >= parallelBuild && p.Depth < parallelDepth {
+	if len(leaves) >= parallelBuild {
 		// The halves write disjoint nodes: hash them side by side.
 		var wg sync.WaitGroup
 		wg.Go(func() { kids[0], errs[0] = a.build(p.child(0), leaves[:i]) })
@@ -285,12 +285,12 @@ func (a *applier) build(p Pos, leaves []Node) (Node, error) {
 	return a.join(p, kids, [2]bool{kids[0].Kind != Empty, kids[1].Kind != Empty})
 }
 
-// Builds of at least parallelBuild leaves split across goroutines down to
-// parallelDepth (up to 2^parallelDepth of them).
-const (
-	parallelBuild = 4096
-	parallelDepth = 4
-)
+// A build of at least parallelBuild leaves hashes its two halves side by
+// side, at any depth: a commit's chunk builds its own region of the tree,
+// well below the root, so a bound on depth would leave it on one core.
+// Halves of fewer leaves stay on their goroutine (at most n/parallelBuild
+// goroutines in all).
+const parallelBuild = 4096
 
 // Proof is where a key's walk ends: the node there (its own leaf, another
 // key's leaf, or empty), its depth, and the siblings of the nodes above.
