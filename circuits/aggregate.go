@@ -43,7 +43,7 @@ type Aggregate struct {
 	// FieldWidth is the aggregated field's declared width (1..64): its
 	// values are range-checked to it, as every compared value is.
 	FieldWidth frontend.Variable `gnark:",public"`
-	// Partial is PartialCommitment(Count, Sum, Min, Max, Blind): the chunk's
+	// Partial is zkhash.PartialCommitment(Count, Sum, Min, Max, Blind): the chunk's
 	// result stays hidden; AggregateTotal opens and combines the partials.
 	// An empty result is count 0, sum 0, min 2^64-1, max 0.
 	Partial frontend.Variable `gnark:",public"`
@@ -420,7 +420,7 @@ func (r AggResult) Commit(blind fr.Element) fr.Element {
 	c.SetUint64(r.Count)
 	lo.SetUint64(r.Min)
 	hi.SetUint64(r.Max)
-	return PartialCommitment(c, r.Sum, lo, hi, blind)
+	return zkhash.PartialCommitment(c, r.Sum, lo, hi, blind)
 }
 
 // Combine folds chunk results into the collection's.

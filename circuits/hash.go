@@ -1,7 +1,6 @@
 package circuits
 
 import (
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/zkhash"
 )
 
@@ -23,9 +22,3 @@ var (
 )
 
 func widePartialRounds(width int) int { return zkhash.PartialRounds(width) }
-
-// PartialCommitment hides one chunk's partial aggregate behind a random
-// blinding element (zkhash.PartialCommitment).
-func PartialCommitment(count, sum, lo, hi, blind fr.Element) fr.Element {
-	return zkhash.PartialCommitment(count, sum, lo, hi, blind)
-}

@@ -359,11 +359,7 @@ func readWitness(txn *badger.Txn, c *Collection, name, key string, e *entry) (*W
 	if p.End.Kind != tree.Leaf || p.End.Path != path {
 		return nil, fmt.Errorf("collection %s: the tree has no leaf for a stored record: %w", name, errCorruptNode)
 	}
-	root, err := tree.Root(ns)
-	if err != nil {
-		return nil, err
-	}
-	return &Witness{Record: circuits.Record{Key: kd, Salt: e.Salt, Values: slots, Depth: p.Depth, Siblings: p.Siblings}, Raw: raw, Version: e.Version, Root: root}, nil
+	return &Witness{Record: circuits.Record{Key: kd, Salt: e.Salt, Values: slots, Depth: p.Depth, Siblings: p.Siblings}, Raw: raw, Version: e.Version, Root: p.Root}, nil
 }
 
 // AbsenceWitness is what the prover needs to show that a key has no live
@@ -388,10 +384,7 @@ func (s *Store) Absence(ctx context.Context, name, key string) (*AbsenceWitness,
 		if err != nil {
 			return err
 		}
-		w = &AbsenceWitness{Absence: circuits.Absence{Key: kd, Depth: p.Depth, Siblings: p.Siblings}}
-		if w.Root, err = tree.Root(ns); err != nil {
-			return err
-		}
+		w = &AbsenceWitness{Absence: circuits.Absence{Key: kd, Depth: p.Depth, Siblings: p.Siblings}, Root: p.Root}
 		if p.End.Kind != tree.Leaf {
 			return nil
 		}
@@ -499,37 +492,4 @@ func (s *Store) Keys(name string) ([]string, error) {
 		keys[i] = out[i].k
 	}
 	return keys, err
-}
-
-// Positioned is a live record with its position and salt, for proofs that
-// cover a whole collection.
-type Positioned struct {
-	Pos  uint64
-	Raw  records.Record
-	Salt fr.Element
-}
-
-// Snapshot returns a collection's metadata and every live record, in
-// position order, from one consistent read, with the root they make.
-func (s *Store) Snapshot(ctx context.Context, name string) (*Collection, []Positioned, fr.Element, error) {
-	var c *Collection
-	var out []Positioned
-	var root fr.Element
-	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		if c, err = getMeta(txn, name); err != nil {
-			return err
-		}
-		err = each(ctx, txn, name, func(key string, e *entry) (bool, error) {
-			out = append(out, Positioned{Pos: e.Pos, Raw: records.Record{Key: key, Values: e.Values}, Salt: e.Salt})
-			return false, nil
-		})
-		if err != nil {
-			return err
-		}
-		root, err = tree.Root(newNodes(name, txn))
-		return err
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Pos < out[j].Pos })
-	return c, out, root, err
 }

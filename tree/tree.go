@@ -298,6 +298,7 @@ type Proof struct {
 	End      Node
 	Depth    int
 	Siblings [Depth]fr.Element
+	Root     fr.Element // the root the walk started from
 }
 
 // Prove walks path from the root.
@@ -308,6 +309,9 @@ func Prove(s Store, path uint64) (*Proof, error) {
 		n, err := s.Get(p)
 		if err != nil {
 			return nil, err
+		}
+		if p == root {
+			pr.Root = n.Hash
 		}
 		if n.Kind != Inner {
 			pr.End, pr.Depth = n, p.Depth

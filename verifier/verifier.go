@@ -94,34 +94,58 @@ func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expe
 	}
 	v.pass(CheckExpect)
 
-	root, err := element(b.GetRoot())
-	if err != nil {
-		v.fail(CheckDecode, "root: %v", err)
+	root, nonce, ok := rootAndNonce(b, exp, v)
+	if !ok {
 		return
 	}
-	nonce, check, reason := exp.nonce(b.GetNonce(), v.pass)
-	if check != 0 {
-		v.fail(check, "%s", reason)
-		return
-	}
-
 	var public frontend.Circuit
 	switch b.GetKind() {
 	case bundle.KindSubject:
-		kc, err := element(b.GetKeyCommitment())
-		if err != nil {
-			v.fail(CheckDecode, "key commitment: %v", err)
-			return
-		}
-		if check, reason := exp.subject(coll, nonce, kc, v.pass); check != 0 {
-			v.fail(check, "%s", reason)
+		kc, ok := keyCommitment(b, coll, nonce, exp, v)
+		if !ok {
 			return
 		}
 		public = circuits.SubjectPublic(coll, root, kc, prep.Hash, nonce, b.GetResult())
 	case bundle.KindExists:
 		public = circuits.ExistsPublic(coll, root, prep.Hash, nonce)
 	}
+	checkProof(k, b, public, v)
+}
 
+// rootAndNonce decodes the bundle's root and checks its nonce against the
+// asker's; ok is false once v has failed.
+func rootAndNonce(b *zkv1.Bundle, exp Expect, v *Verdict) (root, nonce fr.Element, ok bool) {
+	root, err := element(b.GetRoot())
+	if err != nil {
+		v.fail(CheckDecode, "root: %v", err)
+		return root, nonce, false
+	}
+	nonce, check, reason := exp.nonce(b.GetNonce(), v.pass)
+	if check != 0 {
+		v.fail(check, "%s", reason)
+		return root, nonce, false
+	}
+	return root, nonce, true
+}
+
+// keyCommitment decodes the bundle's key commitment and checks it against
+// the key and blind the asker pinned (subject and absent statements).
+func keyCommitment(b *zkv1.Bundle, coll, nonce fr.Element, exp Expect, v *Verdict) (fr.Element, bool) {
+	kc, err := element(b.GetKeyCommitment())
+	if err != nil {
+		v.fail(CheckDecode, "key commitment: %v", err)
+		return kc, false
+	}
+	if check, reason := exp.subject(coll, nonce, kc, v.pass); check != 0 {
+		v.fail(check, "%s", reason)
+		return kc, false
+	}
+	return kc, true
+}
+
+// checkProof verifies the bundle's proof against its public inputs, the
+// last check: v is valid when it passes.
+func checkProof(k Key, b *zkv1.Bundle, public frontend.Circuit, v *Verdict) {
 	if msg := verifyProof(k, b.GetProof(), public); msg != "" {
 		v.fail(proofCheck(msg), "%s", msg)
 		return
@@ -145,31 +169,15 @@ func (vf *Verifier) verifyAbsent(b *zkv1.Bundle, k Key, exp Expect, v *Verdict) 
 		return
 	}
 	v.pass(CheckExpect)
-	root, err := element(b.GetRoot())
-	if err != nil {
-		v.fail(CheckDecode, "root: %v", err)
+	root, nonce, ok := rootAndNonce(b, exp, v)
+	if !ok {
 		return
 	}
-	nonce, check, reason := exp.nonce(b.GetNonce(), v.pass)
-	if check != 0 {
-		v.fail(check, "%s", reason)
+	kc, ok := keyCommitment(b, coll, nonce, exp, v)
+	if !ok {
 		return
 	}
-	kc, err := element(b.GetKeyCommitment())
-	if err != nil {
-		v.fail(CheckDecode, "key commitment: %v", err)
-		return
-	}
-	if check, reason := exp.subject(coll, nonce, kc, v.pass); check != 0 {
-		v.fail(check, "%s", reason)
-		return
-	}
-	if msg := verifyProof(k, b.GetProof(), circuits.AbsentPublic(coll, root, kc, nonce)); msg != "" {
-		v.fail(proofCheck(msg), "%s", msg)
-		return
-	}
-	v.pass(CheckProof)
-	v.Valid = true
+	checkProof(k, b, circuits.AbsentPublic(coll, root, kc, nonce), v)
 }
 
 // element reads a 32-byte canonical BN254 scalar.
