@@ -1,11 +1,8 @@
 package holder
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/zkshare/zkshare/tree"
 )
@@ -18,46 +15,15 @@ const treeFormat = 2
 // the node's depth and its prefix; a leaf's entry also holds its key path
 // and its record's key, so that a walk ending on it can open it.
 func nodeKey(name string, p tree.Pos) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte("n/"+name+"/"), byte(p.Depth)), p.Prefix)
+	return p.AppendKey([]byte("n/" + name + "/"))
 }
 
-func encodeNode(n tree.Node) []byte {
-	h := n.Hash.Bytes()
-	out := append([]byte{byte(n.Kind)}, h[:]...)
-	if n.Kind == tree.Leaf {
-		out = binary.BigEndian.AppendUint64(out, n.Path)
-		out = append(out, n.Ref...)
-	}
-	return out
-}
+func encodeNode(n tree.Node) []byte { return n.AppendBinary(nil) }
 
-var errCorruptNode = errors.New("corrupt tree node")
+func decodeNode(b []byte) (tree.Node, error) { return tree.DecodeNode(b) }
 
-func decodeNode(b []byte) (tree.Node, error) {
-	var n tree.Node
-	if len(b) < 1+fr.Bytes {
-		return n, fmt.Errorf("%w: %d bytes", errCorruptNode, len(b))
-	}
-	n.Kind = tree.Kind(b[0])
-	if err := n.Hash.SetBytesCanonical(b[1 : 1+fr.Bytes]); err != nil {
-		return n, fmt.Errorf("%w: %w", errCorruptNode, err)
-	}
-	rest := b[1+fr.Bytes:]
-	switch n.Kind {
-	case tree.Inner:
-		if len(rest) != 0 {
-			return n, fmt.Errorf("%w: inner node with %d extra bytes", errCorruptNode, len(rest))
-		}
-	case tree.Leaf:
-		if len(rest) < 8 {
-			return n, fmt.Errorf("%w: short leaf", errCorruptNode)
-		}
-		n.Path, n.Ref = binary.BigEndian.Uint64(rest), string(rest[8:])
-	default:
-		return n, fmt.Errorf("%w: kind %d", errCorruptNode, n.Kind)
-	}
-	return n, nil
-}
+// errCorruptNode: the stored tree does not match the records.
+var errCorruptNode = tree.ErrCorruptNode
 
 // nodes is the tree.Store of one collection inside one badger
 // transaction: reads see staged writes first; flush writes them into the
