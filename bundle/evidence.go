@@ -39,7 +39,7 @@ func Attach(l *ledger.Ledger, b *zkv1.Bundle, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotAnchored, err)
 	}
-	if !bytes.Equal(e.Tx.Body.GetAnchor().GetRoot(), b.GetRoot()) {
+	if !bytes.Equal(ledger.AnchorOf(e.Tx.Body).GetRoot(), b.GetRoot()) {
 		return fmt.Errorf("%w: anchor %d is of another root; commit again", ErrNotAnchored, seq)
 	}
 	if agg := b.GetAggregate(); agg != nil {

@@ -26,6 +26,9 @@ func (s *Store) AggregateSnapshot(ctx context.Context, name string, maxLeaves, m
 		if c, err = getMeta(txn, name); err != nil {
 			return err
 		}
+		if c.Unopened > 0 {
+			return fmt.Errorf("collection %s: %d readings lack their openings: %w", name, c.Unopened, ErrNotOpened)
+		}
 		ns := newNodes(name, txn)
 		if root, err = tree.Root(ns); err != nil {
 			return err
@@ -46,7 +49,7 @@ func (s *Store) AggregateSnapshot(ctx context.Context, name string, maxLeaves, m
 					return err
 				}
 				if e == nil {
-					return fmt.Errorf("collection %s: a tree leaf has no record: %w", name, errCorruptNode)
+					return leafWithoutRecord(c)
 				}
 				kd, slots, err := c.schema.Encode(&records.Record{Key: l.Ref, Values: e.Values})
 				if err != nil {

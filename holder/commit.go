@@ -23,6 +23,9 @@ type CommitResult struct {
 	Inserted, Updated, Deleted int
 	Count                      uint64
 	Root                       fr.Element
+	// Opened counts inserted readings whose opening was waiting for them
+	// (AddReadings only).
+	Opened int
 }
 
 // Progress reports how far a long operation is: a phase name, done of total.
@@ -46,7 +49,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.Collection(name)
+	c, err := s.holderFed(name)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +241,7 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 func (s *Store) Delete(ctx context.Context, name string, keys []string) (*CommitResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.Collection(name)
+	c, err := s.holderFed(name)
 	if err != nil {
 		return nil, err
 	}
@@ -336,6 +339,11 @@ func (s *Store) Record(ctx context.Context, name, key string) (*Witness, error) 
 			return err
 		}
 		if e == nil {
+			if c.Devices {
+				if err := checkOpened(txn, name, key); err != nil {
+					return err
+				}
+			}
 			return fmt.Errorf("collection %s: subject: %w", name, ErrNotFound)
 		}
 		w, err = readWitness(txn, c, name, key, e)
@@ -397,7 +405,7 @@ func (s *Store) Absence(ctx context.Context, name, key string) (*AbsenceWitness,
 			return err
 		}
 		if e == nil {
-			return fmt.Errorf("collection %s: a tree leaf has no record: %w", name, errCorruptNode)
+			return leafWithoutRecord(c)
 		}
 		okd, slots, err := c.schema.Encode(&records.Record{Key: p.End.Ref, Values: e.Values})
 		if err != nil {

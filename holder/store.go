@@ -77,8 +77,21 @@ type Collection struct {
 	Root   string          `json:"root"`  // hex
 	// Tree is the tree's format (treeFormat); 0 for a collection made by
 	// a version of zkshare whose tree did not fix a key's place.
-	Tree   int `json:"tree,omitempty"`
-	schema *records.Schema
+	Tree int `json:"tree,omitempty"`
+	// Devices marks a device-fed collection: the ledger builds its tree
+	// from device attestations, so the holder only mirrors it
+	// (AddReadings, PutOpenings) and never commits or deletes records.
+	Devices bool `json:"devices,omitempty"`
+	// Synced is the ledger cursor the last AddReadings reached, stored with
+	// its last leaves, so a restarted sync resumes from there.
+	Synced uint64 `json:"synced,omitempty"`
+	// Unopened counts leaves (of Count) whose opening has not arrived:
+	// nothing can be proven about them, and no aggregate over them.
+	Unopened uint64 `json:"unopened,omitempty"`
+	// Pending counts openings kept for readings the ledger has not
+	// attested yet (at most maxPending).
+	Pending uint64 `json:"pending,omitempty"`
+	schema  *records.Schema
 }
 
 // SchemaOf returns the collection's parsed schema.
@@ -123,6 +136,16 @@ func prefixTaken(txn *badger.Txn, name string) bool {
 
 // CreateCollection registers a new, empty collection.
 func (s *Store) CreateCollection(ctx context.Context, name string, schema *records.Schema) (*Collection, error) {
+	return s.create(ctx, name, schema, false)
+}
+
+// CreateDeviceCollection registers a new, empty device-fed collection: its
+// tree mirrors the one the ledger builds from device attestations.
+func (s *Store) CreateDeviceCollection(ctx context.Context, name string, schema *records.Schema) (*Collection, error) {
+	return s.create(ctx, name, schema, true)
+}
+
+func (s *Store) create(ctx context.Context, name string, schema *records.Schema, devices bool) (*Collection, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
@@ -130,7 +153,7 @@ func (s *Store) CreateCollection(ctx context.Context, name string, schema *recor
 	if err != nil {
 		return nil, err
 	}
-	c := &Collection{Name: name, ID: records.ElementHex(records.CollectionID(name)), Schema: raw, Root: records.ElementHex(fr.Element{}), Tree: treeFormat, schema: schema}
+	c := &Collection{Name: name, ID: records.ElementHex(records.CollectionID(name)), Schema: raw, Root: records.ElementHex(fr.Element{}), Tree: treeFormat, Devices: devices, schema: schema}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.db.Update(func(txn *badger.Txn) error {
@@ -148,7 +171,7 @@ func (s *Store) CreateCollection(ctx context.Context, name string, schema *recor
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "collection created", "collection", name, "fields", len(schema.Fields))
+	s.log.InfoContext(ctx, "collection created", "collection", name, "fields", len(schema.Fields), "devices", devices)
 	return c, nil
 }
 

@@ -33,6 +33,8 @@ const (
 	CodePermission
 	CodeSequence
 	CodeRejected
+	// CodeStaleAnchor: an AttestReadings overtaken by another (ErrStaleAnchor).
+	CodeStaleAnchor
 )
 
 // Code maps an Apply or DecodeTx error to a result code.
@@ -48,12 +50,17 @@ func Code(err error) uint32 {
 		return CodePermission
 	case errors.Is(err, ErrSequence):
 		return CodeSequence
+	case errors.Is(err, ErrStaleAnchor):
+		return CodeStaleAnchor
 	}
 	return CodeRejected
 }
 
 // CodeError turns a result code and log back into an error with its sentinel.
 func CodeError(code uint32, log string) error {
+	if code == CodeStaleAnchor {
+		return fmt.Errorf("%w: %w (%s)", ErrRejected, ErrStaleAnchor, log)
+	}
 	sentinel := map[uint32]error{CodeMalformed: ErrMalformed, CodeUnauthenticated: ErrUnauthenticated, CodePermission: ErrPermission, CodeSequence: ErrSequence}[code]
 	if sentinel == nil {
 		sentinel = ErrRejected
@@ -78,6 +85,7 @@ func (l *Ledger) CheckTx(raw []byte, timeUnixMs int64) error {
 	l.consMu.Lock()
 	defer l.consMu.Unlock()
 	h := l.Head()
+	l.sigs.precheck(l.check, tx)
 	return Apply(l.check, tx, BlockContext{Height: h.Height + 1, TimeUnixMs: timeUnixMs})
 }
 
@@ -105,6 +113,7 @@ func (l *Ledger) Finalize(height uint64, timeUnixMs int64, proposer string, raws
 			err = blockFull() // ProcessProposal refuses such blocks; every replica agrees
 		}
 		if err == nil {
+			l.sigs.precheck(work, tx)
 			err = Apply(work, tx, bc)
 		}
 		if results[i] = err; err == nil {
@@ -142,6 +151,7 @@ func (l *Ledger) Commit() error {
 	if err := l.writeBlock(p.head, p.state, p.bc, p.txs, p.block, p.next, p.nodes); err != nil {
 		return err
 	}
+	p.state.nodes = nil // stored with the block
 	if testHookPublish != nil {
 		testHookPublish()
 	}
@@ -180,6 +190,7 @@ func (l *Ledger) Validate(timeUnixMs int64, raws [][]byte) ([]error, error) {
 			err = blockFull()
 		}
 		if err == nil {
+			l.sigs.precheck(work, tx)
 			err = Apply(work, tx, bc)
 		}
 		if results[i] = err; err == nil {

@@ -58,6 +58,9 @@ func txIndex(tx *Tx, idx uint64) []indexEntry {
 	switch k := tx.Body.GetKind().(type) {
 	case *zkv1.TxBody_Anchor:
 		out = append(out, indexEntry{anchorKey(k.Anchor.GetCollectionId(), k.Anchor.GetSequence()), at})
+	case *zkv1.TxBody_AttestReadings:
+		a := k.AttestReadings.GetAnchor()
+		out = append(out, indexEntry{anchorKey(a.GetCollectionId(), a.GetSequence()), at})
 	case *zkv1.TxBody_Audit:
 		out = append(out, indexEntry{auditCollKey(k.Audit.GetCollectionId(), idx), nil})
 	case *zkv1.TxBody_RegisterCollection:

@@ -122,8 +122,10 @@ type Ledger struct {
 	rangeFac *compact.RangeFactory
 
 	// Under a consensus engine: the mempool's view and the block being finalised.
-	consMu  sync.Mutex
-	check   *State
+	consMu sync.Mutex
+	check  *State
+	// sigs caches verified device signatures (devices.go).
+	sigs    sigCache
 	pending *pendingBlock
 
 	// written counts the key and value bytes of the blocks' write batches.
@@ -297,6 +299,7 @@ func (l *Ledger) load() error {
 		if err != nil {
 			return err
 		}
+		st.stored = dbNodes{l.db}
 		var h Head
 		if err := getJSON(txn, keyHead, &h); err != nil {
 			return err
@@ -382,6 +385,7 @@ func (l *Ledger) SubmitTx(ctx context.Context, tx *Tx) (*Receipt, error) {
 	if p, ok := st.Participants[tx.Body.GetSender()]; ok {
 		tx.verify(p.Key, st.Chain().GenesisHash)
 	}
+	l.sigs.precheck(st, tx)
 	if l.opts.Broadcast != nil {
 		return l.broadcast(ctx, tx)
 	}
@@ -507,6 +511,7 @@ func (l *Ledger) cut(batch []*submission) {
 		}
 		return
 	}
+	work.nodes = nil // stored with the block
 	if testHookPublish != nil {
 		testHookPublish()
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/tree"
 )
 
 // State is everything Apply needs to judge the next transaction. It is
@@ -27,6 +28,13 @@ type State struct {
 	Threshold uint32 `json:"governance_threshold,omitempty"`
 	// Proposals are the open governance proposals, by hex id.
 	Proposals map[string]Proposal `json:"proposals,omitempty"`
+	// Devices are the registered devices, by id (see devices.go).
+	Devices map[string]Device `json:"devices,omitempty"`
+
+	// nodes are the device trees' nodes written since the last stored
+	// block, by hex collection id; stored reads the others (devtree.go).
+	nodes  map[string]map[tree.Pos]tree.Node
+	stored nodeReader
 
 	// The state's commitment and its changes (see statestore.go): dirty
 	// are the entries Apply changed since the last fold, tree the
@@ -85,6 +93,8 @@ type Collection struct {
 	Last    *AnchorState            `json:"last,omitempty"`
 	Latest  *AnchorState            `json:"latest,omitempty"`
 	Pending map[uint64]*AnchorState `json:"pending,omitempty"`
+	// DeviceFed: the ledger builds the tree from device attestations.
+	DeviceFed bool `json:"device_fed,omitempty"`
 }
 
 // Counts says whether the collection's anchor seq counts: it is not
@@ -146,6 +156,8 @@ func (s *State) Clone() *State {
 	c.Circuits = maps.Clone(s.Circuits)
 	c.Collections = maps.Clone(s.Collections)
 	c.Proposals = maps.Clone(s.Proposals)
+	c.Devices = maps.Clone(s.Devices)
+	c.nodes = cloneNodes(s.nodes)
 	c.dirty = maps.Clone(s.dirty)
 	c.changed = nil
 	return &c
@@ -207,6 +219,12 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 		commit, err = s.propose(sender, k.Propose, bc)
 	case *zkv1.TxBody_Approve:
 		commit, err = s.approve(sender, k.Approve, bc)
+	case *zkv1.TxBody_RegisterDevice:
+		commit, err = s.registerDevice(sender, k.RegisterDevice, bc)
+	case *zkv1.TxBody_RevokeDevice:
+		commit, err = s.revokeDevice(sender, k.RevokeDevice, bc)
+	case *zkv1.TxBody_AttestReadings:
+		commit, err = s.attest(k.AttestReadings, tx, bc)
 	default:
 		err = fmt.Errorf("%w: unknown transaction kind", ErrMalformed)
 	}
@@ -414,6 +432,9 @@ func (s *State) registerCollection(sender Participant, r *zkv1.RegisterCollectio
 	if len(r.GetConfirmers()) > maxConfirm || int(r.GetConfirmationsRequired()) > len(r.GetConfirmers()) {
 		return nil, fmt.Errorf("%w: %d confirmations required of %d confirmers (at most %d)", ErrRejected, r.GetConfirmationsRequired(), len(r.GetConfirmers()), maxConfirm)
 	}
+	if r.GetDeviceFed() && len(r.GetConfirmers()) > 0 {
+		return nil, fmt.Errorf("%w: a device-fed collection's anchors are the ledger's own: it has no confirmers", ErrRejected)
+	}
 	seen := map[string]bool{}
 	for _, c := range r.GetConfirmers() {
 		if p, ok := s.Participants[c]; !ok || p.Revoked || seen[c] {
@@ -430,6 +451,7 @@ func (s *State) registerCollection(sender Participant, r *zkv1.RegisterCollectio
 			ID: slices.Clone(r.GetCollectionId()), Name: r.GetName(), Holder: sender.ID,
 			SchemaHash: slices.Clone(r.GetSchemaHash()), TreeDepth: r.GetTreeDepth(), CircuitIDs: ids,
 			Confirmers: slices.Clone(r.GetConfirmers()), Required: r.GetConfirmationsRequired(),
+			DeviceFed: r.GetDeviceFed(),
 		})
 	}, nil
 }
@@ -445,6 +467,9 @@ func (s *State) anchor(sender Participant, a *zkv1.Anchor, tx *Tx, bc BlockConte
 	}
 	if c.Holder != sender.ID {
 		return nil, fmt.Errorf("%w: only the collection's holder %q anchors it", ErrPermission, c.Holder)
+	}
+	if c.DeviceFed {
+		return nil, fmt.Errorf("%w: collection %s is device-fed: the ledger anchors it from attestations", ErrPermission, id)
 	}
 	if err := checkHash("root", a.GetRoot()); err != nil {
 		return nil, err

@@ -180,6 +180,8 @@ func (s *State) entry(k entryKey) any {
 		v, ok = s.Collections[k.id]
 	case entryProposal:
 		v, ok = s.Proposals[k.id]
+	case entryDevice:
+		v, ok = s.Devices[k.id]
 	}
 	if !ok {
 		return nil
@@ -189,7 +191,7 @@ func (s *State) entry(k entryKey) any {
 
 // entries lists every entry of the state, in no particular order.
 func (s *State) entries() []entryKey {
-	out := make([]entryKey, 0, len(s.Participants)+len(s.Circuits)+len(s.Collections)+len(s.Proposals))
+	out := make([]entryKey, 0, len(s.Participants)+len(s.Circuits)+len(s.Collections)+len(s.Proposals)+len(s.Devices))
 	for k := range s.Participants {
 		out = append(out, entryKey{entryParticipant, k})
 	}
@@ -201,6 +203,9 @@ func (s *State) entries() []entryKey {
 	}
 	for k := range s.Proposals {
 		out = append(out, entryKey{entryProposal, k})
+	}
+	for k := range s.Devices {
+		out = append(out, entryKey{entryDevice, k})
 	}
 	return out
 }
@@ -345,7 +350,7 @@ func storeChanges(set func(k, v []byte), del func(k []byte), st *State) error {
 		}
 		set(k.dbKey(), b)
 	}
-	return nil
+	return storeNodes(set, del, st)
 }
 
 // loadState reads the stored state and builds its commitment.
@@ -384,6 +389,11 @@ func loadState(txn *badger.Txn) (*State, error) {
 					st.Proposals = map[string]Proposal{}
 				}
 				return decodeEntry(v, st.Proposals, id)
+			case entryDevice:
+				if st.Devices == nil {
+					st.Devices = map[string]Device{}
+				}
+				return decodeEntry(v, st.Devices, id)
 			}
 			return errors.New("unknown kind")
 		})

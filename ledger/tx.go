@@ -21,8 +21,13 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// MaxTxBytes bounds an encoded transaction.
-const MaxTxBytes = 16 << 10
+// MaxTxBytes bounds an encoded transaction; MaxAttestTxBytes an
+// AttestReadings, whose batches of device attestations share one block
+// write and one anchor.
+const (
+	MaxTxBytes       = 16 << 10
+	MaxAttestTxBytes = 128 << 10
+)
 
 const (
 	txDomain    = "zkshare/tx/v1\n"
@@ -60,6 +65,9 @@ type Tx struct {
 	// signature was already checked against.
 	verifiedWith ed25519.PublicKey
 	verifiedFor  [32]byte
+	// attestedBy[i] is the device key attestation i's signature was
+	// already checked against (AttestReadings).
+	attestedBy [][]byte
 }
 
 // Chain names the one ledger a transaction is for: its origin and the hash
@@ -82,8 +90,8 @@ var deterministic = proto.MarshalOptions{Deterministic: true}
 // DecodeTx decodes a transaction and insists it is the one canonical
 // encoding of its contents, so that a transaction has one hash.
 func DecodeTx(raw []byte) (*Tx, error) {
-	if len(raw) > MaxTxBytes {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(raw), MaxTxBytes)
+	if len(raw) > MaxAttestTxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(raw), MaxAttestTxBytes)
 	}
 	var env zkv1.Tx
 	if err := proto.Unmarshal(raw, &env); err != nil {
@@ -101,6 +109,9 @@ func DecodeTx(raw []byte) (*Tx, error) {
 	}
 	if body.GetKind() == nil {
 		return nil, fmt.Errorf("%w: no transaction kind", ErrMalformed)
+	}
+	if len(raw) > MaxTxBytes && body.GetAttestReadings() == nil {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(raw), MaxTxBytes)
 	}
 	return &Tx{Raw: raw, Body: &body, body: env.GetBody(), sig: env.GetSignature(), Hash: sha256.Sum256(raw)}, nil
 }
@@ -247,4 +258,30 @@ func Confirm(c *zkv1.ConfirmAnchor) func(*zkv1.TxBody) {
 // AuditEntry records a served proof.
 func AuditEntry(a *zkv1.Audit) func(*zkv1.TxBody) {
 	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_Audit{Audit: a} }
+}
+
+// RegisterDeviceTx registers a device, for NewTx.
+func RegisterDeviceTx(r *zkv1.RegisterDevice) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_RegisterDevice{RegisterDevice: r} }
+}
+
+// RevokeDeviceTx revokes a device, for NewTx.
+func RevokeDeviceTx(id string) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_RevokeDevice{RevokeDevice: &zkv1.RevokeDevice{Id: id}} }
+}
+
+// AttestReadingsTx relays device attestations with the anchor they make, for NewTx.
+func AttestReadingsTx(anchor *zkv1.Anchor, as []*zkv1.Attestation) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) {
+		b.Kind = &zkv1.TxBody_AttestReadings{AttestReadings: &zkv1.AttestReadings{Anchor: anchor, Attestations: as}}
+	}
+}
+
+// AnchorOf is the anchor a transaction makes: an Anchor's, or the one an
+// AttestReadings states; nil for any other kind.
+func AnchorOf(b *zkv1.TxBody) *zkv1.Anchor {
+	if a := b.GetAnchor(); a != nil {
+		return a
+	}
+	return b.GetAttestReadings().GetAnchor()
 }

@@ -73,6 +73,9 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	}
 	defer release()
 
+	if err := n.syncReadings(ctx, coll); err != nil {
+		return nil, err
+	}
 	n.commitMu.RLock()
 	defer n.commitMu.RUnlock()
 	pb, err := n.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: q.Query, Field: q.Field, Threshold: th, Nonce: nonce, MinGroup: uint64(minGroup)},

@@ -14,6 +14,9 @@ type AnchorInfo struct {
 	Entry      *ledger.Entry
 	TimeUnixMs int64
 	Status     zkv1.AnchorStatus
+	// Holder is the collection's holder (a device-fed collection's anchor
+	// transaction is signed by whoever relayed it).
+	Holder string
 }
 
 // Anchor returns a collection's anchor that counts: the latest, or the
@@ -43,8 +46,8 @@ func (n *Node) Anchor(_ context.Context, collectionID []byte, sequence, atHeight
 		e, err = n.ledger.AnchorAt(id, atHeight)
 		// Back to the newest earlier anchor that counts (at most the
 		// collection's pending anchors are skipped).
-		for err == nil && !includePending && anchorStatus(&lc, e.Tx.Body.GetAnchor().GetSequence()) == zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION {
-			seq := e.Tx.Body.GetAnchor().GetSequence()
+		for err == nil && !includePending && anchorStatus(&lc, ledger.AnchorOf(e.Tx.Body).GetSequence()) == zkv1.AnchorStatus_ANCHOR_STATUS_PENDING_CONFIRMATION {
+			seq := ledger.AnchorOf(e.Tx.Body).GetSequence()
 			if seq <= 1 {
 				return nil, errorf(ErrNotFound, "collection %x: no confirmed anchor at or before height %d (include_pending shows pending ones)", id, atHeight)
 			}
@@ -55,7 +58,7 @@ func (n *Node) Anchor(_ context.Context, collectionID []byte, sequence, atHeight
 		return nil, err
 	}
 	t, _ := n.ledger.BlockTime(e.Height)
-	return &AnchorInfo{Entry: e, TimeUnixMs: t, Status: anchorStatus(&lc, e.Tx.Body.GetAnchor().GetSequence())}, nil
+	return &AnchorInfo{Entry: e, TimeUnixMs: t, Status: anchorStatus(&lc, ledger.AnchorOf(e.Tx.Body).GetSequence()), Holder: lc.Holder}, nil
 }
 
 // anchorStatus says whether a collection's anchor counts, as of c.

@@ -72,6 +72,9 @@ type NewCollection struct {
 	// Confirmers and ConfirmationsRequired set M-of-N anchor confirmation.
 	Confirmers            []string
 	ConfirmationsRequired uint32
+	// DeviceFed: its records are device readings, whose tree the ledger
+	// builds from signed attestations (SubmitReadings).
+	DeviceFed bool
 }
 
 // CreateCollection registers a collection on the ledger, then creates it
@@ -109,7 +112,7 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 		if lc.Holder != n.holderID.ID || !bytes.Equal(lc.SchemaHash, elemBytes(sc.ID())) || err == nil {
 			return nil, nil, errorf(ErrAlreadyExists, "name: collection %q is registered", name)
 		}
-		col, err := n.store.CreateCollection(ctx, name, sc)
+		col, err := n.createInStore(ctx, name, sc, lc.DeviceFed)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -130,12 +133,12 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 	}
 	rec, err := n.send(ctx, n.holderID, ledger.RegisterCollection(&zkv1.RegisterCollection{
 		CollectionId: elemBytes(records.CollectionID(name)), Name: name, SchemaHash: elemBytes(sc.ID()), TreeDepth: circuits.Depth, CircuitIds: circuitIDs,
-		Confirmers: nc.Confirmers, ConfirmationsRequired: nc.ConfirmationsRequired,
+		Confirmers: nc.Confirmers, ConfirmationsRequired: nc.ConfirmationsRequired, DeviceFed: nc.DeviceFed,
 	}))
 	if err != nil {
 		return nil, nil, err
 	}
-	col, err := n.store.CreateCollection(ctx, name, sc)
+	col, err := n.createInStore(ctx, name, sc, nc.DeviceFed)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,6 +147,13 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 		return nil, nil, err
 	}
 	return info, rec.Hash[:], nil
+}
+
+func (n *Node) createInStore(ctx context.Context, name string, sc *records.Schema, deviceFed bool) (*holder.Collection, error) {
+	if deviceFed {
+		return n.store.CreateDeviceCollection(ctx, name, sc)
+	}
+	return n.store.CreateCollection(ctx, name, sc)
 }
 
 // info is a collection's public facts: from the holder store and the ledger.

@@ -71,6 +71,9 @@ type Node struct {
 	commitMu sync.RWMutex
 	// sendMu serialises each local identity's transactions (sequence numbers).
 	sendMu sync.Mutex
+	// attestMu serialises relayed attestations: each batch's anchor is
+	// planned on the state its predecessor made.
+	attestMu sync.Mutex
 	// stopLedger closes the ledger (and its consensus node, if any).
 	stopLedger func() error
 }

@@ -104,6 +104,9 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	}
 	defer release()
 
+	if err := n.syncReadings(ctx, coll); err != nil {
+		return nil, err
+	}
 	n.commitMu.RLock()
 	defer n.commitMu.RUnlock()
 	pb, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind})

@@ -83,7 +83,10 @@ func (n *Node) CollectionState(_ context.Context, id []byte) (*zkv1.GetCollectio
 		return nil, errorf(ErrNotFound, "collection_id: %x is not registered", id)
 	}
 	resp := &zkv1.GetCollectionStateResponse{Name: c.Name, Holder: c.Holder, SchemaHash: c.SchemaHash,
-		Confirmers: c.Confirmers, ConfirmationsRequired: c.Required}
+		Confirmers: c.Confirmers, ConfirmationsRequired: c.Required, DeviceFed: c.DeviceFed}
+	for _, d := range n.ledger.State().DevicesOf(c.ID) {
+		resp.Devices = append(resp.Devices, d.Proto(c.Name))
+	}
 	if c.Latest != nil {
 		resp.LatestSequence = c.Latest.Sequence
 	}

@@ -40,9 +40,7 @@ func StringDigest(s string) fr.Element {
 }
 
 // KeyDigest is a record key's encoding.
-func KeyDigest(key string) fr.Element {
-	return zkhash.Digest("zkshare/key/v1", []byte(key), 248)
-}
+func KeyDigest(key string) fr.Element { return zkhash.KeyDigest(key) }
 
 // EncodeUint encodes a non-string value as its ordered unsigned integer.
 func (f *Field) EncodeUint(text string) (uint64, error) {

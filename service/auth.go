@@ -53,6 +53,10 @@ var public = map[string]bool{
 	// What a verifier reads of the ledger (verifier.Remote).
 	zksharev1connect.LedgerServiceGetCircuitProcedure:         true,
 	zksharev1connect.LedgerServiceGetCollectionStateProcedure: true,
+	// Each attestation carries its device's signature, checked against the
+	// device's registered key before anything is written.
+	zksharev1connect.DeviceServiceSubmitReadingsProcedure: true,
+	zksharev1connect.DeviceServiceListDevicesProcedure:    true,
 }
 
 // roles says who may call the other procedures. Whether this node may act
@@ -73,8 +77,10 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.AdminServiceProposeProcedure:             {zkv1.Role_ROLE_ADMIN},
 	zksharev1connect.AdminServiceApproveProcedure:             {zkv1.Role_ROLE_ADMIN},
 	// Open proposals are on the ledger anyway; a holder follows its own.
-	zksharev1connect.AdminServiceListProposalsProcedure:  {zkv1.Role_ROLE_ADMIN, zkv1.Role_ROLE_HOLDER},
-	zksharev1connect.HolderServiceSetConfirmersProcedure: {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.AdminServiceListProposalsProcedure:   {zkv1.Role_ROLE_ADMIN, zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceSetConfirmersProcedure:  {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceRegisterDeviceProcedure: {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.HolderServiceRevokeDeviceProcedure:   {zkv1.Role_ROLE_HOLDER},
 }
 
 // callerOf is the request's authenticated caller; the zero Caller (no

@@ -59,6 +59,12 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeAlreadyExists, err)
 	case errors.Is(err, prover.ErrBadAggregate):
 		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, holder.ErrDeviceFed), errors.Is(err, holder.ErrNotDeviceFed), errors.Is(err, holder.ErrNotOpened), errors.Is(err, holder.ErrReadingConflict):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, holder.ErrOpeningMismatch):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, holder.ErrTooManyPending):
+		return connect.NewError(connect.CodeResourceExhausted, err)
 	case errors.Is(err, holder.ErrPresent):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, prover.ErrNoWitness), errors.Is(err, prover.ErrSmallGroup):

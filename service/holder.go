@@ -25,7 +25,7 @@ func invalid(field, format string, args ...any) error {
 
 func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCollectionRequest) (*zkv1.CreateCollectionResponse, error) {
 	info, tx, err := h.s.node.CreateCollection(ctx, callerOf(ctx), node.NewCollection{Name: req.GetName(), Schema: req.GetSchema(),
-		Confirmers: req.GetConfirmers(), ConfirmationsRequired: req.GetConfirmationsRequired()})
+		Confirmers: req.GetConfirmers(), ConfirmationsRequired: req.GetConfirmationsRequired(), DeviceFed: req.GetDeviceFed()})
 	if err != nil {
 		return nil, toConnect(err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"connectrpc.com/connect"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
 )
 
@@ -32,8 +33,10 @@ func (l *ledgerService) GetAnchor(ctx context.Context, req *zkv1.GetAnchorReques
 		return nil, toConnect(err)
 	}
 	e := a.Entry
-	return &zkv1.GetAnchorResponse{Anchor: e.Tx.Body.GetAnchor(), TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: a.TimeUnixMs,
-		Holder: e.Tx.Body.GetSender(), LogIndex: e.LogIndex, Status: a.Status}, nil
+	// A device-fed collection's anchor is relayed by anyone: the holder is
+	// the collection's.
+	return &zkv1.GetAnchorResponse{Anchor: ledger.AnchorOf(e.Tx.Body), TxHash: e.Tx.Hash[:], Height: e.Height, TimeUnixMs: a.TimeUnixMs,
+		Holder: a.Holder, LogIndex: e.LogIndex, Status: a.Status}, nil
 }
 
 func (l *ledgerService) GetTransaction(ctx context.Context, req *zkv1.GetTransactionRequest) (*zkv1.GetTransactionResponse, error) {

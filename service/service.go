@@ -84,7 +84,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(zksharev1connect.NewVerifierServiceHandler(&verifierService{s}, opts...))
 	mux.Handle(zksharev1connect.NewLedgerServiceHandler(&ledgerService{s}, opts...))
 	mux.Handle(zksharev1connect.NewAdminServiceHandler(&adminService{s}, opts...))
-	names := []string{zksharev1connect.HolderServiceName, zksharev1connect.VerifierServiceName, zksharev1connect.LedgerServiceName, zksharev1connect.AdminServiceName}
+	mux.Handle(zksharev1connect.NewDeviceServiceHandler(&deviceService{s}, opts...))
+	names := []string{zksharev1connect.HolderServiceName, zksharev1connect.VerifierServiceName, zksharev1connect.LedgerServiceName, zksharev1connect.AdminServiceName, zksharev1connect.DeviceServiceName}
 	checker := grpchealth.NewStaticChecker(names...)
 	mux.Handle(grpchealth.NewHandler(checker))
 	reflector := grpcreflect.NewStaticReflector(names...)

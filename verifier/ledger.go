@@ -55,6 +55,10 @@ type Collection struct {
 	// offline view; a ledger checked it when it accepted the anchor).
 	HolderKey ed25519.PublicKey
 	Genesis   []byte
+	// DeviceFed: the ledger builds the tree from device attestations, and
+	// Devices are the devices that feed it (none known offline).
+	DeviceFed bool
+	Devices   []*zkv1.DeviceState
 	// Offline: whether the root was since replaced is not known.
 	Offline  bool
 	Warnings []string
@@ -89,15 +93,20 @@ func (v Local) Circuit(_ context.Context, id []byte) (*Circuit, error) {
 
 // Collection implements Ledger.
 func (v Local) Collection(_ context.Context, id []byte) (*Collection, error) {
-	c, ok := v.L.State().Collections[hex.EncodeToString(id)]
+	st := v.L.State()
+	c, ok := st.Collections[hex.EncodeToString(id)]
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return collectionOf(&c), nil
+	out := collectionOf(&c)
+	for _, d := range st.DevicesOf(c.ID) {
+		out.Devices = append(out.Devices, d.Proto(c.Name))
+	}
+	return out, nil
 }
 
 func collectionOf(c *ledger.Collection) *Collection {
-	out := &Collection{ID: c.ID, Name: c.Name, Holder: c.Holder, SchemaHash: c.SchemaHash}
+	out := &Collection{ID: c.ID, Name: c.Name, Holder: c.Holder, SchemaHash: c.SchemaHash, DeviceFed: c.DeviceFed}
 	if c.Latest != nil {
 		out.Latest = c.Latest.Sequence
 	}
@@ -118,7 +127,7 @@ func (v Local) AnchorBySequence(_ context.Context, id []byte, seq uint64) (*Anch
 }
 
 func (v Local) anchor(e *ledger.Entry) *Anchor {
-	a := &Anchor{Tx: e.Tx, Sequence: e.Tx.Body.GetAnchor().GetSequence(), Height: e.Height, LogIndex: e.LogIndex,
+	a := &Anchor{Tx: e.Tx, Sequence: ledger.AnchorOf(e.Tx.Body).GetSequence(), Height: e.Height, LogIndex: e.LogIndex,
 		TimeUnixMs: e.Tx.Body.GetTimeUnixMs()}
 	if t, err := v.L.BlockTime(e.Height); err == nil {
 		a.TimeUnixMs = t

@@ -96,12 +96,15 @@ func (v *Offline) Collection(_ context.Context, id []byte) (*Collection, error) 
 	if reg == nil {
 		return nil, fmt.Errorf("%w: the bundle carries no registration of collection %x", ErrNotFound, id)
 	}
-	c := &Collection{ID: id, Name: reg.GetName(), Holder: holder, SchemaHash: reg.GetSchemaHash(), Offline: true, Genesis: b.GetGenesisHash()}
+	c := &Collection{ID: id, Name: reg.GetName(), Holder: holder, SchemaHash: reg.GetSchemaHash(), Offline: true, Genesis: b.GetGenesisHash(), DeviceFed: reg.GetDeviceFed()}
+	if c.DeviceFed {
+		c.Warnings = append(c.Warnings, "offline: the devices' counters (readings never attested) need a node")
+	}
 	anchor, err := ledger.DecodeTx(b.GetAnchorTx())
 	if err != nil {
 		return nil, err
 	}
-	a := anchor.Body.GetAnchor()
+	a := ledger.AnchorOf(anchor.Body)
 	// M of N: distinct confirmers of the registration that confirmed this
 	// anchor (sequence and root) on the ledger.
 	confirmed := map[string]bool{}
@@ -173,5 +176,5 @@ func (v *Offline) OnLedger(_ context.Context, b *zkv1.Bundle) (*Anchor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Anchor{Tx: tx, Sequence: tx.Body.GetAnchor().GetSequence(), LogIndex: b.GetAnchorLogIndex(), TimeUnixMs: tx.Body.GetTimeUnixMs()}, nil
+	return &Anchor{Tx: tx, Sequence: ledger.AnchorOf(tx.Body).GetSequence(), LogIndex: b.GetAnchorLogIndex(), TimeUnixMs: tx.Body.GetTimeUnixMs()}, nil
 }

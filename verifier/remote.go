@@ -42,7 +42,7 @@ func (v Remote) Collection(ctx context.Context, id []byte) (*Collection, error) 
 		return nil, notFound(err)
 	}
 	return &Collection{ID: id, Name: r.GetName(), Holder: r.GetHolder(), SchemaHash: r.GetSchemaHash(), Latest: r.GetLatestSequence(),
-		Pending: r.GetPendingSequences()}, nil
+		Pending: r.GetPendingSequences(), DeviceFed: r.GetDeviceFed(), Devices: r.GetDevices()}, nil
 }
 
 // AnchorBySequence implements Ledger.
@@ -75,9 +75,9 @@ func (v Remote) OnLedger(ctx context.Context, b *zkv1.Bundle) (*Anchor, error) {
 	if err != nil || r.GetLogIndex() != b.GetAnchorLogIndex() {
 		return nil, errors.New("the anchor transaction is not on this ledger")
 	}
-	a := &Anchor{Tx: tx, Sequence: tx.Body.GetAnchor().GetSequence(), Height: r.GetHeight(), LogIndex: r.GetLogIndex(), TimeUnixMs: tx.Body.GetTimeUnixMs()}
-	if seq := a.Sequence; seq != 0 && tx.Body.GetAnchor() != nil {
-		if ar, err := v.AnchorBySequence(ctx, tx.Body.GetAnchor().GetCollectionId(), seq); err == nil {
+	a := &Anchor{Tx: tx, Sequence: ledger.AnchorOf(tx.Body).GetSequence(), Height: r.GetHeight(), LogIndex: r.GetLogIndex(), TimeUnixMs: tx.Body.GetTimeUnixMs()}
+	if seq := a.Sequence; seq != 0 && ledger.AnchorOf(tx.Body) != nil {
+		if ar, err := v.AnchorBySequence(ctx, ledger.AnchorOf(tx.Body).GetCollectionId(), seq); err == nil {
 			a.TimeUnixMs = ar.TimeUnixMs
 		}
 	}

@@ -56,6 +56,24 @@ type Verdict struct {
 	// The anchor the verdict rests on.
 	AnchorHeight     uint64
 	AnchorTimeUnixMs int64
+	// Devices: for a device-fed collection, the devices that feed it, with
+	// their counters and the readings never attested (gaps).
+	Devices []*zkv1.DeviceState
+}
+
+// devices reports a device-fed collection's devices, and warns of each
+// device's gaps: readings the device counted that no proof can cover,
+// since they never reached the ledger.
+func (v *Verdict) devices(c *Collection) {
+	if !c.DeviceFed {
+		return
+	}
+	v.Devices = c.Devices
+	for _, d := range c.Devices {
+		if d.GetMissing() > 0 {
+			v.warn(fmt.Sprintf("device %s: %d readings were never attested (counter gaps), so no statement covers them", d.GetId(), d.GetMissing()))
+		}
+	}
 }
 
 // ErrInvalid is wrapped by Verdict.Err for invalid bundles.
@@ -97,7 +115,7 @@ func (v *Verdict) warn(w string) {
 // Proto is the verdict as the VerifierService answers it.
 func (v *Verdict) Proto() *zkv1.VerifyResponse {
 	r := &zkv1.VerifyResponse{Valid: v.Valid, Statement: v.Statement, Reason: v.Reason, Checks: v.Checked(),
-		AnchorHeight: v.AnchorHeight, AnchorTimeUnixMs: v.AnchorTimeUnixMs, Warnings: v.Warnings, Passed: v.Passed, Failed: v.Failed}
+		AnchorHeight: v.AnchorHeight, AnchorTimeUnixMs: v.AnchorTimeUnixMs, Warnings: v.Warnings, Passed: v.Passed, Failed: v.Failed, Devices: v.Devices}
 	if !v.Valid {
 		r.FailedCheck = CheckName(v.Failed)
 	}

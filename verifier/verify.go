@@ -80,6 +80,7 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 	for _, w := range coll.Warnings {
 		v.warn(w)
 	}
+	v.devices(coll)
 	v.AnchorHeight, v.AnchorTimeUnixMs = anchor.Height, anchor.TimeUnixMs
 	v.pass(CheckAnchor)
 
@@ -104,7 +105,7 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 	// Pinned key, statement, nonce, subject, proof.
 	var av *Anchored
 	if b.GetAggregate() != nil {
-		a := anchor.Tx.Body.GetAnchor()
+		a := ledger.AnchorOf(anchor.Tx.Body)
 		av = &Anchored{Root: a.GetRoot()}
 	}
 	vf.statementAndProof(b, av, exp, v)
@@ -119,7 +120,7 @@ func checkAnchor(ctx context.Context, view Ledger, b *zkv1.Bundle) (*Collection,
 	if err != nil {
 		return nil, nil, fmt.Errorf("anchor transaction: %w", err)
 	}
-	a := tx.Body.GetAnchor()
+	a := ledger.AnchorOf(tx.Body)
 	if a == nil || !bytes.Equal(a.GetCollectionId(), b.GetCollectionId()) || !bytes.Equal(a.GetRoot(), b.GetRoot()) {
 		return nil, nil, errors.New("the anchor transaction does not anchor this collection's root")
 	}
@@ -133,10 +134,15 @@ func checkAnchor(ctx context.Context, view Ledger, b *zkv1.Bundle) (*Collection,
 	if err != nil {
 		return nil, nil, err
 	}
-	if tx.Body.GetSender() != coll.Holder {
+	// A device-fed collection's anchors are the ledger's own, made from
+	// attestations that anyone may relay; any other's are its holder's.
+	if fed := tx.Body.GetAttestReadings() != nil; fed != coll.DeviceFed {
+		return nil, nil, errors.New("the anchor transaction's kind does not match how the collection is fed")
+	}
+	if !coll.DeviceFed && tx.Body.GetSender() != coll.Holder {
 		return nil, nil, fmt.Errorf("anchored by %q, not by the collection's holder %q", tx.Body.GetSender(), coll.Holder)
 	}
-	if coll.HolderKey != nil && !signedBy(b.GetAnchorTx(), coll.HolderKey, coll.Genesis) {
+	if !coll.DeviceFed && coll.HolderKey != nil && !signedBy(b.GetAnchorTx(), coll.HolderKey, coll.Genesis) {
 		return nil, nil, fmt.Errorf("the anchor transaction is not signed by the holder %q's key", coll.Holder)
 	}
 	anchor, err := view.OnLedger(ctx, b)

@@ -238,3 +238,9 @@ func TrieRoot(end fr.Element, path uint64, depth int, siblings *[Depth]fr.Elemen
 	}
 	return cur, nil
 }
+
+// KeyDigest is a record key's encoding: its place in the tree is
+// KeyPath(KeyDigest(key)).
+func KeyDigest(key string) fr.Element {
+	return Digest("zkshare/key/v1", []byte(key), 248)
+}

@@ -216,6 +216,9 @@ type TxBody struct {
 	//	*TxBody_Propose
 	//	*TxBody_Approve
 	//	*TxBody_RotateConsensusKey
+	//	*TxBody_RegisterDevice
+	//	*TxBody_RevokeDevice
+	//	*TxBody_AttestReadings
 	Kind          isTxBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -385,6 +388,33 @@ func (x *TxBody) GetRotateConsensusKey() *RotateConsensusKey {
 	return nil
 }
 
+func (x *TxBody) GetRegisterDevice() *RegisterDevice {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_RegisterDevice); ok {
+			return x.RegisterDevice
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetRevokeDevice() *RevokeDevice {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_RevokeDevice); ok {
+			return x.RevokeDevice
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetAttestReadings() *AttestReadings {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_AttestReadings); ok {
+			return x.AttestReadings
+		}
+	}
+	return nil
+}
+
 type isTxBody_Kind interface {
 	isTxBody_Kind()
 }
@@ -433,6 +463,18 @@ type TxBody_RotateConsensusKey struct {
 	RotateConsensusKey *RotateConsensusKey `protobuf:"bytes,20,opt,name=rotate_consensus_key,json=rotateConsensusKey,proto3,oneof"`
 }
 
+type TxBody_RegisterDevice struct {
+	RegisterDevice *RegisterDevice `protobuf:"bytes,21,opt,name=register_device,json=registerDevice,proto3,oneof"`
+}
+
+type TxBody_RevokeDevice struct {
+	RevokeDevice *RevokeDevice `protobuf:"bytes,22,opt,name=revoke_device,json=revokeDevice,proto3,oneof"`
+}
+
+type TxBody_AttestReadings struct {
+	AttestReadings *AttestReadings `protobuf:"bytes,23,opt,name=attest_readings,json=attestReadings,proto3,oneof"`
+}
+
 func (*TxBody_RegisterParticipant) isTxBody_Kind() {}
 
 func (*TxBody_RotateKey) isTxBody_Kind() {}
@@ -454,6 +496,12 @@ func (*TxBody_Propose) isTxBody_Kind() {}
 func (*TxBody_Approve) isTxBody_Kind() {}
 
 func (*TxBody_RotateConsensusKey) isTxBody_Kind() {}
+
+func (*TxBody_RegisterDevice) isTxBody_Kind() {}
+
+func (*TxBody_RevokeDevice) isTxBody_Kind() {}
+
+func (*TxBody_AttestReadings) isTxBody_Kind() {}
 
 // RegisterParticipant adds a participant: an admin's direct act only while
 // the governance threshold is 1; otherwise a GovernanceAction.
@@ -767,8 +815,11 @@ type RegisterCollection struct {
 	// Participants who must co-sign anchors, and how many of them must.
 	Confirmers            []string `protobuf:"bytes,6,rep,name=confirmers,proto3" json:"confirmers,omitempty"`
 	ConfirmationsRequired uint32   `protobuf:"varint,7,opt,name=confirmations_required,json=confirmationsRequired,proto3" json:"confirmations_required,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The ledger builds this collection's tree from device attestations
+	// (AttestReadings); its holder never anchors it.
+	DeviceFed     bool `protobuf:"varint,8,opt,name=device_fed,json=deviceFed,proto3" json:"device_fed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RegisterCollection) Reset() {
@@ -848,6 +899,13 @@ func (x *RegisterCollection) GetConfirmationsRequired() uint32 {
 		return x.ConfirmationsRequired
 	}
 	return 0
+}
+
+func (x *RegisterCollection) GetDeviceFed() bool {
+	if x != nil {
+		return x.DeviceFed
+	}
+	return false
 }
 
 // Anchor commits a collection's root (its holder only).
@@ -1553,6 +1611,276 @@ func (x *Block) GetSigner() string {
 	return ""
 }
 
+// RegisterDevice adds a sensor that feeds one of the sender's device-fed
+// collections (the sender is that collection's holder, the device's
+// operator). Device ids are ledger-wide.
+type RegisterDevice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// EdDSA over BN254's twisted Edwards curve: the compressed point (32
+	// bytes), as gnark-crypto's eddsa.PublicKey.Bytes writes it.
+	PublicKey    []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	CollectionId []byte `protobuf:"bytes,3,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	// Optional, public: what the device is and where.
+	Model         string `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Location      string `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterDevice) Reset() {
+	*x = RegisterDevice{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterDevice) ProtoMessage() {}
+
+func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
+func (*RegisterDevice) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RegisterDevice) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RegisterDevice) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *RegisterDevice) GetCollectionId() []byte {
+	if x != nil {
+		return x.CollectionId
+	}
+	return nil
+}
+
+func (x *RegisterDevice) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *RegisterDevice) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+// RevokeDevice stops a device's attestations (its operator only). Its
+// earlier readings stay in the collection.
+type RevokeDevice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDevice) Reset() {
+	*x = RevokeDevice{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDevice) ProtoMessage() {}
+
+func (x *RevokeDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDevice.ProtoReflect.Descriptor instead.
+func (*RevokeDevice) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RevokeDevice) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Attestation is what a device signs about one reading: the reading's
+// salted leaf commitment, never its values. The signature is EdDSA (BN254
+// twisted Edwards, Poseidon2 hash) over the Poseidon2 digest of the
+// device id, counter, time and commitment (see package device).
+type Attestation struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// Starts at 1 and increases by at least one per reading; a skipped
+	// counter is a gap the ledger shows.
+	Counter uint64 `protobuf:"varint,2,opt,name=counter,proto3" json:"counter,omitempty"`
+	// When the device measured, Unix milliseconds; must be near the block's time.
+	TimeUnixMs int64 `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// The reading's leaf: 32 bytes, a canonical BN254 scalar.
+	Commitment []byte `protobuf:"bytes,4,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	// 64 bytes.
+	Signature     []byte `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attestation) Reset() {
+	*x = Attestation{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attestation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attestation) ProtoMessage() {}
+
+func (x *Attestation) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attestation.ProtoReflect.Descriptor instead.
+func (*Attestation) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Attestation) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *Attestation) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *Attestation) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *Attestation) GetCommitment() []byte {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+func (x *Attestation) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// AttestReadings puts device attestations of one collection into its tree
+// and anchors the new root. Any active participant may relay them (the
+// signatures are the devices'); the anchor states the root the ledger
+// computes, and a transaction whose anchor differs is refused whole.
+type AttestReadings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sequence, previous_root, root and record_count as the ledger computes them; columns empty.
+	Anchor        *Anchor        `protobuf:"bytes,1,opt,name=anchor,proto3" json:"anchor,omitempty"`
+	Attestations  []*Attestation `protobuf:"bytes,2,rep,name=attestations,proto3" json:"attestations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttestReadings) Reset() {
+	*x = AttestReadings{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttestReadings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttestReadings) ProtoMessage() {}
+
+func (x *AttestReadings) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttestReadings.ProtoReflect.Descriptor instead.
+func (*AttestReadings) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AttestReadings) GetAnchor() *Anchor {
+	if x != nil {
+		return x.Anchor
+	}
+	return nil
+}
+
+func (x *AttestReadings) GetAttestations() []*Attestation {
+	if x != nil {
+		return x.Attestations
+	}
+	return nil
+}
+
 var File_zkshare_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_zkshare_v1_ledger_proto_rawDesc = "" +
@@ -1561,7 +1889,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"zkshare.v1\"6\n" +
 	"\x02Tx\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xcc\x06\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x9b\b\n" +
 	"\x06TxBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x16\n" +
 	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
@@ -1580,7 +1908,10 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x05audit\x18\x11 \x01(\v2\x11.zkshare.v1.AuditH\x00R\x05audit\x12/\n" +
 	"\apropose\x18\x12 \x01(\v2\x13.zkshare.v1.ProposeH\x00R\apropose\x12/\n" +
 	"\aapprove\x18\x13 \x01(\v2\x13.zkshare.v1.ApproveH\x00R\aapprove\x12R\n" +
-	"\x14rotate_consensus_key\x18\x14 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKeyB\x06\n" +
+	"\x14rotate_consensus_key\x18\x14 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKey\x12E\n" +
+	"\x0fregister_device\x18\x15 \x01(\v2\x1a.zkshare.v1.RegisterDeviceH\x00R\x0eregisterDevice\x12?\n" +
+	"\rrevoke_device\x18\x16 \x01(\v2\x18.zkshare.v1.RevokeDeviceH\x00R\frevokeDevice\x12E\n" +
+	"\x0fattest_readings\x18\x17 \x01(\v2\x1a.zkshare.v1.AttestReadingsH\x00R\x0eattestReadingsB\x06\n" +
 	"\x04kind\"\x9c\x01\n" +
 	"\x13RegisterParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
@@ -1602,7 +1933,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"circuit_id\x18\x01 \x01(\fR\tcircuitId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\x12+\n" +
-	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"\x85\x02\n" +
+	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"\xa4\x02\n" +
 	"\x12RegisterCollection\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1615,7 +1946,9 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"confirmers\x18\x06 \x03(\tR\n" +
 	"confirmers\x125\n" +
-	"\x16confirmations_required\x18\a \x01(\rR\x15confirmationsRequired\"\xbf\x01\n" +
+	"\x16confirmations_required\x18\a \x01(\rR\x15confirmationsRequired\x12\x1d\n" +
+	"\n" +
+	"device_fed\x18\b \x01(\bR\tdeviceFed\"\xbf\x01\n" +
 	"\x06Anchor\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x12\n" +
 	"\x04root\x18\x02 \x01(\fR\x04root\x12!\n" +
@@ -1671,7 +2004,28 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\fR\x06header\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x10\n" +
 	"\x03txs\x18\x03 \x03(\fR\x03txs\x12\x16\n" +
-	"\x06signer\x18\x04 \x01(\tR\x06signer*u\n" +
+	"\x06signer\x18\x04 \x01(\tR\x06signer\"\x96\x01\n" +
+	"\x0eRegisterDevice\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12#\n" +
+	"\rcollection_id\x18\x03 \x01(\fR\fcollectionId\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
+	"\blocation\x18\x05 \x01(\tR\blocation\"\x1e\n" +
+	"\fRevokeDevice\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xa4\x01\n" +
+	"\vAttestation\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x18\n" +
+	"\acounter\x18\x02 \x01(\x04R\acounter\x12 \n" +
+	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
+	"timeUnixMs\x12\x1e\n" +
+	"\n" +
+	"commitment\x18\x04 \x01(\fR\n" +
+	"commitment\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"y\n" +
+	"\x0eAttestReadings\x12*\n" +
+	"\x06anchor\x18\x01 \x01(\v2\x12.zkshare.v1.AnchorR\x06anchor\x12;\n" +
+	"\fattestations\x18\x02 \x03(\v2\x17.zkshare.v1.AttestationR\fattestations*u\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1701,7 +2055,7 @@ func file_zkshare_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(Role)(0),                   // 0: zkshare.v1.Role
 	(SetupKind)(0),              // 1: zkshare.v1.SetupKind
@@ -1722,6 +2076,10 @@ var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(*Approve)(nil),             // 16: zkshare.v1.Approve
 	(*BlockHeader)(nil),         // 17: zkshare.v1.BlockHeader
 	(*Block)(nil),               // 18: zkshare.v1.Block
+	(*RegisterDevice)(nil),      // 19: zkshare.v1.RegisterDevice
+	(*RevokeDevice)(nil),        // 20: zkshare.v1.RevokeDevice
+	(*Attestation)(nil),         // 21: zkshare.v1.Attestation
+	(*AttestReadings)(nil),      // 22: zkshare.v1.AttestReadings
 }
 var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	4,  // 0: zkshare.v1.TxBody.register_participant:type_name -> zkshare.v1.RegisterParticipant
@@ -1735,20 +2093,25 @@ var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	15, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
 	16, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
 	6,  // 10: zkshare.v1.TxBody.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
-	0,  // 11: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
-	1,  // 12: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
-	4,  // 13: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
-	7,  // 14: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
-	5,  // 15: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
-	8,  // 16: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	13, // 17: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
-	6,  // 18: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
-	14, // 19: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	19, // 11: zkshare.v1.TxBody.register_device:type_name -> zkshare.v1.RegisterDevice
+	20, // 12: zkshare.v1.TxBody.revoke_device:type_name -> zkshare.v1.RevokeDevice
+	22, // 13: zkshare.v1.TxBody.attest_readings:type_name -> zkshare.v1.AttestReadings
+	0,  // 14: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
+	1,  // 15: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
+	4,  // 16: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
+	7,  // 17: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
+	5,  // 18: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
+	8,  // 19: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
+	13, // 20: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
+	6,  // 21: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
+	14, // 22: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
+	10, // 23: zkshare.v1.AttestReadings.anchor:type_name -> zkshare.v1.Anchor
+	21, // 24: zkshare.v1.AttestReadings.attestations:type_name -> zkshare.v1.Attestation
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_ledger_proto_init() }
@@ -1768,6 +2131,9 @@ func file_zkshare_v1_ledger_proto_init() {
 		(*TxBody_Propose)(nil),
 		(*TxBody_Approve)(nil),
 		(*TxBody_RotateConsensusKey)(nil),
+		(*TxBody_RegisterDevice)(nil),
+		(*TxBody_RevokeDevice)(nil),
+		(*TxBody_AttestReadings)(nil),
 	}
 	file_zkshare_v1_ledger_proto_msgTypes[12].OneofWrappers = []any{
 		(*GovernanceAction_RegisterParticipant)(nil),
@@ -1783,7 +2149,7 @@ func file_zkshare_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_ledger_proto_rawDesc), len(file_zkshare_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1126,8 +1126,11 @@ type CreateCollectionRequest struct {
 	// the anchor counts (M of N). Empty: anchors count at once.
 	Confirmers            []string `protobuf:"bytes,3,rep,name=confirmers,proto3" json:"confirmers,omitempty"`
 	ConfirmationsRequired uint32   `protobuf:"varint,4,opt,name=confirmations_required,json=confirmationsRequired,proto3" json:"confirmations_required,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Its records are device readings: the ledger builds its tree from
+	// signed attestations (DeviceService), never from CommitRecords.
+	DeviceFed     bool `protobuf:"varint,5,opt,name=device_fed,json=deviceFed,proto3" json:"device_fed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateCollectionRequest) Reset() {
@@ -1186,6 +1189,13 @@ func (x *CreateCollectionRequest) GetConfirmationsRequired() uint32 {
 		return x.ConfirmationsRequired
 	}
 	return 0
+}
+
+func (x *CreateCollectionRequest) GetDeviceFed() bool {
+	if x != nil {
+		return x.DeviceFed
+	}
+	return false
 }
 
 type CreateCollectionResponse struct {
@@ -3252,8 +3262,11 @@ type VerifyResponse struct {
 	// single-party development setup.
 	Warnings []string `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// The checks that passed and the one that failed, typed.
-	Passed        []Check `protobuf:"varint,9,rep,packed,name=passed,proto3,enum=zkshare.v1.Check" json:"passed,omitempty"`
-	Failed        Check   `protobuf:"varint,10,opt,name=failed,proto3,enum=zkshare.v1.Check" json:"failed,omitempty"`
+	Passed []Check `protobuf:"varint,9,rep,packed,name=passed,proto3,enum=zkshare.v1.Check" json:"passed,omitempty"`
+	Failed Check   `protobuf:"varint,10,opt,name=failed,proto3,enum=zkshare.v1.Check" json:"failed,omitempty"`
+	// For a device-fed collection: the devices that feed it with their
+	// counters as of the anchor, including any readings never attested (gaps).
+	Devices       []*DeviceState `protobuf:"bytes,11,rep,name=devices,proto3" json:"devices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3356,6 +3369,13 @@ func (x *VerifyResponse) GetFailed() Check {
 		return x.Failed
 	}
 	return Check_CHECK_UNSPECIFIED
+}
+
+func (x *VerifyResponse) GetDevices() []*DeviceState {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
 }
 
 // VerifierService checks bundles against the ledger.
@@ -4523,8 +4543,12 @@ type GetCollectionStateResponse struct {
 	PendingSequences      []uint64 `protobuf:"varint,5,rep,packed,name=pending_sequences,json=pendingSequences,proto3" json:"pending_sequences,omitempty"`
 	Confirmers            []string `protobuf:"bytes,6,rep,name=confirmers,proto3" json:"confirmers,omitempty"`
 	ConfirmationsRequired uint32   `protobuf:"varint,7,opt,name=confirmations_required,json=confirmationsRequired,proto3" json:"confirmations_required,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The ledger builds its tree from device attestations; devices are the
+	// devices that feed it, with their counters and gaps.
+	DeviceFed     bool           `protobuf:"varint,8,opt,name=device_fed,json=deviceFed,proto3" json:"device_fed,omitempty"`
+	Devices       []*DeviceState `protobuf:"bytes,9,rep,name=devices,proto3" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCollectionStateResponse) Reset() {
@@ -4604,6 +4628,20 @@ func (x *GetCollectionStateResponse) GetConfirmationsRequired() uint32 {
 		return x.ConfirmationsRequired
 	}
 	return 0
+}
+
+func (x *GetCollectionStateResponse) GetDeviceFed() bool {
+	if x != nil {
+		return x.DeviceFed
+	}
+	return false
+}
+
+func (x *GetCollectionStateResponse) GetDevices() []*DeviceState {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
 }
 
 type RegisterParticipantRequest struct {
@@ -4742,6 +4780,665 @@ func (x *RegisterParticipantResponse) GetProposalId() []byte {
 	return nil
 }
 
+// DeviceState is a registered device as the ledger knows it.
+type DeviceState struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Collection string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	PublicKey  []byte                 `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	Model      string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Location   string                 `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	Revoked    bool                   `protobuf:"varint,6,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// The newest attested counter and its time (0: none yet).
+	LastCounter    uint64 `protobuf:"varint,7,opt,name=last_counter,json=lastCounter,proto3" json:"last_counter,omitempty"`
+	LastTimeUnixMs int64  `protobuf:"varint,8,opt,name=last_time_unix_ms,json=lastTimeUnixMs,proto3" json:"last_time_unix_ms,omitempty"`
+	Readings       uint64 `protobuf:"varint,9,opt,name=readings,proto3" json:"readings,omitempty"`
+	// Counters skipped so far (never attested, so never in the tree), and the
+	// newest gaps.
+	Missing          uint64          `protobuf:"varint,10,opt,name=missing,proto3" json:"missing,omitempty"`
+	Gaps             []*CounterRange `protobuf:"bytes,11,rep,name=gaps,proto3" json:"gaps,omitempty"`
+	RegisteredHeight uint64          `protobuf:"varint,12,opt,name=registered_height,json=registeredHeight,proto3" json:"registered_height,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DeviceState) Reset() {
+	*x = DeviceState{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceState) ProtoMessage() {}
+
+func (x *DeviceState) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceState.ProtoReflect.Descriptor instead.
+func (*DeviceState) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *DeviceState) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeviceState) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DeviceState) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *DeviceState) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *DeviceState) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *DeviceState) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *DeviceState) GetLastCounter() uint64 {
+	if x != nil {
+		return x.LastCounter
+	}
+	return 0
+}
+
+func (x *DeviceState) GetLastTimeUnixMs() int64 {
+	if x != nil {
+		return x.LastTimeUnixMs
+	}
+	return 0
+}
+
+func (x *DeviceState) GetReadings() uint64 {
+	if x != nil {
+		return x.Readings
+	}
+	return 0
+}
+
+func (x *DeviceState) GetMissing() uint64 {
+	if x != nil {
+		return x.Missing
+	}
+	return 0
+}
+
+func (x *DeviceState) GetGaps() []*CounterRange {
+	if x != nil {
+		return x.Gaps
+	}
+	return nil
+}
+
+func (x *DeviceState) GetRegisteredHeight() uint64 {
+	if x != nil {
+		return x.RegisteredHeight
+	}
+	return 0
+}
+
+// CounterRange is the counters first..last, inclusive.
+type CounterRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	First         uint64                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Last          uint64                 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CounterRange) Reset() {
+	*x = CounterRange{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CounterRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CounterRange) ProtoMessage() {}
+
+func (x *CounterRange) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CounterRange.ProtoReflect.Descriptor instead.
+func (*CounterRange) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *CounterRange) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *CounterRange) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
+// Reading is one device reading: its attestation for the ledger and, for
+// the collection's holder, its opening.
+type Reading struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Attestation *Attestation           `protobuf:"bytes,1,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	// The opening: the record's values in schema order and its salt (32
+	// bytes). Send it only to the node of the collection's holder: another
+	// node refuses it.
+	Values        []string `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
+	Salt          []byte   `protobuf:"bytes,3,opt,name=salt,proto3" json:"salt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reading) Reset() {
+	*x = Reading{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reading) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reading) ProtoMessage() {}
+
+func (x *Reading) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reading.ProtoReflect.Descriptor instead.
+func (*Reading) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *Reading) GetAttestation() *Attestation {
+	if x != nil {
+		return x.Attestation
+	}
+	return nil
+}
+
+func (x *Reading) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *Reading) GetSalt() []byte {
+	if x != nil {
+		return x.Salt
+	}
+	return nil
+}
+
+type SubmitReadingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Readings      []*Reading             `protobuf:"bytes,1,rep,name=readings,proto3" json:"readings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitReadingsRequest) Reset() {
+	*x = SubmitReadingsRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitReadingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitReadingsRequest) ProtoMessage() {}
+
+func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitReadingsRequest.ProtoReflect.Descriptor instead.
+func (*SubmitReadingsRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *SubmitReadingsRequest) GetReadings() []*Reading {
+	if x != nil {
+		return x.Readings
+	}
+	return nil
+}
+
+type SubmitReadingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every reading sent was attested (a refused one ends the stream with an
+	// error naming it; those before it were attested).
+	Accepted uint64 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// The attesting transactions.
+	TxHashes [][]byte `protobuf:"bytes,2,rep,name=tx_hashes,json=txHashes,proto3" json:"tx_hashes,omitempty"`
+	// The ledger height by which they were all in a block.
+	Height        uint64 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitReadingsResponse) Reset() {
+	*x = SubmitReadingsResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitReadingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitReadingsResponse) ProtoMessage() {}
+
+func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitReadingsResponse.ProtoReflect.Descriptor instead.
+func (*SubmitReadingsResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *SubmitReadingsResponse) GetAccepted() uint64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *SubmitReadingsResponse) GetTxHashes() [][]byte {
+	if x != nil {
+		return x.TxHashes
+	}
+	return nil
+}
+
+func (x *SubmitReadingsResponse) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type RegisterDeviceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PublicKey     []byte                 `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	Collection    string                 `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	Model         string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Location      string                 `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterDeviceRequest) Reset() {
+	*x = RegisterDeviceRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterDeviceRequest) ProtoMessage() {}
+
+func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterDeviceRequest.ProtoReflect.Descriptor instead.
+func (*RegisterDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *RegisterDeviceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RegisterDeviceRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *RegisterDeviceRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *RegisterDeviceRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *RegisterDeviceRequest) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+type RegisterDeviceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxHash        []byte                 `protobuf:"bytes,1,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterDeviceResponse) Reset() {
+	*x = RegisterDeviceResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterDeviceResponse) ProtoMessage() {}
+
+func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterDeviceResponse.ProtoReflect.Descriptor instead.
+func (*RegisterDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *RegisterDeviceResponse) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
+type RevokeDeviceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDeviceRequest) Reset() {
+	*x = RevokeDeviceRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDeviceRequest) ProtoMessage() {}
+
+func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
+func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *RevokeDeviceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeDeviceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxHash        []byte                 `protobuf:"bytes,1,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDeviceResponse) Reset() {
+	*x = RevokeDeviceResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDeviceResponse) ProtoMessage() {}
+
+func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
+func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *RevokeDeviceResponse) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
+type ListDevicesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: every device.
+	Collection    string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesRequest) Reset() {
+	*x = ListDevicesRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesRequest) ProtoMessage() {}
+
+func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
+func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *ListDevicesRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type ListDevicesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Devices       []*DeviceState         `protobuf:"bytes,1,rep,name=devices,proto3" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesResponse) Reset() {
+	*x = ListDevicesResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesResponse) ProtoMessage() {}
+
+func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
+func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ListDevicesResponse) GetDevices() []*DeviceState {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
 var File_zkshare_v1_service_proto protoreflect.FileDescriptor
 
 const file_zkshare_v1_service_proto_rawDesc = "" +
@@ -4819,14 +5516,16 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\fgenesis_hash\x18\x19 \x01(\fR\vgenesisHashJ\x04\b\f\x10\rR\fcircuit_name\"2\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\tR\x06values\"\x9c\x01\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\"\xbb\x01\n" +
 	"\x17CreateCollectionRequest\x12\x16\n" +
 	"\x06schema\x18\x01 \x01(\fR\x06schema\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
 	"confirmers\x18\x03 \x03(\tR\n" +
 	"confirmers\x125\n" +
-	"\x16confirmations_required\x18\x04 \x01(\rR\x15confirmationsRequired\"\x80\x01\n" +
+	"\x16confirmations_required\x18\x04 \x01(\rR\x15confirmationsRequired\x12\x1d\n" +
+	"\n" +
+	"device_fed\x18\x05 \x01(\bR\tdeviceFed\"\x80\x01\n" +
 	"\x18CreateCollectionResponse\x12:\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\v2\x1a.zkshare.v1.CollectionInfoR\n" +
@@ -5007,7 +5706,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12+\n" +
 	"\x11freshness_seconds\x18\x04 \x01(\rR\x10freshnessSeconds\x12/\n" +
-	"\x06expect\x18\x05 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"\xdd\x02\n" +
+	"\x06expect\x18\x05 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"\x90\x03\n" +
 	"\x0eVerifyResponse\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\x12!\n" +
@@ -5019,7 +5718,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12)\n" +
 	"\x06passed\x18\t \x03(\x0e2\x11.zkshare.v1.CheckR\x06passed\x12)\n" +
 	"\x06failed\x18\n" +
-	" \x01(\x0e2\x11.zkshare.v1.CheckR\x06failed\"\xa8\x01\n" +
+	" \x01(\x0e2\x11.zkshare.v1.CheckR\x06failed\x121\n" +
+	"\adevices\x18\v \x03(\v2\x17.zkshare.v1.DeviceStateR\adevices\"\xa8\x01\n" +
 	"\x16VerifyAggregateRequest\x12*\n" +
 	"\x06bundle\x18\x04 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12+\n" +
 	"\x11freshness_seconds\x18\x02 \x01(\rR\x10freshnessSeconds\x12/\n" +
@@ -5101,7 +5801,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\x12+\n" +
 	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"@\n" +
 	"\x19GetCollectionStateRequest\x12#\n" +
-	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\"\x96\x02\n" +
+	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\"\xe8\x02\n" +
 	"\x1aGetCollectionStateResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x1f\n" +
@@ -5112,7 +5812,10 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"confirmers\x18\x06 \x03(\tR\n" +
 	"confirmers\x125\n" +
-	"\x16confirmations_required\x18\a \x01(\rR\x15confirmationsRequired\"q\n" +
+	"\x16confirmations_required\x18\a \x01(\rR\x15confirmationsRequired\x12\x1d\n" +
+	"\n" +
+	"device_fed\x18\b \x01(\bR\tdeviceFed\x121\n" +
+	"\adevices\x18\t \x03(\v2\x17.zkshare.v1.DeviceStateR\adevices\"q\n" +
 	"\x1aRegisterParticipantRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x10.zkshare.v1.RoleR\x04role\x12\x1d\n" +
@@ -5123,7 +5826,58 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\atx_hash\x18\x02 \x01(\fR\x06txHash\x12\x18\n" +
 	"\apending\x18\x03 \x01(\bR\apending\x12\x1f\n" +
 	"\vproposal_id\x18\x04 \x01(\fR\n" +
-	"proposalId*\x9f\x01\n" +
+	"proposalId\"\x87\x03\n" +
+	"\vDeviceState\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
+	"\blocation\x18\x05 \x01(\tR\blocation\x12\x18\n" +
+	"\arevoked\x18\x06 \x01(\bR\arevoked\x12!\n" +
+	"\flast_counter\x18\a \x01(\x04R\vlastCounter\x12)\n" +
+	"\x11last_time_unix_ms\x18\b \x01(\x03R\x0elastTimeUnixMs\x12\x1a\n" +
+	"\breadings\x18\t \x01(\x04R\breadings\x12\x18\n" +
+	"\amissing\x18\n" +
+	" \x01(\x04R\amissing\x12,\n" +
+	"\x04gaps\x18\v \x03(\v2\x18.zkshare.v1.CounterRangeR\x04gaps\x12+\n" +
+	"\x11registered_height\x18\f \x01(\x04R\x10registeredHeight\"8\n" +
+	"\fCounterRange\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\x04R\x04last\"p\n" +
+	"\aReading\x129\n" +
+	"\vattestation\x18\x01 \x01(\v2\x17.zkshare.v1.AttestationR\vattestation\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\x12\x12\n" +
+	"\x04salt\x18\x03 \x01(\fR\x04salt\"H\n" +
+	"\x15SubmitReadingsRequest\x12/\n" +
+	"\breadings\x18\x01 \x03(\v2\x13.zkshare.v1.ReadingR\breadings\"i\n" +
+	"\x16SubmitReadingsResponse\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12\x1b\n" +
+	"\ttx_hashes\x18\x02 \x03(\fR\btxHashes\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x04R\x06height\"\x98\x01\n" +
+	"\x15RegisterDeviceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
+	"\blocation\x18\x05 \x01(\tR\blocation\"1\n" +
+	"\x16RegisterDeviceResponse\x12\x17\n" +
+	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"%\n" +
+	"\x13RevokeDeviceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"/\n" +
+	"\x14RevokeDeviceResponse\x12\x17\n" +
+	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"4\n" +
+	"\x12ListDevicesRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"H\n" +
+	"\x13ListDevicesResponse\x121\n" +
+	"\adevices\x18\x01 \x03(\v2\x17.zkshare.v1.DeviceStateR\adevices*\x9f\x01\n" +
 	"\rStatementKind\x12\x1e\n" +
 	"\x1aSTATEMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STATEMENT_KIND_SUBJECT\x10\x01\x12\x19\n" +
@@ -5162,7 +5916,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x19ANCHOR_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ANCHOR_STATUS_LATEST\x10\x01\x12\x1c\n" +
 	"\x18ANCHOR_STATUS_SUPERSEDED\x10\x02\x12&\n" +
-	"\"ANCHOR_STATUS_PENDING_CONFIRMATION\x10\x032\xf4\a\n" +
+	"\"ANCHOR_STATUS_PENDING_CONFIRMATION\x10\x032\xa0\t\n" +
 	"\rHolderService\x12]\n" +
 	"\x10CreateCollection\x12#.zkshare.v1.CreateCollectionRequest\x1a$.zkshare.v1.CreateCollectionResponse\x12V\n" +
 	"\rCommitRecords\x12 .zkshare.v1.CommitRecordsRequest\x1a!.zkshare.v1.CommitRecordsResponse(\x01\x12T\n" +
@@ -5175,7 +5929,9 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x0eProveAggregate\x12!.zkshare.v1.ProveAggregateRequest\x1a\".zkshare.v1.ProveAggregateResponse0\x01\x12Q\n" +
 	"\fIssueReceipt\x12\x1f.zkshare.v1.IssueReceiptRequest\x1a .zkshare.v1.IssueReceiptResponse\x12T\n" +
 	"\rConfirmAnchor\x12 .zkshare.v1.ConfirmAnchorRequest\x1a!.zkshare.v1.ConfirmAnchorResponse\x12T\n" +
-	"\rSetConfirmers\x12 .zkshare.v1.SetConfirmersRequest\x1a!.zkshare.v1.SetConfirmersResponse2\xae\x01\n" +
+	"\rSetConfirmers\x12 .zkshare.v1.SetConfirmersRequest\x1a!.zkshare.v1.SetConfirmersResponse\x12W\n" +
+	"\x0eRegisterDevice\x12!.zkshare.v1.RegisterDeviceRequest\x1a\".zkshare.v1.RegisterDeviceResponse\x12Q\n" +
+	"\fRevokeDevice\x12\x1f.zkshare.v1.RevokeDeviceRequest\x1a .zkshare.v1.RevokeDeviceResponse2\xae\x01\n" +
 	"\x0fVerifierService\x12?\n" +
 	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse\x12Z\n" +
 	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\xa0\x06\n" +
@@ -5195,7 +5951,10 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponse\x12B\n" +
 	"\aPropose\x12\x1a.zkshare.v1.ProposeRequest\x1a\x1b.zkshare.v1.ProposeResponse\x12B\n" +
 	"\aApprove\x12\x1a.zkshare.v1.ApproveRequest\x1a\x1b.zkshare.v1.ApproveResponse\x12T\n" +
-	"\rListProposals\x12 .zkshare.v1.ListProposalsRequest\x1a!.zkshare.v1.ListProposalsResponseB\x9c\x01\n" +
+	"\rListProposals\x12 .zkshare.v1.ListProposalsRequest\x1a!.zkshare.v1.ListProposalsResponse2\xba\x01\n" +
+	"\rDeviceService\x12Y\n" +
+	"\x0eSubmitReadings\x12!.zkshare.v1.SubmitReadingsRequest\x1a\".zkshare.v1.SubmitReadingsResponse(\x01\x12N\n" +
+	"\vListDevices\x12\x1e.zkshare.v1.ListDevicesRequest\x1a\x1f.zkshare.v1.ListDevicesResponseB\x9c\x01\n" +
 	"\x0ecom.zkshare.v1B\fServiceProtoP\x01Z3github.com/zkshare/zkshare/gen/zkshare/v1;zksharev1\xa2\x02\x03ZXX\xaa\x02\n" +
 	"Zkshare.V1\xca\x02\n" +
 	"Zkshare\\V1\xe2\x02\x16Zkshare\\V1\\GPBMetadata\xea\x02\vZkshare::V1b\x06proto3"
@@ -5213,7 +5972,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
 	(Circuit)(0),                        // 1: zkshare.v1.Circuit
@@ -5281,19 +6040,31 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*GetCollectionStateResponse)(nil),  // 63: zkshare.v1.GetCollectionStateResponse
 	(*RegisterParticipantRequest)(nil),  // 64: zkshare.v1.RegisterParticipantRequest
 	(*RegisterParticipantResponse)(nil), // 65: zkshare.v1.RegisterParticipantResponse
-	(*Anchor)(nil),                      // 66: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 67: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 68: zkshare.v1.Audit
-	(SetupKind)(0),                      // 69: zkshare.v1.SetupKind
-	(Role)(0),                           // 70: zkshare.v1.Role
-	(*SetConfirmersRequest)(nil),        // 71: zkshare.v1.SetConfirmersRequest
-	(*ProposeRequest)(nil),              // 72: zkshare.v1.ProposeRequest
-	(*ApproveRequest)(nil),              // 73: zkshare.v1.ApproveRequest
-	(*ListProposalsRequest)(nil),        // 74: zkshare.v1.ListProposalsRequest
-	(*SetConfirmersResponse)(nil),       // 75: zkshare.v1.SetConfirmersResponse
-	(*ProposeResponse)(nil),             // 76: zkshare.v1.ProposeResponse
-	(*ApproveResponse)(nil),             // 77: zkshare.v1.ApproveResponse
-	(*ListProposalsResponse)(nil),       // 78: zkshare.v1.ListProposalsResponse
+	(*DeviceState)(nil),                 // 66: zkshare.v1.DeviceState
+	(*CounterRange)(nil),                // 67: zkshare.v1.CounterRange
+	(*Reading)(nil),                     // 68: zkshare.v1.Reading
+	(*SubmitReadingsRequest)(nil),       // 69: zkshare.v1.SubmitReadingsRequest
+	(*SubmitReadingsResponse)(nil),      // 70: zkshare.v1.SubmitReadingsResponse
+	(*RegisterDeviceRequest)(nil),       // 71: zkshare.v1.RegisterDeviceRequest
+	(*RegisterDeviceResponse)(nil),      // 72: zkshare.v1.RegisterDeviceResponse
+	(*RevokeDeviceRequest)(nil),         // 73: zkshare.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),        // 74: zkshare.v1.RevokeDeviceResponse
+	(*ListDevicesRequest)(nil),          // 75: zkshare.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),         // 76: zkshare.v1.ListDevicesResponse
+	(*Anchor)(nil),                      // 77: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 78: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 79: zkshare.v1.Audit
+	(SetupKind)(0),                      // 80: zkshare.v1.SetupKind
+	(Role)(0),                           // 81: zkshare.v1.Role
+	(*Attestation)(nil),                 // 82: zkshare.v1.Attestation
+	(*SetConfirmersRequest)(nil),        // 83: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),              // 84: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),              // 85: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),        // 86: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),       // 87: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),             // 88: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),             // 89: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),       // 90: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	7,  // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
@@ -5328,77 +6099,91 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	27, // 29: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
 	2,  // 30: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
 	2,  // 31: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
-	10, // 32: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
-	27, // 33: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
-	42, // 34: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	66, // 35: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	4,  // 36: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
-	67, // 37: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	67, // 38: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	68, // 39: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	24, // 40: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
-	58, // 41: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	69, // 42: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
-	70, // 43: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	12, // 44: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	15, // 45: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	32, // 46: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	36, // 47: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	17, // 48: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	28, // 49: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	30, // 50: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	19, // 51: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	20, // 52: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
-	39, // 53: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	34, // 54: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	71, // 55: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
-	41, // 56: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	43, // 57: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	45, // 58: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	47, // 59: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
-	49, // 60: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	51, // 61: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	53, // 62: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	55, // 63: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	57, // 64: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	60, // 65: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
-	62, // 66: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
-	64, // 67: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	72, // 68: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
-	73, // 69: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
-	74, // 70: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
-	13, // 71: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	16, // 72: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	33, // 73: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	37, // 74: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	18, // 75: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	29, // 76: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	31, // 77: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	23, // 78: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	22, // 79: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	40, // 80: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	35, // 81: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	75, // 82: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
-	42, // 83: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	44, // 84: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	46, // 85: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	48, // 86: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	50, // 87: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	52, // 88: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	54, // 89: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	56, // 90: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	59, // 91: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	61, // 92: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
-	63, // 93: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
-	65, // 94: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	76, // 95: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
-	77, // 96: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
-	78, // 97: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
-	71, // [71:98] is the sub-list for method output_type
-	44, // [44:71] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	66, // 32: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
+	10, // 33: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
+	27, // 34: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
+	42, // 35: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
+	77, // 36: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	4,  // 37: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
+	78, // 38: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	78, // 39: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	79, // 40: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	24, // 41: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
+	58, // 42: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	80, // 43: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
+	66, // 44: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
+	81, // 45: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	67, // 46: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
+	82, // 47: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
+	68, // 48: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
+	66, // 49: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
+	12, // 50: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	15, // 51: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	32, // 52: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	36, // 53: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	17, // 54: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	28, // 55: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	30, // 56: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	19, // 57: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	20, // 58: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	39, // 59: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	34, // 60: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	83, // 61: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	71, // 62: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
+	73, // 63: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
+	41, // 64: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	43, // 65: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	45, // 66: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	47, // 67: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
+	49, // 68: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	51, // 69: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	53, // 70: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	55, // 71: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	57, // 72: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	60, // 73: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
+	62, // 74: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
+	64, // 75: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	84, // 76: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	85, // 77: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	86, // 78: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	69, // 79: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
+	75, // 80: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
+	13, // 81: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	16, // 82: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	33, // 83: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	37, // 84: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	18, // 85: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	29, // 86: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	31, // 87: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	23, // 88: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	22, // 89: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	40, // 90: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	35, // 91: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	87, // 92: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	72, // 93: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
+	74, // 94: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
+	42, // 95: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	44, // 96: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	46, // 97: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	48, // 98: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	50, // 99: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	52, // 100: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	54, // 101: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	56, // 102: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	59, // 103: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	61, // 104: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
+	63, // 105: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
+	65, // 106: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	88, // 107: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	89, // 108: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	90, // 109: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	70, // 110: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
+	76, // 111: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
+	81, // [81:112] is the sub-list for method output_type
+	50, // [50:81] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -5418,9 +6203,9 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   61,
+			NumMessages:   72,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_zkshare_v1_service_proto_goTypes,
 		DependencyIndexes: file_zkshare_v1_service_proto_depIdxs,

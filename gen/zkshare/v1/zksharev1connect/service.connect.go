@@ -29,6 +29,8 @@ const (
 	LedgerServiceName = "zkshare.v1.LedgerService"
 	// AdminServiceName is the fully-qualified name of the AdminService service.
 	AdminServiceName = "zkshare.v1.AdminService"
+	// DeviceServiceName is the fully-qualified name of the DeviceService service.
+	DeviceServiceName = "zkshare.v1.DeviceService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -72,6 +74,12 @@ const (
 	// HolderServiceSetConfirmersProcedure is the fully-qualified name of the HolderService's
 	// SetConfirmers RPC.
 	HolderServiceSetConfirmersProcedure = "/zkshare.v1.HolderService/SetConfirmers"
+	// HolderServiceRegisterDeviceProcedure is the fully-qualified name of the HolderService's
+	// RegisterDevice RPC.
+	HolderServiceRegisterDeviceProcedure = "/zkshare.v1.HolderService/RegisterDevice"
+	// HolderServiceRevokeDeviceProcedure is the fully-qualified name of the HolderService's
+	// RevokeDevice RPC.
+	HolderServiceRevokeDeviceProcedure = "/zkshare.v1.HolderService/RevokeDevice"
 	// VerifierServiceVerifyProcedure is the fully-qualified name of the VerifierService's Verify RPC.
 	VerifierServiceVerifyProcedure = "/zkshare.v1.VerifierService/Verify"
 	// VerifierServiceVerifyAggregateProcedure is the fully-qualified name of the VerifierService's
@@ -113,6 +121,12 @@ const (
 	// AdminServiceListProposalsProcedure is the fully-qualified name of the AdminService's
 	// ListProposals RPC.
 	AdminServiceListProposalsProcedure = "/zkshare.v1.AdminService/ListProposals"
+	// DeviceServiceSubmitReadingsProcedure is the fully-qualified name of the DeviceService's
+	// SubmitReadings RPC.
+	DeviceServiceSubmitReadingsProcedure = "/zkshare.v1.DeviceService/SubmitReadings"
+	// DeviceServiceListDevicesProcedure is the fully-qualified name of the DeviceService's ListDevices
+	// RPC.
+	DeviceServiceListDevicesProcedure = "/zkshare.v1.DeviceService/ListDevices"
 )
 
 // HolderServiceClient is a client for the zkshare.v1.HolderService service.
@@ -134,6 +148,9 @@ type HolderServiceClient interface {
 	// Proposes a new confirmer set for one of the node holder's collections
 	// (a governance proposal: M governors approve it with AdminService.Approve).
 	SetConfirmers(context.Context, *v1.SetConfirmersRequest) (*v1.SetConfirmersResponse, error)
+	// A device feeding one of the caller's device-fed collections.
+	RegisterDevice(context.Context, *v1.RegisterDeviceRequest) (*v1.RegisterDeviceResponse, error)
+	RevokeDevice(context.Context, *v1.RevokeDeviceRequest) (*v1.RevokeDeviceResponse, error)
 }
 
 // NewHolderServiceClient constructs a client for the zkshare.v1.HolderService service. By default,
@@ -219,6 +236,18 @@ func NewHolderServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(holderServiceMethods.ByName("SetConfirmers")),
 			connect.WithClientOptions(opts...),
 		),
+		registerDevice: connect.NewClient[v1.RegisterDeviceRequest, v1.RegisterDeviceResponse](
+			httpClient,
+			baseURL+HolderServiceRegisterDeviceProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("RegisterDevice")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeDevice: connect.NewClient[v1.RevokeDeviceRequest, v1.RevokeDeviceResponse](
+			httpClient,
+			baseURL+HolderServiceRevokeDeviceProcedure,
+			connect.WithSchema(holderServiceMethods.ByName("RevokeDevice")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -236,6 +265,8 @@ type holderServiceClient struct {
 	issueReceipt     *connect.Client[v1.IssueReceiptRequest, v1.IssueReceiptResponse]
 	confirmAnchor    *connect.Client[v1.ConfirmAnchorRequest, v1.ConfirmAnchorResponse]
 	setConfirmers    *connect.Client[v1.SetConfirmersRequest, v1.SetConfirmersResponse]
+	registerDevice   *connect.Client[v1.RegisterDeviceRequest, v1.RegisterDeviceResponse]
+	revokeDevice     *connect.Client[v1.RevokeDeviceRequest, v1.RevokeDeviceResponse]
 }
 
 // CreateCollection calls zkshare.v1.HolderService.CreateCollection.
@@ -338,6 +369,24 @@ func (c *holderServiceClient) SetConfirmers(ctx context.Context, req *v1.SetConf
 	return nil, err
 }
 
+// RegisterDevice calls zkshare.v1.HolderService.RegisterDevice.
+func (c *holderServiceClient) RegisterDevice(ctx context.Context, req *v1.RegisterDeviceRequest) (*v1.RegisterDeviceResponse, error) {
+	response, err := c.registerDevice.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RevokeDevice calls zkshare.v1.HolderService.RevokeDevice.
+func (c *holderServiceClient) RevokeDevice(ctx context.Context, req *v1.RevokeDeviceRequest) (*v1.RevokeDeviceResponse, error) {
+	response, err := c.revokeDevice.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // HolderServiceHandler is an implementation of the zkshare.v1.HolderService service.
 type HolderServiceHandler interface {
 	CreateCollection(context.Context, *v1.CreateCollectionRequest) (*v1.CreateCollectionResponse, error)
@@ -357,6 +406,9 @@ type HolderServiceHandler interface {
 	// Proposes a new confirmer set for one of the node holder's collections
 	// (a governance proposal: M governors approve it with AdminService.Approve).
 	SetConfirmers(context.Context, *v1.SetConfirmersRequest) (*v1.SetConfirmersResponse, error)
+	// A device feeding one of the caller's device-fed collections.
+	RegisterDevice(context.Context, *v1.RegisterDeviceRequest) (*v1.RegisterDeviceResponse, error)
+	RevokeDevice(context.Context, *v1.RevokeDeviceRequest) (*v1.RevokeDeviceResponse, error)
 }
 
 // NewHolderServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -438,6 +490,18 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(holderServiceMethods.ByName("SetConfirmers")),
 		connect.WithHandlerOptions(opts...),
 	)
+	holderServiceRegisterDeviceHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceRegisterDeviceProcedure,
+		svc.RegisterDevice,
+		connect.WithSchema(holderServiceMethods.ByName("RegisterDevice")),
+		connect.WithHandlerOptions(opts...),
+	)
+	holderServiceRevokeDeviceHandler := connect.NewUnaryHandlerSimple(
+		HolderServiceRevokeDeviceProcedure,
+		svc.RevokeDevice,
+		connect.WithSchema(holderServiceMethods.ByName("RevokeDevice")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.HolderService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case HolderServiceCreateCollectionProcedure:
@@ -464,6 +528,10 @@ func NewHolderServiceHandler(svc HolderServiceHandler, opts ...connect.HandlerOp
 			holderServiceConfirmAnchorHandler.ServeHTTP(w, r)
 		case HolderServiceSetConfirmersProcedure:
 			holderServiceSetConfirmersHandler.ServeHTTP(w, r)
+		case HolderServiceRegisterDeviceProcedure:
+			holderServiceRegisterDeviceHandler.ServeHTTP(w, r)
+		case HolderServiceRevokeDeviceProcedure:
+			holderServiceRevokeDeviceHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -519,6 +587,14 @@ func (UnimplementedHolderServiceHandler) ConfirmAnchor(context.Context, *v1.Conf
 
 func (UnimplementedHolderServiceHandler) SetConfirmers(context.Context, *v1.SetConfirmersRequest) (*v1.SetConfirmersResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.SetConfirmers is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) RegisterDevice(context.Context, *v1.RegisterDeviceRequest) (*v1.RegisterDeviceResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.RegisterDevice is not implemented"))
+}
+
+func (UnimplementedHolderServiceHandler) RevokeDevice(context.Context, *v1.RevokeDeviceRequest) (*v1.RevokeDeviceResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.HolderService.RevokeDevice is not implemented"))
 }
 
 // VerifierServiceClient is a client for the zkshare.v1.VerifierService service.
@@ -1103,4 +1179,104 @@ func (UnimplementedAdminServiceHandler) Approve(context.Context, *v1.ApproveRequ
 
 func (UnimplementedAdminServiceHandler) ListProposals(context.Context, *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.ListProposals is not implemented"))
+}
+
+// DeviceServiceClient is a client for the zkshare.v1.DeviceService service.
+type DeviceServiceClient interface {
+	SubmitReadings(context.Context) (*connect.ClientStreamForClientSimple[v1.SubmitReadingsRequest, v1.SubmitReadingsResponse], error)
+	ListDevices(context.Context, *v1.ListDevicesRequest) (*v1.ListDevicesResponse, error)
+}
+
+// NewDeviceServiceClient constructs a client for the zkshare.v1.DeviceService service. By default,
+// it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses, and
+// sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the connect.WithGRPC()
+// or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewDeviceServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) DeviceServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	deviceServiceMethods := v1.File_zkshare_v1_service_proto.Services().ByName("DeviceService").Methods()
+	return &deviceServiceClient{
+		submitReadings: connect.NewClient[v1.SubmitReadingsRequest, v1.SubmitReadingsResponse](
+			httpClient,
+			baseURL+DeviceServiceSubmitReadingsProcedure,
+			connect.WithSchema(deviceServiceMethods.ByName("SubmitReadings")),
+			connect.WithClientOptions(opts...),
+		),
+		listDevices: connect.NewClient[v1.ListDevicesRequest, v1.ListDevicesResponse](
+			httpClient,
+			baseURL+DeviceServiceListDevicesProcedure,
+			connect.WithSchema(deviceServiceMethods.ByName("ListDevices")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// deviceServiceClient implements DeviceServiceClient.
+type deviceServiceClient struct {
+	submitReadings *connect.Client[v1.SubmitReadingsRequest, v1.SubmitReadingsResponse]
+	listDevices    *connect.Client[v1.ListDevicesRequest, v1.ListDevicesResponse]
+}
+
+// SubmitReadings calls zkshare.v1.DeviceService.SubmitReadings.
+func (c *deviceServiceClient) SubmitReadings(ctx context.Context) (*connect.ClientStreamForClientSimple[v1.SubmitReadingsRequest, v1.SubmitReadingsResponse], error) {
+	return c.submitReadings.CallClientStreamSimple(ctx)
+}
+
+// ListDevices calls zkshare.v1.DeviceService.ListDevices.
+func (c *deviceServiceClient) ListDevices(ctx context.Context, req *v1.ListDevicesRequest) (*v1.ListDevicesResponse, error) {
+	response, err := c.listDevices.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeviceServiceHandler is an implementation of the zkshare.v1.DeviceService service.
+type DeviceServiceHandler interface {
+	SubmitReadings(context.Context, *connect.ClientStream[v1.SubmitReadingsRequest]) (*v1.SubmitReadingsResponse, error)
+	ListDevices(context.Context, *v1.ListDevicesRequest) (*v1.ListDevicesResponse, error)
+}
+
+// NewDeviceServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewDeviceServiceHandler(svc DeviceServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	deviceServiceMethods := v1.File_zkshare_v1_service_proto.Services().ByName("DeviceService").Methods()
+	deviceServiceSubmitReadingsHandler := connect.NewClientStreamHandlerSimple(
+		DeviceServiceSubmitReadingsProcedure,
+		svc.SubmitReadings,
+		connect.WithSchema(deviceServiceMethods.ByName("SubmitReadings")),
+		connect.WithHandlerOptions(opts...),
+	)
+	deviceServiceListDevicesHandler := connect.NewUnaryHandlerSimple(
+		DeviceServiceListDevicesProcedure,
+		svc.ListDevices,
+		connect.WithSchema(deviceServiceMethods.ByName("ListDevices")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/zkshare.v1.DeviceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case DeviceServiceSubmitReadingsProcedure:
+			deviceServiceSubmitReadingsHandler.ServeHTTP(w, r)
+		case DeviceServiceListDevicesProcedure:
+			deviceServiceListDevicesHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedDeviceServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedDeviceServiceHandler struct{}
+
+func (UnimplementedDeviceServiceHandler) SubmitReadings(context.Context, *connect.ClientStream[v1.SubmitReadingsRequest]) (*v1.SubmitReadingsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.DeviceService.SubmitReadings is not implemented"))
+}
+
+func (UnimplementedDeviceServiceHandler) ListDevices(context.Context, *v1.ListDevicesRequest) (*v1.ListDevicesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.DeviceService.ListDevices is not implemented"))
 }
