@@ -40,7 +40,8 @@ type Client struct {
 	holder  zksharev1connect.HolderServiceClient
 	ledger  zksharev1connect.LedgerServiceClient
 	admin   zksharev1connect.AdminServiceClient
-	pinned  *verifier.Verifier // for Verify
+	device  zksharev1connect.DeviceServiceClient // nil in a Client made by Wrap
+	pinned  *verifier.Verifier                   // for Verify
 }
 
 // Option configures New.
@@ -163,6 +164,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		holder:  zksharev1connect.NewHolderServiceClient(hc, base, copts...),
 		ledger:  zksharev1connect.NewLedgerServiceClient(hc, base, copts...),
 		admin:   zksharev1connect.NewAdminServiceClient(hc, base, copts...),
+		device:  zksharev1connect.NewDeviceServiceClient(hc, base, copts...),
 		pinned:  cfg.pinned,
 	}, nil
 }
@@ -222,7 +224,9 @@ func wrap(call string, err error) error {
 
 // Wrap makes a Client of generated service clients that the caller built
 // (with its own interceptors, say); any may be nil if its calls are not
-// used. Such a Client pins no verifying keys: its Verify returns ErrNoKeys.
+// used. Such a Client pins no verifying keys: its Verify returns ErrNoKeys;
+// it has no DeviceService client: SubmitReadings and ListDevices return
+// ErrOptions.
 func Wrap(holder zksharev1connect.HolderServiceClient, ledger zksharev1connect.LedgerServiceClient, admin zksharev1connect.AdminServiceClient) *Client {
 	return &Client{holder: holder, ledger: ledger, admin: admin}
 }

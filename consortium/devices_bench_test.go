@@ -51,7 +51,11 @@ func BenchmarkConsortiumReadings(b *testing.B) {
 			b.Fatal(err)
 		}
 		probes = append(probes, s)
-		if _, err := h1.RegisterDevice(ctx, &zkv1.RegisterDeviceRequest{Id: s.ID, PublicKey: s.Key.Public(), Collection: "coldchain"}); err != nil {
+		req, err := s.Registration(name, "", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := h1.RegisterDevice(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -76,7 +77,7 @@ func (c *consortiumNet) readyTB(t testing.TB, k int) {
 	for time.Now().Before(deadline) {
 		if resp, err := c.client.Get(c.orgs[k].url + "/readyz"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == http.StatusOK {
 				return
 			}
 		}
@@ -197,7 +198,11 @@ func TestConsortiumDeviceReadings(t *testing.T) {
 			t.Fatal(err)
 		}
 		probes[id] = s
-		if _, err := h1.RegisterDevice(ctx, &zkv1.RegisterDeviceRequest{Id: id, PublicKey: s.Key.Public(), Collection: "coldchain"}); err != nil {
+		req, err := s.Registration(name, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h1.RegisterDevice(ctx, req); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -75,6 +75,45 @@ func Message(deviceID string, counter uint64, timeUnixMs int64, commitment fr.El
 	return zkhash.Sponge(zkhash.KeyWidth, tagAttestation, []fr.Element{zkhash.Digest(labelDevice, []byte(deviceID), 248), c, t, commitment}), nil
 }
 
+var tagRegistration = zkhash.DomainTag("zkshare/device-registration/v1")
+
+// RegistrationMessage is what a device signs to consent to its
+// registration: its id, the collection id it feeds and the id of the
+// holder that registers it, so that its key cannot be registered under
+// another id, collection or operator.
+func RegistrationMessage(deviceID string, collectionID []byte, operator string) fr.Element {
+	return zkhash.Sponge(zkhash.KeyWidth, tagRegistration, []fr.Element{
+		zkhash.Digest(labelDevice, []byte(deviceID), 248),
+		zkhash.Digest("zkshare/collection-id/v1", collectionID, 248),
+		zkhash.Digest("zkshare/participant/v1", []byte(operator), 248),
+	})
+}
+
+// SignRegistration is the device's consent to its registration.
+func (k *Key) SignRegistration(deviceID string, collectionID []byte, operator string) ([]byte, error) {
+	e := RegistrationMessage(deviceID, collectionID, operator)
+	m := e.Bytes()
+	sig, err := k.priv.Sign(m[:], poseidon2.NewMerkleDamgardHasher())
+	if err != nil {
+		return nil, fmt.Errorf("sign registration: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifyRegistration checks a device's consent to its registration.
+func (p *PublicKey) VerifyRegistration(proof []byte, deviceID string, collectionID []byte, operator string) error {
+	if len(proof) != SignatureSize {
+		return fmt.Errorf("%w: registration proof of %d bytes, want %d", ErrBadSignature, len(proof), SignatureSize)
+	}
+	e := RegistrationMessage(deviceID, collectionID, operator)
+	m := e.Bytes()
+	ok, err := p.pub.Verify(proof, m[:], poseidon2.NewMerkleDamgardHasher())
+	if err != nil || !ok {
+		return fmt.Errorf("%w: the registration is not signed by the device's key", ErrBadSignature)
+	}
+	return nil
+}
+
 // Key is a device's private key.
 type Key struct{ priv *eddsa.PrivateKey }
 

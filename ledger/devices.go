@@ -62,12 +62,12 @@ const (
 	maxDeviceText   = 128
 )
 
-// ErrStaleAnchor: an AttestReadings states an anchor other than the one its
+// ErrStaleAnchor means an AttestReadings states an anchor other than the one its
 // readings make on the current state, as when another relayer's batch for
 // the collection landed first. Plan it again (PlanAttestations) and resend.
 var ErrStaleAnchor = errors.New("the stated anchor is not the one these readings make")
 
-// ErrNotDeviceFed: the collection's tree is its holder's, not built from
+// ErrNotDeviceFed means the collection's tree is its holder's, not built from
 // attestations (or the reverse, for an anchor).
 var ErrNotDeviceFed = errors.New("collection is not device-fed")
 
@@ -102,8 +102,19 @@ func (s *State) registerDevice(sender Participant, r *zkv1.RegisterDevice, bc Bl
 	if _, dup := s.Devices[r.GetId()]; dup {
 		return nil, fmt.Errorf("%w: device %q is registered (ids are never reused)", ErrRejected, r.GetId())
 	}
-	if _, err := device.ParsePublicKey(r.GetPublicKey()); err != nil {
+	pub, err := device.ParsePublicKey(r.GetPublicKey())
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	if err := pub.VerifyRegistration(r.GetProof(), r.GetId(), r.GetCollectionId(), sender.ID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+	// One key, one device: a key that signs for two ids would let one
+	// sensor's readings pass for another's.
+	for _, d := range s.Devices {
+		if bytes.Equal(d.Key, r.GetPublicKey()) {
+			return nil, fmt.Errorf("%w: the public key is device %q's", ErrRejected, d.ID)
+		}
 	}
 	if len(r.GetModel()) > maxDeviceText || len(r.GetLocation()) > maxDeviceText {
 		return nil, fmt.Errorf("%w: model and location are at most %d bytes", ErrRejected, maxDeviceText)

@@ -34,7 +34,7 @@ func (n *net) deviceFleet(coll string, devices, per int) ([]byte, []*zkv1.Attest
 		}
 		s.keys[did] = k
 		ids = append(ids, did)
-		n.must("agency", ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: did, PublicKey: k.Public(), CollectionId: id}))
+		n.must("agency", ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: did, PublicKey: k.Public(), CollectionId: id, Proof: consent(n.t, k, did, id, "agency")}))
 	}
 	var as []*zkv1.Attestation
 	now := time.Now()

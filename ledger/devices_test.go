@@ -40,9 +40,19 @@ func (n *net) fleet(ids ...string) *sensors {
 			n.t.Fatal(err)
 		}
 		s.keys[id] = k
-		n.must("agency", ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: id, PublicKey: k.Public(), CollectionId: fridgeID, Model: "t-100"}))
+		n.must("agency", ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: id, PublicKey: k.Public(), CollectionId: fridgeID, Model: "t-100", Proof: consent(n.t, k, id, fridgeID, "agency")}))
 	}
 	return s
+}
+
+// consent is device key k's signature over its registration.
+func consent(t testing.TB, k *device.Key, id string, coll []byte, operator string) []byte {
+	t.Helper()
+	p, err := k.SignRegistration(id, coll, operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // reading is device id's signed attestation of counter over a random leaf.
@@ -255,12 +265,20 @@ func TestDeviceRefusals(t *testing.T) {
 		r      *zkv1.RegisterDevice
 		want   error
 	}{
-		{"another holder", "other", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID}, ledger.ErrPermission},
-		{"a consumer", "bank", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID}, ledger.ErrPermission},
-		{"a taken id", "agency", &zkv1.RegisterDevice{Id: "fridge-3", PublicKey: k.Public(), CollectionId: fridgeID}, ledger.ErrRejected},
+		{"another holder", "other", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "fridge-9", fridgeID, "other")}, ledger.ErrPermission},
+		{"a consumer", "bank", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "fridge-9", fridgeID, "bank")}, ledger.ErrPermission},
+		{"a taken id", "agency", &zkv1.RegisterDevice{Id: "fridge-3", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "fridge-3", fridgeID, "agency")}, ledger.ErrRejected},
+		{"a taken key", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: s.keys["fridge-1"].Public(), CollectionId: fridgeID, Proof: consent(t, s.keys["fridge-1"], "fridge-9", fridgeID, "agency")}, ledger.ErrRejected},
 		{"a bad key", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: h32("k"), CollectionId: fridgeID}, ledger.ErrRejected},
-		{"a bad id", "agency", &zkv1.RegisterDevice{Id: "Fridge/9", PublicKey: k.Public(), CollectionId: fridgeID}, ledger.ErrRejected},
-		{"a collection not device-fed", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: benefitsID}, ledger.ErrRejected},
+		{"a bad id", "agency", &zkv1.RegisterDevice{Id: "Fridge/9", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "Fridge/9", fridgeID, "agency")}, ledger.ErrRejected},
+		{"a collection not device-fed", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: benefitsID, Proof: consent(t, k, "fridge-9", benefitsID, "agency")}, ledger.ErrRejected},
+		// Without the device's consent, or with consent to another
+		// registration, no one can register a sensor.
+		{"no consent", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID}, ledger.ErrUnauthenticated},
+		{"consent to another id", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "fridge-8", fridgeID, "agency")}, ledger.ErrUnauthenticated},
+		{"consent to another holder", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "fridge-9", fridgeID, "other")}, ledger.ErrUnauthenticated},
+		{"consent to another collection", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "fridge-9", benefitsID, "agency")}, ledger.ErrUnauthenticated},
+		{"consent by another key", "agency", &zkv1.RegisterDevice{Id: "fridge-9", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, s.keys["fridge-2"], "fridge-9", fridgeID, "agency")}, ledger.ErrUnauthenticated},
 	}
 	for _, r := range regs {
 		if _, err := n.submit(r.sender, ledger.RegisterDeviceTx(r.r)); !errors.Is(err, r.want) {
@@ -298,7 +316,7 @@ func TestDeviceReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer l.Close()
+		t.Cleanup(func() { l.Close() })
 		ls = append(ls, l)
 	}
 	n := &net{t: t, l: ls[0], admin: admin, node: node, ids: map[string]*ledger.Identity{"admin": admin, "node": node}}
@@ -332,7 +350,7 @@ func TestDeviceReplicas(t *testing.T) {
 	must("agency", ledger.RegisterCollection(&zkv1.RegisterCollection{CollectionId: fridgeID, Name: "agency/fridges", SchemaHash: h32("schema"), TreeDepth: 64, CircuitIds: [][]byte{h32("subject")}, DeviceFed: true}))
 	k, _ := device.GenerateKey(nil)
 	s.keys["fridge-1"] = k
-	must("agency", ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: "fridge-1", PublicKey: k.Public(), CollectionId: fridgeID}))
+	must("agency", ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: "fridge-1", PublicKey: k.Public(), CollectionId: fridgeID, Proof: consent(t, k, "fridge-1", fridgeID, "agency")}))
 	for round := range 3 {
 		var as []*zkv1.Attestation
 		for i := range 20 {

@@ -411,6 +411,9 @@ func (s *State) setConfirmers(r *zkv1.SetConfirmers, bc BlockContext) (func(), s
 	if !ok {
 		return nil, "", fmt.Errorf("%w: collection %s is not registered", ErrRejected, id)
 	}
+	if c.DeviceFed {
+		return nil, "", fmt.Errorf("%w: collection %s is device-fed: its anchors are the ledger's own and take no confirmers", ErrRejected, id)
+	}
 	if len(r.GetConfirmers()) > maxConfirm || int(r.GetConfirmationsRequired()) > len(r.GetConfirmers()) {
 		return nil, "", fmt.Errorf("%w: %d confirmations required of %d confirmers (at most %d)", ErrRejected, r.GetConfirmationsRequired(), len(r.GetConfirmers()), maxConfirm)
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -33,6 +35,9 @@ const (
 type DeviceInfo struct {
 	ID, Collection, Model, Location string
 	PublicKey                       []byte
+	// Proof is the device's consent: its signature over its id, the
+	// collection's id and this node's holder (device.Key.SignRegistration).
+	Proof []byte
 }
 
 // RegisterDevice registers a device feeding one of the caller's
@@ -55,7 +60,11 @@ func (n *Node) RegisterDevice(ctx context.Context, c Caller, d DeviceInfo) (*led
 	if _, dup := n.ledger.State().Devices[d.ID]; dup {
 		return nil, errorf(ErrAlreadyExists, "id: device %q is registered", d.ID)
 	}
-	return n.send(ctx, n.holderID, ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: d.ID, PublicKey: d.PublicKey, CollectionId: lc.ID, Model: d.Model, Location: d.Location}))
+	pub, _ := device.ParsePublicKey(d.PublicKey) // checked above
+	if err := pub.VerifyRegistration(d.Proof, d.ID, lc.ID, n.holderID.ID); err != nil {
+		return nil, invalid("proof", "%v (the device signs its id, the collection %q and the holder %q)", err, coll, n.holderID.ID)
+	}
+	return n.send(ctx, n.holderID, ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: d.ID, PublicKey: d.PublicKey, CollectionId: lc.ID, Model: d.Model, Location: d.Location, Proof: d.Proof}))
 }
 
 // RevokeDevice revokes one of the caller's devices.
@@ -112,6 +121,44 @@ type Attested struct {
 // stops it: the error names it (readings[i]), every reading before it is
 // attested (Attested says how many), none after it.
 func (n *Node) SubmitReadings(ctx context.Context, rs []*zkv1.Reading) (*Attested, error) {
+	return n.SubmitReadingsAt(ctx, rs, 0)
+}
+
+// SubmitReadingsAt is SubmitReadings for readings that are the part of a
+// longer stream starting at base: errors name readings by their place in
+// the stream.
+func (n *Node) SubmitReadingsAt(ctx context.Context, rs []*zkv1.Reading, base int) (*Attested, error) {
+	out, err := n.submitReadings(ctx, rs)
+	var ie *InvalidArgumentError
+	switch {
+	case err == nil || base == 0:
+	case errors.As(err, &ie):
+		err = invalid(offsetField(ie.Field, base), "%s", ie.Reason)
+	default:
+		err = &offsetErr{err: err, base: base}
+	}
+	return out, err
+}
+
+// offsetErr renumbers the readings[i] an error's text names.
+type offsetErr struct {
+	err  error
+	base int
+}
+
+func (e *offsetErr) Error() string { return offsetField(e.err.Error(), e.base) }
+func (e *offsetErr) Unwrap() error { return e.err }
+
+var readingIndexRE = regexp.MustCompile(`^readings\[(\d+)\]`)
+
+func offsetField(s string, base int) string {
+	return readingIndexRE.ReplaceAllStringFunc(s, func(m string) string {
+		i, _ := strconv.Atoi(m[len("readings[") : len(m)-1])
+		return fmt.Sprintf("readings[%d]", i+base)
+	})
+}
+
+func (n *Node) submitReadings(ctx context.Context, rs []*zkv1.Reading) (*Attested, error) {
 	if len(rs) > MaxReadingsPerCall {
 		return nil, invalid("readings", "at most %d per call", MaxReadingsPerCall)
 	}

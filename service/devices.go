@@ -22,7 +22,7 @@ func (d *deviceService) SubmitReadings(ctx context.Context, stream *connect.Clie
 	resp := &zkv1.SubmitReadingsResponse{}
 	var pending []*zkv1.Reading
 	flush := func() error {
-		res, err := d.s.node.SubmitReadings(ctx, pending)
+		res, err := d.s.node.SubmitReadingsAt(ctx, pending, int(resp.Accepted))
 		if res != nil {
 			resp.Accepted += uint64(res.Accepted)
 			resp.TxHashes = append(resp.TxHashes, res.TxHashes...)
@@ -83,7 +83,7 @@ func (d *deviceService) ListDevices(ctx context.Context, req *zkv1.ListDevicesRe
 
 func (h *holderService) RegisterDevice(ctx context.Context, req *zkv1.RegisterDeviceRequest) (*zkv1.RegisterDeviceResponse, error) {
 	rec, err := h.s.node.RegisterDevice(ctx, callerOf(ctx), node.DeviceInfo{ID: req.GetId(), Collection: req.GetCollection(),
-		Model: req.GetModel(), Location: req.GetLocation(), PublicKey: req.GetPublicKey()})
+		Model: req.GetModel(), Location: req.GetLocation(), PublicKey: req.GetPublicKey(), Proof: req.GetProof()})
 	if err != nil {
 		return nil, toConnect(err)
 	}

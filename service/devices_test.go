@@ -170,7 +170,11 @@ func TestDeviceFedService(t *testing.T) {
 			t.Fatal(err)
 		}
 		probes[id] = s
-		if _, err := h.RegisterDevice(ctx, &zkv1.RegisterDeviceRequest{Id: id, PublicKey: s.Key.Public(), Collection: "coldchain", Model: "t-100", Location: "dock-4"}); err != nil {
+		req, err := s.Registration(node.HolderID+"/coldchain", "t-100", "dock-4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.RegisterDevice(ctx, req); err != nil {
 			t.Fatalf("register %s: %v", id, err)
 		}
 	}

@@ -160,7 +160,7 @@ func cmdParticipantAdd(ctx context.Context, args []string, stdout, stderr io.Wri
 	return nil
 }
 
-func remoteCollectionCreate(ctx context.Context, r remote, schemaPath, name string, stdout io.Writer) error {
+func remoteCollectionCreate(ctx context.Context, r remote, schemaPath, name string, deviceFed bool, stdout io.Writer) error {
 	schema, err := os.ReadFile(schemaPath)
 	if err != nil {
 		return err
@@ -169,11 +169,15 @@ func remoteCollectionCreate(ctx context.Context, r remote, schemaPath, name stri
 	if err != nil {
 		return err
 	}
-	resp, err := c.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schema, Name: name})
+	resp, err := c.CreateCollection(ctx, &zkv1.CreateCollectionRequest{Schema: schema, Name: name, DeviceFed: deviceFed})
 	if err != nil {
 		return err
 	}
-	fprintf(stdout, "collection %s id=%x registered on the ledger (tx %x)\n", resp.GetCollection().GetName(), resp.GetCollection().GetId(), resp.GetRegisterTxHash())
+	fed := ""
+	if deviceFed {
+		fed = ", device-fed"
+	}
+	fprintf(stdout, "collection %s id=%x registered on the ledger%s (tx %x)\n", resp.GetCollection().GetName(), resp.GetCollection().GetId(), fed, resp.GetRegisterTxHash())
 	return nil
 }
 

@@ -24,7 +24,8 @@ func commands() []command {
 --consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)`, cmdServe},
 		{"consortium init", "lay out a CometBFT consortium, one validator per organisation", `[--validators 4] [--out DIR] [--base-port 26656]`, cmdConsortiumInit},
 		{"participant add", "register a participant (admin) and print its token", `--server URL --token ADMIN-TOKEN --id ID [--role consumer]`, cmdParticipantAdd},
-		{"collection create", "register a collection with its schema", `(--data DIR | --server URL --token T) --schema FILE [--name NAME]`, cmdCollectionCreate},
+		{"collection create", "register a collection with its schema", `(--data DIR | --server URL --token T) --schema FILE [--name NAME]
+--server URL --token T --schema FILE [--name NAME] --device-fed   (its readings come from registered devices)`, cmdCollectionCreate},
 		{"collection confirmers", "propose a collection's M-of-N anchor confirmers", `--server URL --token-file HOLDER.token --collection NAME --confirmers a,b --required N`, cmdCollectionConfirmers},
 		{"governance propose", "propose a governance action (M governors approve it)", `--server URL --token-file ADMIN.token
     (--register ID --role R [--public-key HEX | --out FILE] | --revoke ID
@@ -32,6 +33,13 @@ func commands() []command {
     | --circuit NAME --keys DIR) [--consensus-key HEX] [--json]`, cmdGovernancePropose},
 		{"governance approve", "approve an open governance proposal", `--server URL --token-file ADMIN.token PROPOSAL-ID [--json]`, cmdGovernanceApprove},
 		{"governance list", "list open governance proposals", `--server URL --token-file T [--json]`, cmdGovernanceList},
+		{"device keygen", "make a device (sensor) key: the private key to a file, the public key printed", `--out FILE`, cmdDeviceKeygen},
+		{"device register", "register a device that feeds a device-fed collection, with its consent", `--server URL --token T --id ID (--key FILE | --public HEX --proof HEX) --collection NAME [--model M] [--location L]`, cmdDeviceRegister},
+		{"device consent", "sign a device's consent to its registration (for register --public)", `--key FILE --id ID --collection HOLDER/NAME`, cmdDeviceConsent},
+		{"device revoke", "stop a device's readings", `--server URL --token T --id ID`, cmdDeviceRevoke},
+		{"device list", "list devices with their counters, readings and gaps", `--server URL [--collection NAME]`, cmdDeviceList},
+		{"device simulate", "drive simulated cold-chain sensors, and check that forged readings are refused", `--server URL --token T --collection NAME [--devices N] [--rate R]
+    [--duration D | --readings K] [--bad-lot LOT] [--prefix sim]`, cmdDeviceSimulate},
 		{"commit", "commit records (CSV or JSONL) and anchor the new root", `(--data DIR | --server URL --token T) --collection NAME FILE.csv|FILE.jsonl`, cmdCommit},
 		{"prove", "answer a question about a subject's record, whether some record matches, or that a key has none", `(--data DIR --keys DIR | --server URL --token T) --collection NAME
     (--subject KEY [--blind HEX] | --exists) --query 'income <= 30000 AND ...' [--nonce HEX] [--out FILE]

@@ -43,7 +43,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	dataset := f.String("dataset", "testdata/benefits", "directory with schema.json, records.csv and queries.json")
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", ""), "key directory (default: a temporary one)")
 	supplier := f.String("supplier", "", "also run the supplier scenario on this cold-chain dataset (schema.json, shipments.csv)")
-	shipments := f.Int("shipments", 4096, "shipments of the supplier dataset to commit (aggregates prove about 250 a second)")
+	shipments := f.Int("shipments", 4096, "shipments of the supplier dataset its sensors sign, one reading each (aggregates prove about 250 a second)")
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)

@@ -95,19 +95,26 @@ func helpOK(err error) error {
 
 // progress prints a one-line progress indicator when stderr is a terminal.
 func progress(w io.Writer) func(phase string, done, total int) {
-	f, ok := w.(*os.File)
-	if !ok {
-		return func(string, int, int) {}
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(w) {
 		return func(string, int, int) {}
 	}
 	return func(phase string, done, total int) {
-		fprintf(f, "\r%-6s %3d%% (%d/%d)   ", phase, done*100/max(total, 1), done, total)
+		fprintf(w, "\r%-6s %3d%% (%d/%d)   ", phase, done*100/max(total, 1), done, total)
 		if done >= total {
-			fprintln(f)
+			fprintln(w)
 		}
 	}
+}
+
+// isTerminal says whether w is a terminal: progress goes there, never into
+// a log file or a pipe.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func cmdKeysSetup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -144,6 +151,7 @@ func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.W
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
 	schemaPath := f.String("schema", "", "schema JSON file")
 	name := f.String("name", "", "collection name (default: the schema's name)")
+	deviceFed := f.Bool("device-fed", false, "with --server: the ledger builds its tree from signed device readings (`zkshare device`), never from commits")
 	r := remoteFlags(f)
 	e, err := f.parse(args)
 	if err != nil {
@@ -153,7 +161,10 @@ func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.W
 		return errors.New("collection create: --schema is required")
 	}
 	if r.on() {
-		return remoteCollectionCreate(ctx, r, *schemaPath, *name, stdout)
+		return remoteCollectionCreate(ctx, r, *schemaPath, *name, *deviceFed, stdout)
+	}
+	if *deviceFed {
+		return errors.New("collection create: --device-fed needs --server (the ledger builds such a collection's tree)")
 	}
 	sc, err := records.LoadSchema(*schemaPath)
 	if err != nil {

@@ -7,6 +7,7 @@ package sensor
 import (
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -66,4 +67,27 @@ func Seal(k *device.Key, schema *records.Schema, id string, counter uint64, at t
 		return nil, err
 	}
 	return &zkv1.Reading{Attestation: a, Values: values, Salt: sb[:]}, nil
+}
+
+// Consent is a device's signature over its registration in collection
+// (its full name, HOLDER/NAME): the ledger refuses a registration without
+// it, so no one registers another's sensor.
+func Consent(k *device.Key, id, collection string) ([]byte, error) {
+	holder, _, ok := strings.Cut(collection, "/")
+	if !ok {
+		return nil, fmt.Errorf("collection %q: want its full name, HOLDER/NAME", collection)
+	}
+	cid := records.CollectionID(collection)
+	b := cid.Bytes()
+	return k.SignRegistration(id, b[:], holder)
+}
+
+// Registration is the request that registers the sensor in collection
+// (its full name, HOLDER/NAME), with its consent.
+func (s *Sensor) Registration(collection, model, location string) (*zkv1.RegisterDeviceRequest, error) {
+	proof, err := Consent(s.Key, s.ID, collection)
+	if err != nil {
+		return nil, err
+	}
+	return &zkv1.RegisterDeviceRequest{Id: s.ID, PublicKey: s.Key.Public(), Collection: collection, Model: model, Location: location, Proof: proof}, nil
 }

@@ -1622,8 +1622,12 @@ type RegisterDevice struct {
 	PublicKey    []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	CollectionId []byte `protobuf:"bytes,3,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
 	// Optional, public: what the device is and where.
-	Model         string `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
-	Location      string `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	Model    string `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Location string `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	// The device's consent (proof of possession): its signature, by
+	// public_key, over this id, collection and the registering holder (see
+	// device.RegistrationMessage), so no one can register another's sensor.
+	Proof         []byte `protobuf:"bytes,6,opt,name=proof,proto3" json:"proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1691,6 +1695,13 @@ func (x *RegisterDevice) GetLocation() string {
 		return x.Location
 	}
 	return ""
+}
+
+func (x *RegisterDevice) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
 }
 
 // RevokeDevice stops a device's attestations (its operator only). Its
@@ -2004,14 +2015,15 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\fR\x06header\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x10\n" +
 	"\x03txs\x18\x03 \x03(\fR\x03txs\x12\x16\n" +
-	"\x06signer\x18\x04 \x01(\tR\x06signer\"\x96\x01\n" +
+	"\x06signer\x18\x04 \x01(\tR\x06signer\"\xac\x01\n" +
 	"\x0eRegisterDevice\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x02 \x01(\fR\tpublicKey\x12#\n" +
 	"\rcollection_id\x18\x03 \x01(\fR\fcollectionId\x12\x14\n" +
 	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
-	"\blocation\x18\x05 \x01(\tR\blocation\"\x1e\n" +
+	"\blocation\x18\x05 \x01(\tR\blocation\x12\x14\n" +
+	"\x05proof\x18\x06 \x01(\fR\x05proof\"\x1e\n" +
 	"\fRevokeDevice\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\xa4\x01\n" +
 	"\vAttestation\x12\x1b\n" +

@@ -5143,12 +5143,15 @@ func (x *SubmitReadingsResponse) GetHeight() uint64 {
 }
 
 type RegisterDeviceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	PublicKey     []byte                 `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
-	Collection    string                 `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
-	Model         string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
-	Location      string                 `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PublicKey  []byte                 `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	Collection string                 `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	Model      string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Location   string                 `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	// The device's signature over its registration (device.Key.SignRegistration
+	// with the collection's full name HOLDER/NAME and the holder's id).
+	Proof         []byte `protobuf:"bytes,6,opt,name=proof,proto3" json:"proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5216,6 +5219,13 @@ func (x *RegisterDeviceRequest) GetLocation() string {
 		return x.Location
 	}
 	return ""
+}
+
+func (x *RegisterDeviceRequest) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
 }
 
 type RegisterDeviceResponse struct {
@@ -5856,7 +5866,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x16SubmitReadingsResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12\x1b\n" +
 	"\ttx_hashes\x18\x02 \x03(\fR\btxHashes\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x04R\x06height\"\x98\x01\n" +
+	"\x06height\x18\x03 \x01(\x04R\x06height\"\xae\x01\n" +
 	"\x15RegisterDeviceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -5865,7 +5875,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"collection\x18\x03 \x01(\tR\n" +
 	"collection\x12\x14\n" +
 	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
-	"\blocation\x18\x05 \x01(\tR\blocation\"1\n" +
+	"\blocation\x18\x05 \x01(\tR\blocation\x12\x14\n" +
+	"\x05proof\x18\x06 \x01(\fR\x05proof\"1\n" +
 	"\x16RegisterDeviceResponse\x12\x17\n" +
 	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"%\n" +
 	"\x13RevokeDeviceRequest\x12\x0e\n" +
