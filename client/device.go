@@ -29,6 +29,13 @@ func (c *Client) RevokeDevice(ctx context.Context, id string) (*zkv1.RevokeDevic
 	return resp, wrap("revoke device "+id, err)
 }
 
+// EndorseDevice vouches for a device another holder operates, as the
+// admin whose token the client carries.
+func (c *Client) EndorseDevice(ctx context.Context, id string) (*zkv1.EndorseDeviceResponse, error) {
+	resp, err := c.admin.EndorseDevice(ctx, &zkv1.EndorseDeviceRequest{Id: id})
+	return resp, wrap("endorse device "+id, err)
+}
+
 // ListDevices lists the registered devices of collection (its full name,
 // HOLDER/NAME, as GetCollection answers it), or every device when it is
 // "", with their counters and gaps. It needs no token.

@@ -38,7 +38,7 @@ func TestDevices(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req, err := s.Registration(created.GetCollection().GetName(), "test", "")
+			req, err := s.Registration(created.GetCollection().GetName(), "test", "", time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -51,7 +51,7 @@ func BenchmarkConsortiumReadings(b *testing.B) {
 			b.Fatal(err)
 		}
 		probes = append(probes, s)
-		req, err := s.Registration(name, "", "")
+		req, err := s.Registration(name, "", "", time.Hour)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -198,7 +198,7 @@ func TestConsortiumDeviceReadings(t *testing.T) {
 			t.Fatal(err)
 		}
 		probes[id] = s
-		req, err := s.Registration(name, "", "")
+		req, err := s.Registration(name, "", "", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -78,20 +78,24 @@ func Message(deviceID string, counter uint64, timeUnixMs int64, commitment fr.El
 var tagRegistration = zkhash.DomainTag("zkshare/device-registration/v1")
 
 // RegistrationMessage is what a device signs to consent to its
-// registration: its id, the collection id it feeds and the id of the
-// holder that registers it, so that its key cannot be registered under
-// another id, collection or operator.
-func RegistrationMessage(deviceID string, collectionID []byte, operator string) fr.Element {
+// registration: its id, the collection id it feeds, the id of the holder
+// that registers it and how often it reports (ms; 0: not stated), so that
+// its key cannot be registered under another id, collection, operator or
+// cadence.
+func RegistrationMessage(deviceID string, collectionID []byte, operator string, intervalMs uint64) fr.Element {
+	var iv fr.Element
+	iv.SetUint64(intervalMs)
 	return zkhash.Sponge(zkhash.KeyWidth, tagRegistration, []fr.Element{
 		zkhash.Digest(labelDevice, []byte(deviceID), 248),
 		zkhash.Digest("zkshare/collection-id/v1", collectionID, 248),
 		zkhash.Digest("zkshare/participant/v1", []byte(operator), 248),
+		iv,
 	})
 }
 
 // SignRegistration is the device's consent to its registration.
-func (k *Key) SignRegistration(deviceID string, collectionID []byte, operator string) ([]byte, error) {
-	e := RegistrationMessage(deviceID, collectionID, operator)
+func (k *Key) SignRegistration(deviceID string, collectionID []byte, operator string, intervalMs uint64) ([]byte, error) {
+	e := RegistrationMessage(deviceID, collectionID, operator, intervalMs)
 	m := e.Bytes()
 	sig, err := k.priv.Sign(m[:], poseidon2.NewMerkleDamgardHasher())
 	if err != nil {
@@ -101,11 +105,11 @@ func (k *Key) SignRegistration(deviceID string, collectionID []byte, operator st
 }
 
 // VerifyRegistration checks a device's consent to its registration.
-func (p *PublicKey) VerifyRegistration(proof []byte, deviceID string, collectionID []byte, operator string) error {
+func (p *PublicKey) VerifyRegistration(proof []byte, deviceID string, collectionID []byte, operator string, intervalMs uint64) error {
 	if len(proof) != SignatureSize {
 		return fmt.Errorf("%w: registration proof of %d bytes, want %d", ErrBadSignature, len(proof), SignatureSize)
 	}
-	e := RegistrationMessage(deviceID, collectionID, operator)
+	e := RegistrationMessage(deviceID, collectionID, operator, intervalMs)
 	m := e.Bytes()
 	ok, err := p.pub.Verify(proof, m[:], poseidon2.NewMerkleDamgardHasher())
 	if err != nil || !ok {

@@ -45,6 +45,11 @@ type Device struct {
 	// Missing counts the counters skipped; Gaps are the newest maxGaps of them.
 	Missing uint64       `json:"missing,omitempty"`
 	Gaps    []CounterGap `json:"gaps,omitempty"`
+	// IntervalMs is how often the device says it reports (0: not stated).
+	IntervalMs uint64 `json:"interval_ms,omitempty"`
+	// Endorsers are the participants, other than its operator, who vouch
+	// for its key.
+	Endorsers []string `json:"endorsers,omitempty"`
 }
 
 // CounterGap is a run of counters First..Last never attested.
@@ -60,6 +65,7 @@ const (
 	MaxAttestations = 1024
 	maxGaps         = 16
 	maxDeviceText   = 128
+	maxEndorsers    = 16
 )
 
 // ErrStaleAnchor means an AttestReadings states an anchor other than the one its
@@ -106,7 +112,7 @@ func (s *State) registerDevice(sender Participant, r *zkv1.RegisterDevice, bc Bl
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
-	if err := pub.VerifyRegistration(r.GetProof(), r.GetId(), r.GetCollectionId(), sender.ID); err != nil {
+	if err := pub.VerifyRegistration(r.GetProof(), r.GetId(), r.GetCollectionId(), sender.ID, r.GetReportIntervalMs()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	// One key, one device: a key that signs for two ids would let one
@@ -128,7 +134,29 @@ func (s *State) registerDevice(sender Participant, r *zkv1.RegisterDevice, bc Bl
 	}
 	return func() {
 		s.putDevice(Device{ID: r.GetId(), Operator: sender.ID, Key: slices.Clone(r.GetPublicKey()), Collection: slices.Clone(c.ID),
-			Model: r.GetModel(), Location: r.GetLocation(), Height: bc.Height})
+			Model: r.GetModel(), Location: r.GetLocation(), Height: bc.Height, IntervalMs: r.GetReportIntervalMs()})
+	}, nil
+}
+
+// endorseDevice: a participant other than the device's operator vouches
+// for it, once. Only active devices are endorsed.
+func (s *State) endorseDevice(sender Participant, r *zkv1.EndorseDevice) (func(), error) {
+	d, ok := s.Devices[r.GetId()]
+	if !ok || d.Revoked {
+		return nil, fmt.Errorf("%w: no active device %q", ErrRejected, r.GetId())
+	}
+	if d.Operator == sender.ID {
+		return nil, fmt.Errorf("%w: %q operates device %q: an endorsement is someone else's word", ErrPermission, sender.ID, d.ID)
+	}
+	if slices.Contains(d.Endorsers, sender.ID) {
+		return nil, fmt.Errorf("%w: %q already endorses device %q", ErrRejected, sender.ID, d.ID)
+	}
+	if len(d.Endorsers) >= maxEndorsers {
+		return nil, fmt.Errorf("%w: device %q has %d endorsements, the most", ErrRejected, d.ID, maxEndorsers)
+	}
+	return func() {
+		d.Endorsers = append(slices.Clone(d.Endorsers), sender.ID)
+		s.putDevice(d)
 	}, nil
 }
 
@@ -250,6 +278,11 @@ func (s *State) attestations(ctx context.Context, collectionID []byte, as []*zkv
 		at.devices[d.ID] = d
 	}
 	at.nodes = s.overlayFor(c.ID)
+	if db, ok := s.stored.(dbNodes); ok {
+		txn := db.db.NewTransaction(false)
+		defer txn.Discard()
+		at.nodes.stored = txnNodes{txn}
+	}
 	root, err := tree.Apply(ctx, at.nodes, changes)
 	if errors.Is(err, tree.ErrPathCollision) {
 		return nil, fmt.Errorf("%w: a reading's key path collides with an attested reading's", ErrRejected)
@@ -399,7 +432,8 @@ func (s *State) attest(r *zkv1.AttestReadings, tx *Tx, bc BlockContext) (func(),
 // Proto is the device as the API shows it; collection is its collection's name.
 func (d *Device) Proto(collection string) *zkv1.DeviceState {
 	out := &zkv1.DeviceState{Id: d.ID, Collection: collection, PublicKey: d.Key, Model: d.Model, Location: d.Location, Revoked: d.Revoked,
-		LastCounter: d.LastCounter, LastTimeUnixMs: d.LastTimeUnixMs, Readings: d.Readings, Missing: d.Missing, RegisteredHeight: d.Height}
+		LastCounter: d.LastCounter, LastTimeUnixMs: d.LastTimeUnixMs, Readings: d.Readings, Missing: d.Missing, RegisteredHeight: d.Height,
+		Operator: d.Operator, EndorsedBy: d.Endorsers, RevokedHeight: d.RevokedAt, ReportIntervalMs: d.IntervalMs}
 	for _, g := range d.Gaps {
 		out.Gaps = append(out.Gaps, &zkv1.CounterRange{First: g.First, Last: g.Last})
 	}

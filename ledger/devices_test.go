@@ -48,7 +48,7 @@ func (n *net) fleet(ids ...string) *sensors {
 // consent is device key k's signature over its registration.
 func consent(t testing.TB, k *device.Key, id string, coll []byte, operator string) []byte {
 	t.Helper()
-	p, err := k.SignRegistration(id, coll, operator)
+	p, err := k.SignRegistration(id, coll, operator, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,18 +35,29 @@ type dbNodes struct{ db *badger.DB }
 func (d dbNodes) devNode(coll []byte, p tree.Pos) (tree.Node, error) {
 	var n tree.Node
 	err := d.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(devNodeKey(coll, p))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
+		var err error
+		n, err = txnNodes{txn}.devNode(coll, p)
+		return err
+	})
+	return n, err
+}
+
+// txnNodes reads stored nodes in one read transaction: a batch's many
+// reads share it.
+type txnNodes struct{ txn *badger.Txn }
+
+func (t txnNodes) devNode(coll []byte, p tree.Pos) (tree.Node, error) {
+	var n tree.Node
+	item, err := t.txn.Get(devNodeKey(coll, p))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return n, nil
+	}
+	if err == nil {
+		err = item.Value(func(v []byte) error {
 			n, err = tree.DecodeNode(v)
 			return err
 		})
-	})
+	}
 	if err != nil {
 		return n, fmt.Errorf("%w: device tree node: %w", ErrCorrupt, err)
 	}

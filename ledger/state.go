@@ -225,6 +225,8 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 		commit, err = s.revokeDevice(sender, k.RevokeDevice, bc)
 	case *zkv1.TxBody_AttestReadings:
 		commit, err = s.attest(k.AttestReadings, tx, bc)
+	case *zkv1.TxBody_EndorseDevice:
+		commit, err = s.endorseDevice(sender, k.EndorseDevice)
 	default:
 		err = fmt.Errorf("%w: unknown transaction kind", ErrMalformed)
 	}

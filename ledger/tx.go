@@ -277,6 +277,11 @@ func AttestReadingsTx(anchor *zkv1.Anchor, as []*zkv1.Attestation) func(*zkv1.Tx
 	}
 }
 
+// EndorseDeviceTx vouches for a device, for NewTx.
+func EndorseDeviceTx(id string) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_EndorseDevice{EndorseDevice: &zkv1.EndorseDevice{Id: id}} }
+}
+
 // AnchorOf is the anchor a transaction makes: an Anchor's, or the one an
 // AttestReadings states; nil for any other kind.
 func AnchorOf(b *zkv1.TxBody) *zkv1.Anchor {

@@ -36,8 +36,11 @@ type DeviceInfo struct {
 	ID, Collection, Model, Location string
 	PublicKey                       []byte
 	// Proof is the device's consent: its signature over its id, the
-	// collection's id and this node's holder (device.Key.SignRegistration).
+	// collection's id, this node's holder and IntervalMs
+	// (device.Key.SignRegistration).
 	Proof []byte
+	// IntervalMs is how often the device says it reports (0: not stated).
+	IntervalMs uint64
 }
 
 // RegisterDevice registers a device feeding one of the caller's
@@ -61,10 +64,26 @@ func (n *Node) RegisterDevice(ctx context.Context, c Caller, d DeviceInfo) (*led
 		return nil, errorf(ErrAlreadyExists, "id: device %q is registered", d.ID)
 	}
 	pub, _ := device.ParsePublicKey(d.PublicKey) // checked above
-	if err := pub.VerifyRegistration(d.Proof, d.ID, lc.ID, n.holderID.ID); err != nil {
-		return nil, invalid("proof", "%v (the device signs its id, the collection %q and the holder %q)", err, coll, n.holderID.ID)
+	if err := pub.VerifyRegistration(d.Proof, d.ID, lc.ID, n.holderID.ID, d.IntervalMs); err != nil {
+		return nil, invalid("proof", "%v (the device signs its id, the collection %q, the holder %q and its report interval)", err, coll, n.holderID.ID)
 	}
-	return n.send(ctx, n.holderID, ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: d.ID, PublicKey: d.PublicKey, CollectionId: lc.ID, Model: d.Model, Location: d.Location, Proof: d.Proof}))
+	return n.send(ctx, n.holderID, ledger.RegisterDeviceTx(&zkv1.RegisterDevice{Id: d.ID, PublicKey: d.PublicKey, CollectionId: lc.ID, Model: d.Model, Location: d.Location, Proof: d.Proof, ReportIntervalMs: d.IntervalMs}))
+}
+
+// EndorseDevice vouches, as this node's admin, for a device another
+// participant operates.
+func (n *Node) EndorseDevice(ctx context.Context, c Caller, id string) (*ledger.Receipt, error) {
+	if n.admin == nil || c.ID != n.admin.ID {
+		return nil, errorf(ErrPermissionDenied, "this node endorses as its admin only")
+	}
+	d, ok := n.ledger.State().Devices[id]
+	if !ok {
+		return nil, errorf(ErrNotFound, "id: no device %q", id)
+	}
+	if d.Operator == c.ID {
+		return nil, errorf(ErrPermissionDenied, "id: %q operates device %q", c.ID, id)
+	}
+	return n.send(ctx, n.admin, ledger.EndorseDeviceTx(id))
 }
 
 // RevokeDevice revokes one of the caller's devices.

@@ -81,6 +81,7 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceSetConfirmersProcedure:  {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceRegisterDeviceProcedure: {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceRevokeDeviceProcedure:   {zkv1.Role_ROLE_HOLDER},
+	zksharev1connect.AdminServiceEndorseDeviceProcedure:   {zkv1.Role_ROLE_ADMIN},
 }
 
 // callerOf is the request's authenticated caller; the zero Caller (no

@@ -83,7 +83,7 @@ func (d *deviceService) ListDevices(ctx context.Context, req *zkv1.ListDevicesRe
 
 func (h *holderService) RegisterDevice(ctx context.Context, req *zkv1.RegisterDeviceRequest) (*zkv1.RegisterDeviceResponse, error) {
 	rec, err := h.s.node.RegisterDevice(ctx, callerOf(ctx), node.DeviceInfo{ID: req.GetId(), Collection: req.GetCollection(),
-		Model: req.GetModel(), Location: req.GetLocation(), PublicKey: req.GetPublicKey(), Proof: req.GetProof()})
+		Model: req.GetModel(), Location: req.GetLocation(), PublicKey: req.GetPublicKey(), Proof: req.GetProof(), IntervalMs: req.GetReportIntervalMs()})
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -96,4 +96,12 @@ func (h *holderService) RevokeDevice(ctx context.Context, req *zkv1.RevokeDevice
 		return nil, toConnect(err)
 	}
 	return &zkv1.RevokeDeviceResponse{TxHash: rec.Hash[:]}, nil
+}
+
+func (a *adminService) EndorseDevice(ctx context.Context, req *zkv1.EndorseDeviceRequest) (*zkv1.EndorseDeviceResponse, error) {
+	rec, err := a.s.node.EndorseDevice(ctx, callerOf(ctx), req.GetId())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.EndorseDeviceResponse{TxHash: rec.Hash[:]}, nil
 }

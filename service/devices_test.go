@@ -170,7 +170,7 @@ func TestDeviceFedService(t *testing.T) {
 			t.Fatal(err)
 		}
 		probes[id] = s
-		req, err := s.Registration(node.HolderID+"/coldchain", "t-100", "dock-4")
+		req, err := s.Registration(node.HolderID+"/coldchain", "t-100", "dock-4", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

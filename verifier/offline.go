@@ -98,7 +98,8 @@ func (v *Offline) Collection(_ context.Context, id []byte) (*Collection, error) 
 	}
 	c := &Collection{ID: id, Name: reg.GetName(), Holder: holder, SchemaHash: reg.GetSchemaHash(), Offline: true, Genesis: b.GetGenesisHash(), DeviceFed: reg.GetDeviceFed()}
 	if c.DeviceFed {
-		c.Warnings = append(c.Warnings, "offline: the devices' counters (readings never attested) need a node")
+		c.Warnings = append(c.Warnings, "offline: the devices' counters (readings never attested), endorsements and revocations need a node",
+			"offline: a device-fed collection's anchor is the ledger's word: the device signatures it rests on are not checked again offline")
 	}
 	anchor, err := ledger.DecodeTx(b.GetAnchorTx())
 	if err != nil {

@@ -3,6 +3,7 @@ package verifier
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 )
@@ -61,17 +62,32 @@ type Verdict struct {
 	Devices []*zkv1.DeviceState
 }
 
-// devices reports a device-fed collection's devices, and warns of each
-// device's gaps: readings the device counted that no proof can cover,
-// since they never reached the ledger.
-func (v *Verdict) devices(c *Collection) {
+// devices reports a device-fed collection's devices and warns of what a
+// valid verdict over their readings does not rule out: readings never
+// attested (counter gaps), a device silent for longer than it said it
+// reports (its newest readings may be withheld), a revoked device (its
+// earlier readings still count), and a device no one but its holder
+// vouches for (the holder could have made its key).
+func (v *Verdict) devices(c *Collection, now time.Time) {
 	if !c.DeviceFed {
 		return
 	}
 	v.Devices = c.Devices
 	for _, d := range c.Devices {
+		id := d.GetId()
 		if d.GetMissing() > 0 {
-			v.warn(fmt.Sprintf("device %s: %d readings were never attested (counter gaps), so no statement covers them", d.GetId(), d.GetMissing()))
+			v.warn(fmt.Sprintf("device %s: %d readings were never attested (counter gaps), so no statement covers them", id, d.GetMissing()))
+		}
+		if iv := time.Duration(d.GetReportIntervalMs()) * time.Millisecond; iv > 0 && !d.GetRevoked() && d.GetLastCounter() > 0 {
+			if silent := now.Sub(time.UnixMilli(d.GetLastTimeUnixMs())); silent > 2*iv {
+				v.warn(fmt.Sprintf("device %s: no reading for %s though it reports every %s: its newest readings may be withheld", id, silent.Round(time.Second), iv))
+			}
+		}
+		if d.GetRevoked() {
+			v.warn(fmt.Sprintf("device %s was revoked at height %d: its readings before then still count", id, d.GetRevokedHeight()))
+		}
+		if len(d.GetEndorsedBy()) == 0 {
+			v.warn(fmt.Sprintf("device %s: its key is vouched for by its holder %s alone, who could have made it and signed any reading; no other participant endorses it", id, d.GetOperator()))
 		}
 	}
 }

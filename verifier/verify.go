@@ -80,7 +80,11 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 	for _, w := range coll.Warnings {
 		v.warn(w)
 	}
-	v.devices(coll)
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	v.devices(coll, now())
 	v.AnchorHeight, v.AnchorTimeUnixMs = anchor.Height, anchor.TimeUnixMs
 	v.pass(CheckAnchor)
 

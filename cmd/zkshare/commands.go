@@ -34,8 +34,9 @@ func commands() []command {
 		{"governance approve", "approve an open governance proposal", `--server URL --token-file ADMIN.token PROPOSAL-ID [--json]`, cmdGovernanceApprove},
 		{"governance list", "list open governance proposals", `--server URL --token-file T [--json]`, cmdGovernanceList},
 		{"device keygen", "make a device (sensor) key: the private key to a file, the public key printed", `--out FILE`, cmdDeviceKeygen},
-		{"device register", "register a device that feeds a device-fed collection, with its consent", `--server URL --token T --id ID (--key FILE | --public HEX --proof HEX) --collection NAME [--model M] [--location L]`, cmdDeviceRegister},
-		{"device consent", "sign a device's consent to its registration (for register --public)", `--key FILE --id ID --collection HOLDER/NAME`, cmdDeviceConsent},
+		{"device register", "register a device that feeds a device-fed collection, with its consent", `--server URL --token T --id ID (--key FILE | --public HEX --proof HEX) --collection NAME [--interval D] [--model M] [--location L]`, cmdDeviceRegister},
+		{"device consent", "sign a device's consent to its registration (for register --public)", `--key FILE --id ID --collection HOLDER/NAME [--interval D]`, cmdDeviceConsent},
+		{"device endorse", "vouch, as this node's admin, for a device another holder operates", `--server URL --token T --id ID`, cmdDeviceEndorse},
 		{"device revoke", "stop a device's readings", `--server URL --token T --id ID`, cmdDeviceRevoke},
 		{"device list", "list devices with their counters, readings and gaps", `--server URL [--collection NAME]`, cmdDeviceList},
 		{"device simulate", "drive simulated cold-chain sensors, and check that forged readings are refused", `--server URL --token T --collection NAME [--devices N] [--rate R]

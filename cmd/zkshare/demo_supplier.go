@@ -84,11 +84,24 @@ func demoSupplier(ctx context.Context, d demoNode, dir string, n int, stdout, st
 	for i := range ids {
 		ids[i] = fmt.Sprintf("fridge-%02d", i+1)
 	}
-	fleet, err := registerSensors(ctx, supplier, sc.Name, sc, ids, "ColdTrack T8")
+	fleet, err := registerSensors(ctx, supplier, sc.Name, sc, ids, "ColdTrack T8", time.Hour)
 	if err != nil {
 		return err
 	}
-	fprintf(stderr, "\n6. supplier: created %s, fed by devices only (the ledger builds its tree from signed readings); registered %d sensors on the ledger\n", fullName, len(fleet))
+	fprintf(stderr, "\n6. supplier: created %s, fed by devices only (the ledger builds its tree from signed readings); registered %d sensors on the ledger, each with its consent\n", fullName, len(fleet))
+	// A key the supplier registered could be one it made itself: someone
+	// else must vouch for it. Here the ledger's admin stands in for the
+	// buyer's inspector.
+	inspector, err := client.New(d.url, client.WithToken(d.adminTok))
+	if err != nil {
+		return err
+	}
+	for _, s := range fleet {
+		if _, err := inspector.EndorseDevice(ctx, s.ID); err != nil {
+			return err
+		}
+	}
+	fprintf(stderr, "   the admin, standing in for the buyer's inspector, endorses the %d sensors (a verdict warns of any sensor only its supplier vouches for)\n", len(fleet))
 	readings, err := demoReadings(ctx, d.url, fleet, recs, stderr)
 	if err != nil {
 		return err

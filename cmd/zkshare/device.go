@@ -75,6 +75,7 @@ func cmdDeviceRegister(ctx context.Context, args []string, stdout, stderr io.Wri
 	keyFile := f.String("key", "", "the device's key file (from `device keygen`): its public key is registered")
 	public := f.String("public", "", "the device's public key in hex (instead of --key; needs --proof)")
 	proofHex := f.String("proof", "", "with --public: the device's consent in hex (`device consent` on the device)")
+	interval := f.Duration("interval", 0, "how often the device reports, as it consented (0: not stated)")
 	coll := f.String("collection", "", "the device-fed collection its readings feed")
 	model := f.String("model", "", "what the device is (public)")
 	location := f.String("location", "", "where it is (public)")
@@ -107,13 +108,13 @@ func cmdDeviceRegister(ctx context.Context, args []string, stdout, stderr io.Wri
 		if err != nil {
 			return fmt.Errorf("--key: %w", err)
 		}
-		if proof, err = sensor.Consent(k, *id, info.GetName()); err != nil {
+		if proof, err = sensor.Consent(k, *id, info.GetName(), uint64(interval.Milliseconds())); err != nil {
 			return err
 		}
 	} else if len(proof) == 0 {
 		return errors.New("device register: --public needs --proof, the device's consent (`zkshare device consent` where its key is)")
 	}
-	resp, err := c.RegisterDevice(ctx, &zkv1.RegisterDeviceRequest{Id: *id, PublicKey: pub, Collection: *coll, Model: *model, Location: *location, Proof: proof})
+	resp, err := c.RegisterDevice(ctx, &zkv1.RegisterDeviceRequest{Id: *id, PublicKey: pub, Collection: *coll, Model: *model, Location: *location, Proof: proof, ReportIntervalMs: uint64(interval.Milliseconds())})
 	if err != nil {
 		return err
 	}
@@ -230,7 +231,7 @@ func gapList(gs []*zkv1.CounterRange) string {
 
 // registerSensors makes a sensor with a fresh key for each id and
 // registers it for the collection: the fleet of simulate and the demo.
-func registerSensors(ctx context.Context, c *client.Client, coll string, sc *records.Schema, ids []string, model string) ([]*sensor.Sensor, error) {
+func registerSensors(ctx context.Context, c *client.Client, coll string, sc *records.Schema, ids []string, model string, interval time.Duration) ([]*sensor.Sensor, error) {
 	info, err := c.GetCollection(ctx, coll)
 	if err != nil {
 		return nil, err
@@ -241,7 +242,7 @@ func registerSensors(ctx context.Context, c *client.Client, coll string, sc *rec
 		if err != nil {
 			return nil, err
 		}
-		req, err := s.Registration(info.GetName(), model, fmt.Sprintf("truck %d", i+1))
+		req, err := s.Registration(info.GetName(), model, fmt.Sprintf("truck %d", i+1), interval)
 		if err != nil {
 			return nil, err
 		}
@@ -311,6 +312,7 @@ func cmdDeviceConsent(_ context.Context, args []string, stdout, stderr io.Writer
 	keyFile := f.String("key", "", "the device's key file (from `device keygen`)")
 	id := f.String("id", "", "the device id it is registered under")
 	coll := f.String("collection", "", "the collection's full name, HOLDER/NAME")
+	interval := f.Duration("interval", 0, "how often the device reports (0: not stated)")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
@@ -321,10 +323,35 @@ func cmdDeviceConsent(_ context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	proof, err := sensor.Consent(k, *id, *coll)
+	proof, err := sensor.Consent(k, *id, *coll, uint64(interval.Milliseconds()))
 	if err != nil {
 		return err
 	}
 	fprintf(stdout, "%x\n", proof)
+	return nil
+}
+
+// cmdDeviceEndorse vouches for a device as the node's admin: a verdict
+// names who vouches for each device, and warns of one vouched for by its
+// holder alone.
+func cmdDeviceEndorse(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("device endorse", stderr)
+	r := remoteFlags(f)
+	id := f.String("id", "", "device id")
+	if _, err := f.parse(args); err != nil {
+		return helpOK(err)
+	}
+	if !r.on() || *id == "" {
+		return errors.New("device endorse: want --server, --token (the admin's) and --id")
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	resp, err := c.EndorseDevice(ctx, *id)
+	if err != nil {
+		return err
+	}
+	fprintf(stdout, "device %s endorsed (tx %x)\n", *id, resp.GetTxHash())
 	return nil
 }

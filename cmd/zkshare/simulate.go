@@ -41,7 +41,7 @@ func cmdDeviceSimulate(ctx context.Context, args []string, stdout, stderr io.Wri
 	if !r.on() || *coll == "" || *n < 1 || *n > 99 || *rate < 1 || (*total == 0 && *duration <= 0) || *total < 0 {
 		return errors.New("device simulate: want --server, --token (the holder's), --collection, --devices 1..99, --rate >= 1 and --duration or --readings")
 	}
-	s, err := newSimulation(ctx, r, *coll, *prefix, *n, *badLot)
+	s, err := newSimulation(ctx, r, *coll, *prefix, *n, *rate, *badLot)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ type simulation struct {
 	results []misuseResult // in the order tried
 }
 
-func newSimulation(ctx context.Context, r remote, coll, prefix string, n int, badLot string) (*simulation, error) {
+func newSimulation(ctx context.Context, r remote, coll, prefix string, n, rate int, badLot string) (*simulation, error) {
 	holderClient, err := r.client()
 	if err != nil {
 		return nil, err
@@ -92,7 +92,8 @@ func newSimulation(ctx context.Context, r remote, coll, prefix string, n int, ba
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s-%02d", prefix, i+1)
 	}
-	if s.fleet, err = registerSensors(ctx, holderClient, coll, sc, ids, "simulated cold-chain logger"); err != nil {
+	// Each sensor reports every n/rate seconds; it says so at registration.
+	if s.fleet, err = registerSensors(ctx, holderClient, coll, sc, ids, "simulated cold-chain logger", time.Duration(n)*time.Second/time.Duration(rate)); err != nil {
 		return nil, err
 	}
 	return s, nil

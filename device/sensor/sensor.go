@@ -72,22 +72,24 @@ func Seal(k *device.Key, schema *records.Schema, id string, counter uint64, at t
 // Consent is a device's signature over its registration in collection
 // (its full name, HOLDER/NAME): the ledger refuses a registration without
 // it, so no one registers another's sensor.
-func Consent(k *device.Key, id, collection string) ([]byte, error) {
+func Consent(k *device.Key, id, collection string, intervalMs uint64) ([]byte, error) {
 	holder, _, ok := strings.Cut(collection, "/")
 	if !ok {
 		return nil, fmt.Errorf("collection %q: want its full name, HOLDER/NAME", collection)
 	}
 	cid := records.CollectionID(collection)
 	b := cid.Bytes()
-	return k.SignRegistration(id, b[:], holder)
+	return k.SignRegistration(id, b[:], holder, intervalMs)
 }
 
 // Registration is the request that registers the sensor in collection
-// (its full name, HOLDER/NAME), with its consent.
-func (s *Sensor) Registration(collection, model, location string) (*zkv1.RegisterDeviceRequest, error) {
-	proof, err := Consent(s.Key, s.ID, collection)
+// (its full name, HOLDER/NAME), with its consent; it reports every
+// interval (0: not stated).
+func (s *Sensor) Registration(collection, model, location string, interval time.Duration) (*zkv1.RegisterDeviceRequest, error) {
+	ms := uint64(interval.Milliseconds())
+	proof, err := Consent(s.Key, s.ID, collection, ms)
 	if err != nil {
 		return nil, err
 	}
-	return &zkv1.RegisterDeviceRequest{Id: s.ID, PublicKey: s.Key.Public(), Collection: collection, Model: model, Location: location, Proof: proof}, nil
+	return &zkv1.RegisterDeviceRequest{Id: s.ID, PublicKey: s.Key.Public(), Collection: collection, Model: model, Location: location, Proof: proof, ReportIntervalMs: ms}, nil
 }

@@ -219,6 +219,7 @@ type TxBody struct {
 	//	*TxBody_RegisterDevice
 	//	*TxBody_RevokeDevice
 	//	*TxBody_AttestReadings
+	//	*TxBody_EndorseDevice
 	Kind          isTxBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -415,6 +416,15 @@ func (x *TxBody) GetAttestReadings() *AttestReadings {
 	return nil
 }
 
+func (x *TxBody) GetEndorseDevice() *EndorseDevice {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_EndorseDevice); ok {
+			return x.EndorseDevice
+		}
+	}
+	return nil
+}
+
 type isTxBody_Kind interface {
 	isTxBody_Kind()
 }
@@ -475,6 +485,10 @@ type TxBody_AttestReadings struct {
 	AttestReadings *AttestReadings `protobuf:"bytes,23,opt,name=attest_readings,json=attestReadings,proto3,oneof"`
 }
 
+type TxBody_EndorseDevice struct {
+	EndorseDevice *EndorseDevice `protobuf:"bytes,24,opt,name=endorse_device,json=endorseDevice,proto3,oneof"`
+}
+
 func (*TxBody_RegisterParticipant) isTxBody_Kind() {}
 
 func (*TxBody_RotateKey) isTxBody_Kind() {}
@@ -502,6 +516,8 @@ func (*TxBody_RegisterDevice) isTxBody_Kind() {}
 func (*TxBody_RevokeDevice) isTxBody_Kind() {}
 
 func (*TxBody_AttestReadings) isTxBody_Kind() {}
+
+func (*TxBody_EndorseDevice) isTxBody_Kind() {}
 
 // RegisterParticipant adds a participant: an admin's direct act only while
 // the governance threshold is 1; otherwise a GovernanceAction.
@@ -1627,9 +1643,13 @@ type RegisterDevice struct {
 	// The device's consent (proof of possession): its signature, by
 	// public_key, over this id, collection and the registering holder (see
 	// device.RegistrationMessage), so no one can register another's sensor.
-	Proof         []byte `protobuf:"bytes,6,opt,name=proof,proto3" json:"proof,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Proof []byte `protobuf:"bytes,6,opt,name=proof,proto3" json:"proof,omitempty"`
+	// How often the device reports, in milliseconds, as it states in its
+	// consent (0: not stated); a verifier warns of a device silent for
+	// longer, whose newest readings may be withheld.
+	ReportIntervalMs uint64 `protobuf:"varint,7,opt,name=report_interval_ms,json=reportIntervalMs,proto3" json:"report_interval_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RegisterDevice) Reset() {
@@ -1704,6 +1724,61 @@ func (x *RegisterDevice) GetProof() []byte {
 	return nil
 }
 
+func (x *RegisterDevice) GetReportIntervalMs() uint64 {
+	if x != nil {
+		return x.ReportIntervalMs
+	}
+	return 0
+}
+
+// EndorseDevice vouches for a device: a participant other than its
+// operator (an inspector, a buyer's organisation, a manufacturer) says the
+// key is a real sensor's, not one its holder made up. Verdicts name who
+// vouches for each device.
+type EndorseDevice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndorseDevice) Reset() {
+	*x = EndorseDevice{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndorseDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndorseDevice) ProtoMessage() {}
+
+func (x *EndorseDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndorseDevice.ProtoReflect.Descriptor instead.
+func (*EndorseDevice) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *EndorseDevice) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // RevokeDevice stops a device's attestations (its operator only). Its
 // earlier readings stay in the collection.
 type RevokeDevice struct {
@@ -1715,7 +1790,7 @@ type RevokeDevice struct {
 
 func (x *RevokeDevice) Reset() {
 	*x = RevokeDevice{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1802,7 @@ func (x *RevokeDevice) String() string {
 func (*RevokeDevice) ProtoMessage() {}
 
 func (x *RevokeDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1815,7 @@ func (x *RevokeDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDevice.ProtoReflect.Descriptor instead.
 func (*RevokeDevice) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RevokeDevice) GetId() string {
@@ -1772,7 +1847,7 @@ type Attestation struct {
 
 func (x *Attestation) Reset() {
 	*x = Attestation{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1859,7 @@ func (x *Attestation) String() string {
 func (*Attestation) ProtoMessage() {}
 
 func (x *Attestation) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1872,7 @@ func (x *Attestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attestation.ProtoReflect.Descriptor instead.
 func (*Attestation) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Attestation) GetDeviceId() string {
@@ -1850,7 +1925,7 @@ type AttestReadings struct {
 
 func (x *AttestReadings) Reset() {
 	*x = AttestReadings{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1937,7 @@ func (x *AttestReadings) String() string {
 func (*AttestReadings) ProtoMessage() {}
 
 func (x *AttestReadings) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1950,7 @@ func (x *AttestReadings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestReadings.ProtoReflect.Descriptor instead.
 func (*AttestReadings) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AttestReadings) GetAnchor() *Anchor {
@@ -1900,7 +1975,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"zkshare.v1\"6\n" +
 	"\x02Tx\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x9b\b\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xdf\b\n" +
 	"\x06TxBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x16\n" +
 	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
@@ -1922,7 +1997,8 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x14rotate_consensus_key\x18\x14 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKey\x12E\n" +
 	"\x0fregister_device\x18\x15 \x01(\v2\x1a.zkshare.v1.RegisterDeviceH\x00R\x0eregisterDevice\x12?\n" +
 	"\rrevoke_device\x18\x16 \x01(\v2\x18.zkshare.v1.RevokeDeviceH\x00R\frevokeDevice\x12E\n" +
-	"\x0fattest_readings\x18\x17 \x01(\v2\x1a.zkshare.v1.AttestReadingsH\x00R\x0eattestReadingsB\x06\n" +
+	"\x0fattest_readings\x18\x17 \x01(\v2\x1a.zkshare.v1.AttestReadingsH\x00R\x0eattestReadings\x12B\n" +
+	"\x0eendorse_device\x18\x18 \x01(\v2\x19.zkshare.v1.EndorseDeviceH\x00R\rendorseDeviceB\x06\n" +
 	"\x04kind\"\x9c\x01\n" +
 	"\x13RegisterParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
@@ -2015,7 +2091,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\fR\x06header\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x10\n" +
 	"\x03txs\x18\x03 \x03(\fR\x03txs\x12\x16\n" +
-	"\x06signer\x18\x04 \x01(\tR\x06signer\"\xac\x01\n" +
+	"\x06signer\x18\x04 \x01(\tR\x06signer\"\xda\x01\n" +
 	"\x0eRegisterDevice\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -2023,7 +2099,10 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\rcollection_id\x18\x03 \x01(\fR\fcollectionId\x12\x14\n" +
 	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
 	"\blocation\x18\x05 \x01(\tR\blocation\x12\x14\n" +
-	"\x05proof\x18\x06 \x01(\fR\x05proof\"\x1e\n" +
+	"\x05proof\x18\x06 \x01(\fR\x05proof\x12,\n" +
+	"\x12report_interval_ms\x18\a \x01(\x04R\x10reportIntervalMs\"\x1f\n" +
+	"\rEndorseDevice\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x1e\n" +
 	"\fRevokeDevice\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\xa4\x01\n" +
 	"\vAttestation\x12\x1b\n" +
@@ -2067,7 +2146,7 @@ func file_zkshare_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(Role)(0),                   // 0: zkshare.v1.Role
 	(SetupKind)(0),              // 1: zkshare.v1.SetupKind
@@ -2089,9 +2168,10 @@ var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(*BlockHeader)(nil),         // 17: zkshare.v1.BlockHeader
 	(*Block)(nil),               // 18: zkshare.v1.Block
 	(*RegisterDevice)(nil),      // 19: zkshare.v1.RegisterDevice
-	(*RevokeDevice)(nil),        // 20: zkshare.v1.RevokeDevice
-	(*Attestation)(nil),         // 21: zkshare.v1.Attestation
-	(*AttestReadings)(nil),      // 22: zkshare.v1.AttestReadings
+	(*EndorseDevice)(nil),       // 20: zkshare.v1.EndorseDevice
+	(*RevokeDevice)(nil),        // 21: zkshare.v1.RevokeDevice
+	(*Attestation)(nil),         // 22: zkshare.v1.Attestation
+	(*AttestReadings)(nil),      // 23: zkshare.v1.AttestReadings
 }
 var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	4,  // 0: zkshare.v1.TxBody.register_participant:type_name -> zkshare.v1.RegisterParticipant
@@ -2106,24 +2186,25 @@ var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	16, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
 	6,  // 10: zkshare.v1.TxBody.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
 	19, // 11: zkshare.v1.TxBody.register_device:type_name -> zkshare.v1.RegisterDevice
-	20, // 12: zkshare.v1.TxBody.revoke_device:type_name -> zkshare.v1.RevokeDevice
-	22, // 13: zkshare.v1.TxBody.attest_readings:type_name -> zkshare.v1.AttestReadings
-	0,  // 14: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
-	1,  // 15: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
-	4,  // 16: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
-	7,  // 17: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
-	5,  // 18: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
-	8,  // 19: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	13, // 20: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
-	6,  // 21: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
-	14, // 22: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
-	10, // 23: zkshare.v1.AttestReadings.anchor:type_name -> zkshare.v1.Anchor
-	21, // 24: zkshare.v1.AttestReadings.attestations:type_name -> zkshare.v1.Attestation
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	21, // 12: zkshare.v1.TxBody.revoke_device:type_name -> zkshare.v1.RevokeDevice
+	23, // 13: zkshare.v1.TxBody.attest_readings:type_name -> zkshare.v1.AttestReadings
+	20, // 14: zkshare.v1.TxBody.endorse_device:type_name -> zkshare.v1.EndorseDevice
+	0,  // 15: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
+	1,  // 16: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
+	4,  // 17: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
+	7,  // 18: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
+	5,  // 19: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
+	8,  // 20: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
+	13, // 21: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
+	6,  // 22: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
+	14, // 23: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
+	10, // 24: zkshare.v1.AttestReadings.anchor:type_name -> zkshare.v1.Anchor
+	22, // 25: zkshare.v1.AttestReadings.attestations:type_name -> zkshare.v1.Attestation
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_ledger_proto_init() }
@@ -2146,6 +2227,7 @@ func file_zkshare_v1_ledger_proto_init() {
 		(*TxBody_RegisterDevice)(nil),
 		(*TxBody_RevokeDevice)(nil),
 		(*TxBody_AttestReadings)(nil),
+		(*TxBody_EndorseDevice)(nil),
 	}
 	file_zkshare_v1_ledger_proto_msgTypes[12].OneofWrappers = []any{
 		(*GovernanceAction_RegisterParticipant)(nil),
@@ -2161,7 +2243,7 @@ func file_zkshare_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_ledger_proto_rawDesc), len(file_zkshare_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

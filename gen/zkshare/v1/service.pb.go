@@ -4798,6 +4798,12 @@ type DeviceState struct {
 	Missing          uint64          `protobuf:"varint,10,opt,name=missing,proto3" json:"missing,omitempty"`
 	Gaps             []*CounterRange `protobuf:"bytes,11,rep,name=gaps,proto3" json:"gaps,omitempty"`
 	RegisteredHeight uint64          `protobuf:"varint,12,opt,name=registered_height,json=registeredHeight,proto3" json:"registered_height,omitempty"`
+	// The holder that registered and operates it.
+	Operator string `protobuf:"bytes,13,opt,name=operator,proto3" json:"operator,omitempty"`
+	// Participants other than its operator who vouch for its key.
+	EndorsedBy       []string `protobuf:"bytes,14,rep,name=endorsed_by,json=endorsedBy,proto3" json:"endorsed_by,omitempty"`
+	RevokedHeight    uint64   `protobuf:"varint,15,opt,name=revoked_height,json=revokedHeight,proto3" json:"revoked_height,omitempty"`
+	ReportIntervalMs uint64   `protobuf:"varint,16,opt,name=report_interval_ms,json=reportIntervalMs,proto3" json:"report_interval_ms,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -4912,6 +4918,34 @@ func (x *DeviceState) GetGaps() []*CounterRange {
 func (x *DeviceState) GetRegisteredHeight() uint64 {
 	if x != nil {
 		return x.RegisteredHeight
+	}
+	return 0
+}
+
+func (x *DeviceState) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *DeviceState) GetEndorsedBy() []string {
+	if x != nil {
+		return x.EndorsedBy
+	}
+	return nil
+}
+
+func (x *DeviceState) GetRevokedHeight() uint64 {
+	if x != nil {
+		return x.RevokedHeight
+	}
+	return 0
+}
+
+func (x *DeviceState) GetReportIntervalMs() uint64 {
+	if x != nil {
+		return x.ReportIntervalMs
 	}
 	return 0
 }
@@ -5151,9 +5185,11 @@ type RegisterDeviceRequest struct {
 	Location   string                 `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
 	// The device's signature over its registration (device.Key.SignRegistration
 	// with the collection's full name HOLDER/NAME and the holder's id).
-	Proof         []byte `protobuf:"bytes,6,opt,name=proof,proto3" json:"proof,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Proof []byte `protobuf:"bytes,6,opt,name=proof,proto3" json:"proof,omitempty"`
+	// As in the consent: how often the device reports (0: not stated).
+	ReportIntervalMs uint64 `protobuf:"varint,7,opt,name=report_interval_ms,json=reportIntervalMs,proto3" json:"report_interval_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RegisterDeviceRequest) Reset() {
@@ -5228,6 +5264,101 @@ func (x *RegisterDeviceRequest) GetProof() []byte {
 	return nil
 }
 
+func (x *RegisterDeviceRequest) GetReportIntervalMs() uint64 {
+	if x != nil {
+		return x.ReportIntervalMs
+	}
+	return 0
+}
+
+type EndorseDeviceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndorseDeviceRequest) Reset() {
+	*x = EndorseDeviceRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndorseDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndorseDeviceRequest) ProtoMessage() {}
+
+func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndorseDeviceRequest.ProtoReflect.Descriptor instead.
+func (*EndorseDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *EndorseDeviceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type EndorseDeviceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxHash        []byte                 `protobuf:"bytes,1,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndorseDeviceResponse) Reset() {
+	*x = EndorseDeviceResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndorseDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndorseDeviceResponse) ProtoMessage() {}
+
+func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndorseDeviceResponse.ProtoReflect.Descriptor instead.
+func (*EndorseDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *EndorseDeviceResponse) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
 type RegisterDeviceResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TxHash        []byte                 `protobuf:"bytes,1,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
@@ -5237,7 +5368,7 @@ type RegisterDeviceResponse struct {
 
 func (x *RegisterDeviceResponse) Reset() {
 	*x = RegisterDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5249,7 +5380,7 @@ func (x *RegisterDeviceResponse) String() string {
 func (*RegisterDeviceResponse) ProtoMessage() {}
 
 func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5262,7 +5393,7 @@ func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RegisterDeviceResponse) GetTxHash() []byte {
@@ -5281,7 +5412,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5293,7 +5424,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5306,7 +5437,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RevokeDeviceRequest) GetId() string {
@@ -5325,7 +5456,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5337,7 +5468,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5350,7 +5481,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *RevokeDeviceResponse) GetTxHash() []byte {
@@ -5370,7 +5501,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5382,7 +5513,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5395,7 +5526,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ListDevicesRequest) GetCollection() string {
@@ -5414,7 +5545,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5426,7 +5557,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5439,7 +5570,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*DeviceState {
@@ -5836,7 +5967,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\atx_hash\x18\x02 \x01(\fR\x06txHash\x12\x18\n" +
 	"\apending\x18\x03 \x01(\bR\apending\x12\x1f\n" +
 	"\vproposal_id\x18\x04 \x01(\fR\n" +
-	"proposalId\"\x87\x03\n" +
+	"proposalId\"\x99\x04\n" +
 	"\vDeviceState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -5853,7 +5984,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\amissing\x18\n" +
 	" \x01(\x04R\amissing\x12,\n" +
 	"\x04gaps\x18\v \x03(\v2\x18.zkshare.v1.CounterRangeR\x04gaps\x12+\n" +
-	"\x11registered_height\x18\f \x01(\x04R\x10registeredHeight\"8\n" +
+	"\x11registered_height\x18\f \x01(\x04R\x10registeredHeight\x12\x1a\n" +
+	"\boperator\x18\r \x01(\tR\boperator\x12\x1f\n" +
+	"\vendorsed_by\x18\x0e \x03(\tR\n" +
+	"endorsedBy\x12%\n" +
+	"\x0erevoked_height\x18\x0f \x01(\x04R\rrevokedHeight\x12,\n" +
+	"\x12report_interval_ms\x18\x10 \x01(\x04R\x10reportIntervalMs\"8\n" +
 	"\fCounterRange\x12\x14\n" +
 	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x12\n" +
 	"\x04last\x18\x02 \x01(\x04R\x04last\"p\n" +
@@ -5866,7 +6002,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x16SubmitReadingsResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12\x1b\n" +
 	"\ttx_hashes\x18\x02 \x03(\fR\btxHashes\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x04R\x06height\"\xae\x01\n" +
+	"\x06height\x18\x03 \x01(\x04R\x06height\"\xdc\x01\n" +
 	"\x15RegisterDeviceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -5876,7 +6012,12 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"collection\x12\x14\n" +
 	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
 	"\blocation\x18\x05 \x01(\tR\blocation\x12\x14\n" +
-	"\x05proof\x18\x06 \x01(\fR\x05proof\"1\n" +
+	"\x05proof\x18\x06 \x01(\fR\x05proof\x12,\n" +
+	"\x12report_interval_ms\x18\a \x01(\x04R\x10reportIntervalMs\"&\n" +
+	"\x14EndorseDeviceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"0\n" +
+	"\x15EndorseDeviceResponse\x12\x17\n" +
+	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"1\n" +
 	"\x16RegisterDeviceResponse\x12\x17\n" +
 	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"%\n" +
 	"\x13RevokeDeviceRequest\x12\x0e\n" +
@@ -5957,12 +6098,13 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x10ListAuditEntries\x12#.zkshare.v1.ListAuditEntriesRequest\x1a$.zkshare.v1.ListAuditEntriesResponse\x12K\n" +
 	"\n" +
 	"GetCircuit\x12\x1d.zkshare.v1.GetCircuitRequest\x1a\x1e.zkshare.v1.GetCircuitResponse\x12c\n" +
-	"\x12GetCollectionState\x12%.zkshare.v1.GetCollectionStateRequest\x1a&.zkshare.v1.GetCollectionStateResponse2\xd4\x02\n" +
+	"\x12GetCollectionState\x12%.zkshare.v1.GetCollectionStateRequest\x1a&.zkshare.v1.GetCollectionStateResponse2\xaa\x03\n" +
 	"\fAdminService\x12f\n" +
 	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponse\x12B\n" +
 	"\aPropose\x12\x1a.zkshare.v1.ProposeRequest\x1a\x1b.zkshare.v1.ProposeResponse\x12B\n" +
 	"\aApprove\x12\x1a.zkshare.v1.ApproveRequest\x1a\x1b.zkshare.v1.ApproveResponse\x12T\n" +
-	"\rListProposals\x12 .zkshare.v1.ListProposalsRequest\x1a!.zkshare.v1.ListProposalsResponse2\xba\x01\n" +
+	"\rListProposals\x12 .zkshare.v1.ListProposalsRequest\x1a!.zkshare.v1.ListProposalsResponse\x12T\n" +
+	"\rEndorseDevice\x12 .zkshare.v1.EndorseDeviceRequest\x1a!.zkshare.v1.EndorseDeviceResponse2\xba\x01\n" +
 	"\rDeviceService\x12Y\n" +
 	"\x0eSubmitReadings\x12!.zkshare.v1.SubmitReadingsRequest\x1a\".zkshare.v1.SubmitReadingsResponse(\x01\x12N\n" +
 	"\vListDevices\x12\x1e.zkshare.v1.ListDevicesRequest\x1a\x1f.zkshare.v1.ListDevicesResponseB\x9c\x01\n" +
@@ -5983,7 +6125,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
 	(Circuit)(0),                        // 1: zkshare.v1.Circuit
@@ -6057,25 +6199,27 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*SubmitReadingsRequest)(nil),       // 69: zkshare.v1.SubmitReadingsRequest
 	(*SubmitReadingsResponse)(nil),      // 70: zkshare.v1.SubmitReadingsResponse
 	(*RegisterDeviceRequest)(nil),       // 71: zkshare.v1.RegisterDeviceRequest
-	(*RegisterDeviceResponse)(nil),      // 72: zkshare.v1.RegisterDeviceResponse
-	(*RevokeDeviceRequest)(nil),         // 73: zkshare.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),        // 74: zkshare.v1.RevokeDeviceResponse
-	(*ListDevicesRequest)(nil),          // 75: zkshare.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),         // 76: zkshare.v1.ListDevicesResponse
-	(*Anchor)(nil),                      // 77: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 78: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 79: zkshare.v1.Audit
-	(SetupKind)(0),                      // 80: zkshare.v1.SetupKind
-	(Role)(0),                           // 81: zkshare.v1.Role
-	(*Attestation)(nil),                 // 82: zkshare.v1.Attestation
-	(*SetConfirmersRequest)(nil),        // 83: zkshare.v1.SetConfirmersRequest
-	(*ProposeRequest)(nil),              // 84: zkshare.v1.ProposeRequest
-	(*ApproveRequest)(nil),              // 85: zkshare.v1.ApproveRequest
-	(*ListProposalsRequest)(nil),        // 86: zkshare.v1.ListProposalsRequest
-	(*SetConfirmersResponse)(nil),       // 87: zkshare.v1.SetConfirmersResponse
-	(*ProposeResponse)(nil),             // 88: zkshare.v1.ProposeResponse
-	(*ApproveResponse)(nil),             // 89: zkshare.v1.ApproveResponse
-	(*ListProposalsResponse)(nil),       // 90: zkshare.v1.ListProposalsResponse
+	(*EndorseDeviceRequest)(nil),        // 72: zkshare.v1.EndorseDeviceRequest
+	(*EndorseDeviceResponse)(nil),       // 73: zkshare.v1.EndorseDeviceResponse
+	(*RegisterDeviceResponse)(nil),      // 74: zkshare.v1.RegisterDeviceResponse
+	(*RevokeDeviceRequest)(nil),         // 75: zkshare.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),        // 76: zkshare.v1.RevokeDeviceResponse
+	(*ListDevicesRequest)(nil),          // 77: zkshare.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),         // 78: zkshare.v1.ListDevicesResponse
+	(*Anchor)(nil),                      // 79: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                 // 80: zkshare.v1.BlockHeader
+	(*Audit)(nil),                       // 81: zkshare.v1.Audit
+	(SetupKind)(0),                      // 82: zkshare.v1.SetupKind
+	(Role)(0),                           // 83: zkshare.v1.Role
+	(*Attestation)(nil),                 // 84: zkshare.v1.Attestation
+	(*SetConfirmersRequest)(nil),        // 85: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),              // 86: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),              // 87: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),        // 88: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),       // 89: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),             // 90: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),             // 91: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),       // 92: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	7,  // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
@@ -6114,18 +6258,18 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	10, // 33: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
 	27, // 34: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
 	42, // 35: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	77, // 36: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	79, // 36: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
 	4,  // 37: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
-	78, // 38: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	78, // 39: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	79, // 40: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	80, // 38: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	80, // 39: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	81, // 40: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
 	24, // 41: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
 	58, // 42: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	80, // 43: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
+	82, // 43: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
 	66, // 44: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
-	81, // 45: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	83, // 45: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
 	67, // 46: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
-	82, // 47: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
+	84, // 47: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
 	68, // 48: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
 	66, // 49: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
 	12, // 50: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
@@ -6139,9 +6283,9 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	20, // 58: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
 	39, // 59: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
 	34, // 60: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	83, // 61: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	85, // 61: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
 	71, // 62: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
-	73, // 63: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
+	75, // 63: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
 	41, // 64: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
 	43, // 65: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
 	45, // 66: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
@@ -6154,44 +6298,46 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	60, // 73: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
 	62, // 74: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
 	64, // 75: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	84, // 76: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
-	85, // 77: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
-	86, // 78: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
-	69, // 79: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
-	75, // 80: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
-	13, // 81: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	16, // 82: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	33, // 83: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	37, // 84: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	18, // 85: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	29, // 86: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	31, // 87: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	23, // 88: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	22, // 89: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	40, // 90: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	35, // 91: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	87, // 92: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
-	72, // 93: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
-	74, // 94: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
-	42, // 95: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	44, // 96: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	46, // 97: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	48, // 98: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	50, // 99: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	52, // 100: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	54, // 101: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	56, // 102: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	59, // 103: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	61, // 104: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
-	63, // 105: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
-	65, // 106: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	88, // 107: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
-	89, // 108: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
-	90, // 109: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
-	70, // 110: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
-	76, // 111: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
-	81, // [81:112] is the sub-list for method output_type
-	50, // [50:81] is the sub-list for method input_type
+	86, // 76: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	87, // 77: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	88, // 78: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	72, // 79: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
+	69, // 80: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
+	77, // 81: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
+	13, // 82: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	16, // 83: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	33, // 84: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	37, // 85: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	18, // 86: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	29, // 87: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	31, // 88: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	23, // 89: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	22, // 90: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	40, // 91: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	35, // 92: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	89, // 93: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	74, // 94: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
+	76, // 95: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
+	42, // 96: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	44, // 97: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	46, // 98: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	48, // 99: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	50, // 100: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	52, // 101: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	54, // 102: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	56, // 103: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	59, // 104: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	61, // 105: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
+	63, // 106: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
+	65, // 107: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	90, // 108: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	91, // 109: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	92, // 110: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	73, // 111: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
+	70, // 112: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
+	78, // 113: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
+	82, // [82:114] is the sub-list for method output_type
+	50, // [50:82] is the sub-list for method input_type
 	50, // [50:50] is the sub-list for extension type_name
 	50, // [50:50] is the sub-list for extension extendee
 	0,  // [0:50] is the sub-list for field type_name
@@ -6214,7 +6360,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   72,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

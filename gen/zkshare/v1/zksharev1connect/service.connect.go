@@ -121,6 +121,9 @@ const (
 	// AdminServiceListProposalsProcedure is the fully-qualified name of the AdminService's
 	// ListProposals RPC.
 	AdminServiceListProposalsProcedure = "/zkshare.v1.AdminService/ListProposals"
+	// AdminServiceEndorseDeviceProcedure is the fully-qualified name of the AdminService's
+	// EndorseDevice RPC.
+	AdminServiceEndorseDeviceProcedure = "/zkshare.v1.AdminService/EndorseDevice"
 	// DeviceServiceSubmitReadingsProcedure is the fully-qualified name of the DeviceService's
 	// SubmitReadings RPC.
 	DeviceServiceSubmitReadingsProcedure = "/zkshare.v1.DeviceService/SubmitReadings"
@@ -1020,6 +1023,9 @@ type AdminServiceClient interface {
 	Approve(context.Context, *v1.ApproveRequest) (*v1.ApproveResponse, error)
 	// The open proposals, with their approvals and expiry.
 	ListProposals(context.Context, *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error)
+	// Vouch, as this node's admin, for another holder's device (or, in a
+	// single-node ledger, for this node's holder's).
+	EndorseDevice(context.Context, *v1.EndorseDeviceRequest) (*v1.EndorseDeviceResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the zkshare.v1.AdminService service. By default, it
@@ -1057,6 +1063,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListProposals")),
 			connect.WithClientOptions(opts...),
 		),
+		endorseDevice: connect.NewClient[v1.EndorseDeviceRequest, v1.EndorseDeviceResponse](
+			httpClient,
+			baseURL+AdminServiceEndorseDeviceProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("EndorseDevice")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -1066,6 +1078,7 @@ type adminServiceClient struct {
 	propose             *connect.Client[v1.ProposeRequest, v1.ProposeResponse]
 	approve             *connect.Client[v1.ApproveRequest, v1.ApproveResponse]
 	listProposals       *connect.Client[v1.ListProposalsRequest, v1.ListProposalsResponse]
+	endorseDevice       *connect.Client[v1.EndorseDeviceRequest, v1.EndorseDeviceResponse]
 }
 
 // RegisterParticipant calls zkshare.v1.AdminService.RegisterParticipant.
@@ -1104,6 +1117,15 @@ func (c *adminServiceClient) ListProposals(ctx context.Context, req *v1.ListProp
 	return nil, err
 }
 
+// EndorseDevice calls zkshare.v1.AdminService.EndorseDevice.
+func (c *adminServiceClient) EndorseDevice(ctx context.Context, req *v1.EndorseDeviceRequest) (*v1.EndorseDeviceResponse, error) {
+	response, err := c.endorseDevice.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the zkshare.v1.AdminService service.
 type AdminServiceHandler interface {
 	RegisterParticipant(context.Context, *v1.RegisterParticipantRequest) (*v1.RegisterParticipantResponse, error)
@@ -1113,6 +1135,9 @@ type AdminServiceHandler interface {
 	Approve(context.Context, *v1.ApproveRequest) (*v1.ApproveResponse, error)
 	// The open proposals, with their approvals and expiry.
 	ListProposals(context.Context, *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error)
+	// Vouch, as this node's admin, for another holder's device (or, in a
+	// single-node ledger, for this node's holder's).
+	EndorseDevice(context.Context, *v1.EndorseDeviceRequest) (*v1.EndorseDeviceResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1146,6 +1171,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListProposals")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceEndorseDeviceHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceEndorseDeviceProcedure,
+		svc.EndorseDevice,
+		connect.WithSchema(adminServiceMethods.ByName("EndorseDevice")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceRegisterParticipantProcedure:
@@ -1156,6 +1187,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceApproveHandler.ServeHTTP(w, r)
 		case AdminServiceListProposalsProcedure:
 			adminServiceListProposalsHandler.ServeHTTP(w, r)
+		case AdminServiceEndorseDeviceProcedure:
+			adminServiceEndorseDeviceHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1179,6 +1212,10 @@ func (UnimplementedAdminServiceHandler) Approve(context.Context, *v1.ApproveRequ
 
 func (UnimplementedAdminServiceHandler) ListProposals(context.Context, *v1.ListProposalsRequest) (*v1.ListProposalsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.ListProposals is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) EndorseDevice(context.Context, *v1.EndorseDeviceRequest) (*v1.EndorseDeviceResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.EndorseDevice is not implemented"))
 }
 
 // DeviceServiceClient is a client for the zkshare.v1.DeviceService service.
