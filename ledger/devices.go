@@ -277,18 +277,9 @@ func (s *State) attestations(ctx context.Context, collectionID []byte, as []*zkv
 		d.Readings++
 		at.devices[d.ID] = d
 	}
-	at.nodes = s.overlayFor(c.ID)
-	if db, ok := s.stored.(dbNodes); ok {
-		txn := db.db.NewTransaction(false)
-		defer txn.Discard()
-		at.nodes.stored = txnNodes{txn}
-	}
-	root, err := tree.Apply(ctx, at.nodes, changes)
-	if errors.Is(err, tree.ErrPathCollision) {
-		return nil, fmt.Errorf("%w: a reading's key path collides with an attested reading's", ErrRejected)
-	}
+	root, err := s.applyReadings(ctx, at, changes)
 	if err != nil {
-		return nil, fmt.Errorf("device tree of collection %x: %w", c.ID, err)
+		return nil, err
 	}
 	rb := root.Bytes()
 	at.anchor = &zkv1.Anchor{CollectionId: slices.Clone(c.ID), Root: rb[:], Sequence: 1, RecordCount: uint64(len(as))}
@@ -297,6 +288,33 @@ func (s *State) attestations(ctx context.Context, collectionID []byte, as []*zkv
 		at.anchor.RecordCount += c.Last.RecordCount
 	}
 	return at, nil
+}
+
+// applyReadings inserts a batch's leaves into the collection's tree, in an
+// overlay at.nodes, or takes the writes a replica already computed for the
+// same batch on the same tree.
+func (s *State) applyReadings(ctx context.Context, at *attested, changes []tree.Change) (fr.Element, error) {
+	c := &at.coll
+	at.nodes = s.overlayFor(c.ID)
+	key := treeCacheKey(c, changes)
+	if r, ok := s.trees.get(key); ok {
+		at.nodes.writes = r.writes
+		return r.root, nil
+	}
+	if db, ok := s.stored.(dbNodes); ok {
+		txn := db.db.NewTransaction(false)
+		defer txn.Discard()
+		at.nodes.stored = txnNodes{txn}
+	}
+	root, err := tree.Apply(ctx, at.nodes, changes)
+	if errors.Is(err, tree.ErrPathCollision) {
+		return root, fmt.Errorf("%w: a reading's key path collides with an attested reading's", ErrRejected)
+	}
+	if err != nil {
+		return root, fmt.Errorf("device tree of collection %x: %w", c.ID, err)
+	}
+	s.trees.put(key, treeResult{writes: at.nodes.writes, root: root})
+	return root, nil
 }
 
 func attestationErr(i int, a *zkv1.Attestation, sentinel error, why string) error {

@@ -1,11 +1,15 @@
 package ledger
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/zkshare/zkshare/tree"
 )
@@ -146,4 +150,74 @@ func storeNodes(set func(k, v []byte), del func(k []byte), st *State) error {
 		}
 	}
 	return nil
+}
+
+// treeCache remembers the tree writes of recent batches, so that a batch
+// planned by its relayer and then applied in the mempool, a proposal and
+// its block is hashed into the tree once per replica, not at every step.
+// A result depends only on the tree it starts from, which the
+// collection's last anchor (sequence and root) names, and on the changes:
+// the key covers both. Bounded: the oldest results go first.
+type treeCache struct {
+	mu    sync.Mutex
+	m     map[[32]byte]treeResult
+	order [][32]byte
+}
+
+// treeResult is a batch's tree writes (never changed once cached) and root.
+type treeResult struct {
+	writes map[tree.Pos]tree.Node
+	root   fr.Element
+}
+
+const treeCacheSize = 32
+
+func treeCacheKey(c *Collection, changes []tree.Change) [32]byte {
+	h := sha256.New()
+	h.Write(c.ID)
+	if c.Last != nil {
+		h.Write(binary.BigEndian.AppendUint64(nil, c.Last.Sequence))
+		h.Write(c.Last.Root)
+	}
+	var b []byte
+	for _, ch := range changes {
+		leaf := ch.Leaf.Bytes()
+		b = binary.BigEndian.AppendUint64(append(b[:0], byte(ch.Op)), ch.Path)
+		b = append(append(b, leaf[:]...), ch.Ref...)
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
+		h.Write(b)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (t *treeCache) get(k [32]byte) (treeResult, bool) {
+	if t == nil {
+		return treeResult{}, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.m[k]
+	return r, ok
+}
+
+func (t *treeCache) put(k [32]byte, r treeResult) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[[32]byte]treeResult{}
+	}
+	if _, ok := t.m[k]; ok {
+		return
+	}
+	t.m[k] = r
+	t.order = append(t.order, k)
+	if len(t.order) > treeCacheSize {
+		delete(t.m, t.order[0])
+		t.order = t.order[1:]
+	}
 }

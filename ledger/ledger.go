@@ -124,8 +124,10 @@ type Ledger struct {
 	// Under a consensus engine: the mempool's view and the block being finalised.
 	consMu sync.Mutex
 	check  *State
-	// sigs caches verified device signatures (devices.go).
+	// sigs caches verified device signatures (devices.go), trees the
+	// tree writes of recent attestation batches (devtree.go).
 	sigs    sigCache
+	trees   treeCache
 	pending *pendingBlock
 
 	// written counts the key and value bytes of the blocks' write batches.
@@ -299,7 +301,7 @@ func (l *Ledger) load() error {
 		if err != nil {
 			return err
 		}
-		st.stored = dbNodes{l.db}
+		st.stored, st.trees = dbNodes{l.db}, &l.trees
 		var h Head
 		if err := getJSON(txn, keyHead, &h); err != nil {
 			return err

@@ -35,6 +35,7 @@ type State struct {
 	// block, by hex collection id; stored reads the others (devtree.go).
 	nodes  map[string]map[tree.Pos]tree.Node
 	stored nodeReader
+	trees  *treeCache // shared by a ledger's states
 
 	// The state's commitment and its changes (see statestore.go): dirty
 	// are the entries Apply changed since the last fold, tree the
