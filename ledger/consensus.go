@@ -151,7 +151,9 @@ func (l *Ledger) Commit() error {
 	if err := l.writeBlock(p.head, p.state, p.bc, p.txs, p.block, p.next, p.nodes); err != nil {
 		return err
 	}
-	p.state.nodes = nil // stored with the block
+	if p.block != nil {
+		p.state.nodes = nil // stored with the block (else p.state is the published tip)
+	}
 	if testHookPublish != nil {
 		testHookPublish()
 	}

@@ -196,6 +196,7 @@ type attested struct {
 	anchor  *zkv1.Anchor
 	devices map[string]Device
 	nodes   *overlay
+	chain   []byte // the collection's TreeChain after the batch
 }
 
 // PlanAttestations checks attestations of one collection against s and
@@ -296,7 +297,9 @@ func (s *State) attestations(ctx context.Context, collectionID []byte, as []*zkv
 func (s *State) applyReadings(ctx context.Context, at *attested, changes []tree.Change) (fr.Element, error) {
 	c := &at.coll
 	at.nodes = s.overlayFor(c.ID)
-	key := treeCacheKey(c, changes)
+	digest := changesDigest(changes)
+	at.chain = nextTreeChain(c.TreeChain, digest)
+	key := treeCacheKey(c, digest)
 	if r, ok := s.trees.get(key); ok {
 		at.nodes.writes = r.writes
 		return r.root, nil
@@ -443,6 +446,7 @@ func (s *State) attest(r *zkv1.AttestReadings, tx *Tx, bc BlockContext) (func(),
 		st := &AnchorState{Sequence: got.GetSequence(), Root: got.GetRoot(), RecordCount: got.GetRecordCount(), Height: bc.Height,
 			TimeUnixMs: bc.TimeUnixMs, TxHash: tx.Hash[:], ConfirmedHeight: bc.Height}
 		c.Last, c.Latest = st, st
+		c.TreeChain = at.chain
 		s.putCollection(hex.EncodeToString(c.ID), c)
 	}, nil
 }

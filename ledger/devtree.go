@@ -155,9 +155,12 @@ func storeNodes(set func(k, v []byte), del func(k []byte), st *State) error {
 // treeCache remembers the tree writes of recent batches, so that a batch
 // planned by its relayer and then applied in the mempool, a proposal and
 // its block is hashed into the tree once per replica, not at every step.
-// A result depends only on the tree it starts from, which the
-// collection's last anchor (sequence and root) names, and on the changes:
-// the key covers both. Bounded: the oldest results go first.
+// A result depends only on the tree it starts from and on the changes.
+// The tree is named by the collection's chain of batch digests
+// (Collection.TreeChain), not by its root: a root does not fix where its
+// leaves sit (a lone leaf is the root whatever its path), and a device
+// may sign one commitment under two counters (found in review: keyed by
+// the root, replicas diverged). Bounded: the oldest results go first.
 type treeCache struct {
 	mu    sync.Mutex
 	m     map[[32]byte]treeResult
@@ -172,13 +175,9 @@ type treeResult struct {
 
 const treeCacheSize = 32
 
-func treeCacheKey(c *Collection, changes []tree.Change) [32]byte {
+// changesDigest hashes a batch's changes: op, path, leaf and reference of each.
+func changesDigest(changes []tree.Change) [32]byte {
 	h := sha256.New()
-	h.Write(c.ID)
-	if c.Last != nil {
-		h.Write(binary.BigEndian.AppendUint64(nil, c.Last.Sequence))
-		h.Write(c.Last.Root)
-	}
 	var b []byte
 	for _, ch := range changes {
 		leaf := ch.Leaf.Bytes()
@@ -187,9 +186,21 @@ func treeCacheKey(c *Collection, changes []tree.Change) [32]byte {
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
 		h.Write(b)
 	}
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// nextTreeChain is a collection's chain of batch digests after a batch.
+func nextTreeChain(chain []byte, digest [32]byte) []byte {
+	n := sha256.Sum256(append(append([]byte("zkshare/tree-chain/v1\n"), chain...), digest[:]...))
+	return n[:]
+}
+
+// treeCacheKey names a batch's result: the tree it starts from (the
+// collection's id and chain) and the batch.
+func treeCacheKey(c *Collection, digest [32]byte) [32]byte {
+	return sha256.Sum256(append(append(append([]byte("zkshare/tree-cache/v1\n"), c.ID...), c.TreeChain...), digest[:]...))
 }
 
 func (t *treeCache) get(k [32]byte) (treeResult, bool) {

@@ -96,6 +96,10 @@ type Collection struct {
 	Pending map[uint64]*AnchorState `json:"pending,omitempty"`
 	// DeviceFed: the ledger builds the tree from device attestations.
 	DeviceFed bool `json:"device_fed,omitempty"`
+	// TreeChain is a device-fed collection's chain of batch digests: it
+	// names the tree exactly (the root alone does not fix where leaves
+	// sit), for the tree cache (devtree.go).
+	TreeChain []byte `json:"tree_chain,omitempty"`
 }
 
 // Counts says whether the collection's anchor seq counts: it is not

@@ -27,9 +27,8 @@ func TestDeviceWarnings(t *testing.T) {
 		{"revoked", func(d *zkv1.DeviceState) { d.Revoked, d.RevokedHeight = true, 42 }, []string{"probe-1", "revoked at height 42"}},
 		{"vouched for by the holder alone", func(d *zkv1.DeviceState) { d.EndorsedBy = nil }, []string{"probe-1", "holder agency alone"}},
 		{"silent for longer than it reports", func(d *zkv1.DeviceState) { d.LastTimeUnixMs = now.Add(-3 * time.Hour).UnixMilli() }, []string{"probe-1", "newest readings may be withheld"}},
-		{"silent, but no interval stated", func(d *zkv1.DeviceState) {
-			d.LastTimeUnixMs, d.ReportIntervalMs = now.Add(-3*time.Hour).UnixMilli(), 0
-		}, nil},
+		{"no interval stated", func(d *zkv1.DeviceState) { d.ReportIntervalMs = 0 }, []string{"probe-1", "states no report interval"}},
+		{"no reading since registration", func(d *zkv1.DeviceState) { d.LastCounter, d.Readings, d.RegisteredHeight = 0, 0, 7 }, []string{"probe-1", "no reading attested since its registration (height 7)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

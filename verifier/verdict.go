@@ -78,7 +78,14 @@ func (v *Verdict) devices(c *Collection, now time.Time) {
 		if d.GetMissing() > 0 {
 			v.warn(fmt.Sprintf("device %s: %d readings were never attested (counter gaps), so no statement covers them", id, d.GetMissing()))
 		}
-		if iv := time.Duration(d.GetReportIntervalMs()) * time.Millisecond; iv > 0 && !d.GetRevoked() && d.GetLastCounter() > 0 {
+		iv := time.Duration(d.GetReportIntervalMs()) * time.Millisecond
+		switch {
+		case d.GetRevoked():
+		case d.GetLastCounter() == 0:
+			v.warn(fmt.Sprintf("device %s: no reading attested since its registration (height %d): any it made may be withheld", id, d.GetRegisteredHeight()))
+		case iv == 0:
+			v.warn(fmt.Sprintf("device %s states no report interval: its newest readings could be withheld unnoticed", id))
+		default:
 			if silent := now.Sub(time.UnixMilli(d.GetLastTimeUnixMs())); silent > 2*iv {
 				v.warn(fmt.Sprintf("device %s: no reading for %s though it reports every %s: its newest readings may be withheld", id, silent.Round(time.Second), iv))
 			}

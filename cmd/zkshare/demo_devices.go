@@ -97,7 +97,7 @@ func demoSwap(ctx context.Context, url string, supplier *client.Client, sc *reco
 // swapTargets finds the first reading of badLot above 8.0 °C (row i) and
 // an earlier reading at or below 8.0 °C of the same sensor (row j), or -1.
 func swapTargets(recs []records.Record, badLot string, sensors, temp int) (i, j int) {
-	i, j = -1, -1
+	i = -1
 	for k, r := range recs {
 		if t, _ := strconv.ParseFloat(r.Values[temp], 64); t > 8.0 && r.Values[0] == badLot {
 			i = k
