@@ -43,6 +43,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./bench
 	$(GO) test -run '^$$' -bench . -benchtime 40x ./service
 	$(GO) test -run '^$$' -bench ConsortiumCommit -benchtime 1x ./consortium
+	$(GO) test -run '^$$' -bench 'AttestReadings|SealReading' -benchtime 3x ./ledger
+	$(GO) test -run '^$$' -bench Verify -benchtime 500x ./device
+	$(GO) test -run '^$$' -bench ConsortiumReadings -benchtime 1x ./consortium
 	$(GO) test -run '^$$' -bench Aggregate -benchtime 1x ./circuits
 	$(GO) test -run '^$$' -bench ProveAggregate -benchtime 1x -timeout 60m ./prover
 	$(GO) test -run '^$$' -bench Aggregate -benchtime 3x ./circuits
