@@ -75,8 +75,11 @@ func (v *Verdict) devices(c *Collection, now time.Time) {
 	v.Devices = c.Devices
 	for _, d := range c.Devices {
 		id := d.GetId()
-		if d.GetMissing() > 0 {
-			v.warn(fmt.Sprintf("device %s: %d readings were never attested (counter gaps), so no statement covers them", id, d.GetMissing()))
+		switch m := d.GetMissing(); {
+		case m == 1:
+			v.warn(fmt.Sprintf("device %s: 1 reading was never attested (a counter gap), so no statement covers it", id))
+		case m > 1:
+			v.warn(fmt.Sprintf("device %s: %d readings were never attested (counter gaps), so no statement covers them", id, m))
 		}
 		iv := time.Duration(d.GetReportIntervalMs()) * time.Millisecond
 		switch {

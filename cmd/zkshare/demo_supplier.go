@@ -267,7 +267,7 @@ func demoBuyerAsks(ctx context.Context, d demoNode, buyer *client.Client, name, 
 		fprintf(stderr, "   the verifier warns: %s\n", w)
 	}
 	if unendorsed > 0 {
-		fprintf(stderr, "   the verifier warns, for %d sensors: its key is vouched for by its holder alone, who could have made it\n", unendorsed)
+		fprintf(stderr, "   the verifier warns, for each of the %d sensors: its key is vouched for by its holder alone, who could have made it\n", unendorsed)
 	}
 	return nil
 }
