@@ -110,6 +110,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./ledger
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./ledger
 	$(GO) test -run '^$$' -fuzz FuzzFromProto -fuzztime 30s ./bundle
+	$(GO) test -run '^$$' -fuzz FuzzParsePublicKey -fuzztime 30s ./device
+	$(GO) test -run '^$$' -fuzz FuzzDecodeNode -fuzztime 30s ./tree
+	$(GO) test -run '^$$' -fuzz FuzzWitness -fuzztime 30s ./receipt
 
 
 # Code generation: pinned tools in .tmp (generated code is committed).

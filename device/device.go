@@ -6,6 +6,7 @@
 package device
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -189,6 +190,12 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 	var p PublicKey
 	if _, err := p.pub.SetBytes(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadKey, err)
+	}
+	// One key, one encoding (found by fuzzing: an unreduced coordinate
+	// parsed as another key's point), so that "one key per device" holds
+	// byte for byte.
+	if !bytes.Equal(p.pub.Bytes(), b) {
+		return nil, fmt.Errorf("%w: not the canonical encoding", ErrBadKey)
 	}
 	return &p, nil
 }

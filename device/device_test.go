@@ -2,6 +2,7 @@ package device
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -78,7 +79,10 @@ func TestKeys(t *testing.T) {
 	if _, err := ParseKey(k.Bytes()[1:]); err == nil {
 		t.Fatal("short private key parsed")
 	}
-	for _, b := range [][]byte{nil, make([]byte, 31), make([]byte, 32), bytes.Repeat([]byte{0xff}, 32)} {
+	// Found by fuzzing: an unreduced coordinate that parses as another
+	// encoding's point.
+	unreduced, _ := hex.DecodeString("f6f5cfc62a8194350c825c1b2f91dfe9e7fd84fecb20e9a73804ca8b5f863e42")
+	for _, b := range [][]byte{nil, make([]byte, 31), make([]byte, 32), bytes.Repeat([]byte{0xff}, 32), unreduced} {
 		if _, err := ParsePublicKey(b); !errors.Is(err, ErrBadKey) {
 			t.Errorf("%x: %v", b, err)
 		}
