@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/zkshare/zkshare/tree"
 )
 
 func TestEntryRoundTrip(t *testing.T) {
@@ -59,35 +58,6 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 		if again.Pos != e.Pos || again.Version != e.Version || !again.Salt.Equal(&e.Salt) || !slices.Equal(again.Values, e.Values) {
 			t.Fatalf("entry changed in a round trip: %+v -> %+v", e, again)
-		}
-	})
-}
-
-func TestNodeRoundTripAndRejects(t *testing.T) {
-	for _, n := range []tree.Node{{Kind: tree.Inner}, {Kind: tree.Leaf, Path: 77, Ref: "p00001"}} {
-		n.Hash.SetUint64(42)
-		got, err := decodeNode(encodeNode(n))
-		if err != nil || got != n {
-			t.Fatalf("node round trip: %+v -> %+v, %v", n, got, err)
-		}
-		if _, err := decodeNode(encodeNode(n)[1:]); err == nil {
-			t.Fatal("truncated node decoded")
-		}
-	}
-	if _, err := decodeNode(append([]byte{9}, make([]byte, 32)...)); err == nil {
-		t.Fatal("unknown kind decoded")
-	}
-}
-
-func FuzzDecodeNode(f *testing.F) {
-	f.Add(encodeNode(tree.Node{Kind: tree.Leaf, Path: 5, Ref: "k"}))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := decodeNode(b)
-		if err != nil {
-			return
-		}
-		if again, err := decodeNode(encodeNode(n)); err != nil || again != n {
-			t.Fatalf("node changed in a round trip: %+v -> %+v (%v)", n, again, err)
 		}
 	})
 }

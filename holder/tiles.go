@@ -18,10 +18,6 @@ func nodeKey(name string, p tree.Pos) []byte {
 	return p.AppendKey([]byte("n/" + name + "/"))
 }
 
-func encodeNode(n tree.Node) []byte { return n.AppendBinary(nil) }
-
-func decodeNode(b []byte) (tree.Node, error) { return tree.DecodeNode(b) }
-
 // errCorruptNode: the stored tree does not match the records.
 var errCorruptNode = tree.ErrCorruptNode
 
@@ -54,7 +50,7 @@ func (n *nodes) Get(p tree.Pos) (tree.Node, error) {
 		return tree.Node{}, err
 	}
 	var out tree.Node
-	err = item.Value(func(v []byte) error { out, err = decodeNode(v); return err })
+	err = item.Value(func(v []byte) error { out, err = tree.DecodeNode(v); return err })
 	return out, err
 }
 
@@ -77,7 +73,7 @@ func (n *nodes) flush() error {
 		if node == nil {
 			err = n.txn.Delete(nodeKey(n.name, p))
 		} else {
-			err = n.txn.Set(nodeKey(n.name, p), encodeNode(*node))
+			err = n.txn.Set(nodeKey(n.name, p), node.AppendBinary(nil))
 		}
 		if err != nil {
 			return err

@@ -16,7 +16,8 @@ func TestNodeEncoding(t *testing.T) {
 			t.Fatalf("%+v: got %+v, %v", n, got, err)
 		}
 	}
-	bad := [][]byte{nil, {byte(Leaf)}, append([]byte{byte(Empty)}, make([]byte, 32)...), append(Node{Kind: Inner}.AppendBinary(nil), 1), Node{Kind: Leaf}.AppendBinary(nil)[:34]}
+	bad := [][]byte{nil, {byte(Leaf)}, append([]byte{byte(Empty)}, make([]byte, 32)...), append([]byte{9}, make([]byte, 32)...),
+		append(Node{Kind: Inner}.AppendBinary(nil), 1), Node{Kind: Leaf}.AppendBinary(nil)[:34], Node{Kind: Leaf, Path: 77, Ref: "p00001"}.AppendBinary(nil)[1:]}
 	for i, b := range bad {
 		if _, err := DecodeNode(b); !errors.Is(err, ErrCorruptNode) {
 			t.Errorf("bad[%d]: %v", i, err)
