@@ -42,9 +42,15 @@ func setup(b *testing.B) *env {
 			errEnv = err
 			return
 		}
-		if _, err = keys.Setup(context.Background(), filepath.Join(dir, "keys"), nil, nil); err != nil {
-			errEnv = err
-			return
+		// ZKSHARE_BENCH_KEYS names a key directory to measure (ceremony
+		// keys against development ones, say); by default a fresh setup.
+		keyDir := os.Getenv("ZKSHARE_BENCH_KEYS")
+		if keyDir == "" {
+			keyDir = filepath.Join(dir, "keys")
+			if _, err = keys.Setup(context.Background(), keyDir, nil, nil); err != nil {
+				errEnv = err
+				return
+			}
 		}
 		sc, err := records.LoadSchema("../testdata/benefits/schema.json")
 		if err != nil {
@@ -72,12 +78,12 @@ func setup(b *testing.B) *env {
 			errEnv = err
 			return
 		}
-		p, err := prover.New(st, filepath.Join(dir, "keys"))
+		p, err := prover.New(st, keyDir)
 		if err != nil {
 			errEnv = err
 			return
 		}
-		shared = &env{keyDir: filepath.Join(dir, "keys"), store: st, prover: p}
+		shared = &env{keyDir: keyDir, store: st, prover: p}
 	})
 	if errEnv != nil {
 		b.Fatal(errEnv)

@@ -24,7 +24,7 @@ import (
 func TestAttachKeyRotatedByGovernance(t *testing.T) {
 	dir := t.TempDir()
 	admin, node := key("admin", 0), key("node", 0)
-	g := &ledger.Genesis{Origin: "test.zkshare.dev/bundle", TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
+	g := &ledger.Genesis{Development: true, Origin: "test.zkshare.dev/bundle", TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
 		{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
 		{ID: node.ID, Role: zkv1.Role_ROLE_VALIDATOR, Key: node.Public()},
 	}}

@@ -29,7 +29,7 @@ func anchored(tb testing.TB, unrelated int) (*ledger.Ledger, *zkv1.Bundle) {
 	tb.Helper()
 	dir := tb.TempDir()
 	admin, node := key("admin", 0), key("node", 0)
-	g := &ledger.Genesis{Origin: "test.zkshare.dev/bundle", TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
+	g := &ledger.Genesis{Development: true, Origin: "test.zkshare.dev/bundle", TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
 		{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
 		{ID: node.ID, Role: zkv1.Role_ROLE_VALIDATOR, Key: node.Public()},
 	}}

@@ -119,3 +119,25 @@ func (c *Client) Audit(ctx context.Context, f AuditFilter) iter.Seq2[*zkv1.Audit
 		}
 	}
 }
+
+// Circuits lists the ledger's circuit registry: every version of every
+// circuit, and whether the ledger is marked for development.
+func (c *Client) Circuits(ctx context.Context) (*zkv1.ListCircuitsResponse, error) {
+	resp, err := c.ledger.ListCircuits(ctx, &zkv1.ListCircuitsRequest{})
+	return resp, wrap("circuits", err)
+}
+
+// Ceremony returns what the ledger recorded of a setup ceremony: its
+// contributions and, once its beacon block exists, the beacon.
+func (c *Client) Ceremony(ctx context.Context, id []byte) (*zkv1.GetCeremonyResponse, error) {
+	resp, err := c.ledger.GetCeremony(ctx, &zkv1.GetCeremonyRequest{CeremonyId: id})
+	return resp, wrap(fmt.Sprintf("ceremony %.8x", id), err)
+}
+
+// RecordContribution relays a ceremony contribution's signed receipt to
+// the ledger. It needs no token: the receipt's signature is the
+// contributor's.
+func (c *Client) RecordContribution(ctx context.Context, r *zkv1.ContributionReceipt) (*zkv1.RecordContributionResponse, error) {
+	resp, err := c.ledger.RecordContribution(ctx, &zkv1.RecordContributionRequest{Receipt: r})
+	return resp, wrap(fmt.Sprintf("record contribution %d", r.GetIndex()), err)
+}

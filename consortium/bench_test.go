@@ -34,7 +34,7 @@ func benchConsortium(b *testing.B, n, senders int) ([]*cmthttp.HTTP, ledger.Chai
 		id := fmt.Sprintf("s%03d", i)
 		extra = append(extra, ledger.Participant{ID: id, Role: zkv1.Role_ROLE_CONSUMER, Key: chainKey(id, 0).Public()})
 	}
-	m, err := consortium.Init(n, dir, consortium.Options{Origin: "bench.consortium/ledger", Participants: extra})
+	m, err := consortium.Init(n, dir, consortium.Options{Development: true, Origin: "bench.consortium/ledger", Participants: extra})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -201,6 +201,9 @@ type Options struct {
 	TimeoutCommit time.Duration
 	// Participants are added to the ledger's genesis (tests, migrations).
 	Participants []ledger.Participant
+	// Development marks the shared ledger for development: it accepts
+	// single-party circuit keys, whose maker can forge proofs.
+	Development bool
 }
 
 // Init writes a consortium of n organisations under out: one validator
@@ -234,7 +237,7 @@ func Init(n int, out string, opts Options) (*Manifest, error) {
 		admin  *ledger.Identity
 	}
 	orgs := make([]org, n)
-	genesis := &ledger.Genesis{Origin: opts.Origin, TimeUnixMs: time.Now().UnixMilli()}
+	genesis := &ledger.Genesis{Origin: opts.Origin, TimeUnixMs: time.Now().UnixMilli(), Development: opts.Development}
 	comet := &cmttypes.GenesisDoc{ChainID: "zkshare-consortium", GenesisTime: time.Now().UTC(), ConsensusParams: cmttypes.DefaultConsensusParams()}
 	for k := range orgs {
 		name := fmt.Sprintf("org%d", k+1)

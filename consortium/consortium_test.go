@@ -113,7 +113,7 @@ func newNet(t *testing.T, n int) *consortiumNet {
 	if _, err := keys.Setup(t.Context(), keyDir, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	m, err := consortium.Init(n, filepath.Join(dir, "c"), consortium.Options{Origin: "test.consortium/ledger"})
+	m, err := consortium.Init(n, filepath.Join(dir, "c"), consortium.Options{Development: true, Origin: "test.consortium/ledger"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +486,7 @@ func TestFourOrganisations(t *testing.T) {
 // block refused by every honest validator's ProcessProposal.
 func TestProcessProposalRefusesInvalid(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := consortium.Init(1, dir, consortium.Options{Origin: "test.consortium/ledger"}); err != nil {
+	if _, err := consortium.Init(1, dir, consortium.Options{Development: true, Origin: "test.consortium/ledger"}); err != nil {
 		t.Fatal(err)
 	}
 	node, err := ledger.LoadIdentity(filepath.Join(dir, "org1", "identities", "node.json"))

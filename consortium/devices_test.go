@@ -37,7 +37,7 @@ func newKeyedNet(t testing.TB, n int) *consortiumNet {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	m, err := consortium.Init(n, filepath.Join(dir, "c"), consortium.Options{Origin: "test.consortium/ledger"})
+	m, err := consortium.Init(n, filepath.Join(dir, "c"), consortium.Options{Development: true, Origin: "test.consortium/ledger"})
 	if err != nil {
 		t.Fatal(err)
 	}

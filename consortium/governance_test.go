@@ -36,7 +36,7 @@ type bare struct {
 
 func newBare(t *testing.T, n int) *bare {
 	dir := t.TempDir()
-	m, err := consortium.Init(n, dir, consortium.Options{Origin: "test.consortium/ledger"})
+	m, err := consortium.Init(n, dir, consortium.Options{Development: true, Origin: "test.consortium/ledger"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func (b *bare) signedLatest(k int, addr string) bool {
 // its CometBFT key, which the ledger's genesis records as its consensus key.
 func TestInitSeparatesKeys(t *testing.T) {
 	dir := t.TempDir()
-	m, err := consortium.Init(2, dir, consortium.Options{Origin: "test.consortium/ledger"})
+	m, err := consortium.Init(2, dir, consortium.Options{Development: true, Origin: "test.consortium/ledger"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/consensys/gnark"
@@ -96,6 +97,21 @@ type Entry struct {
 	VKSHA256     string    `json:"vk_sha256"`
 	Setup        string    `json:"setup"`
 	Created      time.Time `json:"created"`
+	// Ceremony names the ceremony that made keys whose Setup is
+	// SetupCeremony (nil for development keys).
+	Ceremony *CeremonyInfo `json:"ceremony,omitempty"`
+}
+
+// CeremonyInfo is where ceremony keys came from: the ceremony (SHA-256 of
+// its plan), its transcript (the hash of its last contribution's receipt,
+// as the ledger records it), who contributed in order (each organisation
+// once per phase), and the public beacon that sealed it.
+type CeremonyInfo struct {
+	ID             string   `json:"id"`              // hex
+	TranscriptHash string   `json:"transcript_hash"` // hex
+	Contributors   []string `json:"contributors"`
+	BeaconHeight   uint64   `json:"beacon_height,omitempty"`
+	Beacon         string   `json:"beacon"` // hex
 }
 
 // Manifest lists a key directory's circuits.
@@ -127,9 +143,20 @@ func Compile(name string) (constraint.ConstraintSystem, string, error) {
 	if !ok {
 		return nil, "", fmt.Errorf("unknown circuit %q", name)
 	}
-	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, mk())
+	cs, id, err := CompileCircuit(mk())
 	if err != nil {
 		return nil, "", fmt.Errorf("compile %s: %w", name, err)
+	}
+	return cs, id, nil
+}
+
+// CompileCircuit compiles a circuit definition to BN254 R1CS and returns it
+// with its id (hex SHA-256 of the compiled form): Compile for circuits that
+// are not in Circuits (a ceremony's tests use small ones).
+func CompileCircuit(c frontend.Circuit) (constraint.ConstraintSystem, string, error) {
+	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, c)
+	if err != nil {
+		return nil, "", err
 	}
 	h := sha256.New()
 	if _, err := cs.WriteTo(h); err != nil {
@@ -183,36 +210,78 @@ func Setup(ctx context.Context, dir string, log *slog.Logger, progress Progress,
 			return nil, fmt.Errorf("setup %s: %w", name, err)
 		}
 		progress(name, "write")
-		var vkBuf bytes.Buffer
-		if _, err := vk.WriteTo(&vkBuf); err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(vkBuf.Bytes())
-		if err := writeFile(filepath.Join(dir, name+".vk"), func(w io.Writer) error { _, err := w.Write(vkBuf.Bytes()); return err }); err != nil {
-			return nil, err
-		}
-		if err := writeFile(filepath.Join(dir, name+".pk"), func(w io.Writer) error {
-			d, ok := pk.(dumper)
-			if !ok {
-				return fmt.Errorf("%T cannot WriteDump", pk)
-			}
-			return d.WriteDump(w)
-		}); err != nil {
-			return nil, err
-		}
-		if err := writeFile(filepath.Join(dir, name+".ccs"), func(w io.Writer) error { _, err := cs.WriteTo(w); return err }); err != nil {
-			return nil, err
-		}
-		m.Circuits[name] = Entry{CircuitID: id, GnarkVersion: gnark.Version.String(), Curve: ecc.BN254.String(),
-			Constraints: cs.GetNbConstraints(), PublicInputs: cs.GetNbPublicVariables() - 1,
-			VKSHA256: hex.EncodeToString(sum[:]), Setup: SetupDev, Created: time.Now().UTC()}
-		b, _ := json.MarshalIndent(m, "", "  ")
-		if err := writeFile(filepath.Join(dir, manifestFile), func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		e := Entry{Setup: SetupDev, Created: time.Now().UTC()}
+		if err := write(dir, name, cs, id, pk, vk, e, m); err != nil {
 			return nil, err
 		}
 		progress(name, "done")
 	}
 	return m, nil
+}
+
+// Write stores one circuit's keys in dir: its verifying key, proving key
+// (gnark's raw dump), constraint system, and its manifest entry, e with the
+// fields that follow from the keys filled in (circuit id, gnark version,
+// curve, sizes, the verifying key's SHA-256; Created if zero). Each file is
+// written atomically, the manifest last, so the manifest never names keys
+// that are not all there. Setup uses it for development keys, the
+// ceremony package for ceremony keys (e.Setup SetupCeremony, e.Ceremony
+// set).
+func Write(dir, name string, cs constraint.ConstraintSystem, circuitID string, pk groth16.ProvingKey, vk groth16.VerifyingKey, e Entry) error {
+	if name == "" || strings.ContainsAny(name, `/\`) || name[0] == '.' {
+		return fmt.Errorf("keys: circuit name %q: want a plain file name", name)
+	}
+	// Keys are public material: other users verify with the .vk files.
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: see above
+		return err
+	}
+	m, err := ReadManifest(dir)
+	if err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, manifestFile)); serr == nil {
+			return err // a manifest we cannot read: never overwrite it
+		}
+		m = &Manifest{}
+	}
+	return write(dir, name, cs, circuitID, pk, vk, e, m)
+}
+
+// write is Write with the manifest m already read; it updates m.
+func write(dir, name string, cs constraint.ConstraintSystem, circuitID string, pk groth16.ProvingKey, vk groth16.VerifyingKey, e Entry, m *Manifest) error {
+	var vkBuf bytes.Buffer
+	if _, err := vk.WriteTo(&vkBuf); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(vkBuf.Bytes())
+	if err := writeFile(filepath.Join(dir, name+".vk"), func(w io.Writer) error { _, err := w.Write(vkBuf.Bytes()); return err }); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, name+".pk"), func(w io.Writer) error {
+		d, ok := pk.(dumper)
+		if !ok {
+			return fmt.Errorf("%T cannot WriteDump", pk)
+		}
+		return d.WriteDump(w)
+	}); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, name+".ccs"), func(w io.Writer) error { _, err := cs.WriteTo(w); return err }); err != nil {
+		return err
+	}
+	e.CircuitID, e.GnarkVersion, e.Curve = circuitID, gnark.Version.String(), ecc.BN254.String()
+	e.Constraints, e.PublicInputs = cs.GetNbConstraints(), cs.GetNbPublicVariables()-1
+	e.VKSHA256 = hex.EncodeToString(sum[:])
+	if e.Created.IsZero() {
+		e.Created = time.Now().UTC()
+	}
+	if m.Circuits == nil {
+		m.Circuits = map[string]Entry{}
+	}
+	m.Circuits[name] = e
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, manifestFile), func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
 func filesPresent(dir, name string) bool {

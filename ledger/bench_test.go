@@ -129,7 +129,7 @@ func benchBlockLargeState(b *testing.B, n int) {
 	circuit := h32("circuit")
 	coll := func(i int) []byte { return h32(fmt.Sprintf("collection/%d", i)) }
 	err := ledger.SeedStateForTest(dir, func(st *ledger.State) {
-		st.Circuits[hex.EncodeToString(circuit)] = ledger.Circuit{ID: circuit, Name: "c", VKSHA256: h32("vk"), Setup: zkv1.SetupKind_SETUP_KIND_DEV}
+		st.Circuits[ledger.CircuitKey(circuit, h32("vk"))] = ledger.Circuit{ID: circuit, Name: "c", VKSHA256: h32("vk"), Setup: zkv1.SetupKind_SETUP_KIND_DEV}
 		for i := range n {
 			id := fmt.Sprintf("p%06d", i)
 			st.Participants[id] = ledger.Participant{ID: id, Role: zkv1.Role_ROLE_HOLDER, Key: h32(id), Sequence: 1}

@@ -245,6 +245,9 @@ func (s *State) checkAction(a *zkv1.GovernanceAction, bc BlockContext) (func(), 
 	case *zkv1.GovernanceAction_RegisterCircuit:
 		c, err := s.doRegisterCircuit(k.RegisterCircuit, bc)
 		return c, "", err
+	case *zkv1.GovernanceAction_RetireCircuit:
+		c, err := s.doRetireCircuit(k.RetireCircuit, bc)
+		return c, "", err
 	case *zkv1.GovernanceAction_SetConfirmers:
 		return s.setConfirmers(k.SetConfirmers, bc)
 	}
@@ -503,4 +506,9 @@ func ActRegisterCircuit(c *zkv1.RegisterCircuit) *zkv1.GovernanceAction {
 // ActSetConfirmers changes a collection's confirmers.
 func ActSetConfirmers(c *zkv1.SetConfirmers) *zkv1.GovernanceAction {
 	return &zkv1.GovernanceAction{Action: &zkv1.GovernanceAction_SetConfirmers{SetConfirmers: c}}
+}
+
+// ActRetireCircuit retires a circuit version.
+func ActRetireCircuit(r *zkv1.RetireCircuit) *zkv1.GovernanceAction {
+	return &zkv1.GovernanceAction{Action: &zkv1.GovernanceAction_RetireCircuit{RetireCircuit: r}}
 }

@@ -24,7 +24,7 @@ type gov struct {
 
 func newGov(t *testing.T, threshold uint32, admins ...string) *gov {
 	g := &gov{t: t, ids: map[string]*ledger.Identity{}, now: time.UnixMilli(1_700_000_000_000)}
-	gen := &ledger.Genesis{Origin: origin, Threshold: threshold}
+	gen := &ledger.Genesis{Development: true, Origin: origin, Threshold: threshold}
 	add := func(id string, role zkv1.Role) {
 		ident, _ := ledger.NewIdentity(id)
 		g.ids[id] = ident
@@ -358,7 +358,7 @@ func TestConsensusKeys(t *testing.T) {
 	key := func(id string) *ledger.Identity { k, _ := ledger.NewIdentity(id); return k }
 	c1, c2, c3 := key("c1"), key("c2"), key("c3")
 	g := &gov{t: t, ids: map[string]*ledger.Identity{}, now: time.UnixMilli(1_700_000_000_000)}
-	gen := &ledger.Genesis{Origin: origin}
+	gen := &ledger.Genesis{Development: true, Origin: origin}
 	for id, role := range map[string]zkv1.Role{"a1": zkv1.Role_ROLE_ADMIN, "holder": zkv1.Role_ROLE_HOLDER, "v1": zkv1.Role_ROLE_VALIDATOR} {
 		g.ids[id] = key(id)
 		p := ledger.Participant{ID: id, Role: role, Key: g.ids[id].Public()}

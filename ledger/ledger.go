@@ -33,6 +33,10 @@ type Genesis struct {
 	// Threshold is how many governors must approve a governance action
 	// (0: a majority of the active admins).
 	Threshold uint32 `json:"governance_threshold,omitempty"`
+	// Development marks a ledger for development: it accepts circuit keys
+	// from a single-party setup, whose maker could forge proofs. A ledger
+	// without it takes ceremony keys only.
+	Development bool `json:"development,omitempty"`
 }
 
 // Hash is the genesis hash, the "previous hash" of block 1.
@@ -49,6 +53,7 @@ func (g *Genesis) State() (*State, error) {
 	}
 	st := NewState(g.Origin, g.Participants)
 	st.Threshold = g.Threshold
+	st.Development = g.Development
 	st.GenesisHash = h[:]
 	return st, nil
 }

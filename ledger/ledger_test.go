@@ -32,7 +32,7 @@ type net struct {
 }
 
 func genesis(t testing.TB, admin, node *ledger.Identity) *ledger.Genesis {
-	return &ledger.Genesis{Origin: origin, TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
+	return &ledger.Genesis{Development: true, Origin: origin, TimeUnixMs: time.Now().UnixMilli(), Participants: []ledger.Participant{
 		{ID: admin.ID, Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
 		{ID: node.ID, Role: zkv1.Role_ROLE_VALIDATOR, Key: node.Public()},
 	}}
@@ -696,6 +696,7 @@ func FuzzApply(f *testing.F) {
 		{ID: "admin", Role: zkv1.Role_ROLE_ADMIN, Key: admin.Public()},
 		{ID: "agency", Role: zkv1.Role_ROLE_HOLDER, Key: holder.Public()},
 	})
+	base.Development = true
 	for _, kind := range []func(*zkv1.TxBody){
 		ledger.RegisterParticipant("x", zkv1.Role_ROLE_CONSUMER, holder.Public()),
 		ledger.RegisterCircuit(&zkv1.RegisterCircuit{CircuitId: h32("c"), VkSha256: h32("v"), Setup: zkv1.SetupKind_SETUP_KIND_DEV}),

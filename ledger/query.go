@@ -333,3 +333,18 @@ func (l *Ledger) BlockTime(height uint64) (int64, error) {
 	}
 	return hdr.GetTimeUnixMs(), nil
 }
+
+// BlockHash is the hash of the block at height: SHA-256 of its header, the
+// next block's previous hash. A ceremony takes its beacon from it.
+func (l *Ledger) BlockHash(height uint64) ([]byte, error) {
+	var h [32]byte
+	err := l.db.View(func(txn *badger.Txn) error {
+		raw, err := headerBytes(txn, height)
+		h = sha256.Sum256(raw)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h[:], nil
+}

@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"maps"
@@ -30,6 +32,11 @@ type State struct {
 	Proposals map[string]Proposal `json:"proposals,omitempty"`
 	// Devices are the registered devices, by id (see devices.go).
 	Devices map[string]Device `json:"devices,omitempty"`
+	// Ceremonies are the setup ceremonies' records, by hex id (ceremony.go).
+	Ceremonies map[string]Ceremony `json:"ceremonies,omitempty"`
+	// Development: the genesis marks this ledger for development, so it
+	// accepts single-party (development) circuit keys.
+	Development bool `json:"development,omitempty"`
 
 	// nodes are the device trees' nodes written since the last stored
 	// block, by hex collection id; stored reads the others (devtree.go).
@@ -72,13 +79,65 @@ type Participant struct {
 }
 
 // Circuit is a pinned circuit.
+//
+// The registry holds versions: each registration of a name is a new
+// version of that circuit (a changed shape, or new keys for the same
+// shape), keyed by its circuit id and verifying key. Versions stay usable
+// until retired, so bundles made under an older one keep verifying.
 type Circuit struct {
 	ID       []byte         `json:"id"`
 	Name     string         `json:"name"`
 	VKSHA256 []byte         `json:"vk_sha256"`
 	Setup    zkv1.SetupKind `json:"setup"`
 	Height   uint64         `json:"height"`
+	// Version is 1 for a name's first registration, then 2, 3, ...
+	Version uint32 `json:"version,omitempty"`
+	// VK is the verifying key when the registration carried it.
+	VK []byte `json:"vk,omitempty"`
+	// For ceremony keys: the ceremony, its last receipt's hash, and its
+	// contributors in order, as this ledger recorded them.
+	CeremonyID     []byte   `json:"ceremony_id,omitempty"`
+	TranscriptHash []byte   `json:"transcript_hash,omitempty"`
+	Contributors   []string `json:"contributors,omitempty"`
+	// RetiredAt is the height of the block that retired this version.
+	RetiredAt uint64 `json:"retired_at,omitempty"`
 }
+
+// CircuitKey is a circuit version's key in State.Circuits.
+func CircuitKey(id, vkSHA256 []byte) string {
+	return hex.EncodeToString(id) + hex.EncodeToString(vkSHA256)
+}
+
+// CircuitVersion returns the registry entry of one version of a circuit.
+func (s *State) CircuitVersion(id, vkSHA256 []byte) (Circuit, bool) {
+	c, ok := s.Circuits[CircuitKey(id, vkSHA256)]
+	return c, ok
+}
+
+// LatestCircuit returns the newest registered version with circuit id id
+// that is not retired.
+func (s *State) LatestCircuit(id []byte) (Circuit, bool) {
+	var best Circuit
+	found := false
+	for _, c := range s.Circuits {
+		if bytes.Equal(c.ID, id) && c.RetiredAt == 0 && (!found || c.Height > best.Height || c.Height == best.Height && c.Version > best.Version) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// CircuitList lists the registry by name, then version.
+func (s *State) CircuitList() []Circuit {
+	out := slices.Collect(maps.Values(s.Circuits))
+	slices.SortFunc(out, func(a, b Circuit) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version), bytes.Compare(a.VKSHA256, b.VKSHA256))
+	})
+	return out
+}
+
+// MaxVKBytes bounds a verifying key carried by a registration.
+const MaxVKBytes = 12 << 10
 
 // Collection is a registered collection and its anchors' state.
 type Collection struct {
@@ -162,6 +221,7 @@ func (s *State) Clone() *State {
 	c.Collections = maps.Clone(s.Collections)
 	c.Proposals = maps.Clone(s.Proposals)
 	c.Devices = maps.Clone(s.Devices)
+	c.Ceremonies = maps.Clone(s.Ceremonies)
 	c.nodes = cloneNodes(s.nodes)
 	c.dirty = maps.Clone(s.dirty)
 	c.changed = nil
@@ -212,6 +272,10 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 		commit, err = s.revoke(sender, k.RevokeParticipant, bc)
 	case *zkv1.TxBody_RegisterCircuit:
 		commit, err = s.registerCircuit(sender, k.RegisterCircuit, bc)
+	case *zkv1.TxBody_RetireCircuit:
+		commit, err = s.retireCircuit(sender, k.RetireCircuit, bc)
+	case *zkv1.TxBody_RecordContribution:
+		commit, err = s.recordContribution(k.RecordContribution.GetReceipt(), bc)
 	case *zkv1.TxBody_RegisterCollection:
 		commit, err = s.registerCollection(sender, k.RegisterCollection)
 	case *zkv1.TxBody_Anchor:
@@ -393,18 +457,72 @@ func (s *State) doRegisterCircuit(r *zkv1.RegisterCircuit, bc BlockContext) (fun
 	if err := checkHash("vk_sha256", r.GetVkSha256()); err != nil {
 		return nil, err
 	}
-	if r.GetSetup() != zkv1.SetupKind_SETUP_KIND_DEV && r.GetSetup() != zkv1.SetupKind_SETUP_KIND_CEREMONY {
-		return nil, fmt.Errorf("%w: setup kind %d", ErrRejected, r.GetSetup())
-	}
 	if len(r.GetName()) > 64 {
 		return nil, fmt.Errorf("%w: circuit name longer than 64 bytes", ErrRejected)
 	}
-	id := hex.EncodeToString(r.GetCircuitId())
-	if _, dup := s.Circuits[id]; dup {
-		return nil, fmt.Errorf("%w: circuit %s is registered", ErrRejected, id)
+	if vk := r.GetVk(); vk != nil {
+		if sum := sha256.Sum256(vk); len(vk) > MaxVKBytes || !bytes.Equal(sum[:], r.GetVkSha256()) {
+			return nil, fmt.Errorf("%w: the verifying key (%d bytes, at most %d) does not hash to vk_sha256", ErrRejected, len(vk), MaxVKBytes)
+		}
+	}
+	c := Circuit{ID: slices.Clone(r.GetCircuitId()), Name: r.GetName(), VKSHA256: slices.Clone(r.GetVkSha256()), Setup: r.GetSetup(), Height: bc.Height, VK: slices.Clone(r.GetVk())}
+	switch r.GetSetup() {
+	case zkv1.SetupKind_SETUP_KIND_DEV:
+		if !s.Development {
+			return nil, fmt.Errorf("%w: single-party (development) keys: whoever made them can forge proofs, and this ledger is not marked for development; register ceremony keys", ErrPermission)
+		}
+		if len(r.GetCeremonyId()) != 0 || len(r.GetTranscriptHash()) != 0 {
+			return nil, fmt.Errorf("%w: development keys name no ceremony", ErrRejected)
+		}
+	case zkv1.SetupKind_SETUP_KIND_CEREMONY:
+		cer, ok := s.CeremonyOf(r.GetCeremonyId())
+		if !ok || len(cer.Contributed) == 0 {
+			return nil, fmt.Errorf("%w: ceremony %x has no contributions on this ledger", ErrRejected, r.GetCeremonyId())
+		}
+		if !bytes.Equal(r.GetTranscriptHash(), cer.Last()) {
+			return nil, fmt.Errorf("%w: transcript hash %x is not ceremony %.8x's last recorded contribution (%x)", ErrRejected, r.GetTranscriptHash(), cer.ID, cer.Last())
+		}
+		if bc.Height <= cer.BeaconHeight {
+			return nil, fmt.Errorf("%w: ceremony %.8x's beacon block %d does not exist yet", ErrRejected, cer.ID, cer.BeaconHeight)
+		}
+		c.CeremonyID, c.TranscriptHash, c.Contributors = slices.Clone(cer.ID), slices.Clone(cer.Last()), cer.Contributors()
+	default:
+		return nil, fmt.Errorf("%w: setup kind %d", ErrRejected, r.GetSetup())
+	}
+	key := CircuitKey(c.ID, c.VKSHA256)
+	if _, dup := s.Circuits[key]; dup {
+		return nil, fmt.Errorf("%w: circuit %x with verifying key %x is registered", ErrRejected, c.ID, c.VKSHA256)
+	}
+	for _, o := range s.Circuits {
+		if o.Name == c.Name && o.Version >= c.Version {
+			c.Version = o.Version
+		}
+	}
+	c.Version++
+	return func() { s.putCircuit(key, c) }, nil
+}
+
+// RetireCircuitTx retires a circuit version.
+func RetireCircuitTx(r *zkv1.RetireCircuit) func(*zkv1.TxBody) {
+	return func(b *zkv1.TxBody) { b.Kind = &zkv1.TxBody_RetireCircuit{RetireCircuit: r} }
+}
+
+func (s *State) retireCircuit(sender Participant, r *zkv1.RetireCircuit, bc BlockContext) (func(), error) {
+	if err := s.direct(sender); err != nil {
+		return nil, err
+	}
+	return s.doRetireCircuit(r, bc)
+}
+
+func (s *State) doRetireCircuit(r *zkv1.RetireCircuit, bc BlockContext) (func(), error) {
+	key := CircuitKey(r.GetCircuitId(), r.GetVkSha256())
+	c, ok := s.Circuits[key]
+	if !ok || c.RetiredAt != 0 {
+		return nil, fmt.Errorf("%w: no registered, unretired circuit %x with verifying key %x", ErrRejected, r.GetCircuitId(), r.GetVkSha256())
 	}
 	return func() {
-		s.putCircuit(id, Circuit{ID: slices.Clone(r.GetCircuitId()), Name: r.GetName(), VKSHA256: slices.Clone(r.GetVkSha256()), Setup: r.GetSetup(), Height: bc.Height})
+		c.RetiredAt = bc.Height
+		s.putCircuit(key, c)
 	}, nil
 }
 
@@ -432,7 +550,7 @@ func (s *State) registerCollection(sender Participant, r *zkv1.RegisterCollectio
 		return nil, fmt.Errorf("%w: %d circuit_ids, want 1..%d", ErrRejected, n, maxCircuits)
 	}
 	for _, c := range r.GetCircuitIds() {
-		if _, ok := s.Circuits[hex.EncodeToString(c)]; !ok {
+		if _, ok := s.LatestCircuit(c); !ok {
 			return nil, fmt.Errorf("%w: circuit %x is not registered", ErrRejected, c)
 		}
 	}

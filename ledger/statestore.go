@@ -77,10 +77,11 @@ type stateMeta struct {
 	GenesisHash []byte `json:"genesis_hash"`
 	Height      uint64 `json:"height"`
 	Threshold   uint32 `json:"governance_threshold,omitempty"`
+	Development bool   `json:"development,omitempty"`
 }
 
 func (s *State) meta() stateMeta {
-	return stateMeta{Origin: s.Origin, GenesisHash: s.GenesisHash, Height: s.Height, Threshold: s.Threshold}
+	return stateMeta{Origin: s.Origin, GenesisHash: s.GenesisHash, Height: s.Height, Threshold: s.Threshold, Development: s.Development}
 }
 
 // leaf is one entry in a bucket.
@@ -182,6 +183,8 @@ func (s *State) entry(k entryKey) any {
 		v, ok = s.Proposals[k.id]
 	case entryDevice:
 		v, ok = s.Devices[k.id]
+	case entryCeremony:
+		v, ok = s.Ceremonies[k.id]
 	}
 	if !ok {
 		return nil
@@ -191,7 +194,7 @@ func (s *State) entry(k entryKey) any {
 
 // entries lists every entry of the state, in no particular order.
 func (s *State) entries() []entryKey {
-	out := make([]entryKey, 0, len(s.Participants)+len(s.Circuits)+len(s.Collections)+len(s.Proposals)+len(s.Devices))
+	out := make([]entryKey, 0, len(s.Participants)+len(s.Circuits)+len(s.Collections)+len(s.Proposals)+len(s.Devices)+len(s.Ceremonies))
 	for k := range s.Participants {
 		out = append(out, entryKey{entryParticipant, k})
 	}
@@ -206,6 +209,9 @@ func (s *State) entries() []entryKey {
 	}
 	for k := range s.Devices {
 		out = append(out, entryKey{entryDevice, k})
+	}
+	for k := range s.Ceremonies {
+		out = append(out, entryKey{entryCeremony, k})
 	}
 	return out
 }
@@ -362,7 +368,7 @@ func loadState(txn *badger.Txn) (*State, error) {
 		}
 		return nil, err
 	}
-	st := &State{Origin: m.Origin, GenesisHash: m.GenesisHash, Height: m.Height, Threshold: m.Threshold,
+	st := &State{Origin: m.Origin, GenesisHash: m.GenesisHash, Height: m.Height, Threshold: m.Threshold, Development: m.Development,
 		Participants: map[string]Participant{}, Circuits: map[string]Circuit{}, Collections: map[string]Collection{}}
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: keyStateEntry})
 	defer it.Close()
@@ -394,6 +400,11 @@ func loadState(txn *badger.Txn) (*State, error) {
 					st.Devices = map[string]Device{}
 				}
 				return decodeEntry(v, st.Devices, id)
+			case entryCeremony:
+				if st.Ceremonies == nil {
+					st.Ceremonies = map[string]Ceremony{}
+				}
+				return decodeEntry(v, st.Ceremonies, id)
 			}
 			return errors.New("unknown kind")
 		})

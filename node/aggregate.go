@@ -67,6 +67,13 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	if err != nil {
 		return nil, err
 	}
+	final := "aggregate-total"
+	if th != nil {
+		final = "aggregate-threshold"
+	}
+	if err := n.keysRegistered("aggregate", final); err != nil {
+		return nil, err
+	}
 	release, err := n.acquireProveSlot()
 	if err != nil {
 		return nil, err

@@ -362,6 +362,14 @@ func checkAction(a *zkv1.GovernanceAction) error {
 		if len(r.GetName()) > 64 {
 			return invalid("action.register_circuit.name", "longer than 64 bytes")
 		}
+		if len(r.GetVk()) > ledger.MaxVKBytes {
+			return invalid("action.register_circuit.vk", "%d bytes, at most %d", len(r.GetVk()), ledger.MaxVKBytes)
+		}
+	case *zkv1.GovernanceAction_RetireCircuit:
+		r := k.RetireCircuit
+		if len(r.GetCircuitId()) != 32 || len(r.GetVkSha256()) != 32 {
+			return invalid("action.retire_circuit", "want a 32-byte circuit_id and vk_sha256")
+		}
 	case *zkv1.GovernanceAction_SetConfirmers:
 		r := k.SetConfirmers
 		if len(r.GetCollectionId()) != 32 {

@@ -49,7 +49,9 @@ func Initialized(data string) bool {
 // admin, the node and the local holder, a ledger whose genesis names them,
 // and the admin's and holder's API tokens. It is the one bootstrap:
 // `zkshare ledger init` calls it, and Open calls it on a first start.
-func Init(data, origin string, log *slog.Logger) error {
+// development marks the ledger's genesis for development: it then accepts
+// single-party circuit keys, for good.
+func Init(data, origin string, development bool, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -74,7 +76,10 @@ func Init(data, origin string, log *slog.Logger) error {
 		{ID: AdminID, Role: zkv1.Role_ROLE_ADMIN, Key: ids[AdminID].Public()},
 		{ID: NodeID, Role: zkv1.Role_ROLE_VALIDATOR, Key: ids[NodeID].Public()},
 		{ID: HolderID, Role: zkv1.Role_ROLE_HOLDER, Key: ids[HolderID].Public()},
-	}}
+	}, Development: development}
+	if development {
+		log.Warn("DEVELOPMENT LEDGER: its genesis accepts single-party circuit keys, whose maker can forge proofs; a production ledger (no --dev, ceremony keys) never does")
+	}
 	if err := ledger.Init(LedgerDir(data), g); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}

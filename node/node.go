@@ -9,7 +9,6 @@ package node
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,7 +47,11 @@ type Config struct {
 	// Consortium: Data is an organisation's directory made by
 	// `zkshare consortium init`; the ledger runs under CometBFT.
 	Consortium bool
-	Log        *slog.Logger
+	// Development marks a ledger made on a first start for development
+	// (it accepts single-party keys). A first start with single-party keys
+	// in Keys makes a development ledger too, and says so.
+	Development bool
+	Log         *slog.Logger
 }
 
 // Node is a running node engine.
@@ -113,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	case !Initialized(cfg.Data):
-		if err := Init(cfg.Data, cfg.Origin, cfg.Log); err != nil {
+		if err := Init(cfg.Data, cfg.Origin, cfg.Development || hasDevKeys(m), cfg.Log); err != nil {
 			return nil, err
 		}
 	}
@@ -212,36 +215,50 @@ func (n *Node) AdminID() string {
 // ProveSlotsUsed is how many proofs are in flight or waiting.
 func (n *Node) ProveSlotsUsed() int { return len(n.queue) }
 
+// hasDevKeys says whether a key directory holds single-party keys.
+func hasDevKeys(m *keys.Manifest) bool {
+	for _, e := range m.Circuits {
+		if e.Setup != keys.SetupCeremony {
+			return true
+		}
+	}
+	return false
+}
+
 // registerCircuits pins this node's circuit keys on the ledger, when this
-// node holds the admin key (under M-of-N governance: proposes them).
+// node holds the admin key (under M-of-N governance: proposes them). Keys
+// the ledger has are left alone; keys for a circuit it has another version
+// of become that circuit's next version.
 func (n *Node) registerCircuits(ctx context.Context) error {
+	if hasDevKeys(n.manifest) && !n.ledger.State().Development {
+		// The node still serves (the ledger, and a ceremony's receipts);
+		// it proves nothing until ceremony keys are in place.
+		n.log.ErrorContext(ctx, "NOT REGISTERING development keys: this ledger is not marked for development, so it takes ceremony keys only (`zkshare ceremony`); this node proves nothing until it runs with them", "keys", n.cfg.Keys)
+		return nil
+	}
 	if n.admin == nil {
 		return nil
 	}
-	for _, name := range keys.Names() {
-		e, ok := n.manifest.Circuits[name]
-		if !ok {
-			continue
-		}
-		id, err := hex.DecodeString(e.CircuitID)
+	present, err := keys.Present(n.cfg.Keys)
+	if err != nil {
+		return err
+	}
+	for _, name := range present {
+		e := n.manifest.Circuits[name]
+		rc, err := keys.Registration(n.cfg.Keys, name)
 		if err != nil {
-			return fmt.Errorf("manifest: circuit %s id: %w", name, err)
+			return err
 		}
-		if _, ok := n.ledger.State().Circuits[e.CircuitID]; ok {
+		if _, ok := n.ledger.State().CircuitVersion(rc.GetCircuitId(), rc.GetVkSha256()); ok {
 			continue
-		}
-		vk, err := hex.DecodeString(e.VKSHA256)
-		if err != nil {
-			return fmt.Errorf("manifest: circuit %s vk hash: %w", name, err)
-		}
-		setup := zkv1.SetupKind_SETUP_KIND_DEV
-		if e.Setup == keys.SetupCeremony {
-			setup = zkv1.SetupKind_SETUP_KIND_CEREMONY
 		}
 		// Under a consortium every organisation's node proposes its keys:
 		// the first proposal is approved by the others' identical ones.
-		rc := &zkv1.RegisterCircuit{CircuitId: id, Name: name, VkSha256: vk, Setup: setup}
-		_, _, pending, err := n.govern(ctx, ledger.RegisterCircuit(rc), ledger.ActRegisterCircuit(rc), func(st *ledger.State) bool { _, ok := st.Circuits[e.CircuitID]; return ok })
+		registered := func(st *ledger.State) bool {
+			_, ok := st.CircuitVersion(rc.GetCircuitId(), rc.GetVkSha256())
+			return ok
+		}
+		_, _, pending, err := n.govern(ctx, ledger.RegisterCircuit(rc), ledger.ActRegisterCircuit(rc), registered)
 		if err != nil {
 			return fmt.Errorf("register circuit %s: %w", name, err)
 		}
@@ -250,6 +267,33 @@ func (n *Node) registerCircuits(ctx context.Context) error {
 			continue
 		}
 		n.log.InfoContext(ctx, "circuit pinned on the ledger", "circuit", name, "setup", e.Setup)
+	}
+	return nil
+}
+
+// keysRegistered checks that the ledger's registry has this node's keys
+// for the named circuits, unretired: a proof made with other keys could
+// never verify.
+func (n *Node) keysRegistered(names ...string) error {
+	st := n.ledger.State()
+	for _, name := range names {
+		e, ok := n.manifest.Circuits[name]
+		if !ok {
+			return errorf(ErrFailedPrecondition, "this node has no keys for circuit %s", name)
+		}
+		id, vk, err := e.Digests(name)
+		if err != nil {
+			return err
+		}
+		c, ok := st.CircuitVersion(id, vk)
+		switch {
+		case !ok && e.Setup != keys.SetupCeremony && !st.Development:
+			return errorf(ErrFailedPrecondition, "this node's %s keys come from a development setup, which this ledger does not accept: it needs ceremony keys", name)
+		case !ok:
+			return errorf(ErrFailedPrecondition, "this node's %s keys (verifying key %.16x…) are not registered on the ledger yet", name, vk)
+		case c.RetiredAt != 0:
+			return errorf(ErrFailedPrecondition, "this node's %s keys (version %d) were retired at height %d: run it with the current keys", name, c.Version, c.RetiredAt)
+		}
 	}
 	return nil
 }

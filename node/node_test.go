@@ -62,10 +62,10 @@ const schema = `{"name":"people","key":"id","fields":[{"name":"income","type":"u
 // node reopens after a restart and its tokens authenticate.
 func TestInitThenOpen(t *testing.T) {
 	data := t.TempDir()
-	if err := node.Init(data, "test.example/ledger", nil); err != nil {
+	if err := node.Init(data, "test.example/ledger", true, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := node.Init(data, "", nil); !errors.Is(err, node.ErrInitialized) {
+	if err := node.Init(data, "", true, nil); !errors.Is(err, node.ErrInitialized) {
 		t.Fatalf("second Init: %v, want ErrInitialized", err)
 	}
 	n := open(t, data)

@@ -11,6 +11,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/receipt"
@@ -96,6 +97,9 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 		return nil, errorf(ErrNotFound, "collection: %q is not registered", coll)
 	}
 	if _, err := n.policies.allow(coll, c.ID, question{kind: q.Kind, query: q.Query}); err != nil {
+		return nil, err
+	}
+	if err := n.keysRegistered(keys.NameOf(bundle.KindCircuit(kind))); err != nil {
 		return nil, err
 	}
 	release, err := n.acquireProveSlot()

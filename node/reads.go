@@ -61,18 +61,6 @@ func (n *Node) Transaction(_ context.Context, hash []byte) (*zkv1.GetTransaction
 	return &zkv1.GetTransactionResponse{Tx: e.Tx.Raw, Height: e.Height, LogIndex: e.LogIndex, Inclusion: p, Checkpoint: cp}, nil
 }
 
-// Circuit is a circuit registry entry.
-func (n *Node) Circuit(_ context.Context, id []byte) (*zkv1.GetCircuitResponse, error) {
-	if len(id) != 32 {
-		return nil, invalid("circuit_id", "want 32 bytes")
-	}
-	c, ok := n.ledger.State().Circuits[hex.EncodeToString(id)]
-	if !ok {
-		return nil, errorf(ErrNotFound, "circuit_id: %x is not registered", id)
-	}
-	return &zkv1.GetCircuitResponse{CircuitId: c.ID, Name: c.Name, VkSha256: c.VKSHA256, Setup: c.Setup}, nil
-}
-
 // CollectionState is what a verifier needs of a collection on the ledger.
 func (n *Node) CollectionState(_ context.Context, id []byte) (*zkv1.GetCollectionStateResponse, error) {
 	if len(id) != 32 {

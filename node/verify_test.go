@@ -41,8 +41,20 @@ func TestVerifyRequestRules(t *testing.T) {
 	if _, err := n.ConsistencyProof(ctx, 0, 1<<62); !errors.Is(err, node.ErrOutOfRange) {
 		t.Errorf("a proof beyond the log: %v, want ErrOutOfRange", err)
 	}
-	if _, err := n.Circuit(ctx, make([]byte, 32)); !errors.Is(err, node.ErrNotFound) {
+	if _, err := n.Circuit(ctx, make([]byte, 32), nil); !errors.Is(err, node.ErrNotFound) {
 		t.Errorf("an unknown circuit: %v, want ErrNotFound", err)
+	}
+	if _, err := n.Circuit(ctx, make([]byte, 32), make([]byte, 5)); !errors.Is(err, node.ErrInvalidArgument) {
+		t.Errorf("a 5-byte verifying key hash: %v, want ErrInvalidArgument", err)
+	}
+	if _, err := n.Ceremony(ctx, make([]byte, 32)); !errors.Is(err, node.ErrNotFound) {
+		t.Errorf("an unknown ceremony: %v, want ErrNotFound", err)
+	}
+	if _, err := n.RecordContribution(ctx, &zkv1.ContributionReceipt{}); !errors.Is(err, node.ErrInvalidArgument) {
+		t.Errorf("an empty receipt: %v, want ErrInvalidArgument", err)
+	}
+	if l := n.Circuits(ctx); !l.GetDevelopment() || len(l.GetCircuits()) == 0 {
+		t.Errorf("registry of a node with development keys: development %v, %d circuits", l.GetDevelopment(), len(l.GetCircuits()))
 	}
 	if hdrs, err := n.Blocks(ctx, 0, 0); err != nil || len(hdrs) == 0 {
 		t.Errorf("blocks from the start: %d, %v", len(hdrs), err)

@@ -53,6 +53,11 @@ var public = map[string]bool{
 	// What a verifier reads of the ledger (verifier.Remote).
 	zksharev1connect.LedgerServiceGetCircuitProcedure:         true,
 	zksharev1connect.LedgerServiceGetCollectionStateProcedure: true,
+	zksharev1connect.LedgerServiceListCircuitsProcedure:       true,
+	zksharev1connect.LedgerServiceGetCeremonyProcedure:        true,
+	// A contribution receipt carries its contributor's signature, checked
+	// by the ledger against the contributor's registered key.
+	zksharev1connect.LedgerServiceRecordContributionProcedure: true,
 	// Each attestation carries its device's signature, checked against the
 	// device's registered key before anything is written.
 	zksharev1connect.DeviceServiceSubmitReadingsProcedure: true,

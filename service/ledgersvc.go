@@ -77,8 +77,25 @@ func (l *ledgerService) ListAuditEntries(ctx context.Context, req *zkv1.ListAudi
 }
 
 func (l *ledgerService) GetCircuit(ctx context.Context, req *zkv1.GetCircuitRequest) (*zkv1.GetCircuitResponse, error) {
-	resp, err := l.s.node.Circuit(ctx, req.GetCircuitId())
+	resp, err := l.s.node.Circuit(ctx, req.GetCircuitId(), req.GetVkSha256())
 	return resp, toConnect(err)
+}
+
+func (l *ledgerService) ListCircuits(ctx context.Context, _ *zkv1.ListCircuitsRequest) (*zkv1.ListCircuitsResponse, error) {
+	return l.s.node.Circuits(ctx), nil
+}
+
+func (l *ledgerService) GetCeremony(ctx context.Context, req *zkv1.GetCeremonyRequest) (*zkv1.GetCeremonyResponse, error) {
+	resp, err := l.s.node.Ceremony(ctx, req.GetCeremonyId())
+	return resp, toConnect(err)
+}
+
+func (l *ledgerService) RecordContribution(ctx context.Context, req *zkv1.RecordContributionRequest) (*zkv1.RecordContributionResponse, error) {
+	rec, err := l.s.node.RecordContribution(ctx, req.GetReceipt())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.RecordContributionResponse{Height: rec.Height, TxHash: rec.Hash[:]}, nil
 }
 
 func (l *ledgerService) GetCollectionState(ctx context.Context, req *zkv1.GetCollectionStateRequest) (*zkv1.GetCollectionStateResponse, error) {

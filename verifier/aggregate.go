@@ -26,13 +26,12 @@ type Anchored struct {
 // the tree, that the regions rebuild the bundle's root (and the anchored
 // one, when anchor is given), and the combining proof, which binds the
 // bundle's nonce, minimum group size and result.
-func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict) {
+func (vf *Verifier) verifyAggregate(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict, ring keyring) {
 	fail := func(check Check, format string, args ...any) { v.fail(check, format, args...) }
 	ab := b.GetAggregate()
-	ck, ok := vf.keys[zkv1.Circuit_CIRCUIT_AGGREGATE]
-	fk, ok2 := vf.keys[b.GetCircuit()]
-	if !ok || !ok2 || !bytes.Equal(ab.GetChunkVkSha256(), ck.VKSHA256) || !bytes.Equal(ab.GetChunkCircuitId(), ck.CircuitID) ||
-		!bytes.Equal(b.GetVkSha256(), fk.VKSHA256) || !bytes.Equal(b.GetCircuitId(), fk.CircuitID) {
+	ck, ok := ring(zkv1.Circuit_CIRCUIT_AGGREGATE, ab.GetChunkCircuitId(), ab.GetChunkVkSha256())
+	fk, ok2 := ring(b.GetCircuit(), b.GetCircuitId(), b.GetVkSha256())
+	if !ok || !ok2 {
 		fail(CheckKey, "the bundle's keys are not the pinned aggregate keys")
 		return
 	}

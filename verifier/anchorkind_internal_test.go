@@ -14,7 +14,7 @@ import (
 // or by devices, and finds every anchor transaction on the ledger.
 type kindView struct{ fed bool }
 
-func (kindView) Circuit(context.Context, []byte) (*Circuit, error) { return nil, ErrNotFound }
+func (kindView) Circuit(context.Context, []byte, []byte) (*Circuit, error) { return nil, ErrNotFound }
 func (v kindView) Collection(_ context.Context, id []byte) (*Collection, error) {
 	return &Collection{ID: id, Holder: "agency", DeviceFed: v.fed, Latest: 1}, nil
 }

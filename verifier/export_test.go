@@ -34,7 +34,7 @@ func (vf *Verifier) VerifyProto(b *zkv1.Bundle, exp Expect) (v *Verdict) {
 	if err := bundle.Check(b); err != nil {
 		return v.fail(CheckDecode, "%v", err)
 	}
-	vf.statementAndProof(b, nil, exp, v)
+	vf.statementAndProof(b, nil, exp, v, vf.pinned)
 	return v
 }
 
@@ -45,6 +45,6 @@ func (vf *Verifier) VerifyAggregateProto(b *zkv1.Bundle, anchor *Anchored, exp E
 	if err := bundle.Check(b); err != nil {
 		return v.fail(CheckDecode, "%v", err)
 	}
-	vf.statementAndProof(b, anchor, exp, v)
+	vf.statementAndProof(b, anchor, exp, v, vf.pinned)
 	return v
 }

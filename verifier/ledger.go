@@ -19,8 +19,9 @@ import (
 // checkpoint and inclusion proofs, against a ledger key the verifier
 // trusts).
 type Ledger interface {
-	// Circuit is the registry entry of a circuit (ErrNotFound if none).
-	Circuit(ctx context.Context, id []byte) (*Circuit, error)
+	// Circuit is the registry entry of one version of a circuit: its
+	// circuit id and verifying key's SHA-256 (ErrNotFound if none).
+	Circuit(ctx context.Context, id, vkSHA256 []byte) (*Circuit, error)
 	// Collection is what the ledger says of a collection (ErrNotFound).
 	Collection(ctx context.Context, id []byte) (*Collection, error)
 	// AnchorBySequence is a collection's anchor seq, for freshness.
@@ -34,12 +35,17 @@ type Ledger interface {
 // ErrNotFound means the ledger has no such circuit, collection or anchor.
 var ErrNotFound = errors.New("not on the ledger")
 
-// Circuit is a circuit registry entry.
+// Circuit is a circuit registry entry: one version of a circuit.
 type Circuit struct {
 	ID       []byte
 	Name     string
 	VKSHA256 []byte
 	Setup    zkv1.SetupKind
+	Version  uint32
+	// RetiredAt: non-zero once retired (its bundles no longer verify).
+	RetiredAt uint64
+	// VK is the verifying key when the registry carries it.
+	VK []byte
 }
 
 // Collection is what a verifier needs of a collection.
@@ -83,12 +89,12 @@ type Anchor struct {
 type Local struct{ L *ledger.Ledger }
 
 // Circuit implements Ledger.
-func (v Local) Circuit(_ context.Context, id []byte) (*Circuit, error) {
-	c, ok := v.L.State().Circuits[hex.EncodeToString(id)]
+func (v Local) Circuit(_ context.Context, id, vk []byte) (*Circuit, error) {
+	c, ok := v.L.State().CircuitVersion(id, vk)
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return &Circuit{ID: c.ID, Name: c.Name, VKSHA256: c.VKSHA256, Setup: c.Setup}, nil
+	return &Circuit{ID: c.ID, Name: c.Name, VKSHA256: c.VKSHA256, Setup: c.Setup, Version: c.Version, RetiredAt: c.RetiredAt, VK: c.VK}, nil
 }
 
 // Collection implements Ledger.

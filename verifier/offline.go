@@ -63,9 +63,9 @@ func (v *Offline) included(e *zkv1.LedgerEvidence) (*ledger.Tx, error) {
 }
 
 // Circuit implements Ledger from the pinned keys.
-func (v *Offline) Circuit(_ context.Context, id []byte) (*Circuit, error) {
+func (v *Offline) Circuit(_ context.Context, id, vk []byte) (*Circuit, error) {
 	for circuit, k := range v.Pinned.keys {
-		if bytes.Equal(k.CircuitID, id) {
+		if bytes.Equal(k.CircuitID, id) && bytes.Equal(k.VKSHA256, vk) {
 			name := keys.NameOf(circuit)
 			c := &Circuit{ID: id, Name: name, VKSHA256: k.VKSHA256, Setup: zkv1.SetupKind_SETUP_KIND_CEREMONY}
 			if v.Manifest == nil || v.Manifest.Circuits[name].Setup != keys.SetupCeremony {

@@ -27,12 +27,13 @@ func notFound(err error) error {
 }
 
 // Circuit implements Ledger.
-func (v Remote) Circuit(ctx context.Context, id []byte) (*Circuit, error) {
-	r, err := v.C.GetCircuit(ctx, &zkv1.GetCircuitRequest{CircuitId: id})
+func (v Remote) Circuit(ctx context.Context, id, vk []byte) (*Circuit, error) {
+	r, err := v.C.GetCircuit(ctx, &zkv1.GetCircuitRequest{CircuitId: id, VkSha256: vk})
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return &Circuit{ID: r.GetCircuitId(), Name: r.GetName(), VKSHA256: r.GetVkSha256(), Setup: r.GetSetup()}, nil
+	return &Circuit{ID: r.GetCircuitId(), Name: r.GetName(), VKSHA256: r.GetVkSha256(), Setup: r.GetSetup(),
+		Version: r.GetVersion(), RetiredAt: r.GetRetiredHeight(), VK: r.GetVk()}, nil
 }
 
 // Collection implements Ledger.

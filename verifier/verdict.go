@@ -60,6 +60,9 @@ type Verdict struct {
 	// Devices: for a device-fed collection, the devices that feed it, with
 	// their counters and the readings never attested (gaps).
 	Devices []*zkv1.DeviceState
+	// Circuits are the registered circuit versions the bundle's proofs
+	// were made with (none without a ledger).
+	Circuits []*zkv1.CircuitVersion
 }
 
 // devices reports a device-fed collection's devices and warns of what a
@@ -141,7 +144,7 @@ func (v *Verdict) warn(w string) {
 // Proto is the verdict as the VerifierService answers it.
 func (v *Verdict) Proto() *zkv1.VerifyResponse {
 	r := &zkv1.VerifyResponse{Valid: v.Valid, Statement: v.Statement, Reason: v.Reason, Checks: v.Checked(),
-		AnchorHeight: v.AnchorHeight, AnchorTimeUnixMs: v.AnchorTimeUnixMs, Warnings: v.Warnings, Passed: v.Passed, Failed: v.Failed, Devices: v.Devices}
+		AnchorHeight: v.AnchorHeight, AnchorTimeUnixMs: v.AnchorTimeUnixMs, Warnings: v.Warnings, Passed: v.Passed, Failed: v.Failed, Devices: v.Devices, Circuits: v.Circuits}
 	if !v.Valid {
 		r.FailedCheck = CheckName(v.Failed)
 	}

@@ -10,7 +10,9 @@ package verifier
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
+	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -30,13 +32,45 @@ type Key struct {
 	VKSHA256, CircuitID []byte // 32 bytes each
 }
 
-// Verifier checks bundles against pinned keys.
+// Verifier checks bundles against pinned keys and, for other registered
+// versions of a circuit, the verifying keys the ledger's registry carries.
 type Verifier struct {
 	keys map[zkv1.Circuit]Key
+	// registered caches verifying keys parsed from registry entries, by
+	// hex SHA-256 (the registry bounds them).
+	registered sync.Map
 }
 
 // New pins the given keys, by circuit.
 func New(pinned map[zkv1.Circuit]Key) *Verifier { return &Verifier{keys: pinned} }
+
+// keyring finds the verifying key of one version of a circuit (its
+// circuit id and verifying key's SHA-256).
+type keyring func(c zkv1.Circuit, id, vk []byte) (Key, bool)
+
+// pinned is the keyring of the pinned keys alone.
+func (vf *Verifier) pinned(c zkv1.Circuit, id, vk []byte) (Key, bool) {
+	k, ok := vf.keys[c]
+	return k, ok && bytes.Equal(k.VKSHA256, vk) && bytes.Equal(k.CircuitID, id)
+}
+
+// registryKey parses (once) a verifying key the registry carries.
+func (vf *Verifier) registryKey(c *Circuit) (Key, error) {
+	name := hex.EncodeToString(c.VKSHA256)
+	if k, ok := vf.registered.Load(name); ok {
+		return k.(Key), nil
+	}
+	vk, sum, err := keys.ParseVerifying(c.VK)
+	if err != nil {
+		return Key{}, err
+	}
+	if sum != name {
+		return Key{}, fmt.Errorf("the registry's verifying key hashes to %.16s…, not %.16s…", sum, name)
+	}
+	k := Key{VK: vk, VKSHA256: c.VKSHA256, CircuitID: c.ID}
+	vf.registered.Store(name, k)
+	return k, nil
+}
 
 // FromDir pins the verifying keys of a key directory.
 func FromDir(dir string) (*Verifier, error) {
@@ -62,19 +96,19 @@ func FromDir(dir string) (*Verifier, error) {
 // statementAndProof runs the checks after the ledger's: pinned key,
 // statement (collection id, query hash, expectation), nonce, subject,
 // completeness (aggregates) and proof. It sets v.Valid when all pass.
-func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict) {
+func (vf *Verifier) statementAndProof(b *zkv1.Bundle, anchor *Anchored, exp Expect, v *Verdict, ring keyring) {
 	if b.GetKind() == bundle.KindAggregate {
-		vf.verifyAggregate(b, anchor, exp, v)
+		vf.verifyAggregate(b, anchor, exp, v, ring)
 		return
 	}
 	name := keys.NameOf(b.GetCircuit())
-	k, ok := vf.keys[b.GetCircuit()]
+	k, ok := ring(b.GetCircuit(), b.GetCircuitId(), b.GetVkSha256())
 	if !ok {
-		v.fail(CheckKey, "no pinned key for circuit %q", name)
-		return
-	}
-	if !bytes.Equal(b.GetVkSha256(), k.VKSHA256) || !bytes.Equal(b.GetCircuitId(), k.CircuitID) {
-		v.fail(CheckKey, "bundle names verifying key %.16x…, the pinned key for %s is %.16x…", b.GetVkSha256(), name, k.VKSHA256)
+		if p, pinned := vf.keys[b.GetCircuit()]; pinned {
+			v.fail(CheckKey, "bundle names verifying key %.16x…, the pinned key for %s is %.16x… and the registry has no other", b.GetVkSha256(), name, p.VKSHA256)
+		} else {
+			v.fail(CheckKey, "no pinned key for circuit %q", name)
+		}
 		return
 	}
 	v.pass(CheckKey)

@@ -42,7 +42,7 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 	if view == nil {
 		// No ledger: the statement and proof are checked, but the verdict
 		// is never VALID.
-		if vf.statementAndProof(b, nil, exp, v); v.Valid {
+		if vf.statementAndProof(b, nil, exp, v, vf.pinned); v.Valid {
 			v.fail(CheckAnchor, "%s", ErrUnanchored.Error())
 		}
 		return v
@@ -57,8 +57,10 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 	if a := b.GetAggregate(); a != nil {
 		circuits = append([]used{{a.GetChunkCircuitId(), a.GetChunkVkSha256(), zkv1.Circuit_CIRCUIT_AGGREGATE}}, circuits...)
 	}
+	// Versions the pinned keys do not cover verify with the registry's key.
+	fromRegistry := map[zkv1.Circuit]Key{}
 	for _, k := range circuits {
-		c, err := view.Circuit(ctx, k.id)
+		c, err := view.Circuit(ctx, k.id, k.vk)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return v.fail(CheckRegistry, "reading the registry: %v", err)
 		}
@@ -66,8 +68,19 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 		if err != nil || !bytes.Equal(c.VKSHA256, k.vk) || k.circuit == zkv1.Circuit_CIRCUIT_UNSPECIFIED || keys.CircuitOf(c.Name) != k.circuit {
 			return v.fail(CheckRegistry, "circuit %x with verifying key %x is not registered on the ledger", k.id, k.vk)
 		}
+		if c.RetiredAt != 0 {
+			return v.fail(CheckRegistry, "version %d of circuit %s (verifying key %.16x…) was retired at height %d", c.Version, c.Name, k.vk, c.RetiredAt)
+		}
+		v.Circuits = append(v.Circuits, &zkv1.CircuitVersion{Name: c.Name, Version: c.Version, VkSha256: c.VKSHA256, Setup: c.Setup})
 		if c.Setup != zkv1.SetupKind_SETUP_KIND_CEREMONY {
 			v.warn(fmt.Sprintf("the %s keys come from a single-party development setup: whoever ran it can forge proofs; production keys come from a ceremony", c.Name))
+		}
+		if _, ok := vf.pinned(k.circuit, k.id, k.vk); !ok && len(c.VK) > 0 {
+			key, err := vf.registryKey(c)
+			if err != nil {
+				return v.fail(CheckRegistry, "version %d of circuit %s: %v", c.Version, c.Name, err)
+			}
+			fromRegistry[k.circuit] = key
 		}
 	}
 	v.pass(CheckRegistry)
@@ -112,7 +125,12 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 		a := ledger.AnchorOf(anchor.Tx.Body)
 		av = &Anchored{Root: a.GetRoot()}
 	}
-	vf.statementAndProof(b, av, exp, v)
+	vf.statementAndProof(b, av, exp, v, func(c zkv1.Circuit, id, vk []byte) (Key, bool) {
+		if k, ok := fromRegistry[c]; ok && bytes.Equal(k.VKSHA256, vk) && bytes.Equal(k.CircuitID, id) {
+			return k, true
+		}
+		return vf.pinned(c, id, vk)
+	})
 	return v
 }
 

@@ -527,10 +527,11 @@ func cmdConsortiumInit(ctx context.Context, args []string, stdout, stderr io.Wri
 	out := f.String("out", "consortium.d", "directory for the organisations")
 	origin := f.String("origin", "zkshare.consortium/ledger", "the shared ledger's name")
 	port := f.Int("base-port", 26656, "organisation k uses ports base+2k (peers) and base+2k+1 (CometBFT RPC)")
+	dev := f.Bool("dev", false, "mark the shared ledger for development: it accepts single-party circuit keys (`keys setup`), whose maker can forge proofs")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
-	m, err := consortium.Init(*n, *out, consortium.Options{Origin: *origin, BasePort: *port})
+	m, err := consortium.Init(*n, *out, consortium.Options{Origin: *origin, BasePort: *port, Development: *dev})
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"keys setup", "make development (single-party) circuit keys", `--keys DIR [--aggregate]`, cmdKeysSetup},
+		{"keys show", "show where keys came from (setup or ceremony, contributors) and the ledger's circuit registry", `[--keys DIR] [--server URL] [--json]`, cmdKeysShow},
 		{"serve", "run a node: ledger, holder store and the Connect API on one port", `--data DIR --keys DIR [--addr 127.0.0.1:8080] [--tls-cert F --tls-key F]
 --consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)`, cmdServe},
-		{"consortium init", "lay out a CometBFT consortium, one validator per organisation", `[--validators 4] [--out DIR] [--base-port 26656]`, cmdConsortiumInit},
+		{"consortium init", "lay out a CometBFT consortium, one validator per organisation", `[--validators 4] [--out DIR] [--base-port 26656] [--dev]`, cmdConsortiumInit},
 		{"participant add", "register a participant (admin) and print its token", `--server URL --token ADMIN-TOKEN --id ID [--role consumer]`, cmdParticipantAdd},
 		{"collection create", "register a collection with its schema", `(--data DIR | --server URL --token T) --schema FILE [--name NAME]
 --server URL --token T --schema FILE [--name NAME] --device-fed   (its readings come from registered devices)`, cmdCollectionCreate},
@@ -30,7 +31,7 @@ func commands() []command {
 		{"governance propose", "propose a governance action (M governors approve it)", `--server URL --token-file ADMIN.token
     (--register ID --role R [--public-key HEX | --out FILE] | --revoke ID
     | --rotate ID --public-key HEX | --rotate-consensus ID --consensus-key HEX
-    | --circuit NAME --keys DIR) [--consensus-key HEX] [--json]`, cmdGovernancePropose},
+    | --circuit NAME --keys DIR | --retire-circuit VK_SHA256) [--consensus-key HEX] [--json]`, cmdGovernancePropose},
 		{"governance approve", "approve an open governance proposal", `--server URL --token-file ADMIN.token PROPOSAL-ID [--json]`, cmdGovernanceApprove},
 		{"governance list", "list open governance proposals", `--server URL --token-file T [--json]`, cmdGovernanceList},
 		{"device keygen", "make a device (sensor) key: the private key to a file, the public key printed", `--out FILE`, cmdDeviceKeygen},
@@ -59,7 +60,7 @@ func commands() []command {
 		{"audit", "list audit entries: who asked what, and when", `--server URL --token T (--collection NAME | --consumer ID)`, cmdAudit},
 		{"audit check", "check that an audit receipt opens its ledger entry", `--receipt FILE --server URL [--ledger-key VKEY]`, cmdAuditCheck},
 		{"demo", "run the benefits and cold-chain scenarios end to end on a local node", `[--dataset DIR] [--supplier DIR [--shipments N]] [--keys DIR]`, cmdDemo},
-		{"ledger init", "create a node's data directory and ledger (serve then starts on it)", `--data DIR [--origin NAME]`, cmdLedgerInit},
+		{"ledger init", "create a node's data directory and ledger (serve then starts on it)", `--data DIR [--origin NAME] [--dev]`, cmdLedgerInit},
 		{"ledger verify", "re-check every block, signature and proof of a ledger", `--data DIR`, cmdLedgerVerify},
 		{"ledger show", "print a ledger's tip, checkpoint key, blocks or a transaction", `--data DIR [--blocks N] [--tx HASH]`, cmdLedgerShow},
 		{"ledger watch", "follow a node's blocks, checking each checkpoint's consistency", `--server URL [--ledger-key VKEY] [--interval 2s] [--count N]`, cmdLedgerWatch},

@@ -30,20 +30,21 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 	rotate := f.String("rotate", "", "give the participant with this id the key --public-key")
 	consensus := f.String("consensus-key", "", "with --register --role validator under a consortium: its CometBFT (consensus) Ed25519 public key (hex)")
 	rotateConsensus := f.String("rotate-consensus", "", "give the validator with this id the consensus key --consensus-key")
-	circuit := f.String("circuit", "", "pin the circuit of this name from --keys")
+	circuit := f.String("circuit", "", "pin the circuit of this name from --keys (a new version, when the ledger has another)")
+	retire := f.String("retire-circuit", "", "retire the registered circuit version with this verifying key SHA-256 (hex): its bundles stop verifying")
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "with --circuit: the circuit key directory")
 	asJSON := f.Bool("json", false, "print the proposal's status as JSON")
 	if _, err := f.parse(args); err != nil {
 		return helpOK(err)
 	}
 	chosen := 0
-	for _, v := range []string{*register, *revoke, *rotate, *rotateConsensus, *circuit} {
+	for _, v := range []string{*register, *revoke, *rotate, *rotateConsensus, *circuit, *retire} {
 		if v != "" {
 			chosen++
 		}
 	}
 	if !r.on() || chosen != 1 {
-		return errors.New("governance propose: want --server, --token-file (the node admin's) and one of --register, --revoke, --rotate, --rotate-consensus or --circuit")
+		return errors.New("governance propose: want --server, --token-file (the node admin's) and one of --register, --revoke, --rotate, --rotate-consensus, --circuit or --retire-circuit")
 	}
 	var action *zkv1.GovernanceAction
 	var ident *ledger.Identity
@@ -86,11 +87,17 @@ func cmdGovernancePropose(ctx context.Context, args []string, stdout, stderr io.
 		}
 		action = ledger.ActRotateConsensusKey(*rotateConsensus, ck)
 	case *circuit != "":
-		rc, err := circuitFromKeys(*keyDir, *circuit)
+		rc, err := keys.Registration(*keyDir, *circuit)
 		if err != nil {
 			return err
 		}
 		action = ledger.ActRegisterCircuit(rc)
+	case *retire != "":
+		a, err := retireAction(ctx, r, *retire)
+		if err != nil {
+			return err
+		}
+		action = a
 	}
 	c, err := r.client()
 	if err != nil {
@@ -126,31 +133,6 @@ func publicKeyFlag(s string) ([]byte, error) {
 		return nil, fmt.Errorf("--public-key: want a 32-byte Ed25519 public key in hex (64 digits)")
 	}
 	return b, nil
-}
-
-// circuitFromKeys is the registration of circuit name from a key directory's manifest.
-func circuitFromKeys(dir, name string) (*zkv1.RegisterCircuit, error) {
-	m, err := keys.ReadManifest(dir)
-	if err != nil {
-		return nil, fmt.Errorf("--keys: %w", err)
-	}
-	e, ok := m.Circuits[name]
-	if !ok {
-		return nil, fmt.Errorf("--circuit %q: not in %s (want one of %s)", name, dir, strings.Join(keys.Names(), ", "))
-	}
-	id, err := hex.DecodeString(e.CircuitID)
-	if err != nil {
-		return nil, fmt.Errorf("manifest: circuit %s id: %w", name, err)
-	}
-	vk, err := hex.DecodeString(e.VKSHA256)
-	if err != nil {
-		return nil, fmt.Errorf("manifest: circuit %s vk hash: %w", name, err)
-	}
-	setup := zkv1.SetupKind_SETUP_KIND_DEV
-	if e.Setup == keys.SetupCeremony {
-		setup = zkv1.SetupKind_SETUP_KIND_CEREMONY
-	}
-	return &zkv1.RegisterCircuit{CircuitId: id, Name: name, VkSha256: vk, Setup: setup}, nil
 }
 
 func cmdGovernanceApprove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -298,6 +280,8 @@ func describeAction(a *zkv1.GovernanceAction) string {
 	case *zkv1.GovernanceAction_RegisterCircuit:
 		r := k.RegisterCircuit
 		return fmt.Sprintf("pin circuit %s (%.16x…, %s)", r.GetName(), r.GetCircuitId(), strings.ToLower(strings.TrimPrefix(r.GetSetup().String(), "SETUP_KIND_")))
+	case *zkv1.GovernanceAction_RetireCircuit:
+		return fmt.Sprintf("retire circuit %.16x… with verifying key %.16x…", k.RetireCircuit.GetCircuitId(), k.RetireCircuit.GetVkSha256())
 	case *zkv1.GovernanceAction_SetConfirmers:
 		r := k.SetConfirmers
 		return fmt.Sprintf("confirmers of collection %.16x…: %d of [%s]", r.GetCollectionId(), r.GetConfirmationsRequired(), strings.Join(r.GetConfirmers(), ","))

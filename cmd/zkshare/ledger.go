@@ -27,11 +27,12 @@ func cmdLedgerInit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	f := newFlags("ledger init", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "data directory")
 	origin := f.String("origin", node.DefaultOrigin, "the ledger's name, first line of its checkpoints")
+	dev := f.Bool("dev", false, "mark the ledger for development: it accepts single-party circuit keys (`keys setup`), whose maker can forge proofs")
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
 	}
-	if err := node.Init(*data, *origin, e.log); err != nil {
+	if err := node.Init(*data, *origin, *dev, e.log); err != nil {
 		return fmt.Errorf("ledger init: %w", err)
 	}
 	ids := map[string]*ledger.Identity{}

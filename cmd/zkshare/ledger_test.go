@@ -134,7 +134,7 @@ func TestLedgerInitThenServe(t *testing.T) {
 	}
 	t.Cleanup(cleanup)
 	data := t.TempDir()
-	out, _, err := zk(t, "ledger", "init", "--data", data, "--origin", "init.example/ledger")
+	out, _, err := zk(t, "ledger", "init", "--dev", "--data", data, "--origin", "init.example/ledger")
 	if err != nil {
 		t.Fatalf("ledger init: %v\n%s", err, out)
 	}

@@ -281,6 +281,10 @@ func report(resp *zkv1.VerifyResponse, exp verifier.Expect, asJSON bool, stdout 
 			if resp.GetAnchorHeight() > 0 {
 				fprintf(stdout, "anchored at height %d, %s\n", resp.GetAnchorHeight(), time.UnixMilli(resp.GetAnchorTimeUnixMs()).UTC().Format(time.RFC3339))
 			}
+			for _, c := range resp.GetCircuits() {
+				fprintf(stdout, "circuit %s version %d (%s keys, verifying key %.16x…)\n", c.GetName(), c.GetVersion(),
+					strings.ToLower(strings.TrimPrefix(c.GetSetup().String(), "SETUP_KIND_")), c.GetVkSha256())
+			}
 		case resp.GetReason() == errUnanchored.Error():
 			fprintf(stdout, "NOT ANCHORED: the proof is well formed for \"%s\", but nothing ties it to a collection anchored on a ledger: it shows nothing about any holder's records\n", resp.GetStatement())
 		default:

@@ -220,6 +220,8 @@ type TxBody struct {
 	//	*TxBody_RevokeDevice
 	//	*TxBody_AttestReadings
 	//	*TxBody_EndorseDevice
+	//	*TxBody_RecordContribution
+	//	*TxBody_RetireCircuit
 	Kind          isTxBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -425,6 +427,24 @@ func (x *TxBody) GetEndorseDevice() *EndorseDevice {
 	return nil
 }
 
+func (x *TxBody) GetRecordContribution() *RecordContribution {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_RecordContribution); ok {
+			return x.RecordContribution
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetRetireCircuit() *RetireCircuit {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_RetireCircuit); ok {
+			return x.RetireCircuit
+		}
+	}
+	return nil
+}
+
 type isTxBody_Kind interface {
 	isTxBody_Kind()
 }
@@ -489,6 +509,14 @@ type TxBody_EndorseDevice struct {
 	EndorseDevice *EndorseDevice `protobuf:"bytes,24,opt,name=endorse_device,json=endorseDevice,proto3,oneof"`
 }
 
+type TxBody_RecordContribution struct {
+	RecordContribution *RecordContribution `protobuf:"bytes,25,opt,name=record_contribution,json=recordContribution,proto3,oneof"`
+}
+
+type TxBody_RetireCircuit struct {
+	RetireCircuit *RetireCircuit `protobuf:"bytes,26,opt,name=retire_circuit,json=retireCircuit,proto3,oneof"`
+}
+
 func (*TxBody_RegisterParticipant) isTxBody_Kind() {}
 
 func (*TxBody_RotateKey) isTxBody_Kind() {}
@@ -518,6 +546,10 @@ func (*TxBody_RevokeDevice) isTxBody_Kind() {}
 func (*TxBody_AttestReadings) isTxBody_Kind() {}
 
 func (*TxBody_EndorseDevice) isTxBody_Kind() {}
+
+func (*TxBody_RecordContribution) isTxBody_Kind() {}
+
+func (*TxBody_RetireCircuit) isTxBody_Kind() {}
 
 // RegisterParticipant adds a participant: an admin's direct act only while
 // the governance threshold is 1; otherwise a GovernanceAction.
@@ -752,14 +784,27 @@ func (x *RevokeParticipant) GetId() string {
 
 // RegisterCircuit pins a circuit's verifying key: an admin's direct act
 // only while the governance threshold is 1; otherwise a GovernanceAction.
+// Each registration of a name is a new version of that circuit (changed
+// shape, or new keys for the same shape); versions stay usable until
+// retired. Single-party (development) keys are refused unless the ledger's
+// genesis marks it for development.
 type RegisterCircuit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CircuitId     []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	VkSha256      []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
-	Setup         SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CircuitId []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	VkSha256  []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	Setup     SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
+	// The verifying key itself (gnark's encoding), so that any verifier can
+	// check bundles of any registered version; when set, its SHA-256 must be
+	// vk_sha256.
+	Vk []byte `protobuf:"bytes,5,opt,name=vk,proto3" json:"vk,omitempty"`
+	// For SETUP_KIND_CEREMONY: the ceremony (its plan's SHA-256) and the hash
+	// of its last contribution's receipt, both recorded on this ledger (see
+	// RecordContribution); the entry then names the contributors.
+	CeremonyId     []byte `protobuf:"bytes,6,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	TranscriptHash []byte `protobuf:"bytes,7,opt,name=transcript_hash,json=transcriptHash,proto3" json:"transcript_hash,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RegisterCircuit) Reset() {
@@ -820,6 +865,233 @@ func (x *RegisterCircuit) GetSetup() SetupKind {
 	return SetupKind_SETUP_KIND_UNSPECIFIED
 }
 
+func (x *RegisterCircuit) GetVk() []byte {
+	if x != nil {
+		return x.Vk
+	}
+	return nil
+}
+
+func (x *RegisterCircuit) GetCeremonyId() []byte {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return nil
+}
+
+func (x *RegisterCircuit) GetTranscriptHash() []byte {
+	if x != nil {
+		return x.TranscriptHash
+	}
+	return nil
+}
+
+// RetireCircuit retires one version of a circuit (its keys): bundles made
+// with it stop verifying. An admin's direct act only while the governance
+// threshold is 1; otherwise a GovernanceAction.
+type RetireCircuit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CircuitId     []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	VkSha256      []byte                 `protobuf:"bytes,2,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireCircuit) Reset() {
+	*x = RetireCircuit{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireCircuit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireCircuit) ProtoMessage() {}
+
+func (x *RetireCircuit) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireCircuit.ProtoReflect.Descriptor instead.
+func (*RetireCircuit) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RetireCircuit) GetCircuitId() []byte {
+	if x != nil {
+		return x.CircuitId
+	}
+	return nil
+}
+
+func (x *RetireCircuit) GetVkSha256() []byte {
+	if x != nil {
+		return x.VkSha256
+	}
+	return nil
+}
+
+// ContributionReceipt is one contribution to a multi-party setup
+// ceremony, signed by its contributor with their ledger identity. Receipts
+// chain: each names the previous one's hash, the first the ceremony's id.
+type ContributionReceipt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 of the ceremony's plan (circuits, sizes, participants, beacon).
+	CeremonyId []byte `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	// 1-based position in the ceremony's sequence.
+	Index uint32 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// The previous receipt's hash (ledger.ReceiptHash); the ceremony id for
+	// the first.
+	Previous []byte `protobuf:"bytes,3,opt,name=previous,proto3" json:"previous,omitempty"`
+	// SHA-256 of the state the contribution wrote.
+	StateHash []byte `protobuf:"bytes,4,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"`
+	// The contributor's ledger participant id.
+	Contributor string `protobuf:"bytes,5,opt,name=contributor,proto3" json:"contributor,omitempty"`
+	// The plan's beacon block height: the ledger refuses a contribution
+	// once that block exists, so the beacon is unknown to every contributor.
+	BeaconHeight uint64 `protobuf:"varint,6,opt,name=beacon_height,json=beaconHeight,proto3" json:"beacon_height,omitempty"`
+	// Ed25519 by the contributor's ledger key over ledger.ReceiptMessage.
+	Signature     []byte `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContributionReceipt) Reset() {
+	*x = ContributionReceipt{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContributionReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContributionReceipt) ProtoMessage() {}
+
+func (x *ContributionReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContributionReceipt.ProtoReflect.Descriptor instead.
+func (*ContributionReceipt) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ContributionReceipt) GetCeremonyId() []byte {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return nil
+}
+
+func (x *ContributionReceipt) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ContributionReceipt) GetPrevious() []byte {
+	if x != nil {
+		return x.Previous
+	}
+	return nil
+}
+
+func (x *ContributionReceipt) GetStateHash() []byte {
+	if x != nil {
+		return x.StateHash
+	}
+	return nil
+}
+
+func (x *ContributionReceipt) GetContributor() string {
+	if x != nil {
+		return x.Contributor
+	}
+	return ""
+}
+
+func (x *ContributionReceipt) GetBeaconHeight() uint64 {
+	if x != nil {
+		return x.BeaconHeight
+	}
+	return 0
+}
+
+func (x *ContributionReceipt) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// RecordContribution puts a ceremony contribution's receipt on the
+// ledger. Any participant may relay it: the receipt's signature is the
+// contributor's.
+type RecordContribution struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *ContributionReceipt   `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordContribution) Reset() {
+	*x = RecordContribution{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordContribution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordContribution) ProtoMessage() {}
+
+func (x *RecordContribution) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordContribution.ProtoReflect.Descriptor instead.
+func (*RecordContribution) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RecordContribution) GetReceipt() *ContributionReceipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
 // RegisterCollection announces a holder's collection.
 type RegisterCollection struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -840,7 +1112,7 @@ type RegisterCollection struct {
 
 func (x *RegisterCollection) Reset() {
 	*x = RegisterCollection{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1124,7 @@ func (x *RegisterCollection) String() string {
 func (*RegisterCollection) ProtoMessage() {}
 
 func (x *RegisterCollection) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[7]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1137,7 @@ func (x *RegisterCollection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCollection.ProtoReflect.Descriptor instead.
 func (*RegisterCollection) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterCollection) GetCollectionId() []byte {
@@ -943,7 +1215,7 @@ type Anchor struct {
 
 func (x *Anchor) Reset() {
 	*x = Anchor{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1227,7 @@ func (x *Anchor) String() string {
 func (*Anchor) ProtoMessage() {}
 
 func (x *Anchor) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[8]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1240,7 @@ func (x *Anchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anchor.ProtoReflect.Descriptor instead.
 func (*Anchor) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Anchor) GetCollectionId() []byte {
@@ -1025,7 +1297,7 @@ type ConfirmAnchor struct {
 
 func (x *ConfirmAnchor) Reset() {
 	*x = ConfirmAnchor{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1309,7 @@ func (x *ConfirmAnchor) String() string {
 func (*ConfirmAnchor) ProtoMessage() {}
 
 func (x *ConfirmAnchor) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1322,7 @@ func (x *ConfirmAnchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchor.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchor) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfirmAnchor) GetCollectionId() []byte {
@@ -1089,7 +1361,7 @@ type Audit struct {
 
 func (x *Audit) Reset() {
 	*x = Audit{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1373,7 @@ func (x *Audit) String() string {
 func (*Audit) ProtoMessage() {}
 
 func (x *Audit) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1386,7 @@ func (x *Audit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audit.ProtoReflect.Descriptor instead.
 func (*Audit) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Audit) GetCollectionId() []byte {
@@ -1144,7 +1416,7 @@ type SetConfirmers struct {
 
 func (x *SetConfirmers) Reset() {
 	*x = SetConfirmers{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1428,7 @@ func (x *SetConfirmers) String() string {
 func (*SetConfirmers) ProtoMessage() {}
 
 func (x *SetConfirmers) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1441,7 @@ func (x *SetConfirmers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConfirmers.ProtoReflect.Descriptor instead.
 func (*SetConfirmers) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetConfirmers) GetCollectionId() []byte {
@@ -1204,6 +1476,7 @@ type GovernanceAction struct {
 	//	*GovernanceAction_RegisterCircuit
 	//	*GovernanceAction_SetConfirmers
 	//	*GovernanceAction_RotateConsensusKey
+	//	*GovernanceAction_RetireCircuit
 	Action        isGovernanceAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1211,7 +1484,7 @@ type GovernanceAction struct {
 
 func (x *GovernanceAction) Reset() {
 	*x = GovernanceAction{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1496,7 @@ func (x *GovernanceAction) String() string {
 func (*GovernanceAction) ProtoMessage() {}
 
 func (x *GovernanceAction) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1509,7 @@ func (x *GovernanceAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GovernanceAction.ProtoReflect.Descriptor instead.
 func (*GovernanceAction) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GovernanceAction) GetAction() isGovernanceAction_Action {
@@ -1300,6 +1573,15 @@ func (x *GovernanceAction) GetRotateConsensusKey() *RotateConsensusKey {
 	return nil
 }
 
+func (x *GovernanceAction) GetRetireCircuit() *RetireCircuit {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_RetireCircuit); ok {
+			return x.RetireCircuit
+		}
+	}
+	return nil
+}
+
 type isGovernanceAction_Action interface {
 	isGovernanceAction_Action()
 }
@@ -1328,6 +1610,10 @@ type GovernanceAction_RotateConsensusKey struct {
 	RotateConsensusKey *RotateConsensusKey `protobuf:"bytes,6,opt,name=rotate_consensus_key,json=rotateConsensusKey,proto3,oneof"`
 }
 
+type GovernanceAction_RetireCircuit struct {
+	RetireCircuit *RetireCircuit `protobuf:"bytes,7,opt,name=retire_circuit,json=retireCircuit,proto3,oneof"`
+}
+
 func (*GovernanceAction_RegisterParticipant) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_RevokeParticipant) isGovernanceAction_Action() {}
@@ -1339,6 +1625,8 @@ func (*GovernanceAction_RegisterCircuit) isGovernanceAction_Action() {}
 func (*GovernanceAction_SetConfirmers) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_RotateConsensusKey) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_RetireCircuit) isGovernanceAction_Action() {}
 
 // Propose opens a governance proposal (a governor; for SetConfirmers, the
 // collection's holder). Its id is the SHA-256 of
@@ -1355,7 +1643,7 @@ type Propose struct {
 
 func (x *Propose) Reset() {
 	*x = Propose{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1655,7 @@ func (x *Propose) String() string {
 func (*Propose) ProtoMessage() {}
 
 func (x *Propose) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1668,7 @@ func (x *Propose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Propose.ProtoReflect.Descriptor instead.
 func (*Propose) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Propose) GetAction() *GovernanceAction {
@@ -1401,7 +1689,7 @@ type Approve struct {
 
 func (x *Approve) Reset() {
 	*x = Approve{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +1701,7 @@ func (x *Approve) String() string {
 func (*Approve) ProtoMessage() {}
 
 func (x *Approve) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +1714,7 @@ func (x *Approve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approve.ProtoReflect.Descriptor instead.
 func (*Approve) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Approve) GetProposalId() []byte {
@@ -1458,7 +1746,7 @@ type BlockHeader struct {
 
 func (x *BlockHeader) Reset() {
 	*x = BlockHeader{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1758,7 @@ func (x *BlockHeader) String() string {
 func (*BlockHeader) ProtoMessage() {}
 
 func (x *BlockHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1771,7 @@ func (x *BlockHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockHeader.ProtoReflect.Descriptor instead.
 func (*BlockHeader) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BlockHeader) GetOrigin() string {
@@ -1571,7 +1859,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1871,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1884,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Block) GetHeader() []byte {
@@ -1654,7 +1942,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1954,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1967,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RegisterDevice) GetId() string {
@@ -1744,7 +2032,7 @@ type EndorseDevice struct {
 
 func (x *EndorseDevice) Reset() {
 	*x = EndorseDevice{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +2044,7 @@ func (x *EndorseDevice) String() string {
 func (*EndorseDevice) ProtoMessage() {}
 
 func (x *EndorseDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +2057,7 @@ func (x *EndorseDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDevice.ProtoReflect.Descriptor instead.
 func (*EndorseDevice) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EndorseDevice) GetId() string {
@@ -1790,7 +2078,7 @@ type RevokeDevice struct {
 
 func (x *RevokeDevice) Reset() {
 	*x = RevokeDevice{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +2090,7 @@ func (x *RevokeDevice) String() string {
 func (*RevokeDevice) ProtoMessage() {}
 
 func (x *RevokeDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +2103,7 @@ func (x *RevokeDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDevice.ProtoReflect.Descriptor instead.
 func (*RevokeDevice) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RevokeDevice) GetId() string {
@@ -1847,7 +2135,7 @@ type Attestation struct {
 
 func (x *Attestation) Reset() {
 	*x = Attestation{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +2147,7 @@ func (x *Attestation) String() string {
 func (*Attestation) ProtoMessage() {}
 
 func (x *Attestation) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +2160,7 @@ func (x *Attestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attestation.ProtoReflect.Descriptor instead.
 func (*Attestation) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Attestation) GetDeviceId() string {
@@ -1925,7 +2213,7 @@ type AttestReadings struct {
 
 func (x *AttestReadings) Reset() {
 	*x = AttestReadings{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2225,7 @@ func (x *AttestReadings) String() string {
 func (*AttestReadings) ProtoMessage() {}
 
 func (x *AttestReadings) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2238,7 @@ func (x *AttestReadings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestReadings.ProtoReflect.Descriptor instead.
 func (*AttestReadings) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AttestReadings) GetAnchor() *Anchor {
@@ -1975,7 +2263,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"zkshare.v1\"6\n" +
 	"\x02Tx\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xdf\b\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xf6\t\n" +
 	"\x06TxBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x16\n" +
 	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
@@ -1998,7 +2286,9 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x0fregister_device\x18\x15 \x01(\v2\x1a.zkshare.v1.RegisterDeviceH\x00R\x0eregisterDevice\x12?\n" +
 	"\rrevoke_device\x18\x16 \x01(\v2\x18.zkshare.v1.RevokeDeviceH\x00R\frevokeDevice\x12E\n" +
 	"\x0fattest_readings\x18\x17 \x01(\v2\x1a.zkshare.v1.AttestReadingsH\x00R\x0eattestReadings\x12B\n" +
-	"\x0eendorse_device\x18\x18 \x01(\v2\x19.zkshare.v1.EndorseDeviceH\x00R\rendorseDeviceB\x06\n" +
+	"\x0eendorse_device\x18\x18 \x01(\v2\x19.zkshare.v1.EndorseDeviceH\x00R\rendorseDevice\x12Q\n" +
+	"\x13record_contribution\x18\x19 \x01(\v2\x1e.zkshare.v1.RecordContributionH\x00R\x12recordContribution\x12B\n" +
+	"\x0eretire_circuit\x18\x1a \x01(\v2\x19.zkshare.v1.RetireCircuitH\x00R\rretireCircuitB\x06\n" +
 	"\x04kind\"\x9c\x01\n" +
 	"\x13RegisterParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
@@ -2014,13 +2304,33 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x14consensus_public_key\x18\x02 \x01(\fR\x12consensusPublicKey\"#\n" +
 	"\x11RevokeParticipant\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x8e\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xe8\x01\n" +
 	"\x0fRegisterCircuit\x12\x1d\n" +
 	"\n" +
 	"circuit_id\x18\x01 \x01(\fR\tcircuitId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\x12+\n" +
-	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"\xa4\x02\n" +
+	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\x12\x0e\n" +
+	"\x02vk\x18\x05 \x01(\fR\x02vk\x12\x1f\n" +
+	"\vceremony_id\x18\x06 \x01(\fR\n" +
+	"ceremonyId\x12'\n" +
+	"\x0ftranscript_hash\x18\a \x01(\fR\x0etranscriptHash\"K\n" +
+	"\rRetireCircuit\x12\x1d\n" +
+	"\n" +
+	"circuit_id\x18\x01 \x01(\fR\tcircuitId\x12\x1b\n" +
+	"\tvk_sha256\x18\x02 \x01(\fR\bvkSha256\"\xec\x01\n" +
+	"\x13ContributionReceipt\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\fR\n" +
+	"ceremonyId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x1a\n" +
+	"\bprevious\x18\x03 \x01(\fR\bprevious\x12\x1d\n" +
+	"\n" +
+	"state_hash\x18\x04 \x01(\fR\tstateHash\x12 \n" +
+	"\vcontributor\x18\x05 \x01(\tR\vcontributor\x12#\n" +
+	"\rbeacon_height\x18\x06 \x01(\x04R\fbeaconHeight\x12\x1c\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"O\n" +
+	"\x12RecordContribution\x129\n" +
+	"\areceipt\x18\x01 \x01(\v2\x1f.zkshare.v1.ContributionReceiptR\areceipt\"\xa4\x02\n" +
 	"\x12RegisterCollection\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -2058,7 +2368,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"confirmers\x18\x02 \x03(\tR\n" +
 	"confirmers\x125\n" +
-	"\x16confirmations_required\x18\x03 \x01(\rR\x15confirmationsRequired\"\xdc\x03\n" +
+	"\x16confirmations_required\x18\x03 \x01(\rR\x15confirmationsRequired\"\xa0\x04\n" +
 	"\x10GovernanceAction\x12T\n" +
 	"\x14register_participant\x18\x01 \x01(\v2\x1f.zkshare.v1.RegisterParticipantH\x00R\x13registerParticipant\x12N\n" +
 	"\x12revoke_participant\x18\x02 \x01(\v2\x1d.zkshare.v1.RevokeParticipantH\x00R\x11revokeParticipant\x126\n" +
@@ -2066,7 +2376,8 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"rotate_key\x18\x03 \x01(\v2\x15.zkshare.v1.RotateKeyH\x00R\trotateKey\x12H\n" +
 	"\x10register_circuit\x18\x04 \x01(\v2\x1b.zkshare.v1.RegisterCircuitH\x00R\x0fregisterCircuit\x12B\n" +
 	"\x0eset_confirmers\x18\x05 \x01(\v2\x19.zkshare.v1.SetConfirmersH\x00R\rsetConfirmers\x12R\n" +
-	"\x14rotate_consensus_key\x18\x06 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKeyB\b\n" +
+	"\x14rotate_consensus_key\x18\x06 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKey\x12B\n" +
+	"\x0eretire_circuit\x18\a \x01(\v2\x19.zkshare.v1.RetireCircuitH\x00R\rretireCircuitB\b\n" +
 	"\x06action\"?\n" +
 	"\aPropose\x124\n" +
 	"\x06action\x18\x01 \x01(\v2\x1c.zkshare.v1.GovernanceActionR\x06action\"*\n" +
@@ -2146,7 +2457,7 @@ func file_zkshare_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(Role)(0),                   // 0: zkshare.v1.Role
 	(SetupKind)(0),              // 1: zkshare.v1.SetupKind
@@ -2157,54 +2468,61 @@ var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(*RotateConsensusKey)(nil),  // 6: zkshare.v1.RotateConsensusKey
 	(*RevokeParticipant)(nil),   // 7: zkshare.v1.RevokeParticipant
 	(*RegisterCircuit)(nil),     // 8: zkshare.v1.RegisterCircuit
-	(*RegisterCollection)(nil),  // 9: zkshare.v1.RegisterCollection
-	(*Anchor)(nil),              // 10: zkshare.v1.Anchor
-	(*ConfirmAnchor)(nil),       // 11: zkshare.v1.ConfirmAnchor
-	(*Audit)(nil),               // 12: zkshare.v1.Audit
-	(*SetConfirmers)(nil),       // 13: zkshare.v1.SetConfirmers
-	(*GovernanceAction)(nil),    // 14: zkshare.v1.GovernanceAction
-	(*Propose)(nil),             // 15: zkshare.v1.Propose
-	(*Approve)(nil),             // 16: zkshare.v1.Approve
-	(*BlockHeader)(nil),         // 17: zkshare.v1.BlockHeader
-	(*Block)(nil),               // 18: zkshare.v1.Block
-	(*RegisterDevice)(nil),      // 19: zkshare.v1.RegisterDevice
-	(*EndorseDevice)(nil),       // 20: zkshare.v1.EndorseDevice
-	(*RevokeDevice)(nil),        // 21: zkshare.v1.RevokeDevice
-	(*Attestation)(nil),         // 22: zkshare.v1.Attestation
-	(*AttestReadings)(nil),      // 23: zkshare.v1.AttestReadings
+	(*RetireCircuit)(nil),       // 9: zkshare.v1.RetireCircuit
+	(*ContributionReceipt)(nil), // 10: zkshare.v1.ContributionReceipt
+	(*RecordContribution)(nil),  // 11: zkshare.v1.RecordContribution
+	(*RegisterCollection)(nil),  // 12: zkshare.v1.RegisterCollection
+	(*Anchor)(nil),              // 13: zkshare.v1.Anchor
+	(*ConfirmAnchor)(nil),       // 14: zkshare.v1.ConfirmAnchor
+	(*Audit)(nil),               // 15: zkshare.v1.Audit
+	(*SetConfirmers)(nil),       // 16: zkshare.v1.SetConfirmers
+	(*GovernanceAction)(nil),    // 17: zkshare.v1.GovernanceAction
+	(*Propose)(nil),             // 18: zkshare.v1.Propose
+	(*Approve)(nil),             // 19: zkshare.v1.Approve
+	(*BlockHeader)(nil),         // 20: zkshare.v1.BlockHeader
+	(*Block)(nil),               // 21: zkshare.v1.Block
+	(*RegisterDevice)(nil),      // 22: zkshare.v1.RegisterDevice
+	(*EndorseDevice)(nil),       // 23: zkshare.v1.EndorseDevice
+	(*RevokeDevice)(nil),        // 24: zkshare.v1.RevokeDevice
+	(*Attestation)(nil),         // 25: zkshare.v1.Attestation
+	(*AttestReadings)(nil),      // 26: zkshare.v1.AttestReadings
 }
 var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	4,  // 0: zkshare.v1.TxBody.register_participant:type_name -> zkshare.v1.RegisterParticipant
 	5,  // 1: zkshare.v1.TxBody.rotate_key:type_name -> zkshare.v1.RotateKey
 	7,  // 2: zkshare.v1.TxBody.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
 	8,  // 3: zkshare.v1.TxBody.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	9,  // 4: zkshare.v1.TxBody.register_collection:type_name -> zkshare.v1.RegisterCollection
-	10, // 5: zkshare.v1.TxBody.anchor:type_name -> zkshare.v1.Anchor
-	11, // 6: zkshare.v1.TxBody.confirm_anchor:type_name -> zkshare.v1.ConfirmAnchor
-	12, // 7: zkshare.v1.TxBody.audit:type_name -> zkshare.v1.Audit
-	15, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
-	16, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
+	12, // 4: zkshare.v1.TxBody.register_collection:type_name -> zkshare.v1.RegisterCollection
+	13, // 5: zkshare.v1.TxBody.anchor:type_name -> zkshare.v1.Anchor
+	14, // 6: zkshare.v1.TxBody.confirm_anchor:type_name -> zkshare.v1.ConfirmAnchor
+	15, // 7: zkshare.v1.TxBody.audit:type_name -> zkshare.v1.Audit
+	18, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
+	19, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
 	6,  // 10: zkshare.v1.TxBody.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
-	19, // 11: zkshare.v1.TxBody.register_device:type_name -> zkshare.v1.RegisterDevice
-	21, // 12: zkshare.v1.TxBody.revoke_device:type_name -> zkshare.v1.RevokeDevice
-	23, // 13: zkshare.v1.TxBody.attest_readings:type_name -> zkshare.v1.AttestReadings
-	20, // 14: zkshare.v1.TxBody.endorse_device:type_name -> zkshare.v1.EndorseDevice
-	0,  // 15: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
-	1,  // 16: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
-	4,  // 17: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
-	7,  // 18: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
-	5,  // 19: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
-	8,  // 20: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	13, // 21: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
-	6,  // 22: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
-	14, // 23: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
-	10, // 24: zkshare.v1.AttestReadings.anchor:type_name -> zkshare.v1.Anchor
-	22, // 25: zkshare.v1.AttestReadings.attestations:type_name -> zkshare.v1.Attestation
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	22, // 11: zkshare.v1.TxBody.register_device:type_name -> zkshare.v1.RegisterDevice
+	24, // 12: zkshare.v1.TxBody.revoke_device:type_name -> zkshare.v1.RevokeDevice
+	26, // 13: zkshare.v1.TxBody.attest_readings:type_name -> zkshare.v1.AttestReadings
+	23, // 14: zkshare.v1.TxBody.endorse_device:type_name -> zkshare.v1.EndorseDevice
+	11, // 15: zkshare.v1.TxBody.record_contribution:type_name -> zkshare.v1.RecordContribution
+	9,  // 16: zkshare.v1.TxBody.retire_circuit:type_name -> zkshare.v1.RetireCircuit
+	0,  // 17: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
+	1,  // 18: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
+	10, // 19: zkshare.v1.RecordContribution.receipt:type_name -> zkshare.v1.ContributionReceipt
+	4,  // 20: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
+	7,  // 21: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
+	5,  // 22: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
+	8,  // 23: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
+	16, // 24: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
+	6,  // 25: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
+	9,  // 26: zkshare.v1.GovernanceAction.retire_circuit:type_name -> zkshare.v1.RetireCircuit
+	17, // 27: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
+	13, // 28: zkshare.v1.AttestReadings.anchor:type_name -> zkshare.v1.Anchor
+	25, // 29: zkshare.v1.AttestReadings.attestations:type_name -> zkshare.v1.Attestation
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_ledger_proto_init() }
@@ -2228,14 +2546,17 @@ func file_zkshare_v1_ledger_proto_init() {
 		(*TxBody_RevokeDevice)(nil),
 		(*TxBody_AttestReadings)(nil),
 		(*TxBody_EndorseDevice)(nil),
+		(*TxBody_RecordContribution)(nil),
+		(*TxBody_RetireCircuit)(nil),
 	}
-	file_zkshare_v1_ledger_proto_msgTypes[12].OneofWrappers = []any{
+	file_zkshare_v1_ledger_proto_msgTypes[15].OneofWrappers = []any{
 		(*GovernanceAction_RegisterParticipant)(nil),
 		(*GovernanceAction_RevokeParticipant)(nil),
 		(*GovernanceAction_RotateKey)(nil),
 		(*GovernanceAction_RegisterCircuit)(nil),
 		(*GovernanceAction_SetConfirmers)(nil),
 		(*GovernanceAction_RotateConsensusKey)(nil),
+		(*GovernanceAction_RetireCircuit)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2243,7 +2564,7 @@ func file_zkshare_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_ledger_proto_rawDesc), len(file_zkshare_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3266,7 +3266,9 @@ type VerifyResponse struct {
 	Failed Check   `protobuf:"varint,10,opt,name=failed,proto3,enum=zkshare.v1.Check" json:"failed,omitempty"`
 	// For a device-fed collection: the devices that feed it with their
 	// counters as of the anchor, including any readings never attested (gaps).
-	Devices       []*DeviceState `protobuf:"bytes,11,rep,name=devices,proto3" json:"devices,omitempty"`
+	Devices []*DeviceState `protobuf:"bytes,11,rep,name=devices,proto3" json:"devices,omitempty"`
+	// The circuit versions the bundle's proofs were made with.
+	Circuits      []*CircuitVersion `protobuf:"bytes,12,rep,name=circuits,proto3" json:"circuits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3378,6 +3380,82 @@ func (x *VerifyResponse) GetDevices() []*DeviceState {
 	return nil
 }
 
+func (x *VerifyResponse) GetCircuits() []*CircuitVersion {
+	if x != nil {
+		return x.Circuits
+	}
+	return nil
+}
+
+// CircuitVersion names a registered version of a circuit.
+type CircuitVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version       uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	VkSha256      []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	Setup         SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CircuitVersion) Reset() {
+	*x = CircuitVersion{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitVersion) ProtoMessage() {}
+
+func (x *CircuitVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitVersion.ProtoReflect.Descriptor instead.
+func (*CircuitVersion) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CircuitVersion) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CircuitVersion) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CircuitVersion) GetVkSha256() []byte {
+	if x != nil {
+		return x.VkSha256
+	}
+	return nil
+}
+
+func (x *CircuitVersion) GetSetup() SetupKind {
+	if x != nil {
+		return x.Setup
+	}
+	return SetupKind_SETUP_KIND_UNSPECIFIED
+}
+
 // VerifierService checks bundles against the ledger.
 type VerifyAggregateRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -3392,7 +3470,7 @@ type VerifyAggregateRequest struct {
 
 func (x *VerifyAggregateRequest) Reset() {
 	*x = VerifyAggregateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3404,7 +3482,7 @@ func (x *VerifyAggregateRequest) String() string {
 func (*VerifyAggregateRequest) ProtoMessage() {}
 
 func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3417,7 +3495,7 @@ func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *VerifyAggregateRequest) GetBundle() *Bundle {
@@ -3450,7 +3528,7 @@ type VerifyAggregateResponse struct {
 
 func (x *VerifyAggregateResponse) Reset() {
 	*x = VerifyAggregateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3462,7 +3540,7 @@ func (x *VerifyAggregateResponse) String() string {
 func (*VerifyAggregateResponse) ProtoMessage() {}
 
 func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3475,7 +3553,7 @@ func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *VerifyAggregateResponse) GetVerdict() *VerifyResponse {
@@ -3493,7 +3571,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3505,7 +3583,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3518,7 +3596,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
 }
 
 type GetCheckpointResponse struct {
@@ -3537,7 +3615,7 @@ type GetCheckpointResponse struct {
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +3627,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +3640,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -3614,7 +3692,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3626,7 +3704,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3639,7 +3717,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetConsistencyProofRequest) GetFromSize() uint64 {
@@ -3667,7 +3745,7 @@ type GetConsistencyProofResponse struct {
 
 func (x *GetConsistencyProofResponse) Reset() {
 	*x = GetConsistencyProofResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3679,7 +3757,7 @@ func (x *GetConsistencyProofResponse) String() string {
 func (*GetConsistencyProofResponse) ProtoMessage() {}
 
 func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3692,7 +3770,7 @@ func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofResponse.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetConsistencyProofResponse) GetProof() [][]byte {
@@ -3720,7 +3798,7 @@ type GetAnchorRequest struct {
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3732,7 +3810,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3745,7 +3823,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -3791,7 +3869,7 @@ type GetAnchorResponse struct {
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3803,7 +3881,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3816,7 +3894,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -3877,7 +3955,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3889,7 +3967,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3902,7 +3980,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -3925,7 +4003,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3937,7 +4015,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3950,7 +4028,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -3998,7 +4076,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4010,7 +4088,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4023,7 +4101,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -4049,7 +4127,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4061,7 +4139,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4074,7 +4152,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -4093,7 +4171,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4105,7 +4183,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4118,7 +4196,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -4137,7 +4215,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[51]
+	mi := &file_zkshare_v1_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4149,7 +4227,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[51]
+	mi := &file_zkshare_v1_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4162,7 +4240,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{51}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -4187,7 +4265,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[52]
+	mi := &file_zkshare_v1_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4199,7 +4277,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[52]
+	mi := &file_zkshare_v1_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4212,7 +4290,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{52}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -4259,7 +4337,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[53]
+	mi := &file_zkshare_v1_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4271,7 +4349,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[53]
+	mi := &file_zkshare_v1_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4284,7 +4362,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{53}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
@@ -4338,7 +4416,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[54]
+	mi := &file_zkshare_v1_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4350,7 +4428,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[54]
+	mi := &file_zkshare_v1_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4363,7 +4441,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{54}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -4374,15 +4452,18 @@ func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
 }
 
 type GetCircuitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CircuitId     []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CircuitId []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	// Which version (its keys); empty: the newest registered version of
+	// circuit_id.
+	VkSha256      []byte `protobuf:"bytes,2,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCircuitRequest) Reset() {
 	*x = GetCircuitRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[55]
+	mi := &file_zkshare_v1_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4394,7 +4475,7 @@ func (x *GetCircuitRequest) String() string {
 func (*GetCircuitRequest) ProtoMessage() {}
 
 func (x *GetCircuitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[55]
+	mi := &file_zkshare_v1_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4407,7 +4488,7 @@ func (x *GetCircuitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCircuitRequest.ProtoReflect.Descriptor instead.
 func (*GetCircuitRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{55}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetCircuitRequest) GetCircuitId() []byte {
@@ -4417,20 +4498,39 @@ func (x *GetCircuitRequest) GetCircuitId() []byte {
 	return nil
 }
 
-// GetCircuitResponse is a circuit registry entry.
+func (x *GetCircuitRequest) GetVkSha256() []byte {
+	if x != nil {
+		return x.VkSha256
+	}
+	return nil
+}
+
+// GetCircuitResponse is a circuit registry entry: one version of a circuit.
 type GetCircuitResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CircuitId     []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	VkSha256      []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
-	Setup         SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CircuitId []byte                 `protobuf:"bytes,1,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	VkSha256  []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	Setup     SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
+	// 1 for a name's first registration, then 2, 3, ...
+	Version          uint32 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	RegisteredHeight uint64 `protobuf:"varint,6,opt,name=registered_height,json=registeredHeight,proto3" json:"registered_height,omitempty"`
+	// Non-zero once retired: bundles of this version no longer verify.
+	RetiredHeight uint64 `protobuf:"varint,7,opt,name=retired_height,json=retiredHeight,proto3" json:"retired_height,omitempty"`
+	// The verifying key, when the registration carried it.
+	Vk []byte `protobuf:"bytes,8,opt,name=vk,proto3" json:"vk,omitempty"`
+	// For ceremony keys: the ceremony, its last receipt's hash and its
+	// contributors in order, as recorded on the ledger.
+	CeremonyId     []byte   `protobuf:"bytes,9,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	TranscriptHash []byte   `protobuf:"bytes,10,opt,name=transcript_hash,json=transcriptHash,proto3" json:"transcript_hash,omitempty"`
+	Contributors   []string `protobuf:"bytes,11,rep,name=contributors,proto3" json:"contributors,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetCircuitResponse) Reset() {
 	*x = GetCircuitResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[56]
+	mi := &file_zkshare_v1_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4442,7 +4542,7 @@ func (x *GetCircuitResponse) String() string {
 func (*GetCircuitResponse) ProtoMessage() {}
 
 func (x *GetCircuitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[56]
+	mi := &file_zkshare_v1_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4455,7 +4555,7 @@ func (x *GetCircuitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCircuitResponse.ProtoReflect.Descriptor instead.
 func (*GetCircuitResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{56}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetCircuitResponse) GetCircuitId() []byte {
@@ -4486,6 +4586,355 @@ func (x *GetCircuitResponse) GetSetup() SetupKind {
 	return SetupKind_SETUP_KIND_UNSPECIFIED
 }
 
+func (x *GetCircuitResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *GetCircuitResponse) GetRegisteredHeight() uint64 {
+	if x != nil {
+		return x.RegisteredHeight
+	}
+	return 0
+}
+
+func (x *GetCircuitResponse) GetRetiredHeight() uint64 {
+	if x != nil {
+		return x.RetiredHeight
+	}
+	return 0
+}
+
+func (x *GetCircuitResponse) GetVk() []byte {
+	if x != nil {
+		return x.Vk
+	}
+	return nil
+}
+
+func (x *GetCircuitResponse) GetCeremonyId() []byte {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return nil
+}
+
+func (x *GetCircuitResponse) GetTranscriptHash() []byte {
+	if x != nil {
+		return x.TranscriptHash
+	}
+	return nil
+}
+
+func (x *GetCircuitResponse) GetContributors() []string {
+	if x != nil {
+		return x.Contributors
+	}
+	return nil
+}
+
+type ListCircuitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCircuitsRequest) Reset() {
+	*x = ListCircuitsRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCircuitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCircuitsRequest) ProtoMessage() {}
+
+func (x *ListCircuitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCircuitsRequest.ProtoReflect.Descriptor instead.
+func (*ListCircuitsRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{58}
+}
+
+type ListCircuitsResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Circuits []*GetCircuitResponse  `protobuf:"bytes,1,rep,name=circuits,proto3" json:"circuits,omitempty"`
+	// The ledger's genesis marks it for development: it accepts
+	// single-party keys.
+	Development   bool `protobuf:"varint,2,opt,name=development,proto3" json:"development,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCircuitsResponse) Reset() {
+	*x = ListCircuitsResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCircuitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCircuitsResponse) ProtoMessage() {}
+
+func (x *ListCircuitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCircuitsResponse.ProtoReflect.Descriptor instead.
+func (*ListCircuitsResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ListCircuitsResponse) GetCircuits() []*GetCircuitResponse {
+	if x != nil {
+		return x.Circuits
+	}
+	return nil
+}
+
+func (x *ListCircuitsResponse) GetDevelopment() bool {
+	if x != nil {
+		return x.Development
+	}
+	return false
+}
+
+type GetCeremonyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CeremonyId    []byte                 `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCeremonyRequest) Reset() {
+	*x = GetCeremonyRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCeremonyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCeremonyRequest) ProtoMessage() {}
+
+func (x *GetCeremonyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCeremonyRequest.ProtoReflect.Descriptor instead.
+func (*GetCeremonyRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *GetCeremonyRequest) GetCeremonyId() []byte {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return nil
+}
+
+// GetCeremonyResponse is what the ledger recorded of a ceremony.
+type GetCeremonyResponse struct {
+	state         protoimpl.MessageState              `protogen:"open.v1"`
+	CeremonyId    []byte                              `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	BeaconHeight  uint64                              `protobuf:"varint,2,opt,name=beacon_height,json=beaconHeight,proto3" json:"beacon_height,omitempty"`
+	Contributions []*GetCeremonyResponse_Contribution `protobuf:"bytes,3,rep,name=contributions,proto3" json:"contributions,omitempty"`
+	// The beacon: the hash of the block at beacon_height, once it exists.
+	Beacon        []byte `protobuf:"bytes,4,opt,name=beacon,proto3" json:"beacon,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCeremonyResponse) Reset() {
+	*x = GetCeremonyResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCeremonyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCeremonyResponse) ProtoMessage() {}
+
+func (x *GetCeremonyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCeremonyResponse.ProtoReflect.Descriptor instead.
+func (*GetCeremonyResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *GetCeremonyResponse) GetCeremonyId() []byte {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return nil
+}
+
+func (x *GetCeremonyResponse) GetBeaconHeight() uint64 {
+	if x != nil {
+		return x.BeaconHeight
+	}
+	return 0
+}
+
+func (x *GetCeremonyResponse) GetContributions() []*GetCeremonyResponse_Contribution {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
+func (x *GetCeremonyResponse) GetBeacon() []byte {
+	if x != nil {
+		return x.Beacon
+	}
+	return nil
+}
+
+type RecordContributionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *ContributionReceipt   `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordContributionRequest) Reset() {
+	*x = RecordContributionRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordContributionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordContributionRequest) ProtoMessage() {}
+
+func (x *RecordContributionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordContributionRequest.ProtoReflect.Descriptor instead.
+func (*RecordContributionRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *RecordContributionRequest) GetReceipt() *ContributionReceipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type RecordContributionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	TxHash        []byte                 `protobuf:"bytes,2,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordContributionResponse) Reset() {
+	*x = RecordContributionResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordContributionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordContributionResponse) ProtoMessage() {}
+
+func (x *RecordContributionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordContributionResponse.ProtoReflect.Descriptor instead.
+func (*RecordContributionResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *RecordContributionResponse) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *RecordContributionResponse) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
 type GetCollectionStateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CollectionId  []byte                 `protobuf:"bytes,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
@@ -4495,7 +4944,7 @@ type GetCollectionStateRequest struct {
 
 func (x *GetCollectionStateRequest) Reset() {
 	*x = GetCollectionStateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[57]
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4507,7 +4956,7 @@ func (x *GetCollectionStateRequest) String() string {
 func (*GetCollectionStateRequest) ProtoMessage() {}
 
 func (x *GetCollectionStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[57]
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4520,7 +4969,7 @@ func (x *GetCollectionStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionStateRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionStateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{57}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetCollectionStateRequest) GetCollectionId() []byte {
@@ -4553,7 +5002,7 @@ type GetCollectionStateResponse struct {
 
 func (x *GetCollectionStateResponse) Reset() {
 	*x = GetCollectionStateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4565,7 +5014,7 @@ func (x *GetCollectionStateResponse) String() string {
 func (*GetCollectionStateResponse) ProtoMessage() {}
 
 func (x *GetCollectionStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4578,7 +5027,7 @@ func (x *GetCollectionStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionStateResponse.ProtoReflect.Descriptor instead.
 func (*GetCollectionStateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{58}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetCollectionStateResponse) GetName() string {
@@ -4656,7 +5105,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[59]
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4668,7 +5117,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[59]
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4681,7 +5130,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{59}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -4724,7 +5173,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[60]
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4736,7 +5185,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[60]
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4749,7 +5198,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{60}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -4810,7 +5259,7 @@ type DeviceState struct {
 
 func (x *DeviceState) Reset() {
 	*x = DeviceState{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4822,7 +5271,7 @@ func (x *DeviceState) String() string {
 func (*DeviceState) ProtoMessage() {}
 
 func (x *DeviceState) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4835,7 +5284,7 @@ func (x *DeviceState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceState.ProtoReflect.Descriptor instead.
 func (*DeviceState) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{61}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeviceState) GetId() string {
@@ -4961,7 +5410,7 @@ type CounterRange struct {
 
 func (x *CounterRange) Reset() {
 	*x = CounterRange{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4973,7 +5422,7 @@ func (x *CounterRange) String() string {
 func (*CounterRange) ProtoMessage() {}
 
 func (x *CounterRange) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4986,7 +5435,7 @@ func (x *CounterRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounterRange.ProtoReflect.Descriptor instead.
 func (*CounterRange) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CounterRange) GetFirst() uint64 {
@@ -5019,7 +5468,7 @@ type Reading struct {
 
 func (x *Reading) Reset() {
 	*x = Reading{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5031,7 +5480,7 @@ func (x *Reading) String() string {
 func (*Reading) ProtoMessage() {}
 
 func (x *Reading) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5044,7 +5493,7 @@ func (x *Reading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reading.ProtoReflect.Descriptor instead.
 func (*Reading) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{63}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *Reading) GetAttestation() *Attestation {
@@ -5077,7 +5526,7 @@ type SubmitReadingsRequest struct {
 
 func (x *SubmitReadingsRequest) Reset() {
 	*x = SubmitReadingsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5089,7 +5538,7 @@ func (x *SubmitReadingsRequest) String() string {
 func (*SubmitReadingsRequest) ProtoMessage() {}
 
 func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5102,7 +5551,7 @@ func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{64}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SubmitReadingsRequest) GetReadings() []*Reading {
@@ -5127,7 +5576,7 @@ type SubmitReadingsResponse struct {
 
 func (x *SubmitReadingsResponse) Reset() {
 	*x = SubmitReadingsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5139,7 +5588,7 @@ func (x *SubmitReadingsResponse) String() string {
 func (*SubmitReadingsResponse) ProtoMessage() {}
 
 func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5152,7 +5601,7 @@ func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsResponse.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{65}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *SubmitReadingsResponse) GetAccepted() uint64 {
@@ -5194,7 +5643,7 @@ type RegisterDeviceRequest struct {
 
 func (x *RegisterDeviceRequest) Reset() {
 	*x = RegisterDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5206,7 +5655,7 @@ func (x *RegisterDeviceRequest) String() string {
 func (*RegisterDeviceRequest) ProtoMessage() {}
 
 func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5219,7 +5668,7 @@ func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{66}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *RegisterDeviceRequest) GetId() string {
@@ -5280,7 +5729,7 @@ type EndorseDeviceRequest struct {
 
 func (x *EndorseDeviceRequest) Reset() {
 	*x = EndorseDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5292,7 +5741,7 @@ func (x *EndorseDeviceRequest) String() string {
 func (*EndorseDeviceRequest) ProtoMessage() {}
 
 func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5305,7 +5754,7 @@ func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceRequest.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *EndorseDeviceRequest) GetId() string {
@@ -5324,7 +5773,7 @@ type EndorseDeviceResponse struct {
 
 func (x *EndorseDeviceResponse) Reset() {
 	*x = EndorseDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5336,7 +5785,7 @@ func (x *EndorseDeviceResponse) String() string {
 func (*EndorseDeviceResponse) ProtoMessage() {}
 
 func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5349,7 +5798,7 @@ func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceResponse.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *EndorseDeviceResponse) GetTxHash() []byte {
@@ -5368,7 +5817,7 @@ type RegisterDeviceResponse struct {
 
 func (x *RegisterDeviceResponse) Reset() {
 	*x = RegisterDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5380,7 +5829,7 @@ func (x *RegisterDeviceResponse) String() string {
 func (*RegisterDeviceResponse) ProtoMessage() {}
 
 func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5393,7 +5842,7 @@ func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *RegisterDeviceResponse) GetTxHash() []byte {
@@ -5412,7 +5861,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5424,7 +5873,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5437,7 +5886,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *RevokeDeviceRequest) GetId() string {
@@ -5456,7 +5905,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5468,7 +5917,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5481,7 +5930,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *RevokeDeviceResponse) GetTxHash() []byte {
@@ -5501,7 +5950,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5513,7 +5962,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5526,7 +5975,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ListDevicesRequest) GetCollection() string {
@@ -5545,7 +5994,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5557,7 +6006,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5570,7 +6019,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*DeviceState {
@@ -5578,6 +6027,82 @@ func (x *ListDevicesResponse) GetDevices() []*DeviceState {
 		return x.Devices
 	}
 	return nil
+}
+
+type GetCeremonyResponse_Contribution struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Contributor   string                 `protobuf:"bytes,2,opt,name=contributor,proto3" json:"contributor,omitempty"`
+	ReceiptHash   []byte                 `protobuf:"bytes,3,opt,name=receipt_hash,json=receiptHash,proto3" json:"receipt_hash,omitempty"`
+	StateHash     []byte                 `protobuf:"bytes,4,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"`
+	Height        uint64                 `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCeremonyResponse_Contribution) Reset() {
+	*x = GetCeremonyResponse_Contribution{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCeremonyResponse_Contribution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCeremonyResponse_Contribution) ProtoMessage() {}
+
+func (x *GetCeremonyResponse_Contribution) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCeremonyResponse_Contribution.ProtoReflect.Descriptor instead.
+func (*GetCeremonyResponse_Contribution) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{61, 0}
+}
+
+func (x *GetCeremonyResponse_Contribution) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *GetCeremonyResponse_Contribution) GetContributor() string {
+	if x != nil {
+		return x.Contributor
+	}
+	return ""
+}
+
+func (x *GetCeremonyResponse_Contribution) GetReceiptHash() []byte {
+	if x != nil {
+		return x.ReceiptHash
+	}
+	return nil
+}
+
+func (x *GetCeremonyResponse_Contribution) GetStateHash() []byte {
+	if x != nil {
+		return x.StateHash
+	}
+	return nil
+}
+
+func (x *GetCeremonyResponse_Contribution) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
 }
 
 var File_zkshare_v1_service_proto protoreflect.FileDescriptor
@@ -5847,7 +6372,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12+\n" +
 	"\x11freshness_seconds\x18\x04 \x01(\rR\x10freshnessSeconds\x12/\n" +
-	"\x06expect\x18\x05 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"\x90\x03\n" +
+	"\x06expect\x18\x05 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expect\"\xc8\x03\n" +
 	"\x0eVerifyResponse\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x1c\n" +
 	"\tstatement\x18\x02 \x01(\tR\tstatement\x12!\n" +
@@ -5860,7 +6385,13 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x06passed\x18\t \x03(\x0e2\x11.zkshare.v1.CheckR\x06passed\x12)\n" +
 	"\x06failed\x18\n" +
 	" \x01(\x0e2\x11.zkshare.v1.CheckR\x06failed\x121\n" +
-	"\adevices\x18\v \x03(\v2\x17.zkshare.v1.DeviceStateR\adevices\"\xa8\x01\n" +
+	"\adevices\x18\v \x03(\v2\x17.zkshare.v1.DeviceStateR\adevices\x126\n" +
+	"\bcircuits\x18\f \x03(\v2\x1a.zkshare.v1.CircuitVersionR\bcircuits\"\x88\x01\n" +
+	"\x0eCircuitVersion\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1b\n" +
+	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\x12+\n" +
+	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"\xa8\x01\n" +
 	"\x16VerifyAggregateRequest\x12*\n" +
 	"\x06bundle\x18\x04 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12+\n" +
 	"\x11freshness_seconds\x18\x02 \x01(\rR\x10freshnessSeconds\x12/\n" +
@@ -5931,16 +6462,51 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x05 \x01(\x03R\n" +
 	"timeUnixMs\"L\n" +
 	"\x18ListAuditEntriesResponse\x120\n" +
-	"\aentries\x18\x01 \x03(\v2\x16.zkshare.v1.AuditEntryR\aentries\"2\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.zkshare.v1.AuditEntryR\aentries\"O\n" +
 	"\x11GetCircuitRequest\x12\x1d\n" +
 	"\n" +
-	"circuit_id\x18\x01 \x01(\fR\tcircuitId\"\x91\x01\n" +
+	"circuit_id\x18\x01 \x01(\fR\tcircuitId\x12\x1b\n" +
+	"\tvk_sha256\x18\x02 \x01(\fR\bvkSha256\"\xfd\x02\n" +
 	"\x12GetCircuitResponse\x12\x1d\n" +
 	"\n" +
 	"circuit_id\x18\x01 \x01(\fR\tcircuitId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\x12+\n" +
-	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"@\n" +
+	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\rR\aversion\x12+\n" +
+	"\x11registered_height\x18\x06 \x01(\x04R\x10registeredHeight\x12%\n" +
+	"\x0eretired_height\x18\a \x01(\x04R\rretiredHeight\x12\x0e\n" +
+	"\x02vk\x18\b \x01(\fR\x02vk\x12\x1f\n" +
+	"\vceremony_id\x18\t \x01(\fR\n" +
+	"ceremonyId\x12'\n" +
+	"\x0ftranscript_hash\x18\n" +
+	" \x01(\fR\x0etranscriptHash\x12\"\n" +
+	"\fcontributors\x18\v \x03(\tR\fcontributors\"\x15\n" +
+	"\x13ListCircuitsRequest\"t\n" +
+	"\x14ListCircuitsResponse\x12:\n" +
+	"\bcircuits\x18\x01 \x03(\v2\x1e.zkshare.v1.GetCircuitResponseR\bcircuits\x12 \n" +
+	"\vdevelopment\x18\x02 \x01(\bR\vdevelopment\"5\n" +
+	"\x12GetCeremonyRequest\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\fR\n" +
+	"ceremonyId\"\xea\x02\n" +
+	"\x13GetCeremonyResponse\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\fR\n" +
+	"ceremonyId\x12#\n" +
+	"\rbeacon_height\x18\x02 \x01(\x04R\fbeaconHeight\x12R\n" +
+	"\rcontributions\x18\x03 \x03(\v2,.zkshare.v1.GetCeremonyResponse.ContributionR\rcontributions\x12\x16\n" +
+	"\x06beacon\x18\x04 \x01(\fR\x06beacon\x1a\xa0\x01\n" +
+	"\fContribution\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12 \n" +
+	"\vcontributor\x18\x02 \x01(\tR\vcontributor\x12!\n" +
+	"\freceipt_hash\x18\x03 \x01(\fR\vreceiptHash\x12\x1d\n" +
+	"\n" +
+	"state_hash\x18\x04 \x01(\fR\tstateHash\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\x04R\x06height\"V\n" +
+	"\x19RecordContributionRequest\x129\n" +
+	"\areceipt\x18\x01 \x01(\v2\x1f.zkshare.v1.ContributionReceiptR\areceipt\"M\n" +
+	"\x1aRecordContributionResponse\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x17\n" +
+	"\atx_hash\x18\x02 \x01(\fR\x06txHash\"@\n" +
 	"\x19GetCollectionStateRequest\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\fR\fcollectionId\"\xe8\x02\n" +
 	"\x1aGetCollectionStateResponse\x12\x12\n" +
@@ -6086,7 +6652,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\fRevokeDevice\x12\x1f.zkshare.v1.RevokeDeviceRequest\x1a .zkshare.v1.RevokeDeviceResponse2\xae\x01\n" +
 	"\x0fVerifierService\x12?\n" +
 	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse\x12Z\n" +
-	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\xa0\x06\n" +
+	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\xa8\b\n" +
 	"\rLedgerService\x12T\n" +
 	"\rGetCheckpoint\x12 .zkshare.v1.GetCheckpointRequest\x1a!.zkshare.v1.GetCheckpointResponse\x12f\n" +
 	"\x13GetConsistencyProof\x12&.zkshare.v1.GetConsistencyProofRequest\x1a'.zkshare.v1.GetConsistencyProofResponse\x12H\n" +
@@ -6097,7 +6663,10 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\vWatchBlocks\x12\x1e.zkshare.v1.WatchBlocksRequest\x1a\x1f.zkshare.v1.WatchBlocksResponse0\x01\x12]\n" +
 	"\x10ListAuditEntries\x12#.zkshare.v1.ListAuditEntriesRequest\x1a$.zkshare.v1.ListAuditEntriesResponse\x12K\n" +
 	"\n" +
-	"GetCircuit\x12\x1d.zkshare.v1.GetCircuitRequest\x1a\x1e.zkshare.v1.GetCircuitResponse\x12c\n" +
+	"GetCircuit\x12\x1d.zkshare.v1.GetCircuitRequest\x1a\x1e.zkshare.v1.GetCircuitResponse\x12Q\n" +
+	"\fListCircuits\x12\x1f.zkshare.v1.ListCircuitsRequest\x1a .zkshare.v1.ListCircuitsResponse\x12N\n" +
+	"\vGetCeremony\x12\x1e.zkshare.v1.GetCeremonyRequest\x1a\x1f.zkshare.v1.GetCeremonyResponse\x12c\n" +
+	"\x12RecordContribution\x12%.zkshare.v1.RecordContributionRequest\x1a&.zkshare.v1.RecordContributionResponse\x12c\n" +
 	"\x12GetCollectionState\x12%.zkshare.v1.GetCollectionStateRequest\x1a&.zkshare.v1.GetCollectionStateResponse2\xaa\x03\n" +
 	"\fAdminService\x12f\n" +
 	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponse\x12B\n" +
@@ -6125,222 +6694,242 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_zkshare_v1_service_proto_goTypes = []any{
-	(StatementKind)(0),                  // 0: zkshare.v1.StatementKind
-	(Circuit)(0),                        // 1: zkshare.v1.Circuit
-	(Check)(0),                          // 2: zkshare.v1.Check
-	(AggregateMode)(0),                  // 3: zkshare.v1.AggregateMode
-	(AnchorStatus)(0),                   // 4: zkshare.v1.AnchorStatus
-	(*LedgerEvidence)(nil),              // 5: zkshare.v1.LedgerEvidence
-	(*AggregateBody)(nil),               // 6: zkshare.v1.AggregateBody
-	(*AggregateChunk)(nil),              // 7: zkshare.v1.AggregateChunk
-	(*AggregateReveal)(nil),             // 8: zkshare.v1.AggregateReveal
-	(*AggregateThresholdAnswer)(nil),    // 9: zkshare.v1.AggregateThresholdAnswer
-	(*Bundle)(nil),                      // 10: zkshare.v1.Bundle
-	(*Record)(nil),                      // 11: zkshare.v1.Record
-	(*CreateCollectionRequest)(nil),     // 12: zkshare.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),    // 13: zkshare.v1.CreateCollectionResponse
-	(*CollectionInfo)(nil),              // 14: zkshare.v1.CollectionInfo
-	(*CommitRecordsRequest)(nil),        // 15: zkshare.v1.CommitRecordsRequest
-	(*CommitRecordsResponse)(nil),       // 16: zkshare.v1.CommitRecordsResponse
-	(*GetCollectionRequest)(nil),        // 17: zkshare.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),       // 18: zkshare.v1.GetCollectionResponse
-	(*ProveRequest)(nil),                // 19: zkshare.v1.ProveRequest
-	(*ProveAggregateRequest)(nil),       // 20: zkshare.v1.ProveAggregateRequest
-	(*AggregateThreshold)(nil),          // 21: zkshare.v1.AggregateThreshold
-	(*ProveAggregateResponse)(nil),      // 22: zkshare.v1.ProveAggregateResponse
-	(*ProveResponse)(nil),               // 23: zkshare.v1.ProveResponse
-	(*AuditReceipt)(nil),                // 24: zkshare.v1.AuditReceipt
-	(*AccessPolicy)(nil),                // 25: zkshare.v1.AccessPolicy
-	(*PolicyRule)(nil),                  // 26: zkshare.v1.PolicyRule
-	(*Expectation)(nil),                 // 27: zkshare.v1.Expectation
-	(*SetPolicyRequest)(nil),            // 28: zkshare.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),           // 29: zkshare.v1.SetPolicyResponse
-	(*GetPolicyRequest)(nil),            // 30: zkshare.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),           // 31: zkshare.v1.GetPolicyResponse
-	(*UpdateRecordsRequest)(nil),        // 32: zkshare.v1.UpdateRecordsRequest
-	(*UpdateRecordsResponse)(nil),       // 33: zkshare.v1.UpdateRecordsResponse
-	(*ConfirmAnchorRequest)(nil),        // 34: zkshare.v1.ConfirmAnchorRequest
-	(*ConfirmAnchorResponse)(nil),       // 35: zkshare.v1.ConfirmAnchorResponse
-	(*DeleteRecordsRequest)(nil),        // 36: zkshare.v1.DeleteRecordsRequest
-	(*DeleteRecordsResponse)(nil),       // 37: zkshare.v1.DeleteRecordsResponse
-	(*Receipt)(nil),                     // 38: zkshare.v1.Receipt
-	(*IssueReceiptRequest)(nil),         // 39: zkshare.v1.IssueReceiptRequest
-	(*IssueReceiptResponse)(nil),        // 40: zkshare.v1.IssueReceiptResponse
-	(*VerifyRequest)(nil),               // 41: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),              // 42: zkshare.v1.VerifyResponse
-	(*VerifyAggregateRequest)(nil),      // 43: zkshare.v1.VerifyAggregateRequest
-	(*VerifyAggregateResponse)(nil),     // 44: zkshare.v1.VerifyAggregateResponse
-	(*GetCheckpointRequest)(nil),        // 45: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 46: zkshare.v1.GetCheckpointResponse
-	(*GetConsistencyProofRequest)(nil),  // 47: zkshare.v1.GetConsistencyProofRequest
-	(*GetConsistencyProofResponse)(nil), // 48: zkshare.v1.GetConsistencyProofResponse
-	(*GetAnchorRequest)(nil),            // 49: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),           // 50: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),       // 51: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),      // 52: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),           // 53: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),          // 54: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),          // 55: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),         // 56: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),     // 57: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                  // 58: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),    // 59: zkshare.v1.ListAuditEntriesResponse
-	(*GetCircuitRequest)(nil),           // 60: zkshare.v1.GetCircuitRequest
-	(*GetCircuitResponse)(nil),          // 61: zkshare.v1.GetCircuitResponse
-	(*GetCollectionStateRequest)(nil),   // 62: zkshare.v1.GetCollectionStateRequest
-	(*GetCollectionStateResponse)(nil),  // 63: zkshare.v1.GetCollectionStateResponse
-	(*RegisterParticipantRequest)(nil),  // 64: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil), // 65: zkshare.v1.RegisterParticipantResponse
-	(*DeviceState)(nil),                 // 66: zkshare.v1.DeviceState
-	(*CounterRange)(nil),                // 67: zkshare.v1.CounterRange
-	(*Reading)(nil),                     // 68: zkshare.v1.Reading
-	(*SubmitReadingsRequest)(nil),       // 69: zkshare.v1.SubmitReadingsRequest
-	(*SubmitReadingsResponse)(nil),      // 70: zkshare.v1.SubmitReadingsResponse
-	(*RegisterDeviceRequest)(nil),       // 71: zkshare.v1.RegisterDeviceRequest
-	(*EndorseDeviceRequest)(nil),        // 72: zkshare.v1.EndorseDeviceRequest
-	(*EndorseDeviceResponse)(nil),       // 73: zkshare.v1.EndorseDeviceResponse
-	(*RegisterDeviceResponse)(nil),      // 74: zkshare.v1.RegisterDeviceResponse
-	(*RevokeDeviceRequest)(nil),         // 75: zkshare.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),        // 76: zkshare.v1.RevokeDeviceResponse
-	(*ListDevicesRequest)(nil),          // 77: zkshare.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),         // 78: zkshare.v1.ListDevicesResponse
-	(*Anchor)(nil),                      // 79: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                 // 80: zkshare.v1.BlockHeader
-	(*Audit)(nil),                       // 81: zkshare.v1.Audit
-	(SetupKind)(0),                      // 82: zkshare.v1.SetupKind
-	(Role)(0),                           // 83: zkshare.v1.Role
-	(*Attestation)(nil),                 // 84: zkshare.v1.Attestation
-	(*SetConfirmersRequest)(nil),        // 85: zkshare.v1.SetConfirmersRequest
-	(*ProposeRequest)(nil),              // 86: zkshare.v1.ProposeRequest
-	(*ApproveRequest)(nil),              // 87: zkshare.v1.ApproveRequest
-	(*ListProposalsRequest)(nil),        // 88: zkshare.v1.ListProposalsRequest
-	(*SetConfirmersResponse)(nil),       // 89: zkshare.v1.SetConfirmersResponse
-	(*ProposeResponse)(nil),             // 90: zkshare.v1.ProposeResponse
-	(*ApproveResponse)(nil),             // 91: zkshare.v1.ApproveResponse
-	(*ListProposalsResponse)(nil),       // 92: zkshare.v1.ListProposalsResponse
+	(StatementKind)(0),                       // 0: zkshare.v1.StatementKind
+	(Circuit)(0),                             // 1: zkshare.v1.Circuit
+	(Check)(0),                               // 2: zkshare.v1.Check
+	(AggregateMode)(0),                       // 3: zkshare.v1.AggregateMode
+	(AnchorStatus)(0),                        // 4: zkshare.v1.AnchorStatus
+	(*LedgerEvidence)(nil),                   // 5: zkshare.v1.LedgerEvidence
+	(*AggregateBody)(nil),                    // 6: zkshare.v1.AggregateBody
+	(*AggregateChunk)(nil),                   // 7: zkshare.v1.AggregateChunk
+	(*AggregateReveal)(nil),                  // 8: zkshare.v1.AggregateReveal
+	(*AggregateThresholdAnswer)(nil),         // 9: zkshare.v1.AggregateThresholdAnswer
+	(*Bundle)(nil),                           // 10: zkshare.v1.Bundle
+	(*Record)(nil),                           // 11: zkshare.v1.Record
+	(*CreateCollectionRequest)(nil),          // 12: zkshare.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),         // 13: zkshare.v1.CreateCollectionResponse
+	(*CollectionInfo)(nil),                   // 14: zkshare.v1.CollectionInfo
+	(*CommitRecordsRequest)(nil),             // 15: zkshare.v1.CommitRecordsRequest
+	(*CommitRecordsResponse)(nil),            // 16: zkshare.v1.CommitRecordsResponse
+	(*GetCollectionRequest)(nil),             // 17: zkshare.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),            // 18: zkshare.v1.GetCollectionResponse
+	(*ProveRequest)(nil),                     // 19: zkshare.v1.ProveRequest
+	(*ProveAggregateRequest)(nil),            // 20: zkshare.v1.ProveAggregateRequest
+	(*AggregateThreshold)(nil),               // 21: zkshare.v1.AggregateThreshold
+	(*ProveAggregateResponse)(nil),           // 22: zkshare.v1.ProveAggregateResponse
+	(*ProveResponse)(nil),                    // 23: zkshare.v1.ProveResponse
+	(*AuditReceipt)(nil),                     // 24: zkshare.v1.AuditReceipt
+	(*AccessPolicy)(nil),                     // 25: zkshare.v1.AccessPolicy
+	(*PolicyRule)(nil),                       // 26: zkshare.v1.PolicyRule
+	(*Expectation)(nil),                      // 27: zkshare.v1.Expectation
+	(*SetPolicyRequest)(nil),                 // 28: zkshare.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),                // 29: zkshare.v1.SetPolicyResponse
+	(*GetPolicyRequest)(nil),                 // 30: zkshare.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),                // 31: zkshare.v1.GetPolicyResponse
+	(*UpdateRecordsRequest)(nil),             // 32: zkshare.v1.UpdateRecordsRequest
+	(*UpdateRecordsResponse)(nil),            // 33: zkshare.v1.UpdateRecordsResponse
+	(*ConfirmAnchorRequest)(nil),             // 34: zkshare.v1.ConfirmAnchorRequest
+	(*ConfirmAnchorResponse)(nil),            // 35: zkshare.v1.ConfirmAnchorResponse
+	(*DeleteRecordsRequest)(nil),             // 36: zkshare.v1.DeleteRecordsRequest
+	(*DeleteRecordsResponse)(nil),            // 37: zkshare.v1.DeleteRecordsResponse
+	(*Receipt)(nil),                          // 38: zkshare.v1.Receipt
+	(*IssueReceiptRequest)(nil),              // 39: zkshare.v1.IssueReceiptRequest
+	(*IssueReceiptResponse)(nil),             // 40: zkshare.v1.IssueReceiptResponse
+	(*VerifyRequest)(nil),                    // 41: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),                   // 42: zkshare.v1.VerifyResponse
+	(*CircuitVersion)(nil),                   // 43: zkshare.v1.CircuitVersion
+	(*VerifyAggregateRequest)(nil),           // 44: zkshare.v1.VerifyAggregateRequest
+	(*VerifyAggregateResponse)(nil),          // 45: zkshare.v1.VerifyAggregateResponse
+	(*GetCheckpointRequest)(nil),             // 46: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),            // 47: zkshare.v1.GetCheckpointResponse
+	(*GetConsistencyProofRequest)(nil),       // 48: zkshare.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil),      // 49: zkshare.v1.GetConsistencyProofResponse
+	(*GetAnchorRequest)(nil),                 // 50: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),                // 51: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),            // 52: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),           // 53: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),                // 54: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),               // 55: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),               // 56: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),              // 57: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),          // 58: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                       // 59: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),         // 60: zkshare.v1.ListAuditEntriesResponse
+	(*GetCircuitRequest)(nil),                // 61: zkshare.v1.GetCircuitRequest
+	(*GetCircuitResponse)(nil),               // 62: zkshare.v1.GetCircuitResponse
+	(*ListCircuitsRequest)(nil),              // 63: zkshare.v1.ListCircuitsRequest
+	(*ListCircuitsResponse)(nil),             // 64: zkshare.v1.ListCircuitsResponse
+	(*GetCeremonyRequest)(nil),               // 65: zkshare.v1.GetCeremonyRequest
+	(*GetCeremonyResponse)(nil),              // 66: zkshare.v1.GetCeremonyResponse
+	(*RecordContributionRequest)(nil),        // 67: zkshare.v1.RecordContributionRequest
+	(*RecordContributionResponse)(nil),       // 68: zkshare.v1.RecordContributionResponse
+	(*GetCollectionStateRequest)(nil),        // 69: zkshare.v1.GetCollectionStateRequest
+	(*GetCollectionStateResponse)(nil),       // 70: zkshare.v1.GetCollectionStateResponse
+	(*RegisterParticipantRequest)(nil),       // 71: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil),      // 72: zkshare.v1.RegisterParticipantResponse
+	(*DeviceState)(nil),                      // 73: zkshare.v1.DeviceState
+	(*CounterRange)(nil),                     // 74: zkshare.v1.CounterRange
+	(*Reading)(nil),                          // 75: zkshare.v1.Reading
+	(*SubmitReadingsRequest)(nil),            // 76: zkshare.v1.SubmitReadingsRequest
+	(*SubmitReadingsResponse)(nil),           // 77: zkshare.v1.SubmitReadingsResponse
+	(*RegisterDeviceRequest)(nil),            // 78: zkshare.v1.RegisterDeviceRequest
+	(*EndorseDeviceRequest)(nil),             // 79: zkshare.v1.EndorseDeviceRequest
+	(*EndorseDeviceResponse)(nil),            // 80: zkshare.v1.EndorseDeviceResponse
+	(*RegisterDeviceResponse)(nil),           // 81: zkshare.v1.RegisterDeviceResponse
+	(*RevokeDeviceRequest)(nil),              // 82: zkshare.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),             // 83: zkshare.v1.RevokeDeviceResponse
+	(*ListDevicesRequest)(nil),               // 84: zkshare.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),              // 85: zkshare.v1.ListDevicesResponse
+	(*GetCeremonyResponse_Contribution)(nil), // 86: zkshare.v1.GetCeremonyResponse.Contribution
+	(SetupKind)(0),                           // 87: zkshare.v1.SetupKind
+	(*Anchor)(nil),                           // 88: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                      // 89: zkshare.v1.BlockHeader
+	(*Audit)(nil),                            // 90: zkshare.v1.Audit
+	(*ContributionReceipt)(nil),              // 91: zkshare.v1.ContributionReceipt
+	(Role)(0),                                // 92: zkshare.v1.Role
+	(*Attestation)(nil),                      // 93: zkshare.v1.Attestation
+	(*SetConfirmersRequest)(nil),             // 94: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),                   // 95: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),                   // 96: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),             // 97: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),            // 98: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),                  // 99: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),                  // 100: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),            // 101: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
-	7,  // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
-	8,  // 1: zkshare.v1.AggregateBody.reveal:type_name -> zkshare.v1.AggregateReveal
-	9,  // 2: zkshare.v1.AggregateBody.threshold:type_name -> zkshare.v1.AggregateThresholdAnswer
-	0,  // 3: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
-	1,  // 4: zkshare.v1.Bundle.circuit:type_name -> zkshare.v1.Circuit
-	6,  // 5: zkshare.v1.Bundle.aggregate:type_name -> zkshare.v1.AggregateBody
-	5,  // 6: zkshare.v1.Bundle.collection_txs:type_name -> zkshare.v1.LedgerEvidence
-	5,  // 7: zkshare.v1.Bundle.confirmations:type_name -> zkshare.v1.LedgerEvidence
-	5,  // 8: zkshare.v1.Bundle.holder_key_tx:type_name -> zkshare.v1.LedgerEvidence
-	14, // 9: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	11, // 10: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
-	14, // 11: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	0,  // 12: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
-	21, // 13: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
-	10, // 14: zkshare.v1.ProveAggregateResponse.bundle:type_name -> zkshare.v1.Bundle
-	24, // 15: zkshare.v1.ProveAggregateResponse.audit:type_name -> zkshare.v1.AuditReceipt
-	10, // 16: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
-	24, // 17: zkshare.v1.ProveResponse.audit:type_name -> zkshare.v1.AuditReceipt
-	26, // 18: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
-	0,  // 19: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
-	3,  // 20: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
-	0,  // 21: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
-	3,  // 22: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
-	21, // 23: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
-	25, // 24: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
-	25, // 25: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
-	11, // 26: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
-	38, // 27: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
-	10, // 28: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	27, // 29: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
-	2,  // 30: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
-	2,  // 31: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
-	66, // 32: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
-	10, // 33: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
-	27, // 34: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
-	42, // 35: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	79, // 36: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	4,  // 37: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
-	80, // 38: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	80, // 39: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	81, // 40: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	24, // 41: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
-	58, // 42: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	82, // 43: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
-	66, // 44: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
-	83, // 45: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	67, // 46: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
-	84, // 47: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
-	68, // 48: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
-	66, // 49: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
-	12, // 50: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	15, // 51: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	32, // 52: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	36, // 53: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	17, // 54: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	28, // 55: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	30, // 56: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	19, // 57: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	20, // 58: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
-	39, // 59: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	34, // 60: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	85, // 61: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
-	71, // 62: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
-	75, // 63: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
-	41, // 64: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	43, // 65: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	45, // 66: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	47, // 67: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
-	49, // 68: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	51, // 69: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	53, // 70: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	55, // 71: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	57, // 72: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	60, // 73: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
-	62, // 74: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
-	64, // 75: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	86, // 76: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
-	87, // 77: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
-	88, // 78: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
-	72, // 79: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
-	69, // 80: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
-	77, // 81: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
-	13, // 82: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	16, // 83: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	33, // 84: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	37, // 85: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	18, // 86: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	29, // 87: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	31, // 88: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	23, // 89: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	22, // 90: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	40, // 91: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	35, // 92: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	89, // 93: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
-	74, // 94: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
-	76, // 95: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
-	42, // 96: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	44, // 97: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	46, // 98: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	48, // 99: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	50, // 100: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	52, // 101: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	54, // 102: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	56, // 103: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	59, // 104: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	61, // 105: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
-	63, // 106: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
-	65, // 107: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	90, // 108: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
-	91, // 109: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
-	92, // 110: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
-	73, // 111: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
-	70, // 112: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
-	78, // 113: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
-	82, // [82:114] is the sub-list for method output_type
-	50, // [50:82] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	7,   // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
+	8,   // 1: zkshare.v1.AggregateBody.reveal:type_name -> zkshare.v1.AggregateReveal
+	9,   // 2: zkshare.v1.AggregateBody.threshold:type_name -> zkshare.v1.AggregateThresholdAnswer
+	0,   // 3: zkshare.v1.Bundle.kind:type_name -> zkshare.v1.StatementKind
+	1,   // 4: zkshare.v1.Bundle.circuit:type_name -> zkshare.v1.Circuit
+	6,   // 5: zkshare.v1.Bundle.aggregate:type_name -> zkshare.v1.AggregateBody
+	5,   // 6: zkshare.v1.Bundle.collection_txs:type_name -> zkshare.v1.LedgerEvidence
+	5,   // 7: zkshare.v1.Bundle.confirmations:type_name -> zkshare.v1.LedgerEvidence
+	5,   // 8: zkshare.v1.Bundle.holder_key_tx:type_name -> zkshare.v1.LedgerEvidence
+	14,  // 9: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	11,  // 10: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
+	14,  // 11: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	0,   // 12: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
+	21,  // 13: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
+	10,  // 14: zkshare.v1.ProveAggregateResponse.bundle:type_name -> zkshare.v1.Bundle
+	24,  // 15: zkshare.v1.ProveAggregateResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	10,  // 16: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
+	24,  // 17: zkshare.v1.ProveResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	26,  // 18: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
+	0,   // 19: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
+	3,   // 20: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
+	0,   // 21: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
+	3,   // 22: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
+	21,  // 23: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
+	25,  // 24: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
+	25,  // 25: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
+	11,  // 26: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
+	38,  // 27: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
+	10,  // 28: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	27,  // 29: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
+	2,   // 30: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
+	2,   // 31: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
+	73,  // 32: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
+	43,  // 33: zkshare.v1.VerifyResponse.circuits:type_name -> zkshare.v1.CircuitVersion
+	87,  // 34: zkshare.v1.CircuitVersion.setup:type_name -> zkshare.v1.SetupKind
+	10,  // 35: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
+	27,  // 36: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
+	42,  // 37: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
+	88,  // 38: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	4,   // 39: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
+	89,  // 40: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	89,  // 41: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	90,  // 42: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	24,  // 43: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
+	59,  // 44: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	87,  // 45: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
+	62,  // 46: zkshare.v1.ListCircuitsResponse.circuits:type_name -> zkshare.v1.GetCircuitResponse
+	86,  // 47: zkshare.v1.GetCeremonyResponse.contributions:type_name -> zkshare.v1.GetCeremonyResponse.Contribution
+	91,  // 48: zkshare.v1.RecordContributionRequest.receipt:type_name -> zkshare.v1.ContributionReceipt
+	73,  // 49: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
+	92,  // 50: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	74,  // 51: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
+	93,  // 52: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
+	75,  // 53: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
+	73,  // 54: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
+	12,  // 55: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	15,  // 56: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	32,  // 57: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	36,  // 58: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	17,  // 59: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	28,  // 60: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	30,  // 61: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	19,  // 62: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	20,  // 63: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	39,  // 64: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	34,  // 65: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	94,  // 66: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	78,  // 67: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
+	82,  // 68: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
+	41,  // 69: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	44,  // 70: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	46,  // 71: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	48,  // 72: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
+	50,  // 73: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	52,  // 74: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	54,  // 75: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	56,  // 76: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	58,  // 77: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	61,  // 78: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
+	63,  // 79: zkshare.v1.LedgerService.ListCircuits:input_type -> zkshare.v1.ListCircuitsRequest
+	65,  // 80: zkshare.v1.LedgerService.GetCeremony:input_type -> zkshare.v1.GetCeremonyRequest
+	67,  // 81: zkshare.v1.LedgerService.RecordContribution:input_type -> zkshare.v1.RecordContributionRequest
+	69,  // 82: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
+	71,  // 83: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	95,  // 84: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	96,  // 85: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	97,  // 86: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	79,  // 87: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
+	76,  // 88: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
+	84,  // 89: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
+	13,  // 90: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	16,  // 91: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	33,  // 92: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	37,  // 93: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	18,  // 94: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	29,  // 95: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	31,  // 96: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	23,  // 97: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	22,  // 98: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	40,  // 99: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	35,  // 100: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	98,  // 101: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	81,  // 102: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
+	83,  // 103: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
+	42,  // 104: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	45,  // 105: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	47,  // 106: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	49,  // 107: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	51,  // 108: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	53,  // 109: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	55,  // 110: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	57,  // 111: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	60,  // 112: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	62,  // 113: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
+	64,  // 114: zkshare.v1.LedgerService.ListCircuits:output_type -> zkshare.v1.ListCircuitsResponse
+	66,  // 115: zkshare.v1.LedgerService.GetCeremony:output_type -> zkshare.v1.GetCeremonyResponse
+	68,  // 116: zkshare.v1.LedgerService.RecordContribution:output_type -> zkshare.v1.RecordContributionResponse
+	70,  // 117: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
+	72,  // 118: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	99,  // 119: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	100, // 120: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	101, // 121: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	80,  // 122: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
+	77,  // 123: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
+	85,  // 124: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
+	90,  // [90:125] is the sub-list for method output_type
+	55,  // [55:90] is the sub-list for method input_type
+	55,  // [55:55] is the sub-list for extension type_name
+	55,  // [55:55] is the sub-list for extension extendee
+	0,   // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -6360,7 +6949,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   74,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

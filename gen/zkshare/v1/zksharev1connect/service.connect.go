@@ -108,6 +108,15 @@ const (
 	// LedgerServiceGetCircuitProcedure is the fully-qualified name of the LedgerService's GetCircuit
 	// RPC.
 	LedgerServiceGetCircuitProcedure = "/zkshare.v1.LedgerService/GetCircuit"
+	// LedgerServiceListCircuitsProcedure is the fully-qualified name of the LedgerService's
+	// ListCircuits RPC.
+	LedgerServiceListCircuitsProcedure = "/zkshare.v1.LedgerService/ListCircuits"
+	// LedgerServiceGetCeremonyProcedure is the fully-qualified name of the LedgerService's GetCeremony
+	// RPC.
+	LedgerServiceGetCeremonyProcedure = "/zkshare.v1.LedgerService/GetCeremony"
+	// LedgerServiceRecordContributionProcedure is the fully-qualified name of the LedgerService's
+	// RecordContribution RPC.
+	LedgerServiceRecordContributionProcedure = "/zkshare.v1.LedgerService/RecordContribution"
 	// LedgerServiceGetCollectionStateProcedure is the fully-qualified name of the LedgerService's
 	// GetCollectionState RPC.
 	LedgerServiceGetCollectionStateProcedure = "/zkshare.v1.LedgerService/GetCollectionState"
@@ -714,6 +723,11 @@ type LedgerServiceClient interface {
 	WatchBlocks(context.Context, *v1.WatchBlocksRequest) (*connect.ServerStreamForClient[v1.WatchBlocksResponse], error)
 	ListAuditEntries(context.Context, *v1.ListAuditEntriesRequest) (*v1.ListAuditEntriesResponse, error)
 	GetCircuit(context.Context, *v1.GetCircuitRequest) (*v1.GetCircuitResponse, error)
+	ListCircuits(context.Context, *v1.ListCircuitsRequest) (*v1.ListCircuitsResponse, error)
+	GetCeremony(context.Context, *v1.GetCeremonyRequest) (*v1.GetCeremonyResponse, error)
+	// RecordContribution relays a ceremony contribution's receipt to the
+	// ledger; no token: the receipt's signature is the contributor's.
+	RecordContribution(context.Context, *v1.RecordContributionRequest) (*v1.RecordContributionResponse, error)
 	GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error)
 }
 
@@ -776,6 +790,24 @@ func NewLedgerServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(ledgerServiceMethods.ByName("GetCircuit")),
 			connect.WithClientOptions(opts...),
 		),
+		listCircuits: connect.NewClient[v1.ListCircuitsRequest, v1.ListCircuitsResponse](
+			httpClient,
+			baseURL+LedgerServiceListCircuitsProcedure,
+			connect.WithSchema(ledgerServiceMethods.ByName("ListCircuits")),
+			connect.WithClientOptions(opts...),
+		),
+		getCeremony: connect.NewClient[v1.GetCeremonyRequest, v1.GetCeremonyResponse](
+			httpClient,
+			baseURL+LedgerServiceGetCeremonyProcedure,
+			connect.WithSchema(ledgerServiceMethods.ByName("GetCeremony")),
+			connect.WithClientOptions(opts...),
+		),
+		recordContribution: connect.NewClient[v1.RecordContributionRequest, v1.RecordContributionResponse](
+			httpClient,
+			baseURL+LedgerServiceRecordContributionProcedure,
+			connect.WithSchema(ledgerServiceMethods.ByName("RecordContribution")),
+			connect.WithClientOptions(opts...),
+		),
 		getCollectionState: connect.NewClient[v1.GetCollectionStateRequest, v1.GetCollectionStateResponse](
 			httpClient,
 			baseURL+LedgerServiceGetCollectionStateProcedure,
@@ -795,6 +827,9 @@ type ledgerServiceClient struct {
 	watchBlocks         *connect.Client[v1.WatchBlocksRequest, v1.WatchBlocksResponse]
 	listAuditEntries    *connect.Client[v1.ListAuditEntriesRequest, v1.ListAuditEntriesResponse]
 	getCircuit          *connect.Client[v1.GetCircuitRequest, v1.GetCircuitResponse]
+	listCircuits        *connect.Client[v1.ListCircuitsRequest, v1.ListCircuitsResponse]
+	getCeremony         *connect.Client[v1.GetCeremonyRequest, v1.GetCeremonyResponse]
+	recordContribution  *connect.Client[v1.RecordContributionRequest, v1.RecordContributionResponse]
 	getCollectionState  *connect.Client[v1.GetCollectionStateRequest, v1.GetCollectionStateResponse]
 }
 
@@ -866,6 +901,33 @@ func (c *ledgerServiceClient) GetCircuit(ctx context.Context, req *v1.GetCircuit
 	return nil, err
 }
 
+// ListCircuits calls zkshare.v1.LedgerService.ListCircuits.
+func (c *ledgerServiceClient) ListCircuits(ctx context.Context, req *v1.ListCircuitsRequest) (*v1.ListCircuitsResponse, error) {
+	response, err := c.listCircuits.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetCeremony calls zkshare.v1.LedgerService.GetCeremony.
+func (c *ledgerServiceClient) GetCeremony(ctx context.Context, req *v1.GetCeremonyRequest) (*v1.GetCeremonyResponse, error) {
+	response, err := c.getCeremony.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RecordContribution calls zkshare.v1.LedgerService.RecordContribution.
+func (c *ledgerServiceClient) RecordContribution(ctx context.Context, req *v1.RecordContributionRequest) (*v1.RecordContributionResponse, error) {
+	response, err := c.recordContribution.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // GetCollectionState calls zkshare.v1.LedgerService.GetCollectionState.
 func (c *ledgerServiceClient) GetCollectionState(ctx context.Context, req *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error) {
 	response, err := c.getCollectionState.CallUnary(ctx, connect.NewRequest(req))
@@ -885,6 +947,11 @@ type LedgerServiceHandler interface {
 	WatchBlocks(context.Context, *v1.WatchBlocksRequest, *connect.ServerStream[v1.WatchBlocksResponse]) error
 	ListAuditEntries(context.Context, *v1.ListAuditEntriesRequest) (*v1.ListAuditEntriesResponse, error)
 	GetCircuit(context.Context, *v1.GetCircuitRequest) (*v1.GetCircuitResponse, error)
+	ListCircuits(context.Context, *v1.ListCircuitsRequest) (*v1.ListCircuitsResponse, error)
+	GetCeremony(context.Context, *v1.GetCeremonyRequest) (*v1.GetCeremonyResponse, error)
+	// RecordContribution relays a ceremony contribution's receipt to the
+	// ledger; no token: the receipt's signature is the contributor's.
+	RecordContribution(context.Context, *v1.RecordContributionRequest) (*v1.RecordContributionResponse, error)
 	GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error)
 }
 
@@ -943,6 +1010,24 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(ledgerServiceMethods.ByName("GetCircuit")),
 		connect.WithHandlerOptions(opts...),
 	)
+	ledgerServiceListCircuitsHandler := connect.NewUnaryHandlerSimple(
+		LedgerServiceListCircuitsProcedure,
+		svc.ListCircuits,
+		connect.WithSchema(ledgerServiceMethods.ByName("ListCircuits")),
+		connect.WithHandlerOptions(opts...),
+	)
+	ledgerServiceGetCeremonyHandler := connect.NewUnaryHandlerSimple(
+		LedgerServiceGetCeremonyProcedure,
+		svc.GetCeremony,
+		connect.WithSchema(ledgerServiceMethods.ByName("GetCeremony")),
+		connect.WithHandlerOptions(opts...),
+	)
+	ledgerServiceRecordContributionHandler := connect.NewUnaryHandlerSimple(
+		LedgerServiceRecordContributionProcedure,
+		svc.RecordContribution,
+		connect.WithSchema(ledgerServiceMethods.ByName("RecordContribution")),
+		connect.WithHandlerOptions(opts...),
+	)
 	ledgerServiceGetCollectionStateHandler := connect.NewUnaryHandlerSimple(
 		LedgerServiceGetCollectionStateProcedure,
 		svc.GetCollectionState,
@@ -967,6 +1052,12 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 			ledgerServiceListAuditEntriesHandler.ServeHTTP(w, r)
 		case LedgerServiceGetCircuitProcedure:
 			ledgerServiceGetCircuitHandler.ServeHTTP(w, r)
+		case LedgerServiceListCircuitsProcedure:
+			ledgerServiceListCircuitsHandler.ServeHTTP(w, r)
+		case LedgerServiceGetCeremonyProcedure:
+			ledgerServiceGetCeremonyHandler.ServeHTTP(w, r)
+		case LedgerServiceRecordContributionProcedure:
+			ledgerServiceRecordContributionHandler.ServeHTTP(w, r)
 		case LedgerServiceGetCollectionStateProcedure:
 			ledgerServiceGetCollectionStateHandler.ServeHTTP(w, r)
 		default:
@@ -1008,6 +1099,18 @@ func (UnimplementedLedgerServiceHandler) ListAuditEntries(context.Context, *v1.L
 
 func (UnimplementedLedgerServiceHandler) GetCircuit(context.Context, *v1.GetCircuitRequest) (*v1.GetCircuitResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.GetCircuit is not implemented"))
+}
+
+func (UnimplementedLedgerServiceHandler) ListCircuits(context.Context, *v1.ListCircuitsRequest) (*v1.ListCircuitsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.ListCircuits is not implemented"))
+}
+
+func (UnimplementedLedgerServiceHandler) GetCeremony(context.Context, *v1.GetCeremonyRequest) (*v1.GetCeremonyResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.GetCeremony is not implemented"))
+}
+
+func (UnimplementedLedgerServiceHandler) RecordContribution(context.Context, *v1.RecordContributionRequest) (*v1.RecordContributionResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.RecordContribution is not implemented"))
 }
 
 func (UnimplementedLedgerServiceHandler) GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error) {
