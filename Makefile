@@ -48,6 +48,7 @@ bench:
 	$(GO) test -run '^$$' -bench ConsortiumReadings -benchtime 1x ./consortium
 	$(GO) test -run '^$$' -bench Aggregate -benchtime 1x ./circuits
 	$(GO) test -run '^$$' -bench ProveAggregate -benchtime 1x -timeout 60m ./prover
+	$(GO) test -run '^$$' -bench 'Phase1|Phase2' -benchtime 3x -timeout 30m ./ceremony
 	$(GO) test -run '^$$' -bench Aggregate -benchtime 3x ./circuits
 
 # Quality gates (issue 12): gofmt, go vet, golangci-lint (.golangci.yml),
@@ -113,6 +114,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParsePublicKey -fuzztime 30s ./device
 	$(GO) test -run '^$$' -fuzz FuzzDecodeNode -fuzztime 30s ./tree
 	$(GO) test -run '^$$' -fuzz FuzzWitness -fuzztime 30s ./receipt
+	$(GO) test -run '^$$' -fuzz FuzzParseVerifying -fuzztime 30s ./keys
+	$(GO) test -run '^$$' -fuzz FuzzDecodePhase1 -fuzztime 30s ./ceremony
+	$(GO) test -run '^$$' -fuzz FuzzDecodePhase2 -fuzztime 30s ./ceremony
 
 
 # Code generation: pinned tools in .tmp (generated code is committed).

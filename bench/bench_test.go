@@ -128,7 +128,9 @@ func BenchmarkProveAbsent(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	e := setup(b)
 	nonce, _ := prover.NewNonce()
-	pb, err := e.prover.Prove(context.Background(), prover.Request{Collection: "benefits", Kind: bundle.KindSubject, Subject: "C00042", Query: eligibility, Nonce: nonce})
+	var blind fr.Element
+	blind.SetUint64(0xb11d)
+	pb, err := e.prover.Prove(context.Background(), prover.Request{Collection: "benefits", Kind: bundle.KindSubject, Subject: "C00042", Query: eligibility, Nonce: nonce, Blind: blind})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -139,7 +141,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		// No ledger: every check after the ledger's runs, then NOT ANCHORED.
-		if verdict := v.Verify(context.Background(), nil, pb, verifier.Expect{Nonce: &nonce, Subject: "C00042"}, verifier.Options{}); verdict.Reason != verifier.ErrUnanchored.Error() {
+		if verdict := v.Verify(context.Background(), nil, pb, verifier.Expect{Nonce: &nonce, Subject: "C00042", Blind: &blind}, verifier.Options{}); verdict.Reason != verifier.ErrUnanchored.Error() {
 			b.Fatal(verdict.Err())
 		}
 	}

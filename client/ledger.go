@@ -141,3 +141,10 @@ func (c *Client) RecordContribution(ctx context.Context, r *zkv1.ContributionRec
 	resp, err := c.ledger.RecordContribution(ctx, &zkv1.RecordContributionRequest{Receipt: r})
 	return resp, wrap(fmt.Sprintf("record contribution %d", r.GetIndex()), err)
 }
+
+// AttestCeremonyKeys relays a participant's signed attestation of a
+// ceremony's keys to the ledger. It needs no token.
+func (c *Client) AttestCeremonyKeys(ctx context.Context, a *zkv1.KeysAttestation) (*zkv1.AttestCeremonyKeysResponse, error) {
+	resp, err := c.ledger.AttestCeremonyKeys(ctx, &zkv1.AttestCeremonyKeysRequest{Attestation: a})
+	return resp, wrap("attest ceremony keys", err)
+}

@@ -404,12 +404,30 @@ func ParseVerifying(b []byte) (groth16.VerifyingKey, string, error) {
 	if len(b) > MaxVKSize {
 		return nil, "", fmt.Errorf("verifying key: %d bytes, limit %d", len(b), MaxVKSize)
 	}
+	if err := checkVKLayout(b); err != nil {
+		return nil, "", err
+	}
 	vk := groth16.NewVerifyingKey(ecc.BN254)
-	if _, err := vk.ReadFrom(bytes.NewReader(b)); err != nil {
+	if err := readVK(vk, b); err != nil {
 		return nil, "", fmt.Errorf("verifying key: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	return vk, hex.EncodeToString(sum[:]), nil
+}
+
+// readVK decodes b whole into vk; gnark's decoder panics on some hostile
+// input, which is an error here.
+func readVK(vk groth16.VerifyingKey, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed: %v", r)
+		}
+	}()
+	n, err := vk.ReadFrom(bytes.NewReader(b))
+	if err == nil && n != int64(len(b)) {
+		err = fmt.Errorf("%d bytes after the key", int64(len(b))-n)
+	}
+	return err
 }
 
 // LoadVerifying reads a circuit's verifying key and checks it against the

@@ -30,8 +30,12 @@ func Registration(dir, name string) (*zkv1.RegisterCircuit, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, sum, err := ParseVerifying(vk); err != nil || sum != e.VKSHA256 {
-		return nil, fmt.Errorf("%s.vk does not match the manifest (%v)", name, err)
+	_, sum, err := ParseVerifying(vk)
+	if err != nil {
+		return nil, fmt.Errorf("%s.vk: %w", name, err)
+	}
+	if sum != e.VKSHA256 {
+		return nil, fmt.Errorf("%s.vk: SHA-256 %.16s… is not the manifest's %.16s…", name, sum, e.VKSHA256)
 	}
 	rc := &zkv1.RegisterCircuit{CircuitId: id, Name: name, VkSha256: vkSum, Vk: vk, Setup: zkv1.SetupKind_SETUP_KIND_DEV}
 	if e.Setup == SetupCeremony {

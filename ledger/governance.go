@@ -248,6 +248,9 @@ func (s *State) checkAction(a *zkv1.GovernanceAction, bc BlockContext) (func(), 
 	case *zkv1.GovernanceAction_RetireCircuit:
 		c, err := s.doRetireCircuit(k.RetireCircuit, bc)
 		return c, "", err
+	case *zkv1.GovernanceAction_OpenCeremony:
+		c, err := s.openCeremony(k.OpenCeremony, bc)
+		return c, "", err
 	case *zkv1.GovernanceAction_SetConfirmers:
 		return s.setConfirmers(k.SetConfirmers, bc)
 	}

@@ -120,7 +120,7 @@ func (s *State) LatestCircuit(id []byte) (Circuit, bool) {
 	var best Circuit
 	found := false
 	for _, c := range s.Circuits {
-		if bytes.Equal(c.ID, id) && c.RetiredAt == 0 && (!found || c.Height > best.Height || c.Height == best.Height && c.Version > best.Version) {
+		if bytes.Equal(c.ID, id) && c.RetiredAt == 0 && (!found || c.Version > best.Version) {
 			best, found = c, true
 		}
 	}
@@ -276,6 +276,8 @@ func Apply(s *State, tx *Tx, bc BlockContext) error {
 		commit, err = s.retireCircuit(sender, k.RetireCircuit, bc)
 	case *zkv1.TxBody_RecordContribution:
 		commit, err = s.recordContribution(k.RecordContribution.GetReceipt(), bc)
+	case *zkv1.TxBody_AttestCeremonyKeys:
+		commit, err = s.attestKeys(k.AttestCeremonyKeys.GetAttestation(), bc)
 	case *zkv1.TxBody_RegisterCollection:
 		commit, err = s.registerCollection(sender, k.RegisterCollection)
 	case *zkv1.TxBody_Anchor:
@@ -476,18 +478,29 @@ func (s *State) doRegisterCircuit(r *zkv1.RegisterCircuit, bc BlockContext) (fun
 		}
 	case zkv1.SetupKind_SETUP_KIND_CEREMONY:
 		cer, ok := s.CeremonyOf(r.GetCeremonyId())
-		if !ok || len(cer.Contributed) == 0 {
-			return nil, fmt.Errorf("%w: ceremony %x has no contributions on this ledger", ErrRejected, r.GetCeremonyId())
+		if !ok {
+			return nil, fmt.Errorf("%w: ceremony %x is not open on this ledger", ErrRejected, r.GetCeremonyId())
 		}
 		if !bytes.Equal(r.GetTranscriptHash(), cer.Last()) {
 			return nil, fmt.Errorf("%w: transcript hash %x is not ceremony %.8x's last recorded contribution (%x)", ErrRejected, r.GetTranscriptHash(), cer.ID, cer.Last())
 		}
-		if bc.Height <= cer.BeaconHeight {
-			return nil, fmt.Errorf("%w: ceremony %.8x's beacon block %d does not exist yet", ErrRejected, cer.ID, cer.BeaconHeight)
+		if !cer.Attests(r.GetName(), r.GetCircuitId(), r.GetVkSha256()) {
+			return nil, fmt.Errorf("%w: ceremony %.8x's participants have not all attested these %s keys (%d of %d attested)", ErrRejected, cer.ID, r.GetName(), len(cer.Attesters), len(cer.Participants))
+		}
+		// An attestation counts while its attester still holds its key.
+		for _, p := range cer.Participants {
+			if err := s.stillHolds(p); err != nil {
+				return nil, fmt.Errorf("%w: ceremony %.8x's attestation: %w", ErrRejected, cer.ID, err)
+			}
 		}
 		c.CeremonyID, c.TranscriptHash, c.Contributors = slices.Clone(cer.ID), slices.Clone(cer.Last()), cer.Contributors()
 	default:
 		return nil, fmt.Errorf("%w: setup kind %d", ErrRejected, r.GetSetup())
+	}
+	for _, o := range s.Circuits {
+		if bytes.Equal(o.ID, c.ID) && o.Name != c.Name {
+			return nil, fmt.Errorf("%w: circuit %x is registered as %q, not %q", ErrRejected, c.ID, o.Name, c.Name)
+		}
 	}
 	key := CircuitKey(c.ID, c.VKSHA256)
 	if _, dup := s.Circuits[key]; dup {

@@ -54,9 +54,15 @@ func (n *Node) Ceremony(_ context.Context, id []byte) (*zkv1.GetCeremonyResponse
 	}
 	c, ok := n.ledger.State().CeremonyOf(id)
 	if !ok {
-		return nil, errorf(ErrNotFound, "ceremony %x has no contributions on the ledger", id)
+		return nil, errorf(ErrNotFound, "ceremony %x is not open on the ledger", id)
 	}
-	out := &zkv1.GetCeremonyResponse{CeremonyId: c.ID, BeaconHeight: c.BeaconHeight}
+	out := &zkv1.GetCeremonyResponse{CeremonyId: c.ID, BeaconHeight: c.BeaconHeight, Attesters: c.Attesters}
+	for _, p := range c.Participants {
+		out.Participants = append(out.Participants, p.ID)
+	}
+	for _, k := range c.Keys {
+		out.Keys = append(out.Keys, &zkv1.CeremonyKey{Name: k.Name, CircuitId: k.CircuitID, VkSha256: k.VKSHA256})
+	}
 	for _, k := range c.Contributed {
 		out.Contributions = append(out.Contributions, &zkv1.GetCeremonyResponse_Contribution{Index: k.Index, Contributor: k.Contributor,
 			ReceiptHash: k.ReceiptHash, StateHash: k.StateHash, Height: k.Height})
@@ -85,5 +91,33 @@ func (n *Node) RecordContribution(ctx context.Context, r *zkv1.ContributionRecei
 	case !participantID.MatchString(r.GetContributor()):
 		return nil, invalid("receipt.contributor", "%q is not a participant id", r.GetContributor())
 	}
-	return n.send(ctx, n.holderID, ledger.RecordContributionTx(r))
+	return n.relayCeremony(ctx, ledger.RecordContributionTx(r))
+}
+
+// relayCeremony sends a ceremony transaction under the node's holder
+// identity once the committed state accepts it: a receipt or attestation
+// the ledger would refuse costs a signature check, never a transaction.
+func (n *Node) relayCeremony(ctx context.Context, kind func(*zkv1.TxBody)) (*ledger.Receipt, error) {
+	if err := ledger.CheckCeremonyTx(n.ledger.State(), kind); err != nil {
+		return nil, err
+	}
+	return n.send(ctx, n.holderID, kind)
+}
+
+// AttestCeremonyKeys relays a participant's attestation of a ceremony's
+// keys; the ledger checks the signature against the plan's key.
+func (n *Node) AttestCeremonyKeys(ctx context.Context, a *zkv1.KeysAttestation) (*ledger.Receipt, error) {
+	switch {
+	case a == nil:
+		return nil, invalid("attestation", "missing")
+	case len(a.GetCeremonyId()) != 32 || len(a.GetTranscriptHash()) != 32 || len(a.GetBeacon()) != 32:
+		return nil, invalid("attestation", "ceremony_id, transcript_hash and beacon are 32 bytes each")
+	case len(a.GetSignature()) != 64:
+		return nil, invalid("attestation.signature", "want a 64-byte Ed25519 signature")
+	case !participantID.MatchString(a.GetAttester()):
+		return nil, invalid("attestation.attester", "%q is not a participant id", a.GetAttester())
+	case len(a.GetKeys()) == 0 || len(a.GetKeys()) > 16:
+		return nil, invalid("attestation.keys", "want 1 to 16 keys")
+	}
+	return n.relayCeremony(ctx, ledger.AttestCeremonyKeysTx(a))
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/records"
 	"google.golang.org/protobuf/proto"
@@ -365,10 +366,21 @@ func checkAction(a *zkv1.GovernanceAction) error {
 		if len(r.GetVk()) > ledger.MaxVKBytes {
 			return invalid("action.register_circuit.vk", "%d bytes, at most %d", len(r.GetVk()), ledger.MaxVKBytes)
 		}
+		// The ledger checks only the key's hash; a node proposes or
+		// approves only a key that parses.
+		if vk := r.GetVk(); vk != nil {
+			if _, sum, err := keys.ParseVerifying(vk); err != nil || sum != hex.EncodeToString(r.GetVkSha256()) {
+				return invalid("action.register_circuit.vk", "not a verifying key with SHA-256 vk_sha256 (%v)", err)
+			}
+		}
 	case *zkv1.GovernanceAction_RetireCircuit:
 		r := k.RetireCircuit
 		if len(r.GetCircuitId()) != 32 || len(r.GetVkSha256()) != 32 {
 			return invalid("action.retire_circuit", "want a 32-byte circuit_id and vk_sha256")
+		}
+	case *zkv1.GovernanceAction_OpenCeremony:
+		if n := len(k.OpenCeremony.GetPlan()); n == 0 || n > ledger.MaxPlanBytes {
+			return invalid("action.open_ceremony.plan", "%d bytes, want 1 to %d (a ceremony.json)", n, ledger.MaxPlanBytes)
 		}
 	case *zkv1.GovernanceAction_SetConfirmers:
 		r := k.SetConfirmers
@@ -377,7 +389,7 @@ func checkAction(a *zkv1.GovernanceAction) error {
 		}
 		return checkConfirmers("action.set_confirmers.", r.GetConfirmers(), r.GetConfirmationsRequired())
 	default:
-		return invalid("action", "want one of register_participant, revoke_participant, rotate_key, rotate_consensus_key, register_circuit, set_confirmers")
+		return invalid("action", "want one of register_participant, revoke_participant, rotate_key, rotate_consensus_key, register_circuit, retire_circuit, open_ceremony, set_confirmers")
 	}
 	return nil
 }

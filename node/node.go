@@ -230,12 +230,6 @@ func hasDevKeys(m *keys.Manifest) bool {
 // the ledger has are left alone; keys for a circuit it has another version
 // of become that circuit's next version.
 func (n *Node) registerCircuits(ctx context.Context) error {
-	if hasDevKeys(n.manifest) && !n.ledger.State().Development {
-		// The node still serves (the ledger, and a ceremony's receipts);
-		// it proves nothing until ceremony keys are in place.
-		n.log.ErrorContext(ctx, "NOT REGISTERING development keys: this ledger is not marked for development, so it takes ceremony keys only (`zkshare ceremony`); this node proves nothing until it runs with them", "keys", n.cfg.Keys)
-		return nil
-	}
 	if n.admin == nil {
 		return nil
 	}
@@ -245,6 +239,12 @@ func (n *Node) registerCircuits(ctx context.Context) error {
 	}
 	for _, name := range present {
 		e := n.manifest.Circuits[name]
+		if e.Setup != keys.SetupCeremony && !n.ledger.State().Development {
+			// The node still serves (the ledger, a ceremony's receipts); it
+			// proves nothing with these keys.
+			n.log.ErrorContext(ctx, "NOT REGISTERING development keys: this ledger is not marked for development, so it takes ceremony keys only (`zkshare ceremony`)", "circuit", name, "keys", n.cfg.Keys)
+			continue
+		}
 		rc, err := keys.Registration(n.cfg.Keys, name)
 		if err != nil {
 			return err
@@ -259,6 +259,12 @@ func (n *Node) registerCircuits(ctx context.Context) error {
 			return ok
 		}
 		_, _, pending, err := n.govern(ctx, ledger.RegisterCircuit(rc), ledger.ActRegisterCircuit(rc), registered)
+		if errors.Is(err, ledger.ErrRejected) || errors.Is(err, ledger.ErrPermission) {
+			// Say why and serve: ceremony keys whose participants have
+			// not all attested them yet register on a later start.
+			n.log.ErrorContext(ctx, "circuit keys NOT registered; this node proves nothing with them", "circuit", name, "setup", e.Setup, "reason", err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("register circuit %s: %w", name, err)
 		}

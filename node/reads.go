@@ -19,7 +19,7 @@ func (n *Node) Checkpoint(context.Context) (*zkv1.GetCheckpointResponse, error) 
 	if err != nil {
 		return nil, err
 	}
-	resp := &zkv1.GetCheckpointResponse{Checkpoint: cp, Height: h.Height, NodeKey: n.ledger.NodeKey(), Origin: n.ledger.Origin()}
+	resp := &zkv1.GetCheckpointResponse{Checkpoint: cp, Height: h.Height, NodeKey: n.ledger.NodeKey(), Origin: n.ledger.Origin(), GenesisHash: n.ledger.State().GenesisHash}
 	for _, p := range n.ledger.Participants() {
 		if p.Role == zkv1.Role_ROLE_VALIDATOR && !p.Revoked {
 			resp.ValidatorKeys = append(resp.ValidatorKeys, p.Key)

@@ -58,6 +58,7 @@ var public = map[string]bool{
 	// A contribution receipt carries its contributor's signature, checked
 	// by the ledger against the contributor's registered key.
 	zksharev1connect.LedgerServiceRecordContributionProcedure: true,
+	zksharev1connect.LedgerServiceAttestCeremonyKeysProcedure: true,
 	// Each attestation carries its device's signature, checked against the
 	// device's registered key before anything is written.
 	zksharev1connect.DeviceServiceSubmitReadingsProcedure: true,

@@ -90,6 +90,14 @@ func (l *ledgerService) GetCeremony(ctx context.Context, req *zkv1.GetCeremonyRe
 	return resp, toConnect(err)
 }
 
+func (l *ledgerService) AttestCeremonyKeys(ctx context.Context, req *zkv1.AttestCeremonyKeysRequest) (*zkv1.AttestCeremonyKeysResponse, error) {
+	rec, err := l.s.node.AttestCeremonyKeys(ctx, req.GetAttestation())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &zkv1.AttestCeremonyKeysResponse{Height: rec.Height, TxHash: rec.Hash[:]}, nil
+}
+
 func (l *ledgerService) RecordContribution(ctx context.Context, req *zkv1.RecordContributionRequest) (*zkv1.RecordContributionResponse, error) {
 	rec, err := l.s.node.RecordContribution(ctx, req.GetReceipt())
 	if err != nil {

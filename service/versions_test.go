@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -108,7 +109,7 @@ func TestCircuitVersions(t *testing.T) {
 	n = startNode(t, service.Config{Data: data, Keys: linkKeys(t, shared, v2)})
 	n.tokens["bank"] = bankToken // tokens survive a restart
 	fresh := ask(n, 2)
-	if string(fresh.GetVkSha256()) == string(old.GetVkSha256()) {
+	if bytes.Equal(fresh.GetVkSha256(), old.GetVkSha256()) {
 		t.Fatal("the restarted node still proves with version 1's keys")
 	}
 	for _, tc := range []struct {

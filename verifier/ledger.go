@@ -46,6 +46,10 @@ type Circuit struct {
 	RetiredAt uint64
 	// VK is the verifying key when the registry carries it.
 	VK []byte
+	// Contributors: for ceremony keys, who contributed, in order.
+	Contributors []string
+	// Warning is what this view cannot tell of the entry ("" if nothing).
+	Warning string
 }
 
 // Collection is what a verifier needs of a collection.
@@ -94,7 +98,7 @@ func (v Local) Circuit(_ context.Context, id, vk []byte) (*Circuit, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return &Circuit{ID: c.ID, Name: c.Name, VKSHA256: c.VKSHA256, Setup: c.Setup, Version: c.Version, RetiredAt: c.RetiredAt, VK: c.VK}, nil
+	return &Circuit{ID: c.ID, Name: c.Name, VKSHA256: c.VKSHA256, Setup: c.Setup, Version: c.Version, RetiredAt: c.RetiredAt, VK: c.VK, Contributors: c.Contributors}, nil
 }
 
 // Collection implements Ledger.

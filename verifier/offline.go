@@ -67,7 +67,8 @@ func (v *Offline) Circuit(_ context.Context, id, vk []byte) (*Circuit, error) {
 	for circuit, k := range v.Pinned.keys {
 		if bytes.Equal(k.CircuitID, id) && bytes.Equal(k.VKSHA256, vk) {
 			name := keys.NameOf(circuit)
-			c := &Circuit{ID: id, Name: name, VKSHA256: k.VKSHA256, Setup: zkv1.SetupKind_SETUP_KIND_CEREMONY}
+			c := &Circuit{ID: id, Name: name, VKSHA256: k.VKSHA256, Setup: zkv1.SetupKind_SETUP_KIND_CEREMONY,
+				Warning: fmt.Sprintf("offline: whether the ledger retired these %s keys is not visible; a node's view says", name)}
 			if v.Manifest == nil || v.Manifest.Circuits[name].Setup != keys.SetupCeremony {
 				c.Setup = zkv1.SetupKind_SETUP_KIND_UNSPECIFIED
 			}

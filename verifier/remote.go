@@ -33,7 +33,7 @@ func (v Remote) Circuit(ctx context.Context, id, vk []byte) (*Circuit, error) {
 		return nil, notFound(err)
 	}
 	return &Circuit{ID: r.GetCircuitId(), Name: r.GetName(), VKSHA256: r.GetVkSha256(), Setup: r.GetSetup(),
-		Version: r.GetVersion(), RetiredAt: r.GetRetiredHeight(), VK: r.GetVk()}, nil
+		Version: r.GetVersion(), RetiredAt: r.GetRetiredHeight(), VK: r.GetVk(), Contributors: r.GetContributors()}, nil
 }
 
 // Collection implements Ledger.

@@ -71,9 +71,12 @@ func (vf *Verifier) Verify(ctx context.Context, view Ledger, b *zkv1.Bundle, exp
 		if c.RetiredAt != 0 {
 			return v.fail(CheckRegistry, "version %d of circuit %s (verifying key %.16x…) was retired at height %d", c.Version, c.Name, k.vk, c.RetiredAt)
 		}
-		v.Circuits = append(v.Circuits, &zkv1.CircuitVersion{Name: c.Name, Version: c.Version, VkSha256: c.VKSHA256, Setup: c.Setup})
+		v.Circuits = append(v.Circuits, &zkv1.CircuitVersion{Name: c.Name, Version: c.Version, VkSha256: c.VKSHA256, Setup: c.Setup, Contributors: c.Contributors})
 		if c.Setup != zkv1.SetupKind_SETUP_KIND_CEREMONY {
 			v.warn(fmt.Sprintf("the %s keys come from a single-party development setup: whoever ran it can forge proofs; production keys come from a ceremony", c.Name))
+		}
+		if c.Warning != "" {
+			v.warn(c.Warning)
 		}
 		if _, ok := vf.pinned(k.circuit, k.id, k.vk); !ok && len(c.VK) > 0 {
 			key, err := vf.registryKey(c)

@@ -20,6 +20,11 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"keys setup", "make development (single-party) circuit keys", `--keys DIR [--aggregate]`, cmdKeysSetup},
+		{"ceremony init", "start a multi-party setup ceremony: the plan of circuits and contributors", `--dir D --participants ID:HEXPUBKEY|IDENTITY.json,... [--circuits subject,exists,absent|all] [--beacon-height N] [--origin NAME]
+    [--server URL --token-file ADMIN.token]   (name that ledger in the plan, and open the ceremony on it)`, cmdCeremonyInit},
+		{"ceremony contribute", "make a ceremony's next contribution, as its planned participant", `--dir D --identity FILE [--server URL]`, cmdCeremonyContribute},
+		{"ceremony verify", "check every contribution of a ceremony, and the ledger's record of it", `--dir D [--server URL]`, cmdCeremonyVerify},
+		{"ceremony finalize", "seal a complete ceremony with its beacon and write its keys", `--dir D (--beacon HEX | --beacon-height N --server URL [--identity FILE]) --keys OUT   (--identity: attest the keys on the ledger)`, cmdCeremonyFinalize},
 		{"keys show", "show where keys came from (setup or ceremony, contributors) and the ledger's circuit registry", `[--keys DIR] [--server URL] [--json]`, cmdKeysShow},
 		{"serve", "run a node: ledger, holder store and the Connect API on one port", `--data DIR --keys DIR [--addr 127.0.0.1:8080] [--tls-cert F --tls-key F]
 --consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)`, cmdServe},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -282,8 +283,18 @@ func report(resp *zkv1.VerifyResponse, exp verifier.Expect, asJSON bool, stdout 
 				fprintf(stdout, "anchored at height %d, %s\n", resp.GetAnchorHeight(), time.UnixMilli(resp.GetAnchorTimeUnixMs()).UTC().Format(time.RFC3339))
 			}
 			for _, c := range resp.GetCircuits() {
-				fprintf(stdout, "circuit %s version %d (%s keys, verifying key %.16x…)\n", c.GetName(), c.GetVersion(),
-					strings.ToLower(strings.TrimPrefix(c.GetSetup().String(), "SETUP_KIND_")), c.GetVkSha256())
+				by := ""
+				if len(c.GetContributors()) > 0 {
+					var who []string // each participant contributes once a phase
+					for _, w := range c.GetContributors() {
+						if !slices.Contains(who, w) {
+							who = append(who, w)
+						}
+					}
+					by = ", contributors " + strings.Join(who, ", ")
+				}
+				fprintf(stdout, "circuit %s version %d (%s keys, verifying key %.16x…%s)\n", c.GetName(), c.GetVersion(),
+					strings.ToLower(strings.TrimPrefix(c.GetSetup().String(), "SETUP_KIND_")), c.GetVkSha256(), by)
 			}
 		case resp.GetReason() == errUnanchored.Error():
 			fprintf(stdout, "NOT ANCHORED: the proof is well formed for \"%s\", but nothing ties it to a collection anchored on a ledger: it shows nothing about any holder's records\n", resp.GetStatement())

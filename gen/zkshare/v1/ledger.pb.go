@@ -222,6 +222,7 @@ type TxBody struct {
 	//	*TxBody_EndorseDevice
 	//	*TxBody_RecordContribution
 	//	*TxBody_RetireCircuit
+	//	*TxBody_AttestCeremonyKeys
 	Kind          isTxBody_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -445,6 +446,15 @@ func (x *TxBody) GetRetireCircuit() *RetireCircuit {
 	return nil
 }
 
+func (x *TxBody) GetAttestCeremonyKeys() *AttestCeremonyKeys {
+	if x != nil {
+		if x, ok := x.Kind.(*TxBody_AttestCeremonyKeys); ok {
+			return x.AttestCeremonyKeys
+		}
+	}
+	return nil
+}
+
 type isTxBody_Kind interface {
 	isTxBody_Kind()
 }
@@ -517,6 +527,10 @@ type TxBody_RetireCircuit struct {
 	RetireCircuit *RetireCircuit `protobuf:"bytes,26,opt,name=retire_circuit,json=retireCircuit,proto3,oneof"`
 }
 
+type TxBody_AttestCeremonyKeys struct {
+	AttestCeremonyKeys *AttestCeremonyKeys `protobuf:"bytes,27,opt,name=attest_ceremony_keys,json=attestCeremonyKeys,proto3,oneof"`
+}
+
 func (*TxBody_RegisterParticipant) isTxBody_Kind() {}
 
 func (*TxBody_RotateKey) isTxBody_Kind() {}
@@ -550,6 +564,8 @@ func (*TxBody_EndorseDevice) isTxBody_Kind() {}
 func (*TxBody_RecordContribution) isTxBody_Kind() {}
 
 func (*TxBody_RetireCircuit) isTxBody_Kind() {}
+
+func (*TxBody_AttestCeremonyKeys) isTxBody_Kind() {}
 
 // RegisterParticipant adds a participant: an admin's direct act only while
 // the governance threshold is 1; otherwise a GovernanceAction.
@@ -1045,6 +1061,203 @@ func (x *ContributionReceipt) GetSignature() []byte {
 	return nil
 }
 
+// CeremonyKey is one circuit's keys from a ceremony.
+type CeremonyKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	CircuitId     []byte                 `protobuf:"bytes,2,opt,name=circuit_id,json=circuitId,proto3" json:"circuit_id,omitempty"`
+	VkSha256      []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CeremonyKey) Reset() {
+	*x = CeremonyKey{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CeremonyKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CeremonyKey) ProtoMessage() {}
+
+func (x *CeremonyKey) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CeremonyKey.ProtoReflect.Descriptor instead.
+func (*CeremonyKey) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CeremonyKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CeremonyKey) GetCircuitId() []byte {
+	if x != nil {
+		return x.CircuitId
+	}
+	return nil
+}
+
+func (x *CeremonyKey) GetVkSha256() []byte {
+	if x != nil {
+		return x.VkSha256
+	}
+	return nil
+}
+
+// KeysAttestation is a ceremony participant's word, signed with its ledger
+// key, that the ceremony's transcript (its last receipt) sealed with the
+// beacon gives these keys: each participant checks it by running
+// `zkshare ceremony finalize` itself. Ceremony keys are registered only
+// once every participant has attested the same keys, so one honest
+// participant is enough to stop keys that are not the ceremony's.
+type KeysAttestation struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CeremonyId     []byte                 `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	TranscriptHash []byte                 `protobuf:"bytes,2,opt,name=transcript_hash,json=transcriptHash,proto3" json:"transcript_hash,omitempty"`
+	Beacon         []byte                 `protobuf:"bytes,3,opt,name=beacon,proto3" json:"beacon,omitempty"`
+	Keys           []*CeremonyKey         `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"`
+	Attester       string                 `protobuf:"bytes,5,opt,name=attester,proto3" json:"attester,omitempty"`
+	// Ed25519 by the attester's ledger key over ledger.AttestationMessage.
+	Signature     []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeysAttestation) Reset() {
+	*x = KeysAttestation{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeysAttestation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeysAttestation) ProtoMessage() {}
+
+func (x *KeysAttestation) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeysAttestation.ProtoReflect.Descriptor instead.
+func (*KeysAttestation) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *KeysAttestation) GetCeremonyId() []byte {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return nil
+}
+
+func (x *KeysAttestation) GetTranscriptHash() []byte {
+	if x != nil {
+		return x.TranscriptHash
+	}
+	return nil
+}
+
+func (x *KeysAttestation) GetBeacon() []byte {
+	if x != nil {
+		return x.Beacon
+	}
+	return nil
+}
+
+func (x *KeysAttestation) GetKeys() []*CeremonyKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *KeysAttestation) GetAttester() string {
+	if x != nil {
+		return x.Attester
+	}
+	return ""
+}
+
+func (x *KeysAttestation) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// AttestCeremonyKeys records a KeysAttestation; any participant may relay it.
+type AttestCeremonyKeys struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attestation   *KeysAttestation       `protobuf:"bytes,1,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttestCeremonyKeys) Reset() {
+	*x = AttestCeremonyKeys{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttestCeremonyKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttestCeremonyKeys) ProtoMessage() {}
+
+func (x *AttestCeremonyKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttestCeremonyKeys.ProtoReflect.Descriptor instead.
+func (*AttestCeremonyKeys) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AttestCeremonyKeys) GetAttestation() *KeysAttestation {
+	if x != nil {
+		return x.Attestation
+	}
+	return nil
+}
+
 // RecordContribution puts a ceremony contribution's receipt on the
 // ledger. Any participant may relay it: the receipt's signature is the
 // contributor's.
@@ -1057,7 +1270,7 @@ type RecordContribution struct {
 
 func (x *RecordContribution) Reset() {
 	*x = RecordContribution{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1282,7 @@ func (x *RecordContribution) String() string {
 func (*RecordContribution) ProtoMessage() {}
 
 func (x *RecordContribution) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[9]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1295,7 @@ func (x *RecordContribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContribution.ProtoReflect.Descriptor instead.
 func (*RecordContribution) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RecordContribution) GetReceipt() *ContributionReceipt {
@@ -1112,7 +1325,7 @@ type RegisterCollection struct {
 
 func (x *RegisterCollection) Reset() {
 	*x = RegisterCollection{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1337,7 @@ func (x *RegisterCollection) String() string {
 func (*RegisterCollection) ProtoMessage() {}
 
 func (x *RegisterCollection) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[10]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1350,7 @@ func (x *RegisterCollection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCollection.ProtoReflect.Descriptor instead.
 func (*RegisterCollection) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterCollection) GetCollectionId() []byte {
@@ -1215,7 +1428,7 @@ type Anchor struct {
 
 func (x *Anchor) Reset() {
 	*x = Anchor{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1440,7 @@ func (x *Anchor) String() string {
 func (*Anchor) ProtoMessage() {}
 
 func (x *Anchor) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[11]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1453,7 @@ func (x *Anchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anchor.ProtoReflect.Descriptor instead.
 func (*Anchor) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Anchor) GetCollectionId() []byte {
@@ -1297,7 +1510,7 @@ type ConfirmAnchor struct {
 
 func (x *ConfirmAnchor) Reset() {
 	*x = ConfirmAnchor{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1522,7 @@ func (x *ConfirmAnchor) String() string {
 func (*ConfirmAnchor) ProtoMessage() {}
 
 func (x *ConfirmAnchor) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[12]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1535,7 @@ func (x *ConfirmAnchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchor.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchor) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConfirmAnchor) GetCollectionId() []byte {
@@ -1361,7 +1574,7 @@ type Audit struct {
 
 func (x *Audit) Reset() {
 	*x = Audit{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1586,7 @@ func (x *Audit) String() string {
 func (*Audit) ProtoMessage() {}
 
 func (x *Audit) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[13]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1599,7 @@ func (x *Audit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audit.ProtoReflect.Descriptor instead.
 func (*Audit) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Audit) GetCollectionId() []byte {
@@ -1416,7 +1629,7 @@ type SetConfirmers struct {
 
 func (x *SetConfirmers) Reset() {
 	*x = SetConfirmers{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1641,7 @@ func (x *SetConfirmers) String() string {
 func (*SetConfirmers) ProtoMessage() {}
 
 func (x *SetConfirmers) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[14]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1654,7 @@ func (x *SetConfirmers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConfirmers.ProtoReflect.Descriptor instead.
 func (*SetConfirmers) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetConfirmers) GetCollectionId() []byte {
@@ -1477,6 +1690,7 @@ type GovernanceAction struct {
 	//	*GovernanceAction_SetConfirmers
 	//	*GovernanceAction_RotateConsensusKey
 	//	*GovernanceAction_RetireCircuit
+	//	*GovernanceAction_OpenCeremony
 	Action        isGovernanceAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1484,7 +1698,7 @@ type GovernanceAction struct {
 
 func (x *GovernanceAction) Reset() {
 	*x = GovernanceAction{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1710,7 @@ func (x *GovernanceAction) String() string {
 func (*GovernanceAction) ProtoMessage() {}
 
 func (x *GovernanceAction) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[15]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1723,7 @@ func (x *GovernanceAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GovernanceAction.ProtoReflect.Descriptor instead.
 func (*GovernanceAction) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GovernanceAction) GetAction() isGovernanceAction_Action {
@@ -1582,6 +1796,15 @@ func (x *GovernanceAction) GetRetireCircuit() *RetireCircuit {
 	return nil
 }
 
+func (x *GovernanceAction) GetOpenCeremony() *OpenCeremony {
+	if x != nil {
+		if x, ok := x.Action.(*GovernanceAction_OpenCeremony); ok {
+			return x.OpenCeremony
+		}
+	}
+	return nil
+}
+
 type isGovernanceAction_Action interface {
 	isGovernanceAction_Action()
 }
@@ -1614,6 +1837,10 @@ type GovernanceAction_RetireCircuit struct {
 	RetireCircuit *RetireCircuit `protobuf:"bytes,7,opt,name=retire_circuit,json=retireCircuit,proto3,oneof"`
 }
 
+type GovernanceAction_OpenCeremony struct {
+	OpenCeremony *OpenCeremony `protobuf:"bytes,8,opt,name=open_ceremony,json=openCeremony,proto3,oneof"`
+}
+
 func (*GovernanceAction_RegisterParticipant) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_RevokeParticipant) isGovernanceAction_Action() {}
@@ -1627,6 +1854,60 @@ func (*GovernanceAction_SetConfirmers) isGovernanceAction_Action() {}
 func (*GovernanceAction_RotateConsensusKey) isGovernanceAction_Action() {}
 
 func (*GovernanceAction_RetireCircuit) isGovernanceAction_Action() {}
+
+func (*GovernanceAction_OpenCeremony) isGovernanceAction_Action() {}
+
+// OpenCeremony opens a setup ceremony on the ledger: its plan (the
+// ceremony.json that `zkshare ceremony init` writes; the ceremony id is its
+// SHA-256) names this ledger's genesis hash, the circuits, the participants
+// in order with their ledger keys (at least two, each an active
+// participant holding that key), and the beacon height, in the future.
+// Contributions are then taken from the planned participant of each step
+// only, and ceremony keys are registered only once every participant has
+// attested them (AttestCeremonyKeys).
+type OpenCeremony struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Plan          []byte                 `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenCeremony) Reset() {
+	*x = OpenCeremony{}
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenCeremony) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenCeremony) ProtoMessage() {}
+
+func (x *OpenCeremony) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenCeremony.ProtoReflect.Descriptor instead.
+func (*OpenCeremony) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *OpenCeremony) GetPlan() []byte {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
 
 // Propose opens a governance proposal (a governor; for SetConfirmers, the
 // collection's holder). Its id is the SHA-256 of
@@ -1643,7 +1924,7 @@ type Propose struct {
 
 func (x *Propose) Reset() {
 	*x = Propose{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1936,7 @@ func (x *Propose) String() string {
 func (*Propose) ProtoMessage() {}
 
 func (x *Propose) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[16]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1949,7 @@ func (x *Propose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Propose.ProtoReflect.Descriptor instead.
 func (*Propose) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Propose) GetAction() *GovernanceAction {
@@ -1689,7 +1970,7 @@ type Approve struct {
 
 func (x *Approve) Reset() {
 	*x = Approve{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +1982,7 @@ func (x *Approve) String() string {
 func (*Approve) ProtoMessage() {}
 
 func (x *Approve) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[17]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +1995,7 @@ func (x *Approve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approve.ProtoReflect.Descriptor instead.
 func (*Approve) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Approve) GetProposalId() []byte {
@@ -1746,7 +2027,7 @@ type BlockHeader struct {
 
 func (x *BlockHeader) Reset() {
 	*x = BlockHeader{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +2039,7 @@ func (x *BlockHeader) String() string {
 func (*BlockHeader) ProtoMessage() {}
 
 func (x *BlockHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[18]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +2052,7 @@ func (x *BlockHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockHeader.ProtoReflect.Descriptor instead.
 func (*BlockHeader) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BlockHeader) GetOrigin() string {
@@ -1859,7 +2140,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +2152,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[19]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +2165,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Block) GetHeader() []byte {
@@ -1942,7 +2223,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2235,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[20]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2248,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RegisterDevice) GetId() string {
@@ -2032,7 +2313,7 @@ type EndorseDevice struct {
 
 func (x *EndorseDevice) Reset() {
 	*x = EndorseDevice{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2325,7 @@ func (x *EndorseDevice) String() string {
 func (*EndorseDevice) ProtoMessage() {}
 
 func (x *EndorseDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[21]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2338,7 @@ func (x *EndorseDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDevice.ProtoReflect.Descriptor instead.
 func (*EndorseDevice) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EndorseDevice) GetId() string {
@@ -2078,7 +2359,7 @@ type RevokeDevice struct {
 
 func (x *RevokeDevice) Reset() {
 	*x = RevokeDevice{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[22]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2371,7 @@ func (x *RevokeDevice) String() string {
 func (*RevokeDevice) ProtoMessage() {}
 
 func (x *RevokeDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[22]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2384,7 @@ func (x *RevokeDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDevice.ProtoReflect.Descriptor instead.
 func (*RevokeDevice) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RevokeDevice) GetId() string {
@@ -2135,7 +2416,7 @@ type Attestation struct {
 
 func (x *Attestation) Reset() {
 	*x = Attestation{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[23]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2428,7 @@ func (x *Attestation) String() string {
 func (*Attestation) ProtoMessage() {}
 
 func (x *Attestation) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[23]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2441,7 @@ func (x *Attestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attestation.ProtoReflect.Descriptor instead.
 func (*Attestation) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Attestation) GetDeviceId() string {
@@ -2213,7 +2494,7 @@ type AttestReadings struct {
 
 func (x *AttestReadings) Reset() {
 	*x = AttestReadings{}
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[24]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2506,7 @@ func (x *AttestReadings) String() string {
 func (*AttestReadings) ProtoMessage() {}
 
 func (x *AttestReadings) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_ledger_proto_msgTypes[24]
+	mi := &file_zkshare_v1_ledger_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2519,7 @@ func (x *AttestReadings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestReadings.ProtoReflect.Descriptor instead.
 func (*AttestReadings) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_ledger_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AttestReadings) GetAnchor() *Anchor {
@@ -2263,7 +2544,8 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"zkshare.v1\"6\n" +
 	"\x02Tx\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xf6\t\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xca\n" +
+	"\n" +
 	"\x06TxBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x16\n" +
 	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1a\n" +
@@ -2288,7 +2570,8 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x0fattest_readings\x18\x17 \x01(\v2\x1a.zkshare.v1.AttestReadingsH\x00R\x0eattestReadings\x12B\n" +
 	"\x0eendorse_device\x18\x18 \x01(\v2\x19.zkshare.v1.EndorseDeviceH\x00R\rendorseDevice\x12Q\n" +
 	"\x13record_contribution\x18\x19 \x01(\v2\x1e.zkshare.v1.RecordContributionH\x00R\x12recordContribution\x12B\n" +
-	"\x0eretire_circuit\x18\x1a \x01(\v2\x19.zkshare.v1.RetireCircuitH\x00R\rretireCircuitB\x06\n" +
+	"\x0eretire_circuit\x18\x1a \x01(\v2\x19.zkshare.v1.RetireCircuitH\x00R\rretireCircuit\x12R\n" +
+	"\x14attest_ceremony_keys\x18\x1b \x01(\v2\x1e.zkshare.v1.AttestCeremonyKeysH\x00R\x12attestCeremonyKeysB\x06\n" +
 	"\x04kind\"\x9c\x01\n" +
 	"\x13RegisterParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
@@ -2328,7 +2611,22 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"state_hash\x18\x04 \x01(\fR\tstateHash\x12 \n" +
 	"\vcontributor\x18\x05 \x01(\tR\vcontributor\x12#\n" +
 	"\rbeacon_height\x18\x06 \x01(\x04R\fbeaconHeight\x12\x1c\n" +
-	"\tsignature\x18\a \x01(\fR\tsignature\"O\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"]\n" +
+	"\vCeremonyKey\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"circuit_id\x18\x02 \x01(\fR\tcircuitId\x12\x1b\n" +
+	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\"\xda\x01\n" +
+	"\x0fKeysAttestation\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\fR\n" +
+	"ceremonyId\x12'\n" +
+	"\x0ftranscript_hash\x18\x02 \x01(\fR\x0etranscriptHash\x12\x16\n" +
+	"\x06beacon\x18\x03 \x01(\fR\x06beacon\x12+\n" +
+	"\x04keys\x18\x04 \x03(\v2\x17.zkshare.v1.CeremonyKeyR\x04keys\x12\x1a\n" +
+	"\battester\x18\x05 \x01(\tR\battester\x12\x1c\n" +
+	"\tsignature\x18\x06 \x01(\fR\tsignature\"S\n" +
+	"\x12AttestCeremonyKeys\x12=\n" +
+	"\vattestation\x18\x01 \x01(\v2\x1b.zkshare.v1.KeysAttestationR\vattestation\"O\n" +
 	"\x12RecordContribution\x129\n" +
 	"\areceipt\x18\x01 \x01(\v2\x1f.zkshare.v1.ContributionReceiptR\areceipt\"\xa4\x02\n" +
 	"\x12RegisterCollection\x12#\n" +
@@ -2368,7 +2666,7 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"confirmers\x18\x02 \x03(\tR\n" +
 	"confirmers\x125\n" +
-	"\x16confirmations_required\x18\x03 \x01(\rR\x15confirmationsRequired\"\xa0\x04\n" +
+	"\x16confirmations_required\x18\x03 \x01(\rR\x15confirmationsRequired\"\xe1\x04\n" +
 	"\x10GovernanceAction\x12T\n" +
 	"\x14register_participant\x18\x01 \x01(\v2\x1f.zkshare.v1.RegisterParticipantH\x00R\x13registerParticipant\x12N\n" +
 	"\x12revoke_participant\x18\x02 \x01(\v2\x1d.zkshare.v1.RevokeParticipantH\x00R\x11revokeParticipant\x126\n" +
@@ -2377,8 +2675,11 @@ const file_zkshare_v1_ledger_proto_rawDesc = "" +
 	"\x10register_circuit\x18\x04 \x01(\v2\x1b.zkshare.v1.RegisterCircuitH\x00R\x0fregisterCircuit\x12B\n" +
 	"\x0eset_confirmers\x18\x05 \x01(\v2\x19.zkshare.v1.SetConfirmersH\x00R\rsetConfirmers\x12R\n" +
 	"\x14rotate_consensus_key\x18\x06 \x01(\v2\x1e.zkshare.v1.RotateConsensusKeyH\x00R\x12rotateConsensusKey\x12B\n" +
-	"\x0eretire_circuit\x18\a \x01(\v2\x19.zkshare.v1.RetireCircuitH\x00R\rretireCircuitB\b\n" +
-	"\x06action\"?\n" +
+	"\x0eretire_circuit\x18\a \x01(\v2\x19.zkshare.v1.RetireCircuitH\x00R\rretireCircuit\x12?\n" +
+	"\ropen_ceremony\x18\b \x01(\v2\x18.zkshare.v1.OpenCeremonyH\x00R\fopenCeremonyB\b\n" +
+	"\x06action\"\"\n" +
+	"\fOpenCeremony\x12\x12\n" +
+	"\x04plan\x18\x01 \x01(\fR\x04plan\"?\n" +
 	"\aPropose\x124\n" +
 	"\x06action\x18\x01 \x01(\v2\x1c.zkshare.v1.GovernanceActionR\x06action\"*\n" +
 	"\aApprove\x12\x1f\n" +
@@ -2457,7 +2758,7 @@ func file_zkshare_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_zkshare_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(Role)(0),                   // 0: zkshare.v1.Role
 	(SetupKind)(0),              // 1: zkshare.v1.SetupKind
@@ -2470,59 +2771,67 @@ var file_zkshare_v1_ledger_proto_goTypes = []any{
 	(*RegisterCircuit)(nil),     // 8: zkshare.v1.RegisterCircuit
 	(*RetireCircuit)(nil),       // 9: zkshare.v1.RetireCircuit
 	(*ContributionReceipt)(nil), // 10: zkshare.v1.ContributionReceipt
-	(*RecordContribution)(nil),  // 11: zkshare.v1.RecordContribution
-	(*RegisterCollection)(nil),  // 12: zkshare.v1.RegisterCollection
-	(*Anchor)(nil),              // 13: zkshare.v1.Anchor
-	(*ConfirmAnchor)(nil),       // 14: zkshare.v1.ConfirmAnchor
-	(*Audit)(nil),               // 15: zkshare.v1.Audit
-	(*SetConfirmers)(nil),       // 16: zkshare.v1.SetConfirmers
-	(*GovernanceAction)(nil),    // 17: zkshare.v1.GovernanceAction
-	(*Propose)(nil),             // 18: zkshare.v1.Propose
-	(*Approve)(nil),             // 19: zkshare.v1.Approve
-	(*BlockHeader)(nil),         // 20: zkshare.v1.BlockHeader
-	(*Block)(nil),               // 21: zkshare.v1.Block
-	(*RegisterDevice)(nil),      // 22: zkshare.v1.RegisterDevice
-	(*EndorseDevice)(nil),       // 23: zkshare.v1.EndorseDevice
-	(*RevokeDevice)(nil),        // 24: zkshare.v1.RevokeDevice
-	(*Attestation)(nil),         // 25: zkshare.v1.Attestation
-	(*AttestReadings)(nil),      // 26: zkshare.v1.AttestReadings
+	(*CeremonyKey)(nil),         // 11: zkshare.v1.CeremonyKey
+	(*KeysAttestation)(nil),     // 12: zkshare.v1.KeysAttestation
+	(*AttestCeremonyKeys)(nil),  // 13: zkshare.v1.AttestCeremonyKeys
+	(*RecordContribution)(nil),  // 14: zkshare.v1.RecordContribution
+	(*RegisterCollection)(nil),  // 15: zkshare.v1.RegisterCollection
+	(*Anchor)(nil),              // 16: zkshare.v1.Anchor
+	(*ConfirmAnchor)(nil),       // 17: zkshare.v1.ConfirmAnchor
+	(*Audit)(nil),               // 18: zkshare.v1.Audit
+	(*SetConfirmers)(nil),       // 19: zkshare.v1.SetConfirmers
+	(*GovernanceAction)(nil),    // 20: zkshare.v1.GovernanceAction
+	(*OpenCeremony)(nil),        // 21: zkshare.v1.OpenCeremony
+	(*Propose)(nil),             // 22: zkshare.v1.Propose
+	(*Approve)(nil),             // 23: zkshare.v1.Approve
+	(*BlockHeader)(nil),         // 24: zkshare.v1.BlockHeader
+	(*Block)(nil),               // 25: zkshare.v1.Block
+	(*RegisterDevice)(nil),      // 26: zkshare.v1.RegisterDevice
+	(*EndorseDevice)(nil),       // 27: zkshare.v1.EndorseDevice
+	(*RevokeDevice)(nil),        // 28: zkshare.v1.RevokeDevice
+	(*Attestation)(nil),         // 29: zkshare.v1.Attestation
+	(*AttestReadings)(nil),      // 30: zkshare.v1.AttestReadings
 }
 var file_zkshare_v1_ledger_proto_depIdxs = []int32{
 	4,  // 0: zkshare.v1.TxBody.register_participant:type_name -> zkshare.v1.RegisterParticipant
 	5,  // 1: zkshare.v1.TxBody.rotate_key:type_name -> zkshare.v1.RotateKey
 	7,  // 2: zkshare.v1.TxBody.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
 	8,  // 3: zkshare.v1.TxBody.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	12, // 4: zkshare.v1.TxBody.register_collection:type_name -> zkshare.v1.RegisterCollection
-	13, // 5: zkshare.v1.TxBody.anchor:type_name -> zkshare.v1.Anchor
-	14, // 6: zkshare.v1.TxBody.confirm_anchor:type_name -> zkshare.v1.ConfirmAnchor
-	15, // 7: zkshare.v1.TxBody.audit:type_name -> zkshare.v1.Audit
-	18, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
-	19, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
+	15, // 4: zkshare.v1.TxBody.register_collection:type_name -> zkshare.v1.RegisterCollection
+	16, // 5: zkshare.v1.TxBody.anchor:type_name -> zkshare.v1.Anchor
+	17, // 6: zkshare.v1.TxBody.confirm_anchor:type_name -> zkshare.v1.ConfirmAnchor
+	18, // 7: zkshare.v1.TxBody.audit:type_name -> zkshare.v1.Audit
+	22, // 8: zkshare.v1.TxBody.propose:type_name -> zkshare.v1.Propose
+	23, // 9: zkshare.v1.TxBody.approve:type_name -> zkshare.v1.Approve
 	6,  // 10: zkshare.v1.TxBody.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
-	22, // 11: zkshare.v1.TxBody.register_device:type_name -> zkshare.v1.RegisterDevice
-	24, // 12: zkshare.v1.TxBody.revoke_device:type_name -> zkshare.v1.RevokeDevice
-	26, // 13: zkshare.v1.TxBody.attest_readings:type_name -> zkshare.v1.AttestReadings
-	23, // 14: zkshare.v1.TxBody.endorse_device:type_name -> zkshare.v1.EndorseDevice
-	11, // 15: zkshare.v1.TxBody.record_contribution:type_name -> zkshare.v1.RecordContribution
+	26, // 11: zkshare.v1.TxBody.register_device:type_name -> zkshare.v1.RegisterDevice
+	28, // 12: zkshare.v1.TxBody.revoke_device:type_name -> zkshare.v1.RevokeDevice
+	30, // 13: zkshare.v1.TxBody.attest_readings:type_name -> zkshare.v1.AttestReadings
+	27, // 14: zkshare.v1.TxBody.endorse_device:type_name -> zkshare.v1.EndorseDevice
+	14, // 15: zkshare.v1.TxBody.record_contribution:type_name -> zkshare.v1.RecordContribution
 	9,  // 16: zkshare.v1.TxBody.retire_circuit:type_name -> zkshare.v1.RetireCircuit
-	0,  // 17: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
-	1,  // 18: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
-	10, // 19: zkshare.v1.RecordContribution.receipt:type_name -> zkshare.v1.ContributionReceipt
-	4,  // 20: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
-	7,  // 21: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
-	5,  // 22: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
-	8,  // 23: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
-	16, // 24: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
-	6,  // 25: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
-	9,  // 26: zkshare.v1.GovernanceAction.retire_circuit:type_name -> zkshare.v1.RetireCircuit
-	17, // 27: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
-	13, // 28: zkshare.v1.AttestReadings.anchor:type_name -> zkshare.v1.Anchor
-	25, // 29: zkshare.v1.AttestReadings.attestations:type_name -> zkshare.v1.Attestation
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	13, // 17: zkshare.v1.TxBody.attest_ceremony_keys:type_name -> zkshare.v1.AttestCeremonyKeys
+	0,  // 18: zkshare.v1.RegisterParticipant.role:type_name -> zkshare.v1.Role
+	1,  // 19: zkshare.v1.RegisterCircuit.setup:type_name -> zkshare.v1.SetupKind
+	11, // 20: zkshare.v1.KeysAttestation.keys:type_name -> zkshare.v1.CeremonyKey
+	12, // 21: zkshare.v1.AttestCeremonyKeys.attestation:type_name -> zkshare.v1.KeysAttestation
+	10, // 22: zkshare.v1.RecordContribution.receipt:type_name -> zkshare.v1.ContributionReceipt
+	4,  // 23: zkshare.v1.GovernanceAction.register_participant:type_name -> zkshare.v1.RegisterParticipant
+	7,  // 24: zkshare.v1.GovernanceAction.revoke_participant:type_name -> zkshare.v1.RevokeParticipant
+	5,  // 25: zkshare.v1.GovernanceAction.rotate_key:type_name -> zkshare.v1.RotateKey
+	8,  // 26: zkshare.v1.GovernanceAction.register_circuit:type_name -> zkshare.v1.RegisterCircuit
+	19, // 27: zkshare.v1.GovernanceAction.set_confirmers:type_name -> zkshare.v1.SetConfirmers
+	6,  // 28: zkshare.v1.GovernanceAction.rotate_consensus_key:type_name -> zkshare.v1.RotateConsensusKey
+	9,  // 29: zkshare.v1.GovernanceAction.retire_circuit:type_name -> zkshare.v1.RetireCircuit
+	21, // 30: zkshare.v1.GovernanceAction.open_ceremony:type_name -> zkshare.v1.OpenCeremony
+	20, // 31: zkshare.v1.Propose.action:type_name -> zkshare.v1.GovernanceAction
+	16, // 32: zkshare.v1.AttestReadings.anchor:type_name -> zkshare.v1.Anchor
+	29, // 33: zkshare.v1.AttestReadings.attestations:type_name -> zkshare.v1.Attestation
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_ledger_proto_init() }
@@ -2548,8 +2857,9 @@ func file_zkshare_v1_ledger_proto_init() {
 		(*TxBody_EndorseDevice)(nil),
 		(*TxBody_RecordContribution)(nil),
 		(*TxBody_RetireCircuit)(nil),
+		(*TxBody_AttestCeremonyKeys)(nil),
 	}
-	file_zkshare_v1_ledger_proto_msgTypes[15].OneofWrappers = []any{
+	file_zkshare_v1_ledger_proto_msgTypes[18].OneofWrappers = []any{
 		(*GovernanceAction_RegisterParticipant)(nil),
 		(*GovernanceAction_RevokeParticipant)(nil),
 		(*GovernanceAction_RotateKey)(nil),
@@ -2557,6 +2867,7 @@ func file_zkshare_v1_ledger_proto_init() {
 		(*GovernanceAction_SetConfirmers)(nil),
 		(*GovernanceAction_RotateConsensusKey)(nil),
 		(*GovernanceAction_RetireCircuit)(nil),
+		(*GovernanceAction_OpenCeremony)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2564,7 +2875,7 @@ func file_zkshare_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_ledger_proto_rawDesc), len(file_zkshare_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3389,11 +3389,13 @@ func (x *VerifyResponse) GetCircuits() []*CircuitVersion {
 
 // CircuitVersion names a registered version of a circuit.
 type CircuitVersion struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	VkSha256      []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
-	Setup         SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version  uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	VkSha256 []byte                 `protobuf:"bytes,3,opt,name=vk_sha256,json=vkSha256,proto3" json:"vk_sha256,omitempty"`
+	Setup    SetupKind              `protobuf:"varint,4,opt,name=setup,proto3,enum=zkshare.v1.SetupKind" json:"setup,omitempty"`
+	// For ceremony keys: who contributed, in order.
+	Contributors  []string `protobuf:"bytes,5,rep,name=contributors,proto3" json:"contributors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3454,6 +3456,13 @@ func (x *CircuitVersion) GetSetup() SetupKind {
 		return x.Setup
 	}
 	return SetupKind_SETUP_KIND_UNSPECIFIED
+}
+
+func (x *CircuitVersion) GetContributors() []string {
+	if x != nil {
+		return x.Contributors
+	}
+	return nil
 }
 
 // VerifierService checks bundles against the ledger.
@@ -3609,6 +3618,9 @@ type GetCheckpointResponse struct {
 	Origin  string `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
 	// The keys of every active validator: any of them may sign a checkpoint.
 	ValidatorKeys [][]byte `protobuf:"bytes,5,rep,name=validator_keys,json=validatorKeys,proto3" json:"validator_keys,omitempty"`
+	// The ledger's genesis hash, which transactions sign (and a ceremony's
+	// plan names).
+	GenesisHash   []byte `protobuf:"bytes,6,opt,name=genesis_hash,json=genesisHash,proto3" json:"genesis_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3674,6 +3686,13 @@ func (x *GetCheckpointResponse) GetOrigin() string {
 func (x *GetCheckpointResponse) GetValidatorKeys() [][]byte {
 	if x != nil {
 		return x.ValidatorKeys
+	}
+	return nil
+}
+
+func (x *GetCheckpointResponse) GetGenesisHash() []byte {
+	if x != nil {
+		return x.GenesisHash
 	}
 	return nil
 }
@@ -4776,7 +4795,12 @@ type GetCeremonyResponse struct {
 	BeaconHeight  uint64                              `protobuf:"varint,2,opt,name=beacon_height,json=beaconHeight,proto3" json:"beacon_height,omitempty"`
 	Contributions []*GetCeremonyResponse_Contribution `protobuf:"bytes,3,rep,name=contributions,proto3" json:"contributions,omitempty"`
 	// The beacon: the hash of the block at beacon_height, once it exists.
-	Beacon        []byte `protobuf:"bytes,4,opt,name=beacon,proto3" json:"beacon,omitempty"`
+	Beacon []byte `protobuf:"bytes,4,opt,name=beacon,proto3" json:"beacon,omitempty"`
+	// The planned participants, in order.
+	Participants []string `protobuf:"bytes,5,rep,name=participants,proto3" json:"participants,omitempty"`
+	// The keys every attester attested, and who attested them so far.
+	Keys          []*CeremonyKey `protobuf:"bytes,6,rep,name=keys,proto3" json:"keys,omitempty"`
+	Attesters     []string       `protobuf:"bytes,7,rep,name=attesters,proto3" json:"attesters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4839,6 +4863,123 @@ func (x *GetCeremonyResponse) GetBeacon() []byte {
 	return nil
 }
 
+func (x *GetCeremonyResponse) GetParticipants() []string {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *GetCeremonyResponse) GetKeys() []*CeremonyKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *GetCeremonyResponse) GetAttesters() []string {
+	if x != nil {
+		return x.Attesters
+	}
+	return nil
+}
+
+type AttestCeremonyKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attestation   *KeysAttestation       `protobuf:"bytes,1,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttestCeremonyKeysRequest) Reset() {
+	*x = AttestCeremonyKeysRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttestCeremonyKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttestCeremonyKeysRequest) ProtoMessage() {}
+
+func (x *AttestCeremonyKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttestCeremonyKeysRequest.ProtoReflect.Descriptor instead.
+func (*AttestCeremonyKeysRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *AttestCeremonyKeysRequest) GetAttestation() *KeysAttestation {
+	if x != nil {
+		return x.Attestation
+	}
+	return nil
+}
+
+type AttestCeremonyKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Height        uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	TxHash        []byte                 `protobuf:"bytes,2,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttestCeremonyKeysResponse) Reset() {
+	*x = AttestCeremonyKeysResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttestCeremonyKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttestCeremonyKeysResponse) ProtoMessage() {}
+
+func (x *AttestCeremonyKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttestCeremonyKeysResponse.ProtoReflect.Descriptor instead.
+func (*AttestCeremonyKeysResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *AttestCeremonyKeysResponse) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *AttestCeremonyKeysResponse) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
 type RecordContributionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Receipt       *ContributionReceipt   `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
@@ -4848,7 +4989,7 @@ type RecordContributionRequest struct {
 
 func (x *RecordContributionRequest) Reset() {
 	*x = RecordContributionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4860,7 +5001,7 @@ func (x *RecordContributionRequest) String() string {
 func (*RecordContributionRequest) ProtoMessage() {}
 
 func (x *RecordContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4873,7 +5014,7 @@ func (x *RecordContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContributionRequest.ProtoReflect.Descriptor instead.
 func (*RecordContributionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RecordContributionRequest) GetReceipt() *ContributionReceipt {
@@ -4893,7 +5034,7 @@ type RecordContributionResponse struct {
 
 func (x *RecordContributionResponse) Reset() {
 	*x = RecordContributionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4905,7 +5046,7 @@ func (x *RecordContributionResponse) String() string {
 func (*RecordContributionResponse) ProtoMessage() {}
 
 func (x *RecordContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4918,7 +5059,7 @@ func (x *RecordContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContributionResponse.ProtoReflect.Descriptor instead.
 func (*RecordContributionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{63}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RecordContributionResponse) GetHeight() uint64 {
@@ -4944,7 +5085,7 @@ type GetCollectionStateRequest struct {
 
 func (x *GetCollectionStateRequest) Reset() {
 	*x = GetCollectionStateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4956,7 +5097,7 @@ func (x *GetCollectionStateRequest) String() string {
 func (*GetCollectionStateRequest) ProtoMessage() {}
 
 func (x *GetCollectionStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4969,7 +5110,7 @@ func (x *GetCollectionStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionStateRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionStateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{64}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetCollectionStateRequest) GetCollectionId() []byte {
@@ -5002,7 +5143,7 @@ type GetCollectionStateResponse struct {
 
 func (x *GetCollectionStateResponse) Reset() {
 	*x = GetCollectionStateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5014,7 +5155,7 @@ func (x *GetCollectionStateResponse) String() string {
 func (*GetCollectionStateResponse) ProtoMessage() {}
 
 func (x *GetCollectionStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5027,7 +5168,7 @@ func (x *GetCollectionStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionStateResponse.ProtoReflect.Descriptor instead.
 func (*GetCollectionStateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{65}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetCollectionStateResponse) GetName() string {
@@ -5105,7 +5246,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +5258,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +5271,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{66}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -5173,7 +5314,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5185,7 +5326,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5198,7 +5339,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -5259,7 +5400,7 @@ type DeviceState struct {
 
 func (x *DeviceState) Reset() {
 	*x = DeviceState{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5271,7 +5412,7 @@ func (x *DeviceState) String() string {
 func (*DeviceState) ProtoMessage() {}
 
 func (x *DeviceState) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5284,7 +5425,7 @@ func (x *DeviceState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceState.ProtoReflect.Descriptor instead.
 func (*DeviceState) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeviceState) GetId() string {
@@ -5410,7 +5551,7 @@ type CounterRange struct {
 
 func (x *CounterRange) Reset() {
 	*x = CounterRange{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5422,7 +5563,7 @@ func (x *CounterRange) String() string {
 func (*CounterRange) ProtoMessage() {}
 
 func (x *CounterRange) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5435,7 +5576,7 @@ func (x *CounterRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounterRange.ProtoReflect.Descriptor instead.
 func (*CounterRange) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CounterRange) GetFirst() uint64 {
@@ -5468,7 +5609,7 @@ type Reading struct {
 
 func (x *Reading) Reset() {
 	*x = Reading{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5480,7 +5621,7 @@ func (x *Reading) String() string {
 func (*Reading) ProtoMessage() {}
 
 func (x *Reading) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5493,7 +5634,7 @@ func (x *Reading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reading.ProtoReflect.Descriptor instead.
 func (*Reading) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *Reading) GetAttestation() *Attestation {
@@ -5526,7 +5667,7 @@ type SubmitReadingsRequest struct {
 
 func (x *SubmitReadingsRequest) Reset() {
 	*x = SubmitReadingsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5538,7 +5679,7 @@ func (x *SubmitReadingsRequest) String() string {
 func (*SubmitReadingsRequest) ProtoMessage() {}
 
 func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5551,7 +5692,7 @@ func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *SubmitReadingsRequest) GetReadings() []*Reading {
@@ -5576,7 +5717,7 @@ type SubmitReadingsResponse struct {
 
 func (x *SubmitReadingsResponse) Reset() {
 	*x = SubmitReadingsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5588,7 +5729,7 @@ func (x *SubmitReadingsResponse) String() string {
 func (*SubmitReadingsResponse) ProtoMessage() {}
 
 func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5601,7 +5742,7 @@ func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsResponse.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *SubmitReadingsResponse) GetAccepted() uint64 {
@@ -5643,7 +5784,7 @@ type RegisterDeviceRequest struct {
 
 func (x *RegisterDeviceRequest) Reset() {
 	*x = RegisterDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5655,7 +5796,7 @@ func (x *RegisterDeviceRequest) String() string {
 func (*RegisterDeviceRequest) ProtoMessage() {}
 
 func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5668,7 +5809,7 @@ func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RegisterDeviceRequest) GetId() string {
@@ -5729,7 +5870,7 @@ type EndorseDeviceRequest struct {
 
 func (x *EndorseDeviceRequest) Reset() {
 	*x = EndorseDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[74]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5741,7 +5882,7 @@ func (x *EndorseDeviceRequest) String() string {
 func (*EndorseDeviceRequest) ProtoMessage() {}
 
 func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[74]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5754,7 +5895,7 @@ func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceRequest.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{74}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *EndorseDeviceRequest) GetId() string {
@@ -5773,7 +5914,7 @@ type EndorseDeviceResponse struct {
 
 func (x *EndorseDeviceResponse) Reset() {
 	*x = EndorseDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[75]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5785,7 +5926,7 @@ func (x *EndorseDeviceResponse) String() string {
 func (*EndorseDeviceResponse) ProtoMessage() {}
 
 func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[75]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5798,7 +5939,7 @@ func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceResponse.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{75}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *EndorseDeviceResponse) GetTxHash() []byte {
@@ -5817,7 +5958,7 @@ type RegisterDeviceResponse struct {
 
 func (x *RegisterDeviceResponse) Reset() {
 	*x = RegisterDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[76]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5829,7 +5970,7 @@ func (x *RegisterDeviceResponse) String() string {
 func (*RegisterDeviceResponse) ProtoMessage() {}
 
 func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[76]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5842,7 +5983,7 @@ func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{76}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *RegisterDeviceResponse) GetTxHash() []byte {
@@ -5861,7 +6002,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[77]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5873,7 +6014,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[77]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5886,7 +6027,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{77}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *RevokeDeviceRequest) GetId() string {
@@ -5905,7 +6046,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[78]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5917,7 +6058,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[78]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5930,7 +6071,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{78}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *RevokeDeviceResponse) GetTxHash() []byte {
@@ -5950,7 +6091,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[79]
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5962,7 +6103,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[79]
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5975,7 +6116,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{79}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListDevicesRequest) GetCollection() string {
@@ -5994,7 +6135,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[80]
+	mi := &file_zkshare_v1_service_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6006,7 +6147,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[80]
+	mi := &file_zkshare_v1_service_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6019,7 +6160,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{80}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*DeviceState {
@@ -6042,7 +6183,7 @@ type GetCeremonyResponse_Contribution struct {
 
 func (x *GetCeremonyResponse_Contribution) Reset() {
 	*x = GetCeremonyResponse_Contribution{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	mi := &file_zkshare_v1_service_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6054,7 +6195,7 @@ func (x *GetCeremonyResponse_Contribution) String() string {
 func (*GetCeremonyResponse_Contribution) ProtoMessage() {}
 
 func (x *GetCeremonyResponse_Contribution) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	mi := &file_zkshare_v1_service_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6386,19 +6527,20 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x06failed\x18\n" +
 	" \x01(\x0e2\x11.zkshare.v1.CheckR\x06failed\x121\n" +
 	"\adevices\x18\v \x03(\v2\x17.zkshare.v1.DeviceStateR\adevices\x126\n" +
-	"\bcircuits\x18\f \x03(\v2\x1a.zkshare.v1.CircuitVersionR\bcircuits\"\x88\x01\n" +
+	"\bcircuits\x18\f \x03(\v2\x1a.zkshare.v1.CircuitVersionR\bcircuits\"\xac\x01\n" +
 	"\x0eCircuitVersion\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1b\n" +
 	"\tvk_sha256\x18\x03 \x01(\fR\bvkSha256\x12+\n" +
-	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\"\xa8\x01\n" +
+	"\x05setup\x18\x04 \x01(\x0e2\x15.zkshare.v1.SetupKindR\x05setup\x12\"\n" +
+	"\fcontributors\x18\x05 \x03(\tR\fcontributors\"\xa8\x01\n" +
 	"\x16VerifyAggregateRequest\x12*\n" +
 	"\x06bundle\x18\x04 \x01(\v2\x12.zkshare.v1.BundleR\x06bundle\x12+\n" +
 	"\x11freshness_seconds\x18\x02 \x01(\rR\x10freshnessSeconds\x12/\n" +
 	"\x06expect\x18\x03 \x01(\v2\x17.zkshare.v1.ExpectationR\x06expectJ\x04\b\x01\x10\x02\"O\n" +
 	"\x17VerifyAggregateResponse\x124\n" +
 	"\averdict\x18\x01 \x01(\v2\x1a.zkshare.v1.VerifyResponseR\averdict\"\x16\n" +
-	"\x14GetCheckpointRequest\"\xa9\x01\n" +
+	"\x14GetCheckpointRequest\"\xcc\x01\n" +
 	"\x15GetCheckpointResponse\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\fR\n" +
@@ -6406,7 +6548,8 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x06height\x18\x02 \x01(\x04R\x06height\x12\x19\n" +
 	"\bnode_key\x18\x03 \x01(\fR\anodeKey\x12\x16\n" +
 	"\x06origin\x18\x04 \x01(\tR\x06origin\x12%\n" +
-	"\x0evalidator_keys\x18\x05 \x03(\fR\rvalidatorKeys\"R\n" +
+	"\x0evalidator_keys\x18\x05 \x03(\fR\rvalidatorKeys\x12!\n" +
+	"\fgenesis_hash\x18\x06 \x01(\fR\vgenesisHash\"R\n" +
 	"\x1aGetConsistencyProofRequest\x12\x1b\n" +
 	"\tfrom_size\x18\x01 \x01(\x04R\bfromSize\x12\x17\n" +
 	"\ato_size\x18\x02 \x01(\x04R\x06toSize\"3\n" +
@@ -6488,20 +6631,28 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\vdevelopment\x18\x02 \x01(\bR\vdevelopment\"5\n" +
 	"\x12GetCeremonyRequest\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\fR\n" +
-	"ceremonyId\"\xea\x02\n" +
+	"ceremonyId\"\xd9\x03\n" +
 	"\x13GetCeremonyResponse\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\fR\n" +
 	"ceremonyId\x12#\n" +
 	"\rbeacon_height\x18\x02 \x01(\x04R\fbeaconHeight\x12R\n" +
 	"\rcontributions\x18\x03 \x03(\v2,.zkshare.v1.GetCeremonyResponse.ContributionR\rcontributions\x12\x16\n" +
-	"\x06beacon\x18\x04 \x01(\fR\x06beacon\x1a\xa0\x01\n" +
+	"\x06beacon\x18\x04 \x01(\fR\x06beacon\x12\"\n" +
+	"\fparticipants\x18\x05 \x03(\tR\fparticipants\x12+\n" +
+	"\x04keys\x18\x06 \x03(\v2\x17.zkshare.v1.CeremonyKeyR\x04keys\x12\x1c\n" +
+	"\tattesters\x18\a \x03(\tR\tattesters\x1a\xa0\x01\n" +
 	"\fContribution\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12 \n" +
 	"\vcontributor\x18\x02 \x01(\tR\vcontributor\x12!\n" +
 	"\freceipt_hash\x18\x03 \x01(\fR\vreceiptHash\x12\x1d\n" +
 	"\n" +
 	"state_hash\x18\x04 \x01(\fR\tstateHash\x12\x16\n" +
-	"\x06height\x18\x05 \x01(\x04R\x06height\"V\n" +
+	"\x06height\x18\x05 \x01(\x04R\x06height\"Z\n" +
+	"\x19AttestCeremonyKeysRequest\x12=\n" +
+	"\vattestation\x18\x01 \x01(\v2\x1b.zkshare.v1.KeysAttestationR\vattestation\"M\n" +
+	"\x1aAttestCeremonyKeysResponse\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x17\n" +
+	"\atx_hash\x18\x02 \x01(\fR\x06txHash\"V\n" +
 	"\x19RecordContributionRequest\x129\n" +
 	"\areceipt\x18\x01 \x01(\v2\x1f.zkshare.v1.ContributionReceiptR\areceipt\"M\n" +
 	"\x1aRecordContributionResponse\x12\x16\n" +
@@ -6652,7 +6803,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\fRevokeDevice\x12\x1f.zkshare.v1.RevokeDeviceRequest\x1a .zkshare.v1.RevokeDeviceResponse2\xae\x01\n" +
 	"\x0fVerifierService\x12?\n" +
 	"\x06Verify\x12\x19.zkshare.v1.VerifyRequest\x1a\x1a.zkshare.v1.VerifyResponse\x12Z\n" +
-	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\xa8\b\n" +
+	"\x0fVerifyAggregate\x12\".zkshare.v1.VerifyAggregateRequest\x1a#.zkshare.v1.VerifyAggregateResponse2\x8d\t\n" +
 	"\rLedgerService\x12T\n" +
 	"\rGetCheckpoint\x12 .zkshare.v1.GetCheckpointRequest\x1a!.zkshare.v1.GetCheckpointResponse\x12f\n" +
 	"\x13GetConsistencyProof\x12&.zkshare.v1.GetConsistencyProofRequest\x1a'.zkshare.v1.GetConsistencyProofResponse\x12H\n" +
@@ -6667,6 +6818,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\fListCircuits\x12\x1f.zkshare.v1.ListCircuitsRequest\x1a .zkshare.v1.ListCircuitsResponse\x12N\n" +
 	"\vGetCeremony\x12\x1e.zkshare.v1.GetCeremonyRequest\x1a\x1f.zkshare.v1.GetCeremonyResponse\x12c\n" +
 	"\x12RecordContribution\x12%.zkshare.v1.RecordContributionRequest\x1a&.zkshare.v1.RecordContributionResponse\x12c\n" +
+	"\x12AttestCeremonyKeys\x12%.zkshare.v1.AttestCeremonyKeysRequest\x1a&.zkshare.v1.AttestCeremonyKeysResponse\x12c\n" +
 	"\x12GetCollectionState\x12%.zkshare.v1.GetCollectionStateRequest\x1a&.zkshare.v1.GetCollectionStateResponse2\xaa\x03\n" +
 	"\fAdminService\x12f\n" +
 	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponse\x12B\n" +
@@ -6694,7 +6846,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                       // 0: zkshare.v1.StatementKind
 	(Circuit)(0),                             // 1: zkshare.v1.Circuit
@@ -6763,41 +6915,45 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*ListCircuitsResponse)(nil),             // 64: zkshare.v1.ListCircuitsResponse
 	(*GetCeremonyRequest)(nil),               // 65: zkshare.v1.GetCeremonyRequest
 	(*GetCeremonyResponse)(nil),              // 66: zkshare.v1.GetCeremonyResponse
-	(*RecordContributionRequest)(nil),        // 67: zkshare.v1.RecordContributionRequest
-	(*RecordContributionResponse)(nil),       // 68: zkshare.v1.RecordContributionResponse
-	(*GetCollectionStateRequest)(nil),        // 69: zkshare.v1.GetCollectionStateRequest
-	(*GetCollectionStateResponse)(nil),       // 70: zkshare.v1.GetCollectionStateResponse
-	(*RegisterParticipantRequest)(nil),       // 71: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil),      // 72: zkshare.v1.RegisterParticipantResponse
-	(*DeviceState)(nil),                      // 73: zkshare.v1.DeviceState
-	(*CounterRange)(nil),                     // 74: zkshare.v1.CounterRange
-	(*Reading)(nil),                          // 75: zkshare.v1.Reading
-	(*SubmitReadingsRequest)(nil),            // 76: zkshare.v1.SubmitReadingsRequest
-	(*SubmitReadingsResponse)(nil),           // 77: zkshare.v1.SubmitReadingsResponse
-	(*RegisterDeviceRequest)(nil),            // 78: zkshare.v1.RegisterDeviceRequest
-	(*EndorseDeviceRequest)(nil),             // 79: zkshare.v1.EndorseDeviceRequest
-	(*EndorseDeviceResponse)(nil),            // 80: zkshare.v1.EndorseDeviceResponse
-	(*RegisterDeviceResponse)(nil),           // 81: zkshare.v1.RegisterDeviceResponse
-	(*RevokeDeviceRequest)(nil),              // 82: zkshare.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),             // 83: zkshare.v1.RevokeDeviceResponse
-	(*ListDevicesRequest)(nil),               // 84: zkshare.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),              // 85: zkshare.v1.ListDevicesResponse
-	(*GetCeremonyResponse_Contribution)(nil), // 86: zkshare.v1.GetCeremonyResponse.Contribution
-	(SetupKind)(0),                           // 87: zkshare.v1.SetupKind
-	(*Anchor)(nil),                           // 88: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                      // 89: zkshare.v1.BlockHeader
-	(*Audit)(nil),                            // 90: zkshare.v1.Audit
-	(*ContributionReceipt)(nil),              // 91: zkshare.v1.ContributionReceipt
-	(Role)(0),                                // 92: zkshare.v1.Role
-	(*Attestation)(nil),                      // 93: zkshare.v1.Attestation
-	(*SetConfirmersRequest)(nil),             // 94: zkshare.v1.SetConfirmersRequest
-	(*ProposeRequest)(nil),                   // 95: zkshare.v1.ProposeRequest
-	(*ApproveRequest)(nil),                   // 96: zkshare.v1.ApproveRequest
-	(*ListProposalsRequest)(nil),             // 97: zkshare.v1.ListProposalsRequest
-	(*SetConfirmersResponse)(nil),            // 98: zkshare.v1.SetConfirmersResponse
-	(*ProposeResponse)(nil),                  // 99: zkshare.v1.ProposeResponse
-	(*ApproveResponse)(nil),                  // 100: zkshare.v1.ApproveResponse
-	(*ListProposalsResponse)(nil),            // 101: zkshare.v1.ListProposalsResponse
+	(*AttestCeremonyKeysRequest)(nil),        // 67: zkshare.v1.AttestCeremonyKeysRequest
+	(*AttestCeremonyKeysResponse)(nil),       // 68: zkshare.v1.AttestCeremonyKeysResponse
+	(*RecordContributionRequest)(nil),        // 69: zkshare.v1.RecordContributionRequest
+	(*RecordContributionResponse)(nil),       // 70: zkshare.v1.RecordContributionResponse
+	(*GetCollectionStateRequest)(nil),        // 71: zkshare.v1.GetCollectionStateRequest
+	(*GetCollectionStateResponse)(nil),       // 72: zkshare.v1.GetCollectionStateResponse
+	(*RegisterParticipantRequest)(nil),       // 73: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil),      // 74: zkshare.v1.RegisterParticipantResponse
+	(*DeviceState)(nil),                      // 75: zkshare.v1.DeviceState
+	(*CounterRange)(nil),                     // 76: zkshare.v1.CounterRange
+	(*Reading)(nil),                          // 77: zkshare.v1.Reading
+	(*SubmitReadingsRequest)(nil),            // 78: zkshare.v1.SubmitReadingsRequest
+	(*SubmitReadingsResponse)(nil),           // 79: zkshare.v1.SubmitReadingsResponse
+	(*RegisterDeviceRequest)(nil),            // 80: zkshare.v1.RegisterDeviceRequest
+	(*EndorseDeviceRequest)(nil),             // 81: zkshare.v1.EndorseDeviceRequest
+	(*EndorseDeviceResponse)(nil),            // 82: zkshare.v1.EndorseDeviceResponse
+	(*RegisterDeviceResponse)(nil),           // 83: zkshare.v1.RegisterDeviceResponse
+	(*RevokeDeviceRequest)(nil),              // 84: zkshare.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),             // 85: zkshare.v1.RevokeDeviceResponse
+	(*ListDevicesRequest)(nil),               // 86: zkshare.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),              // 87: zkshare.v1.ListDevicesResponse
+	(*GetCeremonyResponse_Contribution)(nil), // 88: zkshare.v1.GetCeremonyResponse.Contribution
+	(SetupKind)(0),                           // 89: zkshare.v1.SetupKind
+	(*Anchor)(nil),                           // 90: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                      // 91: zkshare.v1.BlockHeader
+	(*Audit)(nil),                            // 92: zkshare.v1.Audit
+	(*CeremonyKey)(nil),                      // 93: zkshare.v1.CeremonyKey
+	(*KeysAttestation)(nil),                  // 94: zkshare.v1.KeysAttestation
+	(*ContributionReceipt)(nil),              // 95: zkshare.v1.ContributionReceipt
+	(Role)(0),                                // 96: zkshare.v1.Role
+	(*Attestation)(nil),                      // 97: zkshare.v1.Attestation
+	(*SetConfirmersRequest)(nil),             // 98: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),                   // 99: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),                   // 100: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),             // 101: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),            // 102: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),                  // 103: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),                  // 104: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),            // 105: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	7,   // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
@@ -6832,104 +6988,108 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	27,  // 29: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
 	2,   // 30: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
 	2,   // 31: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
-	73,  // 32: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
+	75,  // 32: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
 	43,  // 33: zkshare.v1.VerifyResponse.circuits:type_name -> zkshare.v1.CircuitVersion
-	87,  // 34: zkshare.v1.CircuitVersion.setup:type_name -> zkshare.v1.SetupKind
+	89,  // 34: zkshare.v1.CircuitVersion.setup:type_name -> zkshare.v1.SetupKind
 	10,  // 35: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
 	27,  // 36: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
 	42,  // 37: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	88,  // 38: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	90,  // 38: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
 	4,   // 39: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
-	89,  // 40: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	89,  // 41: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	90,  // 42: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	91,  // 40: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	91,  // 41: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	92,  // 42: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
 	24,  // 43: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
 	59,  // 44: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	87,  // 45: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
+	89,  // 45: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
 	62,  // 46: zkshare.v1.ListCircuitsResponse.circuits:type_name -> zkshare.v1.GetCircuitResponse
-	86,  // 47: zkshare.v1.GetCeremonyResponse.contributions:type_name -> zkshare.v1.GetCeremonyResponse.Contribution
-	91,  // 48: zkshare.v1.RecordContributionRequest.receipt:type_name -> zkshare.v1.ContributionReceipt
-	73,  // 49: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
-	92,  // 50: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	74,  // 51: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
-	93,  // 52: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
-	75,  // 53: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
-	73,  // 54: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
-	12,  // 55: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	15,  // 56: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	32,  // 57: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	36,  // 58: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	17,  // 59: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	28,  // 60: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	30,  // 61: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	19,  // 62: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	20,  // 63: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
-	39,  // 64: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	34,  // 65: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	94,  // 66: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
-	78,  // 67: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
-	82,  // 68: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
-	41,  // 69: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	44,  // 70: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	46,  // 71: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	48,  // 72: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
-	50,  // 73: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	52,  // 74: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	54,  // 75: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	56,  // 76: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	58,  // 77: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	61,  // 78: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
-	63,  // 79: zkshare.v1.LedgerService.ListCircuits:input_type -> zkshare.v1.ListCircuitsRequest
-	65,  // 80: zkshare.v1.LedgerService.GetCeremony:input_type -> zkshare.v1.GetCeremonyRequest
-	67,  // 81: zkshare.v1.LedgerService.RecordContribution:input_type -> zkshare.v1.RecordContributionRequest
-	69,  // 82: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
-	71,  // 83: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	95,  // 84: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
-	96,  // 85: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
-	97,  // 86: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
-	79,  // 87: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
-	76,  // 88: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
-	84,  // 89: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
-	13,  // 90: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	16,  // 91: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	33,  // 92: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	37,  // 93: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	18,  // 94: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	29,  // 95: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	31,  // 96: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	23,  // 97: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	22,  // 98: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	40,  // 99: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	35,  // 100: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	98,  // 101: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
-	81,  // 102: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
-	83,  // 103: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
-	42,  // 104: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	45,  // 105: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	47,  // 106: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	49,  // 107: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	51,  // 108: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	53,  // 109: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	55,  // 110: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	57,  // 111: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	60,  // 112: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	62,  // 113: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
-	64,  // 114: zkshare.v1.LedgerService.ListCircuits:output_type -> zkshare.v1.ListCircuitsResponse
-	66,  // 115: zkshare.v1.LedgerService.GetCeremony:output_type -> zkshare.v1.GetCeremonyResponse
-	68,  // 116: zkshare.v1.LedgerService.RecordContribution:output_type -> zkshare.v1.RecordContributionResponse
-	70,  // 117: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
-	72,  // 118: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	99,  // 119: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
-	100, // 120: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
-	101, // 121: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
-	80,  // 122: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
-	77,  // 123: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
-	85,  // 124: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
-	90,  // [90:125] is the sub-list for method output_type
-	55,  // [55:90] is the sub-list for method input_type
-	55,  // [55:55] is the sub-list for extension type_name
-	55,  // [55:55] is the sub-list for extension extendee
-	0,   // [0:55] is the sub-list for field type_name
+	88,  // 47: zkshare.v1.GetCeremonyResponse.contributions:type_name -> zkshare.v1.GetCeremonyResponse.Contribution
+	93,  // 48: zkshare.v1.GetCeremonyResponse.keys:type_name -> zkshare.v1.CeremonyKey
+	94,  // 49: zkshare.v1.AttestCeremonyKeysRequest.attestation:type_name -> zkshare.v1.KeysAttestation
+	95,  // 50: zkshare.v1.RecordContributionRequest.receipt:type_name -> zkshare.v1.ContributionReceipt
+	75,  // 51: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
+	96,  // 52: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	76,  // 53: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
+	97,  // 54: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
+	77,  // 55: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
+	75,  // 56: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
+	12,  // 57: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	15,  // 58: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	32,  // 59: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	36,  // 60: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	17,  // 61: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	28,  // 62: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	30,  // 63: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	19,  // 64: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	20,  // 65: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	39,  // 66: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	34,  // 67: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	98,  // 68: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	80,  // 69: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
+	84,  // 70: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
+	41,  // 71: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	44,  // 72: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	46,  // 73: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	48,  // 74: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
+	50,  // 75: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	52,  // 76: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	54,  // 77: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	56,  // 78: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	58,  // 79: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	61,  // 80: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
+	63,  // 81: zkshare.v1.LedgerService.ListCircuits:input_type -> zkshare.v1.ListCircuitsRequest
+	65,  // 82: zkshare.v1.LedgerService.GetCeremony:input_type -> zkshare.v1.GetCeremonyRequest
+	69,  // 83: zkshare.v1.LedgerService.RecordContribution:input_type -> zkshare.v1.RecordContributionRequest
+	67,  // 84: zkshare.v1.LedgerService.AttestCeremonyKeys:input_type -> zkshare.v1.AttestCeremonyKeysRequest
+	71,  // 85: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
+	73,  // 86: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	99,  // 87: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	100, // 88: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	101, // 89: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	81,  // 90: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
+	78,  // 91: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
+	86,  // 92: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
+	13,  // 93: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	16,  // 94: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	33,  // 95: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	37,  // 96: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	18,  // 97: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	29,  // 98: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	31,  // 99: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	23,  // 100: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	22,  // 101: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	40,  // 102: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	35,  // 103: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	102, // 104: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	83,  // 105: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
+	85,  // 106: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
+	42,  // 107: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	45,  // 108: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	47,  // 109: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	49,  // 110: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	51,  // 111: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	53,  // 112: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	55,  // 113: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	57,  // 114: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	60,  // 115: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	62,  // 116: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
+	64,  // 117: zkshare.v1.LedgerService.ListCircuits:output_type -> zkshare.v1.ListCircuitsResponse
+	66,  // 118: zkshare.v1.LedgerService.GetCeremony:output_type -> zkshare.v1.GetCeremonyResponse
+	70,  // 119: zkshare.v1.LedgerService.RecordContribution:output_type -> zkshare.v1.RecordContributionResponse
+	68,  // 120: zkshare.v1.LedgerService.AttestCeremonyKeys:output_type -> zkshare.v1.AttestCeremonyKeysResponse
+	72,  // 121: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
+	74,  // 122: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	103, // 123: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	104, // 124: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	105, // 125: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	82,  // 126: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
+	79,  // 127: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
+	87,  // 128: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
+	93,  // [93:129] is the sub-list for method output_type
+	57,  // [57:93] is the sub-list for method input_type
+	57,  // [57:57] is the sub-list for extension type_name
+	57,  // [57:57] is the sub-list for extension extendee
+	0,   // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -6949,7 +7109,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   82,
+			NumMessages:   84,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

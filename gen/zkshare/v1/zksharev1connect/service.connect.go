@@ -117,6 +117,9 @@ const (
 	// LedgerServiceRecordContributionProcedure is the fully-qualified name of the LedgerService's
 	// RecordContribution RPC.
 	LedgerServiceRecordContributionProcedure = "/zkshare.v1.LedgerService/RecordContribution"
+	// LedgerServiceAttestCeremonyKeysProcedure is the fully-qualified name of the LedgerService's
+	// AttestCeremonyKeys RPC.
+	LedgerServiceAttestCeremonyKeysProcedure = "/zkshare.v1.LedgerService/AttestCeremonyKeys"
 	// LedgerServiceGetCollectionStateProcedure is the fully-qualified name of the LedgerService's
 	// GetCollectionState RPC.
 	LedgerServiceGetCollectionStateProcedure = "/zkshare.v1.LedgerService/GetCollectionState"
@@ -728,6 +731,9 @@ type LedgerServiceClient interface {
 	// RecordContribution relays a ceremony contribution's receipt to the
 	// ledger; no token: the receipt's signature is the contributor's.
 	RecordContribution(context.Context, *v1.RecordContributionRequest) (*v1.RecordContributionResponse, error)
+	// AttestCeremonyKeys relays a participant's signed attestation of a
+	// ceremony's keys; no token: the signature is the participant's.
+	AttestCeremonyKeys(context.Context, *v1.AttestCeremonyKeysRequest) (*v1.AttestCeremonyKeysResponse, error)
 	GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error)
 }
 
@@ -808,6 +814,12 @@ func NewLedgerServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(ledgerServiceMethods.ByName("RecordContribution")),
 			connect.WithClientOptions(opts...),
 		),
+		attestCeremonyKeys: connect.NewClient[v1.AttestCeremonyKeysRequest, v1.AttestCeremonyKeysResponse](
+			httpClient,
+			baseURL+LedgerServiceAttestCeremonyKeysProcedure,
+			connect.WithSchema(ledgerServiceMethods.ByName("AttestCeremonyKeys")),
+			connect.WithClientOptions(opts...),
+		),
 		getCollectionState: connect.NewClient[v1.GetCollectionStateRequest, v1.GetCollectionStateResponse](
 			httpClient,
 			baseURL+LedgerServiceGetCollectionStateProcedure,
@@ -830,6 +842,7 @@ type ledgerServiceClient struct {
 	listCircuits        *connect.Client[v1.ListCircuitsRequest, v1.ListCircuitsResponse]
 	getCeremony         *connect.Client[v1.GetCeremonyRequest, v1.GetCeremonyResponse]
 	recordContribution  *connect.Client[v1.RecordContributionRequest, v1.RecordContributionResponse]
+	attestCeremonyKeys  *connect.Client[v1.AttestCeremonyKeysRequest, v1.AttestCeremonyKeysResponse]
 	getCollectionState  *connect.Client[v1.GetCollectionStateRequest, v1.GetCollectionStateResponse]
 }
 
@@ -928,6 +941,15 @@ func (c *ledgerServiceClient) RecordContribution(ctx context.Context, req *v1.Re
 	return nil, err
 }
 
+// AttestCeremonyKeys calls zkshare.v1.LedgerService.AttestCeremonyKeys.
+func (c *ledgerServiceClient) AttestCeremonyKeys(ctx context.Context, req *v1.AttestCeremonyKeysRequest) (*v1.AttestCeremonyKeysResponse, error) {
+	response, err := c.attestCeremonyKeys.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // GetCollectionState calls zkshare.v1.LedgerService.GetCollectionState.
 func (c *ledgerServiceClient) GetCollectionState(ctx context.Context, req *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error) {
 	response, err := c.getCollectionState.CallUnary(ctx, connect.NewRequest(req))
@@ -952,6 +974,9 @@ type LedgerServiceHandler interface {
 	// RecordContribution relays a ceremony contribution's receipt to the
 	// ledger; no token: the receipt's signature is the contributor's.
 	RecordContribution(context.Context, *v1.RecordContributionRequest) (*v1.RecordContributionResponse, error)
+	// AttestCeremonyKeys relays a participant's signed attestation of a
+	// ceremony's keys; no token: the signature is the participant's.
+	AttestCeremonyKeys(context.Context, *v1.AttestCeremonyKeysRequest) (*v1.AttestCeremonyKeysResponse, error)
 	GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error)
 }
 
@@ -1028,6 +1053,12 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(ledgerServiceMethods.ByName("RecordContribution")),
 		connect.WithHandlerOptions(opts...),
 	)
+	ledgerServiceAttestCeremonyKeysHandler := connect.NewUnaryHandlerSimple(
+		LedgerServiceAttestCeremonyKeysProcedure,
+		svc.AttestCeremonyKeys,
+		connect.WithSchema(ledgerServiceMethods.ByName("AttestCeremonyKeys")),
+		connect.WithHandlerOptions(opts...),
+	)
 	ledgerServiceGetCollectionStateHandler := connect.NewUnaryHandlerSimple(
 		LedgerServiceGetCollectionStateProcedure,
 		svc.GetCollectionState,
@@ -1058,6 +1089,8 @@ func NewLedgerServiceHandler(svc LedgerServiceHandler, opts ...connect.HandlerOp
 			ledgerServiceGetCeremonyHandler.ServeHTTP(w, r)
 		case LedgerServiceRecordContributionProcedure:
 			ledgerServiceRecordContributionHandler.ServeHTTP(w, r)
+		case LedgerServiceAttestCeremonyKeysProcedure:
+			ledgerServiceAttestCeremonyKeysHandler.ServeHTTP(w, r)
 		case LedgerServiceGetCollectionStateProcedure:
 			ledgerServiceGetCollectionStateHandler.ServeHTTP(w, r)
 		default:
@@ -1111,6 +1144,10 @@ func (UnimplementedLedgerServiceHandler) GetCeremony(context.Context, *v1.GetCer
 
 func (UnimplementedLedgerServiceHandler) RecordContribution(context.Context, *v1.RecordContributionRequest) (*v1.RecordContributionResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.RecordContribution is not implemented"))
+}
+
+func (UnimplementedLedgerServiceHandler) AttestCeremonyKeys(context.Context, *v1.AttestCeremonyKeysRequest) (*v1.AttestCeremonyKeysResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.LedgerService.AttestCeremonyKeys is not implemented"))
 }
 
 func (UnimplementedLedgerServiceHandler) GetCollectionState(context.Context, *v1.GetCollectionStateRequest) (*v1.GetCollectionStateResponse, error) {
