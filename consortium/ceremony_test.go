@@ -3,6 +3,7 @@ package consortium_test
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -108,10 +109,11 @@ func TestConsortiumCeremony(t *testing.T) {
 	// Opening takes three of four admins' proposals, then eight receipts:
 	// at most eleven blocks.
 	beacon := cp.GetHeight() + 16
-	var circuits []ceremony.Circuit
-	for _, name := range keys.Core {
-		circuits = append(circuits, ceremony.Circuit{Name: name})
-	}
+	// The subject circuit: starting phase 2 costs about 35 s a core
+	// circuit on 2 cores, so the others keep their development keys, which
+	// this ledger never registers (the bench measures ceremony keys of all
+	// three).
+	circuits := []ceremony.Circuit{{Name: "subject"}}
 	cerDir := filepath.Join(dir, "ceremony")
 	cer, err := ceremony.Init(ctx, cerDir, ceremony.Plan{Circuits: circuits, Participants: participants, BeaconHeight: beacon, Origin: m.Origin, GenesisHash: hex.EncodeToString(cp.GetGenesisHash())})
 	if err != nil {
@@ -148,7 +150,7 @@ func TestConsortiumCeremony(t *testing.T) {
 			t.Fatalf("recording contribution %d through org%d: %v", k+1, o+1, err)
 		}
 	}
-	t.Logf("8 contributions over %s in %s", strings.Join(keys.Core, ", "), time.Since(start).Round(time.Millisecond))
+	t.Logf("8 contributions over subject in %s", time.Since(start).Round(time.Millisecond))
 	// A receipt relayed again, or one not signed by its contributor, is refused.
 	last, err := cer.Contribute(ctx, admins[0], nil)
 	if err == nil {
@@ -201,12 +203,13 @@ func TestConsortiumCeremony(t *testing.T) {
 	for k := range c.orgs {
 		c.stop(k)
 	}
+	mergeKeys(t, keyDir, devKeys, "absent", "exists")
 	c.keys = keyDir
 	startAll()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		reg, err = ledgerOf(3).Circuits(ctx)
-		if err == nil && len(reg.GetCircuits()) == len(keys.Core) {
+		if err == nil && len(reg.GetCircuits()) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -222,7 +225,7 @@ func TestConsortiumCeremony(t *testing.T) {
 		}
 	}
 
-	// A bundle of each kind made on org1 verifies on org4.
+	// A subject bundle made on org1 verifies on org4.
 	bankKey, _ := ledger.NewIdentity("bank")
 	bankReq := &zkv1.RegisterParticipantRequest{Id: "bank", Role: zkv1.Role_ROLE_CONSUMER, PublicKey: bankKey.Public()}
 	var token string
@@ -238,7 +241,7 @@ func TestConsortiumCeremony(t *testing.T) {
 	if _, err := c.collection(ctx, 0, "usage", 20); err != nil {
 		t.Fatal(err)
 	}
-	kinds := []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS, zkv1.StatementKind_STATEMENT_KIND_ABSENT}
+	kinds := []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT, zkv1.StatementKind_STATEMENT_KIND_EXISTS}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(250 * time.Millisecond) {
 		_, err := c.holder(0).SetPolicy(ctx, &zkv1.SetPolicyRequest{Collection: "usage", Policy: &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: kinds}}}})
 		if err == nil {
@@ -250,10 +253,13 @@ func TestConsortiumCeremony(t *testing.T) {
 	}
 	bank := zksharev1connect.NewHolderServiceClient(c.client, c.orgs[0].url, connect.WithInterceptors(client.Bearer(token)))
 	verifier4 := zksharev1connect.NewVerifierServiceClient(c.client, c.orgs[3].url)
+	// exists keeps development keys, which this ledger never registered:
+	// org1 refuses to prove with them.
+	if _, err := bank.Prove(ctx, &zkv1.ProveRequest{Collection: "usage", Kind: kinds[1], Query: "gb >= 40", Nonce: make([]byte, 32)}); connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "development setup") {
+		t.Fatalf("an exists proof with unregistered development keys: %v", err)
+	}
 	for i, q := range []*zkv1.ProveRequest{
 		{Kind: kinds[0], Subject: "cell-3", Query: "gb <= 100"},
-		{Kind: kinds[1], Query: "gb >= 40"},
-		{Kind: kinds[2], Subject: "cell-999"},
 	} {
 		nonce := make([]byte, 32)
 		nonce[31] = byte(7 + i)
@@ -281,5 +287,31 @@ func TestConsortiumCeremony(t *testing.T) {
 				t.Fatalf("%v: a development warning on ceremony keys: %s", q.GetKind(), w)
 			}
 		}
+	}
+}
+
+// mergeKeys links the named circuits' keys of src into dir and adds their
+// manifest entries to dir's.
+func mergeKeys(t *testing.T, dir, src string, names ...string) {
+	t.Helper()
+	m, err := keys.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := keys.ReadManifest(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		for _, ext := range []string{".pk", ".vk", ".ccs"} {
+			if err := os.Symlink(filepath.Join(src, name+ext), filepath.Join(dir, name+ext)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Circuits[name] = sm.Circuits[name]
+	}
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

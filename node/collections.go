@@ -120,13 +120,20 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 		return info, nil, err
 	}
 	// The ledger first: a collection the ledger refuses is never created.
+	// It names the core circuits the ledger has registered: on a
+	// production ledger, those whose ceremony keys are in place.
 	circuitIDs := make([][]byte, 0, len(keys.Names()))
 	for _, name := range keys.Core {
 		id, err := hex.DecodeString(n.manifest.Circuits[name].CircuitID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("manifest: circuit %s id: %w", name, err)
 		}
-		circuitIDs = append(circuitIDs, id)
+		if _, ok := n.ledger.State().LatestCircuit(id); ok {
+			circuitIDs = append(circuitIDs, id)
+		}
+	}
+	if len(circuitIDs) == 0 {
+		return nil, nil, errorf(ErrFailedPrecondition, "collection: none of this node's circuits is registered on the ledger yet (a ledger not marked for development takes ceremony keys only)")
 	}
 	if _, err := n.store.Collection(name); err == nil {
 		return nil, nil, errorf(ErrAlreadyExists, "name: collection %q exists", name)
