@@ -46,14 +46,15 @@ func TestConsortiumCeremony(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
+	addrs, release := reserveAddrs(t, 4)
 	m, err := consortium.Init(4, filepath.Join(dir, "c"), consortium.Options{Origin: "test.consortium/ledger"})
+	release()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &consortiumNet{t: t, keys: devKeys, client: client.HTTPClient()}
-	for _, name := range m.Orgs {
-		addr := freeAddr(t)
-		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addr, url: "http://" + addr})
+	for k, name := range m.Orgs {
+		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addrs[k], url: "http://" + addrs[k]})
 	}
 	t.Cleanup(func() {
 		for k := range c.orgs {

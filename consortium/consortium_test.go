@@ -97,13 +97,25 @@ type consortiumNet struct {
 	client *http.Client
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// reserveAddrs holds n loopback ports until release: taken before
+// consortium.Init, so that Init's CometBFT ports (chosen free, then let go)
+// can never be the organisations' API ports too, which made a node fail
+// to listen now and then.
+func reserveAddrs(t testing.TB, n int) (addrs []string, release func()) {
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs, func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
 }
 
 func newNet(t *testing.T, n int) *consortiumNet {
@@ -113,14 +125,15 @@ func newNet(t *testing.T, n int) *consortiumNet {
 	if _, err := keys.Setup(t.Context(), keyDir, nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	addrs, release := reserveAddrs(t, n)
 	m, err := consortium.Init(n, filepath.Join(dir, "c"), consortium.Options{Development: true, Origin: "test.consortium/ledger"})
+	release()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &consortiumNet{t: t, keys: keyDir, client: client.HTTPClient()}
-	for _, name := range m.Orgs {
-		addr := freeAddr(t)
-		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addr, url: "http://" + addr})
+	for k, name := range m.Orgs {
+		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addrs[k], url: "http://" + addrs[k]})
 	}
 	t.Cleanup(func() {
 		for k := range c.orgs {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,15 +36,16 @@ func newKeyedNet(t testing.TB, n int) *consortiumNet {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
+	addrs, release := reserveAddrs(t, n)
 	m, err := consortium.Init(n, filepath.Join(dir, "c"), consortium.Options{Development: true, Origin: "test.consortium/ledger"})
+	release()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tt, _ := t.(*testing.T)
 	c := &consortiumNet{t: tt, keys: keyDir, client: client.HTTPClient()}
-	for _, name := range m.Orgs {
-		addr := freeAddrTB(t)
-		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addr, url: "http://" + addr})
+	for k, name := range m.Orgs {
+		c.orgs = append(c.orgs, &org{dir: filepath.Join(dir, "c", name), addr: addrs[k], url: "http://" + addrs[k]})
 	}
 	t.Cleanup(func() {
 		for k := range c.orgs {
@@ -61,15 +61,6 @@ func newKeyedNet(t testing.TB, n int) *consortiumNet {
 	}
 	wg.Wait()
 	return c
-}
-
-func freeAddrTB(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func (c *consortiumNet) readyTB(t testing.TB, k int) {
