@@ -3,7 +3,6 @@ package consortium_test
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/internal/testkeys"
-	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
 )
@@ -204,7 +202,9 @@ func TestConsortiumCeremony(t *testing.T) {
 	for k := range c.orgs {
 		c.stop(k)
 	}
-	mergeKeys(t, keyDir, devKeys, "absent", "exists")
+	if err := testkeys.Merge(keyDir, devKeys, "absent", "exists"); err != nil {
+		t.Fatal(err)
+	}
 	c.keys = keyDir
 	startAll()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -288,31 +288,5 @@ func TestConsortiumCeremony(t *testing.T) {
 				t.Fatalf("%v: a development warning on ceremony keys: %s", q.GetKind(), w)
 			}
 		}
-	}
-}
-
-// mergeKeys links the named circuits' keys of src into dir and adds their
-// manifest entries to dir's.
-func mergeKeys(t *testing.T, dir, src string, names ...string) {
-	t.Helper()
-	m, err := keys.ReadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm, err := keys.ReadManifest(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		for _, ext := range []string{".pk", ".vk", ".ccs"} {
-			if err := os.Symlink(filepath.Join(src, name+ext), filepath.Join(dir, name+ext)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		m.Circuits[name] = sm.Circuits[name]
-	}
-	b, _ := json.Marshal(m)
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -2,15 +2,14 @@ package service_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/service"
@@ -21,37 +20,13 @@ import (
 func linkKeys(t *testing.T, src, over string) string {
 	t.Helper()
 	dir := t.TempDir()
-	m, err := keys.ReadManifest(src)
-	if err != nil {
+	if err := testkeys.Merge(dir, src); err != nil {
 		t.Fatal(err)
-	}
-	from := map[string]string{}
-	for name := range m.Circuits {
-		if _, err := os.Stat(filepath.Join(src, name+".pk")); err != nil {
-			delete(m.Circuits, name) // a shared directory may link the core circuits only
-			continue
-		}
-		from[name] = src
 	}
 	if over != "" {
-		om, err := keys.ReadManifest(over)
-		if err != nil {
+		if err := testkeys.Merge(dir, over); err != nil {
 			t.Fatal(err)
 		}
-		for name, e := range om.Circuits {
-			m.Circuits[name], from[name] = e, over
-		}
-	}
-	for name, d := range from {
-		for _, ext := range []string{".pk", ".vk", ".ccs"} {
-			if err := os.Symlink(filepath.Join(d, name+ext), filepath.Join(dir, name+ext)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	b, _ := json.Marshal(m)
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
-		t.Fatal(err)
 	}
 	return dir
 }

@@ -6,6 +6,7 @@ package testkeys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -54,4 +55,47 @@ func cleanup(dir string) func() {
 			slog.Warn("testkeys: temporary key directory not removed", "dir", dir, "err", err)
 		}
 	}
+}
+
+// Merge links the keys of the named circuits (every circuit whose files
+// src holds, if none named) from src into dir, in place of any dir has, and
+// adds their manifest entries to dir's (made if dir has none).
+func Merge(dir, src string, names ...string) error {
+	m, err := keys.ReadManifest(dir)
+	if err != nil {
+		m = &keys.Manifest{Circuits: map[string]keys.Entry{}}
+	}
+	sm, err := keys.ReadManifest(src)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		for name := range sm.Circuits {
+			// A shared directory may link the core circuits only.
+			if _, err := os.Stat(filepath.Join(src, name+".pk")); err == nil {
+				names = append(names, name)
+			}
+		}
+	}
+	for _, name := range names {
+		e, ok := sm.Circuits[name]
+		if !ok {
+			return errors.New("testkeys: no " + name + " keys in " + src)
+		}
+		for _, ext := range []string{".pk", ".vk", ".ccs"} {
+			to := filepath.Join(dir, name+ext)
+			if err := os.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			if err := os.Symlink(filepath.Join(src, name+ext), to); err != nil {
+				return err
+			}
+		}
+		m.Circuits[name] = e
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600)
 }
