@@ -245,12 +245,16 @@ func (n *Node) registerCircuits(ctx context.Context) error {
 			n.log.ErrorContext(ctx, "NOT REGISTERING development keys: this ledger is not marked for development, so it takes ceremony keys only (`zkshare ceremony`)", "circuit", name, "keys", n.cfg.Keys)
 			continue
 		}
-		rc, err := keys.Registration(n.cfg.Keys, name)
+		id, vk, err := e.Digests(name)
 		if err != nil {
 			return err
 		}
-		if _, ok := n.ledger.State().CircuitVersion(rc.GetCircuitId(), rc.GetVkSha256()); ok {
-			continue
+		if _, ok := n.ledger.State().CircuitVersion(id, vk); ok {
+			continue // the usual restart: nothing to read or parse again
+		}
+		rc, err := keys.Registration(n.cfg.Keys, name)
+		if err != nil {
+			return err
 		}
 		// Under a consortium every organisation's node proposes its keys:
 		// the first proposal is approved by the others' identical ones.
