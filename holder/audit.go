@@ -24,7 +24,7 @@ func (s *Store) PutAuditOpening(ctx context.Context, collectionID []byte, consum
 	if len(collectionID) == 0 || consumer == "" || strings.ContainsRune(consumer, 0) {
 		return errors.New("audit opening: want a collection id and a consumer")
 	}
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.write(func(txn *badger.Txn, _ Version) error {
 		if err := txn.Set(binary.BigEndian.AppendUint64(auditCollPrefix(collectionID), logIndex), opening); err != nil {
 			return err
 		}
@@ -46,7 +46,7 @@ func (s *Store) AuditOpenings(collectionID []byte, consumer string, after uint64
 		return nil, errors.New("audit openings: give a collection or a consumer")
 	}
 	var out [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), after)); it.Valid() && len(out) < limit; it.Next() {

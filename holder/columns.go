@@ -21,7 +21,7 @@ func (s *Store) AggregateSnapshot(ctx context.Context, name string, maxLeaves, m
 	var c *Collection
 	var out []circuits.AggRegion
 	var root fr.Element
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		var err error
 		if c, err = getMeta(txn, name); err != nil {
 			return err

@@ -26,6 +26,9 @@ type CommitResult struct {
 	// Opened counts inserted readings whose opening was waiting for them
 	// (AddReadings only).
 	Opened int
+	// Version is the store version that wrote Root (0 when nothing was
+	// written).
+	Version Version
 }
 
 // Progress reports how far a long operation is: a phase name, done of total.
@@ -89,7 +92,7 @@ func (s *Store) Commit(ctx context.Context, name string, recs []records.Record, 
 		defer close(hashed)
 		for lo := 0; lo < len(recs); lo += s.chunk {
 			hi := min(lo+s.chunk, len(recs))
-			err := s.db.View(func(txn *badger.Txn) error {
+			err := s.view(func(txn *badger.Txn) error {
 				for i := lo; i < hi; i++ {
 					var e *entry
 					if live > 0 { // an empty collection has no keys to find
@@ -183,8 +186,27 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	var next Collection
+	var root fr.Element
+	added := 0
+	err := s.write(func(txn *badger.Txn, v Version) error {
+		var err error
+		next, root, added, err = s.applyTxn(ctx, txn, c, b)
+		res.Version = v
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	*c = next
+	res.Inserted += added
+	res.Updated += b.hi - b.lo - added
+	res.Root = root
+	return nil
+}
+
+// applyTxn stages one range of a commit in txn.
+func (s *Store) applyTxn(ctx context.Context, txn *badger.Txn, c *Collection, b *batch) (Collection, fr.Element, int, error) {
 	ns := newNodes(b.name, txn)
 	changes := make([]tree.Change, 0, b.hi-b.lo)
 	added := 0
@@ -197,43 +219,33 @@ func (s *Store) apply(ctx context.Context, c *Collection, b *batch, res *CommitR
 		}
 		changes = append(changes, tree.Change{Op: op, Path: b.paths[i], Leaf: b.leaves[i], Ref: b.recs[i].Key})
 	}
+	next := *c
 	root, err := tree.Apply(ctx, ns, changes)
 	if errors.Is(err, tree.ErrPathCollision) {
-		return fmt.Errorf("collection %s: a new key %w", b.name, ErrKeyPathCollision)
+		return next, root, 0, fmt.Errorf("collection %s: a new key %w", b.name, ErrKeyPathCollision)
 	}
 	if err != nil {
-		return err
+		return next, root, 0, err
 	}
 	if err := ns.flush(); err != nil {
-		return err
+		return next, root, 0, err
 	}
 	var buf []byte
 	for i := b.lo; i < b.hi; i++ {
 		e := entry{Pos: b.pos[i], Version: b.versions[i], Salt: b.salts[i], Values: b.recs[i].Values}
 		buf = e.append(buf[:0])
 		if err := txn.Set(keyKey(b.name, b.recs[i].Key), bytes.Clone(buf)); err != nil {
-			return err
+			return next, root, 0, err
 		}
 	}
-	next := *c
 	next.Next += uint64(added)
 	next.Count += uint64(added)
 	next.Root = records.ElementHex(root)
 	meta, err := json.Marshal(&next)
 	if err != nil {
-		return err
+		return next, root, 0, err
 	}
-	if err := txn.Set(metaKey(b.name), meta); err != nil {
-		return err
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("collection %s: commit records: %w", b.name, err)
-	}
-	*c = next
-	res.Inserted += added
-	res.Updated += b.hi - b.lo - added
-	res.Root = root
-	return nil
+	return next, root, added, txn.Set(metaKey(b.name), meta)
 }
 
 // Delete empties the positions of the given keys. Unknown or repeated keys
@@ -245,22 +257,37 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 	if err != nil {
 		return nil, err
 	}
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	var root fr.Element
+	var at Version
+	err = s.write(func(txn *badger.Txn, v Version) error {
+		var err error
+		root, err = s.deleteTxn(ctx, txn, c, name, keys)
+		at = v
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "records deleted", "collection", name, "deleted", len(keys), "count", c.Count, "root", c.Root)
+	return &CommitResult{Deleted: len(keys), Count: c.Count, Root: root, Version: at}, nil
+}
+
+// deleteTxn stages a delete in txn and updates c.
+func (s *Store) deleteTxn(ctx context.Context, txn *badger.Txn, c *Collection, name string, keys []string) (fr.Element, error) {
 	seen := map[string]bool{}
 	changes := make([]tree.Change, len(keys))
 	for i, k := range keys {
 		e, err := lookup(txn, name, k)
 		if err != nil {
-			return nil, err
+			return fr.Element{}, err
 		}
 		if e == nil || seen[k] {
-			return nil, fmt.Errorf("delete: key #%d: %w or repeated", i+1, ErrNotFound)
+			return fr.Element{}, fmt.Errorf("delete: key #%d: %w or repeated", i+1, ErrNotFound)
 		}
 		seen[k] = true
 		changes[i] = tree.Change{Op: tree.Delete, Path: zkhash.KeyPath(records.KeyDigest(k))}
 		if err := txn.Delete(keyKey(name, k)); err != nil {
-			return nil, err
+			return fr.Element{}, err
 		}
 	}
 	ns := newNodes(name, txn)
@@ -269,28 +296,26 @@ func (s *Store) Delete(ctx context.Context, name string, keys []string) (*Commit
 		// Every key was found above: the tree lost a leaf. The tree's error
 		// names a key path, which stays here.
 		s.log.ErrorContext(ctx, "tree does not match records", "collection", name)
-		return nil, fmt.Errorf("collection %s: the tree does not hold a stored record: %w", name, errCorruptNode)
+		return root, fmt.Errorf("collection %s: the tree does not hold a stored record: %w", name, errCorruptNode)
 	}
 	if err != nil {
-		return nil, err
+		return root, err
 	}
 	if err := ns.flush(); err != nil {
-		return nil, err
+		return root, err
 	}
-	c.Count -= uint64(len(keys))
-	c.Root = records.ElementHex(root)
-	meta, err := json.Marshal(c)
+	next := *c
+	next.Count -= uint64(len(keys))
+	next.Root = records.ElementHex(root)
+	meta, err := json.Marshal(&next)
 	if err != nil {
-		return nil, err
+		return root, err
 	}
 	if err := txn.Set(metaKey(name), meta); err != nil {
-		return nil, err
+		return root, err
 	}
-	if err := txn.Commit(); err != nil {
-		return nil, fmt.Errorf("collection %s: delete records: %w", name, err)
-	}
-	s.log.InfoContext(ctx, "records deleted", "collection", name, "deleted", len(keys), "count", c.Count, "root", c.Root)
-	return &CommitResult{Deleted: len(keys), Count: c.Count, Root: root}, nil
+	*c = next
+	return root, nil
 }
 
 // permute returns xs in the given order.
@@ -329,7 +354,7 @@ type Witness struct {
 // Record returns the live record with key and its path under the current root.
 func (s *Store) Record(ctx context.Context, name, key string) (*Witness, error) {
 	var w *Witness
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		c, err := getMeta(txn, name)
 		if err != nil {
 			return err
@@ -381,7 +406,7 @@ type AbsenceWitness struct {
 // current root, or ErrPresent.
 func (s *Store) Absence(ctx context.Context, name, key string) (*AbsenceWitness, error) {
 	var w *AbsenceWitness
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		c, err := getMeta(txn, name)
 		if err != nil {
 			return err
@@ -451,7 +476,7 @@ func each(ctx context.Context, txn *badger.Txn, name string, f func(key string, 
 // ErrNotFound. Which one is found is never revealed by a proof.
 func (s *Store) Find(ctx context.Context, name string, q *circuits.Query) (*Witness, error) {
 	var w *Witness
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		c, err := getMeta(txn, name)
 		if err != nil {
 			return err
@@ -488,7 +513,7 @@ func (s *Store) Keys(name string) ([]string, error) {
 		p uint64
 	}
 	var out []kp
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		return each(context.Background(), txn, name, func(key string, e *entry) (bool, error) {
 			out = append(out, kp{key, e.Pos})
 			return false, nil

@@ -221,8 +221,8 @@ func (s *Store) PutOpenings(ctx context.Context, name string, ops []Opening) (op
 	if err != nil {
 		return 0, fmt.Errorf("collection %s: %w", name, err)
 	}
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	txn, commit, discard := s.begin()
+	defer discard()
 	ns := newNodes(name, txn)
 	next := *c
 	for i := range ops {
@@ -243,7 +243,7 @@ func (s *Store) PutOpenings(ctx context.Context, name string, ops []Opening) (op
 	if err := putMeta(txn, &next); err != nil {
 		return 0, err
 	}
-	if err := txn.Commit(); err != nil {
+	if err := commit(); err != nil {
 		return 0, fmt.Errorf("collection %s: put openings: %w", name, err)
 	}
 	s.log.InfoContext(ctx, "openings received", "collection", name, "openings", len(ops), "opened", opened, "unopened", next.Unopened, "pending", next.Pending)
@@ -431,8 +431,8 @@ func (s *Store) applyReadings(ctx context.Context, c *Collection, b *readingBatc
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	txn, commit, discard := s.begin()
+	defer discard()
 	ns := newNodes(c.Name, txn)
 	next := *c
 	root := res.Root
@@ -485,7 +485,7 @@ func (s *Store) applyReadings(ctx context.Context, c *Collection, b *readingBatc
 	if err := putMeta(txn, &next); err != nil {
 		return err
 	}
-	if err := txn.Commit(); err != nil {
+	if err := commit(); err != nil {
 		return fmt.Errorf("collection %s: add readings: %w", c.Name, err)
 	}
 	for _, k := range dropped {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	badger "github.com/dgraph-io/badger/v4"
@@ -42,26 +43,62 @@ var (
 
 // Store is a holder's private store. One writer at a time; readers never
 // block it.
+//
+// The store is versioned (badger's managed mode): every write transaction
+// commits at the next version, and a Store returned by At reads the whole
+// store as it was at one version, so a proof reads the anchored tree while
+// a commit writes the next one (versions.go).
 type Store struct {
+	*base
+	// at is the version this view reads (0: the latest).
+	at Version
+}
+
+// base is what every view of one store shares.
+type base struct {
 	db  *badger.DB
 	log *slog.Logger
 	mu  sync.Mutex // serialises writers
+	// txMu serialises write transactions, so versions commit in order and
+	// a reader at version v sees every write up to v whole.
+	txMu sync.Mutex
+	// ts is the last committed version.
+	ts atomic.Uint64
+	// reads counts the readers in flight at each version, so the discard
+	// point never passes one (versions.go).
+	readMu sync.Mutex
+	reads  map[Version]int
 	// chunk is how many records a commit hashes, and tries to write in
 	// one transaction, at a time.
 	chunk int
 }
 
+// Option configures how a store is opened.
+type Option func(*kv.Options)
+
+// WithEncryptionKey encrypts the store at rest with key (16, 24 or 32
+// bytes, AES); a store written with a key opens only with that key.
+func WithEncryptionKey(key []byte) Option {
+	return func(o *kv.Options) { o.EncryptionKey = key }
+}
+
 // Open opens (or creates) a store in dir; dir "" keeps it in memory.
 // Writes are synced before they are acknowledged.
-func Open(dir string, log *slog.Logger) (*Store, error) {
+func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := kv.Open(dir, log)
+	o := kv.Options{Managed: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	db, err := kv.Open(dir, log, o)
 	if err != nil {
 		return nil, fmt.Errorf("holder store: %w", err)
 	}
-	return &Store{db: db, log: log, chunk: commitChunk}, nil
+	b := &base{db: db, log: log, chunk: commitChunk, reads: map[Version]int{}}
+	b.ts.Store(db.MaxVersion())
+	return &Store{base: b}, nil
 }
 
 // Close closes the store.
@@ -156,7 +193,7 @@ func (s *Store) create(ctx context.Context, name string, schema *records.Schema,
 	c := &Collection{Name: name, ID: records.ElementHex(records.CollectionID(name)), Schema: raw, Root: records.ElementHex(fr.Element{}), Tree: treeFormat, Devices: devices, schema: schema}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err = s.write(func(txn *badger.Txn, _ Version) error {
 		if _, err := txn.Get(metaKey(name)); err == nil {
 			return fmt.Errorf("collection %s: %w", name, ErrExists)
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
@@ -166,7 +203,12 @@ func (s *Store) create(ctx context.Context, name string, schema *records.Schema,
 			return fmt.Errorf("collection %s: clashes with a collection of this store (\"h\" and \"h/x\" cannot share one): %w", name, ErrExists)
 		}
 		b, _ := json.Marshal(c)
-		return txn.Set(metaKey(name), b)
+		if err := txn.Set(metaKey(name), b); err != nil {
+			return err
+		}
+		// The empty collection is where a commit that was never anchored
+		// rolls back to (Recover).
+		return putVersions(txn, name, &versions{})
 	})
 	if err != nil {
 		return nil, err
@@ -178,7 +220,7 @@ func (s *Store) create(ctx context.Context, name string, schema *records.Schema,
 // Collection returns a collection's metadata.
 func (s *Store) Collection(name string) (*Collection, error) {
 	var c *Collection
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		var err error
 		c, err = getMeta(txn, name)
 		return err
@@ -189,7 +231,7 @@ func (s *Store) Collection(name string) (*Collection, error) {
 // Collections lists every collection.
 func (s *Store) Collections() ([]*Collection, error) {
 	var out []*Collection
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("m/")})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {

@@ -231,7 +231,7 @@ func Init(dir string, g *Genesis) (err error) {
 }
 
 func openDB(dir string, log *slog.Logger) (*badger.DB, error) {
-	db, err := kv.Open(dir, log)
+	db, err := kv.Open(dir, log, kv.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}

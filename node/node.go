@@ -51,7 +51,10 @@ type Config struct {
 	// (it accepts single-party keys). A first start with single-party keys
 	// in Keys makes a development ledger too, and says so.
 	Development bool
-	Log         *slog.Logger
+	// EncryptionKey, when set, encrypts the holder's private store at rest
+	// (16, 24 or 32 bytes, AES). The public ledger stays plain.
+	EncryptionKey []byte
+	Log           *slog.Logger
 }
 
 // Node is a running node engine.
@@ -160,7 +163,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.stopLedger = n.ledger.Close
 	}
-	if n.store, err = holder.Open(holderDir(cfg.Data), cfg.Log); err != nil {
+	var storeOpts []holder.Option
+	if len(cfg.EncryptionKey) > 0 {
+		storeOpts = append(storeOpts, holder.WithEncryptionKey(cfg.EncryptionKey))
+	}
+	if n.store, err = holder.Open(holderDir(cfg.Data), cfg.Log, storeOpts...); err != nil {
 		return nil, err
 	}
 	if n.verifier, err = verifier.FromDir(cfg.Keys); err != nil {

@@ -16,8 +16,19 @@ import (
 // ErrLocked means another process has the store open. Stop it, or use another directory.
 var ErrLocked = errors.New("store is in use by another process")
 
+// Options are how a store is opened beyond its directory.
+type Options struct {
+	// Managed opens the store in badger's managed mode: the caller picks
+	// every transaction's timestamps and keeps old versions readable
+	// until it moves the discard point (holder's tree versions).
+	Managed bool
+	// EncryptionKey, when set (16, 24 or 32 bytes), encrypts the store at
+	// rest with AES (badger's encryption).
+	EncryptionKey []byte
+}
+
 // Open opens (or creates) the badger store in dir; dir "" keeps it in memory.
-func Open(dir string, log *slog.Logger) (*badger.DB, error) {
+func Open(dir string, log *slog.Logger, o Options) (*badger.DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -25,7 +36,17 @@ func Open(dir string, log *slog.Logger) (*badger.DB, error) {
 	if dir == "" {
 		opts = opts.WithInMemory(true)
 	}
-	db, err := badger.Open(opts)
+	if len(o.EncryptionKey) > 0 {
+		// Badger needs a block index cache once blocks are encrypted.
+		opts = opts.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(64 << 20)
+	}
+	var db *badger.DB
+	var err error
+	if o.Managed {
+		db, err = badger.OpenManaged(opts)
+	} else {
+		db, err = badger.Open(opts)
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("open %s: %w", dir, ErrLocked)

@@ -1262,8 +1262,10 @@ type CollectionInfo struct {
 	Holder         string                 `protobuf:"bytes,7,opt,name=holder,proto3" json:"holder,omitempty"`
 	AnchorSequence uint64                 `protobuf:"varint,8,opt,name=anchor_sequence,json=anchorSequence,proto3" json:"anchor_sequence,omitempty"`
 	AnchorHeight   uint64                 `protobuf:"varint,9,opt,name=anchor_height,json=anchorHeight,proto3" json:"anchor_height,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What proofs read, on the holder's own node: set there only.
+	Proving       *ProvingState `protobuf:"bytes,10,opt,name=proving,proto3" json:"proving,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CollectionInfo) Reset() {
@@ -1359,6 +1361,106 @@ func (x *CollectionInfo) GetAnchorHeight() uint64 {
 	return 0
 }
 
+func (x *CollectionInfo) GetProving() *ProvingState {
+	if x != nil {
+		return x.Proving
+	}
+	return nil
+}
+
+// ProvingState is the version of a collection that proofs read: the
+// newest one whose anchor counts. A commit writes the next version while
+// proofs go on reading this one; they never wait for it.
+type ProvingState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The anchor of the version proofs read (0: none can be proven yet).
+	AnchorSequence uint64 `protobuf:"varint,1,opt,name=anchor_sequence,json=anchorSequence,proto3" json:"anchor_sequence,omitempty"`
+	Root           []byte `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
+	RecordCount    uint64 `protobuf:"varint,3,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
+	// Anchored versions kept: the one proven against, newer ones awaiting
+	// confirmations, and older ones replaced within the freshness window.
+	KeptVersions uint32 `protobuf:"varint,4,opt,name=kept_versions,json=keptVersions,proto3" json:"kept_versions,omitempty"`
+	// A commit is running (it is not visible until its root is anchored).
+	Committing bool `protobuf:"varint,5,opt,name=committing,proto3" json:"committing,omitempty"`
+	// What the node found at its last start, in words, e.g. that it rolled
+	// back a commit cut short before its root was anchored.
+	Recovery      string `protobuf:"bytes,6,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvingState) Reset() {
+	*x = ProvingState{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvingState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvingState) ProtoMessage() {}
+
+func (x *ProvingState) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvingState.ProtoReflect.Descriptor instead.
+func (*ProvingState) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ProvingState) GetAnchorSequence() uint64 {
+	if x != nil {
+		return x.AnchorSequence
+	}
+	return 0
+}
+
+func (x *ProvingState) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+func (x *ProvingState) GetRecordCount() uint64 {
+	if x != nil {
+		return x.RecordCount
+	}
+	return 0
+}
+
+func (x *ProvingState) GetKeptVersions() uint32 {
+	if x != nil {
+		return x.KeptVersions
+	}
+	return 0
+}
+
+func (x *ProvingState) GetCommitting() bool {
+	if x != nil {
+		return x.Committing
+	}
+	return false
+}
+
+func (x *ProvingState) GetRecovery() string {
+	if x != nil {
+		return x.Recovery
+	}
+	return ""
+}
+
 type CommitRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The first message names the collection; every message carries records.
@@ -1370,7 +1472,7 @@ type CommitRecordsRequest struct {
 
 func (x *CommitRecordsRequest) Reset() {
 	*x = CommitRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1382,7 +1484,7 @@ func (x *CommitRecordsRequest) String() string {
 func (*CommitRecordsRequest) ProtoMessage() {}
 
 func (x *CommitRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[10]
+	mi := &file_zkshare_v1_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1395,7 +1497,7 @@ func (x *CommitRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRecordsRequest.ProtoReflect.Descriptor instead.
 func (*CommitRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CommitRecordsRequest) GetCollection() string {
@@ -1426,7 +1528,7 @@ type CommitRecordsResponse struct {
 
 func (x *CommitRecordsResponse) Reset() {
 	*x = CommitRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1540,7 @@ func (x *CommitRecordsResponse) String() string {
 func (*CommitRecordsResponse) ProtoMessage() {}
 
 func (x *CommitRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[11]
+	mi := &file_zkshare_v1_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1553,7 @@ func (x *CommitRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRecordsResponse.ProtoReflect.Descriptor instead.
 func (*CommitRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CommitRecordsResponse) GetInserted() uint64 {
@@ -1505,7 +1607,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1619,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[12]
+	mi := &file_zkshare_v1_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1632,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -1549,7 +1651,7 @@ type GetCollectionResponse struct {
 
 func (x *GetCollectionResponse) Reset() {
 	*x = GetCollectionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1663,7 @@ func (x *GetCollectionResponse) String() string {
 func (*GetCollectionResponse) ProtoMessage() {}
 
 func (x *GetCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[13]
+	mi := &file_zkshare_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1676,7 @@ func (x *GetCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionResponse.ProtoReflect.Descriptor instead.
 func (*GetCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetCollectionResponse) GetCollection() *CollectionInfo {
@@ -1605,7 +1707,7 @@ type ProveRequest struct {
 
 func (x *ProveRequest) Reset() {
 	*x = ProveRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1719,7 @@ func (x *ProveRequest) String() string {
 func (*ProveRequest) ProtoMessage() {}
 
 func (x *ProveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[14]
+	mi := &file_zkshare_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1732,7 @@ func (x *ProveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveRequest.ProtoReflect.Descriptor instead.
 func (*ProveRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ProveRequest) GetCollection() string {
@@ -1692,7 +1794,7 @@ type ProveAggregateRequest struct {
 
 func (x *ProveAggregateRequest) Reset() {
 	*x = ProveAggregateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +1806,7 @@ func (x *ProveAggregateRequest) String() string {
 func (*ProveAggregateRequest) ProtoMessage() {}
 
 func (x *ProveAggregateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[15]
+	mi := &file_zkshare_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +1819,7 @@ func (x *ProveAggregateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveAggregateRequest.ProtoReflect.Descriptor instead.
 func (*ProveAggregateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ProveAggregateRequest) GetCollection() string {
@@ -1770,7 +1872,7 @@ type AggregateThreshold struct {
 
 func (x *AggregateThreshold) Reset() {
 	*x = AggregateThreshold{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1884,7 @@ func (x *AggregateThreshold) String() string {
 func (*AggregateThreshold) ProtoMessage() {}
 
 func (x *AggregateThreshold) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[16]
+	mi := &file_zkshare_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1897,7 @@ func (x *AggregateThreshold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateThreshold.ProtoReflect.Descriptor instead.
 func (*AggregateThreshold) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AggregateThreshold) GetAggregate() string {
@@ -1836,7 +1938,7 @@ type ProveAggregateResponse struct {
 
 func (x *ProveAggregateResponse) Reset() {
 	*x = ProveAggregateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +1950,7 @@ func (x *ProveAggregateResponse) String() string {
 func (*ProveAggregateResponse) ProtoMessage() {}
 
 func (x *ProveAggregateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[17]
+	mi := &file_zkshare_v1_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +1963,7 @@ func (x *ProveAggregateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveAggregateResponse.ProtoReflect.Descriptor instead.
 func (*ProveAggregateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ProveAggregateResponse) GetBundle() *Bundle {
@@ -1912,7 +2014,7 @@ type ProveResponse struct {
 
 func (x *ProveResponse) Reset() {
 	*x = ProveResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2026,7 @@ func (x *ProveResponse) String() string {
 func (*ProveResponse) ProtoMessage() {}
 
 func (x *ProveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[18]
+	mi := &file_zkshare_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2039,7 @@ func (x *ProveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveResponse.ProtoReflect.Descriptor instead.
 func (*ProveResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProveResponse) GetBundle() *Bundle {
@@ -1992,7 +2094,7 @@ type AuditReceipt struct {
 
 func (x *AuditReceipt) Reset() {
 	*x = AuditReceipt{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2106,7 @@ func (x *AuditReceipt) String() string {
 func (*AuditReceipt) ProtoMessage() {}
 
 func (x *AuditReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[19]
+	mi := &file_zkshare_v1_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2119,7 @@ func (x *AuditReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditReceipt.ProtoReflect.Descriptor instead.
 func (*AuditReceipt) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AuditReceipt) GetTxHash() []byte {
@@ -2108,7 +2210,7 @@ type AccessPolicy struct {
 
 func (x *AccessPolicy) Reset() {
 	*x = AccessPolicy{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2120,7 +2222,7 @@ func (x *AccessPolicy) String() string {
 func (*AccessPolicy) ProtoMessage() {}
 
 func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[20]
+	mi := &file_zkshare_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2133,7 +2235,7 @@ func (x *AccessPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessPolicy.ProtoReflect.Descriptor instead.
 func (*AccessPolicy) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AccessPolicy) GetRules() []*PolicyRule {
@@ -2168,7 +2270,7 @@ type PolicyRule struct {
 
 func (x *PolicyRule) Reset() {
 	*x = PolicyRule{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2282,7 @@ func (x *PolicyRule) String() string {
 func (*PolicyRule) ProtoMessage() {}
 
 func (x *PolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[21]
+	mi := &file_zkshare_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2295,7 @@ func (x *PolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyRule.ProtoReflect.Descriptor instead.
 func (*PolicyRule) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PolicyRule) GetConsumer() string {
@@ -2274,7 +2376,7 @@ type Expectation struct {
 
 func (x *Expectation) Reset() {
 	*x = Expectation{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2388,7 @@ func (x *Expectation) String() string {
 func (*Expectation) ProtoMessage() {}
 
 func (x *Expectation) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[22]
+	mi := &file_zkshare_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2401,7 @@ func (x *Expectation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expectation.ProtoReflect.Descriptor instead.
 func (*Expectation) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Expectation) GetKind() StatementKind {
@@ -2382,7 +2484,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2496,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[23]
+	mi := &file_zkshare_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2509,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetPolicyRequest) GetCollection() string {
@@ -2432,7 +2534,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2546,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[24]
+	mi := &file_zkshare_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2559,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 type GetPolicyRequest struct {
@@ -2469,7 +2571,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2583,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[25]
+	mi := &file_zkshare_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2596,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetPolicyRequest) GetCollection() string {
@@ -2513,7 +2615,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2627,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[26]
+	mi := &file_zkshare_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2640,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *AccessPolicy {
@@ -2559,7 +2661,7 @@ type UpdateRecordsRequest struct {
 
 func (x *UpdateRecordsRequest) Reset() {
 	*x = UpdateRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2673,7 @@ func (x *UpdateRecordsRequest) String() string {
 func (*UpdateRecordsRequest) ProtoMessage() {}
 
 func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[27]
+	mi := &file_zkshare_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2686,7 @@ func (x *UpdateRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateRecordsRequest) GetCollection() string {
@@ -2614,7 +2716,7 @@ type UpdateRecordsResponse struct {
 
 func (x *UpdateRecordsResponse) Reset() {
 	*x = UpdateRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2728,7 @@ func (x *UpdateRecordsResponse) String() string {
 func (*UpdateRecordsResponse) ProtoMessage() {}
 
 func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[28]
+	mi := &file_zkshare_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2741,7 @@ func (x *UpdateRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecordsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateRecordsResponse) GetUpdated() uint64 {
@@ -2688,7 +2790,7 @@ type ConfirmAnchorRequest struct {
 
 func (x *ConfirmAnchorRequest) Reset() {
 	*x = ConfirmAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2700,7 +2802,7 @@ func (x *ConfirmAnchorRequest) String() string {
 func (*ConfirmAnchorRequest) ProtoMessage() {}
 
 func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[29]
+	mi := &file_zkshare_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2713,7 +2815,7 @@ func (x *ConfirmAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConfirmAnchorRequest) GetCollectionId() []byte {
@@ -2747,7 +2849,7 @@ type ConfirmAnchorResponse struct {
 
 func (x *ConfirmAnchorResponse) Reset() {
 	*x = ConfirmAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2759,7 +2861,7 @@ func (x *ConfirmAnchorResponse) String() string {
 func (*ConfirmAnchorResponse) ProtoMessage() {}
 
 func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[30]
+	mi := &file_zkshare_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2772,7 +2874,7 @@ func (x *ConfirmAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmAnchorResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConfirmAnchorResponse) GetTxHash() []byte {
@@ -2799,7 +2901,7 @@ type DeleteRecordsRequest struct {
 
 func (x *DeleteRecordsRequest) Reset() {
 	*x = DeleteRecordsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2811,7 +2913,7 @@ func (x *DeleteRecordsRequest) String() string {
 func (*DeleteRecordsRequest) ProtoMessage() {}
 
 func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[31]
+	mi := &file_zkshare_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2824,7 +2926,7 @@ func (x *DeleteRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{31}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteRecordsRequest) GetCollection() string {
@@ -2854,7 +2956,7 @@ type DeleteRecordsResponse struct {
 
 func (x *DeleteRecordsResponse) Reset() {
 	*x = DeleteRecordsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2866,7 +2968,7 @@ func (x *DeleteRecordsResponse) String() string {
 func (*DeleteRecordsResponse) ProtoMessage() {}
 
 func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[32]
+	mi := &file_zkshare_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2879,7 +2981,7 @@ func (x *DeleteRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteRecordsResponse) GetDeleted() uint64 {
@@ -2945,7 +3047,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3059,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[33]
+	mi := &file_zkshare_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3072,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Receipt) GetCollection() string {
@@ -3081,7 +3183,7 @@ type IssueReceiptRequest struct {
 
 func (x *IssueReceiptRequest) Reset() {
 	*x = IssueReceiptRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3195,7 @@ func (x *IssueReceiptRequest) String() string {
 func (*IssueReceiptRequest) ProtoMessage() {}
 
 func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[34]
+	mi := &file_zkshare_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3208,7 @@ func (x *IssueReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptRequest.ProtoReflect.Descriptor instead.
 func (*IssueReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *IssueReceiptRequest) GetCollection() string {
@@ -3132,7 +3234,7 @@ type IssueReceiptResponse struct {
 
 func (x *IssueReceiptResponse) Reset() {
 	*x = IssueReceiptResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3246,7 @@ func (x *IssueReceiptResponse) String() string {
 func (*IssueReceiptResponse) ProtoMessage() {}
 
 func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[35]
+	mi := &file_zkshare_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3259,7 @@ func (x *IssueReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueReceiptResponse.ProtoReflect.Descriptor instead.
 func (*IssueReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *IssueReceiptResponse) GetReceipt() *Receipt {
@@ -3185,7 +3287,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3299,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[36]
+	mi := &file_zkshare_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3312,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{36}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *VerifyRequest) GetBundle() *Bundle {
@@ -3275,7 +3377,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3287,7 +3389,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[37]
+	mi := &file_zkshare_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +3402,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{37}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -3402,7 +3504,7 @@ type CircuitVersion struct {
 
 func (x *CircuitVersion) Reset() {
 	*x = CircuitVersion{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3414,7 +3516,7 @@ func (x *CircuitVersion) String() string {
 func (*CircuitVersion) ProtoMessage() {}
 
 func (x *CircuitVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[38]
+	mi := &file_zkshare_v1_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3427,7 +3529,7 @@ func (x *CircuitVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitVersion.ProtoReflect.Descriptor instead.
 func (*CircuitVersion) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{38}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CircuitVersion) GetName() string {
@@ -3479,7 +3581,7 @@ type VerifyAggregateRequest struct {
 
 func (x *VerifyAggregateRequest) Reset() {
 	*x = VerifyAggregateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3491,7 +3593,7 @@ func (x *VerifyAggregateRequest) String() string {
 func (*VerifyAggregateRequest) ProtoMessage() {}
 
 func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[39]
+	mi := &file_zkshare_v1_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3504,7 +3606,7 @@ func (x *VerifyAggregateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{39}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *VerifyAggregateRequest) GetBundle() *Bundle {
@@ -3537,7 +3639,7 @@ type VerifyAggregateResponse struct {
 
 func (x *VerifyAggregateResponse) Reset() {
 	*x = VerifyAggregateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +3651,7 @@ func (x *VerifyAggregateResponse) String() string {
 func (*VerifyAggregateResponse) ProtoMessage() {}
 
 func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[40]
+	mi := &file_zkshare_v1_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +3664,7 @@ func (x *VerifyAggregateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAggregateResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAggregateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{40}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VerifyAggregateResponse) GetVerdict() *VerifyResponse {
@@ -3580,7 +3682,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3592,7 +3694,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[41]
+	mi := &file_zkshare_v1_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3605,7 +3707,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{41}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
 }
 
 type GetCheckpointResponse struct {
@@ -3627,7 +3729,7 @@ type GetCheckpointResponse struct {
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3639,7 +3741,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[42]
+	mi := &file_zkshare_v1_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3652,7 +3754,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{42}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() []byte {
@@ -3711,7 +3813,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3723,7 +3825,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[43]
+	mi := &file_zkshare_v1_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3736,7 +3838,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{43}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetConsistencyProofRequest) GetFromSize() uint64 {
@@ -3764,7 +3866,7 @@ type GetConsistencyProofResponse struct {
 
 func (x *GetConsistencyProofResponse) Reset() {
 	*x = GetConsistencyProofResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3776,7 +3878,7 @@ func (x *GetConsistencyProofResponse) String() string {
 func (*GetConsistencyProofResponse) ProtoMessage() {}
 
 func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[44]
+	mi := &file_zkshare_v1_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3789,7 +3891,7 @@ func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofResponse.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{44}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetConsistencyProofResponse) GetProof() [][]byte {
@@ -3817,7 +3919,7 @@ type GetAnchorRequest struct {
 
 func (x *GetAnchorRequest) Reset() {
 	*x = GetAnchorRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3829,7 +3931,7 @@ func (x *GetAnchorRequest) String() string {
 func (*GetAnchorRequest) ProtoMessage() {}
 
 func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[45]
+	mi := &file_zkshare_v1_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3842,7 +3944,7 @@ func (x *GetAnchorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorRequest.ProtoReflect.Descriptor instead.
 func (*GetAnchorRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{45}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetAnchorRequest) GetCollectionId() []byte {
@@ -3888,7 +3990,7 @@ type GetAnchorResponse struct {
 
 func (x *GetAnchorResponse) Reset() {
 	*x = GetAnchorResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3900,7 +4002,7 @@ func (x *GetAnchorResponse) String() string {
 func (*GetAnchorResponse) ProtoMessage() {}
 
 func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[46]
+	mi := &file_zkshare_v1_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3913,7 +4015,7 @@ func (x *GetAnchorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnchorResponse.ProtoReflect.Descriptor instead.
 func (*GetAnchorResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{46}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetAnchorResponse) GetAnchor() *Anchor {
@@ -3974,7 +4076,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3986,7 +4088,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[47]
+	mi := &file_zkshare_v1_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3999,7 +4101,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{47}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetTransactionRequest) GetHash() []byte {
@@ -4022,7 +4124,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4034,7 +4136,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[48]
+	mi := &file_zkshare_v1_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4047,7 +4149,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{48}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetTransactionResponse) GetTx() []byte {
@@ -4095,7 +4197,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4107,7 +4209,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[49]
+	mi := &file_zkshare_v1_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4120,7 +4222,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{49}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListBlocksRequest) GetFromHeight() uint64 {
@@ -4146,7 +4248,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4158,7 +4260,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[50]
+	mi := &file_zkshare_v1_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4171,7 +4273,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{50}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListBlocksResponse) GetHeaders() []*BlockHeader {
@@ -4190,7 +4292,7 @@ type WatchBlocksRequest struct {
 
 func (x *WatchBlocksRequest) Reset() {
 	*x = WatchBlocksRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[51]
+	mi := &file_zkshare_v1_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4202,7 +4304,7 @@ func (x *WatchBlocksRequest) String() string {
 func (*WatchBlocksRequest) ProtoMessage() {}
 
 func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[51]
+	mi := &file_zkshare_v1_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4215,7 +4317,7 @@ func (x *WatchBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{51}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *WatchBlocksRequest) GetFromHeight() uint64 {
@@ -4234,7 +4336,7 @@ type WatchBlocksResponse struct {
 
 func (x *WatchBlocksResponse) Reset() {
 	*x = WatchBlocksResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[52]
+	mi := &file_zkshare_v1_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4246,7 +4348,7 @@ func (x *WatchBlocksResponse) String() string {
 func (*WatchBlocksResponse) ProtoMessage() {}
 
 func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[52]
+	mi := &file_zkshare_v1_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4259,7 +4361,7 @@ func (x *WatchBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlocksResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{52}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *WatchBlocksResponse) GetHeader() *BlockHeader {
@@ -4284,7 +4386,7 @@ type ListAuditEntriesRequest struct {
 
 func (x *ListAuditEntriesRequest) Reset() {
 	*x = ListAuditEntriesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[53]
+	mi := &file_zkshare_v1_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4296,7 +4398,7 @@ func (x *ListAuditEntriesRequest) String() string {
 func (*ListAuditEntriesRequest) ProtoMessage() {}
 
 func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[53]
+	mi := &file_zkshare_v1_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4309,7 +4411,7 @@ func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{53}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListAuditEntriesRequest) GetCollectionId() []byte {
@@ -4356,7 +4458,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[54]
+	mi := &file_zkshare_v1_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4368,7 +4470,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[54]
+	mi := &file_zkshare_v1_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4381,7 +4483,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{54}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AuditEntry) GetAudit() *Audit {
@@ -4435,7 +4537,7 @@ type ListAuditEntriesResponse struct {
 
 func (x *ListAuditEntriesResponse) Reset() {
 	*x = ListAuditEntriesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[55]
+	mi := &file_zkshare_v1_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4447,7 +4549,7 @@ func (x *ListAuditEntriesResponse) String() string {
 func (*ListAuditEntriesResponse) ProtoMessage() {}
 
 func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[55]
+	mi := &file_zkshare_v1_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4460,7 +4562,7 @@ func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{55}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
@@ -4482,7 +4584,7 @@ type GetCircuitRequest struct {
 
 func (x *GetCircuitRequest) Reset() {
 	*x = GetCircuitRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[56]
+	mi := &file_zkshare_v1_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4494,7 +4596,7 @@ func (x *GetCircuitRequest) String() string {
 func (*GetCircuitRequest) ProtoMessage() {}
 
 func (x *GetCircuitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[56]
+	mi := &file_zkshare_v1_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4507,7 +4609,7 @@ func (x *GetCircuitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCircuitRequest.ProtoReflect.Descriptor instead.
 func (*GetCircuitRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{56}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetCircuitRequest) GetCircuitId() []byte {
@@ -4549,7 +4651,7 @@ type GetCircuitResponse struct {
 
 func (x *GetCircuitResponse) Reset() {
 	*x = GetCircuitResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[57]
+	mi := &file_zkshare_v1_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4561,7 +4663,7 @@ func (x *GetCircuitResponse) String() string {
 func (*GetCircuitResponse) ProtoMessage() {}
 
 func (x *GetCircuitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[57]
+	mi := &file_zkshare_v1_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4574,7 +4676,7 @@ func (x *GetCircuitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCircuitResponse.ProtoReflect.Descriptor instead.
 func (*GetCircuitResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{57}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetCircuitResponse) GetCircuitId() []byte {
@@ -4662,7 +4764,7 @@ type ListCircuitsRequest struct {
 
 func (x *ListCircuitsRequest) Reset() {
 	*x = ListCircuitsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	mi := &file_zkshare_v1_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4674,7 +4776,7 @@ func (x *ListCircuitsRequest) String() string {
 func (*ListCircuitsRequest) ProtoMessage() {}
 
 func (x *ListCircuitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[58]
+	mi := &file_zkshare_v1_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4687,7 +4789,7 @@ func (x *ListCircuitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCircuitsRequest.ProtoReflect.Descriptor instead.
 func (*ListCircuitsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{58}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{59}
 }
 
 type ListCircuitsResponse struct {
@@ -4702,7 +4804,7 @@ type ListCircuitsResponse struct {
 
 func (x *ListCircuitsResponse) Reset() {
 	*x = ListCircuitsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[59]
+	mi := &file_zkshare_v1_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4714,7 +4816,7 @@ func (x *ListCircuitsResponse) String() string {
 func (*ListCircuitsResponse) ProtoMessage() {}
 
 func (x *ListCircuitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[59]
+	mi := &file_zkshare_v1_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4727,7 +4829,7 @@ func (x *ListCircuitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCircuitsResponse.ProtoReflect.Descriptor instead.
 func (*ListCircuitsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{59}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListCircuitsResponse) GetCircuits() []*GetCircuitResponse {
@@ -4753,7 +4855,7 @@ type GetCeremonyRequest struct {
 
 func (x *GetCeremonyRequest) Reset() {
 	*x = GetCeremonyRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[60]
+	mi := &file_zkshare_v1_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4765,7 +4867,7 @@ func (x *GetCeremonyRequest) String() string {
 func (*GetCeremonyRequest) ProtoMessage() {}
 
 func (x *GetCeremonyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[60]
+	mi := &file_zkshare_v1_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4778,7 +4880,7 @@ func (x *GetCeremonyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCeremonyRequest.ProtoReflect.Descriptor instead.
 func (*GetCeremonyRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{60}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetCeremonyRequest) GetCeremonyId() []byte {
@@ -4807,7 +4909,7 @@ type GetCeremonyResponse struct {
 
 func (x *GetCeremonyResponse) Reset() {
 	*x = GetCeremonyResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4819,7 +4921,7 @@ func (x *GetCeremonyResponse) String() string {
 func (*GetCeremonyResponse) ProtoMessage() {}
 
 func (x *GetCeremonyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[61]
+	mi := &file_zkshare_v1_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4832,7 +4934,7 @@ func (x *GetCeremonyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCeremonyResponse.ProtoReflect.Descriptor instead.
 func (*GetCeremonyResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{61}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetCeremonyResponse) GetCeremonyId() []byte {
@@ -4893,7 +4995,7 @@ type AttestCeremonyKeysRequest struct {
 
 func (x *AttestCeremonyKeysRequest) Reset() {
 	*x = AttestCeremonyKeysRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4905,7 +5007,7 @@ func (x *AttestCeremonyKeysRequest) String() string {
 func (*AttestCeremonyKeysRequest) ProtoMessage() {}
 
 func (x *AttestCeremonyKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[62]
+	mi := &file_zkshare_v1_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4918,7 +5020,7 @@ func (x *AttestCeremonyKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestCeremonyKeysRequest.ProtoReflect.Descriptor instead.
 func (*AttestCeremonyKeysRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AttestCeremonyKeysRequest) GetAttestation() *KeysAttestation {
@@ -4938,7 +5040,7 @@ type AttestCeremonyKeysResponse struct {
 
 func (x *AttestCeremonyKeysResponse) Reset() {
 	*x = AttestCeremonyKeysResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4950,7 +5052,7 @@ func (x *AttestCeremonyKeysResponse) String() string {
 func (*AttestCeremonyKeysResponse) ProtoMessage() {}
 
 func (x *AttestCeremonyKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[63]
+	mi := &file_zkshare_v1_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4963,7 +5065,7 @@ func (x *AttestCeremonyKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestCeremonyKeysResponse.ProtoReflect.Descriptor instead.
 func (*AttestCeremonyKeysResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{63}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AttestCeremonyKeysResponse) GetHeight() uint64 {
@@ -4989,7 +5091,7 @@ type RecordContributionRequest struct {
 
 func (x *RecordContributionRequest) Reset() {
 	*x = RecordContributionRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5001,7 +5103,7 @@ func (x *RecordContributionRequest) String() string {
 func (*RecordContributionRequest) ProtoMessage() {}
 
 func (x *RecordContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[64]
+	mi := &file_zkshare_v1_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5014,7 +5116,7 @@ func (x *RecordContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContributionRequest.ProtoReflect.Descriptor instead.
 func (*RecordContributionRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{64}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RecordContributionRequest) GetReceipt() *ContributionReceipt {
@@ -5034,7 +5136,7 @@ type RecordContributionResponse struct {
 
 func (x *RecordContributionResponse) Reset() {
 	*x = RecordContributionResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5046,7 +5148,7 @@ func (x *RecordContributionResponse) String() string {
 func (*RecordContributionResponse) ProtoMessage() {}
 
 func (x *RecordContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[65]
+	mi := &file_zkshare_v1_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5059,7 +5161,7 @@ func (x *RecordContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContributionResponse.ProtoReflect.Descriptor instead.
 func (*RecordContributionResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{65}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *RecordContributionResponse) GetHeight() uint64 {
@@ -5085,7 +5187,7 @@ type GetCollectionStateRequest struct {
 
 func (x *GetCollectionStateRequest) Reset() {
 	*x = GetCollectionStateRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5097,7 +5199,7 @@ func (x *GetCollectionStateRequest) String() string {
 func (*GetCollectionStateRequest) ProtoMessage() {}
 
 func (x *GetCollectionStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[66]
+	mi := &file_zkshare_v1_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5110,7 +5212,7 @@ func (x *GetCollectionStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionStateRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionStateRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{66}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetCollectionStateRequest) GetCollectionId() []byte {
@@ -5143,7 +5245,7 @@ type GetCollectionStateResponse struct {
 
 func (x *GetCollectionStateResponse) Reset() {
 	*x = GetCollectionStateResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5155,7 +5257,7 @@ func (x *GetCollectionStateResponse) String() string {
 func (*GetCollectionStateResponse) ProtoMessage() {}
 
 func (x *GetCollectionStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[67]
+	mi := &file_zkshare_v1_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5168,7 +5270,7 @@ func (x *GetCollectionStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionStateResponse.ProtoReflect.Descriptor instead.
 func (*GetCollectionStateResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{67}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetCollectionStateResponse) GetName() string {
@@ -5246,7 +5348,7 @@ type RegisterParticipantRequest struct {
 
 func (x *RegisterParticipantRequest) Reset() {
 	*x = RegisterParticipantRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5258,7 +5360,7 @@ func (x *RegisterParticipantRequest) String() string {
 func (*RegisterParticipantRequest) ProtoMessage() {}
 
 func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[68]
+	mi := &file_zkshare_v1_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5271,7 +5373,7 @@ func (x *RegisterParticipantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantRequest.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{68}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RegisterParticipantRequest) GetId() string {
@@ -5314,7 +5416,7 @@ type RegisterParticipantResponse struct {
 
 func (x *RegisterParticipantResponse) Reset() {
 	*x = RegisterParticipantResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5326,7 +5428,7 @@ func (x *RegisterParticipantResponse) String() string {
 func (*RegisterParticipantResponse) ProtoMessage() {}
 
 func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[69]
+	mi := &file_zkshare_v1_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5339,7 +5441,7 @@ func (x *RegisterParticipantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterParticipantResponse.ProtoReflect.Descriptor instead.
 func (*RegisterParticipantResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{69}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RegisterParticipantResponse) GetToken() string {
@@ -5400,7 +5502,7 @@ type DeviceState struct {
 
 func (x *DeviceState) Reset() {
 	*x = DeviceState{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5412,7 +5514,7 @@ func (x *DeviceState) String() string {
 func (*DeviceState) ProtoMessage() {}
 
 func (x *DeviceState) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[70]
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5425,7 +5527,7 @@ func (x *DeviceState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceState.ProtoReflect.Descriptor instead.
 func (*DeviceState) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{70}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *DeviceState) GetId() string {
@@ -5551,7 +5653,7 @@ type CounterRange struct {
 
 func (x *CounterRange) Reset() {
 	*x = CounterRange{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5563,7 +5665,7 @@ func (x *CounterRange) String() string {
 func (*CounterRange) ProtoMessage() {}
 
 func (x *CounterRange) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5576,7 +5678,7 @@ func (x *CounterRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounterRange.ProtoReflect.Descriptor instead.
 func (*CounterRange) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CounterRange) GetFirst() uint64 {
@@ -5609,7 +5711,7 @@ type Reading struct {
 
 func (x *Reading) Reset() {
 	*x = Reading{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5621,7 +5723,7 @@ func (x *Reading) String() string {
 func (*Reading) ProtoMessage() {}
 
 func (x *Reading) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5634,7 +5736,7 @@ func (x *Reading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reading.ProtoReflect.Descriptor instead.
 func (*Reading) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *Reading) GetAttestation() *Attestation {
@@ -5667,7 +5769,7 @@ type SubmitReadingsRequest struct {
 
 func (x *SubmitReadingsRequest) Reset() {
 	*x = SubmitReadingsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5679,7 +5781,7 @@ func (x *SubmitReadingsRequest) String() string {
 func (*SubmitReadingsRequest) ProtoMessage() {}
 
 func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5692,7 +5794,7 @@ func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *SubmitReadingsRequest) GetReadings() []*Reading {
@@ -5717,7 +5819,7 @@ type SubmitReadingsResponse struct {
 
 func (x *SubmitReadingsResponse) Reset() {
 	*x = SubmitReadingsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[74]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5729,7 +5831,7 @@ func (x *SubmitReadingsResponse) String() string {
 func (*SubmitReadingsResponse) ProtoMessage() {}
 
 func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[74]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5742,7 +5844,7 @@ func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsResponse.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{74}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *SubmitReadingsResponse) GetAccepted() uint64 {
@@ -5784,7 +5886,7 @@ type RegisterDeviceRequest struct {
 
 func (x *RegisterDeviceRequest) Reset() {
 	*x = RegisterDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[75]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5796,7 +5898,7 @@ func (x *RegisterDeviceRequest) String() string {
 func (*RegisterDeviceRequest) ProtoMessage() {}
 
 func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[75]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5809,7 +5911,7 @@ func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{75}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *RegisterDeviceRequest) GetId() string {
@@ -5870,7 +5972,7 @@ type EndorseDeviceRequest struct {
 
 func (x *EndorseDeviceRequest) Reset() {
 	*x = EndorseDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[76]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5882,7 +5984,7 @@ func (x *EndorseDeviceRequest) String() string {
 func (*EndorseDeviceRequest) ProtoMessage() {}
 
 func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[76]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5895,7 +5997,7 @@ func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceRequest.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{76}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *EndorseDeviceRequest) GetId() string {
@@ -5914,7 +6016,7 @@ type EndorseDeviceResponse struct {
 
 func (x *EndorseDeviceResponse) Reset() {
 	*x = EndorseDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[77]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5926,7 +6028,7 @@ func (x *EndorseDeviceResponse) String() string {
 func (*EndorseDeviceResponse) ProtoMessage() {}
 
 func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[77]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5939,7 +6041,7 @@ func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceResponse.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{77}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *EndorseDeviceResponse) GetTxHash() []byte {
@@ -5958,7 +6060,7 @@ type RegisterDeviceResponse struct {
 
 func (x *RegisterDeviceResponse) Reset() {
 	*x = RegisterDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[78]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5970,7 +6072,7 @@ func (x *RegisterDeviceResponse) String() string {
 func (*RegisterDeviceResponse) ProtoMessage() {}
 
 func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[78]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5983,7 +6085,7 @@ func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{78}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *RegisterDeviceResponse) GetTxHash() []byte {
@@ -6002,7 +6104,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[79]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6014,7 +6116,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[79]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6027,7 +6129,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{79}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *RevokeDeviceRequest) GetId() string {
@@ -6046,7 +6148,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[80]
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6058,7 +6160,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[80]
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6071,7 +6173,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{80}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RevokeDeviceResponse) GetTxHash() []byte {
@@ -6091,7 +6193,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	mi := &file_zkshare_v1_service_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6103,7 +6205,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	mi := &file_zkshare_v1_service_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6116,7 +6218,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{81}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ListDevicesRequest) GetCollection() string {
@@ -6135,7 +6237,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[82]
+	mi := &file_zkshare_v1_service_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6147,7 +6249,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[82]
+	mi := &file_zkshare_v1_service_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6160,7 +6262,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{82}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*DeviceState {
@@ -6183,7 +6285,7 @@ type GetCeremonyResponse_Contribution struct {
 
 func (x *GetCeremonyResponse_Contribution) Reset() {
 	*x = GetCeremonyResponse_Contribution{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[83]
+	mi := &file_zkshare_v1_service_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6195,7 +6297,7 @@ func (x *GetCeremonyResponse_Contribution) String() string {
 func (*GetCeremonyResponse_Contribution) ProtoMessage() {}
 
 func (x *GetCeremonyResponse_Contribution) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[83]
+	mi := &file_zkshare_v1_service_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6208,7 +6310,7 @@ func (x *GetCeremonyResponse_Contribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCeremonyResponse_Contribution.ProtoReflect.Descriptor instead.
 func (*GetCeremonyResponse_Contribution) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{61, 0}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{62, 0}
 }
 
 func (x *GetCeremonyResponse_Contribution) GetIndex() uint32 {
@@ -6337,7 +6439,7 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"collection\x18\x01 \x01(\v2\x1a.zkshare.v1.CollectionInfoR\n" +
 	"collection\x12(\n" +
-	"\x10register_tx_hash\x18\x02 \x01(\fR\x0eregisterTxHash\"\x8a\x02\n" +
+	"\x10register_tx_hash\x18\x02 \x01(\fR\x0eregisterTxHash\"\xbe\x02\n" +
 	"\x0eCollectionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\fR\x02id\x12\x16\n" +
@@ -6348,7 +6450,18 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\x04root\x18\x06 \x01(\fR\x04root\x12\x16\n" +
 	"\x06holder\x18\a \x01(\tR\x06holder\x12'\n" +
 	"\x0fanchor_sequence\x18\b \x01(\x04R\x0eanchorSequence\x12#\n" +
-	"\ranchor_height\x18\t \x01(\x04R\fanchorHeight\"d\n" +
+	"\ranchor_height\x18\t \x01(\x04R\fanchorHeight\x122\n" +
+	"\aproving\x18\n" +
+	" \x01(\v2\x18.zkshare.v1.ProvingStateR\aproving\"\xcf\x01\n" +
+	"\fProvingState\x12'\n" +
+	"\x0fanchor_sequence\x18\x01 \x01(\x04R\x0eanchorSequence\x12\x12\n" +
+	"\x04root\x18\x02 \x01(\fR\x04root\x12!\n" +
+	"\frecord_count\x18\x03 \x01(\x04R\vrecordCount\x12#\n" +
+	"\rkept_versions\x18\x04 \x01(\rR\fkeptVersions\x12\x1e\n" +
+	"\n" +
+	"committing\x18\x05 \x01(\bR\n" +
+	"committing\x12\x1a\n" +
+	"\brecovery\x18\x06 \x01(\tR\brecovery\"d\n" +
 	"\x14CommitRecordsRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6846,7 +6959,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                       // 0: zkshare.v1.StatementKind
 	(Circuit)(0),                             // 1: zkshare.v1.Circuit
@@ -6863,97 +6976,98 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*CreateCollectionRequest)(nil),          // 12: zkshare.v1.CreateCollectionRequest
 	(*CreateCollectionResponse)(nil),         // 13: zkshare.v1.CreateCollectionResponse
 	(*CollectionInfo)(nil),                   // 14: zkshare.v1.CollectionInfo
-	(*CommitRecordsRequest)(nil),             // 15: zkshare.v1.CommitRecordsRequest
-	(*CommitRecordsResponse)(nil),            // 16: zkshare.v1.CommitRecordsResponse
-	(*GetCollectionRequest)(nil),             // 17: zkshare.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),            // 18: zkshare.v1.GetCollectionResponse
-	(*ProveRequest)(nil),                     // 19: zkshare.v1.ProveRequest
-	(*ProveAggregateRequest)(nil),            // 20: zkshare.v1.ProveAggregateRequest
-	(*AggregateThreshold)(nil),               // 21: zkshare.v1.AggregateThreshold
-	(*ProveAggregateResponse)(nil),           // 22: zkshare.v1.ProveAggregateResponse
-	(*ProveResponse)(nil),                    // 23: zkshare.v1.ProveResponse
-	(*AuditReceipt)(nil),                     // 24: zkshare.v1.AuditReceipt
-	(*AccessPolicy)(nil),                     // 25: zkshare.v1.AccessPolicy
-	(*PolicyRule)(nil),                       // 26: zkshare.v1.PolicyRule
-	(*Expectation)(nil),                      // 27: zkshare.v1.Expectation
-	(*SetPolicyRequest)(nil),                 // 28: zkshare.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),                // 29: zkshare.v1.SetPolicyResponse
-	(*GetPolicyRequest)(nil),                 // 30: zkshare.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),                // 31: zkshare.v1.GetPolicyResponse
-	(*UpdateRecordsRequest)(nil),             // 32: zkshare.v1.UpdateRecordsRequest
-	(*UpdateRecordsResponse)(nil),            // 33: zkshare.v1.UpdateRecordsResponse
-	(*ConfirmAnchorRequest)(nil),             // 34: zkshare.v1.ConfirmAnchorRequest
-	(*ConfirmAnchorResponse)(nil),            // 35: zkshare.v1.ConfirmAnchorResponse
-	(*DeleteRecordsRequest)(nil),             // 36: zkshare.v1.DeleteRecordsRequest
-	(*DeleteRecordsResponse)(nil),            // 37: zkshare.v1.DeleteRecordsResponse
-	(*Receipt)(nil),                          // 38: zkshare.v1.Receipt
-	(*IssueReceiptRequest)(nil),              // 39: zkshare.v1.IssueReceiptRequest
-	(*IssueReceiptResponse)(nil),             // 40: zkshare.v1.IssueReceiptResponse
-	(*VerifyRequest)(nil),                    // 41: zkshare.v1.VerifyRequest
-	(*VerifyResponse)(nil),                   // 42: zkshare.v1.VerifyResponse
-	(*CircuitVersion)(nil),                   // 43: zkshare.v1.CircuitVersion
-	(*VerifyAggregateRequest)(nil),           // 44: zkshare.v1.VerifyAggregateRequest
-	(*VerifyAggregateResponse)(nil),          // 45: zkshare.v1.VerifyAggregateResponse
-	(*GetCheckpointRequest)(nil),             // 46: zkshare.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),            // 47: zkshare.v1.GetCheckpointResponse
-	(*GetConsistencyProofRequest)(nil),       // 48: zkshare.v1.GetConsistencyProofRequest
-	(*GetConsistencyProofResponse)(nil),      // 49: zkshare.v1.GetConsistencyProofResponse
-	(*GetAnchorRequest)(nil),                 // 50: zkshare.v1.GetAnchorRequest
-	(*GetAnchorResponse)(nil),                // 51: zkshare.v1.GetAnchorResponse
-	(*GetTransactionRequest)(nil),            // 52: zkshare.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),           // 53: zkshare.v1.GetTransactionResponse
-	(*ListBlocksRequest)(nil),                // 54: zkshare.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),               // 55: zkshare.v1.ListBlocksResponse
-	(*WatchBlocksRequest)(nil),               // 56: zkshare.v1.WatchBlocksRequest
-	(*WatchBlocksResponse)(nil),              // 57: zkshare.v1.WatchBlocksResponse
-	(*ListAuditEntriesRequest)(nil),          // 58: zkshare.v1.ListAuditEntriesRequest
-	(*AuditEntry)(nil),                       // 59: zkshare.v1.AuditEntry
-	(*ListAuditEntriesResponse)(nil),         // 60: zkshare.v1.ListAuditEntriesResponse
-	(*GetCircuitRequest)(nil),                // 61: zkshare.v1.GetCircuitRequest
-	(*GetCircuitResponse)(nil),               // 62: zkshare.v1.GetCircuitResponse
-	(*ListCircuitsRequest)(nil),              // 63: zkshare.v1.ListCircuitsRequest
-	(*ListCircuitsResponse)(nil),             // 64: zkshare.v1.ListCircuitsResponse
-	(*GetCeremonyRequest)(nil),               // 65: zkshare.v1.GetCeremonyRequest
-	(*GetCeremonyResponse)(nil),              // 66: zkshare.v1.GetCeremonyResponse
-	(*AttestCeremonyKeysRequest)(nil),        // 67: zkshare.v1.AttestCeremonyKeysRequest
-	(*AttestCeremonyKeysResponse)(nil),       // 68: zkshare.v1.AttestCeremonyKeysResponse
-	(*RecordContributionRequest)(nil),        // 69: zkshare.v1.RecordContributionRequest
-	(*RecordContributionResponse)(nil),       // 70: zkshare.v1.RecordContributionResponse
-	(*GetCollectionStateRequest)(nil),        // 71: zkshare.v1.GetCollectionStateRequest
-	(*GetCollectionStateResponse)(nil),       // 72: zkshare.v1.GetCollectionStateResponse
-	(*RegisterParticipantRequest)(nil),       // 73: zkshare.v1.RegisterParticipantRequest
-	(*RegisterParticipantResponse)(nil),      // 74: zkshare.v1.RegisterParticipantResponse
-	(*DeviceState)(nil),                      // 75: zkshare.v1.DeviceState
-	(*CounterRange)(nil),                     // 76: zkshare.v1.CounterRange
-	(*Reading)(nil),                          // 77: zkshare.v1.Reading
-	(*SubmitReadingsRequest)(nil),            // 78: zkshare.v1.SubmitReadingsRequest
-	(*SubmitReadingsResponse)(nil),           // 79: zkshare.v1.SubmitReadingsResponse
-	(*RegisterDeviceRequest)(nil),            // 80: zkshare.v1.RegisterDeviceRequest
-	(*EndorseDeviceRequest)(nil),             // 81: zkshare.v1.EndorseDeviceRequest
-	(*EndorseDeviceResponse)(nil),            // 82: zkshare.v1.EndorseDeviceResponse
-	(*RegisterDeviceResponse)(nil),           // 83: zkshare.v1.RegisterDeviceResponse
-	(*RevokeDeviceRequest)(nil),              // 84: zkshare.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),             // 85: zkshare.v1.RevokeDeviceResponse
-	(*ListDevicesRequest)(nil),               // 86: zkshare.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),              // 87: zkshare.v1.ListDevicesResponse
-	(*GetCeremonyResponse_Contribution)(nil), // 88: zkshare.v1.GetCeremonyResponse.Contribution
-	(SetupKind)(0),                           // 89: zkshare.v1.SetupKind
-	(*Anchor)(nil),                           // 90: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                      // 91: zkshare.v1.BlockHeader
-	(*Audit)(nil),                            // 92: zkshare.v1.Audit
-	(*CeremonyKey)(nil),                      // 93: zkshare.v1.CeremonyKey
-	(*KeysAttestation)(nil),                  // 94: zkshare.v1.KeysAttestation
-	(*ContributionReceipt)(nil),              // 95: zkshare.v1.ContributionReceipt
-	(Role)(0),                                // 96: zkshare.v1.Role
-	(*Attestation)(nil),                      // 97: zkshare.v1.Attestation
-	(*SetConfirmersRequest)(nil),             // 98: zkshare.v1.SetConfirmersRequest
-	(*ProposeRequest)(nil),                   // 99: zkshare.v1.ProposeRequest
-	(*ApproveRequest)(nil),                   // 100: zkshare.v1.ApproveRequest
-	(*ListProposalsRequest)(nil),             // 101: zkshare.v1.ListProposalsRequest
-	(*SetConfirmersResponse)(nil),            // 102: zkshare.v1.SetConfirmersResponse
-	(*ProposeResponse)(nil),                  // 103: zkshare.v1.ProposeResponse
-	(*ApproveResponse)(nil),                  // 104: zkshare.v1.ApproveResponse
-	(*ListProposalsResponse)(nil),            // 105: zkshare.v1.ListProposalsResponse
+	(*ProvingState)(nil),                     // 15: zkshare.v1.ProvingState
+	(*CommitRecordsRequest)(nil),             // 16: zkshare.v1.CommitRecordsRequest
+	(*CommitRecordsResponse)(nil),            // 17: zkshare.v1.CommitRecordsResponse
+	(*GetCollectionRequest)(nil),             // 18: zkshare.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),            // 19: zkshare.v1.GetCollectionResponse
+	(*ProveRequest)(nil),                     // 20: zkshare.v1.ProveRequest
+	(*ProveAggregateRequest)(nil),            // 21: zkshare.v1.ProveAggregateRequest
+	(*AggregateThreshold)(nil),               // 22: zkshare.v1.AggregateThreshold
+	(*ProveAggregateResponse)(nil),           // 23: zkshare.v1.ProveAggregateResponse
+	(*ProveResponse)(nil),                    // 24: zkshare.v1.ProveResponse
+	(*AuditReceipt)(nil),                     // 25: zkshare.v1.AuditReceipt
+	(*AccessPolicy)(nil),                     // 26: zkshare.v1.AccessPolicy
+	(*PolicyRule)(nil),                       // 27: zkshare.v1.PolicyRule
+	(*Expectation)(nil),                      // 28: zkshare.v1.Expectation
+	(*SetPolicyRequest)(nil),                 // 29: zkshare.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),                // 30: zkshare.v1.SetPolicyResponse
+	(*GetPolicyRequest)(nil),                 // 31: zkshare.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),                // 32: zkshare.v1.GetPolicyResponse
+	(*UpdateRecordsRequest)(nil),             // 33: zkshare.v1.UpdateRecordsRequest
+	(*UpdateRecordsResponse)(nil),            // 34: zkshare.v1.UpdateRecordsResponse
+	(*ConfirmAnchorRequest)(nil),             // 35: zkshare.v1.ConfirmAnchorRequest
+	(*ConfirmAnchorResponse)(nil),            // 36: zkshare.v1.ConfirmAnchorResponse
+	(*DeleteRecordsRequest)(nil),             // 37: zkshare.v1.DeleteRecordsRequest
+	(*DeleteRecordsResponse)(nil),            // 38: zkshare.v1.DeleteRecordsResponse
+	(*Receipt)(nil),                          // 39: zkshare.v1.Receipt
+	(*IssueReceiptRequest)(nil),              // 40: zkshare.v1.IssueReceiptRequest
+	(*IssueReceiptResponse)(nil),             // 41: zkshare.v1.IssueReceiptResponse
+	(*VerifyRequest)(nil),                    // 42: zkshare.v1.VerifyRequest
+	(*VerifyResponse)(nil),                   // 43: zkshare.v1.VerifyResponse
+	(*CircuitVersion)(nil),                   // 44: zkshare.v1.CircuitVersion
+	(*VerifyAggregateRequest)(nil),           // 45: zkshare.v1.VerifyAggregateRequest
+	(*VerifyAggregateResponse)(nil),          // 46: zkshare.v1.VerifyAggregateResponse
+	(*GetCheckpointRequest)(nil),             // 47: zkshare.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),            // 48: zkshare.v1.GetCheckpointResponse
+	(*GetConsistencyProofRequest)(nil),       // 49: zkshare.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil),      // 50: zkshare.v1.GetConsistencyProofResponse
+	(*GetAnchorRequest)(nil),                 // 51: zkshare.v1.GetAnchorRequest
+	(*GetAnchorResponse)(nil),                // 52: zkshare.v1.GetAnchorResponse
+	(*GetTransactionRequest)(nil),            // 53: zkshare.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),           // 54: zkshare.v1.GetTransactionResponse
+	(*ListBlocksRequest)(nil),                // 55: zkshare.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),               // 56: zkshare.v1.ListBlocksResponse
+	(*WatchBlocksRequest)(nil),               // 57: zkshare.v1.WatchBlocksRequest
+	(*WatchBlocksResponse)(nil),              // 58: zkshare.v1.WatchBlocksResponse
+	(*ListAuditEntriesRequest)(nil),          // 59: zkshare.v1.ListAuditEntriesRequest
+	(*AuditEntry)(nil),                       // 60: zkshare.v1.AuditEntry
+	(*ListAuditEntriesResponse)(nil),         // 61: zkshare.v1.ListAuditEntriesResponse
+	(*GetCircuitRequest)(nil),                // 62: zkshare.v1.GetCircuitRequest
+	(*GetCircuitResponse)(nil),               // 63: zkshare.v1.GetCircuitResponse
+	(*ListCircuitsRequest)(nil),              // 64: zkshare.v1.ListCircuitsRequest
+	(*ListCircuitsResponse)(nil),             // 65: zkshare.v1.ListCircuitsResponse
+	(*GetCeremonyRequest)(nil),               // 66: zkshare.v1.GetCeremonyRequest
+	(*GetCeremonyResponse)(nil),              // 67: zkshare.v1.GetCeremonyResponse
+	(*AttestCeremonyKeysRequest)(nil),        // 68: zkshare.v1.AttestCeremonyKeysRequest
+	(*AttestCeremonyKeysResponse)(nil),       // 69: zkshare.v1.AttestCeremonyKeysResponse
+	(*RecordContributionRequest)(nil),        // 70: zkshare.v1.RecordContributionRequest
+	(*RecordContributionResponse)(nil),       // 71: zkshare.v1.RecordContributionResponse
+	(*GetCollectionStateRequest)(nil),        // 72: zkshare.v1.GetCollectionStateRequest
+	(*GetCollectionStateResponse)(nil),       // 73: zkshare.v1.GetCollectionStateResponse
+	(*RegisterParticipantRequest)(nil),       // 74: zkshare.v1.RegisterParticipantRequest
+	(*RegisterParticipantResponse)(nil),      // 75: zkshare.v1.RegisterParticipantResponse
+	(*DeviceState)(nil),                      // 76: zkshare.v1.DeviceState
+	(*CounterRange)(nil),                     // 77: zkshare.v1.CounterRange
+	(*Reading)(nil),                          // 78: zkshare.v1.Reading
+	(*SubmitReadingsRequest)(nil),            // 79: zkshare.v1.SubmitReadingsRequest
+	(*SubmitReadingsResponse)(nil),           // 80: zkshare.v1.SubmitReadingsResponse
+	(*RegisterDeviceRequest)(nil),            // 81: zkshare.v1.RegisterDeviceRequest
+	(*EndorseDeviceRequest)(nil),             // 82: zkshare.v1.EndorseDeviceRequest
+	(*EndorseDeviceResponse)(nil),            // 83: zkshare.v1.EndorseDeviceResponse
+	(*RegisterDeviceResponse)(nil),           // 84: zkshare.v1.RegisterDeviceResponse
+	(*RevokeDeviceRequest)(nil),              // 85: zkshare.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),             // 86: zkshare.v1.RevokeDeviceResponse
+	(*ListDevicesRequest)(nil),               // 87: zkshare.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),              // 88: zkshare.v1.ListDevicesResponse
+	(*GetCeremonyResponse_Contribution)(nil), // 89: zkshare.v1.GetCeremonyResponse.Contribution
+	(SetupKind)(0),                           // 90: zkshare.v1.SetupKind
+	(*Anchor)(nil),                           // 91: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                      // 92: zkshare.v1.BlockHeader
+	(*Audit)(nil),                            // 93: zkshare.v1.Audit
+	(*CeremonyKey)(nil),                      // 94: zkshare.v1.CeremonyKey
+	(*KeysAttestation)(nil),                  // 95: zkshare.v1.KeysAttestation
+	(*ContributionReceipt)(nil),              // 96: zkshare.v1.ContributionReceipt
+	(Role)(0),                                // 97: zkshare.v1.Role
+	(*Attestation)(nil),                      // 98: zkshare.v1.Attestation
+	(*SetConfirmersRequest)(nil),             // 99: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),                   // 100: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),                   // 101: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),             // 102: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),            // 103: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),                  // 104: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),                  // 105: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),            // 106: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	7,   // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
@@ -6966,130 +7080,131 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	5,   // 7: zkshare.v1.Bundle.confirmations:type_name -> zkshare.v1.LedgerEvidence
 	5,   // 8: zkshare.v1.Bundle.holder_key_tx:type_name -> zkshare.v1.LedgerEvidence
 	14,  // 9: zkshare.v1.CreateCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	11,  // 10: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
-	14,  // 11: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
-	0,   // 12: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
-	21,  // 13: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
-	10,  // 14: zkshare.v1.ProveAggregateResponse.bundle:type_name -> zkshare.v1.Bundle
-	24,  // 15: zkshare.v1.ProveAggregateResponse.audit:type_name -> zkshare.v1.AuditReceipt
-	10,  // 16: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
-	24,  // 17: zkshare.v1.ProveResponse.audit:type_name -> zkshare.v1.AuditReceipt
-	26,  // 18: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
-	0,   // 19: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
-	3,   // 20: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
-	0,   // 21: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
-	3,   // 22: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
-	21,  // 23: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
-	25,  // 24: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
-	25,  // 25: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
-	11,  // 26: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
-	38,  // 27: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
-	10,  // 28: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
-	27,  // 29: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
-	2,   // 30: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
-	2,   // 31: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
-	75,  // 32: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
-	43,  // 33: zkshare.v1.VerifyResponse.circuits:type_name -> zkshare.v1.CircuitVersion
-	89,  // 34: zkshare.v1.CircuitVersion.setup:type_name -> zkshare.v1.SetupKind
-	10,  // 35: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
-	27,  // 36: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
-	42,  // 37: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	90,  // 38: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
-	4,   // 39: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
-	91,  // 40: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	91,  // 41: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	92,  // 42: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
-	24,  // 43: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
-	59,  // 44: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	89,  // 45: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
-	62,  // 46: zkshare.v1.ListCircuitsResponse.circuits:type_name -> zkshare.v1.GetCircuitResponse
-	88,  // 47: zkshare.v1.GetCeremonyResponse.contributions:type_name -> zkshare.v1.GetCeremonyResponse.Contribution
-	93,  // 48: zkshare.v1.GetCeremonyResponse.keys:type_name -> zkshare.v1.CeremonyKey
-	94,  // 49: zkshare.v1.AttestCeremonyKeysRequest.attestation:type_name -> zkshare.v1.KeysAttestation
-	95,  // 50: zkshare.v1.RecordContributionRequest.receipt:type_name -> zkshare.v1.ContributionReceipt
-	75,  // 51: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
-	96,  // 52: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	76,  // 53: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
-	97,  // 54: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
-	77,  // 55: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
-	75,  // 56: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
-	12,  // 57: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
-	15,  // 58: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
-	32,  // 59: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
-	36,  // 60: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
-	17,  // 61: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
-	28,  // 62: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
-	30,  // 63: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
-	19,  // 64: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
-	20,  // 65: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
-	39,  // 66: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
-	34,  // 67: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	98,  // 68: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
-	80,  // 69: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
-	84,  // 70: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
-	41,  // 71: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
-	44,  // 72: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
-	46,  // 73: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
-	48,  // 74: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
-	50,  // 75: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
-	52,  // 76: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
-	54,  // 77: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
-	56,  // 78: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
-	58,  // 79: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
-	61,  // 80: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
-	63,  // 81: zkshare.v1.LedgerService.ListCircuits:input_type -> zkshare.v1.ListCircuitsRequest
-	65,  // 82: zkshare.v1.LedgerService.GetCeremony:input_type -> zkshare.v1.GetCeremonyRequest
-	69,  // 83: zkshare.v1.LedgerService.RecordContribution:input_type -> zkshare.v1.RecordContributionRequest
-	67,  // 84: zkshare.v1.LedgerService.AttestCeremonyKeys:input_type -> zkshare.v1.AttestCeremonyKeysRequest
-	71,  // 85: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
-	73,  // 86: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	99,  // 87: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
-	100, // 88: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
-	101, // 89: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
-	81,  // 90: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
-	78,  // 91: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
-	86,  // 92: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
-	13,  // 93: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	16,  // 94: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	33,  // 95: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	37,  // 96: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	18,  // 97: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	29,  // 98: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	31,  // 99: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	23,  // 100: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	22,  // 101: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	40,  // 102: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	35,  // 103: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	102, // 104: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
-	83,  // 105: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
-	85,  // 106: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
-	42,  // 107: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	45,  // 108: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	47,  // 109: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	49,  // 110: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	51,  // 111: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	53,  // 112: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	55,  // 113: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	57,  // 114: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	60,  // 115: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	62,  // 116: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
-	64,  // 117: zkshare.v1.LedgerService.ListCircuits:output_type -> zkshare.v1.ListCircuitsResponse
-	66,  // 118: zkshare.v1.LedgerService.GetCeremony:output_type -> zkshare.v1.GetCeremonyResponse
-	70,  // 119: zkshare.v1.LedgerService.RecordContribution:output_type -> zkshare.v1.RecordContributionResponse
-	68,  // 120: zkshare.v1.LedgerService.AttestCeremonyKeys:output_type -> zkshare.v1.AttestCeremonyKeysResponse
-	72,  // 121: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
-	74,  // 122: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	103, // 123: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
-	104, // 124: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
-	105, // 125: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
-	82,  // 126: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
-	79,  // 127: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
-	87,  // 128: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
-	93,  // [93:129] is the sub-list for method output_type
-	57,  // [57:93] is the sub-list for method input_type
-	57,  // [57:57] is the sub-list for extension type_name
-	57,  // [57:57] is the sub-list for extension extendee
-	0,   // [0:57] is the sub-list for field type_name
+	15,  // 10: zkshare.v1.CollectionInfo.proving:type_name -> zkshare.v1.ProvingState
+	11,  // 11: zkshare.v1.CommitRecordsRequest.records:type_name -> zkshare.v1.Record
+	14,  // 12: zkshare.v1.GetCollectionResponse.collection:type_name -> zkshare.v1.CollectionInfo
+	0,   // 13: zkshare.v1.ProveRequest.kind:type_name -> zkshare.v1.StatementKind
+	22,  // 14: zkshare.v1.ProveAggregateRequest.threshold:type_name -> zkshare.v1.AggregateThreshold
+	10,  // 15: zkshare.v1.ProveAggregateResponse.bundle:type_name -> zkshare.v1.Bundle
+	25,  // 16: zkshare.v1.ProveAggregateResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	10,  // 17: zkshare.v1.ProveResponse.bundle:type_name -> zkshare.v1.Bundle
+	25,  // 18: zkshare.v1.ProveResponse.audit:type_name -> zkshare.v1.AuditReceipt
+	27,  // 19: zkshare.v1.AccessPolicy.rules:type_name -> zkshare.v1.PolicyRule
+	0,   // 20: zkshare.v1.PolicyRule.kinds:type_name -> zkshare.v1.StatementKind
+	3,   // 21: zkshare.v1.PolicyRule.aggregate_modes:type_name -> zkshare.v1.AggregateMode
+	0,   // 22: zkshare.v1.Expectation.kind:type_name -> zkshare.v1.StatementKind
+	3,   // 23: zkshare.v1.Expectation.mode:type_name -> zkshare.v1.AggregateMode
+	22,  // 24: zkshare.v1.Expectation.threshold:type_name -> zkshare.v1.AggregateThreshold
+	26,  // 25: zkshare.v1.SetPolicyRequest.policy:type_name -> zkshare.v1.AccessPolicy
+	26,  // 26: zkshare.v1.GetPolicyResponse.policy:type_name -> zkshare.v1.AccessPolicy
+	11,  // 27: zkshare.v1.UpdateRecordsRequest.records:type_name -> zkshare.v1.Record
+	39,  // 28: zkshare.v1.IssueReceiptResponse.receipt:type_name -> zkshare.v1.Receipt
+	10,  // 29: zkshare.v1.VerifyRequest.bundle:type_name -> zkshare.v1.Bundle
+	28,  // 30: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
+	2,   // 31: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
+	2,   // 32: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
+	76,  // 33: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
+	44,  // 34: zkshare.v1.VerifyResponse.circuits:type_name -> zkshare.v1.CircuitVersion
+	90,  // 35: zkshare.v1.CircuitVersion.setup:type_name -> zkshare.v1.SetupKind
+	10,  // 36: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
+	28,  // 37: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
+	43,  // 38: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
+	91,  // 39: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	4,   // 40: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
+	92,  // 41: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	92,  // 42: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	93,  // 43: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	25,  // 44: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
+	60,  // 45: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
+	90,  // 46: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
+	63,  // 47: zkshare.v1.ListCircuitsResponse.circuits:type_name -> zkshare.v1.GetCircuitResponse
+	89,  // 48: zkshare.v1.GetCeremonyResponse.contributions:type_name -> zkshare.v1.GetCeremonyResponse.Contribution
+	94,  // 49: zkshare.v1.GetCeremonyResponse.keys:type_name -> zkshare.v1.CeremonyKey
+	95,  // 50: zkshare.v1.AttestCeremonyKeysRequest.attestation:type_name -> zkshare.v1.KeysAttestation
+	96,  // 51: zkshare.v1.RecordContributionRequest.receipt:type_name -> zkshare.v1.ContributionReceipt
+	76,  // 52: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
+	97,  // 53: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	77,  // 54: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
+	98,  // 55: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
+	78,  // 56: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
+	76,  // 57: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
+	12,  // 58: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
+	16,  // 59: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
+	33,  // 60: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
+	37,  // 61: zkshare.v1.HolderService.DeleteRecords:input_type -> zkshare.v1.DeleteRecordsRequest
+	18,  // 62: zkshare.v1.HolderService.GetCollection:input_type -> zkshare.v1.GetCollectionRequest
+	29,  // 63: zkshare.v1.HolderService.SetPolicy:input_type -> zkshare.v1.SetPolicyRequest
+	31,  // 64: zkshare.v1.HolderService.GetPolicy:input_type -> zkshare.v1.GetPolicyRequest
+	20,  // 65: zkshare.v1.HolderService.Prove:input_type -> zkshare.v1.ProveRequest
+	21,  // 66: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
+	40,  // 67: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
+	35,  // 68: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
+	99,  // 69: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	81,  // 70: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
+	85,  // 71: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
+	42,  // 72: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
+	45,  // 73: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
+	47,  // 74: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
+	49,  // 75: zkshare.v1.LedgerService.GetConsistencyProof:input_type -> zkshare.v1.GetConsistencyProofRequest
+	51,  // 76: zkshare.v1.LedgerService.GetAnchor:input_type -> zkshare.v1.GetAnchorRequest
+	53,  // 77: zkshare.v1.LedgerService.GetTransaction:input_type -> zkshare.v1.GetTransactionRequest
+	55,  // 78: zkshare.v1.LedgerService.ListBlocks:input_type -> zkshare.v1.ListBlocksRequest
+	57,  // 79: zkshare.v1.LedgerService.WatchBlocks:input_type -> zkshare.v1.WatchBlocksRequest
+	59,  // 80: zkshare.v1.LedgerService.ListAuditEntries:input_type -> zkshare.v1.ListAuditEntriesRequest
+	62,  // 81: zkshare.v1.LedgerService.GetCircuit:input_type -> zkshare.v1.GetCircuitRequest
+	64,  // 82: zkshare.v1.LedgerService.ListCircuits:input_type -> zkshare.v1.ListCircuitsRequest
+	66,  // 83: zkshare.v1.LedgerService.GetCeremony:input_type -> zkshare.v1.GetCeremonyRequest
+	70,  // 84: zkshare.v1.LedgerService.RecordContribution:input_type -> zkshare.v1.RecordContributionRequest
+	68,  // 85: zkshare.v1.LedgerService.AttestCeremonyKeys:input_type -> zkshare.v1.AttestCeremonyKeysRequest
+	72,  // 86: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
+	74,  // 87: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
+	100, // 88: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	101, // 89: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	102, // 90: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	82,  // 91: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
+	79,  // 92: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
+	87,  // 93: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
+	13,  // 94: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	17,  // 95: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	34,  // 96: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	38,  // 97: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	19,  // 98: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	30,  // 99: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	32,  // 100: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	24,  // 101: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	23,  // 102: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	41,  // 103: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	36,  // 104: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	103, // 105: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	84,  // 106: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
+	86,  // 107: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
+	43,  // 108: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	46,  // 109: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	48,  // 110: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	50,  // 111: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	52,  // 112: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	54,  // 113: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	56,  // 114: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	58,  // 115: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	61,  // 116: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	63,  // 117: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
+	65,  // 118: zkshare.v1.LedgerService.ListCircuits:output_type -> zkshare.v1.ListCircuitsResponse
+	67,  // 119: zkshare.v1.LedgerService.GetCeremony:output_type -> zkshare.v1.GetCeremonyResponse
+	71,  // 120: zkshare.v1.LedgerService.RecordContribution:output_type -> zkshare.v1.RecordContributionResponse
+	69,  // 121: zkshare.v1.LedgerService.AttestCeremonyKeys:output_type -> zkshare.v1.AttestCeremonyKeysResponse
+	73,  // 122: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
+	75,  // 123: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	104, // 124: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	105, // 125: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	106, // 126: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	83,  // 127: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
+	80,  // 128: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
+	88,  // 129: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
+	94,  // [94:130] is the sub-list for method output_type
+	58,  // [58:94] is the sub-list for method input_type
+	58,  // [58:58] is the sub-list for extension type_name
+	58,  // [58:58] is the sub-list for extension extendee
+	0,   // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_zkshare_v1_service_proto_init() }
@@ -7109,7 +7224,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   84,
+			NumMessages:   85,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -1,0 +1,411 @@
+package holder
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/zkshare/zkshare/records"
+)
+
+// Version is a point in the store's history: the version at which one
+// write transaction committed. A view At a version reads every
+// collection's records and tree as they were then.
+type Version uint64
+
+// AnchoredVersion is a version of a collection whose root the ledger
+// anchored: proofs read it while later commits write newer ones.
+type AnchoredVersion struct {
+	Version  Version `json:"version"`
+	Root     string  `json:"root"` // hex
+	Count    uint64  `json:"count"`
+	Sequence uint64  `json:"sequence"` // the anchor's
+	// Replaced is when a newer version was anchored (unix ms; 0: none).
+	Replaced int64 `json:"replaced,omitempty"`
+}
+
+// versions is a collection's list of kept versions.
+type versions struct {
+	// Base is the collection's creation: a collection that has no
+	// anchored version rolls back to it.
+	Base     Version           `json:"base"`
+	Anchored []AnchoredVersion `json:"anchored,omitempty"`
+}
+
+func versionsKey(name string) []byte { return []byte("v/" + name) }
+
+func putVersions(txn *badger.Txn, name string, vs *versions) error {
+	b, err := json.Marshal(vs)
+	if err != nil {
+		return err
+	}
+	return txn.Set(versionsKey(name), b)
+}
+
+// getVersions returns a collection's versions; found is false for a
+// collection made before the store kept them.
+func getVersions(txn *badger.Txn, name string) (vs *versions, found bool, err error) {
+	item, err := txn.Get(versionsKey(name))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return &versions{}, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	vs = &versions{}
+	err = item.Value(func(v []byte) error { return json.Unmarshal(v, vs) })
+	if err != nil {
+		return nil, false, fmt.Errorf("collection %s: stored versions: %w", name, err)
+	}
+	return vs, true, nil
+}
+
+// errView: a view At a version reads; it never writes.
+var errView = errors.New("holder store: a view at a past version cannot write")
+
+// write runs fn in one write transaction and commits it at the next
+// version, which fn is told.
+func (s *Store) write(fn func(txn *badger.Txn, v Version) error) error {
+	if s.at != 0 {
+		return errView
+	}
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	read := s.ts.Load()
+	txn := s.db.NewTransactionAt(read, true)
+	defer txn.Discard()
+	if err := fn(txn, Version(read+1)); err != nil {
+		return err
+	}
+	if err := txn.CommitAt(read+1, nil); err != nil {
+		return err
+	}
+	s.ts.Store(read + 1)
+	return nil
+}
+
+// begin starts a write transaction for code that commits it itself:
+// commit commits it at the next version, discard ends it either way (and
+// must be called).
+func (s *Store) begin() (txn *badger.Txn, commit func() error, discard func()) {
+	s.txMu.Lock()
+	read := s.ts.Load()
+	txn = s.db.NewTransactionAt(read, true)
+	done := false
+	commit = func() error {
+		if s.at != 0 {
+			return errView
+		}
+		if err := txn.CommitAt(read+1, nil); err != nil {
+			return err
+		}
+		s.ts.Store(read + 1)
+		return nil
+	}
+	discard = func() {
+		if !done {
+			done = true
+			txn.Discard()
+			s.txMu.Unlock()
+		}
+	}
+	return txn, commit, discard
+}
+
+// view runs fn in a read transaction at the view's version, or at the
+// latest committed one.
+func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	if s.db.IsClosed() {
+		return badger.ErrDBClosed
+	}
+	at := s.at
+	if at == 0 {
+		at = Version(s.ts.Load())
+	}
+	s.readMu.Lock()
+	s.reads[at]++
+	s.readMu.Unlock()
+	defer func() {
+		s.readMu.Lock()
+		if s.reads[at]--; s.reads[at] == 0 {
+			delete(s.reads, at)
+		}
+		s.readMu.Unlock()
+	}()
+	txn := s.db.NewTransactionAt(uint64(at), false)
+	defer txn.Discard()
+	return fn(txn)
+}
+
+// Now returns the latest committed version.
+func (s *Store) Now() Version { return Version(s.ts.Load()) }
+
+// At returns a read-only view of the store as it was at version v (0: the
+// latest, whatever it is when each read starts). Reading a version older
+// than the collection's oldest kept one (Prune) is undefined: badger may
+// have discarded it.
+func (s *Store) At(v Version) *Store { return &Store{base: s.base, at: v} }
+
+// Head is a collection's latest state and the version that wrote it.
+type Head struct {
+	Version Version
+	Root    fr.Element
+	Count   uint64
+}
+
+// Head returns the latest version of a collection's records and tree.
+func (s *Store) Head(name string) (*Head, error) {
+	var h *Head
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		h, err = head(txn, name)
+		return err
+	})
+	return h, err
+}
+
+func head(txn *badger.Txn, name string) (*Head, error) {
+	c, err := getMeta(txn, name)
+	if err != nil {
+		return nil, err
+	}
+	item, err := txn.Get(metaKey(name))
+	if err != nil {
+		return nil, err
+	}
+	root, err := records.ParseElement(c.Root)
+	if err != nil {
+		return nil, fmt.Errorf("collection %s: stored root: %w", name, err)
+	}
+	return &Head{Version: Version(item.Version()), Root: root, Count: c.Count}, nil
+}
+
+// Versions returns a collection's anchored versions, oldest first.
+func (s *Store) Versions(name string) ([]AnchoredVersion, error) {
+	var out []AnchoredVersion
+	err := s.view(func(txn *badger.Txn) error {
+		if _, err := getMeta(txn, name); err != nil {
+			return err
+		}
+		vs, _, err := getVersions(txn, name)
+		if vs != nil {
+			out = vs.Anchored
+		}
+		return err
+	})
+	return out, err
+}
+
+// MarkAnchored records that the collection's version v, whose root the
+// ledger anchored at sequence seq, can be proven against. v must be a
+// version whose root is the anchored one; marking it again does nothing.
+func (s *Store) MarkAnchored(ctx context.Context, name string, v Version, seq uint64, now time.Time) error {
+	var c *Collection
+	var vAt Version
+	if err := s.At(v).view(func(txn *badger.Txn) error {
+		h, err := head(txn, name)
+		if err != nil {
+			return err
+		}
+		vAt = h.Version
+		c, err = getMeta(txn, name)
+		return err
+	}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.write(func(txn *badger.Txn, _ Version) error {
+		vs, _, err := getVersions(txn, name)
+		if err != nil {
+			return err
+		}
+		for _, a := range vs.Anchored {
+			if a.Sequence == seq && a.Root == c.Root {
+				return nil
+			}
+		}
+		for i := range vs.Anchored {
+			if vs.Anchored[i].Replaced == 0 {
+				vs.Anchored[i].Replaced = now.UnixMilli()
+			}
+		}
+		// The version that wrote the root: later writes of other
+		// collections do not change what it reads.
+		vs.Anchored = append(vs.Anchored, AnchoredVersion{Version: vAt, Root: c.Root, Count: c.Count, Sequence: seq})
+		return putVersions(txn, name, vs)
+	})
+	if err != nil {
+		return fmt.Errorf("collection %s: mark version %d anchored: %w", name, v, err)
+	}
+	s.log.InfoContext(ctx, "version anchored", "collection", name, "version", vAt, "sequence", seq, "count", c.Count)
+	return nil
+}
+
+// Prune forgets the anchored versions of a collection that keep refuses
+// and lets badger discard what only they still read. The newest anchored
+// version is always kept.
+func (s *Store) Prune(ctx context.Context, name string, keep func(AnchoredVersion) bool) (pruned int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.write(func(txn *badger.Txn, _ Version) error {
+		vs, found, err := getVersions(txn, name)
+		if err != nil || !found {
+			return err
+		}
+		kept := vs.Anchored[:0]
+		for i, a := range vs.Anchored {
+			if i == len(vs.Anchored)-1 || keep(a) {
+				kept = append(kept, a)
+			} else {
+				pruned++
+			}
+		}
+		if pruned == 0 {
+			return nil
+		}
+		vs.Anchored = kept
+		return putVersions(txn, name, vs)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("collection %s: prune versions: %w", name, err)
+	}
+	if pruned > 0 {
+		s.log.DebugContext(ctx, "versions pruned", "collection", name, "pruned", pruned)
+	}
+	return pruned, s.discard()
+}
+
+// discard moves badger's discard point up to the oldest version anything
+// still reads: a collection's oldest kept version (its base while it has
+// none anchored) or a read in flight. Versions above it stay readable.
+func (s *Store) discard() error {
+	low := Version(math.MaxUint64)
+	err := s.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("v/")})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var vs versions
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &vs) }); err != nil {
+				return err
+			}
+			oldest := vs.Base
+			if len(vs.Anchored) > 0 {
+				oldest = vs.Anchored[0].Version
+			}
+			low = min(low, oldest)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.readMu.Lock()
+	for v := range s.reads {
+		low = min(low, v)
+	}
+	s.readMu.Unlock()
+	low = min(low, s.Now())
+	if low > 0 {
+		s.db.SetDiscardTs(uint64(low))
+	}
+	return nil
+}
+
+// Rollback returns a collection's records and tree to what they were at
+// version to, writing the old state again as new versions; the
+// collection's meta goes last, so a rollback cut short by a crash is seen
+// (Head still differs) and done again. It returns how many entries it
+// restored.
+func (s *Store) Rollback(ctx context.Context, name string, to Version) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// What changed is read at one version, so the restores written after
+	// it are not seen again.
+	snap := s.At(s.Now())
+	restored := 0
+	for _, prefix := range [][]byte{keyKey(name, ""), []byte("n/" + name + "/")} {
+		from := prefix
+		for from != nil {
+			var keys [][]byte
+			var err error
+			keys, from, err = snap.changedSince(ctx, prefix, from, to)
+			if err == nil && len(keys) > 0 {
+				err = s.write(func(txn *badger.Txn, _ Version) error {
+					for _, k := range keys {
+						if err := restoreKey(s.db, txn, k, to); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			if err != nil {
+				return restored, fmt.Errorf("collection %s: roll back to version %d: %w", name, to, err)
+			}
+			restored += len(keys)
+		}
+	}
+	err := s.write(func(txn *badger.Txn, _ Version) error {
+		return restoreKey(s.db, txn, metaKey(name), to)
+	})
+	if err != nil {
+		return restored, fmt.Errorf("collection %s: roll back to version %d: %w", name, to, err)
+	}
+	s.log.InfoContext(ctx, "collection rolled back", "collection", name, "version", to, "entries", restored)
+	return restored + 1, nil
+}
+
+// rollbackBatch bounds one rollback transaction.
+const rollbackBatch = 4096
+
+// changedSince lists up to rollbackBatch keys under prefix, from key from
+// on, written after version since; next is where to go on (nil: done).
+func (s *Store) changedSince(ctx context.Context, prefix, from []byte, since Version) (keys [][]byte, next []byte, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	err = s.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true, SinceTs: uint64(since)})
+		defer it.Close()
+		var last []byte
+		for it.Seek(from); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if bytes.Equal(k, last) {
+				continue // an older version of the key just listed
+			}
+			if len(keys) == rollbackBatch {
+				next = it.Item().KeyCopy(nil)
+				return nil
+			}
+			last = it.Item().KeyCopy(nil)
+			keys = append(keys, last)
+		}
+		return nil
+	})
+	return keys, next, err
+}
+
+// restoreKey writes key's value at version to (or its absence) into txn.
+func restoreKey(db *badger.DB, txn *badger.Txn, key []byte, to Version) error {
+	old := db.NewTransactionAt(uint64(to), false)
+	defer old.Discard()
+	item, err := old.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return txn.Delete(key)
+	}
+	if err != nil {
+		return err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	return txn.Set(key, v)
+}
