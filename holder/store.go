@@ -74,12 +74,27 @@ type base struct {
 }
 
 // Option configures how a store is opened.
-type Option func(*kv.Options)
+type Option func(*options)
+
+type options struct {
+	kv    kv.Options
+	chunk int
+}
 
 // WithEncryptionKey encrypts the store at rest with key (16, 24 or 32
 // bytes, AES); a store written with a key opens only with that key.
 func WithEncryptionKey(key []byte) Option {
-	return func(o *kv.Options) { o.EncryptionKey = key }
+	return func(o *options) { o.kv.EncryptionKey = key }
+}
+
+// WithCommitChunk sets how many records a commit writes per transaction
+// (default 32,768); crash tests cross chunk boundaries with few records.
+func WithCommitChunk(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.chunk = n
+		}
+	}
 }
 
 // Open opens (or creates) a store in dir; dir "" keeps it in memory.
@@ -88,15 +103,15 @@ func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := kv.Options{Managed: true}
+	o := options{kv: kv.Options{Managed: true}, chunk: commitChunk}
 	for _, f := range opts {
 		f(&o)
 	}
-	db, err := kv.Open(dir, log, o)
+	db, err := kv.Open(dir, log, o.kv)
 	if err != nil {
 		return nil, fmt.Errorf("holder store: %w", err)
 	}
-	b := &base{db: db, log: log, chunk: commitChunk, reads: map[Version]int{}}
+	b := &base{db: db, log: log, chunk: o.chunk, reads: map[Version]int{}}
 	b.ts.Store(db.MaxVersion())
 	return &Store{base: b}, nil
 }
@@ -193,7 +208,7 @@ func (s *Store) create(ctx context.Context, name string, schema *records.Schema,
 	c := &Collection{Name: name, ID: records.ElementHex(records.CollectionID(name)), Schema: raw, Root: records.ElementHex(fr.Element{}), Tree: treeFormat, Devices: devices, schema: schema}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.write(func(txn *badger.Txn, _ Version) error {
+	err = s.write(func(txn *badger.Txn, v Version) error {
 		if _, err := txn.Get(metaKey(name)); err == nil {
 			return fmt.Errorf("collection %s: %w", name, ErrExists)
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
@@ -208,7 +223,7 @@ func (s *Store) create(ctx context.Context, name string, schema *records.Schema,
 		}
 		// The empty collection is where a commit that was never anchored
 		// rolls back to (Recover).
-		return putVersions(txn, name, &versions{})
+		return putVersions(txn, name, &versions{Base: v})
 	})
 	if err != nil {
 		return nil, err

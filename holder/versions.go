@@ -352,14 +352,60 @@ func (s *Store) Rollback(ctx context.Context, name string, to Version) (int, err
 			restored += len(keys)
 		}
 	}
-	err := s.write(func(txn *badger.Txn, _ Version) error {
-		return restoreKey(s.db, txn, metaKey(name), to)
+	err := s.write(func(txn *badger.Txn, v Version) error {
+		if err := restoreKey(s.db, txn, metaKey(name), to); err != nil {
+			return err
+		}
+		// The collection at v is what it was at to: the kept version moves
+		// to v, so the head is that version again.
+		vs, _, err := getVersions(txn, name)
+		if err != nil {
+			return err
+		}
+		if n := len(vs.Anchored); n > 0 && vs.Anchored[n-1].Version == to {
+			vs.Anchored[n-1].Version = v
+		} else if n == 0 && vs.Base == to {
+			vs.Base = v
+		}
+		return putVersions(txn, name, vs)
 	})
 	if err != nil {
 		return restored, fmt.Errorf("collection %s: roll back to version %d: %w", name, to, err)
 	}
 	s.log.InfoContext(ctx, "collection rolled back", "collection", name, "version", to, "entries", restored)
 	return restored + 1, nil
+}
+
+// RollbackUnanchored rolls a collection back to its newest anchored
+// version (its creation while it has none), undoing the writes after it,
+// and says how many entries it restored and to which version; with nothing
+// to undo it does nothing.
+func (s *Store) RollbackUnanchored(ctx context.Context, name string) (int, Version, error) {
+	var to Version
+	var found bool
+	var h *Head
+	err := s.view(func(txn *badger.Txn) error {
+		vs, f, err := getVersions(txn, name)
+		if err != nil {
+			return err
+		}
+		found, to = f, vs.Base
+		if n := len(vs.Anchored); n > 0 {
+			to = vs.Anchored[n-1].Version
+		}
+		h, err = head(txn, name)
+		return err
+	})
+	switch {
+	case err != nil:
+		return 0, 0, err
+	case !found:
+		return 0, 0, fmt.Errorf("collection %s: made before the store kept versions, so its unanchored writes cannot be rolled back: commit again to anchor them", name)
+	case h.Version <= to:
+		return 0, to, nil
+	}
+	n, err := s.Rollback(ctx, name, to)
+	return n, to, err
 }
 
 // rollbackBatch bounds one rollback transaction.

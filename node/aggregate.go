@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/records"
 )
@@ -83,9 +85,11 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	if err := n.syncReadings(ctx, coll); err != nil {
 		return nil, err
 	}
-	n.commitMu.RLock()
-	defer n.commitMu.RUnlock()
-	pb, err := n.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: q.Query, Field: q.Field, Threshold: th, Nonce: nonce, MinGroup: uint64(minGroup)},
+	version, seq, err := n.provable(coll)
+	if err != nil && !errors.Is(err, holder.ErrNotFound) {
+		return nil, err
+	}
+	pb, err := n.prover.Aggregate(ctx, prover.AggregateRequest{Collection: coll, Query: q.Query, Field: q.Field, Threshold: th, Nonce: nonce, MinGroup: uint64(minGroup), Version: version},
 		func(done, total int) {
 			n.log.InfoContext(ctx, "aggregate chunk proven", "collection", coll, "done", done, "total", total)
 			if progress != nil {
@@ -97,7 +101,7 @@ func (n *Node) ProveAggregate(ctx context.Context, c Caller, q AggregateQuestion
 	}
 	// The bundle is about the anchored state: the root of the
 	// collection's last anchor, which must count.
-	ar, err := n.serve(ctx, c, pb)
+	ar, err := n.serve(ctx, c, pb, seq)
 	if err != nil {
 		return nil, err
 	}

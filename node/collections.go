@@ -170,11 +170,31 @@ func (n *Node) info(c *holder.Collection) (*zkv1.CollectionInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := &zkv1.CollectionInfo{Name: c.Name, Id: id, Schema: c.Schema, SchemaHash: elemBytes(c.SchemaOf().ID()), RecordCount: c.Count, Root: elemBytes(root)}
+	count := c.Count
+	if !c.Devices {
+		// A running commit is not visible: the count and root are the
+		// newest anchored version's (none: the empty collection's).
+		count, root = 0, fr.Element{}
+		vs, err := n.store.Versions(c.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(vs) > 0 {
+			last := vs[len(vs)-1]
+			if root, err = records.ParseElement(last.Root); err != nil {
+				return nil, err
+			}
+			count = last.Count
+		}
+	}
+	info := &zkv1.CollectionInfo{Name: c.Name, Id: id, Schema: c.Schema, SchemaHash: elemBytes(c.SchemaOf().ID()), RecordCount: count, Root: elemBytes(root)}
 	if lc, ok := n.ledger.State().Collections[hex.EncodeToString(id)]; ok {
 		info.Holder = lc.Holder
 		if lc.Latest != nil {
 			info.AnchorSequence, info.AnchorHeight = lc.Latest.Sequence, lc.Latest.Height
+		}
+		if !c.Devices && lc.Holder == n.holderID.ID {
+			info.Proving = n.provingState(c.Name)
 		}
 	}
 	return info, nil

@@ -35,8 +35,8 @@ func (n *Node) Commit(ctx context.Context, c Caller, collection string, recs []r
 	if err := checkValues(recs); err != nil {
 		return nil, err
 	}
-	return n.applyAndAnchor(ctx, c, coll, "committed", func() (*holder.CommitResult, error) {
-		return n.store.Commit(ctx, coll, recs, nil)
+	return n.applyAndAnchor(ctx, c, coll, "committed", func(progress holder.Progress) (*holder.CommitResult, error) {
+		return n.store.Commit(ctx, coll, recs, progress)
 	})
 }
 
@@ -50,7 +50,7 @@ func (n *Node) Update(ctx context.Context, c Caller, collection string, recs []r
 	if err := checkValues(recs); err != nil {
 		return nil, err
 	}
-	return n.applyAndAnchor(ctx, c, coll, "updated", func() (*holder.CommitResult, error) {
+	return n.applyAndAnchor(ctx, c, coll, "updated", func(progress holder.Progress) (*holder.CommitResult, error) {
 		for i, r := range recs {
 			if _, err := n.store.Record(ctx, coll, r.Key); err != nil {
 				if errors.Is(err, holder.ErrNotFound) {
@@ -59,7 +59,7 @@ func (n *Node) Update(ctx context.Context, c Caller, collection string, recs []r
 				return nil, err
 			}
 		}
-		return n.store.Commit(ctx, coll, recs, nil)
+		return n.store.Commit(ctx, coll, recs, progress)
 	})
 }
 
@@ -69,29 +69,68 @@ func (n *Node) Delete(ctx context.Context, c Caller, collection string, keys []s
 	if len(keys) == 0 {
 		return nil, invalid("keys", "none sent")
 	}
-	return n.applyAndAnchor(ctx, c, coll, "deleted", func() (*holder.CommitResult, error) {
+	return n.applyAndAnchor(ctx, c, coll, "deleted", func(holder.Progress) (*holder.CommitResult, error) {
 		return n.store.Delete(ctx, coll, keys)
 	})
 }
 
 // applyAndAnchor applies a change of the caller's collection to the holder
-// store and anchors the new root, all under commitMu. A change applied but
-// not anchored says so: committing again anchors it.
-func (n *Node) applyAndAnchor(ctx context.Context, c Caller, name, did string, apply func() (*holder.CommitResult, error)) (*Committed, error) {
+// store and anchors the new root, all under commitMu. The change is all or
+// nothing: one that fails part way, or whose root cannot be anchored, is
+// rolled back. Proofs go on reading the last anchored version meanwhile,
+// and read the new one once it is anchored and marked.
+func (n *Node) applyAndAnchor(ctx context.Context, c Caller, name, did string, apply func(holder.Progress) (*holder.CommitResult, error)) (*Committed, error) {
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
 	if err := n.ownsCollection(c, name); err != nil {
 		return nil, err
 	}
-	res, err := apply()
+	n.committing.Store(&name)
+	defer n.committing.Store(nil)
+	res, err := apply(func(_ string, done, total int) { n.step(StepChunk, done, total) })
 	if err != nil {
-		return nil, err
+		return nil, n.undo(ctx, name, err)
 	}
+	n.step(StepWritten, int(res.Count), int(res.Count))
+	rb := elemBytes(res.Root)
 	rec, err := n.anchor(ctx, name, res.Count, res.Root)
-	if err != nil {
-		return nil, fmt.Errorf("records %s but not anchored (commit again to retry): %w", did, err)
+	if err != nil && !n.lastAnchorIs(name, rb) {
+		return nil, n.undo(ctx, name, fmt.Errorf("records not %s: their root could not be anchored, so the change was rolled back (send it again): %w", did, err))
 	}
-	return &Committed{Inserted: res.Inserted, Updated: res.Updated, Deleted: res.Deleted, Count: res.Count, Root: elemBytes(res.Root), Anchor: rec}, nil
+	n.step(StepAnchored, int(res.Count), int(res.Count))
+	if err := n.markAnchored(ctx, name, res.Version, rb); err != nil {
+		// The root is anchored: the next start marks it (recover).
+		return nil, fmt.Errorf("records %s and anchored, but proofs go on reading the previous version until the node restarts: %w", did, err)
+	}
+	if rec == nil {
+		lc := n.ledger.State().Collections[collectionKey(name)]
+		rec = &ledger.Receipt{Height: lc.Last.Height, Hash: [32]byte(lc.Last.TxHash)}
+	}
+	return &Committed{Inserted: res.Inserted, Updated: res.Updated, Deleted: res.Deleted, Count: res.Count, Root: rb, Anchor: rec}, nil
+}
+
+// undo rolls back what a failed change wrote and returns the change's
+// error (with the rollback's, if that failed too: the next start retries).
+func (n *Node) undo(ctx context.Context, name string, cause error) error {
+	restored, to, err := n.store.RollbackUnanchored(context.WithoutCancel(ctx), name)
+	if errors.Is(err, holder.ErrNotFound) {
+		return cause
+	}
+	if err != nil {
+		n.log.ErrorContext(ctx, "roll back of a failed change failed; the next start tries again", "collection", name, "err", err)
+		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
+	}
+	if restored > 0 {
+		n.log.WarnContext(ctx, "failed change rolled back", "collection", name, "entries", restored, "version", to)
+	}
+	return cause
+}
+
+// lastAnchorIs says whether the ledger's last anchor of a collection has
+// root rb: an anchor that reported an error may still have landed.
+func (n *Node) lastAnchorIs(name string, rb []byte) bool {
+	lc, ok := n.ledger.State().Collections[collectionKey(name)]
+	return ok && lc.Last != nil && bytes.Equal(lc.Last.Root, rb)
 }
 
 // anchor records root as the collection's newest anchor, unless the last

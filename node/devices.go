@@ -429,8 +429,8 @@ func (n *Node) syncReadings(ctx context.Context, name string) error {
 	if !ok || !lc.DeviceFed || lc.Holder != n.holderID.ID || lc.Latest == nil {
 		return nil
 	}
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
 	hc, err := n.store.Collection(name)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zkshare/zkshare/consortium"
@@ -51,6 +52,12 @@ type Config struct {
 	// (it accepts single-party keys). A first start with single-party keys
 	// in Keys makes a development ledger too, and says so.
 	Development bool
+	// OnCommitStep, when set, is called at each step of a commit (crash
+	// tests stop the node there).
+	OnCommitStep func(step CommitStep, done, total int)
+	// CommitChunk is how many records a commit writes per store
+	// transaction (0: the store's default).
+	CommitChunk int
 	// EncryptionKey, when set, encrypts the holder's private store at rest
 	// (16, 24 or 32 bytes, AES). The public ledger stays plain.
 	EncryptionKey []byte
@@ -72,9 +79,19 @@ type Node struct {
 	verifier *verifier.Verifier
 	queue    chan struct{} // prove slots: in flight plus waiting
 
-	// commitMu orders commits (and their anchors) against proofs, so a
-	// proof is always of an anchored root.
+	// commitMu serialises commits with their anchors and rollbacks (and
+	// recovery); proofs never take it: they read an anchored version.
 	commitMu sync.RWMutex
+	// committing names the collection a commit is writing (nil: none).
+	committing atomic.Pointer[string]
+	// syncMu serialises device-fed collections' mirroring of the ledger.
+	syncMu sync.Mutex
+	// recovery is what the last start's recovery did, by collection.
+	recoveryMu sync.Mutex
+	recovery   map[string]string
+	// Background rollbacks of recovery: stopped and awaited by Close.
+	stopRecovery func()
+	recovering   sync.WaitGroup
 	// sendMu serialises each local identity's transactions (sequence numbers).
 	sendMu sync.Mutex
 	// attestMu serialises relayed attestations: each batch's anchor is
@@ -123,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Log, manifest: m, queue: make(chan struct{}, cfg.ProveConcurrency+cfg.ProveQueue)}
+	n := &Node{cfg: cfg, log: cfg.Log, manifest: m, queue: make(chan struct{}, cfg.ProveConcurrency+cfg.ProveQueue), recovery: map[string]string{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -163,7 +180,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.stopLedger = n.ledger.Close
 	}
-	var storeOpts []holder.Option
+	storeOpts := []holder.Option{holder.WithCommitChunk(cfg.CommitChunk)}
 	if len(cfg.EncryptionKey) > 0 {
 		storeOpts = append(storeOpts, holder.WithEncryptionKey(cfg.EncryptionKey))
 	}
@@ -179,6 +196,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.registerCircuits(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.recover(ctx); err != nil {
+		return nil, fmt.Errorf("recover the holder store: %w", err)
+	}
 	ok = true
 	return n, nil
 }
@@ -186,6 +206,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 // Close stops the ledger's writer and closes the stores.
 func (n *Node) Close() error {
 	var errs []error
+	if n.stopRecovery != nil {
+		n.stopRecovery()
+	}
+	n.recovering.Wait()
 	if n.stopLedger != nil {
 		errs = append(errs, n.stopLedger())
 		n.stopLedger = nil

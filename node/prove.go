@@ -111,9 +111,12 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	if err := n.syncReadings(ctx, coll); err != nil {
 		return nil, err
 	}
-	n.commitMu.RLock()
-	defer n.commitMu.RUnlock()
-	pb, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind})
+	// The newest anchored version: a running commit is not waited for.
+	version, seq, err := n.provable(coll)
+	if err != nil && !errors.Is(err, holder.ErrNotFound) {
+		return nil, err
+	}
+	pb, err := n.prover.Prove(ctx, prover.Request{Collection: coll, Kind: kind, Subject: q.Subject, Query: q.Query, Nonce: nonce, Blind: blind, Version: version})
 	if errors.Is(err, prover.ErrNoWitness) || errors.Is(err, holder.ErrNotFound) || errors.Is(err, holder.ErrPresent) {
 		// "No such subject", "no matching record" and "the key is
 		// present" are answers too.
@@ -128,7 +131,7 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 	if err != nil {
 		return nil, err
 	}
-	ar, err := n.serve(ctx, c, pb)
+	ar, err := n.serve(ctx, c, pb, seq)
 	if err != nil {
 		return nil, err
 	}
@@ -138,8 +141,8 @@ func (n *Node) Prove(ctx context.Context, c Caller, q Question) (*Answer, error)
 // serve makes a proven bundle an answer, for every statement kind: the
 // anchor and offline evidence attached, then the audit entry of the
 // question, which binds the bundle's hash. It returns the entry's opening.
-func (n *Node) serve(ctx context.Context, c Caller, pb *zkv1.Bundle) (*zkv1.AuditReceipt, error) {
-	if err := n.attachAnchor(pb); err != nil {
+func (n *Node) serve(ctx context.Context, c Caller, pb *zkv1.Bundle, seq uint64) (*zkv1.AuditReceipt, error) {
+	if err := n.attachAnchor(pb, seq); err != nil {
 		return nil, err
 	}
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
@@ -184,12 +187,12 @@ func (n *Node) auditUnproven(ctx context.Context, coll, consumer, kind, text str
 	return err
 }
 
-// attachAnchor adds the anchor of the bundle's root and the evidence an
-// offline verifier needs (bundle.Attach). Only an anchor that counts backs
-// a bundle: one still awaiting its M-of-N confirmations is the holder's
-// word alone.
-func (n *Node) attachAnchor(pb *zkv1.Bundle) error {
-	if err := bundle.Attach(n.ledger, pb, 0); errors.Is(err, bundle.ErrNotAnchored) {
+// attachAnchor adds the anchor seq of the bundle's root (0: the last one)
+// and the evidence an offline verifier needs (bundle.Attach). Only an
+// anchor that counts backs a bundle: one still awaiting its M-of-N
+// confirmations is the holder's word alone.
+func (n *Node) attachAnchor(pb *zkv1.Bundle, seq uint64) error {
+	if err := bundle.Attach(n.ledger, pb, seq); errors.Is(err, bundle.ErrNotAnchored) {
 		return errorf(ErrFailedPrecondition, "collection: %v; commit again, or await the confirmations", err)
 	} else if err != nil {
 		return fmt.Errorf("attach the anchor: %w", err)
@@ -205,23 +208,26 @@ func (n *Node) IssueReceipt(ctx context.Context, c Caller, collection, subject s
 	if subject == "" || len(subject) > MaxValueBytes {
 		return nil, invalid("subject", "want the subject's key")
 	}
-	n.commitMu.RLock()
-	defer n.commitMu.RUnlock()
 	if err := n.ownsCollection(c, coll); err != nil {
 		return nil, err
 	}
-	col, err := n.store.Collection(coll)
+	version, seq, err := n.provable(coll)
 	if err != nil {
 		return nil, err
 	}
-	w, err := n.store.Record(ctx, coll, subject)
+	st := n.store.At(version)
+	col, err := st.Collection(coll)
+	if err != nil {
+		return nil, err
+	}
+	w, err := st.Record(ctx, coll, subject)
 	if err != nil {
 		return nil, err
 	}
 	r := receipt.New(coll, col.Schema, w)
 	// The anchor fields make the receipt's proofs complete bundles.
 	b := &zkv1.Bundle{CollectionId: r.GetCollectionId(), Root: r.GetRoot()}
-	if err := n.attachAnchor(b); err != nil {
+	if err := n.attachAnchor(b, seq); err != nil {
 		return nil, err
 	}
 	r.AnchorTx, r.AnchorLogIndex, r.AnchorInclusion, r.Checkpoint = b.AnchorTx, b.AnchorLogIndex, b.AnchorInclusion, b.Checkpoint

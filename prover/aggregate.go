@@ -13,6 +13,7 @@ import (
 	"github.com/zkshare/zkshare/bundle"
 	"github.com/zkshare/zkshare/circuits"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/query"
 	"github.com/zkshare/zkshare/records"
@@ -37,6 +38,8 @@ type AggregateRequest struct {
 	// Nonce is the asking verifier's, bound into the combining proof so
 	// that a bundle cannot be replayed as the answer to another request.
 	Nonce fr.Element
+	// Version is the store version to prove against (0: the latest).
+	Version holder.Version
 }
 
 // ErrBadAggregate means the request names no usable field or threshold.
@@ -58,7 +61,8 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 		}
 	}
 	// The request is checked against the schema before the (slow) snapshot.
-	meta, err := p.store.Collection(req.Collection)
+	st := p.store.At(req.Version)
+	meta, err := st.Collection(req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +91,7 @@ func (p *Prover) Aggregate(ctx context.Context, req AggregateRequest, progress f
 	if err != nil {
 		return nil, err
 	}
-	c, regions, root, err := p.store.AggregateSnapshot(ctx, req.Collection, circuits.AggChunkRows, circuits.AggChunkInners)
+	c, regions, root, err := st.AggregateSnapshot(ctx, req.Collection, circuits.AggChunkRows, circuits.AggChunkInners)
 	if err != nil {
 		return nil, err
 	}

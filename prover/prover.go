@@ -94,6 +94,9 @@ type Request struct {
 	// absent statements (circuits.KeyCommitment): it keeps a low-entropy key from
 	// being recovered from the bundle by trying every key.
 	Blind fr.Element
+	// Version is the store version to prove against (0: the latest), so a
+	// proof reads an anchored tree while a commit writes the next one.
+	Version holder.Version
 }
 
 // ErrNoWitness means an exists statement with no satisfying record cannot be
@@ -107,9 +110,10 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*zkv1.Bundle, error) {
 		if req.Query != "" {
 			return nil, errors.New("an absent statement has no query")
 		}
-		return p.ProveAbsent(ctx, req.Collection, req.Subject, req.Nonce, req.Blind)
+		return p.proveAbsent(ctx, p.store.At(req.Version), req.Collection, req.Subject, req.Nonce, req.Blind)
 	}
-	c, err := p.store.Collection(req.Collection)
+	st := p.store.At(req.Version)
+	c, err := st.Collection(req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +127,7 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*zkv1.Bundle, error) {
 	b := header(req.Kind, req.Collection, collID, c.Schema, prep, req.Nonce)
 	switch req.Kind {
 	case bundle.KindSubject:
-		w, err := p.store.Record(ctx, req.Collection, req.Subject)
+		w, err := st.Record(ctx, req.Collection, req.Subject)
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +135,7 @@ func (p *Prover) Prove(ctx context.Context, req Request) (*zkv1.Bundle, error) {
 			return nil, err
 		}
 	case bundle.KindExists:
-		w, err := p.store.Find(ctx, req.Collection, prep.Encoded)
+		w, err := st.Find(ctx, req.Collection, prep.Encoded)
 		if errors.Is(err, holder.ErrNotFound) {
 			return nil, ErrNoWitness
 		}
@@ -197,11 +201,15 @@ func subject(b *zkv1.Bundle, collID, nonce, blind fr.Element, prep *query.Prepar
 // (which never quotes the key), an unknown collection with
 // holder.ErrNotFound.
 func (p *Prover) ProveAbsent(ctx context.Context, collection, key string, nonce, blind fr.Element) (*zkv1.Bundle, error) {
-	c, err := p.store.Collection(collection)
+	return p.proveAbsent(ctx, p.store, collection, key, nonce, blind)
+}
+
+func (p *Prover) proveAbsent(ctx context.Context, st *holder.Store, collection, key string, nonce, blind fr.Element) (*zkv1.Bundle, error) {
+	c, err := st.Collection(collection)
 	if err != nil {
 		return nil, err
 	}
-	w, err := p.store.Absence(ctx, collection, key)
+	w, err := st.Absence(ctx, collection, key)
 	if err != nil {
 		return nil, err
 	}

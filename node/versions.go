@@ -1,0 +1,221 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/records"
+)
+
+// A commit writes the holder store's next version while proofs read the
+// newest version whose anchor counts (provable); when its root is
+// anchored the commit marks its version anchored, and a commit whose root
+// cannot be anchored is rolled back. So proofs never wait for a commit,
+// and a change is visible to them only once the ledger anchors it.
+
+// CommitStep names a point of a commit, for Config.OnCommitStep.
+type CommitStep int
+
+// The points of a commit a crash test stops at.
+const (
+	// StepChunk: one chunk of records is written (done of total).
+	StepChunk CommitStep = iota + 1
+	// StepWritten: every record is written, the root is not anchored.
+	StepWritten
+	// StepAnchored: the ledger anchored the root; the store does not know
+	// it yet.
+	StepAnchored
+)
+
+// step tells Config.OnCommitStep, if set, that a commit reached s.
+func (n *Node) step(s CommitStep, done, total int) {
+	if n.cfg.OnCommitStep != nil {
+		n.cfg.OnCommitStep(s, done, total)
+	}
+}
+
+// provable returns the store version proofs of a collection read and the
+// sequence of its anchor: the newest anchored version whose anchor counts
+// and anchors that root. A device-fed collection's tree is the ledger's:
+// it is read as last mirrored (syncReadings).
+func (n *Node) provable(name string) (holder.Version, uint64, error) {
+	lc, ok := n.ledger.State().Collections[collectionKey(name)]
+	if !ok {
+		return 0, 0, errorf(ErrNotFound, "collection: %q is not registered", name)
+	}
+	if lc.DeviceFed {
+		v := n.store.Now()
+		c, err := n.store.At(v).Collection(name)
+		if err != nil {
+			return 0, 0, err
+		}
+		return v, c.Synced, nil
+	}
+	vs, err := n.store.Versions(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		a := vs[i]
+		if !lc.Counts(a.Sequence) {
+			continue
+		}
+		root, err := records.ParseElement(a.Root)
+		if err != nil {
+			return 0, 0, fmt.Errorf("collection %s: kept version %d: %w", name, a.Version, err)
+		}
+		rb := elemBytes(root)
+		if lc.Latest.Sequence != a.Sequence || !bytes.Equal(lc.Latest.Root, rb) {
+			e, err := n.ledger.AnchorBySequence(lc.ID, a.Sequence)
+			if err != nil || !bytes.Equal(ledger.AnchorOf(e.Tx.Body).GetRoot(), rb) {
+				continue
+			}
+		}
+		return a.Version, a.Sequence, nil
+	}
+	return 0, 0, errorf(ErrFailedPrecondition, "collection: %s has no anchor that counts yet: its last anchor awaits its confirmations, or nothing is committed", name)
+}
+
+// markAnchored records that the collection's version v has the root the
+// ledger anchored last, and forgets versions that left the freshness
+// window.
+func (n *Node) markAnchored(ctx context.Context, name string, v holder.Version, root []byte) error {
+	lc := n.ledger.State().Collections[collectionKey(name)]
+	if lc.Last == nil || !bytes.Equal(lc.Last.Root, root) {
+		return fmt.Errorf("collection %s: the ledger's last anchor is not of version %d's root", name, v)
+	}
+	now := time.Now()
+	if err := n.store.MarkAnchored(ctx, name, v, lc.Last.Sequence, now); err != nil {
+		return err
+	}
+	return n.prune(ctx, name, lc, now)
+}
+
+// prune forgets a collection's anchored versions that neither proofs nor
+// verifiers need: those before the latest that counts and replaced longer
+// ago than the freshness window (a verifier's default window, so the
+// prover keeps what verifiers still accept).
+func (n *Node) prune(ctx context.Context, name string, lc ledger.Collection, now time.Time) error {
+	var latest uint64
+	if lc.Latest != nil {
+		latest = lc.Latest.Sequence
+	}
+	_, err := n.store.Prune(ctx, name, func(a holder.AnchoredVersion) bool {
+		return a.Sequence >= latest || a.Replaced == 0 || now.Sub(time.UnixMilli(a.Replaced)) <= n.cfg.Freshness
+	})
+	return err
+}
+
+// recover brings every holder-fed collection to a state a proof can read,
+// without a person, after a stop at any point of a commit:
+//   - the ledger anchored the store's latest root, which the store did not
+//     mark (a stop after anchoring): it is marked, and proofs read it;
+//   - the store holds writes after its last anchored version (a stop
+//     during a commit, or before its anchor): they were never
+//     acknowledged, and are rolled back, in the background; proofs read
+//     the last anchored version meanwhile, and commits wait.
+//
+// What it did is logged and shown in GetCollection (ProvingState.recovery).
+func (n *Node) recover(ctx context.Context) error {
+	cols, err := n.store.Collections()
+	if err != nil {
+		return err
+	}
+	st := n.ledger.State()
+	var rollback []string
+	for _, c := range cols {
+		lc, ok := st.Collections[collectionKey(c.Name)]
+		if c.Devices || !ok {
+			continue
+		}
+		h, err := n.store.Head(c.Name)
+		if err != nil {
+			return err
+		}
+		vs, err := n.store.Versions(c.Name)
+		if err != nil {
+			return err
+		}
+		hr := elemBytes(h.Root)
+		marked := len(vs) > 0 && vs[len(vs)-1].Version == h.Version
+		switch {
+		case marked:
+			if err := n.prune(ctx, c.Name, lc, time.Now()); err != nil {
+				return err
+			}
+		case lc.Last != nil && bytes.Equal(lc.Last.Root, hr):
+			if err := n.markAnchored(ctx, c.Name, h.Version, hr); err != nil {
+				return err
+			}
+			n.setRecovery(ctx, c.Name, fmt.Sprintf("the last commit's root was anchored (anchor %d) but not yet marked when the node stopped: marked, and proofs read it", lc.Last.Sequence))
+		case h.Count == 0 && len(vs) == 0 && lc.Last == nil:
+			// Never committed.
+		default:
+			rollback = append(rollback, c.Name)
+		}
+	}
+	if len(rollback) == 0 {
+		return nil
+	}
+	// Commits wait for the rollbacks; proofs read the anchored versions.
+	n.commitMu.Lock()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.stopRecovery = cancel
+	n.recovering.Add(1)
+	go func() {
+		defer n.recovering.Done()
+		defer n.commitMu.Unlock()
+		defer cancel()
+		for _, name := range rollback {
+			n.setRecovery(ctx, name, "rolling back a commit cut short before its root was anchored; proofs read the last anchored version")
+			restored, to, err := n.store.RollbackUnanchored(ctx, name)
+			if err != nil {
+				n.log.ErrorContext(ctx, "recovery: roll back failed; the next start tries again", "collection", name, "err", err)
+				n.setRecovery(ctx, name, "rolling back a commit cut short before its root was anchored failed; the next start tries again")
+				continue
+			}
+			n.setRecovery(ctx, name, fmt.Sprintf("rolled back a commit cut short before its root was anchored (%d store entries, to version %d); proofs read the last anchored version, and the commit can be sent again", restored, to))
+		}
+	}()
+	return nil
+}
+
+// setRecovery keeps what recovery did to a collection, and logs it.
+func (n *Node) setRecovery(ctx context.Context, name, what string) {
+	n.recoveryMu.Lock()
+	n.recovery[name] = what
+	n.recoveryMu.Unlock()
+	n.log.WarnContext(ctx, "recovery", "collection", name, "what", what)
+}
+
+// provingState describes what proofs of a collection read.
+func (n *Node) provingState(name string) *zkv1.ProvingState {
+	ps := &zkv1.ProvingState{}
+	n.recoveryMu.Lock()
+	ps.Recovery = n.recovery[name]
+	n.recoveryMu.Unlock()
+	ps.Committing = n.committing.Load() != nil && *n.committing.Load() == name
+	vs, err := n.store.Versions(name)
+	if err != nil {
+		return ps
+	}
+	ps.KeptVersions = uint32(len(vs))
+	v, seq, err := n.provable(name)
+	if err != nil {
+		return ps
+	}
+	for _, a := range vs {
+		if a.Version == v {
+			root, err := records.ParseElement(a.Root)
+			if err == nil {
+				ps.AnchorSequence, ps.Root, ps.RecordCount = seq, elemBytes(root), a.Count
+			}
+		}
+	}
+	return ps
+}
