@@ -30,6 +30,9 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrLocked: another process has the store open. Stop it, or use another directory.
 	ErrLocked = kv.ErrLocked
+	// ErrWrongKey: the store's encryption key is not the one given (or
+	// one was given for a plain store, or none for an encrypted one).
+	ErrWrongKey = kv.ErrWrongKey
 	// ErrOldTree: the collection was built by a version of zkshare whose
 	// tree did not fix each key's place; recreate it and commit its
 	// records again.
@@ -115,6 +118,10 @@ func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 	b.ts.Store(db.MaxVersion())
 	return &Store{base: b}, nil
 }
+
+// CheckKey says, without opening or changing anything, whether key opens
+// the store in dir (ErrWrongKey if not); a store not made yet takes any key.
+func CheckKey(dir string, key []byte) error { return kv.CheckKey(dir, key) }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }

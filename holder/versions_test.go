@@ -3,6 +3,7 @@ package holder_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func anchoredStore(t *testing.T, dir string) (st *holder.Store, v1 holder.Versio
 		t.Fatal(err)
 	}
 	c, _ := st.Collection("c")
-	second := append(batch(30, 5000)[20:], records.Record{Key: "p00003", Values: []string{"777", "south"}})
+	second := slices.Concat(batch(30, 5000)[20:], []records.Record{{Key: "p00003", Values: []string{"777", "south"}}})
 	if _, err := st.Commit(ctx, "c", second, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestRollbackUnanchored(t *testing.T) {
 		t.Fatalf("rollback after reopen: %d %v, want nothing to do", n, err)
 	}
 	// Committing the same changes again gives a consistent store.
-	second := append(batch(30, 5000)[20:], records.Record{Key: "p00003", Values: []string{"777", "south"}})
+	second := slices.Concat(batch(30, 5000)[20:], []records.Record{{Key: "p00003", Values: []string{"777", "south"}}})
 	if _, err := st.Commit(ctx, "c", second, nil); err != nil {
 		t.Fatal(err)
 	}

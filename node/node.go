@@ -123,6 +123,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.MaxFreshness = 24 * time.Hour
 	}
 	cfg.MaxFreshness = max(cfg.MaxFreshness, cfg.Freshness)
+	// A wrong store key is found before anything is opened or made.
+	if err := holder.CheckKey(holderDir(cfg.Data), cfg.EncryptionKey); err != nil {
+		return nil, fmt.Errorf("holder store: %w", err)
+	}
 	m, err := keys.ReadManifest(cfg.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("circuit keys: %w", err)

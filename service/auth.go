@@ -88,6 +88,8 @@ var roles = map[string][]zkv1.Role{
 	zksharev1connect.HolderServiceRegisterDeviceProcedure: {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.HolderServiceRevokeDeviceProcedure:   {zkv1.Role_ROLE_HOLDER},
 	zksharev1connect.AdminServiceEndorseDeviceProcedure:   {zkv1.Role_ROLE_ADMIN},
+	// A backup holds every record and key of the node: its admin's only.
+	zksharev1connect.AdminServiceBackupProcedure: {zkv1.Role_ROLE_ADMIN},
 }
 
 // callerOf is the request's authenticated caller; the zero Caller (no

@@ -39,11 +39,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	origin := f.String("origin", "zkshare.local/ledger", "name of a new ledger")
 	freshness := f.Duration("freshness", time.Hour, "how long a replaced root still verifies")
 	maxFreshness := f.Duration("max-freshness", 24*time.Hour, "the longest window a verifier may ask for")
+	proveConc := f.Int("prove-concurrency", 0, "proofs run at once (0: one per core)")
+	proveQueue := f.Int("prove-queue", 0, "proofs that may wait for a slot; more are refused with ResourceExhausted (0: twice the concurrency)")
 	var t service.TLS
 	f.StringVar(&t.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&t.KeyFile, "tls-key", "", "the certificate's key (PEM)")
 	f.StringVar(&t.ClientCA, "client-ca", "", "require client certificates signed by these CAs (mTLS)")
 	cons := f.String("consortium", "", "run this consortium organisation's node (a directory from `consortium init`) instead of --data")
+	storeKeyFile := storeKeyFlag(f)
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
@@ -51,7 +54,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if *cons != "" {
 		*data = *cons
 	}
-	srv, err := service.New(ctx, service.Config{Data: *data, Keys: *keyDir, Origin: *origin, Freshness: *freshness, MaxFreshness: *maxFreshness, Log: e.log, Consortium: *cons != ""})
+	encKey, from, err := storeKey(*storeKeyFile, e.log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	// A wrong key (or none for an encrypted store) fails here, before the
+	// node opens its ledger or writes anything.
+	if err := checkStoreKey(*data, encKey, from); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv, err := service.New(ctx, service.Config{Data: *data, Keys: *keyDir, Origin: *origin, Freshness: *freshness, MaxFreshness: *maxFreshness, ProveConcurrency: *proveConc, ProveQueue: *proveQueue, Log: e.log, Consortium: *cons != "", EncryptionKey: encKey})
 	if err != nil {
 		return err
 	}

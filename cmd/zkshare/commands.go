@@ -26,12 +26,13 @@ func commands() []command {
 		{"ceremony verify", "check every contribution of a ceremony, and the ledger's record of it", `--dir D [--server URL]`, cmdCeremonyVerify},
 		{"ceremony finalize", "seal a complete ceremony with its beacon and write its keys", `--dir D (--beacon HEX | --beacon-height N --server URL [--identity FILE]) --keys OUT   (--identity: attest the keys on the ledger)`, cmdCeremonyFinalize},
 		{"keys show", "show where keys came from (setup or ceremony, contributors) and the ledger's circuit registry", `[--keys DIR] [--server URL] [--json]`, cmdKeysShow},
-		{"serve", "run a node: ledger, holder store and the Connect API on one port", `--data DIR --keys DIR [--addr 127.0.0.1:8080] [--tls-cert F --tls-key F]
+		{"serve", "run a node: ledger, holder store and the Connect API on one port", `--data DIR --keys DIR [--addr 127.0.0.1:8080] [--tls-cert F --tls-key F] [--encryption-key-file FILE]
 --consortium DIR/orgK --keys DIR [--addr ...]   (one organisation's node)`, cmdServe},
 		{"consortium init", "lay out a CometBFT consortium, one validator per organisation", `[--validators 4] [--out DIR] [--base-port 26656] [--dev]`, cmdConsortiumInit},
 		{"participant add", "register a participant (admin) and print its token", `--server URL --token ADMIN-TOKEN --id ID [--role consumer]`, cmdParticipantAdd},
 		{"collection create", "register a collection with its schema", `(--data DIR | --server URL --token T) --schema FILE [--name NAME]
 --server URL --token T --schema FILE [--name NAME] --device-fed   (its readings come from registered devices)`, cmdCollectionCreate},
+		{"collection show", "show a collection: its anchored state and, on its holder's node, what proofs read and what recovery did", `--server URL --collection NAME [--json]`, cmdCollectionShow},
 		{"collection confirmers", "propose a collection's M-of-N anchor confirmers", `--server URL --token-file HOLDER.token --collection NAME --confirmers a,b --required N`, cmdCollectionConfirmers},
 		{"governance propose", "propose a governance action (M governors approve it)", `--server URL --token-file ADMIN.token
     (--register ID --role R [--public-key HEX | --out FILE] | --revoke ID
@@ -69,6 +70,11 @@ func commands() []command {
 		{"ledger verify", "re-check every block, signature and proof of a ledger", `--data DIR`, cmdLedgerVerify},
 		{"ledger show", "print a ledger's tip, checkpoint key, blocks or a transaction", `--data DIR [--blocks N] [--tx HASH]`, cmdLedgerShow},
 		{"ledger watch", "follow a node's blocks, checking each checkpoint's consistency", `--server URL [--ledger-key VKEY] [--interval 2s] [--count N]`, cmdLedgerWatch},
+		{"store keygen", "make a key file that encrypts a node's holder store at rest", `--out FILE`, cmdStoreKeygen},
+		{"store rotate-key", "replace the holder store's encryption key, with the node stopped", `--data DIR --encryption-key-file OLD --new-key-file NEW`, cmdStoreRotateKey},
+		{"backup", "write a backup archive of a node: a running one through its API, or a stopped one's directory", `--server URL --token-file ADMIN.token --out FILE [--encryption-key-file F]   (the node goes on serving)
+--data DIR --out FILE [--encryption-key-file F]   (a stopped node)`, cmdBackup},
+		{"restore", "make a data directory from a backup archive (serve then starts on it)", `--in FILE --data DIR [--encryption-key-file F]   (DIR must not exist, or be empty)`, cmdRestore},
 	}
 }
 

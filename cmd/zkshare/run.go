@@ -16,7 +16,6 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/internal/logging"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/prover"
@@ -149,6 +148,7 @@ func cmdKeysSetup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("collection create", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
+	storeKeyFile := storeKeyFlag(f)
 	schemaPath := f.String("schema", "", "schema JSON file")
 	name := f.String("name", "", "collection name (default: the schema's name)")
 	deviceFed := f.Bool("device-fed", false, "with --server: the ledger builds its tree from signed device readings (`zkshare device`), never from commits")
@@ -173,7 +173,7 @@ func cmdCollectionCreate(ctx context.Context, args []string, stdout, stderr io.W
 	if *name == "" {
 		*name = sc.Name
 	}
-	st, err := holder.Open(filepath.Join(*data, "holder"), e.log)
+	st, err := openHolder(*data, *storeKeyFile, e)
 	if err != nil {
 		return err
 	}
@@ -204,6 +204,7 @@ func readRecords(sc *records.Schema, path string) (_ []records.Record, err error
 func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("commit", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
+	storeKeyFile := storeKeyFlag(f)
 	coll := f.String("collection", "", "collection name")
 	r := remoteFlags(f)
 	e, err := f.parse(args)
@@ -216,7 +217,7 @@ func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	if r.on() {
 		return remoteCommit(ctx, r, *coll, f.Arg(0), stdout, stderr)
 	}
-	st, err := holder.Open(filepath.Join(*data, "holder"), e.log)
+	st, err := openHolder(*data, *storeKeyFile, e)
 	if err != nil {
 		return err
 	}
@@ -242,6 +243,7 @@ func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f := newFlags("prove", stderr)
 	data := f.String("data", envOr("ZKSHARE_DATA", "zkshare.d"), "holder data directory")
+	storeKeyFile := storeKeyFlag(f)
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", "keys.d"), "key directory")
 	coll := f.String("collection", "", "collection name")
 	subject := f.String("subject", "", "prove about the record with this key")
@@ -313,7 +315,7 @@ func cmdProve(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			return fmt.Errorf("--nonce: %w", err)
 		}
 	}
-	st, err := holder.Open(filepath.Join(*data, "holder"), e.log)
+	st, err := openHolder(*data, *storeKeyFile, e)
 	if err != nil {
 		return err
 	}

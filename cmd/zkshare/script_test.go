@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -8,10 +9,12 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/zkshare/zkshare/client"
 )
 
 // TestMain lets the scripts under testdata/script run zkshare as a command,
@@ -48,9 +51,11 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"capture":   cmdCapture,
-			"waitready": cmdWaitReady,
-			"editjson":  cmdEditJSON,
+			"capture":    cmdCapture,
+			"waitready":  cmdWaitReady,
+			"editjson":   cmdEditJSON,
+			"gencsv":     cmdGenCSV,
+			"waitcommit": cmdWaitCommit,
 		},
 		RequireExplicitExec: true,
 	})
@@ -109,4 +114,41 @@ func cmdEditJSON(ts *testscript.TestScript, neg bool, args []string) {
 	out, err := json.MarshalIndent(m, "", "  ")
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), out, 0o644))
+}
+
+// gencsv FILE N writes a CSV of N records "id,income" (ids p0000000 on),
+// for scripts that need a large commit.
+func cmdGenCSV(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gencsv FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	var b strings.Builder
+	b.WriteString("id,income\n")
+	for i := range n {
+		fmt.Fprintf(&b, "p%07d,%d\n", i, 1000+i%50000)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o600))
+}
+
+// waitcommit URL COLLECTION waits (up to 3 minutes) until the node at URL
+// says a commit of COLLECTION is running, then waits one more second so
+// that the commit is well under way: a crash test kills the node there.
+func cmdWaitCommit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitcommit URL COLLECTION")
+	}
+	c, err := client.New(args[0])
+	ts.Check(err)
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		info, err := c.GetCollection(context.Background(), args[1])
+		if err == nil && info.GetProving().GetCommitting() {
+			time.Sleep(time.Second)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("waitcommit: no commit of %s seen in 3 minutes", args[1])
 }

@@ -1,6 +1,7 @@
 // Package kv opens zkshare's badger stores the one way they are opened:
 // synced writes (an acknowledged write survives a crash), badger's logging
-// routed into slog, and a clear error when another process holds the store.
+// routed into slog, a clear error when another process holds the store, and,
+// for an encrypted store, a key checked before anything on disk is touched.
 package kv
 
 import (
@@ -28,9 +29,20 @@ type Options struct {
 }
 
 // Open opens (or creates) the badger store in dir; dir "" keeps it in memory.
+//
+// A store written with a key opens only with that key, and a plain store
+// only without one: anything else fails with ErrWrongKey before badger
+// opens the store, so a failed open leaves the directory as it was.
 func Open(dir string, log *slog.Logger, o Options) (*badger.DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if dir == "" {
+		if err := checkKeySize(o.EncryptionKey); err != nil {
+			return nil, fmt.Errorf("open in memory: %w", err)
+		}
+	} else if err := CheckKey(dir, o.EncryptionKey); err != nil {
+		return nil, err
 	}
 	opts := badger.DefaultOptions(dir).WithLogger(logging.Badger{L: log}).WithSyncWrites(true)
 	if dir == "" {
@@ -50,6 +62,11 @@ func Open(dir string, log *slog.Logger, o Options) (*badger.DB, error) {
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("open %s: %w", dir, ErrLocked)
+		}
+		// CheckKey has already read the key registry, so badger finds
+		// a mismatch only if the registry changed in between.
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			return nil, fmt.Errorf("open %s: %w: %s", dir, ErrWrongKey, mismatch(len(o.EncryptionKey) > 0, false))
 		}
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}

@@ -5472,6 +5472,88 @@ func (x *RegisterParticipantResponse) GetProposalId() []byte {
 	return nil
 }
 
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
+}
+
+// BackupResponse is the archive's next piece: write the pieces out in the
+// order they come.
+type BackupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupResponse) ProtoMessage() {}
+
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *BackupResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 // DeviceState is a registered device as the ledger knows it.
 type DeviceState struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -5502,7 +5584,7 @@ type DeviceState struct {
 
 func (x *DeviceState) Reset() {
 	*x = DeviceState{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5514,7 +5596,7 @@ func (x *DeviceState) String() string {
 func (*DeviceState) ProtoMessage() {}
 
 func (x *DeviceState) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[71]
+	mi := &file_zkshare_v1_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5527,7 +5609,7 @@ func (x *DeviceState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceState.ProtoReflect.Descriptor instead.
 func (*DeviceState) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{71}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *DeviceState) GetId() string {
@@ -5653,7 +5735,7 @@ type CounterRange struct {
 
 func (x *CounterRange) Reset() {
 	*x = CounterRange{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5665,7 +5747,7 @@ func (x *CounterRange) String() string {
 func (*CounterRange) ProtoMessage() {}
 
 func (x *CounterRange) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[72]
+	mi := &file_zkshare_v1_service_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5678,7 +5760,7 @@ func (x *CounterRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounterRange.ProtoReflect.Descriptor instead.
 func (*CounterRange) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{72}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *CounterRange) GetFirst() uint64 {
@@ -5711,7 +5793,7 @@ type Reading struct {
 
 func (x *Reading) Reset() {
 	*x = Reading{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5723,7 +5805,7 @@ func (x *Reading) String() string {
 func (*Reading) ProtoMessage() {}
 
 func (x *Reading) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[73]
+	mi := &file_zkshare_v1_service_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5736,7 +5818,7 @@ func (x *Reading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reading.ProtoReflect.Descriptor instead.
 func (*Reading) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{73}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Reading) GetAttestation() *Attestation {
@@ -5769,7 +5851,7 @@ type SubmitReadingsRequest struct {
 
 func (x *SubmitReadingsRequest) Reset() {
 	*x = SubmitReadingsRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[74]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5781,7 +5863,7 @@ func (x *SubmitReadingsRequest) String() string {
 func (*SubmitReadingsRequest) ProtoMessage() {}
 
 func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[74]
+	mi := &file_zkshare_v1_service_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5794,7 +5876,7 @@ func (x *SubmitReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{74}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *SubmitReadingsRequest) GetReadings() []*Reading {
@@ -5819,7 +5901,7 @@ type SubmitReadingsResponse struct {
 
 func (x *SubmitReadingsResponse) Reset() {
 	*x = SubmitReadingsResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[75]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5831,7 +5913,7 @@ func (x *SubmitReadingsResponse) String() string {
 func (*SubmitReadingsResponse) ProtoMessage() {}
 
 func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[75]
+	mi := &file_zkshare_v1_service_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5844,7 +5926,7 @@ func (x *SubmitReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReadingsResponse.ProtoReflect.Descriptor instead.
 func (*SubmitReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{75}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SubmitReadingsResponse) GetAccepted() uint64 {
@@ -5886,7 +5968,7 @@ type RegisterDeviceRequest struct {
 
 func (x *RegisterDeviceRequest) Reset() {
 	*x = RegisterDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[76]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5898,7 +5980,7 @@ func (x *RegisterDeviceRequest) String() string {
 func (*RegisterDeviceRequest) ProtoMessage() {}
 
 func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[76]
+	mi := &file_zkshare_v1_service_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5911,7 +5993,7 @@ func (x *RegisterDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{76}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *RegisterDeviceRequest) GetId() string {
@@ -5972,7 +6054,7 @@ type EndorseDeviceRequest struct {
 
 func (x *EndorseDeviceRequest) Reset() {
 	*x = EndorseDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[77]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5984,7 +6066,7 @@ func (x *EndorseDeviceRequest) String() string {
 func (*EndorseDeviceRequest) ProtoMessage() {}
 
 func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[77]
+	mi := &file_zkshare_v1_service_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5997,7 +6079,7 @@ func (x *EndorseDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceRequest.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{77}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *EndorseDeviceRequest) GetId() string {
@@ -6016,7 +6098,7 @@ type EndorseDeviceResponse struct {
 
 func (x *EndorseDeviceResponse) Reset() {
 	*x = EndorseDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[78]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6028,7 +6110,7 @@ func (x *EndorseDeviceResponse) String() string {
 func (*EndorseDeviceResponse) ProtoMessage() {}
 
 func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[78]
+	mi := &file_zkshare_v1_service_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6041,7 +6123,7 @@ func (x *EndorseDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndorseDeviceResponse.ProtoReflect.Descriptor instead.
 func (*EndorseDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{78}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *EndorseDeviceResponse) GetTxHash() []byte {
@@ -6060,7 +6142,7 @@ type RegisterDeviceResponse struct {
 
 func (x *RegisterDeviceResponse) Reset() {
 	*x = RegisterDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[79]
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6072,7 +6154,7 @@ func (x *RegisterDeviceResponse) String() string {
 func (*RegisterDeviceResponse) ProtoMessage() {}
 
 func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[79]
+	mi := &file_zkshare_v1_service_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6085,7 +6167,7 @@ func (x *RegisterDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{79}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RegisterDeviceResponse) GetTxHash() []byte {
@@ -6104,7 +6186,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[80]
+	mi := &file_zkshare_v1_service_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6116,7 +6198,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[80]
+	mi := &file_zkshare_v1_service_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6129,7 +6211,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{80}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *RevokeDeviceRequest) GetId() string {
@@ -6148,7 +6230,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	mi := &file_zkshare_v1_service_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6160,7 +6242,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[81]
+	mi := &file_zkshare_v1_service_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6173,7 +6255,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{81}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *RevokeDeviceResponse) GetTxHash() []byte {
@@ -6193,7 +6275,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[82]
+	mi := &file_zkshare_v1_service_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6205,7 +6287,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[82]
+	mi := &file_zkshare_v1_service_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6218,7 +6300,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{82}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ListDevicesRequest) GetCollection() string {
@@ -6237,7 +6319,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[83]
+	mi := &file_zkshare_v1_service_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6249,7 +6331,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[83]
+	mi := &file_zkshare_v1_service_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6262,7 +6344,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{83}
+	return file_zkshare_v1_service_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*DeviceState {
@@ -6285,7 +6367,7 @@ type GetCeremonyResponse_Contribution struct {
 
 func (x *GetCeremonyResponse_Contribution) Reset() {
 	*x = GetCeremonyResponse_Contribution{}
-	mi := &file_zkshare_v1_service_proto_msgTypes[84]
+	mi := &file_zkshare_v1_service_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6297,7 +6379,7 @@ func (x *GetCeremonyResponse_Contribution) String() string {
 func (*GetCeremonyResponse_Contribution) ProtoMessage() {}
 
 func (x *GetCeremonyResponse_Contribution) ProtoReflect() protoreflect.Message {
-	mi := &file_zkshare_v1_service_proto_msgTypes[84]
+	mi := &file_zkshare_v1_service_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6797,7 +6879,10 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\atx_hash\x18\x02 \x01(\fR\x06txHash\x12\x18\n" +
 	"\apending\x18\x03 \x01(\bR\apending\x12\x1f\n" +
 	"\vproposal_id\x18\x04 \x01(\fR\n" +
-	"proposalId\"\x99\x04\n" +
+	"proposalId\"\x0f\n" +
+	"\rBackupRequest\"&\n" +
+	"\x0eBackupResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\"\x99\x04\n" +
 	"\vDeviceState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -6932,13 +7017,14 @@ const file_zkshare_v1_service_proto_rawDesc = "" +
 	"\vGetCeremony\x12\x1e.zkshare.v1.GetCeremonyRequest\x1a\x1f.zkshare.v1.GetCeremonyResponse\x12c\n" +
 	"\x12RecordContribution\x12%.zkshare.v1.RecordContributionRequest\x1a&.zkshare.v1.RecordContributionResponse\x12c\n" +
 	"\x12AttestCeremonyKeys\x12%.zkshare.v1.AttestCeremonyKeysRequest\x1a&.zkshare.v1.AttestCeremonyKeysResponse\x12c\n" +
-	"\x12GetCollectionState\x12%.zkshare.v1.GetCollectionStateRequest\x1a&.zkshare.v1.GetCollectionStateResponse2\xaa\x03\n" +
+	"\x12GetCollectionState\x12%.zkshare.v1.GetCollectionStateRequest\x1a&.zkshare.v1.GetCollectionStateResponse2\xed\x03\n" +
 	"\fAdminService\x12f\n" +
 	"\x13RegisterParticipant\x12&.zkshare.v1.RegisterParticipantRequest\x1a'.zkshare.v1.RegisterParticipantResponse\x12B\n" +
 	"\aPropose\x12\x1a.zkshare.v1.ProposeRequest\x1a\x1b.zkshare.v1.ProposeResponse\x12B\n" +
 	"\aApprove\x12\x1a.zkshare.v1.ApproveRequest\x1a\x1b.zkshare.v1.ApproveResponse\x12T\n" +
 	"\rListProposals\x12 .zkshare.v1.ListProposalsRequest\x1a!.zkshare.v1.ListProposalsResponse\x12T\n" +
-	"\rEndorseDevice\x12 .zkshare.v1.EndorseDeviceRequest\x1a!.zkshare.v1.EndorseDeviceResponse2\xba\x01\n" +
+	"\rEndorseDevice\x12 .zkshare.v1.EndorseDeviceRequest\x1a!.zkshare.v1.EndorseDeviceResponse\x12A\n" +
+	"\x06Backup\x12\x19.zkshare.v1.BackupRequest\x1a\x1a.zkshare.v1.BackupResponse0\x012\xba\x01\n" +
 	"\rDeviceService\x12Y\n" +
 	"\x0eSubmitReadings\x12!.zkshare.v1.SubmitReadingsRequest\x1a\".zkshare.v1.SubmitReadingsResponse(\x01\x12N\n" +
 	"\vListDevices\x12\x1e.zkshare.v1.ListDevicesRequest\x1a\x1f.zkshare.v1.ListDevicesResponseB\x9c\x01\n" +
@@ -6959,7 +7045,7 @@ func file_zkshare_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_zkshare_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_zkshare_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
 var file_zkshare_v1_service_proto_goTypes = []any{
 	(StatementKind)(0),                       // 0: zkshare.v1.StatementKind
 	(Circuit)(0),                             // 1: zkshare.v1.Circuit
@@ -7037,37 +7123,39 @@ var file_zkshare_v1_service_proto_goTypes = []any{
 	(*GetCollectionStateResponse)(nil),       // 73: zkshare.v1.GetCollectionStateResponse
 	(*RegisterParticipantRequest)(nil),       // 74: zkshare.v1.RegisterParticipantRequest
 	(*RegisterParticipantResponse)(nil),      // 75: zkshare.v1.RegisterParticipantResponse
-	(*DeviceState)(nil),                      // 76: zkshare.v1.DeviceState
-	(*CounterRange)(nil),                     // 77: zkshare.v1.CounterRange
-	(*Reading)(nil),                          // 78: zkshare.v1.Reading
-	(*SubmitReadingsRequest)(nil),            // 79: zkshare.v1.SubmitReadingsRequest
-	(*SubmitReadingsResponse)(nil),           // 80: zkshare.v1.SubmitReadingsResponse
-	(*RegisterDeviceRequest)(nil),            // 81: zkshare.v1.RegisterDeviceRequest
-	(*EndorseDeviceRequest)(nil),             // 82: zkshare.v1.EndorseDeviceRequest
-	(*EndorseDeviceResponse)(nil),            // 83: zkshare.v1.EndorseDeviceResponse
-	(*RegisterDeviceResponse)(nil),           // 84: zkshare.v1.RegisterDeviceResponse
-	(*RevokeDeviceRequest)(nil),              // 85: zkshare.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),             // 86: zkshare.v1.RevokeDeviceResponse
-	(*ListDevicesRequest)(nil),               // 87: zkshare.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),              // 88: zkshare.v1.ListDevicesResponse
-	(*GetCeremonyResponse_Contribution)(nil), // 89: zkshare.v1.GetCeremonyResponse.Contribution
-	(SetupKind)(0),                           // 90: zkshare.v1.SetupKind
-	(*Anchor)(nil),                           // 91: zkshare.v1.Anchor
-	(*BlockHeader)(nil),                      // 92: zkshare.v1.BlockHeader
-	(*Audit)(nil),                            // 93: zkshare.v1.Audit
-	(*CeremonyKey)(nil),                      // 94: zkshare.v1.CeremonyKey
-	(*KeysAttestation)(nil),                  // 95: zkshare.v1.KeysAttestation
-	(*ContributionReceipt)(nil),              // 96: zkshare.v1.ContributionReceipt
-	(Role)(0),                                // 97: zkshare.v1.Role
-	(*Attestation)(nil),                      // 98: zkshare.v1.Attestation
-	(*SetConfirmersRequest)(nil),             // 99: zkshare.v1.SetConfirmersRequest
-	(*ProposeRequest)(nil),                   // 100: zkshare.v1.ProposeRequest
-	(*ApproveRequest)(nil),                   // 101: zkshare.v1.ApproveRequest
-	(*ListProposalsRequest)(nil),             // 102: zkshare.v1.ListProposalsRequest
-	(*SetConfirmersResponse)(nil),            // 103: zkshare.v1.SetConfirmersResponse
-	(*ProposeResponse)(nil),                  // 104: zkshare.v1.ProposeResponse
-	(*ApproveResponse)(nil),                  // 105: zkshare.v1.ApproveResponse
-	(*ListProposalsResponse)(nil),            // 106: zkshare.v1.ListProposalsResponse
+	(*BackupRequest)(nil),                    // 76: zkshare.v1.BackupRequest
+	(*BackupResponse)(nil),                   // 77: zkshare.v1.BackupResponse
+	(*DeviceState)(nil),                      // 78: zkshare.v1.DeviceState
+	(*CounterRange)(nil),                     // 79: zkshare.v1.CounterRange
+	(*Reading)(nil),                          // 80: zkshare.v1.Reading
+	(*SubmitReadingsRequest)(nil),            // 81: zkshare.v1.SubmitReadingsRequest
+	(*SubmitReadingsResponse)(nil),           // 82: zkshare.v1.SubmitReadingsResponse
+	(*RegisterDeviceRequest)(nil),            // 83: zkshare.v1.RegisterDeviceRequest
+	(*EndorseDeviceRequest)(nil),             // 84: zkshare.v1.EndorseDeviceRequest
+	(*EndorseDeviceResponse)(nil),            // 85: zkshare.v1.EndorseDeviceResponse
+	(*RegisterDeviceResponse)(nil),           // 86: zkshare.v1.RegisterDeviceResponse
+	(*RevokeDeviceRequest)(nil),              // 87: zkshare.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),             // 88: zkshare.v1.RevokeDeviceResponse
+	(*ListDevicesRequest)(nil),               // 89: zkshare.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),              // 90: zkshare.v1.ListDevicesResponse
+	(*GetCeremonyResponse_Contribution)(nil), // 91: zkshare.v1.GetCeremonyResponse.Contribution
+	(SetupKind)(0),                           // 92: zkshare.v1.SetupKind
+	(*Anchor)(nil),                           // 93: zkshare.v1.Anchor
+	(*BlockHeader)(nil),                      // 94: zkshare.v1.BlockHeader
+	(*Audit)(nil),                            // 95: zkshare.v1.Audit
+	(*CeremonyKey)(nil),                      // 96: zkshare.v1.CeremonyKey
+	(*KeysAttestation)(nil),                  // 97: zkshare.v1.KeysAttestation
+	(*ContributionReceipt)(nil),              // 98: zkshare.v1.ContributionReceipt
+	(Role)(0),                                // 99: zkshare.v1.Role
+	(*Attestation)(nil),                      // 100: zkshare.v1.Attestation
+	(*SetConfirmersRequest)(nil),             // 101: zkshare.v1.SetConfirmersRequest
+	(*ProposeRequest)(nil),                   // 102: zkshare.v1.ProposeRequest
+	(*ApproveRequest)(nil),                   // 103: zkshare.v1.ApproveRequest
+	(*ListProposalsRequest)(nil),             // 104: zkshare.v1.ListProposalsRequest
+	(*SetConfirmersResponse)(nil),            // 105: zkshare.v1.SetConfirmersResponse
+	(*ProposeResponse)(nil),                  // 106: zkshare.v1.ProposeResponse
+	(*ApproveResponse)(nil),                  // 107: zkshare.v1.ApproveResponse
+	(*ListProposalsResponse)(nil),            // 108: zkshare.v1.ListProposalsResponse
 }
 var file_zkshare_v1_service_proto_depIdxs = []int32{
 	7,   // 0: zkshare.v1.AggregateBody.chunks:type_name -> zkshare.v1.AggregateChunk
@@ -7103,31 +7191,31 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	28,  // 30: zkshare.v1.VerifyRequest.expect:type_name -> zkshare.v1.Expectation
 	2,   // 31: zkshare.v1.VerifyResponse.passed:type_name -> zkshare.v1.Check
 	2,   // 32: zkshare.v1.VerifyResponse.failed:type_name -> zkshare.v1.Check
-	76,  // 33: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
+	78,  // 33: zkshare.v1.VerifyResponse.devices:type_name -> zkshare.v1.DeviceState
 	44,  // 34: zkshare.v1.VerifyResponse.circuits:type_name -> zkshare.v1.CircuitVersion
-	90,  // 35: zkshare.v1.CircuitVersion.setup:type_name -> zkshare.v1.SetupKind
+	92,  // 35: zkshare.v1.CircuitVersion.setup:type_name -> zkshare.v1.SetupKind
 	10,  // 36: zkshare.v1.VerifyAggregateRequest.bundle:type_name -> zkshare.v1.Bundle
 	28,  // 37: zkshare.v1.VerifyAggregateRequest.expect:type_name -> zkshare.v1.Expectation
 	43,  // 38: zkshare.v1.VerifyAggregateResponse.verdict:type_name -> zkshare.v1.VerifyResponse
-	91,  // 39: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
+	93,  // 39: zkshare.v1.GetAnchorResponse.anchor:type_name -> zkshare.v1.Anchor
 	4,   // 40: zkshare.v1.GetAnchorResponse.status:type_name -> zkshare.v1.AnchorStatus
-	92,  // 41: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
-	92,  // 42: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
-	93,  // 43: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
+	94,  // 41: zkshare.v1.ListBlocksResponse.headers:type_name -> zkshare.v1.BlockHeader
+	94,  // 42: zkshare.v1.WatchBlocksResponse.header:type_name -> zkshare.v1.BlockHeader
+	95,  // 43: zkshare.v1.AuditEntry.audit:type_name -> zkshare.v1.Audit
 	25,  // 44: zkshare.v1.AuditEntry.receipt:type_name -> zkshare.v1.AuditReceipt
 	60,  // 45: zkshare.v1.ListAuditEntriesResponse.entries:type_name -> zkshare.v1.AuditEntry
-	90,  // 46: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
+	92,  // 46: zkshare.v1.GetCircuitResponse.setup:type_name -> zkshare.v1.SetupKind
 	63,  // 47: zkshare.v1.ListCircuitsResponse.circuits:type_name -> zkshare.v1.GetCircuitResponse
-	89,  // 48: zkshare.v1.GetCeremonyResponse.contributions:type_name -> zkshare.v1.GetCeremonyResponse.Contribution
-	94,  // 49: zkshare.v1.GetCeremonyResponse.keys:type_name -> zkshare.v1.CeremonyKey
-	95,  // 50: zkshare.v1.AttestCeremonyKeysRequest.attestation:type_name -> zkshare.v1.KeysAttestation
-	96,  // 51: zkshare.v1.RecordContributionRequest.receipt:type_name -> zkshare.v1.ContributionReceipt
-	76,  // 52: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
-	97,  // 53: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
-	77,  // 54: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
-	98,  // 55: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
-	78,  // 56: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
-	76,  // 57: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
+	91,  // 48: zkshare.v1.GetCeremonyResponse.contributions:type_name -> zkshare.v1.GetCeremonyResponse.Contribution
+	96,  // 49: zkshare.v1.GetCeremonyResponse.keys:type_name -> zkshare.v1.CeremonyKey
+	97,  // 50: zkshare.v1.AttestCeremonyKeysRequest.attestation:type_name -> zkshare.v1.KeysAttestation
+	98,  // 51: zkshare.v1.RecordContributionRequest.receipt:type_name -> zkshare.v1.ContributionReceipt
+	78,  // 52: zkshare.v1.GetCollectionStateResponse.devices:type_name -> zkshare.v1.DeviceState
+	99,  // 53: zkshare.v1.RegisterParticipantRequest.role:type_name -> zkshare.v1.Role
+	79,  // 54: zkshare.v1.DeviceState.gaps:type_name -> zkshare.v1.CounterRange
+	100, // 55: zkshare.v1.Reading.attestation:type_name -> zkshare.v1.Attestation
+	80,  // 56: zkshare.v1.SubmitReadingsRequest.readings:type_name -> zkshare.v1.Reading
+	78,  // 57: zkshare.v1.ListDevicesResponse.devices:type_name -> zkshare.v1.DeviceState
 	12,  // 58: zkshare.v1.HolderService.CreateCollection:input_type -> zkshare.v1.CreateCollectionRequest
 	16,  // 59: zkshare.v1.HolderService.CommitRecords:input_type -> zkshare.v1.CommitRecordsRequest
 	33,  // 60: zkshare.v1.HolderService.UpdateRecords:input_type -> zkshare.v1.UpdateRecordsRequest
@@ -7139,9 +7227,9 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	21,  // 66: zkshare.v1.HolderService.ProveAggregate:input_type -> zkshare.v1.ProveAggregateRequest
 	40,  // 67: zkshare.v1.HolderService.IssueReceipt:input_type -> zkshare.v1.IssueReceiptRequest
 	35,  // 68: zkshare.v1.HolderService.ConfirmAnchor:input_type -> zkshare.v1.ConfirmAnchorRequest
-	99,  // 69: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
-	81,  // 70: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
-	85,  // 71: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
+	101, // 69: zkshare.v1.HolderService.SetConfirmers:input_type -> zkshare.v1.SetConfirmersRequest
+	83,  // 70: zkshare.v1.HolderService.RegisterDevice:input_type -> zkshare.v1.RegisterDeviceRequest
+	87,  // 71: zkshare.v1.HolderService.RevokeDevice:input_type -> zkshare.v1.RevokeDeviceRequest
 	42,  // 72: zkshare.v1.VerifierService.Verify:input_type -> zkshare.v1.VerifyRequest
 	45,  // 73: zkshare.v1.VerifierService.VerifyAggregate:input_type -> zkshare.v1.VerifyAggregateRequest
 	47,  // 74: zkshare.v1.LedgerService.GetCheckpoint:input_type -> zkshare.v1.GetCheckpointRequest
@@ -7158,50 +7246,52 @@ var file_zkshare_v1_service_proto_depIdxs = []int32{
 	68,  // 85: zkshare.v1.LedgerService.AttestCeremonyKeys:input_type -> zkshare.v1.AttestCeremonyKeysRequest
 	72,  // 86: zkshare.v1.LedgerService.GetCollectionState:input_type -> zkshare.v1.GetCollectionStateRequest
 	74,  // 87: zkshare.v1.AdminService.RegisterParticipant:input_type -> zkshare.v1.RegisterParticipantRequest
-	100, // 88: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
-	101, // 89: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
-	102, // 90: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
-	82,  // 91: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
-	79,  // 92: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
-	87,  // 93: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
-	13,  // 94: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
-	17,  // 95: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
-	34,  // 96: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
-	38,  // 97: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
-	19,  // 98: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
-	30,  // 99: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
-	32,  // 100: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
-	24,  // 101: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
-	23,  // 102: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
-	41,  // 103: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
-	36,  // 104: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
-	103, // 105: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
-	84,  // 106: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
-	86,  // 107: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
-	43,  // 108: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
-	46,  // 109: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
-	48,  // 110: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
-	50,  // 111: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
-	52,  // 112: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
-	54,  // 113: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
-	56,  // 114: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
-	58,  // 115: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
-	61,  // 116: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
-	63,  // 117: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
-	65,  // 118: zkshare.v1.LedgerService.ListCircuits:output_type -> zkshare.v1.ListCircuitsResponse
-	67,  // 119: zkshare.v1.LedgerService.GetCeremony:output_type -> zkshare.v1.GetCeremonyResponse
-	71,  // 120: zkshare.v1.LedgerService.RecordContribution:output_type -> zkshare.v1.RecordContributionResponse
-	69,  // 121: zkshare.v1.LedgerService.AttestCeremonyKeys:output_type -> zkshare.v1.AttestCeremonyKeysResponse
-	73,  // 122: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
-	75,  // 123: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
-	104, // 124: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
-	105, // 125: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
-	106, // 126: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
-	83,  // 127: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
-	80,  // 128: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
-	88,  // 129: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
-	94,  // [94:130] is the sub-list for method output_type
-	58,  // [58:94] is the sub-list for method input_type
+	102, // 88: zkshare.v1.AdminService.Propose:input_type -> zkshare.v1.ProposeRequest
+	103, // 89: zkshare.v1.AdminService.Approve:input_type -> zkshare.v1.ApproveRequest
+	104, // 90: zkshare.v1.AdminService.ListProposals:input_type -> zkshare.v1.ListProposalsRequest
+	84,  // 91: zkshare.v1.AdminService.EndorseDevice:input_type -> zkshare.v1.EndorseDeviceRequest
+	76,  // 92: zkshare.v1.AdminService.Backup:input_type -> zkshare.v1.BackupRequest
+	81,  // 93: zkshare.v1.DeviceService.SubmitReadings:input_type -> zkshare.v1.SubmitReadingsRequest
+	89,  // 94: zkshare.v1.DeviceService.ListDevices:input_type -> zkshare.v1.ListDevicesRequest
+	13,  // 95: zkshare.v1.HolderService.CreateCollection:output_type -> zkshare.v1.CreateCollectionResponse
+	17,  // 96: zkshare.v1.HolderService.CommitRecords:output_type -> zkshare.v1.CommitRecordsResponse
+	34,  // 97: zkshare.v1.HolderService.UpdateRecords:output_type -> zkshare.v1.UpdateRecordsResponse
+	38,  // 98: zkshare.v1.HolderService.DeleteRecords:output_type -> zkshare.v1.DeleteRecordsResponse
+	19,  // 99: zkshare.v1.HolderService.GetCollection:output_type -> zkshare.v1.GetCollectionResponse
+	30,  // 100: zkshare.v1.HolderService.SetPolicy:output_type -> zkshare.v1.SetPolicyResponse
+	32,  // 101: zkshare.v1.HolderService.GetPolicy:output_type -> zkshare.v1.GetPolicyResponse
+	24,  // 102: zkshare.v1.HolderService.Prove:output_type -> zkshare.v1.ProveResponse
+	23,  // 103: zkshare.v1.HolderService.ProveAggregate:output_type -> zkshare.v1.ProveAggregateResponse
+	41,  // 104: zkshare.v1.HolderService.IssueReceipt:output_type -> zkshare.v1.IssueReceiptResponse
+	36,  // 105: zkshare.v1.HolderService.ConfirmAnchor:output_type -> zkshare.v1.ConfirmAnchorResponse
+	105, // 106: zkshare.v1.HolderService.SetConfirmers:output_type -> zkshare.v1.SetConfirmersResponse
+	86,  // 107: zkshare.v1.HolderService.RegisterDevice:output_type -> zkshare.v1.RegisterDeviceResponse
+	88,  // 108: zkshare.v1.HolderService.RevokeDevice:output_type -> zkshare.v1.RevokeDeviceResponse
+	43,  // 109: zkshare.v1.VerifierService.Verify:output_type -> zkshare.v1.VerifyResponse
+	46,  // 110: zkshare.v1.VerifierService.VerifyAggregate:output_type -> zkshare.v1.VerifyAggregateResponse
+	48,  // 111: zkshare.v1.LedgerService.GetCheckpoint:output_type -> zkshare.v1.GetCheckpointResponse
+	50,  // 112: zkshare.v1.LedgerService.GetConsistencyProof:output_type -> zkshare.v1.GetConsistencyProofResponse
+	52,  // 113: zkshare.v1.LedgerService.GetAnchor:output_type -> zkshare.v1.GetAnchorResponse
+	54,  // 114: zkshare.v1.LedgerService.GetTransaction:output_type -> zkshare.v1.GetTransactionResponse
+	56,  // 115: zkshare.v1.LedgerService.ListBlocks:output_type -> zkshare.v1.ListBlocksResponse
+	58,  // 116: zkshare.v1.LedgerService.WatchBlocks:output_type -> zkshare.v1.WatchBlocksResponse
+	61,  // 117: zkshare.v1.LedgerService.ListAuditEntries:output_type -> zkshare.v1.ListAuditEntriesResponse
+	63,  // 118: zkshare.v1.LedgerService.GetCircuit:output_type -> zkshare.v1.GetCircuitResponse
+	65,  // 119: zkshare.v1.LedgerService.ListCircuits:output_type -> zkshare.v1.ListCircuitsResponse
+	67,  // 120: zkshare.v1.LedgerService.GetCeremony:output_type -> zkshare.v1.GetCeremonyResponse
+	71,  // 121: zkshare.v1.LedgerService.RecordContribution:output_type -> zkshare.v1.RecordContributionResponse
+	69,  // 122: zkshare.v1.LedgerService.AttestCeremonyKeys:output_type -> zkshare.v1.AttestCeremonyKeysResponse
+	73,  // 123: zkshare.v1.LedgerService.GetCollectionState:output_type -> zkshare.v1.GetCollectionStateResponse
+	75,  // 124: zkshare.v1.AdminService.RegisterParticipant:output_type -> zkshare.v1.RegisterParticipantResponse
+	106, // 125: zkshare.v1.AdminService.Propose:output_type -> zkshare.v1.ProposeResponse
+	107, // 126: zkshare.v1.AdminService.Approve:output_type -> zkshare.v1.ApproveResponse
+	108, // 127: zkshare.v1.AdminService.ListProposals:output_type -> zkshare.v1.ListProposalsResponse
+	85,  // 128: zkshare.v1.AdminService.EndorseDevice:output_type -> zkshare.v1.EndorseDeviceResponse
+	77,  // 129: zkshare.v1.AdminService.Backup:output_type -> zkshare.v1.BackupResponse
+	82,  // 130: zkshare.v1.DeviceService.SubmitReadings:output_type -> zkshare.v1.SubmitReadingsResponse
+	90,  // 131: zkshare.v1.DeviceService.ListDevices:output_type -> zkshare.v1.ListDevicesResponse
+	95,  // [95:132] is the sub-list for method output_type
+	58,  // [58:95] is the sub-list for method input_type
 	58,  // [58:58] is the sub-list for extension type_name
 	58,  // [58:58] is the sub-list for extension extendee
 	0,   // [0:58] is the sub-list for field type_name
@@ -7224,7 +7314,7 @@ func file_zkshare_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zkshare_v1_service_proto_rawDesc), len(file_zkshare_v1_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   85,
+			NumMessages:   87,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -136,6 +136,8 @@ const (
 	// AdminServiceEndorseDeviceProcedure is the fully-qualified name of the AdminService's
 	// EndorseDevice RPC.
 	AdminServiceEndorseDeviceProcedure = "/zkshare.v1.AdminService/EndorseDevice"
+	// AdminServiceBackupProcedure is the fully-qualified name of the AdminService's Backup RPC.
+	AdminServiceBackupProcedure = "/zkshare.v1.AdminService/Backup"
 	// DeviceServiceSubmitReadingsProcedure is the fully-qualified name of the DeviceService's
 	// SubmitReadings RPC.
 	DeviceServiceSubmitReadingsProcedure = "/zkshare.v1.DeviceService/SubmitReadings"
@@ -1166,6 +1168,12 @@ type AdminServiceClient interface {
 	// Vouch, as this node's admin, for another holder's device (or, in a
 	// single-node ledger, for this node's holder's).
 	EndorseDevice(context.Context, *v1.EndorseDeviceRequest) (*v1.EndorseDeviceResponse, error)
+	// Streams an archive of this node's data (identities, tokens, policies,
+	// the holder store at one version at which no commit is half done, and
+	// the ledger as it was then) while the node goes on serving; this node's
+	// admin only. It is encrypted when the node encrypts its holder store at
+	// rest. `zkshare restore` makes a data directory of it.
+	Backup(context.Context, *v1.BackupRequest) (*connect.ServerStreamForClient[v1.BackupResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the zkshare.v1.AdminService service. By default, it
@@ -1209,6 +1217,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("EndorseDevice")),
 			connect.WithClientOptions(opts...),
 		),
+		backup: connect.NewClient[v1.BackupRequest, v1.BackupResponse](
+			httpClient,
+			baseURL+AdminServiceBackupProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("Backup")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -1219,6 +1233,7 @@ type adminServiceClient struct {
 	approve             *connect.Client[v1.ApproveRequest, v1.ApproveResponse]
 	listProposals       *connect.Client[v1.ListProposalsRequest, v1.ListProposalsResponse]
 	endorseDevice       *connect.Client[v1.EndorseDeviceRequest, v1.EndorseDeviceResponse]
+	backup              *connect.Client[v1.BackupRequest, v1.BackupResponse]
 }
 
 // RegisterParticipant calls zkshare.v1.AdminService.RegisterParticipant.
@@ -1266,6 +1281,11 @@ func (c *adminServiceClient) EndorseDevice(ctx context.Context, req *v1.EndorseD
 	return nil, err
 }
 
+// Backup calls zkshare.v1.AdminService.Backup.
+func (c *adminServiceClient) Backup(ctx context.Context, req *v1.BackupRequest) (*connect.ServerStreamForClient[v1.BackupResponse], error) {
+	return c.backup.CallServerStream(ctx, connect.NewRequest(req))
+}
+
 // AdminServiceHandler is an implementation of the zkshare.v1.AdminService service.
 type AdminServiceHandler interface {
 	RegisterParticipant(context.Context, *v1.RegisterParticipantRequest) (*v1.RegisterParticipantResponse, error)
@@ -1278,6 +1298,12 @@ type AdminServiceHandler interface {
 	// Vouch, as this node's admin, for another holder's device (or, in a
 	// single-node ledger, for this node's holder's).
 	EndorseDevice(context.Context, *v1.EndorseDeviceRequest) (*v1.EndorseDeviceResponse, error)
+	// Streams an archive of this node's data (identities, tokens, policies,
+	// the holder store at one version at which no commit is half done, and
+	// the ledger as it was then) while the node goes on serving; this node's
+	// admin only. It is encrypted when the node encrypts its holder store at
+	// rest. `zkshare restore` makes a data directory of it.
+	Backup(context.Context, *v1.BackupRequest, *connect.ServerStream[v1.BackupResponse]) error
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1317,6 +1343,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("EndorseDevice")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceBackupHandler := connect.NewServerStreamHandlerSimple(
+		AdminServiceBackupProcedure,
+		svc.Backup,
+		connect.WithSchema(adminServiceMethods.ByName("Backup")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/zkshare.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceRegisterParticipantProcedure:
@@ -1329,6 +1361,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListProposalsHandler.ServeHTTP(w, r)
 		case AdminServiceEndorseDeviceProcedure:
 			adminServiceEndorseDeviceHandler.ServeHTTP(w, r)
+		case AdminServiceBackupProcedure:
+			adminServiceBackupHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1356,6 +1390,10 @@ func (UnimplementedAdminServiceHandler) ListProposals(context.Context, *v1.ListP
 
 func (UnimplementedAdminServiceHandler) EndorseDevice(context.Context, *v1.EndorseDeviceRequest) (*v1.EndorseDeviceResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.EndorseDevice is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) Backup(context.Context, *v1.BackupRequest, *connect.ServerStream[v1.BackupResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("zkshare.v1.AdminService.Backup is not implemented"))
 }
 
 // DeviceServiceClient is a client for the zkshare.v1.DeviceService service.
