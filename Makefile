@@ -42,6 +42,7 @@ bench:
 	$(GO) test -run '^$$' -bench BlockWithLargeState -benchtime 3x ./ledger
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./bench
 	$(GO) test -run '^$$' -bench . -benchtime 40x ./service
+	$(GO) test -run '^$$' -bench 'ProveDuringCommit|RestartAfterCrash' -benchtime 1x -timeout 60m ./node
 	$(GO) test -run '^$$' -bench ConsortiumCommit -benchtime 1x ./consortium
 	$(GO) test -run '^$$' -bench 'AttestReadings|SealReading' -benchtime 3x ./ledger
 	$(GO) test -run '^$$' -bench Verify -benchtime 500x ./device

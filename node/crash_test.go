@@ -21,7 +21,7 @@ import (
 // copyDir copies a data directory as it is on disk right now: with synced
 // writes, what a kill -9 at this instant would leave behind. cp keeps
 // badger's sparse files sparse.
-func copyDir(t *testing.T, src, dst string) {
+func copyDir(t testing.TB, src, dst string) {
 	t.Helper()
 	if out, err := exec.Command("cp", "-a", "--sparse=always", src, dst).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v: %s", err, out)
