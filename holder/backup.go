@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,16 +66,14 @@ func (s *Store) pin(at Version) (floor Version, release func(), err error) {
 	defer txn.Discard()
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("v/")})
 	for it.Rewind(); it.Valid(); it.Next() {
-		var vs versions
-		if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &vs) }); err != nil {
+		oldest, ok, err := keptFloor(txn, it.Item())
+		if err != nil {
 			it.Close()
 			return 0, nil, fmt.Errorf("holder store: pin version %d: %w", at, err)
 		}
-		oldest := vs.Base
-		if len(vs.Anchored) > 0 {
-			oldest = vs.Anchored[0].Version
+		if ok {
+			floor = min(floor, oldest)
 		}
-		floor = min(floor, oldest)
 	}
 	it.Close()
 	s.reads[floor]++

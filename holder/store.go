@@ -228,8 +228,11 @@ func (s *Store) create(ctx context.Context, name string, schema *records.Schema,
 		if err := txn.Set(metaKey(name), b); err != nil {
 			return err
 		}
+		if devices {
+			return nil // the ledger builds its tree: nothing to roll back
+		}
 		// The empty collection is where a commit that was never anchored
-		// rolls back to (Recover).
+		// rolls back to (RollbackUnanchored).
 		return putVersions(txn, name, &versions{Base: v})
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -291,15 +292,13 @@ func (s *Store) discard() error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("v/")})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			var vs versions
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &vs) }); err != nil {
+			floor, ok, err := keptFloor(txn, it.Item())
+			if err != nil {
 				return err
 			}
-			oldest := vs.Base
-			if len(vs.Anchored) > 0 {
-				oldest = vs.Anchored[0].Version
+			if ok {
+				low = min(low, floor)
 			}
-			low = min(low, oldest)
 		}
 		return nil
 	})
@@ -316,6 +315,38 @@ func (s *Store) discard() error {
 		s.db.SetDiscardTs(uint64(low))
 	}
 	return nil
+}
+
+// keptFloor is the oldest version a collection still needs readable,
+// from its versions entry (an item under "v/"): its oldest kept anchored
+// version, or, while it has none, its creation (where a commit that fails
+// rolls back to) once something was written after it. A device-fed
+// collection, and one unchanged since its creation, need nothing kept:
+// the latest version reads the same.
+func keptFloor(txn *badger.Txn, item *badger.Item) (Version, bool, error) {
+	name := strings.TrimPrefix(string(item.Key()), "v/")
+	var vs versions
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &vs) }); err != nil {
+		return 0, false, fmt.Errorf("collection %s: stored versions: %w", name, err)
+	}
+	if len(vs.Anchored) > 0 {
+		return vs.Anchored[0].Version, true, nil
+	}
+	mi, err := txn.Get(metaKey(name))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	var c Collection
+	if err := mi.Value(func(v []byte) error { return json.Unmarshal(v, &c) }); err != nil {
+		return 0, false, fmt.Errorf("collection %s: stored meta: %w", name, err)
+	}
+	if c.Devices || Version(mi.Version()) <= vs.Base {
+		return 0, false, nil
+	}
+	return vs.Base, true, nil
 }
 
 // Rollback returns a collection's records and tree to what they were at
@@ -336,15 +367,8 @@ func (s *Store) Rollback(ctx context.Context, name string, to Version) (int, err
 			var keys [][]byte
 			var err error
 			keys, from, err = snap.changedSince(ctx, prefix, from, to)
-			if err == nil && len(keys) > 0 {
-				err = s.write(func(txn *badger.Txn, _ Version) error {
-					for _, k := range keys {
-						if err := restoreKey(s.db, txn, k, to); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
+			if err == nil {
+				err = s.restoreKeys(keys, to)
 			}
 			if err != nil {
 				return restored, fmt.Errorf("collection %s: roll back to version %d: %w", name, to, err)
@@ -406,6 +430,34 @@ func (s *Store) RollbackUnanchored(ctx context.Context, name string) (int, Versi
 	}
 	n, err := s.Rollback(ctx, name, to)
 	return n, to, err
+}
+
+// restoreKeys writes keys' values at version to, in as few transactions
+// as fit: a batch too big for one (large values) is halved, as a commit's
+// chunks are.
+func (s *Store) restoreKeys(keys [][]byte, to Version) error {
+	for len(keys) > 0 {
+		n := len(keys)
+		for {
+			err := s.write(func(txn *badger.Txn, _ Version) error {
+				for _, k := range keys[:n] {
+					if err := restoreKey(s.db, txn, k, to); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, badger.ErrTxnTooBig) || n == 1 {
+				return err
+			}
+			n /= 2
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
 
 // rollbackBatch bounds one rollback transaction.

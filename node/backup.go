@@ -679,6 +679,12 @@ func openArchive(r io.Reader, key []byte) (io.Reader, error) {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	if !bytes.Equal(head, []byte(ageMagic)) {
+		if len(key) > 0 {
+			// A node with a key writes encrypted archives: a plain one
+			// given with the key is not this node's, and anyone could
+			// have made it (end.json's digests catch damage, not forgery).
+			return nil, fmt.Errorf("%w: the archive is not encrypted, but a key was given: it was not made by a node with this key; restore it without --encryption-key-file only if you made it yourself", ErrArchiveKey)
+		}
 		return br, nil
 	}
 	if len(key) == 0 {

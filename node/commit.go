@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -85,6 +86,11 @@ func (n *Node) applyAndAnchor(ctx context.Context, c Caller, name, did string, a
 	if err := n.ownsCollection(c, name); err != nil {
 		return nil, err
 	}
+	// Writes an earlier failure left (its rollback failed too) are undone
+	// before anything is written on top of them.
+	if _, err := n.settle(ctx, name, true); err != nil && !errors.Is(err, holder.ErrNotFound) {
+		return nil, fmt.Errorf("records not %s: %w", did, err)
+	}
 	n.committing.Store(&name)
 	defer n.committing.Store(nil)
 	res, err := apply(func(_ string, done, total int) { n.step(StepChunk, done, total) })
@@ -93,7 +99,12 @@ func (n *Node) applyAndAnchor(ctx context.Context, c Caller, name, did string, a
 	}
 	n.step(StepWritten, int(res.Count), int(res.Count))
 	rb := elemBytes(res.Root)
-	rec, err := n.anchor(ctx, name, res.Count, res.Root)
+	// The anchor is not abandoned when the caller goes away: a
+	// transaction handed to the ledger may still land, and a rollback
+	// would then leave the ledger anchoring a root the store lost.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), anchorTimeout)
+	defer cancel()
+	rec, err := n.anchor(actx, name, res.Count, res.Root)
 	if err != nil && !n.lastAnchorIs(name, rb) {
 		return nil, n.undo(ctx, name, fmt.Errorf("records not %s: their root could not be anchored, so the change was rolled back (send it again): %w", did, err))
 	}
@@ -110,21 +121,23 @@ func (n *Node) applyAndAnchor(ctx context.Context, c Caller, name, did string, a
 }
 
 // undo rolls back what a failed change wrote and returns the change's
-// error (with the rollback's, if that failed too: the next start retries).
+// error (with the rollback's, if that failed too: the next commit, or
+// start, retries it before anything else is written).
 func (n *Node) undo(ctx context.Context, name string, cause error) error {
-	restored, to, err := n.store.RollbackUnanchored(context.WithoutCancel(ctx), name)
+	_, err := n.settle(ctx, name, true)
 	if errors.Is(err, holder.ErrNotFound) {
 		return cause
 	}
 	if err != nil {
-		n.log.ErrorContext(ctx, "roll back of a failed change failed; the next start tries again", "collection", name, "err", err)
-		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
-	}
-	if restored > 0 {
-		n.log.WarnContext(ctx, "failed change rolled back", "collection", name, "entries", restored, "version", to)
+		n.log.ErrorContext(ctx, "roll back of a failed change failed; the next commit or start tries again", "collection", name, "err", err)
+		return errors.Join(cause, err)
 	}
 	return cause
 }
+
+// anchorTimeout bounds how long a commit waits for its anchor once the
+// caller has gone away.
+const anchorTimeout = 2 * time.Minute
 
 // lastAnchorIs says whether the ledger's last anchor of a collection has
 // root rb: an anchor that reported an error may still have landed.

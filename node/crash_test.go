@@ -150,7 +150,7 @@ func TestCrashPoints(t *testing.T) {
 	}{
 		{node.StepChunk, false, "rolled back a commit cut short"},
 		{node.StepWritten, false, "rolled back a commit cut short"},
-		{node.StepAnchored, true, "anchored (anchor 2) but not yet marked"},
+		{node.StepAnchored, true, "anchored but not yet recorded by the store"},
 	} {
 		t.Run(fmt.Sprint(tc.step), func(t *testing.T) {
 			dir := images[tc.step]

@@ -112,7 +112,7 @@ func (n *Node) prune(ctx context.Context, name string, lc ledger.Collection, now
 }
 
 // recover brings every holder-fed collection to a state a proof can read,
-// without a person, after a stop at any point of a commit:
+// without a person, after a stop at any point of a commit (settle):
 //   - the ledger anchored the store's latest root, which the store did not
 //     mark (a stop after anchoring): it is marked, and proofs read it;
 //   - the store holds writes after its last anchored version (a stop
@@ -120,43 +120,28 @@ func (n *Node) prune(ctx context.Context, name string, lc ledger.Collection, now
 //     acknowledged, and are rolled back, in the background; proofs read
 //     the last anchored version meanwhile, and commits wait.
 //
-// What it did is logged and shown in GetCollection (ProvingState.recovery).
+// What it did is logged and shown to the holder in GetCollection
+// (ProvingState.recovery).
 func (n *Node) recover(ctx context.Context) error {
 	cols, err := n.store.Collections()
 	if err != nil {
 		return err
 	}
-	st := n.ledger.State()
 	var rollback []string
 	for _, c := range cols {
-		lc, ok := st.Collections[collectionKey(c.Name)]
-		if c.Devices || !ok {
+		if c.Devices {
 			continue
 		}
-		h, err := n.store.Head(c.Name)
+		did, err := n.settle(ctx, c.Name, false)
 		if err != nil {
 			return err
 		}
-		vs, err := n.store.Versions(c.Name)
-		if err != nil {
-			return err
-		}
-		hr := elemBytes(h.Root)
-		marked := len(vs) > 0 && vs[len(vs)-1].Version == h.Version
-		switch {
-		case marked:
-			if err := n.prune(ctx, c.Name, lc, time.Now()); err != nil {
-				return err
-			}
-		case lc.Last != nil && bytes.Equal(lc.Last.Root, hr):
-			if err := n.markAnchored(ctx, c.Name, h.Version, hr); err != nil {
-				return err
-			}
-			n.setRecovery(ctx, c.Name, fmt.Sprintf("the last commit's root was anchored (anchor %d) but not yet marked when the node stopped: marked, and proofs read it", lc.Last.Sequence))
-		case h.Count == 0 && len(vs) == 0 && lc.Last == nil:
-			// Never committed.
-		default:
+		switch did {
+		case settleMarked:
+			n.setRecovery(ctx, c.Name, "the last commit's root was anchored but not yet recorded by the store when the node stopped: recorded, and proofs read it")
+		case settleRollback:
 			rollback = append(rollback, c.Name)
+			n.setRecovery(ctx, c.Name, "rolling back a commit cut short before its root was anchored; proofs read the last anchored version")
 		}
 	}
 	if len(rollback) == 0 {
@@ -172,17 +157,60 @@ func (n *Node) recover(ctx context.Context) error {
 		defer n.commitMu.Unlock()
 		defer cancel()
 		for _, name := range rollback {
-			n.setRecovery(ctx, name, "rolling back a commit cut short before its root was anchored; proofs read the last anchored version")
-			restored, to, err := n.store.RollbackUnanchored(ctx, name)
-			if err != nil {
-				n.log.ErrorContext(ctx, "recovery: roll back failed; the next start tries again", "collection", name, "err", err)
-				n.setRecovery(ctx, name, "rolling back a commit cut short before its root was anchored failed; the next start tries again")
+			if _, err := n.settle(ctx, name, true); err != nil {
+				n.log.ErrorContext(ctx, "recovery: roll back failed; the next commit or start tries again", "collection", name, "err", err)
+				n.setRecovery(ctx, name, "rolling back a commit cut short before its root was anchored failed; the next commit or start tries again")
 				continue
 			}
-			n.setRecovery(ctx, name, fmt.Sprintf("rolled back a commit cut short before its root was anchored (%d store entries, to version %d); proofs read the last anchored version, and the commit can be sent again", restored, to))
+			n.setRecovery(ctx, name, "rolled back a commit cut short before its root was anchored; proofs read the last anchored version, and the commit can be sent again")
 		}
 	}()
 	return nil
+}
+
+// What settle found.
+const (
+	settleClean    = iota // the head is the newest anchored version
+	settleMarked          // the head was anchored on the ledger, and is now marked
+	settleRollback        // the head has unanchored writes (rolled back if asked)
+)
+
+// settle makes a holder-fed collection's head its newest anchored version:
+// a head whose root is the ledger's last anchor is marked anchored (never
+// rolled back: the ledger made it public); writes after the newest
+// anchored version are rolled back when rollback is set. Every commit
+// starts with it, so writes a failed rollback left are undone before
+// anything is written on top of them.
+func (n *Node) settle(ctx context.Context, name string, rollback bool) (int, error) {
+	h, err := n.store.Head(name)
+	if err != nil {
+		return 0, err
+	}
+	vs, err := n.store.Versions(name)
+	if err != nil {
+		return 0, err
+	}
+	if len(vs) > 0 && vs[len(vs)-1].Version == h.Version {
+		return settleClean, n.prune(ctx, name, n.ledger.State().Collections[collectionKey(name)], time.Now())
+	}
+	hr := elemBytes(h.Root)
+	if n.lastAnchorIs(name, hr) {
+		return settleMarked, n.markAnchored(ctx, name, h.Version, hr)
+	}
+	if len(vs) == 0 && h.Count == 0 && h.Root.IsZero() {
+		return settleClean, nil // nothing committed yet
+	}
+	if !rollback {
+		return settleRollback, nil
+	}
+	restored, to, err := n.store.RollbackUnanchored(context.WithoutCancel(ctx), name)
+	if err != nil {
+		return settleRollback, fmt.Errorf("roll back unanchored writes: %w", err)
+	}
+	if restored > 0 {
+		n.log.WarnContext(ctx, "unanchored writes rolled back", "collection", name, "entries", restored, "version", to)
+	}
+	return settleRollback, nil
 }
 
 // setRecovery keeps what recovery did to a collection, and logs it.
@@ -193,13 +221,22 @@ func (n *Node) setRecovery(ctx context.Context, name, what string) {
 	n.log.WarnContext(ctx, "recovery", "collection", name, "what", what)
 }
 
+// SeesProving says whether a caller may see a collection's ProvingState:
+// when a commit runs and what recovery did are the holder's (and the
+// admin's) to know, not every caller's.
+func (n *Node) SeesProving(c Caller) bool {
+	return c.ID != "" && (c.ID == n.holderID.ID || n.admin != nil && c.ID == n.admin.ID)
+}
+
 // provingState describes what proofs of a collection read.
 func (n *Node) provingState(name string) *zkv1.ProvingState {
 	ps := &zkv1.ProvingState{}
 	n.recoveryMu.Lock()
 	ps.Recovery = n.recovery[name]
 	n.recoveryMu.Unlock()
-	ps.Committing = n.committing.Load() != nil && *n.committing.Load() == name
+	if c := n.committing.Load(); c != nil {
+		ps.Committing = *c == name
+	}
 	vs, err := n.store.Versions(name)
 	if err != nil {
 		return ps

@@ -37,6 +37,10 @@ func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollecti
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	if !h.s.node.SeesProving(callerOf(ctx)) {
+		// When a commit runs, and what recovery did, are the holder's.
+		info.Proving = nil
+	}
 	return &zkv1.GetCollectionResponse{Collection: info}, nil
 }
 
