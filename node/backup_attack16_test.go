@@ -18,6 +18,8 @@ import (
 // without a word, and even encrypted at rest under the operator's key. A
 // restore given a key should refuse an archive that is not encrypted (or
 // at least one whose manifest says the node encrypted at rest is absent).
+//
+// Found in the review of issue 16 and fixed; the test keeps it fixed.
 func TestAttack16PlainArchiveRestoresWithKey(t *testing.T) {
 	operatorKey := bytes.Repeat([]byte{0x5a}, 32)
 	// The attacker's own node, plain: no key needed to make its archive.

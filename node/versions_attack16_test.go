@@ -20,6 +20,8 @@ import (
 // records plus the tree nodes they touched): anyone learns how many
 // records the holder tried to add, which the design keeps private until a
 // root and count are anchored. The store's version counter leaks too.
+//
+// Found in the review of issue 16 and fixed; the test keeps it fixed.
 func TestAttack16RecoveryLeaksUnanchoredSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Groth16 keys")
@@ -88,6 +90,8 @@ func TestAttack16RecoveryLeaksUnanchoredSize(t *testing.T) {
 // store no longer has. Proofs go on against the previous anchor, which
 // verifiers refuse once the freshness window has passed, until another
 // commit; the ledger's count claims records the store does not hold.
+//
+// Found in the review of issue 16 and fixed; the test keeps it fixed.
 func TestAttack16CancelledCommitAnchorLands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Groth16 keys")
