@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/zkshare/zkshare/client"
+	"github.com/zkshare/zkshare/internal/testkeys"
 )
 
 // TestMain lets the scripts under testdata/script run zkshare as a command,
@@ -26,7 +28,20 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI end to end as a user would, one script a file
 // under testdata/script. $PORT is a free loopback port for a node; $KEYS a
 // key directory (the shared test keys when ZKSHARE_TEST_KEYS is set).
+//
+// From ZKSHARE_TEST_KEYS, $KEYS holds only the core circuits' keys (no
+// script asks an aggregate): a node loads them in a fraction of the time,
+// the aggregate keys being most of the bytes.
 func TestScripts(t *testing.T) {
+	var coreKeys string
+	if os.Getenv(testkeys.Env) != "" {
+		dir, cleanup, err := testkeys.Dir(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cleanup)
+		coreKeys = dir
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
@@ -41,7 +56,7 @@ func TestScripts(t *testing.T) {
 			if keys == "" {
 				keys = e.WorkDir + "/keys"
 			}
-			e.Setenv("KEYS", keys)
+			e.Setenv("KEYS", cmp.Or(coreKeys, keys))
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -132,14 +147,15 @@ func cmdGenCSV(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o600))
 }
 
-// waitcommit URL COLLECTION waits (up to 3 minutes) until the node at URL
-// says a commit of COLLECTION is running, then waits one more second so
-// that the commit is well under way: a crash test kills the node there.
+// waitcommit URL COLLECTION TOKENFILE waits (up to 3 minutes) until the
+// node at URL tells its holder (TOKENFILE) that a commit of COLLECTION is
+// running, then waits one more second so that the commit is well under
+// way: a crash test kills the node there.
 func cmdWaitCommit(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: waitcommit URL COLLECTION")
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitcommit URL COLLECTION TOKENFILE")
 	}
-	c, err := client.New(args[0])
+	c, err := client.New(args[0], client.WithToken(strings.TrimSpace(ts.ReadFile(args[2]))))
 	ts.Check(err)
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {

@@ -23,6 +23,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/client"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/internal/testkeys"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/verifier"
@@ -50,10 +51,15 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Groth16 keys")
 	}
-	keys := os.Getenv("ZKSHARE_TEST_KEYS")
-	if keys == "" {
+	if os.Getenv(testkeys.Env) == "" {
 		t.Skip("set ZKSHARE_TEST_KEYS (make test does)")
 	}
+	// The core circuits only: a node loads them in seconds.
+	keys, cleanup, err := testkeys.Dir(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
 	dur := 30 * time.Second
 	if s := os.Getenv("ZKSHARE_SOAK"); s != "" {
 		d, err := time.ParseDuration(s)
