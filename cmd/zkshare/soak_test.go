@@ -79,6 +79,15 @@ func TestSoak(t *testing.T) {
 	}
 	s := &soak{t: t, zk: zk, data: data, keys: keys, acked: map[string]string{}, errs: map[string]int{}, ops: map[string]int{}}
 	s.port = freePort(t)
+	// A test that stops early must not leave its node running.
+	t.Cleanup(func() {
+		s.mu.Lock()
+		cmd := s.cmd
+		s.mu.Unlock()
+		if cmd != nil {
+			_ = cmd.Process.Kill() // an error: it has exited already
+		}
+	})
 	s.log = filepath.Join(t.TempDir(), "serve.log")
 	if err := s.start(); err != nil {
 		t.Fatal(err)
