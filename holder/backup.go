@@ -3,7 +3,6 @@ package holder
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,29 +11,18 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/zkshare/zkshare/internal/kv"
-	"google.golang.org/protobuf/proto"
 )
 
-// A backup is badger's backup format (what DB.Load reads): frames of a
-// little-endian uint64 length and a protobuf KVList, each KV a key at one
-// version, tombstones included.
-const (
-	// backupFrame is the size a backup aims its frames at.
-	backupFrame = 4 << 20
-	// maxBackupFrame is the largest frame Restore accepts: DB.Load
-	// allocates a frame's declared length before reading it.
-	maxBackupFrame = 64 << 20
-	// backupLoadPending bounds the write batches a restore has in flight
-	// (each up to badger's batch size, some MiB).
-	backupLoadPending = 4
-	// bitDelete is badger's on-disk flag of a tombstone (value.go), the one
-	// entry flag a holder store uses.
-	bitDelete byte = 1 << 0
-)
+// A backup is badger's backup format (kv.FrameWriter): each KV a key at
+// one version, tombstones included.
 
-// ErrBackupFrame means a backup stream declares a frame larger than a restore
-// accepts (64 MiB); it is damaged or not a holder backup.
-var ErrBackupFrame = errors.New("backup frame too large: the stream is damaged or not a backup")
+// bitDelete is badger's on-disk flag of a tombstone (value.go), the one
+// entry flag a holder store uses.
+const bitDelete byte = 1 << 0
+
+// ErrBackupFrame means a backup stream declares a frame larger than a
+// restore accepts (64 MiB); it is damaged or not a holder backup.
+var ErrBackupFrame = kv.ErrBackupFrame
 
 // Pin keeps what a view at version at reads, every kept anchored version
 // of every collection included, from badger's discard until release is
@@ -115,43 +103,30 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, at Version) error {
 	defer txn.Discard()
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, AllVersions: true})
 	defer it.Close()
-	var kvs []*pb.KV
-	size := 0
+	fw := kv.NewFrameWriter(w)
 	for it.Rewind(); it.Valid(); {
 		key := it.Item().KeyCopy(nil)
-		list, err := keyVersions(key, it, floor)
-		if err != nil {
+		if err := keyVersions(key, it, floor, fw.Add); err != nil {
 			return fmt.Errorf("holder store: backup at version %d: key %q: %w", at, key, err)
 		}
 		// keyVersions may stop before the key's last version: skip the rest.
 		for it.Valid() && bytes.Equal(it.Item().Key(), key) {
 			it.Next()
 		}
-		for _, kv := range list.GetKv() {
-			kvs = append(kvs, kv)
-			size += len(kv.Key) + len(kv.Value)
-		}
-		if size >= backupFrame {
-			if err := writeFrames(w, kvs); err != nil {
-				return fmt.Errorf("holder store: backup at version %d: %w", at, err)
-			}
-			kvs, size = kvs[:0], 0
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
-	if err := writeFrames(w, kvs); err != nil {
+	if err := fw.Flush(); err != nil {
 		return fmt.Errorf("holder store: backup at version %d: %w", at, err)
 	}
 	return nil
 }
 
-// keyVersions lists key's versions from the newest down to the first at
+// keyVersions adds key's versions from the newest down to the first at
 // or below floor, tombstones included; it leaves itr on the last one it
-// listed, or past the key.
-func keyVersions(key []byte, itr *badger.Iterator, floor Version) (*pb.KVList, error) {
-	list := &pb.KVList{}
+// added, or past the key.
+func keyVersions(key []byte, itr *badger.Iterator, floor Version, add func(*pb.KV) error) error {
 	for ; itr.Valid(); itr.Next() {
 		item := itr.Item()
 		if !bytes.Equal(item.Key(), key) {
@@ -163,54 +138,18 @@ func keyVersions(key []byte, itr *badger.Iterator, floor Version) (*pb.KVList, e
 		} else {
 			v, err := item.ValueCopy(nil)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			kv.Value = v
 		}
-		list.Kv = append(list.Kv, kv)
+		if err := add(kv); err != nil {
+			return err
+		}
 		if Version(item.Version()) <= floor || item.DiscardEarlierVersions() {
 			break // what a read at the floor sees; older versions are garbage
 		}
 	}
-	return list, nil
-}
-
-// writeFrames writes kvs as frames of about backupFrame bytes each.
-func writeFrames(w io.Writer, kvs []*pb.KV) error {
-	var list pb.KVList
-	size := 0
-	flush := func() error {
-		if len(list.Kv) == 0 {
-			return nil
-		}
-		b, err := proto.Marshal(&list)
-		if err != nil {
-			return err
-		}
-		var n [8]byte
-		binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
-		if _, err := w.Write(n[:]); err != nil {
-			return err
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		list.Kv, size = list.Kv[:0], 0
-		return nil
-	}
-	for _, kv := range kvs {
-		if kv.GetStreamDone() {
-			continue
-		}
-		kv.StreamId = 0
-		list.Kv = append(list.Kv, kv)
-		if size += proto.Size(kv); size >= backupFrame {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
+	return nil
 }
 
 // Restore creates a store in dir (which must hold none) from a backup
@@ -237,60 +176,8 @@ func Restore(dir string, r io.Reader, opts ...Option) (err error) {
 	if db.MaxVersion() != 0 {
 		return fmt.Errorf("holder store: restore into %s: it already holds a store", dir)
 	}
-	if err := db.Load(&frameReader{r: r, max: maxBackupFrame}, backupLoadPending); err != nil {
+	if err := kv.Load(db, r); err != nil {
 		return fmt.Errorf("holder store: restore: %w", err)
 	}
 	return nil
-}
-
-// frameReader passes a badger backup stream through unchanged, refusing a
-// frame longer than max (ErrBackupFrame) before DB.Load, which trusts the
-// length, allocates it.
-type frameReader struct {
-	r   io.Reader
-	max uint64
-	// hdr is the frame header being passed on (pending bytes of it from
-	// off); left is what remains of the frame's body.
-	hdr  [8]byte
-	off  int
-	left uint64
-}
-
-func (f *frameReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if f.left == 0 && f.off == 0 {
-		n, err := io.ReadFull(f.r, f.hdr[:])
-		switch {
-		case n == 0 && errors.Is(err, io.EOF):
-			return 0, io.EOF
-		case errors.Is(err, io.EOF):
-			return 0, io.ErrUnexpectedEOF
-		case err != nil:
-			return 0, err
-		}
-		size := binary.LittleEndian.Uint64(f.hdr[:])
-		if size > f.max {
-			return 0, fmt.Errorf("%w (%d bytes; at most %d)", ErrBackupFrame, size, f.max)
-		}
-		f.off, f.left = len(f.hdr), size
-	}
-	if f.off > 0 {
-		n := copy(p, f.hdr[len(f.hdr)-f.off:])
-		f.off -= n
-		return n, nil
-	}
-	if uint64(len(p)) > f.left {
-		p = p[:f.left]
-	}
-	n, err := f.r.Read(p)
-	f.left -= uint64(n)
-	if errors.Is(err, io.EOF) {
-		if f.left > 0 {
-			return n, io.ErrUnexpectedEOF
-		}
-		err = nil
-	}
-	return n, err
 }

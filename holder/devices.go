@@ -221,30 +221,29 @@ func (s *Store) PutOpenings(ctx context.Context, name string, ops []Opening) (op
 	if err != nil {
 		return 0, fmt.Errorf("collection %s: %w", name, err)
 	}
-	txn, commit, discard := s.begin()
-	defer discard()
-	ns := newNodes(name, txn)
-	next := *c
-	for i := range ops {
-		if err := ctx.Err(); err != nil {
-			return 0, err
+	var next Collection
+	err = s.write(func(txn *badger.Txn, _ Version) error {
+		ns := newNodes(name, txn)
+		next, opened = *c, 0
+		for i := range ops {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			ok, err := putOpening(txn, ns, &next, &ops[i], &leaves[i])
+			if err != nil {
+				return fmt.Errorf("collection %s: opening #%d: %w", name, i+1, err)
+			}
+			if ok {
+				opened++
+			}
 		}
-		ok, err := putOpening(txn, ns, &next, &ops[i], &leaves[i])
-		if err != nil {
-			return 0, fmt.Errorf("collection %s: opening #%d: %w", name, i+1, err)
+		if next.Pending > maxPending {
+			return fmt.Errorf("collection %s: %d openings would wait, at most %d: %w", name, next.Pending, maxPending, ErrTooManyPending)
 		}
-		if ok {
-			opened++
-		}
-	}
-	if next.Pending > maxPending {
-		return 0, fmt.Errorf("collection %s: %d openings would wait, at most %d: %w", name, next.Pending, maxPending, ErrTooManyPending)
-	}
-	if err := putMeta(txn, &next); err != nil {
+		return putMeta(txn, &next)
+	})
+	if err != nil {
 		return 0, err
-	}
-	if err := commit(); err != nil {
-		return 0, fmt.Errorf("collection %s: put openings: %w", name, err)
 	}
 	s.log.InfoContext(ctx, "openings received", "collection", name, "openings", len(ops), "opened", opened, "unopened", next.Unopened, "pending", next.Pending)
 	return opened, nil
@@ -431,62 +430,61 @@ func (s *Store) applyReadings(ctx context.Context, c *Collection, b *readingBatc
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	txn, commit, discard := s.begin()
-	defer discard()
-	ns := newNodes(c.Name, txn)
-	next := *c
-	root := res.Root
+	var next Collection
 	var changes []tree.Change
 	var opened int
 	var dropped []string
-	for i := range b.rs {
-		r := &b.rs[i]
-		leaf, err := readingLeaf(ns, r.Key, r.path)
-		if err != nil {
-			return fmt.Errorf("collection %s: reading #%d: %w", c.Name, r.at, err)
-		}
-		if leaf != nil {
-			if !leaf.Equal(&r.Leaf) {
-				return fmt.Errorf("collection %s: reading #%d: %w", c.Name, r.at, ErrReadingConflict)
+	root := res.Root
+	err := s.write(func(txn *badger.Txn, _ Version) error {
+		ns := newNodes(c.Name, txn)
+		next, changes, opened, dropped = *c, nil, 0, nil
+		for i := range b.rs {
+			r := &b.rs[i]
+			leaf, err := readingLeaf(ns, r.Key, r.path)
+			if err != nil {
+				return fmt.Errorf("collection %s: reading #%d: %w", c.Name, r.at, err)
 			}
-			continue // already added
+			if leaf != nil {
+				if !leaf.Equal(&r.Leaf) {
+					return fmt.Errorf("collection %s: reading #%d: %w", c.Name, r.at, ErrReadingConflict)
+				}
+				continue // already added
+			}
+			changes = append(changes, tree.Change{Op: tree.Insert, Path: r.path, Leaf: r.Leaf, Ref: r.Key})
+			did, err := openWaiting(txn, &next, r)
+			if err != nil {
+				return fmt.Errorf("collection %s: reading #%d: %w", c.Name, r.at, err)
+			}
+			switch did {
+			case waitOpened:
+				opened++
+			case waitDropped:
+				dropped = append(dropped, r.Key)
+			}
 		}
-		changes = append(changes, tree.Change{Op: tree.Insert, Path: r.path, Leaf: r.Leaf, Ref: r.Key})
-		did, err := openWaiting(txn, &next, r)
-		if err != nil {
-			return fmt.Errorf("collection %s: reading #%d: %w", c.Name, r.at, err)
+		if len(changes) > 0 {
+			var err error
+			root, err = tree.Apply(ctx, ns, changes)
+			if errors.Is(err, tree.ErrPathCollision) {
+				return fmt.Errorf("collection %s: a reading's key %w", c.Name, ErrKeyPathCollision)
+			}
+			if err != nil {
+				return err
+			}
+			if err := ns.flush(); err != nil {
+				return err
+			}
+			next.Root = records.ElementHex(root)
 		}
-		switch did {
-		case waitOpened:
-			opened++
-		case waitDropped:
-			dropped = append(dropped, r.Key)
+		next.Count += uint64(len(changes))
+		next.Unopened += uint64(len(changes) - opened)
+		if b.last {
+			next.Synced = b.through
 		}
-	}
-	if len(changes) > 0 {
-		var err error
-		root, err = tree.Apply(ctx, ns, changes)
-		if errors.Is(err, tree.ErrPathCollision) {
-			return fmt.Errorf("collection %s: a reading's key %w", c.Name, ErrKeyPathCollision)
-		}
-		if err != nil {
-			return err
-		}
-		if err := ns.flush(); err != nil {
-			return err
-		}
-		next.Root = records.ElementHex(root)
-	}
-	next.Count += uint64(len(changes))
-	next.Unopened += uint64(len(changes) - opened)
-	if b.last {
-		next.Synced = b.through
-	}
-	if err := putMeta(txn, &next); err != nil {
+		return putMeta(txn, &next)
+	})
+	if err != nil {
 		return err
-	}
-	if err := commit(); err != nil {
-		return fmt.Errorf("collection %s: add readings: %w", c.Name, err)
 	}
 	for _, k := range dropped {
 		s.log.WarnContext(ctx, "opening does not match its attested reading; dropped", "collection", c.Name, "key", k)

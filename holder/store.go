@@ -272,24 +272,31 @@ func (s *Store) Collections() ([]*Collection, error) {
 }
 
 func getMeta(txn *badger.Txn, name string) (*Collection, error) {
+	c, _, err := getMetaVersion(txn, name)
+	return c, err
+}
+
+// getMetaVersion is getMeta and the version that wrote the meta: the
+// version of the collection's latest change.
+func getMetaVersion(txn *badger.Txn, name string) (*Collection, Version, error) {
 	item, err := txn.Get(metaKey(name))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("collection %s: %w", name, ErrNotFound)
+		return nil, 0, fmt.Errorf("collection %s: %w", name, ErrNotFound)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var c Collection
 	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &c) }); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if c.schema, err = records.ParseSchema(c.Schema); err != nil {
-		return nil, fmt.Errorf("collection %s: stored schema: %w", name, err)
+		return nil, 0, fmt.Errorf("collection %s: stored schema: %w", name, err)
 	}
 	if c.Tree != treeFormat {
-		return nil, fmt.Errorf("collection %s: %w", name, ErrOldTree)
+		return nil, 0, fmt.Errorf("collection %s: %w", name, ErrOldTree)
 	}
-	return &c, nil
+	return &c, Version(item.Version()), nil
 }
 
 // freshSalts fills out with uniformly random field elements from

@@ -85,38 +85,10 @@ func (s *Store) write(fn func(txn *badger.Txn, v Version) error) error {
 		return err
 	}
 	if err := txn.CommitAt(read+1, nil); err != nil {
-		return err
+		return fmt.Errorf("holder store: commit: %w", err)
 	}
 	s.ts.Store(read + 1)
 	return nil
-}
-
-// begin starts a write transaction for code that commits it itself:
-// commit commits it at the next version, discard ends it either way (and
-// must be called).
-func (s *Store) begin() (txn *badger.Txn, commit func() error, discard func()) {
-	s.txMu.Lock()
-	read := s.ts.Load()
-	txn = s.db.NewTransactionAt(read, true)
-	done := false
-	commit = func() error {
-		if s.at != 0 {
-			return errView
-		}
-		if err := txn.CommitAt(read+1, nil); err != nil {
-			return err
-		}
-		s.ts.Store(read + 1)
-		return nil
-	}
-	discard = func() {
-		if !done {
-			done = true
-			txn.Discard()
-			s.txMu.Unlock()
-		}
-	}
-	return txn, commit, discard
 }
 
 // view runs fn in a read transaction at the view's version, or at the
@@ -172,11 +144,7 @@ func (s *Store) Head(name string) (*Head, error) {
 }
 
 func head(txn *badger.Txn, name string) (*Head, error) {
-	c, err := getMeta(txn, name)
-	if err != nil {
-		return nil, err
-	}
-	item, err := txn.Get(metaKey(name))
+	c, v, err := getMetaVersion(txn, name)
 	if err != nil {
 		return nil, err
 	}
@@ -184,14 +152,16 @@ func head(txn *badger.Txn, name string) (*Head, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collection %s: stored root: %w", name, err)
 	}
-	return &Head{Version: Version(item.Version()), Root: root, Count: c.Count}, nil
+	return &Head{Version: v, Root: root, Count: c.Count}, nil
 }
 
 // Versions returns a collection's anchored versions, oldest first.
 func (s *Store) Versions(name string) ([]AnchoredVersion, error) {
 	var out []AnchoredVersion
 	err := s.view(func(txn *badger.Txn) error {
-		if _, err := getMeta(txn, name); err != nil {
+		if _, err := txn.Get(metaKey(name)); errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("collection %s: %w", name, ErrNotFound)
+		} else if err != nil {
 			return err
 		}
 		vs, _, err := getVersions(txn, name)
@@ -210,12 +180,8 @@ func (s *Store) MarkAnchored(ctx context.Context, name string, v Version, seq ui
 	var c *Collection
 	var vAt Version
 	if err := s.At(v).view(func(txn *badger.Txn) error {
-		h, err := head(txn, name)
-		if err != nil {
-			return err
-		}
-		vAt = h.Version
-		c, err = getMeta(txn, name)
+		var err error
+		c, vAt, err = getMetaVersion(txn, name)
 		return err
 	}); err != nil {
 		return err
@@ -255,11 +221,13 @@ func (s *Store) MarkAnchored(ctx context.Context, name string, v Version, seq ui
 func (s *Store) Prune(ctx context.Context, name string, keep func(AnchoredVersion) bool) (pruned int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.write(func(txn *badger.Txn, _ Version) error {
-		vs, found, err := getVersions(txn, name)
-		if err != nil || !found {
-			return err
-		}
+	var vs *versions
+	err = s.view(func(txn *badger.Txn) error {
+		var err error
+		vs, _, err = getVersions(txn, name)
+		return err
+	})
+	if err == nil {
 		kept := vs.Anchored[:0]
 		for i, a := range vs.Anchored {
 			if i == len(vs.Anchored)-1 || keep(a) {
@@ -268,12 +236,12 @@ func (s *Store) Prune(ctx context.Context, name string, keep func(AnchoredVersio
 				pruned++
 			}
 		}
-		if pruned == 0 {
-			return nil
-		}
 		vs.Anchored = kept
-		return putVersions(txn, name, vs)
-	})
+	}
+	if err == nil && pruned > 0 {
+		// Writers hold mu: the list read above is still the stored one.
+		err = s.write(func(txn *badger.Txn, _ Version) error { return putVersions(txn, name, vs) })
+	}
 	if err != nil {
 		return 0, fmt.Errorf("collection %s: prune versions: %w", name, err)
 	}
@@ -320,9 +288,9 @@ func (s *Store) discard() error {
 // keptFloor is the oldest version a collection still needs readable,
 // from its versions entry (an item under "v/"): its oldest kept anchored
 // version, or, while it has none, its creation (where a commit that fails
-// rolls back to) once something was written after it. A device-fed
-// collection, and one unchanged since its creation, need nothing kept:
-// the latest version reads the same.
+// rolls back to) once something was written after it. One unchanged
+// since its creation needs nothing kept: the latest version reads the
+// same. (A device-fed collection has no entry: nothing rolls it back.)
 func keptFloor(txn *badger.Txn, item *badger.Item) (Version, bool, error) {
 	name := strings.TrimPrefix(string(item.Key()), "v/")
 	var vs versions
@@ -333,28 +301,21 @@ func keptFloor(txn *badger.Txn, item *badger.Item) (Version, bool, error) {
 		return vs.Anchored[0].Version, true, nil
 	}
 	mi, err := txn.Get(metaKey(name))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, badger.ErrKeyNotFound) || err == nil && Version(mi.Version()) <= vs.Base {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, err
 	}
-	var c Collection
-	if err := mi.Value(func(v []byte) error { return json.Unmarshal(v, &c) }); err != nil {
-		return 0, false, fmt.Errorf("collection %s: stored meta: %w", name, err)
-	}
-	if c.Devices || Version(mi.Version()) <= vs.Base {
-		return 0, false, nil
-	}
 	return vs.Base, true, nil
 }
 
-// Rollback returns a collection's records and tree to what they were at
+// rollback returns a collection's records and tree to what they were at
 // version to, writing the old state again as new versions; the
 // collection's meta goes last, so a rollback cut short by a crash is seen
 // (Head still differs) and done again. It returns how many entries it
 // restored.
-func (s *Store) Rollback(ctx context.Context, name string, to Version) (int, error) {
+func (s *Store) rollback(ctx context.Context, name string, to Version) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// What changed is read at one version, so the restores written after
@@ -428,7 +389,7 @@ func (s *Store) RollbackUnanchored(ctx context.Context, name string) (int, Versi
 	case h.Version <= to:
 		return 0, to, nil
 	}
-	n, err := s.Rollback(ctx, name, to)
+	n, err := s.rollback(ctx, name, to)
 	return n, to, err
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
+	"github.com/zkshare/zkshare/internal/chunk"
 	"github.com/zkshare/zkshare/ledger"
 )
 
@@ -483,55 +484,39 @@ func (a *archiveWriter) file(name string, b []byte) error {
 
 // parts starts a store's stream of parts.
 func (a *archiveWriter) parts(name string) *partWriter {
-	return &partWriter{a: a, name: name, buf: make([]byte, 0, backupPart), sum: sha256.New()}
+	p := &partWriter{a: a, name: name, sum: sha256.New()}
+	p.Writer = chunk.NewWriter(backupPart, p.part)
+	return p
 }
 
 // partWriter cuts a store's backup stream into entries of backupPart
 // bytes, one buffered at a time.
 type partWriter struct {
+	*chunk.Writer
 	a     *archiveWriter
 	name  string
-	buf   []byte
 	parts int
 	size  int64
 	sum   hash.Hash
 }
 
-func (p *partWriter) Write(b []byte) (int, error) {
-	n := 0
-	for len(b) > 0 {
-		k := min(len(b), cap(p.buf)-len(p.buf))
-		p.buf = append(p.buf, b[:k]...)
-		b, n = b[k:], n+k
-		if len(p.buf) == cap(p.buf) {
-			if err := p.flush(); err != nil {
-				return n, err
-			}
-		}
-	}
-	return n, nil
-}
-
-func (p *partWriter) flush() error {
-	if len(p.buf) == 0 {
-		return nil
-	}
-	if err := p.a.header(fmt.Sprintf("%s/%08d", p.name, p.parts), int64(len(p.buf))); err != nil {
+// part writes one part as an entry.
+func (p *partWriter) part(b []byte) error {
+	if err := p.a.header(fmt.Sprintf("%s/%08d", p.name, p.parts), int64(len(b))); err != nil {
 		return err
 	}
-	if _, err := p.a.tw.Write(p.buf); err != nil {
+	if _, err := p.a.tw.Write(b); err != nil {
 		return err
 	}
-	p.sum.Write(p.buf)
+	p.sum.Write(b)
 	p.parts++
-	p.size += int64(len(p.buf))
-	p.buf = p.buf[:0]
+	p.size += int64(len(b))
 	return nil
 }
 
 // close writes the last part and records the stream.
 func (p *partWriter) close() error {
-	if err := p.flush(); err != nil {
+	if err := p.Flush(); err != nil {
 		return err
 	}
 	p.a.entries = append(p.a.entries, backupEntry{Name: p.name, Size: p.size, Parts: p.parts, SHA256: hex.EncodeToString(p.sum.Sum(nil))})

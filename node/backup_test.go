@@ -433,7 +433,7 @@ func TestNodeBackup(t *testing.T) {
 	if got := r.Ledger().Head().Height; got != height {
 		t.Fatalf("restored ledger at height %d, want %d", got, height)
 	}
-	info, err := r.Collection(ctx, "people")
+	info, err := r.Collection(ctx, holderC, "people")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +485,7 @@ func TestNodeBackupEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if info, err := r.Collection(ctx, "people"); err != nil || info.GetRecordCount() != 1 {
+	if info, err := r.Collection(ctx, holderC, "people"); err != nil || info.GetRecordCount() != 1 {
 		t.Fatalf("restored collection %v, %v", info, err)
 	}
 }

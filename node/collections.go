@@ -116,7 +116,7 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 		if err != nil {
 			return nil, nil, err
 		}
-		info, err := n.info(col)
+		info, err := n.info(col, n.seesProving(c))
 		return info, nil, err
 	}
 	// The ledger first: a collection the ledger refuses is never created.
@@ -149,7 +149,7 @@ func (n *Node) CreateCollection(ctx context.Context, c Caller, nc NewCollection)
 	if err != nil {
 		return nil, nil, err
 	}
-	info, err := n.info(col)
+	info, err := n.info(col, n.seesProving(c))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,38 +163,38 @@ func (n *Node) createInStore(ctx context.Context, name string, sc *records.Schem
 	return n.store.CreateCollection(ctx, name, sc)
 }
 
-// info is a collection's public facts: from the holder store and the ledger.
-func (n *Node) info(c *holder.Collection) (*zkv1.CollectionInfo, error) {
+// info is a collection's facts: from the holder store and the ledger;
+// with proving, also what proofs of it read (the holder's to know).
+func (n *Node) info(c *holder.Collection, proving bool) (*zkv1.CollectionInfo, error) {
 	id := elemBytes(records.CollectionID(c.Name))
-	root, err := records.ParseElement(c.Root)
-	if err != nil {
-		return nil, err
+	info := &zkv1.CollectionInfo{Name: c.Name, Id: id, Schema: c.Schema, SchemaHash: elemBytes(c.SchemaOf().ID()), RecordCount: c.Count}
+	var err error
+	if info.Root, err = hex.DecodeString(c.Root); err != nil {
+		return nil, fmt.Errorf("collection %s: stored root: %w", c.Name, err)
 	}
-	count := c.Count
+	var vs []holder.AnchoredVersion
 	if !c.Devices {
 		// A running commit is not visible: the count and root are the
 		// newest anchored version's (none: the empty collection's).
-		count, root = 0, fr.Element{}
-		vs, err := n.store.Versions(c.Name)
-		if err != nil {
+		if vs, err = n.store.Versions(c.Name); err != nil {
 			return nil, err
 		}
+		info.RecordCount, info.Root = 0, make([]byte, fr.Bytes)
 		if len(vs) > 0 {
 			last := vs[len(vs)-1]
-			if root, err = records.ParseElement(last.Root); err != nil {
-				return nil, err
+			if info.Root, err = hex.DecodeString(last.Root); err != nil {
+				return nil, fmt.Errorf("collection %s: kept version %d: root: %w", c.Name, last.Version, err)
 			}
-			count = last.Count
+			info.RecordCount = last.Count
 		}
 	}
-	info := &zkv1.CollectionInfo{Name: c.Name, Id: id, Schema: c.Schema, SchemaHash: elemBytes(c.SchemaOf().ID()), RecordCount: count, Root: elemBytes(root)}
 	if lc, ok := n.ledger.State().Collections[hex.EncodeToString(id)]; ok {
 		info.Holder = lc.Holder
 		if lc.Latest != nil {
 			info.AnchorSequence, info.AnchorHeight = lc.Latest.Sequence, lc.Latest.Height
 		}
-		if !c.Devices && lc.Holder == n.holderID.ID {
-			info.Proving = n.provingState(c.Name)
+		if proving && !c.Devices && lc.Holder == n.holderID.ID {
+			info.Proving = n.provingState(lc, vs)
 		}
 	}
 	return info, nil
@@ -204,8 +204,9 @@ func (n *Node) info(c *holder.Collection) (*zkv1.CollectionInfo, error) {
 // its holder's) or, from the ledger alone, another holder's (by its full
 // name HOLDER/NAME). The node's own holder's collection that the ledger
 // has but the store not yet (a create cut short) is not found. Anyone may
-// ask: it is public.
-func (n *Node) Collection(_ context.Context, name string) (*zkv1.CollectionInfo, error) {
+// ask: it is public, except what proofs read (ProvingState), which only
+// the holder and the admin see.
+func (n *Node) Collection(_ context.Context, caller Caller, name string) (*zkv1.CollectionInfo, error) {
 	name = n.Qualify(name)
 	c, err := n.store.Collection(name)
 	if errors.Is(err, holder.ErrNotFound) {
@@ -216,7 +217,7 @@ func (n *Node) Collection(_ context.Context, name string) (*zkv1.CollectionInfo,
 	if err != nil {
 		return nil, err
 	}
-	return n.info(c)
+	return n.info(c, n.seesProving(caller))
 }
 
 // ledgerInfo is what the ledger alone says of a collection: no schema, and

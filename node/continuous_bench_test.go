@@ -11,7 +11,6 @@ import (
 	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
-	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
 )
 
@@ -37,21 +36,11 @@ func benchNode(b *testing.B, data string, hook func(node.CommitStep, int, int)) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := n.CreateCollection(ctx, holderC, node.NewCollection{Schema: []byte(schema)}); err != nil {
-		b.Fatal(err)
-	}
-	ident, _ := ledger.NewIdentity("bank")
-	if _, err := n.RegisterParticipant(ctx, adminC, "bank", zkv1.Role_ROLE_CONSUMER, ident.Public()); err != nil {
-		b.Fatal(err)
-	}
-	pol := &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT}}}}
-	if err := n.SetPolicy(ctx, holderC, "people", pol); err != nil {
-		b.Fatal(err)
-	}
+	bank := withPeople(b, n)
 	if _, err := n.Commit(ctx, holderC, "people", people(0, 2000, 100)); err != nil {
 		b.Fatal(err)
 	}
-	return n, node.Caller{ID: "bank", Role: zkv1.Role_ROLE_CONSUMER}
+	return n, bank
 }
 
 func proveOnce(ctx context.Context, b *testing.B, n *node.Node, bank node.Caller, i int) time.Duration {
@@ -149,7 +138,7 @@ func BenchmarkRestartAfterCrash(b *testing.B) {
 		proveOnce(ctx, b, m, bank, 1)
 		first = time.Since(start)
 		for {
-			info, err := m.Collection(ctx, "people")
+			info, err := m.Collection(ctx, holderC, "people")
 			if err != nil {
 				b.Fatal(err)
 			}

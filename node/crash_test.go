@@ -34,6 +34,25 @@ func copyDir(t testing.TB, src, dst string) {
 	}
 }
 
+// withPeople makes collection people on n, with a consumer bank allowed
+// subject questions, and returns bank.
+func withPeople(tb testing.TB, n *node.Node) node.Caller {
+	tb.Helper()
+	ctx := tb.Context()
+	if _, _, err := n.CreateCollection(ctx, holderC, node.NewCollection{Schema: []byte(schema)}); err != nil {
+		tb.Fatal(err)
+	}
+	ident, _ := ledger.NewIdentity("bank")
+	if _, err := n.RegisterParticipant(ctx, adminC, "bank", zkv1.Role_ROLE_CONSUMER, ident.Public()); err != nil {
+		tb.Fatal(err)
+	}
+	pol := &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT}}}}
+	if err := n.SetPolicy(ctx, holderC, "people", pol); err != nil {
+		tb.Fatal(err)
+	}
+	return node.Caller{ID: "bank", Role: zkv1.Role_ROLE_CONSUMER}
+}
+
 func people(from, n int, income int) []records.Record {
 	out := make([]records.Record, n)
 	for i := range out {
@@ -84,18 +103,7 @@ func TestCrashPoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if _, _, err := n.CreateCollection(ctx, holderC, node.NewCollection{Schema: []byte(schema)}); err != nil {
-		t.Fatal(err)
-	}
-	ident, _ := ledger.NewIdentity("bank")
-	if _, err := n.RegisterParticipant(ctx, adminC, "bank", zkv1.Role_ROLE_CONSUMER, ident.Public()); err != nil {
-		t.Fatal(err)
-	}
-	pol := &zkv1.AccessPolicy{Rules: []*zkv1.PolicyRule{{Consumer: "bank", Kinds: []zkv1.StatementKind{zkv1.StatementKind_STATEMENT_KIND_SUBJECT}}}}
-	if err := n.SetPolicy(ctx, holderC, "people", pol); err != nil {
-		t.Fatal(err)
-	}
-	bank := node.Caller{ID: "bank", Role: zkv1.Role_ROLE_CONSUMER}
+	bank := withPeople(t, n)
 	first, err := n.Commit(ctx, holderC, "people", people(0, 2000, 100))
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +134,7 @@ func TestCrashPoints(t *testing.T) {
 		defer close(during)
 		duringRoot = ask(n, "p000007")
 		// GetCollection shows the anchored state, not the half-written one.
-		info, err := n.Collection(ctx, "people")
+		info, err := n.Collection(ctx, holderC, "people")
 		if err != nil || info.GetRecordCount() != 2000 || !info.GetProving().GetCommitting() {
 			t.Errorf("collection during a commit: %v %v", info, err)
 		}
@@ -207,7 +215,7 @@ func waitRecovered(t *testing.T, m *node.Node) *zkv1.CollectionInfo {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		info, err := m.Collection(t.Context(), "people")
+		info, err := m.Collection(t.Context(), holderC, "people")
 		if err != nil {
 			t.Fatal(err)
 		}

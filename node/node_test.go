@@ -148,7 +148,7 @@ func TestCommitAnchorOrdering(t *testing.T) {
 		t.Fatal(err)
 	}
 	n = open(t, data)
-	got, err := n.Collection(ctx, "people")
+	got, err := n.Collection(ctx, holderC, "people")
 	if err != nil || got.GetRecordCount() != 1 || !bytes.Equal(got.GetRoot(), d.Root) {
 		t.Fatalf("after restart: %v %v", got, err)
 	}

@@ -3,13 +3,13 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/ledger"
-	"github.com/zkshare/zkshare/records"
 )
 
 // A commit writes the holder store's next version while proofs read the
@@ -60,25 +60,34 @@ func (n *Node) provable(name string) (holder.Version, uint64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	a, err := n.newestCounting(lc, vs)
+	if err != nil {
+		return 0, 0, err
+	}
+	return a.Version, a.Sequence, nil
+}
+
+// newestCounting returns the newest of a collection's anchored versions
+// whose anchor counts and is of that version's root.
+func (n *Node) newestCounting(lc ledger.Collection, vs []holder.AnchoredVersion) (*holder.AnchoredVersion, error) {
 	for i := len(vs) - 1; i >= 0; i-- {
-		a := vs[i]
+		a := &vs[i]
 		if !lc.Counts(a.Sequence) {
 			continue
 		}
-		root, err := records.ParseElement(a.Root)
+		rb, err := hex.DecodeString(a.Root)
 		if err != nil {
-			return 0, 0, fmt.Errorf("collection %s: kept version %d: %w", name, a.Version, err)
+			return nil, fmt.Errorf("collection %s: kept version %d: root: %w", lc.Name, a.Version, err)
 		}
-		rb := elemBytes(root)
 		if lc.Latest.Sequence != a.Sequence || !bytes.Equal(lc.Latest.Root, rb) {
 			e, err := n.ledger.AnchorBySequence(lc.ID, a.Sequence)
 			if err != nil || !bytes.Equal(ledger.AnchorOf(e.Tx.Body).GetRoot(), rb) {
 				continue
 			}
 		}
-		return a.Version, a.Sequence, nil
+		return a, nil
 	}
-	return 0, 0, errorf(ErrFailedPrecondition, "collection: %s has no anchor that counts yet: its last anchor awaits its confirmations, or nothing is committed", name)
+	return nil, errorf(ErrFailedPrecondition, "collection: %s has no anchor that counts yet: its last anchor awaits its confirmations, or nothing is committed", lc.Name)
 }
 
 // markAnchored records that the collection's version v has the root the
@@ -137,6 +146,11 @@ func (n *Node) recover(ctx context.Context) error {
 			return err
 		}
 		switch did {
+		case settleClean:
+			// Versions that left the window while the node was down.
+			if err := n.prune(ctx, c.Name, n.ledger.State().Collections[collectionKey(c.Name)], time.Now()); err != nil {
+				return err
+			}
 		case settleMarked:
 			n.setRecovery(ctx, c.Name, "the last commit's root was anchored but not yet recorded by the store when the node stopped: recorded, and proofs read it")
 		case settleRollback:
@@ -191,7 +205,7 @@ func (n *Node) settle(ctx context.Context, name string, rollback bool) (int, err
 		return 0, err
 	}
 	if len(vs) > 0 && vs[len(vs)-1].Version == h.Version {
-		return settleClean, n.prune(ctx, name, n.ledger.State().Collections[collectionKey(name)], time.Now())
+		return settleClean, nil
 	}
 	hr := elemBytes(h.Root)
 	if n.lastAnchorIs(name, hr) {
@@ -221,37 +235,26 @@ func (n *Node) setRecovery(ctx context.Context, name, what string) {
 	n.log.WarnContext(ctx, "recovery", "collection", name, "what", what)
 }
 
-// SeesProving says whether a caller may see a collection's ProvingState:
+// seesProving says whether a caller may see a collection's ProvingState:
 // when a commit runs and what recovery did are the holder's (and the
 // admin's) to know, not every caller's.
-func (n *Node) SeesProving(c Caller) bool {
+func (n *Node) seesProving(c Caller) bool {
 	return c.ID != "" && (c.ID == n.holderID.ID || n.admin != nil && c.ID == n.admin.ID)
 }
 
-// provingState describes what proofs of a collection read.
-func (n *Node) provingState(name string) *zkv1.ProvingState {
-	ps := &zkv1.ProvingState{}
+// provingState describes what proofs of a collection read, from its
+// kept versions vs.
+func (n *Node) provingState(lc ledger.Collection, vs []holder.AnchoredVersion) *zkv1.ProvingState {
+	ps := &zkv1.ProvingState{KeptVersions: uint32(len(vs))}
 	n.recoveryMu.Lock()
-	ps.Recovery = n.recovery[name]
+	ps.Recovery = n.recovery[lc.Name]
 	n.recoveryMu.Unlock()
 	if c := n.committing.Load(); c != nil {
-		ps.Committing = *c == name
+		ps.Committing = *c == lc.Name
 	}
-	vs, err := n.store.Versions(name)
-	if err != nil {
-		return ps
-	}
-	ps.KeptVersions = uint32(len(vs))
-	v, seq, err := n.provable(name)
-	if err != nil {
-		return ps
-	}
-	for _, a := range vs {
-		if a.Version == v {
-			root, err := records.ParseElement(a.Root)
-			if err == nil {
-				ps.AnchorSequence, ps.Root, ps.RecordCount = seq, elemBytes(root), a.Count
-			}
+	if a, err := n.newestCounting(lc, vs); err == nil {
+		if root, err := hex.DecodeString(a.Root); err == nil {
+			ps.AnchorSequence, ps.Root, ps.RecordCount = a.Sequence, root, a.Count
 		}
 	}
 	return ps

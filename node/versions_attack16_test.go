@@ -64,11 +64,11 @@ func TestAttack16RecoveryLeaksUnanchoredSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	// node.Collection is what an anonymous GetCollection returns. The
+	// The holder's GetCollection, which shows the recovery text. The
 	// rollback runs in the background: wait for its outcome.
 	var text string
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		info, err := m.Collection(ctx, "people")
+		info, err := m.Collection(ctx, holderC, "people")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestAttack16CancelledCommitAnchorLands(t *testing.T) {
 			continue // the anchor landed before the check: the commit took
 		}
 		time.Sleep(300 * time.Millisecond) // let the writer land what it took
-		info, err := n.Collection(ctx, "people")
+		info, err := n.Collection(ctx, holderC, "people")
 		if err != nil {
 			t.Fatal(err)
 		}

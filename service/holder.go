@@ -33,13 +33,9 @@ func (h *holderService) CreateCollection(ctx context.Context, req *zkv1.CreateCo
 }
 
 func (h *holderService) GetCollection(ctx context.Context, req *zkv1.GetCollectionRequest) (*zkv1.GetCollectionResponse, error) {
-	info, err := h.s.node.Collection(ctx, req.GetName())
+	info, err := h.s.node.Collection(ctx, callerOf(ctx), req.GetName())
 	if err != nil {
 		return nil, toConnect(err)
-	}
-	if !h.s.node.SeesProving(callerOf(ctx)) {
-		// When a commit runs, and what recovery did, are the holder's.
-		info.Proving = nil
 	}
 	return &zkv1.GetCollectionResponse{Collection: info}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/zkshare/zkshare/holder"
 	"github.com/zkshare/zkshare/internal/atrest"
 	"github.com/zkshare/zkshare/node"
@@ -53,7 +54,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		return fmt.Errorf("backup: %w", err)
 	}
 	start := time.Now()
-	pw := &progressWriter{w: tmp, show: byteProgress(stderr, "backup", 0), start: start}
+	pw := &progressWriter{w: tmp, meter: meter{show: byteProgress(stderr, "backup", 0), start: start}}
 	if r.on() {
 		c, err := r.client()
 		if err != nil {
@@ -150,7 +151,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 		total = st.Size()
 	}
 	start := time.Now()
-	pr := &progressReader{r: fh, show: byteProgress(stderr, "restore", total)}
+	pr := &progressReader{r: fh, meter: meter{show: byteProgress(stderr, "restore", total)}}
 	m, err := node.Restore(ctx, pr, *data, node.RestoreOptions{EncryptionKey: key, Log: e.log})
 	pr.done()
 	if err != nil {
@@ -196,52 +197,47 @@ func byteProgress(w io.Writer, phase string, total int64) func(n int64, start ti
 	}
 }
 
-// progressWriter counts what passes through it, for byteProgress.
-type progressWriter struct {
-	w     io.Writer
+// meter counts the bytes through a progressWriter or progressReader and
+// shows them with byteProgress's function.
+type meter struct {
 	n     int64
 	start time.Time
 	show  func(int64, time.Time, bool)
+}
+
+func (m *meter) add(n int) {
+	if m.start.IsZero() {
+		m.start = time.Now()
+	}
+	m.n += int64(n)
+	m.show(m.n, m.start, false)
+}
+
+func (m *meter) done() { m.show(m.n, m.start, true) }
+
+// progressWriter counts what is written through it.
+type progressWriter struct {
+	w io.Writer
+	meter
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
-	p.n += int64(n)
-	p.show(p.n, p.start, false)
+	p.add(n)
 	return n, err
 }
 
-func (p *progressWriter) done() { p.show(p.n, p.start, true) }
-
-// progressReader counts what passes through it, for byteProgress.
+// progressReader counts what is read through it.
 type progressReader struct {
-	r     io.Reader
-	n     int64
-	start time.Time
-	show  func(int64, time.Time, bool)
+	r io.Reader
+	meter
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
-	if p.start.IsZero() {
-		p.start = time.Now()
-	}
 	n, err := p.r.Read(b)
-	p.n += int64(n)
-	p.show(p.n, p.start, false)
+	p.add(n)
 	return n, err
 }
 
-func (p *progressReader) done() { p.show(p.n, p.start, true) }
-
 // formatBytes is n in B, KiB, MiB or GiB.
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+func formatBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }

@@ -451,35 +451,7 @@ func (s *soak) check(ctx context.Context) {
 		}
 		return r.GetValues()[0], true
 	}
-	checked := 0
-	for k, want := range s.acked {
-		if s.inDoubt(k) {
-			continue
-		}
-		if got, ok := value(k); ok && got != want {
-			s.t.Errorf("acknowledged %s = %q, read %q", k, want, got)
-		}
-		if checked++; checked >= 500 {
-			break // a sample through the API; checkStore reads them all
-		}
-	}
-	for i, d := range s.doubt {
-		took, kept := 0, 0
-		for k, v := range d {
-			got, ok := value(k)
-			if !ok {
-				continue
-			}
-			if got == v {
-				took++
-			} else {
-				kept++
-			}
-		}
-		if took != 0 && kept != 0 {
-			s.t.Errorf("write in doubt #%d half applied: %d records took, %d did not", i, took, kept)
-		}
-	}
+	checked := s.compare("through receipts", value, 500)
 	s.t.Logf("checked %d acknowledged records through receipts, and %d writes in doubt", checked, len(s.doubt))
 }
 
@@ -516,15 +488,26 @@ func (s *soak) checkStore(ctx context.Context) {
 		}
 		return w.Raw.Values[0], true
 	}
+	checked := s.compare("in the store", value, 0)
+	s.t.Logf("checked every acknowledged write in the store: %d keys", checked)
+}
+
+// compare checks acknowledged writes (at most limit; 0: all) against
+// value, which reads a key's stored value ("" when it has none, false
+// when it could not read it), and each write in doubt whole or absent. It
+// returns how many acknowledged keys it checked.
+func (s *soak) compare(where string, value func(string) (string, bool), limit int) int {
 	checked := 0
 	for k, want := range s.acked {
 		if s.inDoubt(k) {
 			continue
 		}
 		if got, ok := value(k); ok && got != want {
-			s.t.Errorf("acknowledged %s = %q, stored %q", k, want, got)
+			s.t.Errorf("acknowledged %s = %q, read %s %q", k, want, where, got)
 		}
-		checked++
+		if checked++; checked == limit {
+			break
+		}
 	}
 	for i, d := range s.doubt {
 		took, kept := 0, 0
@@ -536,10 +519,10 @@ func (s *soak) checkStore(ctx context.Context) {
 			}
 		}
 		if took != 0 && kept != 0 {
-			s.t.Errorf("write in doubt #%d half applied in the store: %d records took, %d did not", i, took, kept)
+			s.t.Errorf("write in doubt #%d half applied %s: %d records took, %d did not", i, where, took, kept)
 		}
 	}
-	s.t.Logf("checked every acknowledged write in the store: %d keys", checked)
+	return checked
 }
 
 func (s *soak) pct(p int) time.Duration {
