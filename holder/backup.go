@@ -107,7 +107,8 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, at Version) error {
 	for it.Rewind(); it.Valid(); {
 		key := it.Item().KeyCopy(nil)
 		if err := keyVersions(key, it, floor, fw.Add); err != nil {
-			return fmt.Errorf("holder store: backup at version %d: key %q: %w", at, key, err)
+			// The key is a record's, private: the error does not name it.
+			return fmt.Errorf("holder store: backup at version %d: read a key's versions: %w", at, err)
 		}
 		// keyVersions may stop before the key's last version: skip the rest.
 		for it.Valid() && bytes.Equal(it.Item().Key(), key) {
