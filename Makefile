@@ -15,7 +15,7 @@ GOVULNCHECK := $(TMP)/bin/govulncheck
 VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB := $(TMP)/vulndb/.version-$(VULNDB_VERSION)
 
-.PHONY: all build test test-short bench lint lint-all lint-go golangci-lint vulncheck vulncheck-text buf-lint demo testdata fuzz clean generate checkgenerate gentools tools
+.PHONY: all build browser test test-short bench lint lint-all lint-go golangci-lint vulncheck vulncheck-text buf-lint demo testdata fuzz clean generate checkgenerate gentools tools
 
 all: build test
 
@@ -26,10 +26,33 @@ build:
 # shared by the test packages through ZKSHARE_TEST_KEYS.
 TESTKEYS = $(CURDIR)/.tmp/testkeys
 
-test:
+test: browser
 	$(GO) vet $(PKGS)
 	$(GO) run ./cmd/zkshare keys setup --aggregate --keys $(TESTKEYS)
 	ZKSHARE_TEST_KEYS=$(TESTKEYS) $(GO) test -count=1 -timeout 20m $(PKGS)
+
+# The console's browser tests (console/browser_test.go) drive Debian's
+# headless Chromium, so `make test` first makes sure it is there: `make
+# browser` installs it with apt (as root, or through sudo when that needs
+# no password) when $(CHROMIUM) is missing, and does nothing when it is
+# there or ZKSHARE_CHROMIUM names another browser. fonts-liberation is a
+# recommended package of chromium that --no-install-recommends drops; the
+# screenshots need its fonts. Where it cannot install (no apt-get, no root),
+# it says so: the browser tests then skip, or, with CI set (.ci/run sets
+# it), the target fails.
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@if [ -x $(CHROMIUM) ] || [ -n "$$ZKSHARE_CHROMIUM" ]; then exit 0; fi; \
+	sudo=; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi; \
+	if ! command -v apt-get >/dev/null || { [ -n "$$sudo" ] && ! sudo -n true 2>/dev/null; }; then \
+		echo "browser: $(CHROMIUM) is missing and cannot be installed here (apt-get install chromium, as root)"; \
+		if [ -n "$$CI" ]; then exit 1; fi; \
+		echo "browser: the browser tests will be skipped"; exit 0; \
+	fi; \
+	echo "browser: installing Chromium"; \
+	$$sudo apt-get update && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -7,6 +7,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"github.com/zkshare/zkshare/console"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
@@ -32,6 +34,8 @@ type Server struct {
 	aggVerify *publicLimit
 	// watch bounds the public WatchBlocks streams.
 	watch *streamLimit
+	// console is the web console, under /console/.
+	console *console.Console
 }
 
 // An Option sets a server limit.
@@ -64,7 +68,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: cfg.Log, node: n}
+	cons, err := console.New(n, console.Options{Log: cfg.Log})
+	if err != nil {
+		return nil, errors.Join(err, n.Close())
+	}
+	s := &Server{log: cfg.Log, node: n, console: cons}
 	for _, o := range append([]Option{WithVerifyAggregateLimit(0, 0), WithWatchStreamLimit(0, 0)}, opts...) {
 		o(s)
 	}
@@ -74,8 +82,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 // maxMessageBytes bounds one request message (a CommitRecords batch included).
 const maxMessageBytes = 16 << 20
 
-// Handler serves every service, health checks, reflection, /healthz and
-// /readyz on one mux, behind token authentication.
+// Handler serves every service, health checks, reflection, /healthz,
+// /readyz and the web console (/console/) on one mux, behind token
+// authentication (the console has its own sign-in).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	m := newMetrics(s)
@@ -92,6 +101,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle("GET /metrics", m.handler())
+	mux.Handle(console.Prefix, s.console.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = fmt.Fprintln(w, "ok") }) // a failed write to a probe has no one to tell
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.node.Ready(); err != nil {

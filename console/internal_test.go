@@ -1,0 +1,167 @@
+package console
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/node"
+	"github.com/zkshare/zkshare/verifier"
+)
+
+func TestLocalNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                              Prefix,
+		"/console/audit":                "/console/audit",
+		"/console/audit?consumer=a":     "/console/audit?consumer=a",
+		"https://evil.example/console/": Prefix,
+		"//evil.example/console/":       Prefix,
+		"/\\evil.example":               Prefix,
+		"/other":                        Prefix,
+		"javascript:alert(1)":           Prefix,
+		"/console/../metrics":           Prefix,
+		"/console":                      Prefix,
+		"/console/ledger/../audit":      "/console/audit",
+		"%":                             Prefix,
+	} {
+		if got := localNext(in); got != want {
+			t.Errorf("localNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzLocalNext(f *testing.F) {
+	for _, s := range []string{"/console/", "//x", "https://x/console/", "/console/a?b=c", "\\\\x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := localNext(s)
+		u, err := url.Parse(got)
+		if err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(got, Prefix) || strings.HasPrefix(got, "//") {
+			t.Fatalf("localNext(%q) = %q: not a path on this console", s, got)
+		}
+	})
+}
+
+func TestBarChart(t *testing.T) {
+	c := barChart("x", []point{{Label: "a", Value: 3}, {Label: "b", Value: 7}, {Label: "c", Value: 0}})
+	if len(c.Bars) != 3 || len(c.Ticks) != chartTicks+1 {
+		t.Fatalf("bars %d ticks %d", len(c.Bars), len(c.Ticks))
+	}
+	// The axis tops out at 10 (7 rounded up): the bar of 7 is 70% of the plot.
+	plot := c.Bottom - c.Top
+	if got := c.Bars[1].H / plot; got < 0.69 || got > 0.71 {
+		t.Errorf("bar of 7 of 10 is %.2f of the plot", got)
+	}
+	if c.Bars[2].H != 0 || c.Bars[2].Y != c.Bottom {
+		t.Errorf("bar of 0: %+v", c.Bars[2])
+	}
+	if c.Ticks[len(c.Ticks)-1].Label != "10" {
+		t.Errorf("top tick %q", c.Ticks[len(c.Ticks)-1].Label)
+	}
+	for i := 1; i < len(c.Bars); i++ {
+		if c.Bars[i].X <= c.Bars[i-1].X+c.Bars[i-1].W-0.01 {
+			t.Errorf("bars %d and %d overlap", i-1, i)
+		}
+	}
+	if e := barChart("empty", nil); len(e.Bars) != 0 {
+		t.Error("an empty chart has bars")
+	}
+	many := make([]point, 100)
+	if c := barChart("many", many); len(c.XLabels) > chartMaxXLabels {
+		t.Errorf("%d x labels", len(c.XLabels))
+	}
+}
+
+func TestNiceCeilAndCompact(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		ceil float64
+	}{{0, 0}, {1, 1}, {3, 5}, {7, 10}, {10, 10}, {11, 20}, {10001, 20000}, {0.3, 0.5}} {
+		if got := niceCeil(tc.v); got != tc.ceil {
+			t.Errorf("niceCeil(%v) = %v, want %v", tc.v, got, tc.ceil)
+		}
+	}
+	for v, want := range map[float64]string{0: "0", 2.5: "2.5", 1500: "1.5k", 20000: "20k", 2e6: "2M"} {
+		if got := compact(v); got != want {
+			t.Errorf("compact(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestCheckRows(t *testing.T) {
+	valid := checkRows(&verifier.Verdict{Valid: true, Passed: []verifier.Check{verifier.CheckRegistry, verifier.CheckProof}})
+	if len(valid) != 2 || valid[1].Result != "pass" {
+		t.Errorf("valid: %+v", valid)
+	}
+	failed := checkRows(&verifier.Verdict{Passed: []verifier.Check{verifier.CheckRegistry}, Failed: verifier.CheckAnchor, Reason: "not anchored"})
+	if failed[0].Result != "pass" || failed[1].Result != "fail" || failed[1].Reason != "not anchored" {
+		t.Fatalf("failed: %+v", failed)
+	}
+	for _, r := range failed[2:] {
+		if r.Result != "not reached" || r.Name == "decode" || r.Name == "key registry" {
+			t.Errorf("after the failure: %+v", r)
+		}
+	}
+	if last := failed[len(failed)-1]; last.Name != "proof" {
+		t.Errorf("last check %q, want proof", last.Name)
+	}
+}
+
+func TestTxKind(t *testing.T) {
+	b := &zkv1.TxBody{Kind: &zkv1.TxBody_RegisterCollection{RegisterCollection: &zkv1.RegisterCollection{}}}
+	if got := txKind(b); got != "register collection" {
+		t.Errorf("txKind = %q", got)
+	}
+	if got := txKind(&zkv1.TxBody{}); got != "unknown" {
+		t.Errorf("empty body: %q", got)
+	}
+}
+
+// TestSessions: a session lasts its TTL, the oldest goes when the bound is
+// reached, a CSRF token is bound to the visitor's cookie and session.
+func TestSessions(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s, err := newSessions(time.Hour, 2, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(id string) *http.Cookie {
+		w := httptest.NewRecorder()
+		s.start(w, httptest.NewRequest("POST", "/console/signin", nil), node.Caller{ID: id, Role: zkv1.Role_ROLE_HOLDER})
+		c := w.Result().Cookies()[0]
+		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != Prefix {
+			t.Fatalf("session cookie %+v", c)
+		}
+		return c
+	}
+	lookup := func(c *http.Cookie) *session {
+		r := httptest.NewRequest("GET", "/console/", nil)
+		r.AddCookie(c)
+		c2, _ := r.Cookie(sessionCookie)
+		h := hashOf(c2.Value)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.m[h]
+	}
+	a := start("a")
+	now = now.Add(time.Minute)
+	b := start("b")
+	if lookup(a) == nil || lookup(b) == nil {
+		t.Fatal("sessions not kept")
+	}
+	now = now.Add(time.Minute)
+	c := start("c") // the bound is 2: a, the oldest, goes
+	if lookup(a) != nil || lookup(b) == nil || lookup(c) == nil {
+		t.Error("the oldest session was not the one dropped")
+	}
+	// CSRF: another cookie, or the same cookie with a session, signs another token.
+	se := lookup(c)
+	if s.sign("v1", nil) == s.sign("v2", nil) || s.sign("v1", nil) == s.sign("v1", se) {
+		t.Error("CSRF tokens do not depend on the cookie and the session")
+	}
+}
