@@ -74,6 +74,7 @@ bench:
 	$(GO) test -run '^$$' -bench ProveAggregate -benchtime 1x -timeout 60m ./prover
 	$(GO) test -run '^$$' -bench 'Phase1|Phase2' -benchtime 3x -timeout 30m ./ceremony
 	$(GO) test -run '^$$' -bench Aggregate -benchtime 3x ./circuits
+	$(GO) test -v -run '^$$' -bench ConsolePages -benchtime 20x -timeout 30m ./console
 
 # Quality gates (issue 12): gofmt, go vet, golangci-lint (.golangci.yml),
 # govulncheck against a local vulnerability database, buf lint, buf format

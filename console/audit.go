@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
@@ -13,33 +14,37 @@ import (
 )
 
 const (
-	// maxAuditRead bounds the audit entries one page reads.
-	maxAuditRead = 20_000
-	// maxAuditRows bounds the rows the audit table shows (newest).
-	maxAuditRows = 500
+	// auditWindow bounds the audit entries one page reads: the newest
+	// (before its cursor), so a page costs the same however long the
+	// trail is.
+	auditWindow = 2_000
+	// auditRows bounds the rows the audit table shows.
+	auditRows = 200
 	// auditDays is how many days the audit chart spans, ending at the
-	// newest entry.
+	// newest entry read.
 	auditDays = 30
 )
 
 type auditData struct {
 	Rows       []auditRow
-	Total      int  // entries that match the filter
-	Truncated  bool // more entries than maxAuditRead
-	Shown      int
+	Total      int  // entries of the window that match the filter
+	Window     int  // entries read
+	Full       bool // the window is full: older entries were not read
 	Chart      chart
 	Consumer   string
 	Collection string
 	Consumers  []string
-	// Collections the caller may filter by (the holder's).
+	// Collections the caller may filter by.
 	Collections []string
 	IsHolder    bool
+	// Before is this page's cursor (0: the newest); Older the next page's.
+	Before, Older uint64
 }
 
 // audit lists who asked which kind of question about which collection,
-// and when: for a holder its collections' entries, for a consumer its own.
-// The openings come from the holder's store; the ledger holds only their
-// salted commitments.
+// and when, newest first: for a holder its collections' entries, for a
+// consumer its own. The openings come from the holder's store; the ledger
+// holds only their salted commitments.
 func (c *Console) audit(r *request) (*view, error) {
 	if r.session == nil {
 		return nil, needSignIn("the audit trail is the holder's and each consumer's own: sign in with a holder's or a consumer's token")
@@ -47,6 +52,13 @@ func (c *Console) audit(r *request) (*view, error) {
 	caller := r.session.caller
 	q := r.URL.Query()
 	d := auditData{Consumer: q.Get("consumer"), Collection: q.Get("collection")}
+	if s := q.Get("before"); s != "" {
+		b, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || b == 0 {
+			return nil, badRequest("before: want a log index")
+		}
+		d.Before = b
+	}
 	var (
 		colls    []ledger.Collection
 		consumer string
@@ -70,13 +82,11 @@ func (c *Console) audit(r *request) (*view, error) {
 	default:
 		return nil, forbidden("the audit trail is the holder's and each consumer's own; an admin sees neither")
 	}
-	rows, err := c.auditRows(r, caller, colls, consumer)
+	rows, err := c.auditRows(r, caller, colls, consumer, d.Before, auditWindow)
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) >= maxAuditRead {
-		d.Truncated = true
-	}
+	d.Window, d.Full = len(rows), len(rows) == auditWindow
 	seen := map[string]bool{}
 	var match []auditRow
 	for _, a := range rows {
@@ -84,41 +94,44 @@ func (c *Console) audit(r *request) (*view, error) {
 			seen[a.Consumer] = true
 			d.Consumers = append(d.Consumers, a.Consumer)
 		}
-		if d.Consumer == "" || a.Consumer == d.Consumer {
+		if (d.Consumer == "" || a.Consumer == d.Consumer) && (d.Collection == "" || a.Name == d.Collection) {
 			match = append(match, a)
 		}
 	}
 	slices.Sort(d.Consumers)
 	if caller.Role == zkv1.Role_ROLE_CONSUMER {
-		for _, a := range match {
+		for _, a := range rows {
 			if !slices.Contains(d.Collections, a.Name) {
 				d.Collections = append(d.Collections, a.Name)
 			}
 		}
 		slices.Sort(d.Collections)
-		if d.Collection != "" {
-			match = slices.DeleteFunc(match, func(a auditRow) bool { return a.Name != d.Collection })
-		}
 	}
-	slices.SortStableFunc(match, func(a, b auditRow) int { return cmp.Compare(b.Height, a.Height) })
 	d.Total = len(match)
 	d.Chart = perDay(match)
-	d.Rows = match[:min(len(match), maxAuditRows)]
-	d.Shown = len(d.Rows)
+	d.Rows = match[:min(len(match), auditRows)]
+	switch {
+	case len(d.Rows) > 0 && (len(match) > auditRows || d.Full):
+		d.Older = d.Rows[len(d.Rows)-1].LogIndex
+	case d.Full: // nothing in the window matched: the next window may
+		d.Older = rows[len(rows)-1].LogIndex
+	}
 	return &view{Page: "audit", Title: "Audit", Data: d}, nil
 }
 
-// auditRows reads audit entries with their openings: the consumer's own
-// (consumer set) or each collection's, at most maxAuditRead in all.
-func (c *Console) auditRows(r *request, caller node.Caller, colls []ledger.Collection, consumer string) ([]auditRow, error) {
+// auditRows reads the newest audit entries with their openings, before log
+// index before (0: the newest): the consumer's own (consumer set) or those
+// of each collection, merged newest first, at most limit in all.
+func (c *Console) auditRows(r *request, caller node.Caller, colls []ledger.Collection, consumer string, before uint64, limit int) ([]auditRow, error) {
 	names := map[string]string{}
 	for _, lc := range c.n.Ledger().Collections() {
 		names[string(lc.ID)] = lc.Name
 	}
 	var out []auditRow
 	read := func(q node.AuditQuery) error {
-		for len(out) < maxAuditRead {
-			q.Limit = min(node.MaxAuditEntries, maxAuditRead-len(out))
+		q.Newest, q.Before = true, before
+		for left := limit; left > 0; {
+			q.Limit = min(node.MaxAuditEntries, left)
 			es, err := c.n.AuditEntries(r.ctx(), caller, q)
 			if err != nil {
 				return err
@@ -126,15 +139,16 @@ func (c *Console) auditRows(r *request, caller node.Caller, colls []ledger.Colle
 			for _, e := range es {
 				rc := e.GetReceipt()
 				name := names[string(rc.GetCollectionId())]
-				out = append(out, auditRow{Time: time.UnixMilli(e.GetTimeUnixMs()).UTC(), Height: e.GetHeight(),
+				out = append(out, auditRow{Time: time.UnixMilli(e.GetTimeUnixMs()).UTC(), Height: e.GetHeight(), LogIndex: e.GetLogIndex(),
 					TxHash: hex.EncodeToString(rc.GetTxHash()), Consumer: rc.GetConsumer(), Statement: rc.GetStatement(),
 					QueryHash: hex.EncodeToString(rc.GetQueryHash()), Result: rc.GetResult(), Served: len(rc.GetBundleHash()) > 0,
 					Name: name, Path: collectionPath(name)})
 			}
+			left -= len(es)
 			if len(es) < q.Limit {
 				return nil
 			}
-			q.After = es[len(es)-1].GetLogIndex()
+			q.Before = es[len(es)-1].GetLogIndex()
 		}
 		return nil
 	}
@@ -146,7 +160,8 @@ func (c *Console) auditRows(r *request, caller node.Caller, colls []ledger.Colle
 			return nil, err
 		}
 	}
-	return out, nil
+	slices.SortStableFunc(out, func(a, b auditRow) int { return cmp.Compare(b.LogIndex, a.LogIndex) })
+	return out[:min(len(out), limit)], nil
 }
 
 // perDay charts entries a day, over the auditDays days that end with the

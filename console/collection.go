@@ -13,8 +13,14 @@ import (
 	"github.com/zkshare/zkshare/records"
 )
 
-// maxAnchorsShown bounds the anchors a collection page reads (newest).
-const maxAnchorsShown = 100
+const (
+	// maxAnchorsShown bounds the anchors a collection page reads (newest).
+	maxAnchorsShown = 100
+	// aggregateWindow bounds the audit entries the holder's view reads for
+	// aggregate answers (the newest), and maxAggregatesShown those it lists.
+	aggregateWindow    = 1_000
+	maxAggregatesShown = 50
+)
 
 type anchorRow struct {
 	Sequence      uint64
@@ -46,6 +52,7 @@ type ruleRow struct {
 type auditRow struct {
 	Time      time.Time
 	Height    uint64
+	LogIndex  uint64
 	TxHash    string
 	Consumer  string
 	Statement string
@@ -74,6 +81,8 @@ type collectionData struct {
 	Proving    *zkv1.ProvingState
 	Rules      []ruleRow
 	Aggregates []auditRow
+	// AggregateWindow is how many of the newest questions were looked at.
+	AggregateWindow int
 }
 
 // ledgerCollection finds a collection by its qualified name.
@@ -118,7 +127,7 @@ func (c *Console) collection(r *request) (*view, error) {
 		return nil, err
 	}
 	if r.session != nil && caller.Role == zkv1.Role_ROLE_HOLDER && caller.ID == lc.Holder && lc.Holder == c.n.HolderID() {
-		if err := c.ownerView(r, &d, qualified, info); err != nil {
+		if err := c.ownerView(r, &d, lc, info); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +172,8 @@ func (c *Console) anchors(d *collectionData, lc ledger.Collection) error {
 }
 
 // ownerView adds what only the collection's holder sees.
-func (c *Console) ownerView(r *request, d *collectionData, qualified string, info *zkv1.CollectionInfo) error {
+func (c *Console) ownerView(r *request, d *collectionData, lc ledger.Collection, info *zkv1.CollectionInfo) error {
+	qualified := lc.Name
 	d.Owner = true
 	d.Proving = info.GetProving()
 	if !d.DeviceFed {
@@ -175,21 +185,17 @@ func (c *Console) ownerView(r *request, d *collectionData, qualified string, inf
 			d.Rules = append(d.Rules, policyRow(ru))
 		}
 	}
-	rows, err := c.auditRows(r, r.session.caller, []ledger.Collection{mustCollection(c, qualified)}, "")
+	rows, err := c.auditRows(r, r.session.caller, []ledger.Collection{lc}, "", 0, aggregateWindow)
 	if err != nil {
 		return err
 	}
+	d.AggregateWindow = len(rows)
 	for _, a := range rows {
-		if a.Statement == "aggregate" {
+		if a.Statement == "aggregate" && len(d.Aggregates) < maxAggregatesShown {
 			d.Aggregates = append(d.Aggregates, a)
 		}
 	}
 	return nil
-}
-
-func mustCollection(c *Console, qualified string) ledger.Collection {
-	lc, _ := c.ledgerCollection(qualified) // the caller found it already
-	return lc
 }
 
 func policyRow(ru *zkv1.PolicyRule) ruleRow {

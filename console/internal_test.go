@@ -132,7 +132,7 @@ func TestSessions(t *testing.T) {
 	}
 	start := func(id string) *http.Cookie {
 		w := httptest.NewRecorder()
-		s.start(w, httptest.NewRequest("POST", "/console/signin", nil), node.Caller{ID: id, Role: zkv1.Role_ROLE_HOLDER})
+		s.start(w, httptest.NewRequest(http.MethodPost, "/console/signin", nil), node.Caller{ID: id, Role: zkv1.Role_ROLE_HOLDER})
 		c := w.Result().Cookies()[0]
 		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != Prefix {
 			t.Fatalf("session cookie %+v", c)
@@ -140,7 +140,7 @@ func TestSessions(t *testing.T) {
 		return c
 	}
 	lookup := func(c *http.Cookie) *session {
-		r := httptest.NewRequest("GET", "/console/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/console/", nil)
 		r.AddCookie(c)
 		c2, _ := r.Cookie(sessionCookie)
 		h := hashOf(c2.Value)

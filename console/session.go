@@ -67,12 +67,14 @@ func randomValue() string {
 }
 
 func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: Prefix, MaxAge: maxAge,
+	// Secure whenever the node serves TLS; over plain HTTP (loopback, or
+	// behind a TLS-terminating proxy) a browser would drop a Secure cookie.
+	return &http.Cookie{Name: name, Value: value, Path: Prefix, MaxAge: maxAge, //nolint:gosec // Secure is set under TLS, see above
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
 }
 
 // start signs caller in: a new session, its cookie set on w.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request, caller node.Caller) *session {
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, caller node.Caller) {
 	v := randomValue()
 	now := s.now()
 	se := &session{hash: hashOf(v), caller: caller, expires: now.Add(s.ttl), created: now}
@@ -94,7 +96,6 @@ func (s *sessions) start(w http.ResponseWriter, r *http.Request, caller node.Cal
 	s.m[se.hash] = se
 	s.mu.Unlock()
 	http.SetCookie(w, cookie(r, sessionCookie, v, int(s.ttl/time.Second)))
-	return se
 }
 
 // end signs the request's session out.
@@ -140,7 +141,7 @@ func (s *sessions) get(r *http.Request, n *node.Node) *session {
 // cookie (set here when it has none) and its session, so a token taken
 // before a sign-in does not serve after it.
 func (s *sessions) csrfToken(w http.ResponseWriter, r *http.Request, se *session) string {
-	v := ""
+	var v string
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
 		v = c.Value
 	} else {
@@ -169,7 +170,7 @@ func (s *sessions) checkCSRF(w http.ResponseWriter, r *http.Request, se *session
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	var err error
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		err = r.ParseMultipartForm(maxFormBytes)
+		err = r.ParseMultipartForm(maxFormBytes) //nolint:gosec // the body is bounded by MaxBytesReader above
 	} else {
 		err = r.ParseForm()
 	}

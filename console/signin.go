@@ -22,12 +22,17 @@ func (c *Console) signin(r *request) (*view, error) {
 	next := localNext(r.PostFormValue("next"))
 	caller, err := c.n.Authenticate(strings.TrimSpace(r.PostFormValue("token")))
 	if err != nil {
-		return &view{Page: "signin", Title: "Sign in", Status: http.StatusUnauthorized,
-			Data: signinData{Next: next, Message: "That token is not one of this node's, or its participant is revoked."}}, nil
+		// A wrong token is a page saying so; the error's text is not shown.
+		return refused(next), nil //nolint:nilerr // see above
 	}
 	c.sessions.start(r.w, r.Request, caller)
 	c.log.InfoContext(r.ctx(), "console sign-in", "participant", caller.ID, "role", caller.Role.String())
 	return &view{Redirect: next}, nil
+}
+
+func refused(next string) *view {
+	return &view{Page: "signin", Title: "Sign in", Status: http.StatusUnauthorized,
+		Data: signinData{Next: next, Message: "That token is not one of this node's, or its participant is revoked."}}
 }
 
 func (c *Console) signout(r *request) (*view, error) {

@@ -50,6 +50,10 @@ type AuditQuery struct {
 	Consumer     string
 	After        uint64
 	Limit        int
+	// Newest lists newest first, before log index Before (0: from the
+	// newest); After is then ignored.
+	Newest bool
+	Before uint64
 }
 
 // AuditEntries lists audit entries with their openings, each with the
@@ -88,10 +92,18 @@ func (n *Node) AuditEntries(_ context.Context, c Caller, q AuditQuery) ([]*zkv1.
 	if limit <= 0 || limit > MaxAuditEntries {
 		limit = MaxAuditEntries
 	}
-	raws, err := n.store.AuditOpenings(coll, q.Consumer, q.After, limit)
+	var raws [][]byte
+	var err error
+	if q.Newest {
+		raws, err = n.store.AuditOpeningsNewest(coll, q.Consumer, q.Before, limit)
+	} else {
+		raws, err = n.store.AuditOpenings(coll, q.Consumer, q.After, limit)
+	}
 	if err != nil {
 		return nil, err
 	}
+	// Entries of one block share its time: read it once.
+	times := map[uint64]int64{}
 	var out []*zkv1.AuditEntry
 	for _, raw := range raws {
 		var r zkv1.AuditReceipt
@@ -102,7 +114,11 @@ func (n *Node) AuditEntries(_ context.Context, c Caller, q AuditQuery) ([]*zkv1.
 		if err != nil {
 			return nil, fmt.Errorf("audit entry %x: %w", r.GetTxHash(), err)
 		}
-		t, _ := n.ledger.BlockTime(e.Height)
+		t, ok := times[e.Height]
+		if !ok {
+			t, _ = n.ledger.BlockTime(e.Height) // the block an entry names exists
+			times[e.Height] = t
+		}
 		out = append(out, &zkv1.AuditEntry{Audit: proto.CloneOf(e.Tx.Body.GetAudit()), Receipt: &r, Holder: e.Tx.Body.GetSender(),
 			Height: e.Height, LogIndex: e.LogIndex, TimeUnixMs: t})
 	}

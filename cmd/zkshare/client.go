@@ -22,6 +22,7 @@ import (
 	"github.com/zkshare/zkshare/consortium"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/ledger"
+	"github.com/zkshare/zkshare/console"
 	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/prover"
 	"github.com/zkshare/zkshare/receipt"
@@ -76,8 +77,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if t.CertFile != "" {
 		scheme = "https"
 	}
-	fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on %s://%s\n  holder token: %s\n  admin token:  %s\n",
-		scheme, ln.Addr(), node.TokenPath(*data, node.HolderID), node.TokenPath(*data, node.AdminID))
+	fprintf(stderr, "zkshare: serving Connect, gRPC and gRPC-Web on %s://%s\n  web console:  %s://%s%s\n  holder token: %s\n  admin token:  %s\n",
+		scheme, ln.Addr(), scheme, ln.Addr(), console.Prefix, node.TokenPath(*data, node.HolderID), node.TokenPath(*data, node.AdminID))
 	if vkey, err := note.NewEd25519VerifierKey(srv.Ledger().Origin(), srv.Ledger().NodeKey()); err == nil {
 		fprintf(stderr, "  checkpoint key (for offline verify --ledger-key): %s\n", vkey)
 	}
