@@ -15,7 +15,7 @@ GOVULNCHECK := $(TMP)/bin/govulncheck
 VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB := $(TMP)/vulndb/.version-$(VULNDB_VERSION)
 
-.PHONY: all build browser test test-short bench lint lint-all lint-go golangci-lint vulncheck vulncheck-text buf-lint demo testdata fuzz clean generate checkgenerate gentools tools
+.PHONY: all build browser demo-console test test-short bench lint lint-all lint-go golangci-lint vulncheck vulncheck-text buf-lint demo testdata fuzz clean generate checkgenerate gentools tools
 
 all: build test
 
@@ -118,6 +118,10 @@ buf-lint: $(BUF)
 
 demo:
 	$(GO) run ./cmd/zkshare demo --dataset testdata/benefits --supplier testdata/coldchain
+
+# The demo, then its node keeps serving the web console until Ctrl-C.
+demo-console:
+	$(GO) run ./cmd/zkshare demo --dataset testdata/benefits --supplier testdata/coldchain --console
 
 # Regenerates testdata/benefits and testdata/coldchain deterministically.
 testdata:

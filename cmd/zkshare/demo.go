@@ -16,6 +16,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/zkshare/zkshare/client"
+	"github.com/zkshare/zkshare/console"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/keys"
 	"github.com/zkshare/zkshare/ledger"
@@ -44,6 +45,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	keyDir := f.String("keys", envOr("ZKSHARE_KEYS", ""), "key directory (default: a temporary one)")
 	supplier := f.String("supplier", "", "also run the supplier scenario on this cold-chain dataset (schema.json, shipments.csv)")
 	shipments := f.Int("shipments", 4096, "shipments of the supplier dataset its sensors sign, one reading each (aggregates prove about 250 a second)")
+	keep := f.Bool("console", false, "after the run, keep the node serving its web console (the URL and the holder's token are printed) until interrupted")
 	e, err := f.parse(args)
 	if err != nil {
 		return helpOK(err)
@@ -259,6 +261,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		}
 	}
 	fprintf(stderr, "\nall answers match the datasets' expected answers; the ledger (%d blocks, every proof audited) verifies\n", srv.Ledger().Head().Height)
+	if *keep {
+		fprintf(stderr, "\nweb console: %s%s (sign in with the holder's token: %s)\nCtrl-C stops the node and removes its data\n", url, console.Prefix, holderTok)
+		<-ctx.Done()
+	}
 	return nil
 }
 
