@@ -251,7 +251,7 @@ func startBenchLedger(b *testing.B, target int) *benchLedger {
 							continue
 						}
 						if err == nil || connect.CodeOf(err) != connect.CodeNotFound {
-							err = fmt.Errorf("question about an absent key: want NotFound, got %v", err)
+							err = fmt.Errorf("question about an absent key: want NotFound, got %w", err)
 							failed.CompareAndSwap(nil, &err)
 						}
 						break

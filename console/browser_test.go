@@ -132,8 +132,8 @@ func newBrowser(t *testing.T) context.Context {
 // shot takes full-page screenshots of the current page at desktop and
 // phone widths, writes them as <name>-desktop.png and <name>-phone.png
 // into the test's screenshot directory, and returns their paths. The tab
-// is back at the window's (desktop) size afterwards.
-func shot(t *testing.T, ctx context.Context, name string) []string {
+// is back at the desktop size afterwards.
+func shot(ctx context.Context, t *testing.T, name string) []string {
 	t.Helper()
 	dir := screenshotDir(t)
 	var paths []string
@@ -187,17 +187,8 @@ const maxShotHeight = 16384
 // overflows it: a layout bug the screenshot then shows).
 func fullPage(vp viewport) chromedp.Action[[]byte] {
 	return func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
-		orientation := &emulation.ScreenOrientation{Type: emulation.ScreenOrientationTypeLandscapePrimary, Angle: 90}
-		if vp.mobile {
-			orientation = &emulation.ScreenOrientation{Type: emulation.ScreenOrientationTypePortraitPrimary}
-		}
-		if _, err := cdp.Call(ctx, t, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-			Width: vp.width, Height: vp.height, DeviceScaleFactor: 1, Mobile: vp.mobile, ScreenOrientation: orientation,
-		}); err != nil {
-			return nil, fmt.Errorf("viewport: %w", err)
-		}
-		if _, err := cdp.Call(ctx, t, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: vp.mobile}); err != nil {
-			return nil, fmt.Errorf("touch: %w", err)
+		if err := setViewport(ctx, t, vp); err != nil {
+			return nil, err
 		}
 		if _, err := settled(ctx, t); err != nil {
 			return nil, err
@@ -229,23 +220,42 @@ var settled = chromedp.Evaluate[chromedp.Void](
 	`document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r()))))`,
 	chromedp.EvalAwaitPromise)
 
-// resetViewport returns the tab to the window's size, without mobile or
-// touch emulation.
+// resetViewport returns the tab to the desktop viewport, without mobile
+// or touch emulation. It sets the desktop size explicitly rather than
+// clearing the override: back at the window's own size, the page learns
+// its width only after a round trip through the browser, so a test reading
+// it at once could still see the phone's.
 func resetViewport() chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, t, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
-			return fmt.Errorf("viewport: %w", err)
+		if err := setViewport(ctx, t, desktop); err != nil {
+			return err
 		}
-		if _, err := cdp.Call(ctx, t, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{}); err != nil {
-			return fmt.Errorf("touch: %w", err)
-		}
-		return nil
+		_, err := settled(ctx, t)
+		return err
 	})
+}
+
+// setViewport emulates vp: its size, and for a phone the mobile viewport
+// (the viewport meta tag honoured) and touch.
+func setViewport(ctx context.Context, t *chromedp.Target, vp viewport) error {
+	orientation := &emulation.ScreenOrientation{Type: emulation.ScreenOrientationTypeLandscapePrimary, Angle: 90}
+	if vp.mobile {
+		orientation = &emulation.ScreenOrientation{Type: emulation.ScreenOrientationTypePortraitPrimary}
+	}
+	if _, err := cdp.Call(ctx, t, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: vp.width, Height: vp.height, DeviceScaleFactor: 1, Mobile: vp.mobile, ScreenOrientation: orientation,
+	}); err != nil {
+		return fmt.Errorf("viewport %s: %w", vp.name, err)
+	}
+	if _, err := cdp.Call(ctx, t, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: vp.mobile}); err != nil {
+		return fmt.Errorf("touch: %w", err)
+	}
+	return nil
 }
 
 // pageHTML returns the current page's document as the browser has it
 // (after any script ran), for a scan such as noCanaries.
-func pageHTML(t *testing.T, ctx context.Context) string {
+func pageHTML(ctx context.Context, t *testing.T) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 	if err != nil {
@@ -267,9 +277,9 @@ func leaks(text string, canaries []string) []string {
 
 // noCanaries fails the test when the current page's HTML holds any of the
 // canaries; where names the page in the failure.
-func noCanaries(t *testing.T, ctx context.Context, where string, canaries []string) {
+func noCanaries(ctx context.Context, t *testing.T, where string, canaries []string) {
 	t.Helper()
-	if found := leaks(pageHTML(t, ctx), canaries); len(found) > 0 {
+	if found := leaks(pageHTML(ctx, t), canaries); len(found) > 0 {
 		t.Errorf("%s shows %q", where, found)
 	}
 }
@@ -284,7 +294,7 @@ type jsLog struct {
 }
 
 // watchJS starts collecting the tab's errors (from this call on).
-func watchJS(t *testing.T, ctx context.Context) *jsLog {
+func watchJS(ctx context.Context, t *testing.T) *jsLog {
 	t.Helper()
 	l := &jsLog{}
 	err := chromedp.Listen(ctx, func(ev any) {
@@ -383,7 +393,7 @@ func harnessServer(t *testing.T) *httptest.Server {
 func TestBrowserHarness(t *testing.T) {
 	ts := harnessServer(t)
 	ctx := newBrowser(t)
-	js := watchJS(t, ctx)
+	js := watchJS(ctx, t)
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(ts.URL+"/"),
@@ -394,7 +404,7 @@ func TestBrowserHarness(t *testing.T) {
 	if title, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#title"))); err != nil || title != "Harness" {
 		t.Fatalf("title %q, %v", title, err)
 	}
-	paths := shot(t, ctx, "harness")
+	paths := shot(ctx, t, "harness")
 	if len(paths) != len(viewports) {
 		t.Fatalf("%d screenshots, want %d", len(paths), len(viewports))
 	}
@@ -415,7 +425,7 @@ func TestBrowserHarness(t *testing.T) {
 			t.Errorf("%s is %d×%d, want %d wide and the whole page (over 2000 high)", p, cfg.Width, cfg.Height, vp.width)
 		}
 	}
-	// shot left the tab at the window's width.
+	// shot left the tab at the desktop width.
 	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`window.innerWidth`)); err != nil || w != desktop.width {
 		t.Fatalf("after the screenshots the page is %d wide (%v), want %d", w, err, desktop.width)
 	}
@@ -431,7 +441,7 @@ func TestBrowserHarness(t *testing.T) {
 	if echo, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#echo"))); err != nil || echo != "Hello, "+name {
 		t.Fatalf("echo %q, %v", echo, err)
 	}
-	noCanaries(t, ctx, "the echo page", []string{"CANARY-absent"})
+	noCanaries(ctx, t, "the echo page", []string{"CANARY-absent"})
 	if errs := js.errors(); len(errs) != 0 {
 		t.Fatalf("errors on clean pages: %q", errs)
 	}

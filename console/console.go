@@ -10,6 +10,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zkshare/zkshare/internal/clientlimit"
 	"github.com/zkshare/zkshare/node"
 )
 
@@ -40,11 +42,15 @@ type Options struct {
 	Log *slog.Logger
 	// SessionTTL is how long a sign-in lasts (0: 8 hours).
 	SessionTTL time.Duration
-	// MaxSessions bounds the sessions kept at once (0: 10,000); the
-	// oldest is dropped for a new one.
+	// MaxSessions bounds the sessions kept at once (0: 10,000); each
+	// participant keeps at most 16, its oldest going for a new one.
 	MaxSessions int
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
+	// AggregateLimit bounds the aggregate bundles the verify page checks
+	// (nil: one at a time per core, 30 a minute per client); the service
+	// passes the Connect API's own, so the two share it.
+	AggregateLimit *clientlimit.Limit
 }
 
 // Console serves the pages of one node.
@@ -53,10 +59,11 @@ type Console struct {
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	sessions *sessions
-	// verifying bounds the bundles checked at once (a public form, and an
-	// aggregate bundle costs up to 129 Groth16 verifications).
-	verifying chan struct{}
-	now       func() time.Time
+	// verifying bounds the bundles checked at once (a public form);
+	// aggregates, up to 129 Groth16 verifications each, take aggregates.
+	verifying  chan struct{}
+	aggregates *clientlimit.Limit
+	now        func() time.Time
 }
 
 // New builds the console of node n.
@@ -75,8 +82,11 @@ func New(n *node.Node, o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.AggregateLimit == nil {
+		o.AggregateLimit = clientlimit.New(runtime.GOMAXPROCS(0), 30)
+	}
 	return &Console{n: n, log: o.Log, pages: pages, sessions: s, now: o.Now,
-		verifying: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
+		verifying: make(chan struct{}, runtime.GOMAXPROCS(0)), aggregates: o.AggregateLimit}, nil
 }
 
 // parsePages parses each page with the shared layout: one template set a
@@ -168,6 +178,7 @@ func (r *request) ctx() context.Context { return r.Context() }
 // view is what a page renders: its template and data, or a redirect.
 type view struct {
 	Page     string
+	Nav      string // the menu item (default: Page)
 	Title    string
 	Data     any
 	Status   int
@@ -254,7 +265,20 @@ func (c *Console) errorView(r *http.Request, err error) *view {
 	if r.Method == http.MethodGet {
 		d.Next = r.URL.RequestURI()
 	}
-	return &view{Page: "error", Title: http.StatusText(pe.status), Status: pe.status, Data: d}
+	return &view{Page: "error", Nav: navOf(r.URL.Path), Title: http.StatusText(pe.status), Status: pe.status, Data: d}
+}
+
+// navOf is the menu item a path belongs to, so an error page keeps its
+// place in the menu.
+func navOf(path string) string {
+	for _, p := range []struct{ prefix, nav string }{
+		{"/console/ledger", "blocks"}, {"/console/audit", "audit"}, {"/console/verify", "verify"}, {"/console/devices", "devices"},
+	} {
+		if strings.HasPrefix(path, p.prefix) {
+			return p.nav
+		}
+	}
+	return ""
 }
 
 type errorData struct {
@@ -285,7 +309,7 @@ func (c *Console) render(w http.ResponseWriter, r *request, v *view) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	d := layoutData{Title: v.Title, Nav: v.Page, CSRF: r.csrf, Page: v.Data}
+	d := layoutData{Title: v.Title, Nav: cmp.Or(v.Nav, v.Page), CSRF: r.csrf, Page: v.Data}
 	if r.session != nil {
 		d.Caller = &r.session.caller
 	}

@@ -104,8 +104,11 @@ func TestDevicesPage(t *testing.T) {
 		"<td>3</td>", // sensor-b's gap: counter 3
 		"holder/"+sensorCollection)
 	// sensor-b's last counter is 7 (six readings, one counter skipped).
-	rowB := body[strings.Index(body, "<td>"+sensorB+"</td>"):]
-	rowB = rowB[:strings.Index(rowB, "</tr>")]
+	_, rowB, ok := strings.Cut(body, "<td>"+sensorB+"</td>")
+	rowB, _, _ = strings.Cut(rowB, "</tr>")
+	if !ok {
+		t.Fatalf("no row of %s", sensorB)
+	}
 	if !strings.Contains(rowB, "<td>7</td>") || !strings.Contains(rowB, "<td>1</td>") {
 		t.Errorf("sensor-b's row: want last counter 7 and 1 missing: %s", rowB)
 	}

@@ -94,11 +94,11 @@ func TestNiceCeilAndCompact(t *testing.T) {
 }
 
 func TestCheckRows(t *testing.T) {
-	valid := checkRows(&verifier.Verdict{Valid: true, Passed: []verifier.Check{verifier.CheckRegistry, verifier.CheckProof}})
+	valid := checkRows(&verifier.Verdict{Valid: true, Passed: []verifier.Check{verifier.CheckRegistry, verifier.CheckProof}}, false)
 	if len(valid) != 2 || valid[1].Result != "pass" {
 		t.Errorf("valid: %+v", valid)
 	}
-	failed := checkRows(&verifier.Verdict{Passed: []verifier.Check{verifier.CheckRegistry}, Failed: verifier.CheckAnchor, Reason: "not anchored"})
+	failed := checkRows(&verifier.Verdict{Passed: []verifier.Check{verifier.CheckRegistry}, Failed: verifier.CheckAnchor, Reason: "not anchored"}, false)
 	if failed[0].Result != "pass" || failed[1].Result != "fail" || failed[1].Reason != "not anchored" {
 		t.Fatalf("failed: %+v", failed)
 	}
@@ -122,45 +122,77 @@ func TestTxKind(t *testing.T) {
 	}
 }
 
-// TestSessions: a session lasts its TTL, the oldest goes when the bound is
-// reached, a CSRF token is bound to the visitor's cookie and session.
+// TestSessions: a session lasts its TTL; a participant's oldest session
+// makes room for its new one (at most maxPerParticipant each); a full table
+// refuses a sign-in rather than signing others out; a CSRF token is bound
+// to the visitor's cookie and session.
 func TestSessions(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	s, err := newSessions(time.Hour, 2, func() time.Time { return now })
+	s, err := newSessions(time.Hour, 3, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(id string) *http.Cookie {
+	start := func(id string) (*http.Cookie, error) {
+		now = now.Add(time.Second)
 		w := httptest.NewRecorder()
-		s.start(w, httptest.NewRequest(http.MethodPost, "/console/signin", nil), node.Caller{ID: id, Role: zkv1.Role_ROLE_HOLDER})
+		if err := s.start(w, httptest.NewRequest(http.MethodPost, "/console/signin", nil), node.Caller{ID: id, Role: zkv1.Role_ROLE_HOLDER}); err != nil {
+			return nil, err
+		}
 		c := w.Result().Cookies()[0]
 		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != Prefix {
 			t.Fatalf("session cookie %+v", c)
 		}
+		return c, nil
+	}
+	must := func(c *http.Cookie, err error) *http.Cookie {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 		return c
 	}
-	lookup := func(c *http.Cookie) *session {
-		r := httptest.NewRequest(http.MethodGet, "/console/", nil)
-		r.AddCookie(c)
-		c2, _ := r.Cookie(sessionCookie)
-		h := hashOf(c2.Value)
+	live := func(c *http.Cookie) *session {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.m[h]
+		return s.m[hashOf(c.Value)]
 	}
-	a := start("a")
-	now = now.Add(time.Minute)
-	b := start("b")
-	if lookup(a) == nil || lookup(b) == nil {
-		t.Fatal("sessions not kept")
+	a, b := must(start("a")), must(start("b"))
+	m1 := must(start("m"))
+	// The table (3) is full: m signing in again replaces its own oldest.
+	m2 := must(start("m"))
+	if live(a) == nil || live(b) == nil || live(m1) != nil || live(m2) == nil {
+		t.Error("a full table: the new session did not replace its own participant's oldest")
 	}
-	now = now.Add(time.Minute)
-	c := start("c") // the bound is 2: a, the oldest, goes
-	if lookup(a) != nil || lookup(b) == nil || lookup(c) == nil {
-		t.Error("the oldest session was not the one dropped")
+	// c has no session to give up: refused; a and b stay.
+	if _, err := start("c"); err == nil {
+		t.Error("a full table of others' sessions let c in")
+	}
+	if live(a) == nil || live(b) == nil {
+		t.Error("c's sign-in signed someone out")
+	}
+	// Expired sessions make room.
+	now = now.Add(2 * time.Hour)
+	must(start("c"))
+	if live(a) != nil {
+		t.Error("an expired session is still kept")
+	}
+	// One participant keeps at most maxPerParticipant.
+	big, err := newSessions(time.Hour, 1000, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = big
+	for range maxPerParticipant + 5 {
+		must(start("m"))
+	}
+	if len(s.m) != maxPerParticipant {
+		t.Errorf("one participant holds %d sessions, want %d", len(s.m), maxPerParticipant)
 	}
 	// CSRF: another cookie, or the same cookie with a session, signs another token.
-	se := lookup(c)
+	var se *session
+	for _, v := range s.m {
+		se = v
+	}
 	if s.sign("v1", nil) == s.sign("v2", nil) || s.sign("v1", nil) == s.sign("v1", se) {
 		t.Error("CSRF tokens do not depend on the cookie and the session")
 	}

@@ -86,13 +86,17 @@ func (v *visitor) signIn(token string) {
 	}
 }
 
-// verify posts a bundle as a file, with a nonce, and returns the page.
-func (v *visitor) verify(b []byte, nonce string) (int, string) {
+// verify posts a bundle as a file, with a nonce and other pins (field,
+// value pairs), and returns the page.
+func (v *visitor) verify(b []byte, nonce string, pins ...string) (int, string) {
 	v.t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("csrf", v.csrf("/console/verify"))
 	_ = mw.WriteField("nonce", nonce)
+	for i := 0; i+1 < len(pins); i += 2 {
+		_ = mw.WriteField(pins[i], pins[i+1])
+	}
 	fw, _ := mw.CreateFormFile("bundle_file", "answer.json")
 	_, _ = fw.Write(b)
 	_ = mw.Close()
@@ -207,6 +211,32 @@ func TestPages(t *testing.T) {
 	}
 	mustContain(t, "good bundle", body, `satisfies: `, `<span class="check">proof</span> <span class="result">pass</span>`)
 	pages["verify good"] = body
+	mustContain(t, "good bundle, subject not pinned", body, "No subject was pinned")
+	// Everything pinned: valid, and no warning about what was not.
+	blind := hex.EncodeToString(s.GoodBlind)
+	code, body = anon.verify(s.GoodBundle, nonce, "kind", "subject", "collection", "holder/benefits", "query", s.GoodQuery,
+		"subject", s.GoodSubject, "blind", blind)
+	if code != 200 || !strings.Contains(body, "<strong>VALID</strong>") || strings.Contains(body, "was pinned") {
+		t.Errorf("good bundle, all pinned: %d\n%s", code, verdictOf(body))
+	}
+	// The same bundle passed off as the answer about another subject, or
+	// to another question, or about another collection: not valid.
+	for _, tc := range []struct {
+		name  string
+		pins  []string
+		check string
+	}{
+		{"another subject", []string{"subject", "C00001", "blind", blind}, "subject"},
+		{"another question", []string{"query", "income <= 1"}, "expectation"},
+		{"another collection", []string{"collection", "holder/coldchain"}, "expectation"},
+		{"another kind", []string{"kind", "exists"}, "expectation"},
+	} {
+		_, body := anon.verify(s.GoodBundle, nonce, tc.pins...)
+		mustContain(t, "good bundle as "+tc.name, body, "NOT VALID", `<li class="fail"><span class="check">`+tc.check+`</span>`)
+	}
+	if code, _ := anon.verify(s.GoodBundle, nonce, "subject", s.GoodSubject); code != http.StatusBadRequest {
+		t.Errorf("a subject pinned without its blind: %d", code)
+	}
 	other := strings.Repeat("0", 63) + "1"
 	_, body = anon.verify(s.GoodBundle, other)
 	mustContain(t, "another nonce", body, "NOT VALID", `<li class="fail"><span class="check">nonce</span>`)

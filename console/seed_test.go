@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -99,7 +98,8 @@ type question struct {
 // ask a subject question on benefits (C00005, true) and an exists question
 // on coldchain, so the ledger holds two audit entries. Every test gets a
 // node of its own: what one test does through the console (sign-ins,
-// questions) does not show in another's. About 3 s on two cores.
+// questions) does not show in another's. It takes 2 to 3 s on an idle
+// two-core machine.
 func seed(t *testing.T) *seeded {
 	t.Helper()
 	if testing.Short() {
@@ -338,9 +338,4 @@ func scalar(t *testing.T) []byte {
 	b[0] &= 0x1f
 	b[31] |= 1
 	return b
-}
-
-// String describes the seed in failure messages, without the tokens.
-func (s *seeded) String() string {
-	return fmt.Sprintf("node %s, collections %v", s.URL, s.CollectionIDs)
 }

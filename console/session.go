@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -73,29 +74,43 @@ func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
 }
 
-// start signs caller in: a new session, its cookie set on w.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request, caller node.Caller) {
+// maxPerParticipant bounds one participant's sessions: its oldest goes
+// for a new one, so no participant can fill the table and sign others out.
+const maxPerParticipant = 16
+
+var errSessionsFull = &pageError{http.StatusServiceUnavailable, "the node keeps as many sign-ins as it can: try again later"}
+
+// start signs caller in: a new session, its cookie set on w. A
+// participant's oldest session makes room for its new one; when the table
+// is full of others' sessions, the sign-in is refused rather than signing
+// anyone else out.
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, caller node.Caller) error {
 	v := randomValue()
 	now := s.now()
 	se := &session{hash: hashOf(v), caller: caller, expires: now.Add(s.ttl), created: now}
 	s.mu.Lock()
+	var own []*session
 	for h, old := range s.m {
-		if !now.Before(old.expires) {
+		switch {
+		case !now.Before(old.expires):
 			delete(s.m, h)
+		case old.caller == caller:
+			own = append(own, old)
 		}
 	}
-	for len(s.m) >= s.max {
-		var oldest *session
-		for _, o := range s.m {
-			if oldest == nil || o.created.Before(oldest.created) {
-				oldest = o
-			}
-		}
-		delete(s.m, oldest.hash)
+	slices.SortFunc(own, func(a, b *session) int { return a.created.Compare(b.created) })
+	for len(own) > 0 && (len(own) >= maxPerParticipant || len(s.m) >= s.max) {
+		delete(s.m, own[0].hash)
+		own = own[1:]
+	}
+	if len(s.m) >= s.max {
+		s.mu.Unlock()
+		return errSessionsFull
 	}
 	s.m[se.hash] = se
 	s.mu.Unlock()
 	http.SetCookie(w, cookie(r, sessionCookie, v, int(s.ttl/time.Second)))
+	return nil
 }
 
 // end signs the request's session out.

@@ -25,7 +25,9 @@ func (c *Console) signin(r *request) (*view, error) {
 		// A wrong token is a page saying so; the error's text is not shown.
 		return refused(next), nil //nolint:nilerr // see above
 	}
-	c.sessions.start(r.w, r.Request, caller)
+	if err := c.sessions.start(r.w, r.Request, caller); err != nil {
+		return nil, err
+	}
 	c.log.InfoContext(r.ctx(), "console sign-in", "participant", caller.ID, "role", caller.Role.String())
 	return &view{Redirect: next}, nil
 }

@@ -2,6 +2,8 @@ package console
 
 import (
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/zkshare/zkshare/bundle"
+	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
+	"github.com/zkshare/zkshare/internal/clientlimit"
 	"github.com/zkshare/zkshare/node"
 	"github.com/zkshare/zkshare/verifier"
 )
@@ -26,11 +30,28 @@ type checkRow struct {
 	Name   string
 	Result string
 	Reason string
+	Note   string // what a pass does not say
+}
+
+// kindOptions are the statement kinds a verifier may pin, by form value.
+var kindOptions = []struct{ Value, Label string }{
+	{"", "any (not pinned)"}, {"subject", "about a subject's record"}, {"exists", "some record matches"},
+	{"absent", "a key has no record"}, {"aggregate", "an aggregate over every record"},
+}
+
+var kindByValue = map[string]zkv1.StatementKind{
+	"subject": bundle.KindSubject, "exists": bundle.KindExists, "absent": bundle.KindAbsent, "aggregate": bundle.KindAggregate,
+}
+
+// pins are what the asker pinned, as typed.
+type pins struct {
+	Kind, Collection, Query, Subject, Blind, Nonce string
 }
 
 type verifyData struct {
 	Bundle    string // the pasted text, to edit and send again
-	Nonce     string
+	Pins      pins
+	Kinds     []struct{ Value, Label string }
 	Checked   bool
 	Valid     bool
 	Statement string
@@ -41,13 +62,17 @@ type verifyData struct {
 }
 
 func (c *Console) verifyForm(*request) (*view, error) {
-	return &view{Page: "verify", Title: "Verify a bundle", Data: verifyData{}}, nil
+	return &view{Page: "verify", Title: "Verify a bundle", Data: verifyData{Kinds: kindOptions}}, nil
 }
 
 // verify checks a pasted or attached bundle against this node's ledger,
-// as the Connect API's Verify does, and lists every check in order.
+// as the Connect API's Verify does, with what the asker pinned, and lists
+// every check in order. Aggregate bundles take the API's own limit.
 func (c *Console) verify(r *request) (*view, error) {
-	d := verifyData{Bundle: r.PostFormValue("bundle"), Nonce: strings.TrimSpace(r.PostFormValue("nonce"))}
+	d := verifyData{Bundle: r.PostFormValue("bundle"), Kinds: kindOptions, Pins: pins{
+		Kind: r.PostFormValue("kind"), Collection: strings.TrimSpace(r.PostFormValue("collection")), Query: strings.TrimSpace(r.PostFormValue("query")),
+		Subject: strings.TrimSpace(r.PostFormValue("subject")), Blind: strings.TrimSpace(r.PostFormValue("blind")), Nonce: strings.TrimSpace(r.PostFormValue("nonce")),
+	}}
 	data := []byte(d.Bundle)
 	if f, _, err := r.FormFile("bundle_file"); err == nil {
 		defer func() { _ = f.Close() }() // an in-memory part: closing cannot fail
@@ -62,27 +87,25 @@ func (c *Console) verify(r *request) (*view, error) {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil, badRequest("paste a bundle or attach its file")
 	}
-	var nonce []byte
-	if d.Nonce != "" {
-		n, err := hex.DecodeString(d.Nonce)
-		if err != nil || len(n) != 32 {
-			return nil, badRequest("nonce: want the 64 hex digits you gave the holder, or nothing")
-		}
-		nonce = n
+	exp, err := d.Pins.expectation()
+	if err != nil {
+		return nil, err
 	}
 	d.Checked = true
 	b, err := bundle.Parse(data)
 	if err != nil {
-		d.Checks = checkRows(&verifier.Verdict{Failed: verifier.CheckDecode, Reason: err.Error()})
+		d.Checks = checkRows(&verifier.Verdict{Failed: verifier.CheckDecode, Reason: err.Error()}, false)
 		return &view{Page: "verify", Title: "Verify a bundle", Data: d}, nil
 	}
-	select {
-	case c.verifying <- struct{}{}:
-		defer func() { <-c.verifying }()
-	default:
-		return nil, &pageError{http.StatusServiceUnavailable, "the node is checking as many bundles as it can: try again in a moment"}
+	release, err := c.admitVerify(r, b)
+	if err != nil {
+		return nil, err
 	}
-	v, err := c.n.Verify(r.ctx(), node.VerifyRequest{Bundle: b, Nonce: nonce})
+	defer release()
+	v, err := c.n.Verify(r.ctx(), node.VerifyRequest{Bundle: b, Expect: exp})
+	if errors.Is(err, node.ErrInvalidArgument) {
+		return nil, badRequest("%v", err) // about the pinned values, as typed
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -93,18 +116,101 @@ func (c *Console) verify(r *request) (*view, error) {
 	if v.AnchorTimeUnixMs > 0 {
 		d.AnchorAt = time.UnixMilli(v.AnchorTimeUnixMs).UTC()
 	}
-	d.Checks = checkRows(v)
+	d.Checks = checkRows(v, d.Pins != pins{})
+	if v.Valid {
+		d.Warnings = append(d.Pins.unpinned(b.GetKind()), d.Warnings...)
+	}
 	return &view{Page: "verify", Title: "Verify a bundle", Data: d}, nil
+}
+
+// admitVerify bounds the bundles checked at once; an aggregate bundle (up
+// to 129 Groth16 verifications) also counts against the client's calls a
+// minute, under the limit the Connect API applies to the same call.
+func (c *Console) admitVerify(r *request, b *zkv1.Bundle) (release func(), err error) {
+	if b.GetAggregate() != nil || b.GetKind() == bundle.KindAggregate {
+		id := ""
+		if r.session != nil {
+			id = r.session.caller.ID
+		}
+		release, err := c.aggregates.Acquire(clientlimit.Key(id, r.RemoteAddr))
+		switch {
+		case errors.Is(err, clientlimit.ErrRate):
+			return nil, &pageError{http.StatusTooManyRequests, fmt.Sprintf("at most %d aggregate bundles a minute: try again in a minute", c.aggregates.PerMinute())}
+		case err != nil:
+			return nil, &pageError{http.StatusServiceUnavailable, "the node is checking as many bundles as it can: try again in a moment"}
+		}
+		return release, nil
+	}
+	select {
+	case c.verifying <- struct{}{}:
+		return func() { <-c.verifying }, nil
+	default:
+		return nil, &pageError{http.StatusServiceUnavailable, "the node is checking as many bundles as it can: try again in a moment"}
+	}
+}
+
+// expectation is the pins as the verifier takes them.
+func (p pins) expectation() (*zkv1.Expectation, error) {
+	e := &zkv1.Expectation{Collection: p.Collection, Query: p.Query, Subject: p.Subject}
+	if p.Kind != "" {
+		k, ok := kindByValue[p.Kind]
+		if !ok {
+			return nil, badRequest("kind: not a statement kind")
+		}
+		e.Kind = k
+	}
+	var err error
+	if e.Blind, err = scalarField("blind", p.Blind); err != nil {
+		return nil, err
+	}
+	if e.Nonce, err = scalarField("nonce", p.Nonce); err != nil {
+		return nil, err
+	}
+	if p.Subject != "" && p.Blind == "" {
+		return nil, badRequest("subject: pin the blind you sent with it too (without it the bundle does not name the key)")
+	}
+	return e, nil
+}
+
+func scalarField(name, h string) ([]byte, error) {
+	if h == "" {
+		return nil, nil
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 32 {
+		return nil, badRequest("%s: want the 64 hex digits you sent, or nothing", name)
+	}
+	return b, nil
+}
+
+// unpinned says what a valid verdict does not show because it was not
+// pinned.
+func (p pins) unpinned(kind zkv1.StatementKind) []string {
+	var w []string
+	if (kind == bundle.KindSubject || kind == bundle.KindAbsent) && p.Subject == "" {
+		w = append(w, "No subject was pinned: this bundle does not say whose record it is (any record that satisfies the question gives such a bundle). Pin the key and the blind you sent to check that it is about them.")
+	}
+	if p.Nonce == "" {
+		w = append(w, "No nonce was pinned: this may be an answer to someone else's question, or an old one. Pin the nonce you sent.")
+	}
+	if p.Query == "" && kind != bundle.KindAbsent {
+		w = append(w, "No question was pinned: the statement above is the question this bundle answers, which may not be the one you asked.")
+	}
+	return w
 }
 
 // checkRows lists a verdict's checks in order: those that passed, the one
 // that failed with its reason, then the checks that run after it, which it
 // never reached. A valid
 // verdict lists only the checks its bundle's kind runs.
-func checkRows(v *verifier.Verdict) []checkRow {
+func checkRows(v *verifier.Verdict, pinned bool) []checkRow {
 	var rows []checkRow
 	for _, ch := range v.Passed {
-		rows = append(rows, checkRow{Name: verifier.CheckName(ch), Result: "pass"})
+		r := checkRow{Name: verifier.CheckName(ch), Result: "pass"}
+		if ch == verifier.CheckExpect && !pinned {
+			r.Note = "nothing was pinned"
+		}
+		rows = append(rows, r)
 	}
 	if v.Valid {
 		return rows

@@ -18,6 +18,7 @@ import (
 	"connectrpc.com/grpcreflect"
 	"github.com/zkshare/zkshare/console"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
+	"github.com/zkshare/zkshare/internal/clientlimit"
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
 )
@@ -31,7 +32,7 @@ type Server struct {
 	node *node.Node
 	// aggVerify bounds the public VerifyAggregate (up to 129 Groth16
 	// verifications a request).
-	aggVerify *publicLimit
+	aggVerify *clientlimit.Limit
 	// watch bounds the public WatchBlocks streams.
 	watch *streamLimit
 	// console is the web console, under /console/.
@@ -46,7 +47,7 @@ type Option func(*Server)
 // calls a minute (0: 30).
 func WithVerifyAggregateLimit(concurrency, perMinute int) Option {
 	return func(s *Server) {
-		s.aggVerify = newPublicLimit(cmp.Or(max(concurrency, 0), runtime.GOMAXPROCS(0)), cmp.Or(max(perMinute, 0), 30))
+		s.aggVerify = clientlimit.New(cmp.Or(max(concurrency, 0), runtime.GOMAXPROCS(0)), cmp.Or(max(perMinute, 0), 30))
 	}
 }
 
@@ -68,13 +69,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cons, err := console.New(n, console.Options{Log: cfg.Log})
-	if err != nil {
-		return nil, errors.Join(err, n.Close())
-	}
-	s := &Server{log: cfg.Log, node: n, console: cons}
+	s := &Server{log: cfg.Log, node: n}
 	for _, o := range append([]Option{WithVerifyAggregateLimit(0, 0), WithWatchStreamLimit(0, 0)}, opts...) {
 		o(s)
+	}
+	// The console checks aggregate bundles under the API's own limit.
+	if s.console, err = console.New(n, console.Options{Log: cfg.Log, AggregateLimit: s.aggVerify}); err != nil {
+		return nil, errors.Join(err, n.Close())
 	}
 	return s, nil
 }

@@ -15,7 +15,7 @@ type verifierService struct{ s *Server }
 // bundle (up to 129 proof verifications) takes VerifyAggregate's bound.
 func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (*zkv1.VerifyResponse, error) {
 	if b := req.GetBundle(); b.GetAggregate() != nil || b.GetKind() == zkv1.StatementKind_STATEMENT_KIND_AGGREGATE {
-		release, err := v.s.aggVerify.acquire(ctx)
+		release, err := acquireLimit(ctx, v.s.aggVerify)
 		if err != nil {
 			return nil, err
 		}
@@ -36,7 +36,7 @@ func (v *verifierService) verify(ctx context.Context, req *zkv1.VerifyRequest) (
 // VerifyAggregate checks an aggregate bundle as Verify does (which takes
 // aggregates too); at most a few at a time.
 func (v *verifierService) VerifyAggregate(ctx context.Context, req *zkv1.VerifyAggregateRequest) (*zkv1.VerifyAggregateResponse, error) {
-	release, err := v.s.aggVerify.acquire(ctx)
+	release, err := acquireLimit(ctx, v.s.aggVerify)
 	if err != nil {
 		return nil, err
 	}
