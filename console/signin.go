@@ -22,7 +22,9 @@ func (c *Console) signin(r *request) (*view, error) {
 	next := localNext(r.PostFormValue("next"))
 	caller, err := c.n.Authenticate(strings.TrimSpace(r.PostFormValue("token")))
 	if err != nil {
-		// A wrong token is a page saying so; the error's text is not shown.
+		// A wrong token is a page saying so; the error's text is not
+		// shown, and the log names where it came from, never the token.
+		c.log.WarnContext(r.ctx(), "console sign-in refused", "remote", r.RemoteAddr)
 		return refused(next), nil //nolint:nilerr // see above
 	}
 	if err := c.sessions.start(r.w, r.Request, caller); err != nil {
