@@ -64,7 +64,9 @@ func barChart(label string, pts []point) chart {
 	for _, p := range pts {
 		maxV = math.Max(maxV, p.Value)
 	}
-	top := niceCeil(maxV)
+	// The axis runs to chartTicks steps of a round size, so counts get
+	// whole-number ticks.
+	top := niceStep(maxV/chartTicks) * chartTicks
 	plotW := chartW - chartLeft - chartRight
 	plotH := c.Bottom - chartTop
 	slot := plotW / float64(len(pts))
@@ -88,13 +90,22 @@ func barChart(label string, pts []point) chart {
 	return c
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten (0 stays 0).
-func niceCeil(v float64) float64 {
+// niceStep rounds a tick step up to 1, 2 or 5 times a power of ten (and
+// 2.5 from 25 on, so 10,000 records get steps of 2,500): whole numbers
+// from 1 on.
+func niceStep(v float64) float64 {
 	if v <= 0 {
 		return 0
 	}
+	if v < 1 {
+		return 1
+	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	ms := []float64{1, 2, 5, 10}
+	if p >= 10 {
+		ms = []float64{1, 2, 2.5, 5, 10}
+	}
+	for _, m := range ms {
 		if m*p >= v {
 			return m * p
 		}

@@ -52,15 +52,15 @@ func TestBarChart(t *testing.T) {
 	if len(c.Bars) != 3 || len(c.Ticks) != chartTicks+1 {
 		t.Fatalf("bars %d ticks %d", len(c.Bars), len(c.Ticks))
 	}
-	// The axis tops out at 10 (7 rounded up): the bar of 7 is 70% of the plot.
+	// The axis tops out at 8 (four steps of 2): the bar of 7 is 7/8 of the plot.
 	plot := c.Bottom - c.Top
-	if got := c.Bars[1].H / plot; got < 0.69 || got > 0.71 {
-		t.Errorf("bar of 7 of 10 is %.2f of the plot", got)
+	if got := c.Bars[1].H / plot; got < 0.87 || got > 0.88 {
+		t.Errorf("bar of 7 of 8 is %.3f of the plot", got)
 	}
 	if c.Bars[2].H != 0 || c.Bars[2].Y != c.Bottom {
 		t.Errorf("bar of 0: %+v", c.Bars[2])
 	}
-	if c.Ticks[len(c.Ticks)-1].Label != "10" {
+	if c.Ticks[len(c.Ticks)-1].Label != "8" {
 		t.Errorf("top tick %q", c.Ticks[len(c.Ticks)-1].Label)
 	}
 	for i := 1; i < len(c.Bars); i++ {
@@ -77,13 +77,10 @@ func TestBarChart(t *testing.T) {
 	}
 }
 
-func TestNiceCeilAndCompact(t *testing.T) {
-	for _, tc := range []struct {
-		v    float64
-		ceil float64
-	}{{0, 0}, {1, 1}, {3, 5}, {7, 10}, {10, 10}, {11, 20}, {10001, 20000}, {0.3, 0.5}} {
-		if got := niceCeil(tc.v); got != tc.ceil {
-			t.Errorf("niceCeil(%v) = %v, want %v", tc.v, got, tc.ceil)
+func TestNiceStepAndCompact(t *testing.T) {
+	for _, tc := range []struct{ v, step float64 }{{0, 0}, {0.3, 1}, {1, 1}, {1.75, 2}, {3, 5}, {2500, 2500}, {2600, 5000}, {12, 20}} {
+		if got := niceStep(tc.v); got != tc.step {
+			t.Errorf("niceStep(%v) = %v, want %v", tc.v, got, tc.step)
 		}
 	}
 	for v, want := range map[float64]string{0: "0", 2.5: "2.5", 1500: "1.5k", 20000: "20k", 2e6: "2M"} {
@@ -195,5 +192,20 @@ func TestSessions(t *testing.T) {
 	}
 	if s.sign("v1", nil) == s.sign("v2", nil) || s.sign("v1", nil) == s.sign("v1", se) {
 		t.Error("CSRF tokens do not depend on the cookie and the session")
+	}
+}
+
+// TestSmallCounts: a chart of small counts has whole-number ticks.
+func TestSmallCounts(t *testing.T) {
+	for _, v := range []float64{1, 2, 3} {
+		c := barChart("x", []point{{Value: v}})
+		for _, tk := range c.Ticks {
+			if strings.Contains(tk.Label, ".") {
+				t.Errorf("max %v: tick %q", v, tk.Label)
+			}
+		}
+	}
+	if c := barChart("zero", []point{{Value: 0}}); c.Bars[0].H != 0 {
+		t.Errorf("a zero bar has height %v", c.Bars[0].H)
 	}
 }
