@@ -209,3 +209,39 @@ func TestSmallCounts(t *testing.T) {
 		t.Errorf("a zero bar has height %v", c.Bars[0].H)
 	}
 }
+
+// TestPinsExpectation: every pin reaches the verifier's expectation, a key
+// as typed; incomplete or malformed pins are refused.
+func TestPinsExpectation(t *testing.T) {
+	blind := strings.Repeat("0", 63) + "1"
+	e, err := pins{Kind: "aggregate", Collection: "h/c", Query: "a == 1", Field: "co2_kg", Mode: "threshold",
+		Which: "sum", Relation: "<=", Value: "10.5", Nonce: blind}.expectation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.GetKind() != zkv1.StatementKind_STATEMENT_KIND_AGGREGATE || e.GetCollection() != "h/c" || e.GetQuery() != "a == 1" ||
+		e.GetField() != "co2_kg" || e.GetMode() != verifier.ModeThreshold || len(e.GetNonce()) != 32 ||
+		e.GetThreshold().GetAggregate() != "sum" || e.GetThreshold().GetRelation() != "<=" || e.GetThreshold().GetValue() != "10.5" {
+		t.Errorf("aggregate pins: %v", e)
+	}
+	e, err = pins{Subject: "C00005 ", Blind: blind}.expectation()
+	if err != nil || e.GetSubject() != "C00005 " || len(e.GetBlind()) != 32 {
+		t.Errorf("subject pins: %v, %v", e, err)
+	}
+	for name, p := range map[string]pins{
+		"subject without blind":   {Subject: "C00005"},
+		"unknown kind":            {Kind: "everything"},
+		"unknown mode":            {Mode: "guess"},
+		"threshold without value": {Which: "sum", Relation: "<="},
+		"unknown relation":        {Which: "sum", Relation: "<", Value: "1"},
+		"short nonce":             {Nonce: "abcd"},
+		"blind not hex":           {Subject: "x", Blind: strings.Repeat("z", 64)},
+	} {
+		if _, err := p.expectation(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if !(pins{Field: "x"}).statement() || (pins{Nonce: blind, Blind: blind}).statement() {
+		t.Error("statement(): a nonce or blind alone pins no statement; a field does")
+	}
+}

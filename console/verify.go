@@ -43,15 +43,35 @@ var kindByValue = map[string]zkv1.StatementKind{
 	"subject": bundle.KindSubject, "exists": bundle.KindExists, "absent": bundle.KindAbsent, "aggregate": bundle.KindAggregate,
 }
 
-// pins are what the asker pinned, as typed.
+// pins are what the asker pinned, as typed. An aggregate's pins are its
+// field, its mode, and in threshold mode the threshold (which aggregate,
+// the relation, the value).
 type pins struct {
 	Kind, Collection, Query, Subject, Blind, Nonce string
+	Field, Mode, Which, Relation, Value            string
 }
+
+// statement says whether anything about the statement (not only the
+// nonce or the blind) was pinned: else the expectation check checks
+// nothing.
+func (p pins) statement() bool {
+	return p.Kind != "" || p.Collection != "" || p.Query != "" || p.Subject != "" || p.Field != "" || p.Mode != "" || p.Which != ""
+}
+
+// Aggregate modes, relations and aggregates a verifier may pin.
+var (
+	modeOptions     = []string{"reveal", "threshold"}
+	whichOptions    = []string{"count", "sum", "min", "max"}
+	relationOptions = []string{"<=", ">=", "=="}
+)
 
 type verifyData struct {
 	Bundle    string // the pasted text, to edit and send again
 	Pins      pins
 	Kinds     []struct{ Value, Label string }
+	Modes     []string
+	Whichs    []string
+	Relations []string
 	Checked   bool
 	Valid     bool
 	Statement string
@@ -62,17 +82,23 @@ type verifyData struct {
 }
 
 func (c *Console) verifyForm(*request) (*view, error) {
-	return &view{Page: "verify", Title: "Verify a bundle", Data: verifyData{Kinds: kindOptions}}, nil
+	return &view{Page: "verify", Title: "Verify a bundle", Data: newVerifyData()}, nil
+}
+
+func newVerifyData() verifyData {
+	return verifyData{Kinds: kindOptions, Modes: modeOptions, Whichs: whichOptions, Relations: relationOptions}
 }
 
 // verify checks a pasted or attached bundle against this node's ledger,
 // as the Connect API's Verify does, with what the asker pinned, and lists
 // every check in order. Aggregate bundles take the API's own limit.
 func (c *Console) verify(r *request) (*view, error) {
-	d := verifyData{Bundle: r.PostFormValue("bundle"), Kinds: kindOptions, Pins: pins{
-		Kind: r.PostFormValue("kind"), Collection: strings.TrimSpace(r.PostFormValue("collection")), Query: strings.TrimSpace(r.PostFormValue("query")),
-		Subject: strings.TrimSpace(r.PostFormValue("subject")), Blind: strings.TrimSpace(r.PostFormValue("blind")), Nonce: strings.TrimSpace(r.PostFormValue("nonce")),
-	}}
+	d := newVerifyData()
+	f := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
+	// A key is compared as typed, as the API does: "C00005 " is another key.
+	d.Bundle, d.Pins = r.PostFormValue("bundle"), pins{Kind: f("kind"), Collection: f("collection"), Query: f("query"),
+		Subject: r.PostFormValue("subject"), Blind: f("blind"), Nonce: f("nonce"),
+		Field: f("field"), Mode: f("mode"), Which: f("which"), Relation: f("relation"), Value: f("value")}
 	data := []byte(d.Bundle)
 	if f, _, err := r.FormFile("bundle_file"); err == nil {
 		defer func() { _ = f.Close() }() // an in-memory part: closing cannot fail
@@ -116,7 +142,7 @@ func (c *Console) verify(r *request) (*view, error) {
 	if v.AnchorTimeUnixMs > 0 {
 		d.AnchorAt = time.UnixMilli(v.AnchorTimeUnixMs).UTC()
 	}
-	d.Checks = checkRows(v, d.Pins != pins{})
+	d.Checks = checkRows(v, d.Pins.statement())
 	if v.Valid {
 		d.Warnings = append(d.Pins.unpinned(b.GetKind()), d.Warnings...)
 	}
@@ -151,13 +177,28 @@ func (c *Console) admitVerify(r *request, b *zkv1.Bundle) (release func(), err e
 
 // expectation is the pins as the verifier takes them.
 func (p pins) expectation() (*zkv1.Expectation, error) {
-	e := &zkv1.Expectation{Collection: p.Collection, Query: p.Query, Subject: p.Subject}
+	e := &zkv1.Expectation{Collection: p.Collection, Query: p.Query, Subject: p.Subject, Field: p.Field}
 	if p.Kind != "" {
 		k, ok := kindByValue[p.Kind]
 		if !ok {
 			return nil, badRequest("kind: not a statement kind")
 		}
 		e.Kind = k
+	}
+	switch p.Mode {
+	case "":
+	case "reveal":
+		e.Mode = verifier.ModeReveal
+	case "threshold":
+		e.Mode = verifier.ModeThreshold
+	default:
+		return nil, badRequest("mode: reveal or threshold")
+	}
+	if p.Which != "" || p.Relation != "" || p.Value != "" {
+		if !slices.Contains(whichOptions, p.Which) || !slices.Contains(relationOptions, p.Relation) || p.Value == "" {
+			return nil, badRequest("threshold: pin its aggregate, relation and value together")
+		}
+		e.Threshold = &zkv1.AggregateThreshold{Aggregate: p.Which, Relation: p.Relation, Value: p.Value}
 	}
 	var err error
 	if e.Blind, err = scalarField("blind", p.Blind); err != nil {
@@ -187,6 +228,12 @@ func scalarField(name, h string) ([]byte, error) {
 // pinned.
 func (p pins) unpinned(kind zkv1.StatementKind) []string {
 	var w []string
+	if p.Collection == "" {
+		w = append(w, "No collection was pinned: another collection with the same schema (another holder's, say) gives such a bundle. Pin the HOLDER/NAME you asked.")
+	}
+	if kind == bundle.KindAggregate && (p.Field == "" || p.Mode == "" || (p.Mode == "threshold" && p.Which == "")) {
+		w = append(w, "The aggregate was not pinned in full: another field, mode or threshold gives such a bundle. Pin the field, the mode and, in threshold mode, the threshold you asked for.")
+	}
 	if (kind == bundle.KindSubject || kind == bundle.KindAbsent) && p.Subject == "" {
 		w = append(w, "No subject was pinned: this bundle does not say whose record it is (any record that satisfies the question gives such a bundle). Pin the key and the blind you sent to check that it is about them.")
 	}

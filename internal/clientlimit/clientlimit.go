@@ -57,15 +57,18 @@ func (l *Limit) Acquire(client string) (release func(), err error) {
 		l.clients[client] = lim
 	}
 	l.mu.Unlock()
-	if !lim.Allow() {
-		return nil, fmt.Errorf("%w: at most %d calls a minute per client: retry later", ErrRate, l.perMinute)
-	}
+	// A slot first: a call refused because every slot is taken does not
+	// count against the client's minute.
 	select {
 	case l.slots <- struct{}{}:
-		return func() { <-l.slots }, nil
 	default:
 		return nil, fmt.Errorf("%w: the verifier is busy: retry shortly", ErrBusy)
 	}
+	if !lim.Allow() {
+		<-l.slots
+		return nil, fmt.Errorf("%w: at most %d calls a minute per client: retry later", ErrRate, l.perMinute)
+	}
+	return func() { <-l.slots }, nil
 }
 
 // Key names a client for limits: its participant id when it has one (a

@@ -34,8 +34,10 @@ func TestAcquire(t *testing.T) {
 		}
 		held = append(held, rel)
 	}
-	if _, err := l.Acquire("b"); !errors.Is(err, ErrBusy) {
-		t.Errorf("a third call at once: %v, want ErrBusy", err)
+	for range 5 { // refused while busy: b's minute is untouched
+		if _, err := l.Acquire("b"); !errors.Is(err, ErrBusy) {
+			t.Errorf("a third call at once: %v, want ErrBusy", err)
+		}
 	}
 	held[0]()
 	rel, err := l.Acquire("a")
@@ -46,11 +48,15 @@ func TestAcquire(t *testing.T) {
 	if _, err := l.Acquire("a"); !errors.Is(err, ErrRate) {
 		t.Errorf("a's fourth call within the minute: %v, want ErrRate", err)
 	}
-	rel, err = l.Acquire("b")
-	if err != nil {
-		t.Errorf("b held back by a's rate: %v", err)
-	} else {
+	for i := range 3 {
+		rel, err = l.Acquire("b")
+		if err != nil {
+			t.Fatalf("b's call %d, after refusals while busy and a's rate: %v", i, err)
+		}
 		rel()
+	}
+	if _, err := l.Acquire("b"); !errors.Is(err, ErrRate) {
+		t.Errorf("b's fourth call: %v, want ErrRate", err)
 	}
 	held[1]()
 }
