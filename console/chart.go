@@ -52,6 +52,7 @@ const (
 	chartMaxXLabels      = 8
 	chartMinBarGap       = 1.0
 	chartBarFillFraction = 0.8
+	chartMaxBar          = 48.0
 )
 
 // barChart lays out points as bars, left to right.
@@ -70,7 +71,8 @@ func barChart(label string, pts []point) chart {
 	plotW := chartW - chartLeft - chartRight
 	plotH := c.Bottom - chartTop
 	slot := plotW / float64(len(pts))
-	w := math.Max(slot*chartBarFillFraction, math.Min(slot, chartMinBarGap))
+	// A bar is at most chartMaxBar wide: one anchor is a bar, not a wall.
+	w := math.Min(math.Max(slot*chartBarFillFraction, math.Min(slot, chartMinBarGap)), chartMaxBar)
 	for i, p := range pts {
 		h := 0.0
 		if top > 0 {
