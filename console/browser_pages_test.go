@@ -345,11 +345,13 @@ func TestConsolePages(t *testing.T) {
 	}
 	check("verify-tampered")
 
-	// Devices: none in the seed.
+	// Devices: two sensors feed a device-fed collection, one with a gap
+	// (devices_test.go); their readings' values are canaries too.
+	secret = append(secret, seedDevices(t, s)...)
 	if code := visitPage(ctx, t, base+"/devices"); code != http.StatusOK {
 		t.Fatalf("devices: %d", code)
 	}
-	if got := textOf(ctx, t, "main"); !strings.Contains(got, "No device is registered.") {
+	if got := textOf(ctx, t, "#devices"); !strings.Contains(got, sensorA) || !strings.Contains(got, sensorB) || !strings.Contains(got, "ColdTrack T8") {
 		t.Errorf("devices: %q", got)
 	}
 	check("devices")
