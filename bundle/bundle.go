@@ -47,6 +47,13 @@ const (
 // zkshare to get a version-2 bundle.
 var ErrOldFormat = errors.New("bundle: an old (version 1) JSON bundle; this zkshare reads only version 2 bundles: prove again to get one")
 
+// IsAggregate says whether b is, or claims to be, an aggregate bundle:
+// one that costs up to 129 Groth16 verifications to check, so callers
+// bound it before checking it.
+func IsAggregate(b *zkv1.Bundle) bool {
+	return b.GetAggregate() != nil || b.GetKind() == KindAggregate
+}
+
 // KindName is a statement kind in words: subject, exists, aggregate,
 // absent.
 func KindName(k zkv1.StatementKind) string {

@@ -6,11 +6,9 @@ package console_test
 // ZKSHARE_ATTACK17_SLOW=1: it asks 20,000 questions.
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,25 +27,6 @@ import (
 	"github.com/zkshare/zkshare/ledger"
 	"github.com/zkshare/zkshare/node"
 )
-
-// verifyForm posts a bundle to the verify page as its file, with the given
-// extra form fields, and returns the status and page.
-func (v *visitor) verifyForm(b []byte, fields map[string]string) (int, string) {
-	v.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("csrf", v.csrf("/console/verify"))
-	for k, val := range fields {
-		_ = mw.WriteField(k, val)
-	}
-	fw, _ := mw.CreateFormFile("bundle_file", "answer.json")
-	_, _ = fw.Write(b)
-	_ = mw.Close()
-	req, _ := http.NewRequestWithContext(v.t.Context(), http.MethodPost, v.base+"/console/verify", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	code, body, _ := v.do(req)
-	return code, body
-}
 
 // bareConsole is a node with no data (no seed: fast) and its console built
 // with opts, served on loopback; tokens of its admin and holder.
@@ -71,14 +50,7 @@ func newBareConsole(t *testing.T, opts console.Options) *bareConsole {
 	}
 	ts := httptest.NewServer(c.Handler())
 	t.Cleanup(ts.Close)
-	tok := func(id string) string {
-		b, err := os.ReadFile(node.TokenPath(data, id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(b))
-	}
-	return &bareConsole{s: &seeded{URL: ts.URL}, n: n, admin: tok(node.AdminID), holderTok: tok(node.HolderID)}
+	return &bareConsole{s: &seeded{URL: ts.URL}, n: n, admin: readToken(t, data, node.AdminID), holderTok: readToken(t, data, node.HolderID)}
 }
 
 // register registers a participant with the node's admin and returns its token.
@@ -111,7 +83,7 @@ func TestAttack17VerifyCannotPinSubject(t *testing.T) {
 	v := newVisitor(t, s)
 	nonce := hex.EncodeToString(s.GoodNonce)
 	blind := hex.EncodeToString(s.GoodBlind)
-	code, body := v.verifyForm(s.GoodBundle, map[string]string{"nonce": nonce, "subject": "C00001", "blind": blind})
+	code, body := v.verify(s.GoodBundle, nonce, "subject", "C00001", "blind", blind)
 	if code == http.StatusOK && strings.Contains(body, "<strong>VALID</strong>") {
 		t.Errorf("GoodBundle (about %s) with subject C00001 and its blind pinned: the verify page says VALID\n%s", s.GoodSubject, verdictOf(body))
 	}
@@ -155,7 +127,7 @@ func TestAttack17VerifyAggregateUnthrottled(t *testing.T) {
 	const posts = 40 // the API refuses the 31st within a minute
 	refused := 0
 	for range posts {
-		code, body := v.verifyForm(raw, nil)
+		code, body := v.verify(raw, "")
 		switch code {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 			refused++

@@ -10,7 +10,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
 	"os"
@@ -106,43 +105,22 @@ func startBenchLedger(b *testing.B, target int) *benchLedger {
 	data := b.TempDir()
 	// Room for benchAskers questions in flight: the node refuses, rather
 	// than queues, a question beyond its prove slots.
-	srv, err := service.New(ctx, service.Config{Data: data, Keys: pkgKeys.Dir(b), ProveQueue: 4 * benchAskers})
-	if err != nil {
-		b.Fatalf("starting the node: %v", err)
-	}
-	b.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			b.Errorf("closing the node: %v", err)
-		}
-	})
-	ts := httptest.NewUnstartedServer(nil)
-	ts.Config = service.NewHTTPServer(srv.Handler(), slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	ts.Start()
-	b.Cleanup(ts.Close)
-	hc := client.HTTPClient()
-	b.Cleanup(hc.CloseIdleConnections) // before ts.Close, which waits for connections
-
-	token := func(id string) string {
-		raw, err := os.ReadFile(node.TokenPath(data, id))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return strings.TrimSpace(string(raw))
-	}
-	bl := &benchLedger{url: ts.URL, srv: srv, tok: token(node.HolderID)}
+	srv, url, hc := serveNode(b, service.Config{Data: data, Keys: pkgKeys.Dir(b), ProveQueue: 4 * benchAskers},
+		slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	bl := &benchLedger{url: url, srv: srv, tok: readToken(b, data, node.HolderID)}
 	as := func(tok string) connect.ClientOption { return connect.WithInterceptors(client.Bearer(tok)) }
 
 	ident, err := ledger.NewIdentity(benchAsker)
 	if err != nil {
 		b.Fatal(err)
 	}
-	admin := zksharev1connect.NewAdminServiceClient(hc, ts.URL, as(token(node.AdminID)))
+	admin := zksharev1connect.NewAdminServiceClient(hc, url, as(readToken(b, data, node.AdminID)))
 	reg, err := admin.RegisterParticipant(ctx, &zkv1.RegisterParticipantRequest{Id: benchAsker, Role: zkv1.Role_ROLE_CONSUMER, PublicKey: ident.Public()})
 	if err != nil {
 		b.Fatalf("registering %s: %v", benchAsker, err)
 	}
-	holder := zksharev1connect.NewHolderServiceClient(hc, ts.URL, as(bl.tok))
-	asker := zksharev1connect.NewHolderServiceClient(hc, ts.URL, as(reg.GetToken()))
+	holder := zksharev1connect.NewHolderServiceClient(hc, url, as(bl.tok))
+	asker := zksharev1connect.NewHolderServiceClient(hc, url, as(reg.GetToken()))
 
 	// The benefits collection, every record, subject questions allowed.
 	dir := filepath.Join("..", "testdata", "benefits")

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -108,34 +109,9 @@ func seed(t *testing.T) *seeded {
 	start := time.Now()
 	ctx := t.Context()
 	data := t.TempDir()
-	srv, err := service.New(ctx, service.Config{Data: data, Keys: pkgKeys.Dir(t)})
-	if err != nil {
-		t.Fatalf("seed: starting the node: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("seed: closing the node: %v", err)
-		}
-	})
-	// The node's own http.Server settings (HTTP/1.1 for the browser, h2c
-	// for the Connect clients) on httptest's loopback listener.
-	ts := httptest.NewUnstartedServer(nil)
-	ts.Config = service.NewHTTPServer(srv.Handler(), nil)
-	ts.Start()
-	t.Cleanup(ts.Close)
-	hc := client.HTTPClient()
-	// Runs before ts.Close (cleanups run last-in first-out), which waits
-	// for open connections.
-	t.Cleanup(hc.CloseIdleConnections)
-
-	s := &seeded{URL: ts.URL, Node: srv, Client: hc, CollectionIDs: map[string]string{}}
-	for id, tok := range map[string]*string{node.AdminID: &s.AdminToken, node.HolderID: &s.HolderToken} {
-		b, err := os.ReadFile(node.TokenPath(data, id))
-		if err != nil {
-			t.Fatalf("seed: %v", err)
-		}
-		*tok = strings.TrimSpace(string(b))
-	}
+	srv, url, hc := serveNode(t, service.Config{Data: data, Keys: pkgKeys.Dir(t)}, nil)
+	s := &seeded{URL: url, Node: srv, Client: hc, CollectionIDs: map[string]string{},
+		AdminToken: readToken(t, data, node.AdminID), HolderToken: readToken(t, data, node.HolderID)}
 	as := func(tok string) connect.ClientOption { return connect.WithInterceptors(client.Bearer(tok)) }
 	ident, err := ledger.NewIdentity(seedConsumer)
 	if err != nil {
@@ -189,6 +165,42 @@ func seed(t *testing.T) *seeded {
 	t.Logf("seed: node at %s, %d benefits and %d coldchain records, 2 questions, in %v",
 		s.URL, benefits.GetRecordCount(), coldchain.GetRecordCount(), time.Since(start).Round(time.Millisecond))
 	return s
+}
+
+// serveNode starts a node with cfg and serves it on loopback with the
+// node's own http.Server settings (HTTP/1.1 for the browser, h2c for the
+// Connect clients); errLog, when set, gets the server's errors. It returns
+// the node, its base URL and an h2c client, all stopped when tb ends.
+func serveNode(tb testing.TB, cfg service.Config, errLog *slog.Logger) (*service.Server, string, *http.Client) {
+	tb.Helper()
+	srv, err := service.New(tb.Context(), cfg)
+	if err != nil {
+		tb.Fatalf("starting the node: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			tb.Errorf("closing the node: %v", err)
+		}
+	})
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config = service.NewHTTPServer(srv.Handler(), errLog)
+	ts.Start()
+	tb.Cleanup(ts.Close)
+	hc := client.HTTPClient()
+	// Runs before ts.Close (cleanups run last-in first-out), which waits
+	// for open connections.
+	tb.Cleanup(hc.CloseIdleConnections)
+	return srv, ts.URL, hc
+}
+
+// readToken is participant id's API token in a node's data directory.
+func readToken(tb testing.TB, data, id string) string {
+	tb.Helper()
+	b, err := os.ReadFile(node.TokenPath(data, id))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // loadCollection creates the collection testdata/<name> describes, commits

@@ -14,6 +14,7 @@ import (
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/internal/clientlimit"
 	"github.com/zkshare/zkshare/node"
+	"github.com/zkshare/zkshare/records"
 	"github.com/zkshare/zkshare/verifier"
 )
 
@@ -153,7 +154,7 @@ func (c *Console) verify(r *request) (*view, error) {
 // to 129 Groth16 verifications) also counts against the client's calls a
 // minute, under the limit the Connect API applies to the same call.
 func (c *Console) admitVerify(r *request, b *zkv1.Bundle) (release func(), err error) {
-	if b.GetAggregate() != nil || b.GetKind() == bundle.KindAggregate {
+	if bundle.IsAggregate(b) {
 		id := ""
 		if r.session != nil {
 			id = r.session.caller.ID
@@ -195,7 +196,7 @@ func (p pins) expectation() (*zkv1.Expectation, error) {
 		return nil, badRequest("mode: reveal or threshold")
 	}
 	if p.Which != "" || p.Relation != "" || p.Value != "" {
-		if !slices.Contains(whichOptions, p.Which) || !slices.Contains(relationOptions, p.Relation) || p.Value == "" {
+		if _, err := records.ParseThreshold(p.Which, p.Relation, p.Value); err != nil || p.Value == "" {
 			return nil, badRequest("threshold: pin its aggregate, relation and value together")
 		}
 		e.Threshold = &zkv1.AggregateThreshold{Aggregate: p.Which, Relation: p.Relation, Value: p.Value}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 
+	"github.com/zkshare/zkshare/bundle"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/node"
 )
@@ -14,7 +15,7 @@ type verifierService struct{ s *Server }
 // (valid=false, the check and the reason), not an error. An aggregate
 // bundle (up to 129 proof verifications) takes VerifyAggregate's bound.
 func (v *verifierService) Verify(ctx context.Context, req *zkv1.VerifyRequest) (*zkv1.VerifyResponse, error) {
-	if b := req.GetBundle(); b.GetAggregate() != nil || b.GetKind() == zkv1.StatementKind_STATEMENT_KIND_AGGREGATE {
+	if bundle.IsAggregate(req.GetBundle()) {
 		release, err := acquireLimit(ctx, v.s.aggVerify)
 		if err != nil {
 			return nil, err
