@@ -6,16 +6,19 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
 	"github.com/zkshare/zkshare/client"
+	"github.com/zkshare/zkshare/console"
 	zkv1 "github.com/zkshare/zkshare/gen/zkshare/v1"
 	"github.com/zkshare/zkshare/gen/zkshare/v1/zksharev1connect"
 )
@@ -211,7 +214,8 @@ func TestPages(t *testing.T) {
 	}
 	mustContain(t, "good bundle", body, `satisfies: `, `<span class="check">proof</span> <span class="result">pass</span>`)
 	pages["verify good"] = body
-	mustContain(t, "good bundle, subject not pinned", body, "No subject was pinned")
+	mustContain(t, "good bundle, subject not pinned", body, "No subject was pinned",
+		"single-party development setup") // the verdict's own warning: dev keys say so in every verdict
 	// Everything pinned: valid, and no warning about what was not.
 	blind := hex.EncodeToString(s.GoodBlind)
 	code, body = anon.verify(s.GoodBundle, nonce, "kind", "subject", "collection", "holder/benefits", "query", s.GoodQuery,
@@ -230,6 +234,8 @@ func TestPages(t *testing.T) {
 		{"another question", []string{"query", "income <= 1"}, "expectation"},
 		{"another collection", []string{"collection", "holder/coldchain"}, "expectation"},
 		{"another kind", []string{"kind", "exists"}, "expectation"},
+		{"an aggregate's field", []string{"field", "income"}, "expectation"},
+		{"an aggregate's threshold", []string{"which", "sum", "relation", "<=", "value", "1"}, "expectation"},
 	} {
 		_, body := anon.verify(s.GoodBundle, nonce, tc.pins...)
 		mustContain(t, "good bundle as "+tc.name, body, "NOT VALID", `<li class="fail"><span class="check">`+tc.check+`</span>`)
@@ -391,4 +397,46 @@ func TestSecurityHeaders(t *testing.T) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// TestLogsNoSecrets: a sign-in, a refused one and a verify leave log lines
+// with no token, key or form content.
+func TestLogsNoSecrets(t *testing.T) {
+	var logs syncBuf
+	b := newBareConsole(t, console.Options{Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	v := newVisitor(t, b.s)
+	v.signIn(b.holderTok)
+	const wrong, subject = "zks_wrong-token-canary", "C77777"
+	w := newVisitor(t, b.s)
+	if code, _, _ := w.post("/console/signin", url.Values{"csrf": {w.csrf("/console/signin")}, "token": {wrong}}); code != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", code)
+	}
+	w.verify([]byte("{not json"), "", "subject", subject, "blind", strings.Repeat("0", 63)+"1")
+	out := logs.String()
+	if !strings.Contains(out, "console sign-in") || !strings.Contains(out, "refused") {
+		t.Fatalf("no sign-in log lines:\n%s", out)
+	}
+	for _, secret := range []string{b.holderTok, wrong, subject} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows %q", secret)
+		}
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for the server's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
